@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages frugal builds and tests with.
+# Idempotent: when every package is already installed it does nothing and
+# needs no network. Uses sudo when not root. FRUGAL_NO_DEPS=1 skips it (for
+# machines whose packages are managed some other way).
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git
+  clang libclang-rt-14-dev          # libFuzzer and sanitizer runtimes
+  libpcre2-dev                      # tokenizer pre-splitting (UTF + Unicode properties)
+  libsqlite3-dev                    # document store (FTS5)
+  libjansson-dev                    # JSON
+  libmicrohttpd-dev                 # HTTP server
+  libcurl4-openssl-dev              # frugal pull
+  libedit-dev                       # line editing in frugal chat
+  libopenblas-dev                   # large F32 GEMMs in training
+  poppler-utils                     # pdftotext for frugal index
+  nodejs npm                        # the real OpenAI client in server tests
+  curl                              # HTTP tests
+)
+
+if [ "${FRUGAL_NO_DEPS:-0}" = 1 ]; then exit 0; fi
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "deps.sh: not a Debian/Ubuntu system; install the equivalents of: ${PKGS[*]}" >&2
+  exit 0
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  # nodejs/npm may come from NodeSource or nvm: a working binary is enough.
+  case "$p" in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$st" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "deps.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The conventions every command follows: --help, --version, exit codes 0/1/2,
+# and errors on stderr prefixed "frugal: error:".
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+run_ok "$FRUGAL" --version
+expect_contains "$OUT" "frugal 0."
+run_ok "$FRUGAL" --help
+expect_contains "$OUT" "inspect"
+run_status 2 "$FRUGAL"
+run_status 2 "$FRUGAL" no-such-command
+expect_contains "$ERR" "frugal: error: unknown command 'no-such-command'"
+finish
