@@ -1,0 +1,114 @@
+/*
+ * frugal/model.h - loading a model and running its forward pass.
+ *
+ * fr_model holds what is shared and read-only: the mapped GGUF file, the
+ * hyper-parameters and the weights bound by name (pointers into the mapping,
+ * in their stored type; nothing is copied or dequantized up front).
+ *
+ * fr_context holds what one user of the model mutates: a KV cache for up to
+ * n_seq independent sequences (the server's slots), scratch buffers sized for
+ * n_batch tokens, and a thread pool. Several contexts may share one model.
+ *
+ * fr_context_decode runs one forward pass over a batch of tokens that may
+ * belong to different sequences (prefill of one prompt, or one decode step of
+ * many sequences at once: continuous batching), appends their keys and values
+ * to each sequence's cache, and computes logits for the tokens that ask.
+ */
+#ifndef FRUGAL_MODEL_H
+#define FRUGAL_MODEL_H
+
+#include <frugal/base.h>
+#include <frugal/gguf.h>
+#include <frugal/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fr_rope_style {
+    FR_ROPE_NORMAL = 0, /* rotate adjacent pairs (x[2i], x[2i+1]): llama GGUFs */
+    FR_ROPE_NEOX = 2    /* rotate halves (x[i], x[i + n/2]): qwen2, qwen3 */
+} fr_rope_style;
+
+typedef struct fr_hparams {
+    char arch[32];         /* "llama", "qwen2", "qwen3" */
+    uint32_t n_vocab;
+    uint32_t n_ctx_train;  /* <arch>.context_length */
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_ff;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t head_dim;     /* key/value length per head */
+    uint32_t n_rot;        /* rotated dimensions per head (<= head_dim) */
+    float norm_eps;
+    float rope_base;
+    float rope_freq_scale; /* 1 / linear scaling factor */
+    fr_rope_style rope_style;
+    bool has_qkv_bias;     /* qwen2 */
+    bool has_qk_norm;      /* qwen3 */
+    bool tied_output;      /* output head reuses token_embd */
+    bool has_rope_freqs;   /* llama 3.1+ rope_freqs tensor */
+} fr_hparams;
+
+typedef struct fr_model fr_model;
+typedef struct fr_context fr_context;
+
+/* Loads a GGUF model (architectures: llama, qwen2, qwen3). Errors name the
+ * missing or misshapen tensor or the unsupported architecture. Owned by the
+ * caller; free with fr_model_free. */
+FR_API fr_status fr_model_load(const char *path, fr_model **out, fr_err *err);
+FR_API void fr_model_free(fr_model *m);
+FR_API const fr_hparams *fr_model_hparams(const fr_model *m); /* borrowed */
+FR_API const fr_gguf *fr_model_gguf(const fr_model *m);       /* borrowed */
+/* Bytes of weights (tensor data) and parameter count. */
+FR_API uint64_t fr_model_weight_bytes(const fr_model *m);
+FR_API uint64_t fr_model_n_params(const fr_model *m);
+/* Architectures this build supports, e.g. "llama, qwen2, qwen3". */
+FR_API const char *fr_model_supported_archs(void);
+
+typedef struct fr_context_params {
+    uint32_t n_ctx;     /* per sequence; 0 = min(n_ctx_train, 4096) */
+    uint32_t n_seq;     /* independent sequences (slots); 0 = 1 */
+    uint32_t n_batch;   /* max tokens per decode call; 0 = 512 */
+    uint32_t n_threads; /* 0 = number of online CPUs */
+    fr_type kv_type;    /* FR_TYPE_F32 (default) or FR_TYPE_F16 */
+} fr_context_params;
+
+FR_API fr_context_params fr_context_default_params(void);
+FR_API fr_status fr_context_create(fr_model *m, const fr_context_params *p, fr_context **out,
+                                   fr_err *err);
+FR_API void fr_context_free(fr_context *c);
+FR_API uint32_t fr_context_n_ctx(const fr_context *c);
+FR_API uint32_t fr_context_n_seq(const fr_context *c);
+FR_API uint32_t fr_context_n_threads(const fr_context *c);
+FR_API const fr_model *fr_context_model(const fr_context *c);
+
+/* One batch: n tokens; token i goes to sequence seq[i] (NULL: all 0) at the
+ * position that sequence has reached (positions are implicit: each sequence's
+ * tokens are appended to its cache in batch order). logits[i] asks for the
+ * logits of token i (NULL: only the last token). */
+typedef struct fr_batch {
+    uint32_t n;
+    const int32_t *tokens;
+    const int32_t *seq;
+    const bool *logits;
+} fr_batch;
+
+/* Runs the forward pass. Fails with FR_E_RANGE (and changes nothing) when a
+ * sequence would pass n_ctx, FR_E_INVALID for a bad token id or sequence. A
+ * batch larger than n_batch is processed in pieces. */
+FR_API fr_status fr_context_decode(fr_context *c, const fr_batch *b, fr_err *err);
+/* Logits (n_vocab floats) of the j-th token of the last batch that asked for
+ * logits (0-based in batch order); NULL if out of range. Valid until the next
+ * decode. */
+FR_API const float *fr_context_logits(const fr_context *c, uint32_t j);
+/* Tokens currently in sequence s's cache. */
+FR_API uint32_t fr_context_seq_len(const fr_context *c, uint32_t s);
+/* Keeps the first n tokens of sequence s (prefix reuse); n >= len is a no-op. */
+FR_API void fr_context_seq_truncate(fr_context *c, uint32_t s, uint32_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
