@@ -18,7 +18,8 @@
 static void expect_fail(int line, gb *b, fr_status code, int64_t at, const char *frag)
 {
     uint8_t *c = malloc(b->n ? b->n : 1);
-    memcpy(c, b->p, b->n);
+    if (b->n)
+        memcpy(c, b->p, b->n);
     fr_gguf *g = NULL;
     fr_err e;
     fr_err_clear(&e);
