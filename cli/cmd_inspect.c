@@ -34,10 +34,10 @@ typedef struct inspect {
     const fr_gguf *g;
     const char *path;
     fr_hparams hp;
-    char gtype[32];     /* general.type, "" when absent */
-    const char *kind;   /* "model", "adapter", "vocab", "tensors" */
-    uint64_t n_params;  /* sum of tensor elements */
-    uint64_t t_bytes;   /* sum of tensor data bytes */
+    char gtype[32];    /* general.type, "" when absent */
+    const char *kind;  /* "model", "adapter", "vocab", "tensors" */
+    uint64_t n_params; /* sum of tensor elements */
+    uint64_t t_bytes;  /* sum of tensor data bytes */
     type_stat per_type[FR_TYPE_COUNT_];
     bool has_ftype;
     uint32_t ftype;
@@ -410,8 +410,8 @@ static void print_memory(const inspect *in)
         return;
     }
     if (strcmp(in->kind, "adapter") == 0) {
-        printf("\nmemory\n  %-18s %10s  add this to the base model's estimate\n",
-               "adapter tensors", hbytes(m->weights, b, sizeof b));
+        printf("\nmemory\n  %-18s %10s  add this to the base model's estimate\n", "adapter tensors",
+               hbytes(m->weights, b, sizeof b));
         return;
     }
     printf("\nmemory at context %" PRIu64 " (estimate)\n", m->n_ctx);
@@ -431,16 +431,16 @@ static void print_memory(const inspect *in)
         printf("  %-18s %10s  (the file lacks %s.block_count / attention.head_count)\n",
                "KV cache (f32)", "unknown", hp->arch[0] ? hp->arch : "<arch>");
     if (m->has_work)
-        printf("  %-18s %10s  batch 1: activations, attention scores (%" PRId64
-               " heads x %" PRIu64 "), logits (%" PRId64 ") x 4 B\n",
+        printf("  %-18s %10s  batch 1: activations, attention scores (%" PRId64 " heads x %" PRIu64
+               "), logits (%" PRId64 ") x 4 B\n",
                "working buffers", hbytes(m->work, b, sizeof b), hp->n_head, m->n_ctx, hp->n_vocab);
     else
         printf("  %-18s %10s\n", "working buffers", "unknown");
     printf("  %-18s %10s%s\n", "total", hbytes(m->total, b, sizeof b),
            m->has_kv && m->has_work ? "" : "  (lower bound)");
     if (hp->n_ctx_train > 0 && m->n_ctx > (uint64_t)hp->n_ctx_train)
-        printf("  note: context %" PRIu64 " is beyond the training context %" PRId64 "\n",
-               m->n_ctx, hp->n_ctx_train);
+        printf("  note: context %" PRIu64 " is beyond the training context %" PRId64 "\n", m->n_ctx,
+               hp->n_ctx_train);
 }
 
 static void print_tensors(const inspect *in)
@@ -602,7 +602,10 @@ static json_t *js_tensor(const fr_gguf *g, const fr_gguf_tensor *t)
                      js_u64(fr_gguf_data_offset(g) + t->offset));
 }
 
-static json_t *js_opt_int(int64_t v) { return v >= 0 ? json_integer(v) : json_null(); }
+static json_t *js_opt_int(int64_t v)
+{
+    return v >= 0 ? json_integer(v) : json_null();
+}
 
 static json_t *js_tokenizer(const inspect *in)
 {
@@ -616,9 +619,10 @@ static json_t *js_tokenizer(const inspect *in)
         return json_null();
     json_t *j = json_object();
     json_object_set_new(j, "model", has_model ? js_strn(s.ptr, s.len) : json_null());
-    json_object_set_new(j, "pre", fr_gguf_get_str(g, "tokenizer.ggml.pre", &s, NULL) == FR_OK
-                                      ? js_strn(s.ptr, s.len)
-                                      : json_null());
+    json_object_set_new(j, "pre",
+                        fr_gguf_get_str(g, "tokenizer.ggml.pre", &s, NULL) == FR_OK
+                            ? js_strn(s.ptr, s.len)
+                            : json_null());
     json_object_set_new(j, "vocab_size", has_toks ? js_u64(toks.n) : json_null());
     json_object_set_new(j, "merges",
                         fr_gguf_get_arr(g, "tokenizer.ggml.merges", &merges, NULL) == FR_OK
@@ -635,10 +639,11 @@ static json_t *js_tokenizer(const inspect *in)
         json_t *t = json_object();
         json_object_set_new(t, "id", id >= 0 ? json_integer(id) : json_null());
         fr_gguf_str ts;
-        json_object_set_new(t, "text",
-                            (has_toks && id >= 0 && fr_gguf_arr_str(&toks, (uint64_t)id, &ts) == FR_OK)
-                                ? js_strn(ts.ptr, ts.len)
-                                : json_null());
+        json_object_set_new(
+            t, "text",
+            (has_toks && id >= 0 && fr_gguf_arr_str(&toks, (uint64_t)id, &ts) == FR_OK)
+                ? js_strn(ts.ptr, ts.len)
+                : json_null());
         json_object_set_new(sp, specials[k].label, t);
     }
     json_object_set_new(j, "special", sp);
@@ -662,9 +667,10 @@ static json_t *js_adapter(const inspect *in)
     fr_gguf_str s;
     float alpha;
     json_t *j = json_object();
-    json_object_set_new(j, "type", fr_gguf_get_str(g, "adapter.type", &s, NULL) == FR_OK
-                                       ? js_strn(s.ptr, s.len)
-                                       : json_null());
+    json_object_set_new(j, "type",
+                        fr_gguf_get_str(g, "adapter.type", &s, NULL) == FR_OK
+                            ? js_strn(s.ptr, s.len)
+                            : json_null());
     char buf[32];
     json_object_set_new(j, "lora_alpha",
                         fr_gguf_get_f32(g, "adapter.lora.alpha", &alpha, NULL) == FR_OK
@@ -675,11 +681,10 @@ static json_t *js_adapter(const inspect *in)
         const fr_gguf_tensor *a = fr_gguf_tensor_at(g, i), *b = lora_partner(g, a);
         if (!b)
             continue;
-        json_array_append_new(
-            pairs, json_pack("{s:o, s:I, s:o, s:o}", "base",
-                             js_strn(a->name, strlen(a->name) - 7), "rank",
-                             (json_int_t)(a->n_dims >= 2 ? a->ne[1] : 1), "a", js_tensor(g, a),
-                             "b", js_tensor(g, b)));
+        json_array_append_new(pairs, json_pack("{s:o, s:I, s:o, s:o}", "base",
+                                               js_strn(a->name, strlen(a->name) - 7), "rank",
+                                               (json_int_t)(a->n_dims >= 2 ? a->ne[1] : 1), "a",
+                                               js_tensor(g, a), "b", js_tensor(g, b)));
     }
     json_object_set_new(j, "pairs", pairs);
     return j;
@@ -723,10 +728,12 @@ static json_t *build_json(const inspect *in, bool tensors)
     json_object_set_new(root, "data_offset", js_u64(fr_gguf_data_offset(g)));
     json_object_set_new(root, "kind", json_string(in->kind));
     json_object_set_new(root, "general_type", in->gtype[0] ? json_string(in->gtype) : json_null());
-    json_object_set_new(root, "architecture", hp->arch[0] ? js_strn(hp->arch, strlen(hp->arch)) : json_null());
-    json_object_set_new(root, "name", fr_gguf_get_str(g, "general.name", &s, NULL) == FR_OK
-                                          ? js_strn(s.ptr, s.len)
-                                          : json_null());
+    json_object_set_new(root, "architecture",
+                        hp->arch[0] ? js_strn(hp->arch, strlen(hp->arch)) : json_null());
+    json_object_set_new(root, "name",
+                        fr_gguf_get_str(g, "general.name", &s, NULL) == FR_OK
+                            ? js_strn(s.ptr, s.len)
+                            : json_null());
     json_object_set_new(root, "parameters", js_u64(in->n_params));
     json_object_set_new(root, "tensor_count", json_integer(fr_gguf_n_tensors(g)));
     json_object_set_new(root, "tensor_bytes", js_u64(in->t_bytes));
@@ -798,8 +805,8 @@ int cmd_inspect(int argc, char **argv)
         {"--json", NULL, CLI_FLAG, &json, NULL, "print one JSON document instead of text", 0, 0,
          NULL},
         {"--ctx", "-c", CLI_INT, &ctx, "N",
-         "context length for the RAM estimate (default: min(training context, 4096))", 1,
-         1 << 30, NULL},
+         "context length for the RAM estimate (default: min(training context, 4096))", 1, 1 << 30,
+         NULL},
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {

@@ -38,9 +38,18 @@ static inline void gb_le(gb *b, uint64_t v, unsigned n)
         t[i] = (uint8_t)(v >> (8 * i));
     gb_raw(b, t, n);
 }
-static inline void gb_u8(gb *b, uint8_t v) { gb_le(b, v, 1); }
-static inline void gb_u32(gb *b, uint32_t v) { gb_le(b, v, 4); }
-static inline void gb_u64(gb *b, uint64_t v) { gb_le(b, v, 8); }
+static inline void gb_u8(gb *b, uint8_t v)
+{
+    gb_le(b, v, 1);
+}
+static inline void gb_u32(gb *b, uint32_t v)
+{
+    gb_le(b, v, 4);
+}
+static inline void gb_u64(gb *b, uint64_t v)
+{
+    gb_le(b, v, 8);
+}
 static inline void gb_f32(gb *b, float f)
 {
     uint32_t u;
@@ -52,7 +61,10 @@ static inline void gb_strn(gb *b, const char *s, size_t n)
     gb_u64(b, n);
     gb_raw(b, s, n);
 }
-static inline void gb_str(gb *b, const char *s) { gb_strn(b, s, strlen(s)); }
+static inline void gb_str(gb *b, const char *s)
+{
+    gb_strn(b, s, strlen(s));
+}
 static inline void gb_pad(gb *b, size_t align)
 {
     while (b->n % align)

@@ -20,16 +20,15 @@
 
 static inline int gw_is_int(fr_gguf_type t)
 {
-    return t == FR_GGUF_UINT8 || t == FR_GGUF_INT8 || t == FR_GGUF_UINT16 ||
-           t == FR_GGUF_INT16 || t == FR_GGUF_UINT32 || t == FR_GGUF_INT32 ||
-           t == FR_GGUF_UINT64 || t == FR_GGUF_INT64;
+    return t == FR_GGUF_UINT8 || t == FR_GGUF_INT8 || t == FR_GGUF_UINT16 || t == FR_GGUF_INT16 ||
+           t == FR_GGUF_UINT32 || t == FR_GGUF_INT32 || t == FR_GGUF_UINT64 || t == FR_GGUF_INT64;
 }
 
-#define GW_BAD(...)                                                                             \
-    do {                                                                                        \
-        if (bad < 5)                                                                            \
-            fprintf(stderr, "walk: " __VA_ARGS__);                                              \
-        bad++;                                                                                  \
+#define GW_BAD(...)                                                                                \
+    do {                                                                                           \
+        if (bad < 5)                                                                               \
+            fprintf(stderr, "walk: " __VA_ARGS__);                                                 \
+        bad++;                                                                                     \
     } while (0)
 
 static inline void gw_touch(const char *p, uint64_t n, const uint8_t *lo, uint64_t size,
@@ -89,8 +88,8 @@ static inline int gw_walk_arr(const fr_gguf_arr *a, int depth, const uint8_t *lo
             GW_BAD("nested array %llu unreadable\n", (unsigned long long)i);
         }
     }
-    if (fr_gguf_arr_i64(a, a->n, &i64) != FR_E_RANGE || fr_gguf_arr_str(a, a->n, &s) != FR_E_RANGE ||
-        fr_gguf_arr_arr(a, a->n, &sub) != FR_E_RANGE)
+    if (fr_gguf_arr_i64(a, a->n, &i64) != FR_E_RANGE ||
+        fr_gguf_arr_str(a, a->n, &s) != FR_E_RANGE || fr_gguf_arr_arr(a, a->n, &sub) != FR_E_RANGE)
         GW_BAD("index n was not refused with FR_E_RANGE\n");
     const void *raw = fr_gguf_arr_raw(a);
     if ((raw != NULL) != (a->type != FR_GGUF_STRING && a->type != FR_GGUF_ARRAY))
@@ -186,7 +185,8 @@ static inline int gw_walk(const fr_gguf *g, const uint8_t *base, uint64_t size, 
         else
             *sum += d[0] + d[t->nbytes - 1];
     }
-    if (fr_gguf_tensor_at(g, fr_gguf_n_tensors(g)) != NULL || fr_gguf_find_tensor(g, "\x01no") != NULL)
+    if (fr_gguf_tensor_at(g, fr_gguf_n_tensors(g)) != NULL ||
+        fr_gguf_find_tensor(g, "\x01no") != NULL)
         GW_BAD("tensor lookup out of range accepted\n");
     return bad;
 }

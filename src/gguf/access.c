@@ -16,13 +16,31 @@
 
 /* ---- file-level --------------------------------------------------------- */
 
-const char *fr_gguf_path(const fr_gguf *g) { return g->path; }
-uint32_t fr_gguf_version(const fr_gguf *g) { return g->version; }
-uint64_t fr_gguf_file_size(const fr_gguf *g) { return g->size; }
-uint32_t fr_gguf_alignment(const fr_gguf *g) { return g->alignment; }
-uint64_t fr_gguf_data_offset(const fr_gguf *g) { return g->data_offset; }
+const char *fr_gguf_path(const fr_gguf *g)
+{
+    return g->path;
+}
+uint32_t fr_gguf_version(const fr_gguf *g)
+{
+    return g->version;
+}
+uint64_t fr_gguf_file_size(const fr_gguf *g)
+{
+    return g->size;
+}
+uint32_t fr_gguf_alignment(const fr_gguf *g)
+{
+    return g->alignment;
+}
+uint64_t fr_gguf_data_offset(const fr_gguf *g)
+{
+    return g->data_offset;
+}
 
-int64_t fr_gguf_n_kv(const fr_gguf *g) { return g->n_kv; }
+int64_t fr_gguf_n_kv(const fr_gguf *g)
+{
+    return g->n_kv;
+}
 
 static const char *gg_key_of(const void *ctx, int64_t i)
 {
@@ -129,8 +147,9 @@ static void gg_int_text(const gg_int *v, char *buf, size_t n)
 static fr_status gg_check_index(const fr_gguf *g, int64_t i, fr_err *err)
 {
     if (i < 0 || i >= g->n_kv)
-        return fr_err_set(err, FR_E_RANGE, "%s: metadata index %" PRId64 " out of range (%" PRId64
-                          " entries)", g->path, i, g->n_kv);
+        return fr_err_set(err, FR_E_RANGE,
+                          "%s: metadata index %" PRId64 " out of range (%" PRId64 " entries)",
+                          g->path, i, g->n_kv);
     return FR_OK;
 }
 
@@ -443,7 +462,10 @@ const void *fr_gguf_arr_raw(const fr_gguf_arr *a)
 
 /* ---- tensors ------------------------------------------------------------ */
 
-int64_t fr_gguf_n_tensors(const fr_gguf *g) { return g->n_tensors; }
+int64_t fr_gguf_n_tensors(const fr_gguf *g)
+{
+    return g->n_tensors;
+}
 
 const fr_gguf_tensor *fr_gguf_tensor_at(const fr_gguf *g, int64_t i)
 {

@@ -20,10 +20,10 @@
 #include "base/file.h"
 
 /* Limits the reader enforces (the GGUF spec and ggml's loader agree). */
-#define FR_GGUF_MAX_KEY_LEN 65535u  /* spec: keys are at most 2^16-1 bytes */
-#define FR_GGUF_MAX_NAME 64u        /* ggml's GGML_MAX_NAME, NUL included */
-#define FR_GGUF_MAX_DEPTH 8u        /* nesting of arrays inside arrays */
-#define FR_GGUF_VALUE_TYPES 13u     /* fr_gguf_type ids 0..12 */
+#define FR_GGUF_MAX_KEY_LEN 65535u /* spec: keys are at most 2^16-1 bytes */
+#define FR_GGUF_MAX_NAME 64u       /* ggml's GGML_MAX_NAME, NUL included */
+#define FR_GGUF_MAX_DEPTH 8u       /* nesting of arrays inside arrays */
+#define FR_GGUF_VALUE_TYPES 13u    /* fr_gguf_type ids 0..12 */
 
 /* One array value. impl_ of an fr_gguf_arr points at one of these. */
 typedef struct gg_node {
@@ -53,30 +53,33 @@ struct fr_gguf {
     fr_mapping *map;
     const uint8_t *base; /* borrowed from map */
     uint64_t size;
-    const char *path;    /* borrowed from map */
+    const char *path; /* borrowed from map */
     uint32_t version;
     uint32_t alignment;
     uint64_t data_offset;
 
     int64_t n_kv;
-    gg_kv *kv;              /* (n_kv) */
-    char *keys;             /* NUL-terminated keys, back to back */
+    gg_kv *kv;  /* (n_kv) */
+    char *keys; /* NUL-terminated keys, back to back */
     gg_index kv_index;
 
     int64_t n_tensors;
-    fr_gguf_tensor *tensors;       /* (n_tensors) */
+    fr_gguf_tensor *tensors;         /* (n_tensors) */
     char (*names)[FR_GGUF_MAX_NAME]; /* (n_tensors) */
-    uint64_t *tensor_pos;          /* (n_tensors) offset of each tensor info, for messages */
+    uint64_t *tensor_pos;            /* (n_tensors) offset of each tensor info, for messages */
     gg_index t_index;
 
-    gg_node *nodes;     /* every array value, nested ones included */
+    gg_node *nodes; /* every array value, nested ones included */
     uint64_t n_nodes;
     uint64_t *str_offs; /* offsets of the length fields of string-array elements */
     uint64_t n_str;
 };
 
 /* Little-endian loads from the mapping (alignment-free). */
-static inline uint16_t gg_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint16_t gg_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
 static inline uint32_t gg_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);

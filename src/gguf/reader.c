@@ -76,8 +76,8 @@ uint32_t gg_type_size(uint32_t type)
 const char *fr_gguf_type_name(fr_gguf_type t)
 {
     static const char *const names[FR_GGUF_VALUE_TYPES] = {
-        "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
-        "bool",  "string", "array", "uint64", "int64", "float64"};
+        "uint8", "int8",   "uint16", "int16",  "uint32", "int32",  "float32",
+        "bool",  "string", "array",  "uint64", "int64",  "float64"};
     return (unsigned)t < FR_GGUF_VALUE_TYPES ? names[t] : "invalid";
 }
 
@@ -186,7 +186,10 @@ static void gg_quote(char *dst, size_t dn, const uint8_t *s, uint64_t n)
         dst[k < dn ? k : dn - 1] = '\0';
 }
 
-static uint64_t gg_left(const gg_parser *p) { return p->size - p->pos; }
+static uint64_t gg_left(const gg_parser *p)
+{
+    return p->size - p->pos;
+}
 
 static fr_status gg_need(gg_parser *p, uint64_t n, const char *what)
 {
@@ -355,8 +358,8 @@ static fr_status gg_parse_kv(gg_parser *p, int64_t i)
     char q[96];
     gg_quote(q, sizeof q, p->base + koff, klen);
     if (memchr(p->base + koff, 0, klen))
-        return gg_fail(p, key_pos, FR_E_FORMAT, "%s: the key '%s' contains a NUL byte: the file is corrupt",
-                       p->where, q);
+        return gg_fail(p, key_pos, FR_E_FORMAT,
+                       "%s: the key '%s' contains a NUL byte: the file is corrupt", p->where, q);
     snprintf(p->where, sizeof p->where, "metadata key '%s' (entry #%" PRId64 ")", q, i);
 
     if (!gg_reserve((void **)&g->kv, &p->cap_kv, (uint64_t)i + 1, sizeof *g->kv))
@@ -426,7 +429,7 @@ static bool gg_removed_type(uint32_t id, const char **name)
 {
     /* Interleaved repacks that llama.cpp stopped writing to files (they are
      * built at load time now). */
-    static const char *const removed[] = {"q4_0_4_4", "q4_0_4_8", "q4_0_8_8",
+    static const char *const removed[] = {"q4_0_4_4",   "q4_0_4_8",   "q4_0_8_8",
                                           "iq4_nl_4_4", "iq4_nl_4_8", "iq4_nl_8_8"};
     if (id >= 31 && id <= 33) {
         *name = removed[id - 31];
@@ -540,8 +543,8 @@ static fr_status gg_parse_tensor(gg_parser *p, int64_t i)
                        p->where, t->ne[0], ti->name, ti->block_size);
     uint64_t nbytes;
     if (fr_mul_u64((uint64_t)nel / ti->block_size, ti->type_size, &nbytes))
-        return gg_fail(p, at, FR_E_FORMAT, "%s: its size in bytes overflows 64 bits: the file is corrupt",
-                       p->where);
+        return gg_fail(p, at, FR_E_FORMAT,
+                       "%s: its size in bytes overflows 64 bits: the file is corrupt", p->where);
     t->nbytes = nbytes;
 
     at = p->pos;
@@ -607,8 +610,7 @@ static fr_status gg_check_data(gg_parser *p)
         if (a->offset + a->nbytes > b->offset) {
             st = gg_fail(p, g->tensor_pos[b - g->tensors], FR_E_FORMAT,
                          "tensors '%s' (data offset %" PRIu64 ", %" PRIu64
-                         " bytes) and '%s' (data offset %" PRIu64
-                         ") overlap: the file is corrupt",
+                         " bytes) and '%s' (data offset %" PRIu64 ") overlap: the file is corrupt",
                          a->name, a->offset, a->nbytes, b->name, b->offset);
             break;
         }
@@ -663,8 +665,8 @@ static fr_status gg_bad_magic(gg_parser *p)
     if (n == 0)
         return gg_fail(p, 0, FR_E_FORMAT,
                        "the file is empty (0 bytes): the download or copy did not complete");
-    if (n >= 4 && (memcmp(b, "lmgg", 4) == 0 || memcmp(b, "fmgg", 4) == 0 ||
-                   memcmp(b, "tjgg", 4) == 0))
+    if (n >= 4 &&
+        (memcmp(b, "lmgg", 4) == 0 || memcmp(b, "fmgg", 4) == 0 || memcmp(b, "tjgg", 4) == 0))
         return gg_fail(p, 0, FR_E_UNSUPPORTED,
                        "this is a legacy GGML/GGMF/GGJT model from before GGUF (2023), not GGUF; "
                        "convert it with llama.cpp's convert_llama_ggml_to_gguf.py or download a "
@@ -719,14 +721,16 @@ static fr_status gg_parse_header(gg_parser *p, uint64_t *n_kv, uint64_t *n_t)
                        "the model again with a current llama.cpp");
     if (v != 0 && (v & 0xFFFFu) == 0)
         return gg_fail(p, 4, FR_E_UNSUPPORTED,
-                       "the version field reads %" PRIu32 " (0x%08" PRIx32 "): this is a big-endian "
+                       "the version field reads %" PRIu32 " (0x%08" PRIx32
+                       "): this is a big-endian "
                        "GGUF file; frugal reads little-endian GGUF only",
                        v, v);
     if (v != 2 && v != 3)
         return gg_fail(p, 4, FR_E_UNSUPPORTED,
                        "GGUF version %" PRIu32 " is not supported (frugal reads versions 2 and "
                        "3)%s",
-                       v, v > 3 ? "; the file may come from a newer tool" : ": the file is corrupt");
+                       v,
+                       v > 3 ? "; the file may come from a newer tool" : ": the file is corrupt");
     uint64_t at = p->pos;
     if ((st = gg_u64(p, n_t, "tensor count")))
         return st;
@@ -773,8 +777,9 @@ static fr_status gg_parse(gg_parser *p)
         const char *k = gg_key_name(g, b);
         gg_quote(q, sizeof q, (const uint8_t *)k, strlen(k));
         return gg_fail(p, g->kv[b].key_pos, FR_E_FORMAT,
-                       "metadata key '%s' (entry #%" PRId64 ") appears twice (first as entry #%" PRId64
-                       " at byte %" PRIu64 "): the file is corrupt",
+                       "metadata key '%s' (entry #%" PRId64
+                       ") appears twice (first as entry #%" PRId64 " at byte %" PRIu64
+                       "): the file is corrupt",
                        q, b, a, g->kv[a].key_pos);
     }
     if ((st = gg_alignment(p)))

@@ -15,19 +15,18 @@ const char *fr_ftype_name(uint32_t ftype)
 {
     /* llama.cpp's llama_ftype (llama.h); gaps are ids it removed. */
     static const char *const names[] = {
-        [0] = "ALL_F32",          [1] = "MOSTLY_F16",       [2] = "MOSTLY_Q4_0",
-        [3] = "MOSTLY_Q4_1",      [4] = "MOSTLY_Q4_1_SOME_F16",
-        [7] = "MOSTLY_Q8_0",      [8] = "MOSTLY_Q5_0",      [9] = "MOSTLY_Q5_1",
-        [10] = "MOSTLY_Q2_K",     [11] = "MOSTLY_Q3_K_S",   [12] = "MOSTLY_Q3_K_M",
-        [13] = "MOSTLY_Q3_K_L",   [14] = "MOSTLY_Q4_K_S",   [15] = "MOSTLY_Q4_K_M",
-        [16] = "MOSTLY_Q5_K_S",   [17] = "MOSTLY_Q5_K_M",   [18] = "MOSTLY_Q6_K",
-        [19] = "MOSTLY_IQ2_XXS",  [20] = "MOSTLY_IQ2_XS",   [21] = "MOSTLY_Q2_K_S",
-        [22] = "MOSTLY_IQ3_XS",   [23] = "MOSTLY_IQ3_XXS",  [24] = "MOSTLY_IQ1_S",
-        [25] = "MOSTLY_IQ4_NL",   [26] = "MOSTLY_IQ3_S",    [27] = "MOSTLY_IQ3_M",
-        [28] = "MOSTLY_IQ2_S",    [29] = "MOSTLY_IQ2_M",    [30] = "MOSTLY_IQ4_XS",
-        [31] = "MOSTLY_IQ1_M",    [32] = "MOSTLY_BF16",     [33] = "MOSTLY_Q4_0_4_4",
-        [34] = "MOSTLY_Q4_0_4_8", [35] = "MOSTLY_Q4_0_8_8", [36] = "MOSTLY_TQ1_0",
-        [37] = "MOSTLY_TQ2_0",
+        [0] = "ALL_F32",          [1] = "MOSTLY_F16",           [2] = "MOSTLY_Q4_0",
+        [3] = "MOSTLY_Q4_1",      [4] = "MOSTLY_Q4_1_SOME_F16", [7] = "MOSTLY_Q8_0",
+        [8] = "MOSTLY_Q5_0",      [9] = "MOSTLY_Q5_1",          [10] = "MOSTLY_Q2_K",
+        [11] = "MOSTLY_Q3_K_S",   [12] = "MOSTLY_Q3_K_M",       [13] = "MOSTLY_Q3_K_L",
+        [14] = "MOSTLY_Q4_K_S",   [15] = "MOSTLY_Q4_K_M",       [16] = "MOSTLY_Q5_K_S",
+        [17] = "MOSTLY_Q5_K_M",   [18] = "MOSTLY_Q6_K",         [19] = "MOSTLY_IQ2_XXS",
+        [20] = "MOSTLY_IQ2_XS",   [21] = "MOSTLY_Q2_K_S",       [22] = "MOSTLY_IQ3_XS",
+        [23] = "MOSTLY_IQ3_XXS",  [24] = "MOSTLY_IQ1_S",        [25] = "MOSTLY_IQ4_NL",
+        [26] = "MOSTLY_IQ3_S",    [27] = "MOSTLY_IQ3_M",        [28] = "MOSTLY_IQ2_S",
+        [29] = "MOSTLY_IQ2_M",    [30] = "MOSTLY_IQ4_XS",       [31] = "MOSTLY_IQ1_M",
+        [32] = "MOSTLY_BF16",     [33] = "MOSTLY_Q4_0_4_4",     [34] = "MOSTLY_Q4_0_4_8",
+        [35] = "MOSTLY_Q4_0_8_8", [36] = "MOSTLY_TQ1_0",        [37] = "MOSTLY_TQ2_0",
     };
     ftype &= ~1024u; /* LLAMA_FTYPE_GUESSED */
     if (ftype >= sizeof names / sizeof names[0])
@@ -102,7 +101,10 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
     return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
-static uint64_t nn(int64_t v) { return v > 0 ? (uint64_t)v : 0; }
+static uint64_t nn(int64_t v)
+{
+    return v > 0 ? (uint64_t)v : 0;
+}
 
 void fr_mem_estimate_compute(const fr_hparams *hp, uint64_t weights_bytes, uint64_t n_ctx,
                              fr_mem_estimate *est)

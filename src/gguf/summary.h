@@ -25,17 +25,17 @@ const char *fr_ftype_name(uint32_t ftype);
 /* Hyper-parameters read from "<arch>.<name>" keys; -1 when absent. Values
  * stored as per-layer arrays are summarised by their maximum. */
 typedef struct fr_hparams {
-    char arch[64];        /* general.architecture, "" when absent */
-    int64_t n_ctx_train;  /* context_length */
-    int64_t n_embd;       /* embedding_length */
-    int64_t n_layer;      /* block_count */
-    int64_t n_ff;         /* feed_forward_length */
-    int64_t n_head;       /* attention.head_count */
-    int64_t n_head_kv;    /* attention.head_count_kv (defaults to n_head) */
-    int64_t head_dim_k;   /* attention.key_length, else n_embd / n_head */
-    int64_t head_dim_v;   /* attention.value_length, else head_dim_k */
-    int64_t n_vocab;      /* tokenizer.ggml.tokens length, else vocab_size,
-                           * else token_embd.weight rows */
+    char arch[64];       /* general.architecture, "" when absent */
+    int64_t n_ctx_train; /* context_length */
+    int64_t n_embd;      /* embedding_length */
+    int64_t n_layer;     /* block_count */
+    int64_t n_ff;        /* feed_forward_length */
+    int64_t n_head;      /* attention.head_count */
+    int64_t n_head_kv;   /* attention.head_count_kv (defaults to n_head) */
+    int64_t head_dim_k;  /* attention.key_length, else n_embd / n_head */
+    int64_t head_dim_v;  /* attention.value_length, else head_dim_k */
+    int64_t n_vocab;     /* tokenizer.ggml.tokens length, else vocab_size,
+                          * else token_embd.weight rows */
 } fr_hparams;
 
 void fr_hparams_read(const fr_gguf *g, fr_hparams *hp);
@@ -52,8 +52,8 @@ typedef struct fr_mem_estimate {
                         *      + n_head_kv (head_dim_k + head_dim_v)
                         *      + n_head n_ctx + n_vocab) */
     uint64_t total;
-    bool has_kv;       /* the hyper-parameters needed for kv_cache were present */
-    bool has_work;     /* ... and those needed for work */
+    bool has_kv;   /* the hyper-parameters needed for kv_cache were present */
+    bool has_work; /* ... and those needed for work */
 } fr_mem_estimate;
 
 /* Fills est for weights_bytes of tensors at context n_ctx. Saturates

@@ -326,8 +326,9 @@ fr_status fr_gguf_writer_add_tensor(fr_gguf_writer *w, const char *name, fr_type
     int64_t nel = 1;
     for (uint32_t j = 0; j < n_dims; j++) {
         if (ne[j] < 1)
-            return fr_err_set(err, FR_E_INVALID, "tensor '%s': dimension %" PRIu32 " is %" PRId64
-                              " (must be >= 1)", name, j, ne[j]);
+            return fr_err_set(err, FR_E_INVALID,
+                              "tensor '%s': dimension %" PRIu32 " is %" PRId64 " (must be >= 1)",
+                              name, j, ne[j]);
         if (__builtin_mul_overflow(nel, ne[j], &nel))
             return fr_err_set(err, FR_E_INVALID, "tensor '%s': element count overflows", name);
     }
@@ -364,8 +365,7 @@ fr_status fr_gguf_writer_add_tensor(fr_gguf_writer *w, const char *name, fr_type
 
 /* ---- write -------------------------------------------------------------- */
 
-static fr_status gw_alignment(const fr_gguf_writer *w, const char *path, uint32_t *out,
-                              fr_err *err)
+static fr_status gw_alignment(const fr_gguf_writer *w, const char *path, uint32_t *out, fr_err *err)
 {
     *out = FR_GGUF_DEFAULT_ALIGNMENT;
     int64_t i = gw_find(w, "general.alignment");
@@ -475,8 +475,8 @@ fr_status fr_gguf_writer_write(fr_gguf_writer *w, const char *path, const char *
         buf = max_fill <= SIZE_MAX ? malloc((size_t)max_fill) : NULL;
         if (!buf)
             return fr_err_set(err, FR_E_NOMEM,
-                              "%s: out of memory allocating a %" PRIu64 "-byte tensor buffer",
-                              path, max_fill);
+                              "%s: out of memory allocating a %" PRIu64 "-byte tensor buffer", path,
+                              max_fill);
     }
 
     fr_atomic_file *f = NULL;

@@ -154,8 +154,15 @@ static void test_corruptions(const uint8_t *data, size_t size)
     fr_err e;
     for (size_t at = 0; at < size; at++) {
         uint8_t orig = data[at];
-        const uint8_t vals[] = {0x00, 0xff, 0x80, 0x7f, 0x20, (uint8_t)(orig ^ 0x01),
-                                (uint8_t)(orig ^ 0x80), (uint8_t)(orig + 1), (uint8_t)(orig - 1)};
+        const uint8_t vals[] = {0x00,
+                                0xff,
+                                0x80,
+                                0x7f,
+                                0x20,
+                                (uint8_t)(orig ^ 0x01),
+                                (uint8_t)(orig ^ 0x80),
+                                (uint8_t)(orig + 1),
+                                (uint8_t)(orig - 1)};
         for (size_t k = 0; k < sizeof vals; k++) {
             if (vals[k] == orig)
                 continue;
@@ -172,8 +179,8 @@ static void test_corruptions(const uint8_t *data, size_t size)
     }
     free(c);
     CHECK_EQ_INT(bad, 0);
-    fprintf(stderr, "corruptions of %zu bytes: %d loaded consistently, %d refused\n", size,
-            loaded, failed);
+    fprintf(stderr, "corruptions of %zu bytes: %d loaded consistently, %d refused\n", size, loaded,
+            failed);
 }
 
 static void write_seed(const char *dir, const char *name, const uint8_t *d, size_t n)

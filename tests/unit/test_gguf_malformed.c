@@ -265,8 +265,8 @@ static void test_alignment(void)
 
 /* Header + one tensor info with the given fields (+ alignment padding and
  * data_bytes zero bytes of data). Returns the offset of the tensor info. */
-static size_t one_tensor(gb *b, const char *name, uint32_t n_dims, const int64_t *ne,
-                         uint32_t type, uint64_t offset, size_t data_bytes)
+static size_t one_tensor(gb *b, const char *name, uint32_t n_dims, const int64_t *ne, uint32_t type,
+                         uint64_t offset, size_t data_bytes)
 {
     gb_header(b, 3, 1, 1);
     gb_kv_str(b, "general.architecture", "test");
@@ -339,13 +339,15 @@ static void test_tensors(void)
 
     int64_t odd[2] = {33, 1};
     at = one_tensor(&b, "t", 2, odd, 2 /* q4_0 */, 0, 128);
-    EXPECT_FAIL(&b, FR_E_FORMAT, (int64_t)at + 29, "33 values, not a multiple of the q4_0 block size 32");
+    EXPECT_FAIL(&b, FR_E_FORMAT, (int64_t)at + 29,
+                "33 values, not a multiple of the q4_0 block size 32");
     int64_t k[2] = {2048 + 32, 1};
     one_tensor(&b, "t", 2, k, 12 /* q4_K */, 0, 2048);
     EXPECT_FAIL(&b, FR_E_FORMAT, -1, "block size 256");
 
     at = one_tensor(&b, "t", 1, ne, 0, 16, 256);
-    EXPECT_FAIL(&b, FR_E_FORMAT, (int64_t)at + 25, "data offset 16 is not a multiple of the file's alignment 32");
+    EXPECT_FAIL(&b, FR_E_FORMAT, (int64_t)at + 25,
+                "data offset 16 is not a multiple of the file's alignment 32");
 
     /* data past the end: 32 f32 = 128 bytes, only 127 present */
     at = one_tensor(&b, "t", 1, ne, 0, 0, 127);

@@ -150,7 +150,8 @@ static void test_stories(void)
     const fr_gguf_tensor *emb = fr_gguf_find_tensor(g, "token_embd.weight");
     const fr_gguf_tensor *out = fr_gguf_find_tensor(g, "output.weight");
     CHECK(emb && out && emb->type == FR_TYPE_F32 && emb->ne[0] == 64 && emb->ne[1] == 512);
-    CHECK(emb && out && out->nbytes == emb->nbytes && memcmp(out->data, emb->data, emb->nbytes) == 0);
+    CHECK(emb && out && out->nbytes == emb->nbytes &&
+          memcmp(out->data, emb->data, emb->nbytes) == 0);
 
     /* The same weights in llama2.c's format: token embeddings, then the
      * (layer, dim) attention norms, ..., ffn norms, w1 (layer, hidden, dim),
@@ -168,9 +169,10 @@ static void test_stories(void)
         char name[64];
         snprintf(name, sizeof name, "blk.%d.attn_norm.weight", l);
         const fr_gguf_tensor *t = fr_gguf_find_tensor(g, name);
-        CHECK(t && t->nbytes == (uint64_t)dim * 4 && memcmp(bin + off + (size_t)l * dim * 4, t->data, t->nbytes) == 0);
+        CHECK(t && t->nbytes == (uint64_t)dim * 4 &&
+              memcmp(bin + off + (size_t)l * dim * 4, t->data, t->nbytes) == 0);
     }
-    off += (size_t)nl * dim * 4;                                   /* rms_att */
+    off += (size_t)nl * dim * 4;                                            /* rms_att */
     off += (size_t)nl * dim * dim * 4 * 2 + (size_t)nl * dim * kvd * 4 * 2; /* wq wk wv wo */
     for (int l = 0; l < nl; l++) {
         char name[64];
@@ -234,10 +236,12 @@ static void test_vocab_files(void)
         CHECK(fr_gguf_n_tensors(g) == 0);
         if (r->model)
             CHECK_MSG(fr_gguf_get_str(g, "tokenizer.ggml.model", &s, &e) == FR_OK &&
-                          str_is(s, r->model), "%s model", rel);
+                          str_is(s, r->model),
+                      "%s model", rel);
         if (r->pre)
             CHECK_MSG(fr_gguf_get_str(g, "tokenizer.ggml.pre", &s, &e) == FR_OK &&
-                          str_is(s, r->pre), "%s pre", rel);
+                          str_is(s, r->pre),
+                      "%s pre", rel);
         CHECK(fr_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks, &e) == FR_OK &&
               toks.type == FR_GGUF_STRING && toks.n > 1000);
         if (r->n_tokens)
@@ -288,7 +292,8 @@ static void rewrite_identical(const char *rel)
         CHECK(fr_gguf_writer_copy_kv(w, g, i) == FR_OK);
     for (int64_t i = 0; i < fr_gguf_n_tensors(g); i++) {
         const fr_gguf_tensor *t = fr_gguf_tensor_at(g, i);
-        CHECK(fr_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, &e) == FR_OK);
+        CHECK(fr_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, &e) ==
+              FR_OK);
     }
     snprintf(out, sizeof out, "%s/rewrite.gguf", tmpdir);
     const char *protect[1] = {path};

@@ -31,13 +31,20 @@ static void test_ftype(void)
 static void test_estimate(void)
 {
     /* Llama-3.2-1B shape at context 4096 */
-    fr_hparams hp = {.arch = "llama", .n_ctx_train = 131072, .n_embd = 2048, .n_layer = 16,
-                     .n_ff = 8192, .n_head = 32, .n_head_kv = 8, .head_dim_k = 64,
-                     .head_dim_v = 64, .n_vocab = 128256};
+    fr_hparams hp = {.arch = "llama",
+                     .n_ctx_train = 131072,
+                     .n_embd = 2048,
+                     .n_layer = 16,
+                     .n_ff = 8192,
+                     .n_head = 32,
+                     .n_head_kv = 8,
+                     .head_dim_k = 64,
+                     .head_dim_v = 64,
+                     .n_vocab = 128256};
     fr_mem_estimate m;
     fr_mem_estimate_compute(&hp, 1000, 4096, &m);
     CHECK(m.has_kv && m.has_work);
-    CHECK_EQ_INT(m.kv_cache, 268435456ll);             /* 16 x 4096 x 8 x 128 x 4 */
+    CHECK_EQ_INT(m.kv_cache, 268435456ll); /* 16 x 4096 x 8 x 128 x 4 */
     CHECK_EQ_INT(m.work, 4ll * (6144 + 16384 + 2048 + 1024 + 131072 + 128256));
     CHECK_EQ_INT(m.total, 1000 + 268435456ll + 4ll * 284928);
     /* different K and V head sizes */
@@ -45,8 +52,15 @@ static void test_estimate(void)
     fr_mem_estimate_compute(&hp, 0, 10, &m);
     CHECK_EQ_INT(m.kv_cache, 16ll * 10 * 8 * (64 + 32) * 4);
     /* missing hyper-parameters: weights only */
-    fr_hparams none = {.n_ctx_train = -1, .n_embd = -1, .n_layer = -1, .n_ff = -1, .n_head = -1,
-                       .n_head_kv = -1, .head_dim_k = -1, .head_dim_v = -1, .n_vocab = -1};
+    fr_hparams none = {.n_ctx_train = -1,
+                       .n_embd = -1,
+                       .n_layer = -1,
+                       .n_ff = -1,
+                       .n_head = -1,
+                       .n_head_kv = -1,
+                       .head_dim_k = -1,
+                       .head_dim_v = -1,
+                       .n_vocab = -1};
     fr_mem_estimate_compute(&none, 777, 4096, &m);
     CHECK(!m.has_kv && !m.has_work && m.kv_cache == 0 && m.work == 0 && m.total == 777);
     /* absurd values saturate instead of wrapping */
@@ -88,12 +102,12 @@ static void test_hparams(void)
     CHECK_EQ_INT(hp.n_ctx_train, 40960);
     CHECK_EQ_INT(hp.n_embd, 1024);
     CHECK_EQ_INT(hp.n_layer, 28);
-    CHECK_EQ_INT(hp.n_ff, 3072);       /* max of the per-layer array */
+    CHECK_EQ_INT(hp.n_ff, 3072); /* max of the per-layer array */
     CHECK_EQ_INT(hp.n_head, 16);
-    CHECK_EQ_INT(hp.n_head_kv, 16);    /* defaults to head_count */
-    CHECK_EQ_INT(hp.head_dim_k, 128);  /* key_length wins over 1024 / 16 */
+    CHECK_EQ_INT(hp.n_head_kv, 16);   /* defaults to head_count */
+    CHECK_EQ_INT(hp.head_dim_k, 128); /* key_length wins over 1024 / 16 */
     CHECK_EQ_INT(hp.head_dim_v, 128);
-    CHECK_EQ_INT(hp.n_vocab, 151936);  /* vocab_size when there is no token list */
+    CHECK_EQ_INT(hp.n_vocab, 151936); /* vocab_size when there is no token list */
     CHECK_EQ_INT(fr_hparams_arch_int(g, "qwen3", "missing"), -1);
     CHECK_EQ_INT(fr_hparams_arch_int(g, "", "block_count"), -1);
     fr_gguf_free(g);

@@ -187,26 +187,38 @@ static void check_all_kv(const fr_gguf *g)
     CHECK(fr_gguf_kv_type(g, fr_gguf_find_key(g, "k.f32")) == FR_GGUF_FLOAT32);
     CHECK(fr_gguf_get_f64(g, "k.f64", &d, &e) == FR_OK && d == 1e-300);
     CHECK(fr_gguf_get_bool(g, "k.bool", &b, &e) == FR_OK && !b);
-    CHECK(fr_gguf_get_str(g, "k.str", &s, &e) == FR_OK && s.len == 8 && !memcmp(s.ptr, "replaced", 8));
+    CHECK(fr_gguf_get_str(g, "k.str", &s, &e) == FR_OK && s.len == 8 &&
+          !memcmp(s.ptr, "replaced", 8));
     CHECK(fr_gguf_find_key(g, "k.str") == 11); /* position kept */
-    CHECK(fr_gguf_get_str(g, "k.strn", &s, &e) == FR_OK && s.len == 4 && !memcmp(s.ptr, "a\0b\xff", 4));
+    CHECK(fr_gguf_get_str(g, "k.strn", &s, &e) == FR_OK && s.len == 4 &&
+          !memcmp(s.ptr, "a\0b\xff", 4));
     CHECK(fr_gguf_get_str(g, "k.empty", &s, &e) == FR_OK && s.len == 0);
     CHECK(fr_gguf_find_key(g, "k.gone") == -1);
 
     CHECK(fr_gguf_get_arr(g, "a.u8", &a, &e) == FR_OK && a.type == FR_GGUF_UINT8 && a.n == 3);
     CHECK(fr_gguf_arr_u64(&a, 2, &u) == FR_OK && u == 255);
-    CHECK(fr_gguf_get_arr(g, "a.i8", &a, &e) == FR_OK && fr_gguf_arr_i64(&a, 0, &i) == FR_OK && i == -1);
-    CHECK(fr_gguf_get_arr(g, "a.u16", &a, &e) == FR_OK && fr_gguf_arr_u64(&a, 1, &u) == FR_OK && u == 65535);
-    CHECK(fr_gguf_get_arr(g, "a.i16", &a, &e) == FR_OK && fr_gguf_arr_i64(&a, 0, &i) == FR_OK && i == -2);
-    CHECK(fr_gguf_get_arr(g, "a.u32", &a, &e) == FR_OK && fr_gguf_arr_u64(&a, 1, &u) == FR_OK && u == 4000000000u);
-    CHECK(fr_gguf_get_arr(g, "a.i32", &a, &e) == FR_OK && a.n == 3 && fr_gguf_arr_i64(&a, 0, &i) == FR_OK && i == -1);
-    CHECK(fr_gguf_get_arr(g, "a.u64", &a, &e) == FR_OK && fr_gguf_arr_u64(&a, 0, &u) == FR_OK && u == UINT64_MAX);
-    CHECK(fr_gguf_get_arr(g, "a.i64", &a, &e) == FR_OK && fr_gguf_arr_i64(&a, 1, &i) == FR_OK && i == INT64_MAX);
-    CHECK(fr_gguf_get_arr(g, "a.f32", &a, &e) == FR_OK && fr_gguf_arr_f32(&a, 1, &f) == FR_OK && f == -3.5f);
+    CHECK(fr_gguf_get_arr(g, "a.i8", &a, &e) == FR_OK && fr_gguf_arr_i64(&a, 0, &i) == FR_OK &&
+          i == -1);
+    CHECK(fr_gguf_get_arr(g, "a.u16", &a, &e) == FR_OK && fr_gguf_arr_u64(&a, 1, &u) == FR_OK &&
+          u == 65535);
+    CHECK(fr_gguf_get_arr(g, "a.i16", &a, &e) == FR_OK && fr_gguf_arr_i64(&a, 0, &i) == FR_OK &&
+          i == -2);
+    CHECK(fr_gguf_get_arr(g, "a.u32", &a, &e) == FR_OK && fr_gguf_arr_u64(&a, 1, &u) == FR_OK &&
+          u == 4000000000u);
+    CHECK(fr_gguf_get_arr(g, "a.i32", &a, &e) == FR_OK && a.n == 3 &&
+          fr_gguf_arr_i64(&a, 0, &i) == FR_OK && i == -1);
+    CHECK(fr_gguf_get_arr(g, "a.u64", &a, &e) == FR_OK && fr_gguf_arr_u64(&a, 0, &u) == FR_OK &&
+          u == UINT64_MAX);
+    CHECK(fr_gguf_get_arr(g, "a.i64", &a, &e) == FR_OK && fr_gguf_arr_i64(&a, 1, &i) == FR_OK &&
+          i == INT64_MAX);
+    CHECK(fr_gguf_get_arr(g, "a.f32", &a, &e) == FR_OK && fr_gguf_arr_f32(&a, 1, &f) == FR_OK &&
+          f == -3.5f);
     float raw[2];
     CHECK(fr_gguf_arr_raw(&a) && (memcpy(raw, fr_gguf_arr_raw(&a), 8), raw[0] == 0.25f));
-    CHECK(fr_gguf_get_arr(g, "a.f64", &a, &e) == FR_OK && fr_gguf_arr_f64(&a, 0, &d) == FR_OK && d == 1.0 / 3.0);
-    CHECK(fr_gguf_get_arr(g, "a.bool", &a, &e) == FR_OK && fr_gguf_arr_bool(&a, 0, &b) == FR_OK && b);
+    CHECK(fr_gguf_get_arr(g, "a.f64", &a, &e) == FR_OK && fr_gguf_arr_f64(&a, 0, &d) == FR_OK &&
+          d == 1.0 / 3.0);
+    CHECK(fr_gguf_get_arr(g, "a.bool", &a, &e) == FR_OK && fr_gguf_arr_bool(&a, 0, &b) == FR_OK &&
+          b);
     CHECK(fr_gguf_arr_bool(&a, 1, &b) == FR_OK && !b);
     CHECK(fr_gguf_get_arr(g, "a.none", &a, &e) == FR_OK && a.n == 0 && a.type == FR_GGUF_FLOAT32);
     CHECK(fr_gguf_get_arr(g, "a.str", &a, &e) == FR_OK && a.type == FR_GGUF_STRING && a.n == 3);
