@@ -69,118 +69,140 @@ static uint16_t store_half(float v, float *decoded)
 
 /* ---- step 1: float fits for one sub-block ------------------------------ */
 
+/* Both fits first divide the sub-block by its largest magnitude, so that the
+ * sums below neither overflow (values near FLT_MAX) nor underflow
+ * (subnormals); the fitted scale and min are multiplied back at the end.
+ * Each candidate costs one pass: assign levels, accumulate the sums, solve
+ * the least-squares problem for those levels and get its error in closed
+ * form from the same sums. */
+
+#define SUB_MAX 32 /* longest sub-block */
+
+/* Largest |x|, and x / it into xn (as float: values now in [-1, 1]). */
+static double normalise(const float *x, int n, float *xn)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s = fmax(s, fabs((double)x[i]));
+    for (int i = 0; i < n; i++)
+        xn[i] = s > 0 ? (float)((double)x[i] / s) : 0.0f;
+    return s;
+}
+
+/* Level of v in 0..nmax, nearest (v >= 0 here except for rounding dust). */
+static inline int level_pos(float v, int nmax)
+{
+    if (!(v > 0.0f))
+        return 0;
+    if (v >= (float)nmax)
+        return nmax;
+    return (int)(v + 0.5f);
+}
+
 /* Fits x[i] ~ a * L[i] + b with L[i] in 0..nmax, a >= 0, b <= 0 (the format
  * subtracts a non-negative min). Returns a and m = -b. */
 static void fit_asym(const float *x, int n, int nmax, float *scale, float *min)
 {
-    double lo = x[0], hi = x[0];
-    for (int i = 1; i < n; i++) {
-        lo = fmin(lo, x[i]);
-        hi = fmax(hi, x[i]);
+    float xn[SUB_MAX];
+    double s = normalise(x, n, xn);
+    float lo = xn[0], hi = xn[0];
+    double sx = 0, sxx = 0;
+    for (int i = 0; i < n; i++) {
+        lo = fminf(lo, xn[i]);
+        hi = fmaxf(hi, xn[i]);
+        sx += xn[i];
+        sxx += (double)xn[i] * xn[i];
     }
     if (lo > 0)
         lo = 0;
     *scale = 0.0f;
-    *min = (float)-lo;
+    *min = (float)(-lo * s);
     if (!(hi > lo))
-        return; /* constant block: the min alone reproduces it */
+        return; /* constant block (or all zero): the min alone reproduces it */
 
     double best_err = DBL_MAX, best_a = (hi - lo) / nmax, best_b = lo;
     for (int k = -FIT_STEPS; k <= FIT_STEPS + FIT_ROUNDS; k++) {
-        double a, b;
+        float ia, b;
         if (k <= FIT_STEPS) {
             /* candidate: the range spans nmax + k/FIT_STEPS levels */
-            double iscale = (nmax + (double)k / FIT_STEPS) / (hi - lo);
-            a = 1.0 / iscale;
+            ia = (float)((nmax + (double)k / FIT_STEPS) / ((double)hi - lo));
             b = lo;
         } else {
             /* polishing round: re-assign levels under the best fit so far */
-            a = best_a;
-            b = best_b;
+            ia = (float)(1.0 / best_a);
+            b = (float)best_b;
         }
-        /* assign levels, then solve the 2x2 normal equations */
-        double sl = 0, sll = 0, sx = 0, slx = 0;
+        double sl = 0, sll = 0, slx = 0;
         for (int i = 0; i < n; i++) {
-            int l = nearest_clamp((x[i] - b) / a, 0, nmax);
+            int l = level_pos((xn[i] - b) * ia, nmax);
             sl += l;
             sll += (double)l * l;
-            sx += x[i];
-            slx += (double)l * x[i];
+            slx += (double)l * xn[i];
         }
         double det = n * sll - sl * sl;
         if (!(det > 0))
             continue; /* every value got the same level */
         double na = (n * slx - sl * sx) / det;
         double nb = (sll * sx - sl * slx) / det;
-        if (nb > 0) { /* min must be >= 0: refit the scale alone */
+        if (nb > 0) { /* the min must be >= 0: refit the scale alone */
             nb = 0;
             na = slx / sll;
         }
         if (!(na > 0))
             continue;
-        double err = 0;
-        for (int i = 0; i < n; i++) {
-            int l = nearest_clamp((x[i] - nb) / na, 0, nmax);
-            double e = na * l + nb - x[i];
-            err += e * e;
-        }
+        /* sum (na*l + nb - x)^2, expanded */
+        double err = na * na * sll + 2 * na * nb * sl + n * nb * nb - 2 * na * slx - 2 * nb * sx + sxx;
         if (err < best_err) {
             best_err = err;
             best_a = na;
             best_b = nb;
         }
     }
-    *scale = (float)best_a;
-    *min = (float)-best_b;
+    *scale = (float)(best_a * s);
+    *min = (float)(-best_b * s);
 }
 
 /* Fits x[i] ~ a * L[i] with L[i] in -nmax..nmax-1 (a of either sign: the
  * value of largest magnitude may take the extra negative level). */
 static float fit_sym(const float *x, int n, int nmax)
 {
-    double amax = 0, m = 0;
-    for (int i = 0; i < n; i++) {
-        if (fabs(x[i]) > amax) {
-            amax = fabs(x[i]);
-            m = x[i];
-        }
-    }
-    if (amax == 0)
+    float xn[SUB_MAX];
+    double s = normalise(x, n, xn);
+    if (s == 0)
         return 0.0f;
-
+    float m = 0;
+    double sxx = 0;
+    for (int i = 0; i < n; i++) {
+        if (fabsf(xn[i]) > fabsf(m))
+            m = xn[i];
+        sxx += (double)xn[i] * xn[i];
+    }
     double best_err = DBL_MAX, best_a = m / -nmax;
     /* candidates: m lands on level -t or +t, t from nmax/2 to nmax + 1/2 */
     for (int k = 0; k < 2 * (FIT_STEPS + 1) + FIT_ROUNDS; k++) {
-        double a;
+        float ia;
         if (k <= 2 * FIT_STEPS + 1) {
             double t = 0.5 * nmax + (0.5 * nmax + 0.5) * (k / 2) / FIT_STEPS;
-            a = (k % 2 ? m : -m) / t;
+            ia = (float)(t / (k % 2 ? m : -m));
         } else {
-            a = best_a;
+            ia = (float)(1.0 / best_a);
         }
         double sll = 0, slx = 0;
         for (int i = 0; i < n; i++) {
-            int l = nearest_clamp(x[i] / a, -nmax, nmax - 1);
+            float v = xn[i] * ia;
+            int l = v <= (float)-nmax ? -nmax : v >= (float)(nmax - 1) ? nmax - 1 : (int)lrintf(v);
             sll += (double)l * l;
-            slx += (double)l * x[i];
+            slx += (double)l * xn[i];
         }
-        if (!(sll > 0))
+        if (!(sll > 0) || slx == 0)
             continue;
-        double na = slx / sll;
-        if (na == 0)
-            continue;
-        double err = 0;
-        for (int i = 0; i < n; i++) {
-            int l = nearest_clamp(x[i] / na, -nmax, nmax - 1);
-            double e = na * l - x[i];
-            err += e * e;
-        }
+        double err = sxx - slx * slx / sll; /* at the optimum a = slx / sll */
         if (err < best_err) {
             best_err = err;
-            best_a = na;
+            best_a = slx / sll;
         }
     }
-    return (float)best_a;
+    return (float)(best_a * s);
 }
 
 /* ---- steps 2 and 3: one super-block ------------------------------------ */
@@ -195,9 +217,9 @@ typedef struct asym_block {
 /* Levels and squared error of one sub-block under the decoder's arithmetic. */
 static double asym_assign(const float *x, int n, int nmax, float dl, float ml, uint8_t *L)
 {
-    double err = 0;
+    double err = 0, idl = dl > 0 ? 1.0 / dl : 0;
     for (int i = 0; i < n; i++) {
-        int l = dl > 0 ? nearest_clamp(((double)x[i] + ml) / dl, 0, nmax) : 0;
+        int l = dl > 0 ? nearest_clamp(((double)x[i] + ml) * idl, 0, nmax) : 0;
         double e = (double)(dl * (float)l - ml) - x[i];
         err += e * e;
         if (L)
@@ -249,9 +271,9 @@ typedef struct sym_block {
 
 static double sym_assign(const float *x, int n, int nmax, float dl, int8_t *L)
 {
-    double err = 0;
+    double err = 0, idl = dl != 0 ? 1.0 / dl : 0;
     for (int i = 0; i < n; i++) {
-        int l = dl != 0 ? nearest_clamp((double)x[i] / dl, -nmax, nmax - 1) : 0;
+        int l = dl != 0 ? nearest_clamp((double)x[i] * idl, -nmax, nmax - 1) : 0;
         double e = (double)(dl * (float)l) - x[i];
         err += e * e;
         if (L)
