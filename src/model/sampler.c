@@ -9,10 +9,11 @@
  *
  * Candidate selection works on an index array (idx) ordered by "better":
  * larger logit first, lower id first on equal logits - a strict total
- * order, so every selection and sort is deterministic. Top-k uses
- * quickselect; top-p sorts only as far as it needs, in growing chunks, so
- * a 256k vocabulary with top-p 0.95 rarely sorts more than a few hundred
- * entries.
+ * order, so every selection and sort is deterministic. Top-k scans once
+ * with a k-entry heap (quickselect for large k); top-p sorts only the
+ * tokens above the point where a histogram of probability mass (1/8-logit
+ * buckets below the maximum) reaches p, so a 256k vocabulary costs two
+ * linear passes plus a sort of roughly the kept set.
  *
  * Rejected: a chain of pluggable sampler objects (llama.cpp's design). The
  * order is fixed and documented; one function per step keeps the hot path
@@ -24,6 +25,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Top-p histogram: bucket b holds tokens whose logit lies in
+ * [max - (b+1)/8, max - b/8); the last bucket takes everything further down. */
+#define SAMPLER_BUCKETS 512
+#define SAMPLER_BUCKETS_PER_LOGIT 8.0f
+
+static inline size_t bucket_of(float max, float logit)
+{
+    float d = (max - logit) * SAMPLER_BUCKETS_PER_LOGIT;
+    return d < (float)(SAMPLER_BUCKETS - 1) ? (size_t)d : SAMPLER_BUCKETS - 1;
+}
 
 struct fr_sampler {
     fr_sampler_params p; /* copy; p.logit_bias points at bias below */
@@ -38,6 +50,7 @@ struct fr_sampler {
     int32_t ring_len;    /* tokens in ring (<= penalty_last_n) */
     int32_t ring_pos;    /* next slot to write */
     uint64_t rng[4];     /* xoshiro256** state */
+    double mass[SAMPLER_BUCKETS]; /* top-p: probability mass by distance below the max logit */
 };
 
 /* ---- random numbers: splitmix64 seeds xoshiro256** ---------------------- */
@@ -294,11 +307,33 @@ static void sort_best_first(const float *w, int32_t *v, size_t n)
     }
 }
 
+/* For small k: keeps the k best of v[0..n) as a heap in v[0..k) (worst at
+ * the root) and scans the rest once; most entries are rejected by one float
+ * compare with the root, so this costs about one sequential pass. */
+static void heap_select(const float *w, int32_t *v, size_t n, size_t k)
+{
+    for (size_t i = k / 2; i-- > 0;)
+        sift_down(w, v, i, k);
+    for (size_t j = k; j < n; j++) {
+        int32_t c = v[j];
+        if (w[c] < w[v[0]] || !better(w, c, v[0]))
+            continue;
+        v[j] = v[0];
+        v[0] = c;
+        sift_down(w, v, 0, k);
+    }
+}
+
 /* Rearranges v[0..n) so that v[0..k) holds the k best (in any order),
- * 0 < k < n. Quickselect with a median-of-three pivot; falls back to a full
- * sort if partitioning stops shrinking the range fast enough. */
+ * 0 < k < n. A heap scan for small k; otherwise quickselect with a
+ * median-of-three pivot, falling back to a full sort if partitioning stops
+ * shrinking the range fast enough. */
 static void select_best(const float *w, int32_t *v, size_t n, size_t k)
 {
+    if (k <= 1024) {
+        heap_select(w, v, n, k);
+        return;
+    }
     size_t lo = 0, hi = n; /* the k-th best lies in v[lo..hi) */
     int budget = 2 * 64;
     while (hi - lo > 16) {
@@ -371,12 +406,19 @@ static fr_status truncate_candidates(fr_sampler *s, int32_t *n_keep, bool *sorte
         if (w[idx[i]] > max)
             max = w[idx[i]];
 
-    /* top-p normalises over the top-k set, before min-p removes anything. */
+    /* top-p normalises over the top-k set, before min-p removes anything.
+     * The same pass builds a histogram of probability mass by distance
+     * from the maximum logit, which tells top-p how far down it must sort. */
     double z = 0.0;
     bool top_p_on = p->top_p < 1.0f;
-    if (top_p_on)
-        for (size_t i = 0; i < n; i++)
-            z += exp((double)w[idx[i]] - (double)max);
+    if (top_p_on) {
+        memset(s->mass, 0, sizeof s->mass);
+        for (size_t i = 0; i < n; i++) {
+            float e = expf(w[idx[i]] - max);
+            z += (double)e;
+            s->mass[bucket_of(max, w[idx[i]])] += (double)e;
+        }
+    }
 
     /* 6. min-p keeps a best-first prefix, as top-p does; the kept set is the
      * shorter of the two prefixes, so min-p can be applied first as a
@@ -390,19 +432,28 @@ static fr_status truncate_candidates(fr_sampler *s, int32_t *n_keep, bool *sorte
         n = k; /* >= 1: the maximum always passes */
     }
 
-    /* 5. top-p: sort in growing chunks until the cumulative mass reaches p. */
+    /* 5. top-p: the first bucket at which the mass reaches p bounds what
+     * must be sorted; sort that much, then walk the exact cumulative sum.
+     * Rounding may put the crossing one bucket later: take more buckets. */
     if (top_p_on) {
+        double target = (double)p->top_p, bm = 0.0;
+        size_t b_end = 0;
+        for (; b_end < SAMPLER_BUCKETS - 1; b_end++) {
+            bm += s->mass[b_end];
+            if (bm / z >= target)
+                break;
+        }
         size_t done = 0, keep = n;
-        double cum = 0.0, target = (double)p->top_p;
-        size_t chunk = 64;
-        while (done < n) {
-            size_t upto = n - done <= chunk ? n : done + chunk;
-            if (upto < n)
-                select_best(w, idx + done, n - done, upto - done);
+        double cum = 0.0;
+        for (;;) {
+            size_t upto = done;
+            for (size_t i = done; i < n; i++)
+                if (bucket_of(max, w[idx[i]]) <= b_end)
+                    swap_i(&idx[i], &idx[upto++]);
             sort_best_first(w, idx + done, upto - done);
             bool hit = false;
             for (size_t i = done; i < upto; i++) {
-                cum += exp((double)w[idx[i]] - (double)max) / z;
+                cum += (double)expf(w[idx[i]] - max) / z;
                 if (cum >= target) {
                     keep = i + 1;
                     hit = true;
@@ -410,9 +461,9 @@ static fr_status truncate_candidates(fr_sampler *s, int32_t *n_keep, bool *sorte
                 }
             }
             done = upto;
-            if (hit)
+            if (hit || done == n)
                 break;
-            chunk *= 8;
+            b_end = b_end + 1 < SAMPLER_BUCKETS ? b_end + 1 : b_end;
         }
         n = keep;
         *sorted = true;
@@ -434,7 +485,7 @@ static void fill_logprobs(const fr_sampler *s, const float *logits, fr_sample *o
     float max = logits[argmax(logits, nv)];
     double sum = 0.0;
     for (int32_t i = 0; i < nv; i++)
-        sum += exp((double)logits[i] - (double)max);
+        sum += (double)expf(logits[i] - max);
     double lse = (double)max + log(sum);
     if (p->logprobs)
         out->logprob = (float)((double)logits[out->token] - lse);
@@ -493,10 +544,10 @@ fr_status fr_sampler_sample(fr_sampler *s, const float *logits, fr_sample *out, 
         for (int32_t i = 1; i < n; i++)
             if (w[s->idx[i]] > max)
                 max = w[s->idx[i]];
-        double inv_t = 1.0 / (double)s->p.temperature;
+        float inv_t = 1.0f / s->p.temperature;
         double total = 0.0;
         for (int32_t i = 0; i < n; i++) {
-            s->weight[i] = exp(((double)w[s->idx[i]] - (double)max) * inv_t);
+            s->weight[i] = (double)expf((w[s->idx[i]] - max) * inv_t);
             total += s->weight[i];
         }
         double u = next_unit(s->rng) * total;
@@ -544,15 +595,15 @@ fr_status fr_sampler_dist(fr_sampler *s, const float *logits, fr_token_prob *out
     if (!sorted)
         sort_best_first(w, s->idx, (size_t)n);
     float max = w[s->idx[0]];
-    double inv_t = 1.0 / (double)s->p.temperature;
+    float inv_t = 1.0f / s->p.temperature;
     double total = 0.0;
     for (int32_t i = 0; i < n; i++)
-        total += exp(((double)w[s->idx[i]] - (double)max) * inv_t);
+        total += (double)expf((w[s->idx[i]] - max) * inv_t);
     for (int32_t i = 0; i < n && i < cap; i++) {
         int32_t t = s->idx[i];
         out[i].token = t;
         out[i].logit = w[t];
-        out[i].p = (float)(exp(((double)w[t] - (double)max) * inv_t) / total);
+        out[i].p = (float)((double)expf((w[t] - max) * inv_t) / total);
     }
     *n_out = n;
     return FR_OK;
