@@ -65,7 +65,9 @@ typedef struct fr_gguf_tensor {
     int64_t ne[FR_GGUF_MAX_DIMS]; /* ne[0] = row length (contiguous); unused dims are 1 */
     uint64_t offset;   /* from the start of the data section */
     uint64_t nbytes;
-    const void *data;  /* into the mapping; aligned to the file's alignment */
+    const void *data;  /* into the mapping; aligned to the file's alignment when
+                        * opened with fr_gguf_open (fr_gguf_open_memory: as
+                        * aligned as the caller's buffer) */
 } fr_gguf_tensor;
 
 typedef struct fr_gguf fr_gguf;
@@ -127,6 +129,10 @@ FR_API fr_status fr_gguf_arr_f32(const fr_gguf_arr *a, uint64_t i, float *out);
 FR_API fr_status fr_gguf_arr_bool(const fr_gguf_arr *a, uint64_t i, bool *out);
 FR_API fr_status fr_gguf_arr_str(const fr_gguf_arr *a, uint64_t i, fr_gguf_str *out);
 FR_API fr_status fr_gguf_arr_arr(const fr_gguf_arr *a, uint64_t i, fr_gguf_arr *out);
+/* The packed little-endian elements of an array of a fixed-size type (for
+ * bulk reads such as tokenizer scores), or NULL for STRING/ARRAY elements.
+ * Borrowed; NOT aligned for the element type: copy with memcpy. */
+FR_API const void *fr_gguf_arr_raw(const fr_gguf_arr *a);
 
 /* Tensors, by index (file order) or name. */
 FR_API int64_t fr_gguf_n_tensors(const fr_gguf *g);

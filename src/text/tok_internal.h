@@ -1,0 +1,117 @@
+/*
+ * tok_internal.h - the tokenizer object shared by the modules of src/text:
+ * tokenizer.c (building it), encode.c (special-token splitting, BOS/EOS),
+ * spm.c and bpe.c (the two algorithms), decode.c (pieces, detokenize,
+ * streaming), tok_gguf.c and llama2c.c (loaders).
+ *
+ * Invariants once fr_tokenizer_create returns: every array has n_tokens
+ * entries; every special id is FR_TOKEN_NONE or < n_tokens; text_map holds
+ * every token's stored text; for gpt2, raw_map maps the byte string a token
+ * stands for (its text decoded from the byte-level alphabet) to its id, and
+ * merge parts that are not tokens get ids >= n_tokens.
+ */
+#ifndef FR_TEXT_TOK_INTERNAL_H
+#define FR_TEXT_TOK_INTERNAL_H
+
+#include <frugal/tokenizer.h>
+
+#include "text/pretok.h"
+#include "text/strmap.h"
+
+typedef enum fr_tok_kind { FR_TOK_SPM = 1, FR_TOK_BPE = 2 } fr_tok_kind;
+
+/* Token attributes as llama.cpp keeps them (a token may gain CONTROL or
+ * UNUSED after loading; LSTRIP/RSTRIP eat spaces around special tokens). */
+enum {
+    FR_ATTR_UNKNOWN = 1u << 0,
+    FR_ATTR_UNUSED = 1u << 1,
+    FR_ATTR_NORMAL = 1u << 2,
+    FR_ATTR_CONTROL = 1u << 3,
+    FR_ATTR_USER_DEFINED = 1u << 4,
+    FR_ATTR_BYTE = 1u << 5,
+    FR_ATTR_LSTRIP = 1u << 7,
+    FR_ATTR_RSTRIP = 1u << 8
+};
+
+struct fr_tokenizer {
+    fr_tok_kind kind;
+    char model[16];
+    char pre[32];
+    char warning[256];
+
+    uint32_t n_tokens;
+    char *texts;        /* stored token texts, back to back */
+    uint32_t *text_off; /* (n_tokens) */
+    uint32_t *text_len; /* (n_tokens) */
+    float *scores;      /* (n_tokens) */
+    uint16_t *attr;     /* (n_tokens) FR_ATTR_* */
+    uint8_t *type;      /* (n_tokens) fr_token_type as given */
+    fr_strmap text_map; /* stored text -> id */
+    uint32_t max_token_len;
+
+    /* SentencePiece: token for each byte when a piece is not in the vocabulary. */
+    int32_t byte_tok[256];
+
+    /* Byte-level BPE. */
+    fr_pretok pretok;
+    fr_strmap raw_map;  /* raw bytes -> id (tokens, then merge-only parts) */
+    fr_pairmap merges;  /* (left id, right id) -> rank, merged id (-1: not a known string) */
+    int32_t byte_sym[256]; /* id of each single byte in raw_map (-1 if none) */
+
+    /* Pieces (decoded text) of every token, as rendered with special = true. */
+    char *pieces;
+    uint32_t *piece_off; /* (n_tokens) */
+    uint32_t *piece_len; /* (n_tokens) */
+
+    int32_t bos, eos, eot, eom, unk, sep, pad, mask, nl;
+    bool add_bos, add_eos, add_space_prefix, remove_extra_whitespaces;
+    bool ignore_merges, clean_spaces;
+
+    /* CONTROL, USER_DEFINED and UNKNOWN tokens, longest text first: the
+     * order in which their text is cut out of the input. */
+    int32_t *special;
+    uint32_t n_special;
+    int32_t *eog; /* sorted */
+    uint32_t n_eog;
+};
+
+static inline const char *fr_tok_text(const fr_tokenizer *t, int32_t id, uint32_t *len)
+{
+    *len = t->text_len[id];
+    return t->texts + t->text_off[id];
+}
+
+/* Growable id list. */
+typedef struct fr_ids {
+    int32_t *v;
+    size_t n, cap;
+} fr_ids;
+
+bool fr_ids_push(fr_ids *ids, int32_t id);
+
+/* Scratch memory reused across the words of one encode call. */
+typedef struct fr_tok_scratch {
+    void *sym;
+    size_t sym_cap; /* bytes */
+    void *heap;
+    size_t heap_cap; /* bytes */
+    char *buf;
+    size_t buf_cap;
+    fr_spans words, tmp;
+} fr_tok_scratch;
+
+void fr_tok_scratch_free(fr_tok_scratch *s);
+/* Ensures *p holds at least need bytes. */
+bool fr_tok_reserve(void **p, size_t *cap, size_t need);
+
+/* SentencePiece merge of text (already escaped: ' ' -> U+2581). */
+fr_status fr_spm_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,
+                        fr_tok_scratch *s, fr_err *err);
+/* Byte-level BPE of one raw text fragment (pre-tokenizer included). */
+fr_status fr_bpe_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,
+                        fr_tok_scratch *s, fr_err *err);
+
+/* Builds the piece cache (decode.c). */
+fr_status fr_tok_build_pieces(fr_tokenizer *t, fr_err *err);
+
+#endif
