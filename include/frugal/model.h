@@ -105,6 +105,9 @@ FR_API fr_status fr_context_decode(fr_context *c, const fr_batch *b, fr_err *err
 FR_API const float *fr_context_logits(const fr_context *c, uint32_t j);
 /* Tokens currently in sequence s's cache. */
 FR_API uint32_t fr_context_seq_len(const fr_context *c, uint32_t s);
+/* The token ids in sequence s's cache (fr_context_seq_len of them); borrowed,
+ * valid until the next decode or truncate. */
+FR_API const int32_t *fr_context_seq_tokens(const fr_context *c, uint32_t s);
 /* Keeps the first n tokens of sequence s (prefix reuse); n >= len is a no-op. */
 FR_API void fr_context_seq_truncate(fr_context *c, uint32_t s, uint32_t n);
 

@@ -36,6 +36,7 @@ struct fr_context {
     void *kcache;  /* [n_seq][n_layer][n_ctx][kv_row] of kv_type */
     void *vcache;
     uint32_t *seq_len; /* [n_seq] */
+    int32_t *seq_tok;  /* [n_seq][n_ctx] token at each cached position */
 
     /* per-batch scratch, n_batch rows each */
     float *x;     /* [n_batch, n_embd] residual stream */
@@ -107,6 +108,7 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     c->kcache = calloc(1, kv_bytes ? kv_bytes : 1);
     c->vcache = calloc(1, kv_bytes ? kv_bytes : 1);
     c->seq_len = calloc(p.n_seq, sizeof *c->seq_len);
+    c->seq_tok = calloc((size_t)p.n_seq * p.n_ctx, sizeof *c->seq_tok);
     c->x = malloc(nb * hp->n_embd * sizeof(float));
     c->h = malloc(nb * hw * sizeof(float));
     c->q = malloc(nb * q_dim * sizeof(float));
@@ -124,7 +126,7 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     c->mm.n_threads = nth;
     size_t max_in = hp->n_ff > hw ? hp->n_ff : hw;
     c->mm.floats = fr_matmul_scratch_floats((int64_t)max_in);
-    bool ok = c->kcache && c->vcache && c->seq_len && c->x && c->h && c->q && c->k && c->v &&
+    bool ok = c->kcache && c->vcache && c->seq_len && c->seq_tok && c->x && c->h && c->q && c->k && c->v &&
               c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->att_scratch && c->mm.per_thread;
     for (int i = 0; ok && i < nth; i++) {
         c->att_scratch[i] = malloc((size_t)p.n_ctx * sizeof(float));
@@ -159,6 +161,7 @@ void fr_context_free(fr_context *c)
     free(c->kcache);
     free(c->vcache);
     free(c->seq_len);
+    free(c->seq_tok);
     free(c->x);
     free(c->h);
     free(c->q);
@@ -182,6 +185,11 @@ const fr_model *fr_context_model(const fr_context *c) { return c->m; }
 uint32_t fr_context_seq_len(const fr_context *c, uint32_t s)
 {
     return s < c->n_seq ? c->seq_len[s] : 0;
+}
+
+const int32_t *fr_context_seq_tokens(const fr_context *c, uint32_t s)
+{
+    return s < c->n_seq ? c->seq_tok + (size_t)s * c->n_ctx : NULL;
 }
 
 void fr_context_seq_truncate(fr_context *c, uint32_t s, uint32_t n)
@@ -445,6 +453,7 @@ fr_status fr_context_decode(fr_context *c, const fr_batch *b, fr_err *err)
             int32_t s = b->seq ? b->seq[gi] : 0;
             c->sq[i] = s;
             c->pos[i] = (int32_t)c->seq_len[s]++;
+            c->seq_tok[(size_t)s * c->n_ctx + (size_t)c->pos[i]] = b->tokens[gi];
             if (b->logits ? b->logits[gi] : gi == b->n - 1)
                 c->rows[nr++] = i;
         }

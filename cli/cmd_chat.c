@@ -1,0 +1,263 @@
+/*
+ * cmd_chat.c - `frugal chat`: an interactive multi-turn conversation.
+ *
+ * Each turn renders the whole conversation with the model's chat template;
+ * the context keeps the previous turns' tokens, so only the new part is
+ * computed (prefix reuse in fr_generate). When the conversation outgrows the
+ * context, the oldest turns are dropped (the system message stays) and the
+ * user is told. Line editing and history come from libedit when stdin is a
+ * terminal; otherwise lines are read plainly, so scripts can pipe turns in.
+ * Ctrl-C stops the current answer and returns to the prompt.
+ */
+#include "llm.h"
+#include "text/chat_tokens.h"
+
+#include <editline/readline.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t chat_interrupted;
+
+static void chat_on_sigint(int sig)
+{
+    (void)sig;
+    chat_interrupted = 1;
+}
+
+typedef struct chat_state {
+    fr_chat_msg *msgs; /* content strings owned (malloc'd) */
+    size_t n, cap;
+    char *answer;      /* text of the answer being generated */
+    size_t alen, acap;
+    bool json_lines;
+} chat_state;
+
+static bool chat_push(chat_state *s, fr_chat_role role, const char *text, size_t len)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 16;
+        fr_chat_msg *nm = realloc(s->msgs, nc * sizeof *nm);
+        if (!nm)
+            return false;
+        s->msgs = nm;
+        s->cap = nc;
+    }
+    char *c = malloc(len + 1);
+    if (!c)
+        return false;
+    memcpy(c, text, len);
+    c[len] = '\0';
+    s->msgs[s->n++] = (fr_chat_msg){role, c, len};
+    return true;
+}
+
+static void chat_drop(chat_state *s, size_t i)
+{
+    free((char *)s->msgs[i].content);
+    memmove(&s->msgs[i], &s->msgs[i + 1], (s->n - i - 1) * sizeof *s->msgs);
+    s->n--;
+}
+
+static bool chat_emit(void *user, const fr_gen_event *ev)
+{
+    chat_state *s = user;
+    if (ev->len) {
+        fwrite(ev->text, 1, ev->len, stdout);
+        fflush(stdout);
+        if (s->alen + ev->len + 1 > s->acap) {
+            size_t nc = (s->acap ? s->acap * 2 : 1024) + ev->len;
+            char *na = realloc(s->answer, nc);
+            if (!na)
+                return false;
+            s->answer = na;
+            s->acap = nc;
+        }
+        memcpy(s->answer + s->alen, ev->text, ev->len);
+        s->alen += ev->len;
+    }
+    return !chat_interrupted;
+}
+
+static char *chat_read_line(bool tty)
+{
+    if (tty) {
+        char *l = readline("> ");
+        if (l && *l)
+            add_history(l);
+        return l;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+int cmd_chat(int argc, char **argv)
+{
+    cli_model_opts mo = {0};
+    cli_sampling so;
+    cli_sampling_defaults(&so);
+    const char *system = NULL;
+    long n_predict = -1;
+    const cli_opt opts[] = {
+        CLI_MODEL_OPTS(&mo),
+        {"--system", NULL, CLI_STR, &system, "TEXT", "system message", 0, 0, NULL},
+        {"--n-predict", "-n", CLI_INT, &n_predict, "N", "max tokens per answer, -1 = until done", -1, 1 << 24, NULL},
+        CLI_SAMPLING_OPTS(&so),
+        {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
+    };
+    const cli_spec spec = {
+        "frugal chat -m MODEL.gguf [--system TEXT] [options]",
+        "Interactive chat with the model's chat template. Commands: /reset (forget the\n"
+        "conversation), /stats (speeds and context use), /exit (or Ctrl-D). Ctrl-C stops\n"
+        "the answer being written.",
+        opts, 0, 0};
+    const char *pos[64];
+    int npos;
+    int rc = cli_parse(argc, argv, &spec, pos, &npos);
+    if (rc)
+        return rc < 0 ? FR_EXIT_OK : rc;
+    cli_llm L;
+    if ((rc = cli_llm_open(&mo, 1, true, &L)))
+        return rc;
+    const char *path = mo.model ? mo.model : getenv("FRUGAL_MODEL");
+    cli_llm_describe(&L, path);
+    bool tty = isatty(STDIN_FILENO);
+    if (tty)
+        fprintf(stderr, "chat template: %s. /reset, /stats, /exit (or Ctrl-D); Ctrl-C stops an answer.\n",
+                fr_chat_template_name(L.tmpl));
+    chat_state s = {0};
+    if (system && !chat_push(&s, FR_CHAT_SYSTEM, system, strlen(system))) {
+        cli_llm_close(&L);
+        cli_error("out of memory");
+        return FR_EXIT_RUNTIME;
+    }
+    fr_gen_params gp;
+    fr_gen_params_default(&gp);
+    cli_sampling_apply(&so, &gp.sampling, NULL);
+    gp.max_tokens = (int32_t)n_predict;
+    const char *eot = fr_chat_template_eot(L.tmpl);
+    const char *stop_list[1] = {eot};
+    gp.stop = stop_list;
+    gp.n_stop = eot && eot[0] ? 1 : 0;
+    uint32_t n_ctx = fr_context_n_ctx(L.ctx);
+    fr_gen_stats last = {0};
+    uint64_t total_gen = 0;
+    double total_decode = 0;
+    int exit_code = FR_EXIT_OK;
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = chat_on_sigint;
+
+    for (;;) {
+        char *line = chat_read_line(tty);
+        if (!line)
+            break;
+        if (strcmp(line, "/exit") == 0 || strcmp(line, "/quit") == 0) {
+            free(line);
+            break;
+        }
+        if (strcmp(line, "/reset") == 0) {
+            while (s.n > (system ? 1u : 0u))
+                chat_drop(&s, s.n - 1);
+            fr_context_seq_truncate(L.ctx, 0, 0);
+            fprintf(stderr, "(conversation reset)\n");
+            free(line);
+            continue;
+        }
+        if (strcmp(line, "/stats") == 0) {
+            fprintf(stderr,
+                    "last answer: %u tokens at %.1f tok/s, prompt %u tokens (%u cached) at %.1f "
+                    "tok/s; context %u/%u tokens; total generated %llu tokens (%.1f tok/s)\n",
+                    last.n_generated, last.t_decode_s > 0 ? last.n_generated / last.t_decode_s : 0,
+                    last.n_prompt, last.n_cached,
+                    last.t_prefill_s > 0 ? (last.n_prompt - last.n_cached) / last.t_prefill_s : 0,
+                    fr_context_seq_len(L.ctx, 0), n_ctx, (unsigned long long)total_gen,
+                    total_decode > 0 ? (double)total_gen / total_decode : 0);
+            free(line);
+            continue;
+        }
+        if (!line[0]) {
+            free(line);
+            continue;
+        }
+        if (!chat_push(&s, FR_CHAT_USER, line, strlen(line))) {
+            free(line);
+            cli_error("out of memory");
+            exit_code = FR_EXIT_RUNTIME;
+            break;
+        }
+        free(line);
+        /* render; drop the oldest turns while it does not fit with room for
+         * an answer (a quarter of the context, at least 64 tokens) */
+        int32_t *ids = NULL;
+        size_t n_ids = 0;
+        fr_err e;
+        uint32_t room = n_ctx / 4 > 64 ? n_ctx / 4 : 64;
+        size_t dropped = 0;
+        for (;;) {
+            free(ids);
+            ids = NULL;
+            if (fr_chat_tokenize(L.tmpl, L.tok, s.msgs, s.n, true, &ids, &n_ids, &e) != FR_OK)
+                break;
+            if (n_ids + room <= n_ctx)
+                break;
+            size_t first = (s.n && s.msgs[0].role == FR_CHAT_SYSTEM) ? 1 : 0;
+            if (s.n - first <= 1)
+                break; /* only the new message is left */
+            chat_drop(&s, first);
+            dropped++;
+        }
+        if (!ids) {
+            cli_fail(&e);
+            chat_drop(&s, s.n - 1);
+            continue;
+        }
+        if (dropped)
+            fprintf(stderr, "(the conversation outgrew the %u-token context: dropped the %zu "
+                            "oldest message%s)\n", n_ctx, dropped, dropped == 1 ? "" : "s");
+        if (n_ids >= n_ctx) {
+            cli_error("this message alone (%zu tokens) does not fit the %u-token context; raise "
+                      "--ctx", n_ids, n_ctx);
+            free(ids);
+            chat_drop(&s, s.n - 1);
+            continue;
+        }
+        s.alen = 0;
+        chat_interrupted = 0;
+        sigaction(SIGINT, &sa, &old);
+        fr_status st = fr_generate(L.ctx, 0, L.tok, ids, n_ids, &gp, chat_emit, &s, &last, &e);
+        sigaction(SIGINT, &old, NULL);
+        free(ids);
+        fputc('\n', stdout);
+        fflush(stdout);
+        if (st != FR_OK) {
+            cli_fail(&e);
+            chat_drop(&s, s.n - 1);
+            continue;
+        }
+        if (chat_interrupted)
+            fprintf(stderr, "(stopped)\n");
+        total_gen += last.n_generated;
+        total_decode += last.t_decode_s;
+        if (!chat_push(&s, FR_CHAT_ASSISTANT, s.answer ? s.answer : "", s.alen)) {
+            cli_error("out of memory");
+            exit_code = FR_EXIT_RUNTIME;
+            break;
+        }
+    }
+    while (s.n)
+        chat_drop(&s, s.n - 1);
+    free(s.msgs);
+    free(s.answer);
+    cli_llm_close(&L);
+    return exit_code;
+}
