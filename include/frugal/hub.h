@@ -83,11 +83,19 @@ FR_API bool fr_hub_sha256_valid(const char *hex);
 
 /* ---- downloading --------------------------------------------------------- */
 
-/* Called during the transfer (at least once a second, also while stalled)
- * and while hashing. done/total in bytes of the whole file; total 0 when not
- * known yet. hashing is true during the final sha256 pass. Return non-zero to
- * stop: fr_hub_download then fails with FR_E_CANCELLED and keeps the .part. */
-typedef int (*fr_hub_progress_fn)(void *user, uint64_t done, uint64_t total, bool hashing);
+typedef enum fr_hub_phase {
+    FR_HUB_CONNECTING,  /* no body yet (DNS, TLS, redirects, retry pauses) */
+    FR_HUB_DOWNLOADING, /* done/total: bytes of the whole file in the .part */
+    FR_HUB_HASHING      /* done/total: bytes hashed for the sha256 check */
+} fr_hub_phase;
+
+/* Called often during the call (at least once a second, also while a
+ * transfer is stalled). A DOWNLOADING call is made as soon as a body starts,
+ * with done = the offset it starts at, so a caller can tell a resume (done >
+ * 0) from a fresh start; done going down means the .part was restarted.
+ * total is 0 while unknown. Return non-zero to stop: fr_hub_download then
+ * fails with FR_E_CANCELLED and keeps the .part. */
+typedef int (*fr_hub_progress_fn)(void *user, fr_hub_phase phase, uint64_t done, uint64_t total);
 
 typedef struct fr_hub_opts {
     const char *dir;        /* destination directory; created if missing */

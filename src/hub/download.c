@@ -60,6 +60,7 @@ typedef struct fr_dl {
     char part[FR_HUB_PATH_MAX];
     char final[FR_HUB_PATH_MAX];
     int fd;
+    bool locked; /* we hold the flock on the .part */
 
     uint64_t expected_size; /* 0 = unknown */
     char expected_sha[65];  /* "" = unknown */
@@ -137,16 +138,16 @@ static bool fr_dl_header_is(const char *line, size_t n, const char *name, const 
     return true;
 }
 
-static int fr_dl_progress(fr_dl *d, uint64_t done, uint64_t total, bool hashing)
+static int fr_dl_progress(fr_dl *d, fr_hub_phase phase, uint64_t done, uint64_t total)
 {
     if (!d->o->progress)
         return 0;
-    return d->o->progress(d->o->user, done, total, hashing);
+    return d->o->progress(d->o->user, phase, done, total);
 }
 
 static int fr_dl_hash_progress(void *user, uint64_t done, uint64_t total)
 {
-    return fr_dl_progress(user, done, total, true);
+    return fr_dl_progress(user, FR_HUB_HASHING, done, total);
 }
 
 /* ---- libcurl callbacks --------------------------------------------------- */
@@ -268,6 +269,10 @@ static bool fr_dl_begin_body(fr_dl *d)
     }
     if (d->expected_size)
         d->total = d->expected_size;
+    if (fr_dl_progress(d, FR_HUB_DOWNLOADING, d->off, d->total)) {
+        d->abort = FR_DL_CANCEL;
+        return false;
+    }
     return true;
 }
 
@@ -321,7 +326,8 @@ static int fr_dl_on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, c
 {
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     fr_dl *d = user;
-    if (fr_dl_progress(d, d->off, d->total, false)) {
+    bool body = d->body_started && d->status >= 200 && d->status < 300;
+    if (fr_dl_progress(d, body ? FR_HUB_DOWNLOADING : FR_HUB_CONNECTING, d->off, d->total)) {
         d->abort = FR_DL_CANCEL;
         return 1;
     }
@@ -786,6 +792,7 @@ fr_status fr_hub_download(const fr_hub_source *src, const fr_hub_opts *opts,
                        d->part);
         goto done;
     }
+    d->locked = true;
     if (d->expected_size && fstat(d->fd, &st) == 0) {
         struct statvfs vfs;
         uint64_t have = (uint64_t)st.st_size;
@@ -852,7 +859,7 @@ fr_status fr_hub_download(const fr_hub_source *src, const fr_hub_opts *opts,
             attempts++;
             fr_dl_sleep_ms(delay);
             delay *= 2;
-            if (fr_dl_progress(d, d->off, d->total, false)) {
+            if (fr_dl_progress(d, FR_HUB_CONNECTING, d->off, d->total)) {
                 s = fr_err_set(err, FR_E_CANCELLED,
                                "download stopped; %s is kept: run the same command again to "
                                "resume",
@@ -867,8 +874,13 @@ fr_status fr_hub_download(const fr_hub_source *src, const fr_hub_opts *opts,
     }
 
 done:
-    if (d->fd >= 0)
+    if (d->fd >= 0) {
+        /* An empty .part resumes nothing; do not leave it behind. */
+        struct stat pst;
+        if (s != FR_OK && d->locked && fstat(d->fd, &pst) == 0 && pst.st_size == 0)
+            unlink(d->part);
         close(d->fd);
+    }
     res->resumed = d->resumed;
     res->restarts = d->restarts;
     res->downloaded = d->received;

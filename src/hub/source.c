@@ -12,8 +12,10 @@
  */
 #include "hub/source.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,19 +105,15 @@ done:
 
 bool fr_hub_host_is_loopback(const char *host)
 {
-    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+    if (strcasecmp(host, "localhost") == 0)
         return true;
-    /* 127.x.y.z, dotted decimal only. */
-    if (strncmp(host, "127.", 4) != 0)
-        return false;
-    int parts = 1;
-    for (const char *p = host + 4; *p; p++) {
-        if (*p == '.')
-            parts++;
-        else if (!isdigit((unsigned char)*p))
-            return false;
-    }
-    return parts == 4;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return memcmp(&a6, &in6addr_loopback, sizeof a6) == 0;
+    return false;
 }
 
 fr_status fr_hub_url_allowed(const char *url, bool allow_http, fr_err *err)
