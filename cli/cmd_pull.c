@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* Set from the signal handler; a flag is all a handler may safely touch. */
 static volatile sig_atomic_t pull_stop;
@@ -228,6 +229,9 @@ int cmd_pull(int argc, char **argv)
     const char *endpoint = getenv("HF_ENDPOINT");
     if (fr_hub_resolve(pos[0], endpoint, &src, &err)) {
         cli_fail(&err);
+        if (err.code == FR_E_NOTFOUND && access(pos[0], F_OK) == 0)
+            fprintf(stderr, "('%s' is a local file: nothing to pull, pass its path to -m)\n",
+                    pos[0]);
         return FR_EXIT_USAGE; /* an unknown name or a malformed spec */
     }
     if (sha) {
@@ -314,11 +318,15 @@ int cmd_pull(int argc, char **argv)
     }
     char human[32];
     cli_human_bytes(res.bytes, human, sizeof human);
-    const char *how = res.sha_source == FR_HUB_SHA_NONE
-                          ? "size checked; no published sha256 to compare with"
-                      : strcmp(shasrc, "server") == 0 ? "sha256 matches the server's"
-                      : strcmp(shasrc, "registry") == 0 ? "sha256 matches the registry"
-                                                        : "sha256 matches --sha256";
+    const char *how;
+    if (res.sha_source != FR_HUB_SHA_NONE)
+        how = strcmp(shasrc, "server") == 0     ? "sha256 matches the server's"
+              : strcmp(shasrc, "registry") == 0 ? "sha256 matches the registry"
+                                                : "sha256 matches --sha256";
+    else if (res.already)
+        how = src.size ? "size matches; no sha256 published" : "no size or sha256 known to check";
+    else
+        how = "size checked; no sha256 published";
     if (res.already)
         fprintf(stderr, "frugal: %s is already downloaded (%s, %s); nothing to do\n", src.file,
                 human, how);
