@@ -81,14 +81,11 @@ static const char *pull_sha_source(fr_hub_sha_source s, const fr_hub_source *src
 {
     switch (s) {
     case FR_HUB_SHA_GIVEN:
-        return src->model && src->model->sha256 &&
-                       strcmp(src->model->sha256, src->sha256) == 0
+        return src->model && src->model->sha256 && strcmp(src->model->sha256, src->sha256) == 0
                    ? "registry"
                    : "given";
-    case FR_HUB_SHA_SERVER:
-        return "server";
-    case FR_HUB_SHA_NONE:
-        break;
+    case FR_HUB_SHA_SERVER: return "server";
+    case FR_HUB_SHA_NONE: break;
     }
     return "none";
 }
@@ -134,8 +131,8 @@ static int pull_list(bool as_json)
         else
             snprintf(size, sizeof size, "?");
         snprintf(sha, sizeof sha, "%.8s", t[i].sha256 ? t[i].sha256 : "-");
-        printf("%-14s %-9s %-7s %-6s %-6s %-9s %s/%s%s\n", t[i].name, size, t[i].quant,
-               t[i].arch, t[i].params, sha, t[i].repo, t[i].file,
+        printf("%-14s %-9s %-7s %-6s %-6s %-9s %s/%s%s\n", t[i].name, size, t[i].quant, t[i].arch,
+               t[i].params, sha, t[i].repo, t[i].file,
                strcmp(t[i].name, def) == 0 ? "  (default)" : "");
     }
     printf("\nAlso: hf:OWNER/REPO/FILE.gguf, hf:OWNER/REPO@REVISION/FILE.gguf, or an https:// "
@@ -153,8 +150,8 @@ static int pull_dry_run(const fr_hub_source *src, const char *dir, bool as_json)
         json_object_set_new(o, "url", json_string(src->url));
         json_object_set_new(o, "file", json_string(src->file));
         json_object_set_new(o, "path", json_string(path));
-        json_object_set_new(o, "bytes", src->size ? json_integer((json_int_t)src->size)
-                                                  : json_null());
+        json_object_set_new(o, "bytes",
+                            src->size ? json_integer((json_int_t)src->size) : json_null());
         json_object_set_new(o, "sha256", src->sha256[0] ? json_string(src->sha256) : json_null());
         json_dumpf(o, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
@@ -179,11 +176,10 @@ int cmd_pull(int argc, char **argv)
         {"--output-dir", "-o", CLI_STR, &out_dir, "DIR",
          "store here (default $XDG_CACHE_HOME/frugal/models or ~/.cache/frugal/models)", 0, 0,
          NULL},
-        {"--sha256", NULL, CLI_STR, &sha, "HEX", "expected sha256 of the file (64 hex digits)",
-         0, 0, NULL},
+        {"--sha256", NULL, CLI_STR, &sha, "HEX", "expected sha256 of the file (64 hex digits)", 0,
+         0, NULL},
         {"--size", NULL, CLI_INT, &size, "BYTES", "expected size of the file", 1, 1e15, NULL},
-        {"--list", NULL, CLI_FLAG, &list, NULL, "list the known model names and exit", 0, 0,
-         NULL},
+        {"--list", NULL, CLI_FLAG, &list, NULL, "list the known model names and exit", 0, 0, NULL},
         {"--dry-run", NULL, CLI_FLAG, &dry, NULL,
          "print the URL, destination, size and sha256; download nothing", 0, 0, NULL},
         {"--force", NULL, CLI_FLAG, &force, NULL, "download again even if the file is present", 0,

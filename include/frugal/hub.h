@@ -119,15 +119,15 @@ typedef enum fr_hub_sha_source {
 } fr_hub_sha_source;
 
 typedef struct fr_hub_result {
-    char path[FR_HUB_PATH_MAX]; /* final file */
-    uint64_t bytes;             /* its size */
-    char sha256[65];            /* its sha256, computed here */
+    char path[FR_HUB_PATH_MAX];   /* final file */
+    uint64_t bytes;               /* its size */
+    char sha256[65];              /* its sha256, computed here */
     fr_hub_sha_source sha_source; /* what sha256 was checked against */
-    bool already;               /* was present and verified: nothing downloaded */
-    bool resumed;               /* a .part from an earlier run was continued */
-    int restarts;               /* times the .part was discarded and restarted */
-    uint64_t downloaded;        /* bytes received over the network in this call */
-    double seconds;             /* wall time of the call */
+    bool already;                 /* was present and verified: nothing downloaded */
+    bool resumed;                 /* a .part from an earlier run was continued */
+    int restarts;                 /* times the .part was discarded and restarted */
+    uint64_t downloaded;          /* bytes received over the network in this call */
+    double seconds;               /* wall time of the call */
 } fr_hub_result;
 
 /* Downloads src into opts->dir (see the guarantees at the top of this file).

@@ -3,7 +3,7 @@
  *
  * State machine, one libcurl transfer per attempt:
  *
- *   .part has p bytes ──► GET with "Range: bytes=p-" (no Range when p == 0)
+ *   .part has p bytes -> GET with "Range: bytes=p-" (no Range when p == 0)
  *      206, Content-Range starts at p   append, resumed
  *      206 starting elsewhere           drop the .part, ask again without Range
  *      200 although Range was sent      the server ignores Range: truncate the
@@ -12,7 +12,7 @@
  *      416 otherwise / p > known size   drop the .part, start again
  *      broken or stalled transfer       keep the .part, resume (retries, with
  *                                       back-off), then give up and say so
- *   complete ──► size check ──► sha256 check ──► GGUF magic ──► fsync, rename
+ *   complete -> size check -> sha256 check -> GGUF magic -> fsync, rename
  *
  * The expected size and sha256 come from the source (registry entry or the
  * caller), else from Hugging Face's X-Linked-Size / X-Linked-Etag headers on
@@ -67,11 +67,11 @@ typedef struct fr_dl {
     fr_hub_sha_source sha_source;
 
     /* per attempt */
-    uint64_t start;     /* Range start asked for (0: no Range) */
-    uint64_t off;       /* bytes in the .part, i.e. next write offset */
-    uint64_t total;     /* whole-file size as far as known, for progress */
-    long status;        /* status of the response being received */
-    bool body_started;  /* first body byte of this response handled */
+    uint64_t start;    /* Range start asked for (0: no Range) */
+    uint64_t off;      /* bytes in the .part, i.e. next write offset */
+    uint64_t total;    /* whole-file size as far as known, for progress */
+    long status;       /* status of the response being received */
+    bool body_started; /* first body byte of this response handled */
     int64_t content_length;
     int64_t cr_start, cr_total; /* Content-Range; -1 when absent */
     enum fr_dl_abort abort;
@@ -440,11 +440,10 @@ static fr_dl_next fr_dl_transfer(fr_dl *d, bool no_range, fr_err *err)
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout_s > 0 ? o->connect_timeout_s
-                                                                         : 30L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
+                     o->connect_timeout_s > 0 ? o->connect_timeout_s : 30L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s > 0 ? o->stall_timeout_s
-                                                                       : 60L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_timeout_s > 0 ? o->stall_timeout_s : 60L);
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
     char agent[64];
     snprintf(agent, sizeof agent, "frugal/%s", fr_version());
@@ -519,10 +518,8 @@ static fr_dl_next fr_dl_transfer(fr_dl *d, bool no_range, fr_err *err)
                    "pass the new --sha256 if you trust it",
                    url, d->linked_sha, d->expected_sha);
         return FR_DL_NEXT_FAIL;
-    case FR_DL_RESTART:
-        return FR_DL_NEXT_RESTART;
-    case FR_DL_OK:
-        break;
+    case FR_DL_RESTART: return FR_DL_NEXT_RESTART;
+    case FR_DL_OK: break;
     }
 
     if (rc == CURLE_OK && d->status >= 400) {
@@ -657,8 +654,8 @@ static fr_status fr_dl_finish(fr_dl *d, bool *again, fr_hub_result *res, fr_err 
                           "corrupt or not the expected file; it was removed and nothing was "
                           "saved under %s",
                           d->src->url, d->expected_sha,
-                          d->sha_source == FR_HUB_SHA_SERVER ? "from the server" : "given",
-                          hex, d->final);
+                          d->sha_source == FR_HUB_SHA_SERVER ? "from the server" : "given", hex,
+                          d->final);
     }
     if (fr_dl_is_gguf_name(d->src->file)) {
         char magic[8] = {0};
@@ -695,8 +692,8 @@ static fr_status fr_dl_finish(fr_dl *d, bool *again, fr_hub_result *res, fr_err 
 }
 
 /* The final file exists: is it the one we want? */
-static fr_status fr_dl_check_existing(fr_dl *d, const struct stat *st, bool *ok,
-                                      fr_hub_result *res, fr_err *err)
+static fr_status fr_dl_check_existing(fr_dl *d, const struct stat *st, bool *ok, fr_hub_result *res,
+                                      fr_err *err)
 {
     *ok = false;
     if (!S_ISREG(st->st_mode))
@@ -729,8 +726,8 @@ static void fr_dl_sleep_ms(long ms)
         ;
 }
 
-fr_status fr_hub_download(const fr_hub_source *src, const fr_hub_opts *opts,
-                          fr_hub_result *res, fr_err *err)
+fr_status fr_hub_download(const fr_hub_source *src, const fr_hub_opts *opts, fr_hub_result *res,
+                          fr_err *err)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -846,8 +843,7 @@ fr_status fr_hub_download(const fr_hub_source *src, const fr_hub_opts *opts,
                 goto done;
             }
             if (ftruncate(d->fd, 0) != 0) {
-                s = fr_err_set(err, FR_E_IO, "%s: cannot truncate: %s", d->part,
-                               strerror(errno));
+                s = fr_err_set(err, FR_E_IO, "%s: cannot truncate: %s", d->part, strerror(errno));
                 goto done;
             }
             d->restarts++;

@@ -61,4 +61,7 @@ const fr_hub_model *fr_hub_find(const char *name)
 
 /* qwen2.5-0.5b: the smallest entry whose digest is published, and a model
  * that answers sensibly; smollm2-135m downloads faster but answers poorly. */
-const char *fr_hub_default_model(void) { return "qwen2.5-0.5b"; }
+const char *fr_hub_default_model(void)
+{
+    return "qwen2.5-0.5b";
+}

@@ -155,8 +155,7 @@ bool fr_hub_token_allowed(const char *url, const char *endpoint)
         return false;
     if (fr_hub_host_under(host, "huggingface.co") || fr_hub_host_under(host, "hf.co"))
         return true;
-    if (!endpoint ||
-        fr_hub_url_parts(endpoint, escheme, sizeof escheme, ehost, sizeof ehost, NULL))
+    if (!endpoint || fr_hub_url_parts(endpoint, escheme, sizeof escheme, ehost, sizeof ehost, NULL))
         return false;
     return strcmp(host, ehost) == 0;
 }
@@ -249,8 +248,7 @@ static fr_status fr_hub_resolve_hf(const char *spec, const char *endpoint, fr_hu
     if (at) {
         size_t rn = (size_t)(slash2 - at - 1);
         if (!fr_hub_ident_ok(at + 1, rn))
-            return fr_err_set(err, FR_E_INVALID, "'%s': bad revision after '@' (%s)", spec,
-                              usage);
+            return fr_err_set(err, FR_E_INVALID, "'%s': bad revision after '@' (%s)", spec, usage);
         snprintf(rev, sizeof rev, "%.*s", (int)rn, at + 1);
     } else {
         snprintf(rev, sizeof rev, "main");
@@ -267,8 +265,8 @@ static fr_status fr_hub_resolve_hf(const char *spec, const char *endpoint, fr_hu
         memcpy(part, seg, len);
         part[len] = '\0';
         if (!fr_hub_file_name_ok(part))
-            return fr_err_set(err, FR_E_INVALID,
-                              "'%s': path segment '%s' is not a plain file name", spec, part);
+            return fr_err_set(err, FR_E_INVALID, "'%s': path segment '%s' is not a plain file name",
+                              spec, part);
         if (!e) {
             memcpy(out->file, part, len + 1);
             break;

@@ -218,7 +218,8 @@ static void test_policy(void)
     CHECK(fr_hub_sha256_valid("74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db"));
     CHECK(fr_hub_sha256_valid("74A4DA8C9FDBCD15BD1F6D01D621410D31C6FC00986F5EB687824E7B93D7A9DB"));
     CHECK(!fr_hub_sha256_valid("74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9d"));
-    CHECK(!fr_hub_sha256_valid("74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9dbb"));
+    CHECK(
+        !fr_hub_sha256_valid("74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9dbb"));
     CHECK(!fr_hub_sha256_valid("g4a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db"));
     CHECK(!fr_hub_sha256_valid(NULL));
 }
