@@ -27,6 +27,7 @@
  * would leave a plausible but corrupt model behind).
  */
 #include "base/file.h"
+#include "hub/http_meta.h"
 #include "hub/sha256.h"
 #include "hub/source.h"
 
@@ -70,15 +71,11 @@ typedef struct fr_dl {
     uint64_t start;    /* Range start asked for (0: no Range) */
     uint64_t off;      /* bytes in the .part, i.e. next write offset */
     uint64_t total;    /* whole-file size as far as known, for progress */
-    long status;       /* status of the response being received */
+    fr_http_meta meta; /* headers of the response being received */
     bool body_started; /* first body byte of this response handled */
-    int64_t content_length;
-    int64_t cr_start, cr_total; /* Content-Range; -1 when absent */
     enum fr_dl_abort abort;
     int write_errno;
     uint64_t server_size; /* size the server reported, for messages */
-    char linked_sha[65];  /* X-Linked-Etag when it is a sha256 */
-    uint64_t linked_size; /* X-Linked-Size */
     char errbody[256];    /* start of an error response body, for messages */
     size_t errbody_n;
 
@@ -111,33 +108,6 @@ static void fr_dl_human(uint64_t n, char *out, size_t size)
         snprintf(out, size, "%.1f %s", v, units[u]);
 }
 
-/* Parses a decimal uint64 from [s, e), skipping blanks; false when none. */
-static bool fr_dl_parse_u64(const char *s, const char *e, uint64_t *out)
-{
-    while (s < e && (*s == ' ' || *s == '\t'))
-        s++;
-    if (s >= e || !isdigit((unsigned char)*s))
-        return false;
-    uint64_t v = 0;
-    while (s < e && isdigit((unsigned char)*s)) {
-        if (v > (UINT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*s - '0');
-        s++;
-    }
-    *out = v;
-    return true;
-}
-
-static bool fr_dl_header_is(const char *line, size_t n, const char *name, const char **value)
-{
-    size_t k = strlen(name);
-    if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
-        return false;
-    *value = line + k + 1;
-    return true;
-}
-
 static int fr_dl_progress(fr_dl *d, fr_hub_phase phase, uint64_t done, uint64_t total)
 {
     if (!d->o->progress)
@@ -156,56 +126,10 @@ static size_t fr_dl_on_header(char *line, size_t size, size_t nitems, void *user
 {
     fr_dl *d = user;
     size_t n = size * nitems;
-    const char *end = line + n;
-    const char *v;
-    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+    if (fr_http_meta_line(&d->meta, line, n)) {
         /* A new response (redirect hop, 100 Continue or the final one). */
-        const char *sp = memchr(line, ' ', n);
-        uint64_t code = 0;
-        d->status = (sp && fr_dl_parse_u64(sp + 1, end, &code)) ? (long)code : 0;
-        d->content_length = -1;
-        d->cr_start = -1;
-        d->cr_total = -1;
         d->body_started = false;
         d->errbody_n = 0;
-    } else if (fr_dl_header_is(line, n, "content-length", &v)) {
-        uint64_t x;
-        if (fr_dl_parse_u64(v, end, &x) && x <= INT64_MAX)
-            d->content_length = (int64_t)x;
-    } else if (fr_dl_header_is(line, n, "content-range", &v)) {
-        /* "bytes START-END/TOTAL"; a 416 carries only the TOTAL (after a
-         * star and a slash); TOTAL itself may be a star (unknown). */
-        while (v < end && *v == ' ')
-            v++;
-        if (end - v > 6 && strncasecmp(v, "bytes ", 6) == 0) {
-            v += 6;
-            uint64_t s;
-            if (fr_dl_parse_u64(v, end, &s) && s <= INT64_MAX)
-                d->cr_start = (int64_t)s;
-            const char *slash = memchr(v, '/', (size_t)(end - v));
-            uint64_t t;
-            if (slash && fr_dl_parse_u64(slash + 1, end, &t) && t <= INT64_MAX)
-                d->cr_total = (int64_t)t;
-        }
-    } else if (fr_dl_header_is(line, n, "x-linked-etag", &v)) {
-        /* Hugging Face: the Git LFS sha256 of the file, quoted. */
-        char buf[80];
-        size_t k = 0;
-        for (; v < end && k + 1 < sizeof buf; v++)
-            if (isxdigit((unsigned char)*v))
-                buf[k++] = *v;
-            else if (*v != '"' && *v != ' ' && *v != '\t' && *v != '\r' && *v != '\n' &&
-                     *v != 'W' && *v != '/')
-                break;
-        buf[k] = '\0';
-        if (k == 64 && v == end) {
-            memcpy(d->linked_sha, buf, 65);
-            fr_dl_lower(d->linked_sha);
-        }
-    } else if (fr_dl_header_is(line, n, "x-linked-size", &v)) {
-        uint64_t x;
-        if (fr_dl_parse_u64(v, end, &x))
-            d->linked_size = x;
     }
     return n;
 }
@@ -215,32 +139,32 @@ static size_t fr_dl_on_header(char *line, size_t size, size_t nitems, void *user
 static bool fr_dl_begin_body(fr_dl *d)
 {
     /* Hugging Face metadata from the redirect hops. */
-    if (d->linked_size) {
-        if (d->expected_size && d->linked_size != d->expected_size) {
-            d->server_size = d->linked_size;
+    if (d->meta.linked_size) {
+        if (d->expected_size && d->meta.linked_size != d->expected_size) {
+            d->server_size = d->meta.linked_size;
             d->abort = FR_DL_SIZE;
             return false;
         }
-        d->expected_size = d->linked_size;
+        d->expected_size = d->meta.linked_size;
     }
-    if (d->linked_sha[0]) {
-        if (d->expected_sha[0] && strcmp(d->linked_sha, d->expected_sha) != 0) {
+    if (d->meta.linked_sha[0]) {
+        if (d->expected_sha[0] && strcmp(d->meta.linked_sha, d->expected_sha) != 0) {
             d->abort = FR_DL_SHA;
             return false;
         }
         if (!d->expected_sha[0]) {
-            memcpy(d->expected_sha, d->linked_sha, 65);
+            memcpy(d->expected_sha, d->meta.linked_sha, 65);
             d->sha_source = FR_HUB_SHA_SERVER;
         }
     }
     uint64_t server_total = 0;
-    if (d->status == 206) {
-        if (d->cr_start < 0 || (uint64_t)d->cr_start != d->start) {
+    if (d->meta.status == 206) {
+        if (d->meta.cr_start < 0 || (uint64_t)d->meta.cr_start != d->start) {
             d->abort = FR_DL_RESTART;
             return false;
         }
-        if (d->cr_total >= 0)
-            server_total = (uint64_t)d->cr_total;
+        if (d->meta.cr_total >= 0)
+            server_total = (uint64_t)d->meta.cr_total;
         d->off = d->start;
         if (d->start > 0)
             d->resumed = true;
@@ -256,8 +180,8 @@ static bool fr_dl_begin_body(fr_dl *d)
             d->resumed = false;
         }
         d->off = 0;
-        if (d->content_length >= 0)
-            server_total = (uint64_t)d->content_length;
+        if (d->meta.content_length >= 0)
+            server_total = (uint64_t)d->meta.content_length;
     }
     if (server_total) {
         d->server_size = server_total;
@@ -280,10 +204,10 @@ static size_t fr_dl_on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     fr_dl *d = user;
     size_t n = size * nmemb;
-    if (d->status < 200 || d->status >= 300) {
+    if (d->meta.status < 200 || d->meta.status >= 300) {
         /* Redirect or error page: keep the start of an error body for the
          * message, write nothing. */
-        if (d->status >= 400 && d->errbody_n + 1 < sizeof d->errbody) {
+        if (d->meta.status >= 400 && d->errbody_n + 1 < sizeof d->errbody) {
             size_t k = sizeof d->errbody - 1 - d->errbody_n;
             if (k > n)
                 k = n;
@@ -326,7 +250,7 @@ static int fr_dl_on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, c
 {
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     fr_dl *d = user;
-    bool body = d->body_started && d->status >= 200 && d->status < 300;
+    bool body = d->body_started && d->meta.status >= 200 && d->meta.status < 300;
     if (fr_dl_progress(d, body ? FR_HUB_DOWNLOADING : FR_HUB_CONNECTING, d->off, d->total)) {
         d->abort = FR_DL_CANCEL;
         return 1;
@@ -356,7 +280,7 @@ static const char *fr_dl_disk_hint(int e)
 static fr_dl_next fr_dl_http_error(fr_dl *d, bool token_sent, fr_err *err)
 {
     const char *url = d->src->url;
-    long s = d->status;
+    long s = d->meta.status;
     if (s == 401 || s == 403) {
         const fr_hub_model *m = d->src->model;
         char page[FR_HUB_URL_MAX];
@@ -409,13 +333,11 @@ static fr_dl_next fr_dl_transfer(fr_dl *d, bool no_range, fr_err *err)
         d->off = 0;
     }
     d->start = d->off;
-    d->status = 0;
+    fr_http_meta_init(&d->meta);
     d->body_started = false;
     d->abort = FR_DL_OK;
     d->errbody_n = 0;
     d->errbody[0] = '\0';
-    d->linked_sha[0] = '\0';
-    d->linked_size = 0;
     d->total = d->expected_size;
 
     CURL *c = curl_easy_init();
@@ -468,7 +390,7 @@ static fr_dl_next fr_dl_transfer(fr_dl *d, bool no_range, fr_err *err)
 
     CURLcode rc = curl_easy_perform(c);
     curl_easy_cleanup(c);
-    if (rc == CURLE_OK && d->abort == FR_DL_OK && d->status >= 200 && d->status < 300 &&
+    if (rc == CURLE_OK && d->abort == FR_DL_OK && d->meta.status >= 200 && d->meta.status < 300 &&
         !d->body_started) {
         /* An empty body still has to pass the size checks. */
         d->body_started = true;
@@ -516,18 +438,18 @@ static fr_dl_next fr_dl_transfer(fr_dl *d, bool no_range, fr_err *err)
                    "%s: Hugging Face reports sha256 %s for this file but %s was expected: the "
                    "file was replaced upstream; pin a revision (hf:OWNER/REPO@COMMIT/FILE) or "
                    "pass the new --sha256 if you trust it",
-                   url, d->linked_sha, d->expected_sha);
+                   url, d->meta.linked_sha, d->expected_sha);
         return FR_DL_NEXT_FAIL;
     case FR_DL_RESTART: return FR_DL_NEXT_RESTART;
     case FR_DL_OK: break;
     }
 
-    if (rc == CURLE_OK && d->status >= 400) {
-        if (d->status == 416) {
+    if (rc == CURLE_OK && d->meta.status >= 400) {
+        if (d->meta.status == 416) {
             /* Range past the end: the .part may already be whole. */
-            if (d->cr_total >= 0 && (uint64_t)d->cr_total == d->start && d->start > 0) {
+            if (d->meta.cr_total >= 0 && (uint64_t)d->meta.cr_total == d->start && d->start > 0) {
                 d->resumed = true;
-                d->server_size = (uint64_t)d->cr_total;
+                d->server_size = (uint64_t)d->meta.cr_total;
                 return FR_DL_NEXT_VERIFY;
             }
             return FR_DL_NEXT_RESTART;
@@ -535,8 +457,8 @@ static fr_dl_next fr_dl_transfer(fr_dl *d, bool no_range, fr_err *err)
         return fr_dl_http_error(d, token_sent, err);
     }
     if (rc == CURLE_OK) {
-        if (d->status < 200 || d->status >= 300) {
-            fr_err_set(err, FR_E_IO, "%s: unexpected HTTP %ld", url, d->status);
+        if (d->meta.status < 200 || d->meta.status >= 300) {
+            fr_err_set(err, FR_E_IO, "%s: unexpected HTTP %ld", url, d->meta.status);
             return FR_DL_NEXT_FAIL;
         }
         if (d->total && d->off < d->total) {
@@ -557,7 +479,7 @@ static fr_dl_next fr_dl_transfer(fr_dl *d, bool no_range, fr_err *err)
                    host, detail, url, d->src->file);
         return FR_DL_NEXT_FAIL;
     case CURLE_OPERATION_TIMEDOUT:
-        if (d->received == 0 && d->status == 0) {
+        if (d->received == 0 && d->meta.status == 0) {
             fr_err_set(err, FR_E_IO,
                        "no network: %s did not answer (%s). Download the file yourself from "
                        "%s and pass its path, or set FRUGAL_MODEL=/path/to/%s",

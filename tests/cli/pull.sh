@@ -240,14 +240,15 @@ expect_contains "$ERR" "not enough disk space"
 if command -v flock >/dev/null 2>&1; then
   mkdir -p "$TMP/d19"
   : >"$TMP/d19/m.gguf.part"
-  flock "$TMP/d19/m.gguf.part" sleep 3 &
+  # Hold the lock until told to let go (no timing guesses).
+  flock "$TMP/d19/m.gguf.part" bash -c 'while [ ! -e "$0" ]; do sleep 0.05; done' "$TMP/release" &
   LPID=$!
-  sleep 0.3
+  for _ in $(seq 200); do flock -n "$TMP/d19/m.gguf.part" true || break; sleep 0.05; done
   run_status 1 "$FRUGAL" pull "$BASE/m.gguf" -o "$TMP/d19"
   expect_contains "$ERR" "another frugal pull"
   [ -e "$TMP/d19/m.gguf.part" ] || fail "another writer's .part must not be removed"
-  kill $LPID 2>/dev/null
-  wait $LPID 2>/dev/null
+  touch "$TMP/release"
+  wait $LPID
 fi
 
 # --- progress goes to stderr, never stdout --------------------------------

@@ -7,6 +7,7 @@
  */
 #include "test.h"
 
+#include "hub/http_meta.h"
 #include "hub/sha256.h"
 #include "hub/source.h"
 
@@ -86,6 +87,82 @@ static bool is_commit_or_main(const char *rev)
         if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
             return false;
     return true;
+}
+
+/* Feeds s without its NUL, as libcurl does. */
+static bool feed(fr_http_meta *m, const char *s)
+{
+    size_t n = strlen(s);
+    char *copy = malloc(n ? n : 1);
+    memcpy(copy, s, n);
+    bool st = fr_http_meta_line(m, copy, n);
+    free(copy);
+    return st;
+}
+
+static void test_http_meta(void)
+{
+    fr_http_meta m;
+    fr_http_meta_init(&m);
+    CHECK(m.status == 0 && m.content_length == -1 && m.cr_start == -1 && m.cr_total == -1);
+    /* A Hugging Face /resolve/ redirect, then the CDN's 206. */
+    CHECK(feed(&m, "HTTP/1.1 302 Found\r\n"));
+    CHECK_EQ_INT(m.status, 302);
+    CHECK(!feed(&m, "X-Linked-Size: 491400032\r\n"));
+    CHECK(!feed(
+        &m,
+        "x-linked-etag: \"74A4DA8C9FDBCD15BD1F6D01D621410D31C6FC00986F5EB687824E7B93D7A9DB\"\r\n"));
+    CHECK(!feed(&m, "Content-Length: 1234\r\n"));
+    CHECK_STR(m.linked_sha, "74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db");
+    CHECK(m.linked_size == 491400032ull);
+    CHECK_EQ_INT(m.content_length, 1234);
+    CHECK(feed(&m, "HTTP/2 206 \r\n"));
+    CHECK_EQ_INT(m.status, 206);
+    CHECK_EQ_INT(m.content_length, -1);   /* per response */
+    CHECK(m.linked_size == 491400032ull); /* kept across the redirect */
+    CHECK(!feed(&m, "content-range: bytes 100-491400031/491400032\r\n"));
+    CHECK_EQ_INT(m.cr_start, 100);
+    CHECK_EQ_INT(m.cr_total, 491400032);
+    /* 416 form, and an unknown total. */
+    CHECK(feed(&m, "HTTP/1.1 416 Range Not Satisfiable\r\n"));
+    CHECK(!feed(&m, "Content-Range: bytes */300004\r\n"));
+    CHECK_EQ_INT(m.cr_start, -1);
+    CHECK_EQ_INT(m.cr_total, 300004);
+    CHECK(feed(&m, "HTTP/1.1 206 Partial\r\n"));
+    CHECK(!feed(&m, "Content-Range: bytes 5-9/*\r\n"));
+    CHECK_EQ_INT(m.cr_start, 5);
+    CHECK_EQ_INT(m.cr_total, -1);
+    /* Hostile values are ignored, not half-used. */
+    CHECK(feed(&m, "HTTP/1.1 200 OK\r\n"));
+    CHECK(!feed(&m, "Content-Length: 99999999999999999999999\r\n"));
+    CHECK_EQ_INT(m.content_length, -1);
+    CHECK(!feed(&m, "Content-Length: -5\r\n"));
+    CHECK_EQ_INT(m.content_length, -1);
+    CHECK(!feed(&m, "Content-Range: items 1-2/3\r\n"));
+    CHECK_EQ_INT(m.cr_start, -1);
+    fr_http_meta_init(&m);
+    CHECK(
+        !feed(&m, "X-Linked-Etag: \"0123456789012345678901234567890123456789\"\r\n")); /* git id */
+    CHECK_STR(m.linked_sha, "");
+    CHECK(!feed(
+        &m,
+        "X-Linked-Etag: 74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9dbff\r\n"));
+    CHECK_STR(m.linked_sha, "");
+    CHECK(
+        !feed(&m, "X-Linked-Etag: "
+                  "\"74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db\" junk\r\n"));
+    CHECK_STR(m.linked_sha, "");
+    CHECK(!feed(&m, "X-Linked-Etag: "
+                    "W/\"74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db\"\r\n"));
+    CHECK_STR(m.linked_sha, "74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db");
+    CHECK(!feed(&m, "X-Linked-Etagged: 1\r\n")); /* not the header */
+    CHECK(feed(&m, "HTTP/1.1\r\n"));
+    CHECK_EQ_INT(m.status, 0);
+    CHECK(feed(&m, "HTTP/1.1 2000 Huh\r\n"));
+    CHECK_EQ_INT(m.status, 0);
+    CHECK(!feed(&m, ""));
+    CHECK(!feed(&m, "Content-Length:"));
+    CHECK_EQ_INT(m.content_length, -1);
 }
 
 static void test_registry(void)
@@ -270,6 +347,7 @@ int main(void)
     fr_test_tmpdir(tmp, sizeof tmp);
     test_sha256_vectors();
     test_sha256_file(tmp);
+    test_http_meta();
     test_registry();
     test_resolve();
     test_policy();
