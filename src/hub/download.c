@@ -211,7 +211,11 @@ static size_t fr_dl_on_body(char *data, size_t size, size_t nmemb, void *user)
             size_t k = sizeof d->errbody - 1 - d->errbody_n;
             if (k > n)
                 k = n;
-            memcpy(d->errbody + d->errbody_n, data, k);
+            /* Printable ASCII only: the text ends up on a terminal. */
+            for (size_t i = 0; i < k; i++) {
+                unsigned char c = (unsigned char)data[i];
+                d->errbody[d->errbody_n + i] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
+            }
             d->errbody_n += k;
             d->errbody[d->errbody_n] = '\0';
         }
@@ -236,6 +240,7 @@ static size_t fr_dl_on_body(char *data, size_t size, size_t nmemb, void *user)
             d->write_errno = errno;
             d->abort = FR_DL_WRITE;
             d->off += done;
+            d->received += done;
             return 0;
         }
         done += (size_t)w;
@@ -282,10 +287,11 @@ static fr_dl_next fr_dl_http_error(fr_dl *d, bool token_sent, fr_err *err)
     const char *url = d->src->url;
     long s = d->meta.status;
     if (s == 401 || s == 403) {
-        const fr_hub_model *m = d->src->model;
+        /* The repository page is the /resolve/ URL up to "/resolve/". */
         char page[FR_HUB_URL_MAX];
-        if (m)
-            snprintf(page, sizeof page, "https://huggingface.co/%s", m->repo);
+        const char *r = strstr(url, "/resolve/");
+        if (r)
+            snprintf(page, sizeof page, "%.*s", (int)(r - url), url);
         else
             snprintf(page, sizeof page, "the model's page");
         fr_err_set(err, FR_E_IO,

@@ -199,6 +199,9 @@ HF_ENDPOINT="$BASE" HF_TOKEN=sekrit run_ok "$FRUGAL" pull hf:someone/some-model-
 same_file "$TMP/d14/m.gguf"
 tail -n +$((n + 1)) "$LOG" | grep -q '"path":"/someone/some-model-GGUF/resolve/main/m.gguf".*"auth":"Bearer sekrit"' ||
   fail "hf: spec should map to /resolve/main/ and carry the token to the endpoint"
+HF_ENDPOINT="$BASE" HF_TOKEN=sekrit run_status 1 "$FRUGAL" pull hf:someone/status-403/m.gguf -o "$TMP/e"
+expect_contains "$ERR" "open $BASE/someone/status-403 while logged in"
+expect_contains "$ERR" "HF_TOKEN was sent and refused"
 HF_ENDPOINT="$BASE" run_ok "$FRUGAL" pull hf:someone/some-model-GGUF@v1.0/m.gguf --dry-run --json
 [ "$(json url)" = "$BASE/someone/some-model-GGUF/resolve/v1.0/m.gguf" ] || fail "hf:@rev url: $OUT"
 

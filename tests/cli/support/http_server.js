@@ -7,7 +7,8 @@
 // The file served is ROOT/<last path segment>, whatever the directories in
 // front of it (so /owner/repo/resolve/main/x.gguf works like /x.gguf).
 // Query parameters choose the behaviour:
-//   status=N      answer N with a short text body
+//   status=N      answer N with a short text body (also: a /status-N/ path
+//                 segment, for hf: specs that cannot carry a query)
 //   redirect=N    302 to the same URL with redirect=N-1 (relative Location)
 //   linked=1      on redirects, send X-Linked-Size / X-Linked-Etag (the real
 //                 size and sha256, as Hugging Face does for LFS files)
@@ -58,8 +59,9 @@ const server = http.createServer((req, res) => {
   const q = url.searchParams;
   const num = (k) => (q.has(k) ? Number(q.get(k)) : null);
 
-  if (q.has('status')) {
-    const code = num('status');
+  const inPath = /\/status-(\d{3})\//.exec(url.pathname);
+  if (q.has('status') || inPath) {
+    const code = inPath ? Number(inPath[1]) : num('status');
     log(req, url, code);
     res.writeHead(code, { 'Content-Type': 'text/plain' });
     res.end(`error ${code}: this is what the test asked for\n`);
