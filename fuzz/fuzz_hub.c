@@ -17,6 +17,10 @@ static void check_meta(const fr_http_meta *m)
         abort();
     if (m->status < 0 || m->status > 999)
         abort();
+    for (const char *p = m->hf_error; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            abort();
     if (m->linked_sha[0]) {
         if (strlen(m->linked_sha) != 64 || !fr_hub_sha256_valid(m->linked_sha))
             abort();

@@ -286,7 +286,22 @@ static fr_dl_next fr_dl_http_error(fr_dl *d, bool token_sent, fr_err *err)
 {
     const char *url = d->src->url;
     long s = d->meta.status;
-    if (s == 401 || s == 403) {
+    const char *hf = d->meta.hf_error; /* Hugging Face says which case it is */
+    if (strcmp(hf, "RepoNotFound") == 0) {
+        fr_err_set(err, FR_E_NOTFOUND,
+                   "%s: HTTP %ld: no such repository on Hugging Face. Check OWNER/REPO "
+                   "(case-sensitive); a private repository needs HF_TOKEN%s",
+                   url, s, token_sent ? " (HF_TOKEN was sent)" : "");
+        return FR_DL_NEXT_FAIL;
+    }
+    if (strcmp(hf, "EntryNotFound") == 0 || strcmp(hf, "RevisionNotFound") == 0) {
+        fr_err_set(err, FR_E_NOTFOUND,
+                   "%s: HTTP %ld: the repository has no such %s. Check the spelling "
+                   "(case-sensitive) on the repository's Files page",
+                   url, s, hf[0] == 'E' ? "file" : "revision (branch, tag or commit)");
+        return FR_DL_NEXT_FAIL;
+    }
+    if (s == 401 || s == 403 || strcmp(hf, "GatedRepo") == 0) {
         /* The repository page is the /resolve/ URL up to "/resolve/". */
         char page[FR_HUB_URL_MAX];
         const char *r = strstr(url, "/resolve/");
@@ -298,7 +313,11 @@ static fr_dl_next fr_dl_http_error(fr_dl *d, bool token_sent, fr_err *err)
                    "%s: HTTP %ld %s: access denied. If this is a gated model, open %s while "
                    "logged in, accept its licence, create a read token at "
                    "https://huggingface.co/settings/tokens and set HF_TOKEN=<token>%s",
-                   url, s, s == 401 ? "Unauthorized" : "Forbidden", page,
+                   url, s,
+                   s == 401   ? "Unauthorized"
+                   : s == 403 ? "Forbidden"
+                              : "",
+                   page,
                    token_sent ? " (HF_TOKEN was sent and refused: check that it is valid and "
                                 "that the licence was accepted for this account)"
                               : "");

@@ -93,6 +93,7 @@ bool fr_http_meta_line(fr_http_meta *m, const char *line, size_t n)
         m->content_length = -1;
         m->cr_start = -1;
         m->cr_total = -1;
+        m->hf_error[0] = '\0';
         return true;
     }
     if (fr_http_is(line, n, "content-length", &v)) {
@@ -116,6 +117,17 @@ bool fr_http_meta_line(fr_http_meta *m, const char *line, size_t n)
         }
     } else if (fr_http_is(line, n, "x-linked-etag", &v)) {
         fr_http_linked_etag(m, v, end);
+    } else if (fr_http_is(line, n, "x-error-code", &v)) {
+        /* A word like "GatedRepo"; anything else is dropped. */
+        while (v < end && *v == ' ')
+            v++;
+        size_t k = 0;
+        while (v < end && k + 1 < sizeof m->hf_error &&
+               (isalnum((unsigned char)*v) || *v == '_' || *v == '-'))
+            m->hf_error[k++] = *v++;
+        while (v < end && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+            v++;
+        m->hf_error[v == end ? k : 0] = '\0';
     } else if (fr_http_is(line, n, "x-linked-size", &v)) {
         if (fr_http_u63(&v, end, &x))
             m->linked_size = (uint64_t)x;

@@ -16,6 +16,7 @@ typedef struct fr_http_meta {
     int64_t cr_total;       /* Content-Range total; -1: absent or "*" */
     char linked_sha[65];    /* X-Linked-Etag when it is a sha256 (lowercase); "" */
     uint64_t linked_size;   /* X-Linked-Size; 0: absent */
+    char hf_error[32];      /* Hugging Face X-Error-Code ("GatedRepo", ...); "" */
 } fr_http_meta;
 
 /* Starts a transfer: everything unknown. */
@@ -23,7 +24,7 @@ void fr_http_meta_init(fr_http_meta *m);
 
 /* Feeds one header line as libcurl delivers it (line ending included, not
  * NUL-terminated, any bytes). A status line ("HTTP/...") starts a new
- * response and clears the per-response fields (length, range); the
+ * response and clears the per-response fields (length, range, error); the
  * X-Linked-* values are kept, since Hugging Face sends them on the redirect
  * before the response that carries the body. Returns true for a status line.
  * Never reads outside [line, line + n). */

@@ -135,6 +135,14 @@ expect_contains "$ERR" "HTTP 401"
 no_file "$TMP/e/m.gguf.part"
 run_status 1 "$FRUGAL" pull "$BASE/missing.gguf" -o "$TMP/e"
 expect_contains "$ERR" "HTTP 404"
+# Hugging Face names the case in X-Error-Code (and answers 401 for unknown repos).
+run_status 1 "$FRUGAL" pull "$BASE/m.gguf?status=401&hferror=RepoNotFound" -o "$TMP/e"
+expect_contains "$ERR" "no such repository"
+expect_not_contains "$ERR" "licence"
+run_status 1 "$FRUGAL" pull "$BASE/m.gguf?status=403&hferror=GatedRepo" -o "$TMP/e"
+expect_contains "$ERR" "accept its licence"
+run_status 1 "$FRUGAL" pull "$BASE/m.gguf?status=404&hferror=EntryNotFound" -o "$TMP/e"
+expect_contains "$ERR" "no such file"
 
 # --- redirects are followed -----------------------------------------------
 run_ok "$FRUGAL" pull "$BASE/m.gguf?redirect=3" --sha256 "$SHA" -o "$TMP/d7"

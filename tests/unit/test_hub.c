@@ -148,9 +148,9 @@ static void test_http_meta(void)
         &m,
         "X-Linked-Etag: 74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9dbff\r\n"));
     CHECK_STR(m.linked_sha, "");
-    CHECK(
-        !feed(&m, "X-Linked-Etag: "
-                  "\"74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db\" junk\r\n"));
+    CHECK(!feed(&m,
+                "X-Linked-Etag: "
+                "\"74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db\" junk\r\n"));
     CHECK_STR(m.linked_sha, "");
     CHECK(!feed(&m, "X-Linked-Etag: "
                     "W/\"74a4da8c9fdbcd15bd1f6d01d621410d31c6fc00986f5eb687824e7b93d7a9db\"\r\n"));
@@ -163,6 +163,14 @@ static void test_http_meta(void)
     CHECK(!feed(&m, ""));
     CHECK(!feed(&m, "Content-Length:"));
     CHECK_EQ_INT(m.content_length, -1);
+    CHECK(!feed(&m, "X-Error-Code: GatedRepo\r\n"));
+    CHECK_STR(m.hf_error, "GatedRepo");
+    CHECK(feed(&m, "HTTP/1.1 200 OK\r\n"));
+    CHECK_STR(m.hf_error, ""); /* per response */
+    CHECK(!feed(&m, "X-Error-Code: Gated\x1b[2JRepo\r\n"));
+    CHECK_STR(m.hf_error, "");
+    CHECK(!feed(&m, "X-Error-Code: AVeryLongErrorCodeThatDoesNotFitAtAll\r\n"));
+    CHECK_STR(m.hf_error, "");
 }
 
 static void test_registry(void)

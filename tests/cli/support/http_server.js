@@ -9,6 +9,7 @@
 // Query parameters choose the behaviour:
 //   status=N      answer N with a short text body (also: a /status-N/ path
 //                 segment, for hf: specs that cannot carry a query)
+//   hferror=CODE  with status: send X-Error-Code: CODE (as Hugging Face does)
 //   redirect=N    302 to the same URL with redirect=N-1 (relative Location)
 //   linked=1      on redirects, send X-Linked-Size / X-Linked-Etag (the real
 //                 size and sha256, as Hugging Face does for LFS files)
@@ -63,7 +64,9 @@ const server = http.createServer((req, res) => {
   if (q.has('status') || inPath) {
     const code = inPath ? Number(inPath[1]) : num('status');
     log(req, url, code);
-    res.writeHead(code, { 'Content-Type': 'text/plain' });
+    const headers = { 'Content-Type': 'text/plain' };
+    if (q.has('hferror')) headers['X-Error-Code'] = q.get('hferror');
+    res.writeHead(code, headers);
     res.end(`error ${code}: this is what the test asked for\n`);
     return;
   }
