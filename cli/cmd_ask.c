@@ -45,7 +45,7 @@ int cmd_ask(int argc, char **argv)
         {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base (from frugal index)", 0, 0, NULL},
         {"--model", "-m", CLI_STR, &model, "MODEL.gguf", "model that writes the answer", 0, 0, NULL},
         {"--k", NULL, CLI_INT, &k, "N", "passages to retrieve (default 5)", 1, 50, NULL},
-        {"--min-support", NULL, CLI_DOUBLE, &min_support, "T", "abstain below this groundedness score (default 0.62)", 0.001, 1, NULL},
+        {"--min-support", NULL, CLI_DOUBLE, &min_support, "T", "abstain below this groundedness score (default 0.60)", 0.001, 1, NULL},
         {"--gate", NULL, CLI_DOUBLE, &gate, "G", "abstain when the best passage covers less of the question (default 0.5)", 0.001, 1, NULL},
         {"--no-gate", NULL, CLI_FLAG, &no_gate, NULL, "never abstain at retrieval", 0, 0, NULL},
         {"--retrieve-only", NULL, CLI_FLAG, &retrieve_only, NULL, "retrieval and the gate only, no model", 0, 0, NULL},

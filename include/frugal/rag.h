@@ -125,6 +125,7 @@ typedef struct fr_kb_hits {
     bool gate_pass;
     double coverage;       /* best passage's IDF-weighted coverage */
     char *missing;         /* rarest question term absent from the top passages, or NULL */
+    double missing_share;  /* its share of the question's IDF weight (0 when none) */
     char *gate_reason;     /* one line: why it passed or abstained */
 } fr_kb_hits;
 
@@ -170,11 +171,15 @@ typedef struct fr_rag_check_opts {
     const fr_rag_token_lp *lps; /* optional, sorted by off */
     size_t n_lps;
     double lp_weight;   /* exponent on the probability term; 0: ignore lps */
-    double fact_weight; /* < 0: default; weight of the fact check (see below) */
+    double fact_weight; /* 0: default 0.5; weight of the fact check (see below) */
+    double locality;    /* exponent on the locality ratio (support held by the best
+                           two-sentence window / all support); 0: 0.5; < 0: off */
+    double stem_credit; /* credit for a word found only in another form
+                           ("bands" for "band"); 0: default 0.5 */
     double threshold;   /* sentence/answer abstains below this; <= 0: default */
 } fr_rag_check_opts;
 
-#define FR_RAG_DEFAULT_THRESHOLD 0.62
+#define FR_RAG_DEFAULT_THRESHOLD 0.60
 
 typedef struct fr_rag_sentence {
     uint32_t off, len;  /* bytes of the answer (citation marks excluded) */
@@ -216,13 +221,18 @@ typedef struct fr_rag_checked {
     bool bad_citation; /* a citation [n] outside 1..n_passages */
 } fr_rag_checked;
 
-/* Splits answer into sentences with their citations, and scores each
- * against the passages it cites (against all passages when it cites none
- * and require_cites is false; scored 0 when it cites none and require_cites
- * is true). Owned by caller: fr_rag_checked_free. */
+typedef enum fr_rag_cites {
+    FR_RAG_CITES_REQUIRED, /* a sentence is scored against the passages it cites; no
+                              citation, or one outside 1..n, scores 0 */
+    FR_RAG_CITES_OPTIONAL, /* as REQUIRED, but an uncited sentence is scored against all */
+    FR_RAG_CITES_IGNORED   /* every sentence against all passages ("[n]" still skipped) */
+} fr_rag_cites;
+
+/* Splits answer into sentences with their citations, and scores each as
+ * mode says. Owned by caller: fr_rag_checked_free. */
 FR_API fr_status fr_rag_check_answer(const char *answer, size_t len, const char *const *passages,
                                      const size_t *passage_lens, size_t n_passages,
-                                     bool require_cites, const fr_rag_check_opts *opts,
+                                     fr_rag_cites mode, const fr_rag_check_opts *opts,
                                      fr_rag_checked **out, fr_err *err);
 FR_API void fr_rag_checked_free(fr_rag_checked *c);
 

@@ -117,7 +117,7 @@ fr_status fr_rag_ask(fr_kb *kb, const char *question, const fr_rag_ask_opts *opt
     }
     co.lps = g.lps;
     co.n_lps = g.n_lps;
-    if ((st = fr_rag_check_answer(r->answer, strlen(r->answer), ptext, plen, np, true, &co,
+    if ((st = fr_rag_check_answer(r->answer, strlen(r->answer), ptext, plen, np, FR_RAG_CITES_REQUIRED, &co,
                                   &r->check, err)))
         goto fail;
     if (r->check->not_found) {

@@ -126,6 +126,7 @@ static const char *attached_unit(const char *s, const fr_token *tk, size_t nt, s
 
 typedef struct evidence {
     fr_vocab *terms; /* stemmed terms of the passages (+ month numbers) */
+    fr_vocab *words; /* lowercase surface words of the passages */
     fr_vocab *facts; /* "number|unit" pairs */
 } evidence;
 
@@ -142,6 +143,15 @@ static bool evidence_add(evidence *ev, const char *s, size_t n, fr_token *tk)
             size_t tl = fr_term(s + base + tk[i].off, tk[i].len, term);
             if (tl && !fr_vocab_add(ev->terms, term, tl))
                 return false;
+            if (tk[i].len < FR_TERM_MAX) {
+                char w[FR_TERM_MAX];
+                for (size_t k = 0; k < tk[i].len; k++) {
+                    char ch = s[base + tk[i].off + k];
+                    w[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch | 0x20) : ch;
+                }
+                if (!fr_vocab_add(ev->words, w, tk[i].len))
+                    return false;
+            }
             int m = month_of(s + base + tk[i].off, tk[i].len);
             if (m) {
                 char num[4];
@@ -169,6 +179,79 @@ static bool evidence_add(evidence *ev, const char *s, size_t n, fr_token *tk)
     return true;
 }
 
+#define FR_CLAIM_TERMS_MAX 256
+
+typedef struct claim_term {
+    char term[FR_TERM_MAX];
+    double w; /* idf * match credit */
+} claim_term;
+
+/*
+ * Locality: the largest share of the found weight that one window of two
+ * consecutive evidence sentences holds. A hallucination that stitches true
+ * words from unrelated sentences ("Stanford University is located in
+ * Chestnut Hill", both names present but never together) has its support
+ * spread thin; a supported claim usually has it together. Returns the
+ * weight held by the best window.
+ */
+static double locality(const char *const *passages, const size_t *plens, size_t np,
+                       const claim_term *ct, size_t nct, fr_token *tk)
+{
+    bool cur[FR_CLAIM_TERMS_MAX], prev[FR_CLAIM_TERMS_MAX];
+    double best = 0;
+    char term[FR_TERM_MAX];
+    for (size_t p = 0; p < np; p++) {
+        const char *s = passages[p];
+        size_t n = plens[p];
+        if (!s)
+            continue;
+        memset(cur, 0, nct * sizeof *cur);
+        memset(prev, 0, nct * sizeof *prev);
+        size_t pos = 0, last_end = 0, last_len = 0;
+        bool last_upper = false;
+        fr_token t;
+        (void)tk;
+        for (;;) {
+            bool more = fr_next_token(s, n, &pos, &t);
+            bool boundary = !more;
+            if (more && last_end > 0) {
+                bool stop = false, ws = false;
+                for (size_t k = last_end; k < t.off; k++) {
+                    stop |= s[k] == '.' || s[k] == '!' || s[k] == '?';
+                    ws |= s[k] == ' ' || s[k] == '\n';
+                }
+                boundary = stop && (ws || (t.flags & FR_TF_UPPER)) &&
+                           !(last_len == 1 && last_upper);
+            }
+            if (boundary) {
+                double wc = 0, wp = 0;
+                for (size_t i = 0; i < nct; i++) {
+                    wc += cur[i] ? ct[i].w : 0;
+                    wp += (cur[i] || prev[i]) ? ct[i].w : 0;
+                }
+                best = wc > best ? wc : best;
+                best = wp > best ? wp : best;
+                memcpy(prev, cur, nct * sizeof *cur);
+                memset(cur, 0, nct * sizeof *cur);
+            }
+            if (!more)
+                break;
+            last_end = t.off + t.len;
+            last_len = t.len;
+            last_upper = (t.flags & FR_TF_UPPER) != 0;
+            if (t.kind != FR_TOK_WORD)
+                continue;
+            size_t tl = fr_term(s + t.off, t.len, term);
+            if (!tl)
+                continue;
+            for (size_t i = 0; i < nct; i++)
+                if (!cur[i] && strcmp(ct[i].term, term) == 0)
+                    cur[i] = true;
+        }
+    }
+    return best;
+}
+
 /* Strips leading zeros of a plain number term ("03" -> "3"). */
 static size_t strip_zeros(char *t, size_t n)
 {
@@ -189,11 +272,15 @@ void fr_rag_score_sentence(const char *s, size_t n, const char *const *passages,
     memset(out, 0, sizeof *out);
     out->len = (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
     out->lp_term = 1.0;
-    double fact_w = o && o->fact_weight >= 0 ? o->fact_weight : 0.5;
-    evidence ev = {fr_vocab_create(), fr_vocab_create()};
+    double fact_w = o && o->fact_weight > 0 ? o->fact_weight : 0.5;
+    evidence ev = {fr_vocab_create(), fr_vocab_create(), fr_vocab_create()};
+    claim_term *ct = NULL;
+    size_t nct = 0;
     fr_token *tk = malloc(FR_SENT_TOKENS_MAX * sizeof *tk);
-    if (!ev.terms || !ev.facts || !tk)
+    double stem_credit = o && o->stem_credit > 0 ? o->stem_credit : 0.5;
+    if (!ev.terms || !ev.words || !ev.facts || !tk)
         goto done; /* out of memory: score 0, never "supported" */
+    fr_vocab_begin_doc(ev.words);
     fr_vocab_begin_doc(ev.terms);
     fr_vocab_begin_doc(ev.facts);
     for (size_t p = 0; p < n_passages; p++)
@@ -204,8 +291,11 @@ void fr_rag_score_sentence(const char *s, size_t n, const char *const *passages,
     char term[FR_TERM_MAX], word[FR_TERM_MAX], fact[2 * FR_TERM_MAX];
     /* distinct content terms: remember the ones already weighed */
     fr_vocab *seen = fr_vocab_create();
-    if (!seen)
+    ct = malloc(FR_CLAIM_TERMS_MAX * sizeof *ct);
+    if (!seen || !ct) {
+        fr_vocab_free(seen);
         goto done;
+    }
     fr_vocab_begin_doc(seen);
     bool first_word = true;
     for (size_t i = 0; i < nt; i++) {
@@ -248,9 +338,17 @@ void fr_rag_score_sentence(const char *s, size_t n, const char *const *passages,
             out->n_facts++;
             if (!fact_ok) {
                 out->n_facts_missing++;
+                /* name the number with its unit: "18 weeks", "$159.00" */
+                size_t a0 = t->off, a1 = t->off + t->len;
+                if ((t->flags & FR_TF_DIGIT) && attached_unit(s, tk, nt, i)) {
+                    if (i + 1 < nt && unit_of(s, &tk[i + 1]) && tk[i + 1].off - a1 <= 2)
+                        a1 = tk[i + 1].off + tk[i + 1].len;
+                    else if (i > 0 && tk[i - 1].kind == FR_TOK_SYMBOL)
+                        a0 = tk[i - 1].off;
+                }
                 if (!out->missing[0])
-                    snprintf(out->missing, sizeof out->missing, "%.*s", (int)(t->len < 60 ? t->len : 60),
-                             s + t->off);
+                    snprintf(out->missing, sizeof out->missing, "%.*s",
+                             (int)(a1 - a0 < 60 ? a1 - a0 : 60), s + a0);
             }
         }
         if (stop || fr_vocab_df(seen, term, tl) > 0)
@@ -261,13 +359,24 @@ void fr_rag_score_sentence(const char *s, size_t n, const char *const *passages,
         if (!(w > 0))
             w = 0;
         w_all += w;
+        double credit = 0;
         if (present)
-            w_found += w;
+            credit = fr_vocab_df(ev.words, word, t->len) > 0 ? 1.0 : stem_credit;
+        w_found += w * credit;
+        if (nct < FR_CLAIM_TERMS_MAX && credit > 0) {
+            memcpy(ct[nct].term, term, tl + 1);
+            ct[nct].w = w * credit;
+            nct++;
+        }
         else if (!out->missing[0] && !is_fact)
             snprintf(out->missing, sizeof out->missing, "%s", word);
     }
     fr_vocab_free(seen);
     out->support = w_all > 0 ? w_found / w_all : 1.0;
+    double loc_exp = o && o->locality != 0 ? o->locality : 0.5;
+    double ratio = 1.0;
+    if (loc_exp > 0 && w_found > 0 && nct > 1)
+        ratio = locality(passages, plens, n_passages, ct, nct, tk) / w_found;
 
     /* the model's probability of what it did not copy */
     if (o && o->lps && o->n_lps && o->lp_weight > 0) {
@@ -299,12 +408,16 @@ void fr_rag_score_sentence(const char *s, size_t n, const char *const *passages,
     double score = out->support;
     if (out->n_facts_missing)
         score *= fact_w * facts;
+    if (ratio < 1.0)
+        score *= pow(ratio > 0 ? ratio : 0, loc_exp);
     if (o && o->lp_weight > 0)
         score *= pow(out->lp_term, o->lp_weight);
     out->score = score < 0 ? 0 : score > 1 ? 1 : score;
 done:
+    free(ct);
     free(tk);
     fr_vocab_free(ev.terms);
+    fr_vocab_free(ev.words);
     fr_vocab_free(ev.facts);
 }
 
@@ -430,7 +543,7 @@ void fr_rag_checked_free(fr_rag_checked *c)
 }
 
 fr_status fr_rag_check_answer(const char *answer, size_t len, const char *const *passages,
-                              const size_t *plens, size_t n_passages, bool require_cites,
+                              const size_t *plens, size_t n_passages, fr_rag_cites mode,
                               const fr_rag_check_opts *opts, fr_rag_checked **out, fr_err *err)
 {
     *out = NULL;
@@ -493,13 +606,17 @@ fr_status fr_rag_check_answer(const char *answer, size_t len, const char *const 
             k = ce - 1;
         }
         c->bad_citation |= bad;
+        if (mode == FR_RAG_CITES_IGNORED) {
+            bad = false;
+            nci = 0;
+        }
         size_t ns = 0;
         if (nci) {
             for (int q = 0; q < nci; q++) {
                 sel[ns] = passages[cites[q] - 1];
                 sell[ns++] = plens[cites[q] - 1];
             }
-        } else if (!require_cites) {
+        } else if (mode != FR_RAG_CITES_REQUIRED) {
             for (size_t q = 0; q < n_passages; q++) {
                 sel[ns] = passages[q];
                 sell[ns++] = plens[q];
@@ -523,7 +640,7 @@ fr_status fr_rag_check_answer(const char *answer, size_t len, const char *const 
         sc->off = (uint32_t)i;
         sc->len = (uint32_t)(e - i);
         memcpy(sc->cites, cites, sizeof cites);
-        sc->n_cites = nci;
+        sc->n_cites = mode == FR_RAG_CITES_IGNORED ? 0 : nci;
         if (ns == 0 || bad) {
             sc->score = 0;
             snprintf(sc->missing, sizeof sc->missing, "%s",

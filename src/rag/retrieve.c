@@ -344,6 +344,7 @@ fr_status fr_kb_retrieve(fr_kb *kb, const char *question, const fr_kb_retrieve_o
         if (!any[i] && (worst == SIZE_MAX || q[i].idf > q[worst].idf))
             worst = i;
     double worst_share = worst == SIZE_MAX ? 0 : q[worst].idf / total;
+    h->missing_share = worst_share;
     if (worst != SIZE_MAX)
         h->missing = strdup(q[worst].word);
     if (gate_off) {
