@@ -173,13 +173,16 @@ bool fr_rag_cite_feed(fr_rag_cite_state *s, const char *text, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned c = (unsigned char)text[i];
         if (s->nf >= 0) {
-            if (s->nf < FR_NF_LEN && (unsigned char)nf[s->nf] == c)
-                s->nf++;
+            if (s->nf < FR_NF_LEN && (unsigned char)nf[s->nf] == c) {
+                if (++s->nf == FR_NF_LEN)
+                    s->dead = true; /* no sentence may start with NOT_FOUND */
+            }
             else if (!((s->nf == 0 || s->nf == FR_NF_LEN) && v_ws(c)))
                 s->nf = -1;
         }
         if (!s->dead)
             v_step(s, c);
+
         if (s->dead && s->nf < 0)
             return false;
     }
