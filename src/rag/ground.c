@@ -183,7 +183,9 @@ static bool evidence_add(evidence *ev, const char *s, size_t n, fr_token *tk)
 
 typedef struct claim_term {
     char term[FR_TERM_MAX];
-    double w; /* idf * match credit */
+    double w;      /* idf * match credit */
+    bool num;      /* a number (a fact that needs context) */
+    bool anchored; /* num: seen in a window with another word of the claim */
 } claim_term;
 
 /*
@@ -192,10 +194,12 @@ typedef struct claim_term {
  * words from unrelated sentences ("Stanford University is located in
  * Chestnut Hill", both names present but never together) has its support
  * spread thin; a supported claim usually has it together. Returns the
- * weight held by the best window.
+ * weight held by the best window. Also marks a number "anchored" when a
+ * window holds it together with another word of the claim: "up to 80
+ * sensors" is not supported by "-80 degrees" in an unrelated sentence.
  */
 static double locality(const char *const *passages, const size_t *plens, size_t np,
-                       const claim_term *ct, size_t nct, fr_token *tk)
+                       claim_term *ct, size_t nct, fr_token *tk)
 {
     bool cur[FR_CLAIM_TERMS_MAX], prev[FR_CLAIM_TERMS_MAX];
     double best = 0;
@@ -231,6 +235,12 @@ static double locality(const char *const *passages, const size_t *plens, size_t 
                 }
                 best = wc > best ? wc : best;
                 best = wp > best ? wp : best;
+                bool words = false;
+                for (size_t i = 0; i < nct && !words; i++)
+                    words = !ct[i].num && (cur[i] || prev[i]);
+                for (size_t i = 0; i < nct && words; i++)
+                    if (ct[i].num && (cur[i] || prev[i]))
+                        ct[i].anchored = true;
                 memcpy(prev, cur, nct * sizeof *cur);
                 memset(cur, 0, nct * sizeof *cur);
             }
@@ -361,11 +371,15 @@ void fr_rag_score_sentence(const char *s, size_t n, const char *const *passages,
         w_all += w;
         double credit = 0;
         if (present)
-            credit = fr_vocab_df(ev.words, word, t->len) > 0 ? 1.0 : stem_credit;
+            credit = (t->flags & FR_TF_DIGIT) || fr_vocab_df(ev.words, word, t->len) > 0
+                         ? 1.0
+                         : stem_credit;
         w_found += w * credit;
         if (nct < FR_CLAIM_TERMS_MAX && credit > 0) {
             memcpy(ct[nct].term, term, tl + 1);
             ct[nct].w = w * credit;
+            ct[nct].num = (t->flags & FR_TF_DIGIT) != 0;
+            ct[nct].anchored = false;
             nct++;
         }
         else if (!out->missing[0] && !is_fact)
@@ -375,8 +389,13 @@ void fr_rag_score_sentence(const char *s, size_t n, const char *const *passages,
     out->support = w_all > 0 ? w_found / w_all : 1.0;
     double loc_exp = o && o->locality != 0 ? o->locality : 0.5;
     double ratio = 1.0;
-    if (loc_exp > 0 && w_found > 0 && nct > 1)
+    if (loc_exp > 0 && w_found > 0 && nct > 1) {
         ratio = locality(passages, plens, n_passages, ct, nct, tk) / w_found;
+        /* Numbers not anchored (ct[i].anchored false) are NOT failed here:
+         * on WiCE that cost 0.03 AUROC (claims cite years and counts from
+         * a different evidence sentence than their words); kept as data
+         * for callers that want it later. */
+    }
 
     /* the model's probability of what it did not copy */
     if (o && o->lps && o->n_lps && o->lp_weight > 0) {

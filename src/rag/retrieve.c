@@ -44,6 +44,7 @@ static size_t question_terms(const char *q, qterm *out, size_t max)
 {
     size_t n = 0, pos = 0, len = strlen(q);
     fr_token t;
+    bool after_how = false;
     while (n < max && fr_next_token(q, len, &pos, &t)) {
         if (t.kind != FR_TOK_WORD || t.len >= FR_TERM_MAX)
             continue;
@@ -53,8 +54,13 @@ static size_t question_terms(const char *q, qterm *out, size_t max)
             e->word[i] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
         }
         e->word[t.len] = '\0';
+        /* "how long/much/many/often/far": phrasing, not content */
+        bool phrasing = after_how && (strcmp(e->word, "long") == 0 || strcmp(e->word, "much") == 0 ||
+                                      strcmp(e->word, "many") == 0 || strcmp(e->word, "often") == 0 ||
+                                      strcmp(e->word, "far") == 0);
+        after_how = strcmp(e->word, "how") == 0;
         size_t tl = fr_term(q + t.off, t.len, e->term);
-        if (tl == 0 || fr_is_stopword(e->word, t.len) || fr_is_stopword(e->term, tl))
+        if (tl == 0 || phrasing || fr_is_stopword(e->word, t.len) || fr_is_stopword(e->term, tl))
             continue;
         bool dup = false;
         for (size_t k = 0; k < n && !dup; k++)
