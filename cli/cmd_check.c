@@ -174,8 +174,15 @@ int cmd_check(int argc, char **argv)
                               j ? "no \"claim\" string field" : je.text);
                     code = FR_EXIT_RUNTIME;
                 } else {
-                    json_object_del(j, "claim");
-                    code = check_one(&c, text, j, arr);
+                    char *own = strdup(text); /* j's copy goes when "claim" is replaced */
+                    if (!own) {
+                        cli_error("check: out of memory");
+                        code = FR_EXIT_RUNTIME;
+                    } else {
+                        json_object_del(j, "claim");
+                        code = check_one(&c, own, j, arr);
+                        free(own);
+                    }
                 }
                 json_decref(j);
             }
