@@ -20,8 +20,9 @@
  *           (a savepoint, rolled back after each question), the share of
  *           questions where the gate abstains.
  *
- * Never fails on a number; exits 77-style message and 0 when data is
- * missing.
+ * Never fails on a number; prints "skipped" and exits 0 when data is
+ * missing. BENCH_SWEEP=1 adds balanced accuracy per threshold; BENCH_DUMP=1
+ * writes every scored claim to stderr (for error analysis).
  */
 #include "base/clock.h"
 #include "base/file.h"
