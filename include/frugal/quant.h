@@ -52,8 +52,9 @@ typedef enum fr_ftype {
  * q5_k_s, q5_k_m, q6_k. False for anything else, including llama.cpp
  * ftypes frugal cannot produce (Q2_K, Q3_K_*). */
 FR_API bool fr_ftype_from_name(const char *s, fr_ftype *out);
-/* "Q4_K_M" style name of any llama_ftype value; "unknown" otherwise. */
-FR_API const char *fr_ftype_name(uint32_t ftype);
+/* "Q4_K_M" style name of a llama_ftype value (llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_K_M
+ * without the prefixes); "unknown" otherwise. */
+FR_API const char *fr_ftype_short_name(uint32_t ftype);
 /* The main tensor type of a target (Q4_K for Q4_K_M); F32 if unknown. */
 FR_API fr_type fr_ftype_base_type(fr_ftype f);
 

@@ -108,7 +108,7 @@ bool fr_ftype_from_name(const char *s, fr_ftype *out)
     return false;
 }
 
-const char *fr_ftype_name(uint32_t f)
+const char *fr_ftype_short_name(uint32_t f)
 {
     const ftype_info *fi = ftype_find(f);
     return fi ? fi->name : "unknown";
@@ -332,7 +332,7 @@ fr_status fr_quant_plan_ex(const fr_gguf *src, fr_ftype f, fr_type *types, bool 
     const ftype_info *fi = ftype_find((uint32_t)f);
     if (!fi || !fi->produce)
         return fr_err_set(err, FR_E_UNSUPPORTED, "cannot quantize to %s (file type %u)",
-                          fr_ftype_name((uint32_t)f), (unsigned)f);
+                          fr_ftype_short_name((uint32_t)f), (unsigned)f);
     int64_t n = fr_gguf_n_tensors(src);
     model_facts m;
     read_facts(src, &m);

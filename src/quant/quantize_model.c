@@ -50,7 +50,8 @@ static void job_fail(qjob *j, const fr_err *e, int64_t row)
     pthread_mutex_lock(&j->mu);
     if (!atomic_load(&j->failed)) {
         j->err = *e;
-        fr_err_prefix(&j->err, "tensor '%s' row %" PRId64, j->t->name, row);
+        /* the writer adds the file and tensor name */
+        fr_err_prefix(&j->err, "row %" PRId64, row);
         atomic_store(&j->failed, true);
     }
     pthread_mutex_unlock(&j->mu);
