@@ -57,12 +57,12 @@ static int print_json(const char *in, const char *out, fr_ftype ft, const fr_qua
     for (int t = 0; t < FR_TYPE_COUNT_; t++)
         if (s->n_by_type[t])
             json_object_set_new(by, fr_type_name((uint32_t)t), json_integer(s->n_by_type[t]));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:f}", "input", in,
-                          "output", out, "file_type", fr_ftype_short_name(ft), "file_type_id", (int)ft,
-                          "tensors", (json_int_t)s->n_tensors, "converted",
-                          (json_int_t)s->n_converted, "fallback", (json_int_t)s->n_fallback,
-                          "bytes_in", (json_int_t)s->bytes_in, "bytes_out",
-                          (json_int_t)s->bytes_out, "tensors_by_type", by, "seconds", secs);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:f}", "input", in, "output",
+                  out, "file_type", fr_ftype_short_name(ft), "file_type_id", (int)ft, "tensors",
+                  (json_int_t)s->n_tensors, "converted", (json_int_t)s->n_converted, "fallback",
+                  (json_int_t)s->n_fallback, "bytes_in", (json_int_t)s->bytes_in, "bytes_out",
+                  (json_int_t)s->bytes_out, "tensors_by_type", by, "seconds", secs);
     if (!o) {
         cli_error("could not build the JSON summary");
         return FR_EXIT_RUNTIME;
@@ -80,8 +80,8 @@ int cmd_quantize(int argc, char **argv)
         threads = 1;
     bool allow_requant = false, json = false;
     const cli_opt opts[] = {
-        {"--threads", "-t", CLI_INT, &threads, "N", "worker threads (default: all cores)", 1,
-         1024, NULL},
+        {"--threads", "-t", CLI_INT, &threads, "N", "worker threads (default: all cores)", 1, 1024,
+         NULL},
         {"--allow-requantize", NULL, CLI_FLAG, &allow_requant, NULL,
          "convert tensors that are already quantized (adds both errors)", 0, 0, NULL},
         {"--json", NULL, CLI_FLAG, &json, NULL, "print a JSON summary on stdout", 0, 0, NULL},

@@ -68,8 +68,8 @@ typedef void (*fr_progress_fn)(void *user, uint64_t done, uint64_t total);
 
 typedef struct fr_quant_params {
     fr_ftype ftype;
-    int n_threads;          /* worker threads; <= 0 means 1 */
-    bool allow_requantize;  /* convert tensors that are already quantized */
+    int n_threads;           /* worker threads; <= 0 means 1 */
+    bool allow_requantize;   /* convert tensors that are already quantized */
     fr_progress_fn progress; /* optional; called on the caller's thread with
                               * the input bytes converted so far and in
                               * total (tensors copied unchanged not counted) */
@@ -77,11 +77,11 @@ typedef struct fr_quant_params {
 } fr_quant_params;
 
 typedef struct fr_quant_stats {
-    int64_t n_tensors;    /* all tensors written */
-    int64_t n_converted;  /* tensors whose type changed */
-    int64_t n_fallback;   /* tensors that fell back to another type */
-    uint64_t bytes_in;    /* tensor data bytes read */
-    uint64_t bytes_out;   /* tensor data bytes written */
+    int64_t n_tensors;                 /* all tensors written */
+    int64_t n_converted;               /* tensors whose type changed */
+    int64_t n_fallback;                /* tensors that fell back to another type */
+    uint64_t bytes_in;                 /* tensor data bytes read */
+    uint64_t bytes_out;                /* tensor data bytes written */
     int64_t n_by_type[FR_TYPE_COUNT_]; /* output tensors per type */
 } fr_quant_stats;
 

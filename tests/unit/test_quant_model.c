@@ -17,9 +17,8 @@
 #include <unistd.h>
 
 static char tmpdir[256];
-static const char *T_F32 = "f32", *T_F16 = "f16", *T_BF16 = "bf16", *T_Q8 = "q8_0",
-                  *T_Q50 = "q5_0", *T_Q51 = "q5_1",
-                  *T_Q4K = "q4_K", *T_Q5K = "q5_K", *T_Q6K = "q6_K";
+static const char *T_F32 = "f32", *T_F16 = "f16", *T_BF16 = "bf16", *T_Q8 = "q8_0", *T_Q50 = "q5_0",
+                  *T_Q51 = "q5_1", *T_Q4K = "q4_K", *T_Q5K = "q5_K", *T_Q6K = "q6_K";
 
 static const char *tmp_path(const char *name, char *buf, size_t n)
 {
@@ -118,7 +117,8 @@ static void write_model(const char *path, const char *arch, uint32_t n_layer, ui
         int64_t cnt = ts[i].ne0 * ne1;
         bufs[i] = malloc((size_t)cnt * sizeof(float));
         for (int64_t k = 0; k < cnt; k++)
-            bufs[i][k] = 0.05f * (float)sin(0.7 * (double)k + i) + 0.01f * (float)cos(0.013 * (double)k);
+            bufs[i][k] =
+                0.05f * (float)sin(0.7 * (double)k + i) + 0.01f * (float)cos(0.013 * (double)k);
         if (i == nan_at)
             bufs[i][cnt / 2] = NAN;
         int64_t ne[2] = {ts[i].ne0, ne1};
@@ -193,9 +193,10 @@ static double type_bound(const char *t)
     static const struct {
         const char *t;
         double b;
-    } b[] = {{"f16", 0.0005}, {"bf16", 0.004}, {"q8_0", 1.3 * 0.0054}, {"q4_0", 1.3 * 0.0862},
-             {"q4_1", 1.3 * 0.0779}, {"q5_0", 1.3 * 0.0432}, {"q5_1", 1.3 * 0.0378},
-             {"q4_K", 1.3 * 0.0716}, {"q5_K", 1.3 * 0.0363}, {"q6_K", 1.3 * 0.0178}};
+    } b[] = {{"f16", 0.0005},        {"bf16", 0.004},        {"q8_0", 1.3 * 0.0054},
+             {"q4_0", 1.3 * 0.0862}, {"q4_1", 1.3 * 0.0779}, {"q5_0", 1.3 * 0.0432},
+             {"q5_1", 1.3 * 0.0378}, {"q4_K", 1.3 * 0.0716}, {"q5_K", 1.3 * 0.0363},
+             {"q6_K", 1.3 * 0.0178}};
     for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
         if (!strcmp(b[i].t, t))
             return b[i].b;
@@ -370,14 +371,16 @@ static void test_stories(void)
             if (to->type == ti->type)
                 CHECK_MSG(rel == 0, "%s %s copied but changed", sw->type, ti->name);
             else
-                CHECK_MSG(rel <= type_bound(fr_type_name(to->type)), "%s %s (%s): rel RMS %.4f > %.4f",
-                          sw->type, ti->name, fr_type_name(to->type), rel,
-                          type_bound(fr_type_name(to->type)));
+                CHECK_MSG(rel <= type_bound(fr_type_name(to->type)),
+                          "%s %s (%s): rel RMS %.4f > %.4f", sw->type, ti->name,
+                          fr_type_name(to->type), rel, type_bound(fr_type_name(to->type)));
         }
         CHECK_EQ_INT(st.n_converted, converted);
-        fprintf(stderr, "stories260K %-6s: %lld tensors converted, worst rel RMS %.4f, %llu -> %llu bytes\n",
-                sw->type, (long long)converted, worst, (unsigned long long)st.bytes_in,
-                (unsigned long long)st.bytes_out);
+        fprintf(
+            stderr,
+            "stories260K %-6s: %lld tensors converted, worst rel RMS %.4f, %llu -> %llu bytes\n",
+            sw->type, (long long)converted, worst, (unsigned long long)st.bytes_in,
+            (unsigned long long)st.bytes_out);
         fr_gguf_free(q);
     }
 
@@ -444,7 +447,8 @@ static void test_mix_rules(void)
     expect_plan(path, "q4_k", want, n);
     expect_plan(path, "q4_k_s", want, n);
     /* Q5_K_S, Q6_K, Q8_0, Q4_0: uniform, output Q6_K (Q8_0 for Q8_0) */
-    const char *uni[4][2] = {{"q5_k", "q5_K"}, {"q6_k", "q6_K"}, {"q8_0", "q8_0"}, {"q4_0", "q4_0"}};
+    const char *uni[4][2] = {
+        {"q5_k", "q5_K"}, {"q6_k", "q6_K"}, {"q8_0", "q8_0"}, {"q4_0", "q4_0"}};
     for (int u = 0; u < 4; u++) {
         want[0] = uni[u][1];
         want[2] = u == 2 ? T_Q8 : T_Q6K;
@@ -491,24 +495,28 @@ static void test_special_tensors(void)
      * Q5_K. Router, position embeddings and 1-D weights are copied. Rows of
      * 96 fall back (Q4_K -> Q5_0, Q6_K -> Q8_0), rows of 100 go to F16. */
     const tspec ts[] = {
-        {"token_embd.weight", 256, 4},          {"blk.0.attn_v.weight", 256, 2},
-        {"blk.0.attn_k.weight", 256, 2},        {"blk.0.attn_output.weight", 256, 2},
-        {"blk.0.attn_qkv.weight", 256, 2},      {"blk.0.ffn_gate_inp.weight", 256, 8},
-        {"position_embd.weight", 256, 4},       {"blk.0.ffn_up.weight", 96, 2},
-        {"blk.0.ffn_gate.weight", 100, 2},      {"blk.0.ffn_down.bias", 256, 0},
+        {"token_embd.weight", 256, 4},     {"blk.0.attn_v.weight", 256, 2},
+        {"blk.0.attn_k.weight", 256, 2},   {"blk.0.attn_output.weight", 256, 2},
+        {"blk.0.attn_qkv.weight", 256, 2}, {"blk.0.ffn_gate_inp.weight", 256, 8},
+        {"position_embd.weight", 256, 4},  {"blk.0.ffn_up.weight", 96, 2},
+        {"blk.0.ffn_gate.weight", 100, 2}, {"blk.0.ffn_down.bias", 256, 0},
         {"blk.0.attn_q.weight", 256, 2},
     };
     int n = (int)(sizeof ts / sizeof ts[0]);
     char path[512];
     tmp_path("moe.gguf", path, sizeof path);
     write_model(path, "llama", 1, 8, ts, n, -1);
-    const char *want_m[] = {T_Q6K, T_Q8, T_Q8, T_Q5K, T_Q5K, T_F32, T_F32, T_Q50, T_F16, T_F32, T_Q4K};
+    const char *want_m[] = {T_Q6K, T_Q8,  T_Q8,  T_Q5K, T_Q5K, T_F32,
+                            T_F32, T_Q50, T_F16, T_F32, T_Q4K};
     expect_plan(path, "q4_k_m", want_m, n);
-    const char *want_6[] = {T_Q6K, T_Q8, T_Q8, T_Q6K, T_Q6K, T_F32, T_F32, T_Q8, T_F16, T_F32, T_Q6K};
+    const char *want_6[] = {T_Q6K, T_Q8, T_Q8,  T_Q6K, T_Q6K, T_F32,
+                            T_F32, T_Q8, T_F16, T_F32, T_Q6K};
     expect_plan(path, "q6_k", want_6, n);
-    const char *want_51[] = {T_Q6K, T_Q8, T_Q8, T_Q51, T_Q51, T_F32, T_F32, T_Q51, T_F16, T_F32, T_Q51};
+    const char *want_51[] = {T_Q6K, T_Q8,  T_Q8,  T_Q51, T_Q51, T_F32,
+                             T_F32, T_Q51, T_F16, T_F32, T_Q51};
     expect_plan(path, "q5_1", want_51, n);
-    const char *want_b[] = {T_BF16, T_BF16, T_BF16, T_BF16, T_BF16, T_F32, T_F32, T_BF16, T_BF16, T_F32, T_BF16};
+    const char *want_b[] = {T_BF16, T_BF16, T_BF16, T_BF16, T_BF16, T_F32,
+                            T_F32,  T_BF16, T_BF16, T_F32,  T_BF16};
     expect_plan(path, "bf16", want_b, n);
 }
 
@@ -532,7 +540,8 @@ static void test_names(void)
 
 static void test_threads_identical(void)
 {
-    const tspec ts[] = {{"blk.0.ffn_up.weight", 256, 1024}, {"blk.0.attn_v.weight", 512, 300},
+    const tspec ts[] = {{"blk.0.ffn_up.weight", 256, 1024},
+                        {"blk.0.attn_v.weight", 512, 300},
                         {"output.weight", 256, 33}};
     char in[512], o1[512], o4[512];
     tmp_path("big.gguf", in, sizeof in);
