@@ -72,9 +72,9 @@ int main(int argc, char **argv)
         x[i] = (float)(0.02 * r * cos(6.283185307179586 * u2));
         x[i + 1] = (float)(0.02 * r * sin(6.283185307179586 * u2));
     }
-    const fr_type types[] = {FR_TYPE_F16,  FR_TYPE_BF16, FR_TYPE_Q8_0, FR_TYPE_Q4_0, FR_TYPE_Q4_1,
-                             FR_TYPE_Q5_0, FR_TYPE_Q5_1, FR_TYPE_Q2_K, FR_TYPE_Q3_K, FR_TYPE_Q4_K,
-                             FR_TYPE_Q5_K, FR_TYPE_Q6_K};
+    const fr_type types[] = {FR_TYPE_F16,  FR_TYPE_BF16, FR_TYPE_Q8_0, FR_TYPE_Q4_0,
+                             FR_TYPE_Q4_1, FR_TYPE_Q5_0, FR_TYPE_Q5_1, FR_TYPE_Q2_K,
+                             FR_TYPE_Q3_K, FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K};
     printf("| type | bits/value | quantize Mvalues/s | dequantize Mvalues/s | rel RMS error |\n");
     printf("|---|---|---|---|---|\n");
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {

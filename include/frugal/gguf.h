@@ -92,8 +92,8 @@ FR_API uint64_t fr_gguf_data_offset(const fr_gguf *g); /* absolute file offset *
 /* Metadata, by index (0 .. n_kv-1, in file order) or by key. */
 FR_API int64_t fr_gguf_n_kv(const fr_gguf *g);
 FR_API int64_t fr_gguf_find_key(const fr_gguf *g, const char *key); /* -1 if absent */
-FR_API const char *fr_gguf_key(const fr_gguf *g, int64_t i);      /* NUL-terminated */
-FR_API fr_gguf_type fr_gguf_kv_type(const fr_gguf *g, int64_t i);
+FR_API const char *fr_gguf_key(const fr_gguf *g, int64_t i);      /* NUL-terminated; NULL if out of range */
+FR_API fr_gguf_type fr_gguf_kv_type(const fr_gguf *g, int64_t i); /* (fr_gguf_type)-1 if out of range */
 
 /* Typed getters. FR_OK; FR_E_NOTFOUND when the key is absent (err filled,
  * so optional keys can ignore it); FR_E_FORMAT when the stored type does not

@@ -52,8 +52,9 @@ typedef enum fr_ftype {
  * q5_k_s, q5_k_m, q6_k. False for anything else, including llama.cpp
  * ftypes frugal cannot produce (Q2_K, Q3_K_*). */
 FR_API bool fr_ftype_from_name(const char *s, fr_ftype *out);
-/* "Q4_K_M" style name of any llama_ftype value; "unknown" otherwise. */
-FR_API const char *fr_ftype_name(uint32_t ftype);
+/* "Q4_K_M" style name of a llama_ftype value (llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_K_M
+ * without the prefixes); "unknown" otherwise. */
+FR_API const char *fr_ftype_short_name(uint32_t ftype);
 /* The main tensor type of a target (Q4_K for Q4_K_M); F32 if unknown. */
 FR_API fr_type fr_ftype_base_type(fr_ftype f);
 
@@ -67,8 +68,8 @@ typedef void (*fr_progress_fn)(void *user, uint64_t done, uint64_t total);
 
 typedef struct fr_quant_params {
     fr_ftype ftype;
-    int n_threads;          /* worker threads; <= 0 means 1 */
-    bool allow_requantize;  /* convert tensors that are already quantized */
+    int n_threads;           /* worker threads; <= 0 means 1 */
+    bool allow_requantize;   /* convert tensors that are already quantized */
     fr_progress_fn progress; /* optional; called on the caller's thread with
                               * the input bytes converted so far and in
                               * total (tensors copied unchanged not counted) */
@@ -76,11 +77,11 @@ typedef struct fr_quant_params {
 } fr_quant_params;
 
 typedef struct fr_quant_stats {
-    int64_t n_tensors;    /* all tensors written */
-    int64_t n_converted;  /* tensors whose type changed */
-    int64_t n_fallback;   /* tensors that fell back to another type */
-    uint64_t bytes_in;    /* tensor data bytes read */
-    uint64_t bytes_out;   /* tensor data bytes written */
+    int64_t n_tensors;                 /* all tensors written */
+    int64_t n_converted;               /* tensors whose type changed */
+    int64_t n_fallback;                /* tensors that fell back to another type */
+    uint64_t bytes_in;                 /* tensor data bytes read */
+    uint64_t bytes_out;                /* tensor data bytes written */
     int64_t n_by_type[FR_TYPE_COUNT_]; /* output tensors per type */
 } fr_quant_stats;
 

@@ -42,9 +42,9 @@
 
 typedef struct ftype_info {
     fr_ftype ftype;
-    const char *name;  /* llama.cpp's name, as stored in file names */
+    const char *name; /* llama.cpp's name, as stored in file names */
     fr_type base;
-    bool produce;      /* frugal can write this target */
+    bool produce; /* frugal can write this target */
 } ftype_info;
 
 static const ftype_info ftypes[] = {
@@ -108,7 +108,7 @@ bool fr_ftype_from_name(const char *s, fr_ftype *out)
     return false;
 }
 
-const char *fr_ftype_name(uint32_t f)
+const char *fr_ftype_short_name(uint32_t f)
 {
     const ftype_info *fi = ftype_find(f);
     return fi ? fi->name : "unknown";
@@ -124,12 +124,12 @@ fr_type fr_ftype_base_type(fr_ftype f)
 
 typedef struct model_facts {
     char arch[64];
-    int n_layer;    /* block_count, or 1 + the highest blk.N seen */
-    int n_expert;   /* expert_count, 0 if absent */
-    bool is_70b;    /* llama.cpp's LLM_TYPE_70B, for llama and qwen2 */
+    int n_layer;  /* block_count, or 1 + the highest blk.N seen */
+    int n_expert; /* expert_count, 0 if absent */
+    bool is_70b;  /* llama.cpp's LLM_TYPE_70B, for llama and qwen2 */
     bool falcon;
     bool has_output;
-    int n_attn_v;   /* tensors named *attn_v.weight / attn_qkv / attn_kv_b */
+    int n_attn_v; /* tensors named *attn_v.weight / attn_qkv / attn_kv_b */
 } model_facts;
 
 static bool contains(const char *s, const char *sub)
@@ -209,14 +209,29 @@ static void read_facts(const fr_gguf *g, model_facts *m)
 static bool converts(const fr_gguf_tensor *t)
 {
     static const char *const keep[] = {
-        "_norm.weight",          "ffn_gate_inp.weight",      "altup",
-        "laurel",                "per_layer_model_proj",     "ssm_conv1d.weight",
-        "shortconv.conv.weight", "time_mix_first.weight",    "time_mix_w0.weight",
-        "time_mix_w1.weight",    "time_mix_w2.weight",       "time_mix_v0.weight",
-        "time_mix_v1.weight",    "time_mix_v2.weight",       "time_mix_a0.weight",
-        "time_mix_a1.weight",    "time_mix_a2.weight",       "time_mix_g1.weight",
-        "time_mix_g2.weight",    "time_mix_decay_w1.weight", "time_mix_decay_w2.weight",
-        "time_mix_lerp_fused.weight", "attn_rel_b.weight",
+        "_norm.weight",
+        "ffn_gate_inp.weight",
+        "altup",
+        "laurel",
+        "per_layer_model_proj",
+        "ssm_conv1d.weight",
+        "shortconv.conv.weight",
+        "time_mix_first.weight",
+        "time_mix_w0.weight",
+        "time_mix_w1.weight",
+        "time_mix_w2.weight",
+        "time_mix_v0.weight",
+        "time_mix_v1.weight",
+        "time_mix_v2.weight",
+        "time_mix_a0.weight",
+        "time_mix_a1.weight",
+        "time_mix_a2.weight",
+        "time_mix_g1.weight",
+        "time_mix_g2.weight",
+        "time_mix_decay_w1.weight",
+        "time_mix_decay_w2.weight",
+        "time_mix_lerp_fused.weight",
+        "attn_rel_b.weight",
     };
     if (!ends_with(t->name, "weight") || t->n_dims < 2)
         return false;
@@ -332,7 +347,7 @@ fr_status fr_quant_plan_ex(const fr_gguf *src, fr_ftype f, fr_type *types, bool 
     const ftype_info *fi = ftype_find((uint32_t)f);
     if (!fi || !fi->produce)
         return fr_err_set(err, FR_E_UNSUPPORTED, "cannot quantize to %s (file type %u)",
-                          fr_ftype_name((uint32_t)f), (unsigned)f);
+                          fr_ftype_short_name((uint32_t)f), (unsigned)f);
     int64_t n = fr_gguf_n_tensors(src);
     model_facts m;
     read_facts(src, &m);

@@ -27,7 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_VALUES 65536 /* values per work item: big enough to amortise, small enough to balance */
+#define CHUNK_VALUES                                                                               \
+    65536 /* values per work item: big enough to amortise, small enough to balance */
 
 typedef struct qjob {
     const fr_gguf_tensor *t;
@@ -50,7 +51,8 @@ static void job_fail(qjob *j, const fr_err *e, int64_t row)
     pthread_mutex_lock(&j->mu);
     if (!atomic_load(&j->failed)) {
         j->err = *e;
-        fr_err_prefix(&j->err, "tensor '%s' row %" PRId64, j->t->name, row);
+        /* the writer adds the file and tensor name */
+        fr_err_prefix(&j->err, "row %" PRId64, row);
         atomic_store(&j->failed, true);
     }
     pthread_mutex_unlock(&j->mu);
@@ -136,8 +138,9 @@ static fr_status fill(void *user, int64_t index, void *dst, uint64_t nbytes, fr_
     j.done_before = c->done;
     j.total = c->total;
     if (j.row_out * (uint64_t)j.n_rows != nbytes)
-        return fr_err_set(err, FR_E_INTERNAL, "tensor '%s': %" PRIu64 " bytes planned, %" PRIu64
-                          " given by the writer", t->name, j.row_out * (uint64_t)j.n_rows, nbytes);
+        return fr_err_set(err, FR_E_INTERNAL,
+                          "tensor '%s': %" PRIu64 " bytes planned, %" PRIu64 " given by the writer",
+                          t->name, j.row_out * (uint64_t)j.n_rows, nbytes);
     atomic_init(&j.next_row, 0);
     atomic_init(&j.rows_done, 0);
     atomic_init(&j.failed, false);
@@ -219,7 +222,8 @@ fr_status fr_quantize_gguf(const fr_gguf *src, const char *out_path, const char 
     if (fr_gguf_get_u32(src, "split.count", &n_split, NULL) == FR_OK && n_split > 1) {
         st = fr_err_set(err, FR_E_UNSUPPORTED,
                         "this is part of a model split into %u files; merge the parts first "
-                        "(llama-gguf-split --merge) and quantize the merged file", n_split);
+                        "(llama-gguf-split --merge) and quantize the merged file",
+                        n_split);
         goto out;
     }
 

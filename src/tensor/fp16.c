@@ -83,9 +83,9 @@ uint16_t fr_fp32_to_fp16(float f)
      * 2^-25 and below round to zero (2^-25 itself is a tie, to even 0). */
     if (a <= 0x33000000u)
         return sign;
-    uint32_t e = a >> 23;                   /* 102 .. 112 */
+    uint32_t e = a >> 23;                     /* 102 .. 112 */
     uint32_t m = (a & 0x7fffffu) | 0x800000u; /* |f| = m * 2^(e - 150) */
-    uint32_t shift = 126u - e;              /* 14 .. 24: |f| * 2^24 = m >> shift */
+    uint32_t shift = 126u - e;                /* 14 .. 24: |f| * 2^24 = m >> shift */
     uint32_t q = m >> shift;
     uint32_t rem = m & ((1u << shift) - 1u);
     uint32_t half = 1u << (shift - 1u);

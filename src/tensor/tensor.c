@@ -14,8 +14,8 @@
 #include <inttypes.h>
 #include <math.h>
 
-static fr_status check_args(fr_type t, const void *a, const void *b, int64_t n,
-                            const char *what, const fr_kernels_ref **k, fr_err *err)
+static fr_status check_args(fr_type t, const void *a, const void *b, int64_t n, const char *what,
+                            const fr_kernels_ref **k, fr_err *err)
 {
     const fr_type_info *ti = fr_type_get((uint32_t)t);
     if (!ti)
@@ -24,8 +24,8 @@ static fr_status check_args(fr_type t, const void *a, const void *b, int64_t n,
     *k = fr_kernels_ref_get((uint32_t)t);
     if (n < 0 || n % ti->block_size)
         return fr_err_set(err, FR_E_INVALID,
-                          "%s %s: %" PRId64 " values is not a multiple of the block size %u",
-                          what, ti->name, n, ti->block_size);
+                          "%s %s: %" PRId64 " values is not a multiple of the block size %u", what,
+                          ti->name, n, ti->block_size);
     if (n > 0 && (!a || !b))
         return fr_err_set(err, FR_E_INVALID, "%s %s: NULL buffer", what, ti->name);
     return FR_OK;

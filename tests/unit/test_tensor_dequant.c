@@ -57,8 +57,8 @@ static int bit_diffs(const float *got, const float *want, int64_t n, const char 
     int bad = 0;
     for (int64_t i = 0; i < n; i++) {
         if (memcmp(&got[i], &want[i], 4) != 0 && bad++ < 3)
-            fprintf(stderr, "%s[%lld]: got %.9g, want %.9g\n", what, (long long)i,
-                    (double)got[i], (double)want[i]);
+            fprintf(stderr, "%s[%lld]: got %.9g, want %.9g\n", what, (long long)i, (double)got[i],
+                    (double)want[i]);
     }
     return bad;
 }
@@ -89,8 +89,7 @@ static void test_vec(const vec *v)
     fr_err err;
     CHECK_EQ_INT(fr_dequantize(v->type, g + v->off_w, got, nw, &err), FR_OK);
     CHECK_EQ_INT(fr_dequantize(v->type, g + v->off_w2, got + nw, nw2, &err), FR_OK);
-    CHECK_MSG(bit_diffs(got, want, nw + nw2, v->name) == 0, "%s differs from llama.cpp",
-              v->name);
+    CHECK_MSG(bit_diffs(got, want, nw + nw2, v->name) == 0, "%s differs from llama.cpp", v->name);
 
     /* Row by row gives the same (rows are independent runs of blocks). */
     memset(got, 0, (size_t)nw * sizeof *got);

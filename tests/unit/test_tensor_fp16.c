@@ -71,7 +71,8 @@ static uint16_t ref_to_bf16(float f)
     double v = fabs((double)f);
     double vlo = fabs((double)f_of((uint32_t)lo << 16));
     uint16_t hi = (uint16_t)(lo + 1);
-    double vhi = ((hi & 0x7f80) == 0x7f80) ? ldexp(1.0, 128) : fabs((double)f_of((uint32_t)hi << 16));
+    double vhi =
+        ((hi & 0x7f80) == 0x7f80) ? ldexp(1.0, 128) : fabs((double)f_of((uint32_t)hi << 16));
     double dlo = v - vlo, dhi = vhi - v;
     if (dlo < dhi)
         return lo;
@@ -92,18 +93,18 @@ static void test_spot(void)
     CHECK_EQ_INT(fr_fp32_to_fp16(1e10f), 0x7c00);
     CHECK_EQ_INT(fr_fp32_to_fp16(-INFINITY), 0xfc00);
     CHECK_EQ_INT(fr_fp32_to_fp16(-0.0f), 0x8000);
-    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(1, -14)), 0x0400);  /* smallest normal */
-    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(1, -24)), 0x0001);  /* smallest subnormal */
-    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(1, -25)), 0x0000);  /* tie -> even 0 */
-    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(3, -26)), 0x0001);  /* 0.75 ulp -> 1 */
-    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(3, -25)), 0x0002);  /* 1.5 ulp tie -> even 2 */
-    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(5, -25)), 0x0002);  /* 2.5 ulp tie -> even 2 */
-    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(2047, -25)), 0x0400); /* rounds up into normals */
+    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(1, -14)), 0x0400);        /* smallest normal */
+    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(1, -24)), 0x0001);        /* smallest subnormal */
+    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(1, -25)), 0x0000);        /* tie -> even 0 */
+    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(3, -26)), 0x0001);        /* 0.75 ulp -> 1 */
+    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(3, -25)), 0x0002);        /* 1.5 ulp tie -> even 2 */
+    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(5, -25)), 0x0002);        /* 2.5 ulp tie -> even 2 */
+    CHECK_EQ_INT(fr_fp32_to_fp16(ldexpf(2047, -25)), 0x0400);     /* rounds up into normals */
     CHECK_EQ_INT(fr_fp32_to_fp16(1.0f + ldexpf(1, -11)), 0x3c00); /* tie -> even */
     CHECK_EQ_INT(fr_fp32_to_fp16(1.0f + ldexpf(3, -11)), 0x3c02); /* tie -> even */
     CHECK_EQ_INT(fr_fp32_to_fp16(1.0f + ldexpf(1, -11) + ldexpf(1, -20)), 0x3c01);
-    CHECK_EQ_INT(fr_fp32_to_fp16(2047.5f), 0x6800);          /* 2048 (even) */
-    CHECK_EQ_INT(fr_fp32_to_fp16(NAN) & 0x7e00, 0x7e00);     /* quiet NaN */
+    CHECK_EQ_INT(fr_fp32_to_fp16(2047.5f), 0x6800);                   /* 2048 (even) */
+    CHECK_EQ_INT(fr_fp32_to_fp16(NAN) & 0x7e00, 0x7e00);              /* quiet NaN */
     CHECK_EQ_INT(fr_fp32_to_fp16(f_of(0x7f800001)) & 0x7e00, 0x7e00); /* sNaN -> quiet */
     CHECK_EQ_INT(fr_fp32_to_fp16(f_of(0xffc00000)), 0xfe00);
 
@@ -216,7 +217,8 @@ static void test_bf16(void)
         uint32_t t = ((uint32_t)u & 0xffff0000u) | 0x8000u;
         float cases[4] = {f, f_of(t), f_of(t - 1), f_of(t + 1)};
         for (int k = 0; k < 4; k++)
-            if (!isnan(cases[k]) && !isinf(cases[k]) && fr_fp32_to_bf16(cases[k]) != ref_to_bf16(cases[k]))
+            if (!isnan(cases[k]) && !isinf(cases[k]) &&
+                fr_fp32_to_bf16(cases[k]) != ref_to_bf16(cases[k]))
                 if (bad++ < 10)
                     fprintf(stderr, "bf16(%a) = %04x, want %04x\n", (double)cases[k],
                             fr_fp32_to_bf16(cases[k]), ref_to_bf16(cases[k]));

@@ -183,8 +183,7 @@ static void test_requantize_llama_files(void)
         uint8_t *q = malloc((size_t)v[i].bytes_w2);
         fr_err err;
         CHECK_EQ_INT(fr_quantize(v[i].t, src, q, nw, &err), FR_OK);
-        CHECK_MSG(memcmp(q, g + v[i].off_w, (size_t)v[i].bytes_w) == 0, "%s tensor w",
-                  v[i].file);
+        CHECK_MSG(memcmp(q, g + v[i].off_w, (size_t)v[i].bytes_w) == 0, "%s tensor w", v[i].file);
         CHECK_EQ_INT(fr_quantize(v[i].t, src + nw, q, nw2, &err), FR_OK);
         CHECK_MSG(memcmp(q, g + v[i].off_w2, (size_t)v[i].bytes_w2) == 0, "%s tensor w2",
                   v[i].file);
@@ -311,18 +310,64 @@ static void test_edges(void)
         double tol = 0; /* max abs error allowed relative to max |x|; 0: exact */
         for (int i = 0; i < N; i++) {
             switch (c) {
-            case 0: name = "zeros"; x[i] = 0; break;
-            case 1: name = "-0"; x[i] = -0.0f; break;
-            case 2: name = "constant 1"; x[i] = 1.0f; tol = 0.01; break;
-            case 3: name = "constant -3"; x[i] = -3.0f; tol = 0.01; break;
-            case 4: name = "one outlier"; x[i] = i == 77 ? 100.0f : 0.001f * (float)rng_normal(&r); tol = 0.01; break;
-            case 5: name = "subnormal"; x[i] = 1e-40f * (float)(i % 7 - 3); tol = -1; break;
-            case 6: name = "tiny"; x[i] = 1e-8f * (float)rng_normal(&r); tol = -1; break;
-            case 7: name = "huge 6e4"; x[i] = 60000.0f * (float)sin(i); tol = -1; break;
-            case 8: name = "huge 1e7"; x[i] = 1e7f * (float)cos(i); tol = -1; break;
-            case 9: name = "huge 3e38"; x[i] = (i % 2 ? 3e38f : -3e38f); tol = -1; break;
-            case 10: name = "positive ramp"; x[i] = 1.0f + (float)i; tol = 0.2; break;
-            case 11: name = "negative ramp"; x[i] = -1.0f - (float)i; tol = 0.2; break;
+            case 0:
+                name = "zeros";
+                x[i] = 0;
+                break;
+            case 1:
+                name = "-0";
+                x[i] = -0.0f;
+                break;
+            case 2:
+                name = "constant 1";
+                x[i] = 1.0f;
+                tol = 0.01;
+                break;
+            case 3:
+                name = "constant -3";
+                x[i] = -3.0f;
+                tol = 0.01;
+                break;
+            case 4:
+                name = "one outlier";
+                x[i] = i == 77 ? 100.0f : 0.001f * (float)rng_normal(&r);
+                tol = 0.01;
+                break;
+            case 5:
+                name = "subnormal";
+                x[i] = 1e-40f * (float)(i % 7 - 3);
+                tol = -1;
+                break;
+            case 6:
+                name = "tiny";
+                x[i] = 1e-8f * (float)rng_normal(&r);
+                tol = -1;
+                break;
+            case 7:
+                name = "huge 6e4";
+                x[i] = 60000.0f * (float)sin(i);
+                tol = -1;
+                break;
+            case 8:
+                name = "huge 1e7";
+                x[i] = 1e7f * (float)cos(i);
+                tol = -1;
+                break;
+            case 9:
+                name = "huge 3e38";
+                x[i] = (i % 2 ? 3e38f : -3e38f);
+                tol = -1;
+                break;
+            case 10:
+                name = "positive ramp";
+                x[i] = 1.0f + (float)i;
+                tol = 0.2;
+                break;
+            case 11:
+                name = "negative ramp";
+                x[i] = -1.0f - (float)i;
+                tol = 0.2;
+                break;
             }
         }
         double amax = 0;
@@ -431,8 +476,8 @@ static void test_block_independence(void)
         uint64_t rb = fr_type_row_bytes(t, N);
         fr_quantize(t, x, a, N, &err);
         for (int i = 0; i < N; i += (int)ti->block_size)
-            fr_quantize(t, x + i, b + (uint64_t)i / ti->block_size * ti->type_size,
-                        ti->block_size, &err);
+            fr_quantize(t, x + i, b + (uint64_t)i / ti->block_size * ti->type_size, ti->block_size,
+                        &err);
         CHECK_MSG(memcmp(a, b, rb) == 0, "%s", ti->name);
     }
 }

@@ -17,8 +17,7 @@ static inline uint16_t fr_rd16(const uint8_t *p)
 
 static inline uint32_t fr_rd32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
 static inline void fr_wr16(uint8_t *p, uint16_t v)

@@ -15,7 +15,7 @@
 
 #include <frugal/tensor.h>
 
-#define FR_QK 32   /* values per block of the Q4_0..Q8_0 family */
+#define FR_QK 32    /* values per block of the Q4_0..Q8_0 family */
 #define FR_QK_K 256 /* values per super-block of the K family */
 
 typedef void (*fr_dequant_fn)(const void *src, float *dst, int64_t n);
@@ -72,7 +72,6 @@ double fr_dot_ref(fr_type t, const void *row, const float *x, int64_t n);
 
 /* y[r] = dot(row r of w, x) for r < rows; w holds rows rows of cols values
  * of type t, back to back (the GGUF layout, cols = ne0). */
-void fr_matvec_ref(fr_type t, const void *w, int64_t rows, int64_t cols, const float *x,
-                   float *y);
+void fr_matvec_ref(fr_type t, const void *w, int64_t rows, int64_t cols, const float *x, float *y);
 
 #endif

@@ -151,7 +151,8 @@ static void fit_asym(const float *x, int n, int nmax, float *scale, float *min)
         if (!(na > 0))
             continue;
         /* sum (na*l + nb - x)^2, expanded */
-        double err = na * na * sll + 2 * na * nb * sl + n * nb * nb - 2 * na * slx - 2 * nb * sx + sxx;
+        double err =
+            na * na * sll + 2 * na * nb * sl + n * nb * nb - 2 * na * slx - 2 * nb * sx + sxx;
         if (err < best_err) {
             best_err = err;
             best_a = na;
@@ -209,9 +210,9 @@ static float fit_sym(const float *x, int n, int nmax)
 
 /* Asymmetric types: value = (d*ls)*L - (dmin*lm), ls/lm in 0..smax. */
 typedef struct asym_block {
-    uint16_t d, dmin;     /* stored fp16 */
+    uint16_t d, dmin;       /* stored fp16 */
     uint8_t ls[16], lm[16]; /* per sub-block (nsub of them) */
-    uint8_t L[FR_QK_K];   /* levels 0..nmax */
+    uint8_t L[FR_QK_K];     /* levels 0..nmax */
 } asym_block;
 
 /* Levels and squared error of one sub-block under the decoder's arithmetic. */

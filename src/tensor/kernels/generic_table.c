@@ -52,8 +52,7 @@ double fr_dot_ref(fr_type t, const void *row, const float *x, int64_t n)
     return sum;
 }
 
-void fr_matvec_ref(fr_type t, const void *w, int64_t rows, int64_t cols, const float *x,
-                   float *y)
+void fr_matvec_ref(fr_type t, const void *w, int64_t rows, int64_t cols, const float *x, float *y)
 {
     uint64_t row_bytes = fr_type_row_bytes(t, cols);
     const uint8_t *p = w;
