@@ -16,7 +16,9 @@
  *
  *   chatml           <|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n
  *                    <|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n
- *                    <|im_start|>assistant\n                   (Qwen, SmolLM, Hermes, Yi)
+ *                    <|im_start|>assistant\n                   (Qwen2/2.5, SmolLM, Hermes, Yi)
+ *   qwen3            chatml; earlier answers lose their <think>...</think> part, an
+ *                    answer after the last user turn keeps it; see disable_thinking
  *   llama3           <|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>
  *                    ...user...assistant...<|start_header_id|>assistant<|end_header_id|>\n\n
  *   llama3.1         as llama3, but the system block always exists and reads
@@ -148,6 +150,9 @@ typedef struct fr_chat_opts {
     const char *date_string;
     /* Do not insert the template's default system prompt. */
     bool no_default_system;
+    /* qwen3: answer without reasoning (the template's enable_thinking =
+     * false: the generation prompt ends with an empty think block). */
+    bool disable_thinking;
 } fr_chat_opts;
 
 /* Rendered prompt. text is NUL-terminated (len excludes the NUL) and owned

@@ -64,6 +64,50 @@ static const char HERMES[] =
     "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+/* Qwen/Qwen3-* (tools branches shortened) */
+static const char QWEN3[] =
+    "{%- if messages[0].role == 'system' %}\n"
+    "    {{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}\n"
+    "{%- endif %}\n"
+    "{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}\n"
+    "{%- for message in messages[::-1] %}\n"
+    "    {%- set index = (messages|length - 1) - loop.index0 %}\n"
+    "    {%- if ns.multi_step_tool and message.role == \"user\" %}\n"
+    "        {%- set ns.multi_step_tool = false %}\n"
+    "        {%- set ns.last_query_index = index %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- for message in messages %}\n"
+    "    {%- set content = message.content %}\n"
+    "    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) %}\n"
+    "        {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>' + '\\n' }}\n"
+    "    {%- elif message.role == \"assistant\" %}\n"
+    "        {%- set reasoning_content = '' %}\n"
+    "        {%- if '</think>' in content %}\n"
+    "            {%- set reasoning_content = "
+    "content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}\n"
+    "            {%- set content = content.split('</think>')[-1].lstrip('\\n') %}\n"
+    "        {%- endif %}\n"
+    "        {%- if loop.index0 > ns.last_query_index %}\n"
+    "            {%- if loop.last or (not loop.last and reasoning_content) %}\n"
+    "                {{- '<|im_start|>' + message.role + '\\n<think>\\n' + "
+    "reasoning_content.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}\n"
+    "            {%- else %}\n"
+    "                {{- '<|im_start|>' + message.role + '\\n' + content }}\n"
+    "            {%- endif %}\n"
+    "        {%- else %}\n"
+    "            {{- '<|im_start|>' + message.role + '\\n' + content }}\n"
+    "        {%- endif %}\n"
+    "        {{- '<|im_end|>\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|im_start|>assistant\\n' }}\n"
+    "    {%- if enable_thinking is defined and enable_thinking is false %}\n"
+    "        {{- '<think>\\n\\n</think>\\n\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endif %}\n";
+
 /* meta-llama/Meta-Llama-3-8B-Instruct */
 static const char LLAMA3[] =
     "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
@@ -339,6 +383,15 @@ static void test_families(void)
                  "<|im_start|>user\nAnother question<|im_end|>\n"
                  "<|im_start|>assistant\n",
                  false);
+    check_family(QWEN3, "qwen3",
+                 "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
+                 "<|im_start|>user\nHello<|im_end|>\n"
+                 "<|im_start|>assistant\nHi there<|im_end|>\n"
+                 "<|im_start|>user\nWho are you<|im_end|>\n"
+                 "<|im_start|>assistant\n   I am an assistant   <|im_end|>\n"
+                 "<|im_start|>user\nAnother question<|im_end|>\n"
+                 "<|im_start|>assistant\n",
+                 false);
     check_family(LLAMA3, "llama3",
                  "<|begin_of_text|>"
                  "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|>"
@@ -478,6 +531,48 @@ static void test_details(void)
         CHECK(fr_chat_template_default_system(t) == NULL);
         expect_render(t, hello, 1, &gen, "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n",
                       false);
+        fr_chat_template_free(t);
+    }
+
+    /* Qwen3: reasoning is dropped from answers before the last user turn,
+     * kept (and added empty) for an answer after it; enable_thinking=false. */
+    t = detect(QWEN3, "qwen3");
+    if (t) {
+        CHECK(fr_chat_template_default_system(t) == NULL);
+        static const fr_chat_msg m[] = {{FR_CHAT_USER, "Q1", 2},
+                                        {FR_CHAT_ASSISTANT, "<think>\nplan\n</think>\n\nA1", 25},
+                                        {FR_CHAT_USER, "Q2", 2}};
+        expect_render(t, m, 3, &gen,
+                      "<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n"
+                      "<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n",
+                      false);
+        fr_chat_opts nothink = {.add_generation_prompt = true, .disable_thinking = true};
+        expect_render(t, m, 3, &nothink,
+                      "<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n"
+                      "<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n"
+                      "<think>\n\n</think>\n\n",
+                      false);
+        /* Rendering a finished exchange (for training): the last answer keeps
+         * its reasoning; without reasoning it gets an empty block. */
+        static const fr_chat_msg done[] = {{FR_CHAT_USER, "Q", 1},
+                                           {FR_CHAT_ASSISTANT, "<think>\n\nr\n</think>\n\nA", 22}};
+        expect_render(t, done, 2, &nogen,
+                      "<|im_start|>user\nQ<|im_end|>\n"
+                      "<|im_start|>assistant\n<think>\nr\n</think>\n\nA<|im_end|>\n",
+                      false);
+        static const fr_chat_msg plain_done[] = {{FR_CHAT_USER, "Q", 1}, {FR_CHAT_ASSISTANT, "A", 1}};
+        expect_render(t, plain_done, 2, &nogen,
+                      "<|im_start|>user\nQ<|im_end|>\n"
+                      "<|im_start|>assistant\n<think>\n\n</think>\n\nA<|im_end|>\n",
+                      false);
+        fr_chat_template_free(t);
+    }
+    /* disable_thinking means nothing to plain ChatML. */
+    t = detect(HERMES, "chatml");
+    if (t) {
+        fr_chat_opts nothink = {.add_generation_prompt = true, .disable_thinking = true};
+        expect_render(t, hello, 1, &nothink,
+                      "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", false);
         fr_chat_template_free(t);
     }
 
