@@ -27,7 +27,8 @@
  *   mistral-v1       <s> [INST] S\n\nU1 [/INST] A1</s> [INST] U2 [/INST]   (Mistral 7B v0.1)
  *   mistral-legacy   <s>[INST] S\n\nU1 [/INST]A1</s>[INST] U2 [/INST]     (early v0.2, Mixtral 8x7B)
  *   mistral-v3       <s>[INST] U1[/INST] A1</s>[INST] S\n\nU2[/INST]      (v0.3: system on LAST user)
- *   mistral-v3-tekken <s>[INST]U1[/INST]A1</s>[INST]S\n\nU2[/INST]        (Nemo, Ministral)
+ *   mistral-v3-tekken <s>[INST]U1[/INST]A1</s>[INST]S\n\nU2[/INST]        (Nemo; Ministral's
+ *                    template writes " " + A1 trimmed, and so do we when it says so)
  *   phi3             <|system|>\nS<|end|>\n<|user|>\nU1<|end|>\n<|assistant|>\nA1<|end|>\n...<|assistant|>\n
  *   gemma            <bos><start_of_turn>user\nS\n\nU1<end_of_turn>\n<start_of_turn>model\nA1<end_of_turn>\n
  *                    ...<start_of_turn>model\n   (no system role: S joins the first user turn)
@@ -35,7 +36,7 @@
  *   deepseek         <｜begin▁of▁sentence｜>S\n\nUser: U1\n\nAssistant: A1<｜end▁of▁sentence｜>User: U2\n\nAssistant:
  *   deepseek3        <｜begin▁of▁sentence｜>S<｜User｜>U1<｜Assistant｜>A1<｜end▁of▁sentence｜><｜User｜>U2<｜Assistant｜>
  *   deepseek-r1      as deepseek3; generation prompt "<｜Assistant｜><think>\n"; reasoning
- *                    (text up to the last "</think>") is dropped from earlier assistant turns
+ *                    (text up to the last "</think>") is dropped from assistant turns
  *
  * Exact whitespace and trimming follow each family's real template; see the
  * comments in src/text/chat_template.c and the fixtures in
@@ -49,7 +50,10 @@
  *   written as text too. So: tokenize the prompt with parse_special = true
  *   and WITHOUT adding a BOS (add_special = false), always. The template,
  *   not the vocab's add_bos_token flag, decides whether there is a BOS, as
- *   Hugging Face's apply_chat_template does. (A caller that wants
+ *   Hugging Face's apply_chat_template does. Pass the vocab's BOS text in
+ *   fr_chat_opts.bos_text when it may differ from the family's usual one
+ *   (ChatML has none: a ChatML template that starts with bos_token, like
+ *   InternLM2's, gets its BOS only from bos_text). (A caller that wants
  *   llama.cpp's behaviour instead - BOS per add_bos_token - strips the
  *   leading BOS text when starts_with_bos and then adds BOS per the vocab.)
  *   Caveat of every text-based template: message content that contains
