@@ -73,6 +73,7 @@
 #define FRUGAL_CHAT_H
 
 #include <frugal/base.h>
+#include <frugal/gguf.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -112,6 +113,12 @@ typedef struct fr_chat_template fr_chat_template;
  * *out is owned by the caller; free with fr_chat_template_free. */
 FR_API fr_status fr_chat_template_detect(const char *jinja, size_t len, unsigned flags,
                                          fr_chat_template **out, fr_err *err);
+
+/* The same for a model file: reads tokenizer.chat_template from g (a
+ * missing key counts as "no template"; a key that is not a string is
+ * FR_E_FORMAT naming it). g is borrowed; the result does not keep it. */
+FR_API fr_status fr_chat_template_from_gguf(const fr_gguf *g, unsigned flags,
+                                            fr_chat_template **out, fr_err *err);
 
 /* The family named `name` (one of fr_chat_template_name_at; exact,
  * case-sensitive), with that family's defaults (no default system prompt,

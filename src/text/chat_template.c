@@ -29,6 +29,7 @@
 
 #include "base/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +401,27 @@ fr_status fr_chat_template_detect(const char *jinja, size_t len, unsigned flags,
             t->default_system = find_default_system(jinja, len);
     }
     *out = t;
+    return FR_OK;
+}
+
+fr_status fr_chat_template_from_gguf(const fr_gguf *g, unsigned flags, fr_chat_template **out,
+                                    fr_err *err)
+{
+    if (!out || !g)
+        return fr_err_set(err, FR_E_INVALID, "fr_chat_template_from_gguf: NULL argument");
+    *out = NULL;
+    static const char key[] = "tokenizer.chat_template";
+    fr_gguf_str tmpl = {NULL, 0};
+    if (fr_gguf_find_key(g, key) >= 0) {
+        fr_status st = fr_gguf_get_str(g, key, &tmpl, err); /* message names file and key */
+        if (st)
+            return st;
+        if (tmpl.len > SIZE_MAX)
+            return fr_err_set(err, FR_E_FORMAT, "%s: %s is too long", fr_gguf_path(g), key);
+    }
+    fr_status st = fr_chat_template_detect(tmpl.ptr, (size_t)tmpl.len, flags, out, err);
+    if (st)
+        return fr_err_prefix(err, "%s", fr_gguf_path(g));
     return FR_OK;
 }
 

@@ -13,7 +13,10 @@
 
 #include <frugal/chat.h>
 
+#include <frugal/gguf.h>
+
 #include <regex.h>
+#include <unistd.h>
 
 /* ---- fixtures --------------------------------------------------------- */
 
@@ -779,154 +782,8 @@ static void test_names_and_errors(void)
     CHECK_STR(fr_chat_role_name(FR_CHAT_USER), "user");
 }
 
-/* ---- the real templates in ../shared/vocab --------------------------------
- *
- * A deliberately small GGUF metadata walker, independent of src/gguf: it
- * finds one string value and one string array (the token texts) by key. */
+/* ---- the real templates in ../shared/vocab (through the GGUF reader) ---- */
 
-typedef struct gguf_view {
-    const unsigned char *p;
-    size_t n, off;
-    bool bad;
-} gguf_view;
-
-static uint64_t rd(gguf_view *v, size_t k)
-{
-    uint64_t x = 0;
-    if (v->bad || v->n - v->off < k) {
-        v->bad = true;
-        return 0;
-    }
-    for (size_t i = 0; i < k; i++)
-        x |= (uint64_t)v->p[v->off + i] << (8 * i);
-    v->off += k;
-    return x;
-}
-
-static void skip_value(gguf_view *v, uint32_t type, int depth)
-{
-    static const size_t fixed[13] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-    if (type > 12 || depth > 2) {
-        v->bad = true;
-        return;
-    }
-    if (type == 8) {
-        uint64_t l = rd(v, 8);
-        if (l > v->n - v->off)
-            v->bad = true;
-        else
-            v->off += (size_t)l;
-    } else if (type == 9) {
-        uint32_t et = (uint32_t)rd(v, 4);
-        uint64_t cnt = rd(v, 8);
-        for (uint64_t i = 0; i < cnt && !v->bad; i++)
-            skip_value(v, et, depth + 1);
-    } else {
-        rd(v, fixed[type]);
-    }
-}
-
-typedef struct vocab_info {
-    char *tmpl; /* tokenizer.chat_template, NUL-terminated */
-    size_t tmpl_len;
-    char **tokens; /* tokenizer.ggml.tokens */
-    uint64_t n_tokens;
-    int64_t bos_id;
-    char *file;
-} vocab_info;
-
-static bool load_vocab(const char *path, vocab_info *vi)
-{
-    memset(vi, 0, sizeof *vi);
-    vi->bos_id = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    vi->file = malloc((size_t)size);
-    if (!vi->file || fread(vi->file, 1, (size_t)size, f) != (size_t)size) {
-        fclose(f);
-        return false;
-    }
-    fclose(f);
-    gguf_view v = {(const unsigned char *)vi->file, (size_t)size, 0, false};
-    if (rd(&v, 4) != 0x46554747u) /* "GGUF" */
-        return false;
-    rd(&v, 4);
-    rd(&v, 8);
-    uint64_t n_kv = rd(&v, 8);
-    for (uint64_t k = 0; k < n_kv && !v.bad; k++) {
-        uint64_t kl = rd(&v, 8);
-        if (kl > v.n - v.off)
-            return false;
-        const char *key = (const char *)v.p + v.off;
-        v.off += (size_t)kl;
-        uint32_t type = (uint32_t)rd(&v, 4);
-        bool is_tmpl = kl == 23 && memcmp(key, "tokenizer.chat_template", 23) == 0;
-        bool is_tok = kl == 21 && memcmp(key, "tokenizer.ggml.tokens", 21) == 0;
-        bool is_bos = kl == 27 && memcmp(key, "tokenizer.ggml.bos_token_id", 27) == 0;
-        if (is_tmpl && type == 8) {
-            uint64_t l = rd(&v, 8);
-            if (l > v.n - v.off)
-                return false;
-            vi->tmpl = malloc((size_t)l + 1);
-            memcpy(vi->tmpl, v.p + v.off, (size_t)l);
-            vi->tmpl[l] = 0;
-            vi->tmpl_len = (size_t)l;
-            v.off += (size_t)l;
-        } else if (is_tok && type == 9) {
-            size_t save = v.off;
-            uint32_t et = (uint32_t)rd(&v, 4);
-            uint64_t cnt = rd(&v, 8);
-            if (et != 8 || cnt > v.n) {
-                v.off = save;
-                skip_value(&v, type, 0);
-                continue;
-            }
-            vi->tokens = calloc((size_t)cnt, sizeof *vi->tokens);
-            vi->n_tokens = cnt;
-            for (uint64_t i = 0; i < cnt && !v.bad; i++) {
-                uint64_t l = rd(&v, 8);
-                if (l > v.n - v.off) {
-                    v.bad = true;
-                    break;
-                }
-                vi->tokens[i] = malloc((size_t)l + 1);
-                memcpy(vi->tokens[i], v.p + v.off, (size_t)l);
-                vi->tokens[i][l] = 0;
-                v.off += (size_t)l;
-            }
-        } else if (is_bos && (type == 4 || type == 5)) {
-            vi->bos_id = (int64_t)rd(&v, 4);
-        } else {
-            skip_value(&v, type, 0);
-        }
-    }
-    return !v.bad;
-}
-
-static void free_vocab(vocab_info *vi)
-{
-    for (uint64_t i = 0; vi->tokens && i < vi->n_tokens; i++)
-        free(vi->tokens[i]);
-    free(vi->tokens);
-    free(vi->tmpl);
-    free(vi->file);
-}
-
-static bool vocab_has(const vocab_info *vi, const char *text)
-{
-    for (uint64_t i = 0; i < vi->n_tokens; i++)
-        if (vi->tokens[i] && strcmp(vi->tokens[i], text) == 0)
-            return true;
-    return false;
-}
-
-/* Detects the template stored in a real vocab file, renders the test
- * conversation, and checks that the markers the renderer uses are tokens of
- * that vocabulary (the BOS text is the vocab's BOS token's text). */
 /* Path under ../shared, or NULL (and a note) when it is absent: the other
  * checks of this program still count, so no exit(77) here. */
 static const char *shared_path(const char *rel, char *buf, size_t n)
@@ -942,32 +799,58 @@ static const char *shared_path(const char *rel, char *buf, size_t n)
     return buf;
 }
 
+/* Token id of `text` in the vocab, or -1. */
+static int64_t vocab_find(const fr_gguf *g, const char *text)
+{
+    fr_gguf_arr toks;
+    if (fr_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks, NULL) != FR_OK)
+        return -1;
+    size_t n = strlen(text);
+    for (uint64_t i = 0; i < toks.n; i++) {
+        fr_gguf_str t;
+        if (fr_gguf_arr_str(&toks, i, &t) == FR_OK && t.len == n && memcmp(t.ptr, text, n) == 0)
+            return (int64_t)i;
+    }
+    return -1;
+}
+
+/* Detects the template stored in a real vocab file, renders the test
+ * conversation, and checks that the markers the renderer writes are tokens
+ * of that vocabulary and that the prompt starts with the vocab's BOS text. */
 static void check_vocab(const char *file, const char *family, const char *want, bool want_bos,
                         const char *const *markers)
 {
     char path[512];
     if (!shared_path(file, path, sizeof path))
         return;
-    vocab_info vi;
-    bool ok = load_vocab(path, &vi);
-    CHECK_MSG(ok && vi.tmpl, "%s: no tokenizer.chat_template found", file);
-    if (ok && vi.tmpl) {
-        fr_chat_template *t = detect(vi.tmpl, family);
-        if (t) {
-            fr_chat_opts o = {.add_generation_prompt = true, .date_string = "01 Jan 2025"};
-            expect_render(t, CONV, NCONV, &o, want, want_bos);
-            CHECK_MSG(vocab_has(&vi, fr_chat_template_eot(t)), "%s: end-of-turn %s is not a token",
-                      file, fr_chat_template_eot(t));
-            for (const char *const *m = markers; *m; m++)
-                CHECK_MSG(vocab_has(&vi, *m), "%s: marker %s is not a token", file, *m);
-            if (want_bos && vi.bos_id >= 0 && (uint64_t)vi.bos_id < vi.n_tokens)
-                CHECK_MSG(strncmp(want, vi.tokens[vi.bos_id], strlen(vi.tokens[vi.bos_id])) == 0,
-                          "%s: prompt does not start with the BOS token %s", file,
-                          vi.tokens[vi.bos_id]);
-            fr_chat_template_free(t);
-        }
+    fr_gguf *g = NULL;
+    fr_err err = {0};
+    CHECK_MSG(fr_gguf_open(path, &g, &err) == FR_OK, "%s", err.msg);
+    if (!g)
+        return;
+    fr_chat_template *t = NULL;
+    CHECK_MSG(fr_chat_template_from_gguf(g, FR_CHAT_STRICT, &t, &err) == FR_OK, "%s", err.msg);
+    if (t) {
+        CHECK_STR(fr_chat_template_name(t), family);
+        CHECK(fr_chat_template_warning(t) == NULL);
+        fr_chat_opts o = {.add_generation_prompt = true, .date_string = "01 Jan 2025"};
+        expect_render(t, CONV, NCONV, &o, want, want_bos);
+        CHECK_MSG(vocab_find(g, fr_chat_template_eot(t)) >= 0, "%s: end-of-turn %s is not a token",
+                  file, fr_chat_template_eot(t));
+        for (const char *const *m = markers; *m; m++)
+            CHECK_MSG(vocab_find(g, *m) >= 0, "%s: marker %s is not a token", file, *m);
+        uint32_t bos_id;
+        fr_gguf_arr toks;
+        fr_gguf_str bos;
+        if (want_bos && fr_gguf_get_u32(g, "tokenizer.ggml.bos_token_id", &bos_id, NULL) == FR_OK &&
+            fr_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks, NULL) == FR_OK &&
+            fr_gguf_arr_str(&toks, bos_id, &bos) == FR_OK)
+            CHECK_MSG(bos.len <= strlen(want) && memcmp(want, bos.ptr, bos.len) == 0,
+                      "%s: prompt does not start with the BOS token %.*s", file, (int)bos.len,
+                      bos.ptr);
+        fr_chat_template_free(t);
     }
-    free_vocab(&vi);
+    fr_gguf_free(g);
 }
 
 static void test_real_vocabs(void)
@@ -1010,19 +893,54 @@ static void test_real_vocabs(void)
                 "<|assistant|>\n",
                 true, phi_markers);
 
-    /* The Qwen2.5 default system prompt comes out of the real file too. */
     char path[512];
-    if (!shared_path("vocab/ggml-vocab-qwen2.gguf", path, sizeof path))
-        return;
-    vocab_info vi;
-    if (load_vocab(path, &vi) && vi.tmpl) {
-        fr_chat_template *t = detect(vi.tmpl, "chatml");
+    fr_gguf *g = NULL;
+    fr_chat_template *t = NULL;
+    fr_err err = {0};
+    /* The Qwen2.5 default system prompt comes out of the real file too. */
+    if (shared_path("vocab/ggml-vocab-qwen2.gguf", path, sizeof path) &&
+        fr_gguf_open(path, &g, &err) == FR_OK) {
+        CHECK(fr_chat_template_from_gguf(g, 0, &t, &err) == FR_OK);
         if (t)
             CHECK_STR(fr_chat_template_default_system(t),
                       "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
         fr_chat_template_free(t);
+        fr_gguf_free(g);
     }
-    free_vocab(&vi);
+    /* A vocab without a template: ChatML with a warning, or an error
+     * naming the file when strict. */
+    if (shared_path("vocab/ggml-vocab-gpt-2.gguf", path, sizeof path) &&
+        fr_gguf_open(path, &g, &err) == FR_OK) {
+        CHECK(fr_chat_template_from_gguf(g, 0, &t, &err) == FR_OK);
+        if (t) {
+            CHECK_STR(fr_chat_template_name(t), "chatml");
+            CHECK(fr_chat_template_warning(t) && strstr(fr_chat_template_warning(t), "no chat template"));
+        }
+        fr_chat_template_free(t);
+        CHECK(fr_chat_template_from_gguf(g, FR_CHAT_STRICT, &t, &err) == FR_E_NOTFOUND);
+        CHECK(t == NULL && strstr(err.msg, "ggml-vocab-gpt-2.gguf") && strstr(err.msg, "--chat-template"));
+        fr_gguf_free(g);
+    }
+    CHECK(fr_chat_template_from_gguf(NULL, 0, &t, &err) == FR_E_INVALID);
+
+    /* tokenizer.chat_template stored as a number: a format error naming the key. */
+    char dir[256], file[300];
+    fr_test_tmpdir(dir, sizeof dir);
+    snprintf(file, sizeof file, "%s/bad.gguf", dir);
+    fr_gguf_writer *w = NULL;
+    CHECK(fr_gguf_writer_create(&w, &err) == FR_OK);
+    if (w) {
+        CHECK(fr_gguf_writer_set_u32(w, "tokenizer.chat_template", 7) == FR_OK);
+        CHECK_MSG(fr_gguf_writer_write(w, file, NULL, 0, NULL, NULL, &err) == FR_OK, "%s", err.msg);
+        fr_gguf_writer_free(w);
+        if (fr_gguf_open(file, &g, &err) == FR_OK) {
+            CHECK(fr_chat_template_from_gguf(g, 0, &t, &err) == FR_E_FORMAT);
+            CHECK(t == NULL && strstr(err.msg, "tokenizer.chat_template"));
+            fr_gguf_free(g);
+        }
+        remove(file);
+    }
+    rmdir(dir);
 }
 
 int main(void)
