@@ -188,6 +188,8 @@ fr_status fr_plan_serve(const fr_serve_in *in, fr_plan **out, fr_err *err)
         (st = pos("--queries", in->queries, 1e9, err)) ||
         (st = pos("--in", in->in_tokens, 1e9, err)) || (st = pos("--out", in->out_tokens, 1e9, err)))
         return st;
+    if (in->batch < 0 || in->train_tokens < 0 || isnan(in->batch) || isnan(in->train_tokens))
+        return fr_err_set(err, FR_E_INVALID, "plan serve: --batch and --train-tokens must be > 0");
     const char *quant = in->quant && in->quant[0] ? in->quant : (b ? b->quant : NULL);
     fr_range bits;
     if (!b && !fr_quant_bits(quant, &bits))
@@ -442,6 +444,10 @@ fr_status fr_plan_device(const fr_device_in *in, fr_plan **out, fr_err *err)
         return fr_err_prefix(err, "plan device --from-bench");
     if (!b && !fr_param_set(&in->j_per_token))
         return fr_err_set(err, FR_E_INVALID, "plan device: give --j-per-token or --from-bench");
+    if (in->battery_wh < 0 || in->tokens < 0 || in->tok_s < 0 || isnan(in->battery_wh) ||
+        isnan(in->tokens) || isnan(in->tok_s))
+        return fr_err_set(err, FR_E_INVALID,
+                          "plan device: --battery-wh, --tokens and --tok-s must be > 0");
     double wh = in->battery_wh > 0 ? in->battery_wh : FR_DEFAULT_BATTERY_WH;
     double tokens = in->tokens > 0 ? in->tokens : 1000;
     double tok_s = in->tok_s > 0 ? in->tok_s : (b ? b->decode_tok_s : 0);

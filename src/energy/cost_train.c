@@ -163,6 +163,8 @@ fr_status fr_plan_train(const fr_train_in *in, fr_plan **out, fr_err *err)
         return fr_err_set(err, FR_E_INVALID, "plan train: give either --tokens or --chinchilla");
     if (!in->chinchilla && (st = check_pos("--tokens", in->tokens, 1e18, err)))
         return st;
+    if (in->gpus < 0 || in->days < 0 || in->tokens < 0)
+        return fr_err_set(err, FR_E_INVALID, "plan train: --tokens, --gpus and --days must be > 0");
     if ((in->gpus > 0) == (in->days > 0))
         return fr_err_set(err, FR_E_INVALID, "plan train: give either --gpus or --days");
     if (in->gpus > 0 && (st = check_pos("--gpus", in->gpus, 1e8, err)))
@@ -277,6 +279,10 @@ fr_status fr_plan_lora(const fr_lora_in *in, fr_plan **out, fr_err *err)
     if ((st = check_pos("--params", in->params, 1e16, err)) ||
         (st = check_pos("--tokens", in->tokens, 1e16, err)))
         return st;
+    if (in->epochs < 0 || in->gpus < 0 || in->scratch_tokens < 0 || isnan(in->epochs) ||
+        isnan(in->gpus) || isnan(in->scratch_tokens))
+        return fr_err_set(err, FR_E_INVALID,
+                          "plan lora: --epochs, --gpus and --scratch-tokens must be > 0");
     double epochs = in->epochs > 0 ? in->epochs : 3;
     double G = in->gpus > 0 ? in->gpus : 1;
     if ((st = check_pos("--epochs", epochs, 1e4, err)) || (st = check_pos("--gpus", G, 1e6, err)))
