@@ -55,14 +55,14 @@ static int cmp_bat(const void *a, const void *b)
 static int read_attr(const fr_sysio *io, const char *dir, const char *attr, char *buf, size_t n)
 {
     char p[1300];
-    snprintf(p, sizeof p, "%s/%s", dir, attr);
+    fr_fmt(p, sizeof p, "%s/%s", dir, attr);
     return fr_sysio_read(io, p, buf, n);
 }
 
 static int read_num(const fr_sysio *io, const char *dir, const char *attr, uint64_t *v)
 {
     char p[1300];
-    snprintf(p, sizeof p, "%s/%s", dir, attr);
+    fr_fmt(p, sizeof p, "%s/%s", dir, attr);
     return fr_sysio_read_u64(io, p, v);
 }
 
@@ -80,10 +80,10 @@ fr_status fr_battery_open(const fr_sysio *io, fr_battery **out, char *why, size_
 {
     *out = NULL;
     char dir[1100];
-    snprintf(dir, sizeof dir, "%s/sys/class/power_supply", io->root);
+    fr_fmt(dir, sizeof dir, "%s/sys/class/power_supply", io->root);
     DIR *dh = opendir(dir);
     if (!dh) {
-        snprintf(why, why_n, "battery: %s: %s (no battery)", dir, strerror(errno));
+        fr_fmt(why, why_n, "battery: %s: %s (no battery)", dir, strerror(errno));
         return FR_OK;
     }
     fr_battery *r = calloc(1, sizeof *r);
@@ -99,29 +99,29 @@ fr_status fr_battery_open(const fr_sysio *io, fr_battery **out, char *why, size_
         if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof r->b[0].name)
             continue;
         char sub[1200], buf[64];
-        snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
-        if (read_attr(io, sub, "type", buf, sizeof buf) != 0 || strcmp(buf, "Battery") != 0)
+        if (!fr_fmt(sub, sizeof sub, "%s/%s", dir, e->d_name) ||
+            read_attr(io, sub, "type", buf, sizeof buf) != 0 || strcmp(buf, "Battery") != 0)
             continue;
         if (read_attr(io, sub, "scope", buf, sizeof buf) == 0 && strcmp(buf, "Device") == 0)
             continue;
         found++;
         if (read_attr(io, sub, "status", buf, sizeof buf) != 0)
-            snprintf(buf, sizeof buf, "unreadable");
+            fr_fmt(buf, sizeof buf, "unreadable");
         if (strcmp(buf, "Discharging") != 0) {
             if (!not_discharging[0])
-                snprintf(not_discharging, sizeof not_discharging, "%s is '%s'", e->d_name, buf);
+                fr_fmt(not_discharging, sizeof not_discharging, "%s is '%s'", e->d_name, buf);
             continue;
         }
         if (r->n >= BAT_MAX)
             continue;
         bat *b = &r->b[r->n];
-        snprintf(b->name, sizeof b->name, "%s", e->d_name);
-        snprintf(b->dir, sizeof b->dir, "%s", sub);
+        fr_fmt(b->name, sizeof b->name, "%s", e->d_name);
+        fr_fmt(b->dir, sizeof b->dir, "%s", sub);
         uint64_t probe;
         b->use_energy = read_num(io, sub, "energy_now", &probe) == 0;
         int rc = bat_sample(io, b, &b->last_e, &b->last_q, &b->last_v);
         if (rc) {
-            snprintf(not_discharging, sizeof not_discharging,
+            fr_fmt(not_discharging, sizeof not_discharging,
                      "%s has neither a readable energy_now nor charge_now + voltage_now (%s)",
                      e->d_name, rc == EINVAL ? "not a number" : strerror(rc));
             continue;
@@ -130,11 +130,11 @@ fr_status fr_battery_open(const fr_sysio *io, fr_battery **out, char *why, size_
     }
     closedir(dh);
     if (found == 0) {
-        snprintf(why, why_n, "battery: no battery in %s", dir);
+        fr_fmt(why, why_n, "battery: no battery in %s", dir);
         goto skip;
     }
     if (r->n == 0) {
-        snprintf(why, why_n,
+        fr_fmt(why, why_n,
                  "battery: %s; the battery measures the machine only while it discharges "
                  "(unplug the charger)",
                  not_discharging);
@@ -146,7 +146,7 @@ fr_status fr_battery_open(const fr_sysio *io, fr_battery **out, char *why, size_
         off += (size_t)snprintf(r->label + off, sizeof r->label - off, "%s %s (%s)",
                                 i ? " +" : "", r->b[i].name,
                                 r->b[i].use_energy ? "energy_now" : "charge_now x voltage_now");
-    snprintf(why, why_n, "battery: discharging, %s", r->label + 23);
+    fr_fmt(why, why_n, "battery: discharging, %s", r->label + 23);
     *out = r;
     return FR_OK;
 skip:

@@ -88,7 +88,7 @@ fr_status fr_meter_create_hooked(const fr_meter_config *cfg, const fr_meter_hook
         return fr_err_set(err, FR_E_INVALID, "meter: sysfs root is longer than %zu bytes",
                           sizeof m->io.root - 1);
     }
-    snprintf(m->io.root, sizeof m->io.root, "%s", root ? root : "");
+    fr_fmt(m->io.root, sizeof m->io.root, "%s", root ? root : "");
 
     fr_status st = FR_OK;
     if (want & FR_METER_NVML) {
@@ -134,13 +134,13 @@ fr_status fr_meter_create_hooked(const fr_meter_config *cfg, const fr_meter_hook
         fr_meter_probe *p = add_probe(m, FR_METER_ESTIMATE);
         fr_range w = cfg->cpu_watts_per_core;
         if (!range_ok(w)) {
-            snprintf(p->detail, sizeof p->detail,
+            fr_fmt(p->detail, sizeof p->detail,
                      "estimate: no valid watts-per-core figure was given (need 0 <= low <= "
                      "central <= high, high > 0; frugal takes it from the catalog entry "
                      "x86-core)");
         } else {
             p->available = true;
-            snprintf(p->detail, sizeof p->detail,
+            fr_fmt(p->detail, sizeof p->detail,
                      "estimate: process CPU time x %.3g/%.3g/%.3g W per busy core (%s)", w.low,
                      w.central, w.high,
                      cfg->cpu_watts_origin ? cfg->cpu_watts_origin : "given by the caller");
@@ -161,7 +161,7 @@ fr_status fr_meter_create_hooked(const fr_meter_config *cfg, const fr_meter_hook
     }
     for (size_t i = 0; i < m->nprobes; i++) {
         if (m->probes[i].source == m->src) {
-            snprintf(m->label, sizeof m->label, "%s",
+            fr_fmt(m->label, sizeof m->label, "%s",
                      m->src == FR_METER_NVML    ? fr_nvml_label(m->nvml)
                      : m->src == FR_METER_RAPL  ? fr_rapl_label(m->rapl)
                      : m->src == FR_METER_BATTERY ? fr_battery_label(m->bat)

@@ -41,6 +41,10 @@ int fr_sysio_read(const fr_sysio *io, const char *path, char *buf, size_t n);
 /* Reads a file holding one unsigned decimal number. Returns 0, an errno from
  * the read, or EINVAL when the text is not a number. */
 int fr_sysio_read_u64(const fr_sysio *io, const char *path, uint64_t *v);
+/* snprintf that reports truncation (false) instead of warning about it:
+ * sysfs names are bounded by the checks around each call, and a path that
+ * does not fit is skipped rather than opened truncated. */
+bool fr_fmt(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 double fr_sysio_now(const fr_sysio *io);
 double fr_sysio_cpu(const fr_sysio *io);
 void fr_sysio_sleep(const fr_sysio *io, double s);

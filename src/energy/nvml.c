@@ -66,7 +66,7 @@ fr_status fr_nvml_open(const char *library, fr_nvml **out, char *why, size_t why
     void *lib = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         const char *e = dlerror();
-        snprintf(why, why_n, "NVML: cannot load %s (%s): no NVIDIA driver here, GPU energy not "
+        fr_fmt(why, why_n, "NVML: cannot load %s (%s): no NVIDIA driver here, GPU energy not "
                  "measured", library, e ? e : "not found");
         return FR_OK;
     }
@@ -84,7 +84,7 @@ fr_status fr_nvml_open(const char *library, fr_nvml **out, char *why, size_t why
     LOAD(name, "nvmlDeviceGetName");
     LOAD(es, "nvmlErrorString");
     if (!init || !shutdown || !count || !handle || !energy) {
-        snprintf(why, why_n,
+        fr_fmt(why, why_n,
                  "NVML: %s lacks nvmlInit_v2, nvmlDeviceGetCount_v2, "
                  "nvmlDeviceGetHandleByIndex_v2 or nvmlDeviceGetTotalEnergyConsumption "
                  "(driver too old)",
@@ -94,7 +94,7 @@ fr_status fr_nvml_open(const char *library, fr_nvml **out, char *why, size_t why
     }
     nvml_ret rc = init();
     if (rc != 0) {
-        snprintf(why, why_n, "NVML: nvmlInit_v2 failed: %s", errstr(es, rc));
+        fr_fmt(why, why_n, "NVML: nvmlInit_v2 failed: %s", errstr(es, rc));
         dlclose(lib);
         return FR_OK;
     }
@@ -110,7 +110,7 @@ fr_status fr_nvml_open(const char *library, fr_nvml **out, char *why, size_t why
     unsigned int ngpu = 0;
     rc = count(&ngpu);
     if (rc != 0 || ngpu == 0) {
-        snprintf(why, why_n, "NVML: %s", rc ? errstr(es, rc) : "no GPU found");
+        fr_fmt(why, why_n, "NVML: %s", rc ? errstr(es, rc) : "no GPU found");
         goto skip;
     }
     char first[96] = "";
@@ -123,7 +123,7 @@ fr_status fr_nvml_open(const char *library, fr_nvml **out, char *why, size_t why
         rc = energy(d, &mj);
         if (rc != 0) {
             if (!unsupported[0])
-                snprintf(unsupported, sizeof unsupported, "GPU %u: %s", i, errstr(es, rc));
+                fr_fmt(unsupported, sizeof unsupported, "GPU %u: %s", i, errstr(es, rc));
             continue;
         }
         if (!first[0] && name && name(d, first, sizeof first) != 0)
@@ -133,15 +133,15 @@ fr_status fr_nvml_open(const char *library, fr_nvml **out, char *why, size_t why
         n->n++;
     }
     if (n->n == 0) {
-        snprintf(why, why_n,
+        fr_fmt(why, why_n,
                  "NVML: no GPU reports total energy (%s; needs a Volta or newer GPU)",
                  unsupported);
         goto skip;
     }
     first[sizeof first - 1] = '\0';
-    snprintf(n->label, sizeof n->label, "nvml: %d GPU%s%s%s%s", n->n, n->n == 1 ? "" : "s",
+    fr_fmt(n->label, sizeof n->label, "nvml: %d GPU%s%s%s%s", n->n, n->n == 1 ? "" : "s",
              first[0] ? " (" : "", first, first[0] ? ")" : "");
-    snprintf(why, why_n, "%s", n->label);
+    fr_fmt(why, why_n, "%s", n->label);
     *out = n;
     return FR_OK;
 skip:

@@ -74,7 +74,7 @@ static int cmp_domain(const void *a, const void *b)
 
 static void access_advice(char *why, size_t why_n, const char *path)
 {
-    snprintf(why, why_n,
+    fr_fmt(why, why_n,
              "RAPL: %s is readable only by root (Linux 5.10+ restricts it since "
              "CVE-2020-8694). Run as root, or grant read access: until reboot with "
              "`sudo chmod o+r /sys/class/powercap/intel-rapl:*/energy_uj`, permanently with a "
@@ -89,10 +89,10 @@ fr_status fr_rapl_open(const fr_sysio *io, fr_rapl **out, char *why, size_t why_
 {
     *out = NULL;
     char dir[1100];
-    snprintf(dir, sizeof dir, "%s/sys/class/powercap", io->root);
+    fr_fmt(dir, sizeof dir, "%s/sys/class/powercap", io->root);
     DIR *dh = opendir(dir);
     if (!dh) {
-        snprintf(why, why_n,
+        fr_fmt(why, why_n,
                  "RAPL: %s: %s (no powercap driver: not Linux on an Intel/AMD CPU, or a VM or "
                  "container that hides it)",
                  dir, strerror(errno));
@@ -113,33 +113,36 @@ fr_status fr_rapl_open(const fr_sysio *io, fr_rapl **out, char *why, size_t why_
         if (strlen(e->d_name) >= sizeof r->d[0].zone)
             continue;
         char p[1200], name[64];
-        snprintf(p, sizeof p, "%s/%s/name", dir, e->d_name);
-        if (fr_sysio_read(io, p, name, sizeof name) != 0)
+        if (!fr_fmt(p, sizeof p, "%s/%s/name", dir, e->d_name) ||
+            fr_sysio_read(io, p, name, sizeof name) != 0)
             continue;
         bool want = depth == 1 ? strncmp(name, "package", 7) == 0 : strcmp(name, "dram") == 0;
         if (!want || r->n >= RAPL_DOMAINS_MAX)
             continue;
         rapl_domain *d = &r->d[r->n++];
-        snprintf(d->zone, sizeof d->zone, "%s", e->d_name);
-        snprintf(d->name, sizeof d->name, "%s", name);
-        snprintf(d->path, sizeof d->path, "%s/%s/energy_uj", dir, e->d_name);
+        fr_fmt(d->zone, sizeof d->zone, "%s", e->d_name);
+        fr_fmt(d->name, sizeof d->name, "%s", name);
+        if (!fr_fmt(d->path, sizeof d->path, "%s/%s/energy_uj", dir, e->d_name)) {
+            r->n--;
+            continue;
+        }
         any_package |= depth == 1;
     }
     closedir(dh);
     if (!any_package) {
-        snprintf(why, why_n, "RAPL: no package zone (intel-rapl:N named package-N) in %s", dir);
+        fr_fmt(why, why_n, "RAPL: no package zone (intel-rapl:N named package-N) in %s", dir);
         goto skip;
     }
     qsort(r->d, (size_t)r->n, sizeof r->d[0], cmp_domain);
     for (int i = 0; i < r->n; i++) {
         rapl_domain *d = &r->d[i];
         char p[1200];
-        snprintf(p, sizeof p, "%s/%s/max_energy_range_uj", dir, d->zone);
+        fr_fmt(p, sizeof p, "%s/%s/max_energy_range_uj", dir, d->zone);
         int rc = fr_sysio_read_u64(io, p, &d->max_uj);
         if (rc == 0 && d->max_uj == 0)
             rc = EINVAL;
         if (rc) {
-            snprintf(why, why_n, "RAPL: %s: %s", p,
+            fr_fmt(why, why_n, "RAPL: %s: %s", p,
                      rc == EINVAL ? "not a positive number" : strerror(rc));
             goto skip;
         }
@@ -151,7 +154,7 @@ fr_status fr_rapl_open(const fr_sysio *io, fr_rapl **out, char *why, size_t why_
         if (rc == 0 && d->last_uj > d->max_uj)
             rc = ERANGE;
         if (rc) {
-            snprintf(why, why_n, "RAPL: %s: %s", d->path,
+            fr_fmt(why, why_n, "RAPL: %s: %s", d->path,
                      rc == EINVAL   ? "not a number"
                      : rc == ERANGE ? "above max_energy_range_uj"
                                     : strerror(rc));
@@ -165,7 +168,7 @@ fr_status fr_rapl_open(const fr_sysio *io, fr_rapl **out, char *why, size_t why_
     for (int i = 0; i < r->n && off < sizeof r->label; i++)
         off += (size_t)snprintf(r->label + off, sizeof r->label - off, "%s%s%s", i ? ", " : " (",
                                 r->d[i].zone, i == r->n - 1 ? ")" : "");
-    snprintf(why, why_n, "RAPL: %d zone%s (%s)", r->n, r->n == 1 ? "" : "s", r->label + 6);
+    fr_fmt(why, why_n, "RAPL: %d zone%s (%s)", r->n, r->n == 1 ? "" : "s", r->label + 6);
     *out = r;
     return FR_OK;
 skip:

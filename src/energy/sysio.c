@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +71,15 @@ int fr_sysio_read_u64(const fr_sysio *io, const char *path, uint64_t *v)
     }
     *v = x;
     return 0;
+}
+
+bool fr_fmt(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+    return w >= 0 && (size_t)w < n;
 }
 
 double fr_sysio_now(const fr_sysio *io)

@@ -79,23 +79,26 @@ static void scaled(double v, const char *const *prefix, int np, const char *unit
     snprintf(out, n, "%s%s%s%s", num, (prefix[i][0] || unit[0]) ? " " : "", prefix[i], unit);
 }
 
-/* Integer with thousands separators: 10000 -> "10,000". */
+/* Integer with thousands separators: 10000 -> "10,000" (truncated to fit). */
 static void grouped(double v, char *out, size_t n)
 {
     double r = floor(fabs(v) + 0.5);
     char digits[320];
-    snprintf(digits, sizeof digits, "%.0f", r);
-    char buf[440];
-    size_t len = strlen(digits), k = 0;
-    if (v < 0 && r > 0)
-        buf[k++] = '-';
-    for (size_t i = 0; i < len; i++) {
-        if (i > 0 && (len - i) % 3 == 0)
-            buf[k++] = ',';
-        buf[k++] = digits[i];
+    int len = snprintf(digits, sizeof digits, "%.0f", r);
+    size_t k = 0;
+    if (n == 0)
+        return;
+    if (v < 0 && r > 0 && k + 1 < n)
+        out[k++] = '-';
+    for (int i = 0; i < len && k + 1 < n; i++) {
+        if (i > 0 && (len - i) % 3 == 0) {
+            out[k++] = ',';
+            if (k + 1 >= n)
+                break;
+        }
+        out[k++] = digits[i];
     }
-    buf[k] = '\0';
-    snprintf(out, n, "%s", buf);
+    out[k] = '\0';
 }
 
 /* v scaled by 1000s with word suffixes glued to the number: "300B", "3.5M". */
