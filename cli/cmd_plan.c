@@ -38,27 +38,42 @@ typedef struct plan_opts {
 } plan_opts;
 
 #define R_META "R"
-#define OPT_D(name, field, meta, help) {name, NULL, CLI_DOUBLE, &o->field, meta, help, 0, 0, NULL}
-#define OPT_R(name, field, help) {name, NULL, CLI_STR, &o->field, R_META, help, 0, 0, NULL}
-#define OPT_S(name, field, meta, help) {name, NULL, CLI_STR, &o->field, meta, help, 0, 0, NULL}
-#define OPT_F(name, field, help) {name, NULL, CLI_FLAG, &o->field, NULL, help, 0, 0, NULL}
-#define OPT_END {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL}
+#define OPT_D(name, field, meta, help)                                                             \
+    {                                                                                              \
+        name, NULL, CLI_DOUBLE, &o->field, meta, help, 0, 0, NULL                                  \
+    }
+#define OPT_R(name, field, help)                                                                   \
+    {                                                                                              \
+        name, NULL, CLI_STR, &o->field, R_META, help, 0, 0, NULL                                   \
+    }
+#define OPT_S(name, field, meta, help)                                                             \
+    {                                                                                              \
+        name, NULL, CLI_STR, &o->field, meta, help, 0, 0, NULL                                     \
+    }
+#define OPT_F(name, field, help)                                                                   \
+    {                                                                                              \
+        name, NULL, CLI_FLAG, &o->field, NULL, help, 0, 0, NULL                                    \
+    }
+#define OPT_END                                                                                    \
+    {                                                                                              \
+        NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL                                          \
+    }
 
-#define COMMON_OPTS                                                                            \
-    OPT_R("--pue", pue, "facility PUE (default 1.06:1.10:1.58)"),                              \
-    OPT_R("--host-overhead", host, "server power / device power (default 1.05:1.10:1.50)"),   \
-    OPT_R("--gpu-power", power, "training draw / TDP (default 0.75:1.0:1.0)"),                 \
-    OPT_R("--price-kwh", price_kwh, "electricity, USD per kWh (default 0.16)"),                \
-    OPT_R("--grid-g-per-kwh", grid, "grid carbon intensity (default 475, world average)"),     \
-    OPT_R("--hw-price", hw_price, "purchase price per device, USD (default: catalog)"),        \
-    OPT_R("--rent", rent, "rental price per device-hour, USD (default: catalog)"),             \
-    OPT_R("--hw-years", hw_years, "hardware amortisation, years (default 3:4:5)"),             \
-    OPT_D("--household-kwh-year", hh_year, "KWH", "US household per year (default 10715)"),    \
-    OPT_D("--household-kwh-day", hh_day, "KWH", "US household per day (default 29.4)"),        \
-    OPT_S("--catalog", catalog, "FILE", "hardware catalog merged over the built-in one"),      \
-    OPT_S("--cpu-model", cpu_model, "ID", "catalog entry used for 'cpu' (default epyc-9354)"), \
-    OPT_F("--json", json, "write one JSON document to stdout"),                                \
-    OPT_S("--svg", svg, "FILE", "write the scenarios as an SVG bar chart (log scale)")
+#define COMMON_OPTS                                                                                \
+    OPT_R("--pue", pue, "facility PUE (default 1.06:1.10:1.58)"),                                  \
+        OPT_R("--host-overhead", host, "server power / device power (default 1.05:1.10:1.50)"),    \
+        OPT_R("--gpu-power", power, "training draw / TDP (default 0.75:1.0:1.0)"),                 \
+        OPT_R("--price-kwh", price_kwh, "electricity, USD per kWh (default 0.16)"),                \
+        OPT_R("--grid-g-per-kwh", grid, "grid carbon intensity (default 475, world average)"),     \
+        OPT_R("--hw-price", hw_price, "purchase price per device, USD (default: catalog)"),        \
+        OPT_R("--rent", rent, "rental price per device-hour, USD (default: catalog)"),             \
+        OPT_R("--hw-years", hw_years, "hardware amortisation, years (default 3:4:5)"),             \
+        OPT_D("--household-kwh-year", hh_year, "KWH", "US household per year (default 10715)"),    \
+        OPT_D("--household-kwh-day", hh_day, "KWH", "US household per day (default 29.4)"),        \
+        OPT_S("--catalog", catalog, "FILE", "hardware catalog merged over the built-in one"),      \
+        OPT_S("--cpu-model", cpu_model, "ID", "catalog entry used for 'cpu' (default epyc-9354)"), \
+        OPT_F("--json", json, "write one JSON document to stdout"),                                \
+        OPT_S("--svg", svg, "FILE", "write the scenarios as an SVG bar chart (log scale)")
 
 static const char *ranges_help =
     "R is one number (used exactly) or LOW:CENTRAL:HIGH; leaving a flag out uses its\n"
@@ -252,9 +267,9 @@ static int print_json(const fr_plan *p, const fr_catalog *cat)
             json_object_set_new(j, "label", json_string(f->label));
             json_object_set_new(figs, f->key, j);
         }
-        json_array_append_new(scen, json_pack("{s:s,s:s,s:o}", "key", fr_plan_scenario_key(p, s),
-                                              "label", fr_plan_scenario_label(p, s), "figures",
-                                              figs));
+        json_array_append_new(scen,
+                              json_pack("{s:s,s:s,s:o}", "key", fr_plan_scenario_key(p, s), "label",
+                                        fr_plan_scenario_label(p, s), "figures", figs));
     }
     for (size_t i = 0; i < fr_plan_assumption_count(p); i++) {
         const fr_assumption *a = fr_plan_assumption(p, i);
@@ -416,8 +431,9 @@ static int plan_lora(int argc, char **argv, plan_opts *o)
         OPT_R("--mfu", mfu, "MFU (default LoRA 0.225:0.30:0.375, QLoRA 0.165:0.22:0.275)"),
         OPT_R("--flops-factor", flops_factor, "k in k N D (default LoRA 4:4:6, QLoRA 4:6:6)"),
         OPT_R("--scratch-mfu", scratch_mfu, "MFU of the from-scratch comparison (0.3:0.4:0.5)"),
-        OPT_D("--scratch-tokens", train_tokens, "D", "tokens for the from-scratch comparison "
-                                                     "(default 20 N)"),
+        OPT_D("--scratch-tokens", train_tokens, "D",
+              "tokens for the from-scratch comparison "
+              "(default 20 N)"),
         COMMON_OPTS,
         OPT_END};
     int rc = run_parse(argc, argv,
@@ -472,8 +488,9 @@ static int plan_serve(int argc, char **argv, plan_opts *o)
         OPT_D("--out", out, "T", "generated tokens per query (required)"),
         OPT_S("--gpu", gpu, "ID", "serve on this GPU (catalog id)"),
         OPT_F("--cpu", cpu, "serve on CPU servers (--cpu-model, default epyc-9354)"),
-        OPT_S("--from-bench", from_bench, "FILE", "use the speeds and J/token `frugal bench "
-                                                  "--json` measured"),
+        OPT_S("--from-bench", from_bench, "FILE",
+              "use the speeds and J/token `frugal bench "
+              "--json` measured"),
         OPT_D("--batch", batch, "B", "sequences decoded together (default GPU 8, CPU 1)"),
         OPT_R("--bw-eff", bw_eff, "achieved / peak memory bandwidth (0.5:0.7:0.85)"),
         OPT_R("--prefill-mfu", prefill_mfu, "prefill MFU (0.25:0.4:0.6)"),
@@ -555,8 +572,9 @@ static int plan_device(int argc, char **argv, plan_opts *o)
 {
     const cli_opt opts[] = {
         OPT_R("--j-per-token", j_per_token, "joules per generated token"),
-        OPT_S("--from-bench", from_bench, "FILE", "use the decode J/token and speed `frugal "
-                                                  "bench --json` measured"),
+        OPT_S("--from-bench", from_bench, "FILE",
+              "use the decode J/token and speed `frugal "
+              "bench --json` measured"),
         OPT_D("--battery-wh", battery_wh, "WH", "battery capacity (default 15, a phone)"),
         OPT_D("--tokens", dev_tokens, "N", "tokens in the task (default 1000)"),
         OPT_D("--tok-s", tok_s, "S", "generation speed, for hours per charge"),
@@ -625,16 +643,15 @@ static int plan_article(int argc, char **argv, plan_opts *o)
 
 static void plan_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: frugal plan SUBCOMMAND [options]   (frugal plan SUBCOMMAND --help)\n\n"
-            "  train    cost of training a model from scratch (GPUs, days, GWh, $, CO2, homes)\n"
-            "  lora     cost of LoRA/QLoRA fine-tuning, next to training from scratch\n"
-            "  serve    devices, kWh and $ per day to serve users; when serving overtakes "
-            "training\n"
-            "  device   battery share, tokens per charge, hours of generation on a device\n"
-            "  article  an article's LLM cost figures, recomputed and cross-checked\n\n"
-            "Every figure is low / central / high with the assumptions behind it; --json for\n"
-            "one JSON document, --svg FILE for a log-scale bar chart.\n");
+    fprintf(f, "usage: frugal plan SUBCOMMAND [options]   (frugal plan SUBCOMMAND --help)\n\n"
+               "  train    cost of training a model from scratch (GPUs, days, GWh, $, CO2, homes)\n"
+               "  lora     cost of LoRA/QLoRA fine-tuning, next to training from scratch\n"
+               "  serve    devices, kWh and $ per day to serve users; when serving overtakes "
+               "training\n"
+               "  device   battery share, tokens per charge, hours of generation on a device\n"
+               "  article  an article's LLM cost figures, recomputed and cross-checked\n\n"
+               "Every figure is low / central / high with the assumptions behind it; --json for\n"
+               "one JSON document, --svg FILE for a log-scale bar chart.\n");
 }
 
 int cmd_plan(int argc, char **argv)

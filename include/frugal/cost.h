@@ -69,33 +69,33 @@ extern "C" {
 #endif
 
 /* Defaults that `frugal bench` and `frugal serve` share with the plans. */
-#define FR_DEFAULT_PRICE_KWH 0.16          /* USD per kWh */
-#define FR_DEFAULT_GRID_G_PER_KWH 475.0    /* world average grid intensity, g CO2 / kWh */
-#define FR_DEFAULT_BATTERY_WH 15.0         /* a phone battery */
+#define FR_DEFAULT_PRICE_KWH 0.16             /* USD per kWh */
+#define FR_DEFAULT_GRID_G_PER_KWH 475.0       /* world average grid intensity, g CO2 / kWh */
+#define FR_DEFAULT_BATTERY_WH 15.0            /* a phone battery */
 #define FR_DEFAULT_HOUSEHOLD_KWH_YEAR 10715.0 /* US, EIA 2020 */
-#define FR_DEFAULT_HOUSEHOLD_KWH_DAY 29.4  /* 10,715 / 365 */
-#define FR_DEFAULT_HW_YEARS 4.0            /* hardware amortisation */
+#define FR_DEFAULT_HOUSEHOLD_KWH_DAY 29.4     /* 10,715 / 365 */
+#define FR_DEFAULT_HW_YEARS 4.0               /* hardware amortisation */
 
 /* ---- units and formatting ----------------------------------------------- */
 
 typedef enum fr_unit {
     FR_UNIT_NONE,
-    FR_UNIT_RATIO,      /* x */
-    FR_UNIT_FRACTION,   /* 0..1 */
-    FR_UNIT_PERCENT,    /* 0..100 */
+    FR_UNIT_RATIO,    /* x */
+    FR_UNIT_FRACTION, /* 0..1 */
+    FR_UNIT_PERCENT,  /* 0..100 */
     FR_UNIT_PARAMS,
     FR_UNIT_TOKENS,
     FR_UNIT_TOK_S,
     FR_UNIT_FLOP,
     FR_UNIT_FLOP_S,
-    FR_UNIT_BITS,       /* bits per weight */
+    FR_UNIT_BITS, /* bits per weight */
     FR_UNIT_BYTES,
     FR_UNIT_BYTES_S,
     FR_UNIT_HOURS,
     FR_UNIT_DEVICE_HOURS,
     FR_UNIT_DAYS,
     FR_UNIT_YEARS,
-    FR_UNIT_COUNT,      /* devices, users */
+    FR_UNIT_COUNT, /* devices, users */
     FR_UNIT_WATTS,
     FR_UNIT_JOULES,
     FR_UNIT_WH,
@@ -129,25 +129,25 @@ typedef struct fr_param {
 
 /* Facility, grid and money assumptions shared by every plan. */
 typedef struct fr_cost_env {
-    fr_param pue;            /* default 1.06 / 1.10 / 1.58 */
-    fr_param host_overhead;  /* default 1.05 / 1.10 / 1.50 */
-    fr_param power_frac;     /* training draw / TDP; default 0.75 / 1.0 / 1.0 */
-    fr_param price_kwh;      /* default FR_DEFAULT_PRICE_KWH (exact) */
-    fr_param grid_g_per_kwh; /* default FR_DEFAULT_GRID_G_PER_KWH (exact) */
-    fr_param hw_years;       /* default 3 / 4 / 5 */
-    fr_param hw_price;       /* per device; default: the catalog's range */
-    fr_param rent_h;         /* per device-hour; default: the catalog's range */
+    fr_param pue;              /* default 1.06 / 1.10 / 1.58 */
+    fr_param host_overhead;    /* default 1.05 / 1.10 / 1.50 */
+    fr_param power_frac;       /* training draw / TDP; default 0.75 / 1.0 / 1.0 */
+    fr_param price_kwh;        /* default FR_DEFAULT_PRICE_KWH (exact) */
+    fr_param grid_g_per_kwh;   /* default FR_DEFAULT_GRID_G_PER_KWH (exact) */
+    fr_param hw_years;         /* default 3 / 4 / 5 */
+    fr_param hw_price;         /* per device; default: the catalog's range */
+    fr_param rent_h;           /* per device-hour; default: the catalog's range */
     double household_kwh_year; /* 0: FR_DEFAULT_HOUSEHOLD_KWH_YEAR */
     double household_kwh_day;  /* 0: FR_DEFAULT_HOUSEHOLD_KWH_DAY */
 } fr_cost_env;
 
 typedef struct fr_train_in {
-    double params;      /* N > 0 */
-    double tokens;      /* D > 0, or 0 with chinchilla */
-    bool chinchilla;    /* D = 20 N */
-    const fr_hw *gpu;   /* borrowed; needs tdp_w and a peak FLOP/s */
-    fr_param mfu;       /* default 0.40, range x0.75 .. x1.25 */
-    double gpus;        /* exactly one of gpus and days is > 0 */
+    double params;    /* N > 0 */
+    double tokens;    /* D > 0, or 0 with chinchilla */
+    bool chinchilla;  /* D = 20 N */
+    const fr_hw *gpu; /* borrowed; needs tdp_w and a peak FLOP/s */
+    fr_param mfu;     /* default 0.40, range x0.75 .. x1.25 */
+    double gpus;      /* exactly one of gpus and days is > 0 */
     double days;
     fr_cost_env env;
 } fr_train_in;
@@ -194,10 +194,10 @@ typedef struct fr_bench_summary {
     char quant[32];
     char model_name[128];
     char hardware_id[64];
-    double threads;               /* 0 when absent */
+    double threads; /* 0 when absent */
     char meter_source[16];
     char meter_label[256];
-    double idle_w;                /* < 0 when absent */
+    double idle_w; /* < 0 when absent */
     double prefill_tok_s, decode_tok_s;
     fr_range j_per_token_prefill, j_per_token_decode;
 } fr_bench_summary;
@@ -211,32 +211,32 @@ FR_API char *fr_bench_summary_json(const fr_bench_summary *s);
 
 typedef struct fr_serve_in {
     double params;
-    const char *quant;       /* "q4_k_m", "q8_0", "f16", ... (fr_quant_bits) */
-    double users, queries;   /* queries per user per day */
-    double in_tokens, out_tokens; /* per query */
-    const fr_hw *device;     /* modelled: a GPU or CPU entry; NULL with bench */
+    const char *quant;             /* "q4_k_m", "q8_0", "f16", ... (fr_quant_bits) */
+    double users, queries;         /* queries per user per day */
+    double in_tokens, out_tokens;  /* per query */
+    const fr_hw *device;           /* modelled: a GPU or CPU entry; NULL with bench */
     const fr_bench_summary *bench; /* measured: from `frugal bench --json` */
-    double batch;            /* sequences decoded together per replica;
-                                0: 8 on a GPU, 1 on a CPU */
-    fr_param bw_eff;         /* achieved / peak memory bandwidth; 0.5 / 0.7 / 0.85 */
-    fr_param prefill_mfu;    /* 0.25 / 0.4 / 0.6 */
-    fr_param peak_factor;    /* busiest hour / average hour; 2 / 3 / 4 */
-    fr_param mem_overhead;   /* memory / weights (KV cache, runtime); 1.1 / 1.2 / 1.5 */
-    fr_param busy_frac;      /* draw / TDP while serving; 0.6 / 0.8 / 1.0 */
-    fr_param idle_frac;      /* draw / TDP while idle; 0.1 / 0.2 / 0.3 */
+    double batch;                  /* sequences decoded together per replica;
+                                      0: 8 on a GPU, 1 on a CPU */
+    fr_param bw_eff;               /* achieved / peak memory bandwidth; 0.5 / 0.7 / 0.85 */
+    fr_param prefill_mfu;          /* 0.25 / 0.4 / 0.6 */
+    fr_param peak_factor;          /* busiest hour / average hour; 2 / 3 / 4 */
+    fr_param mem_overhead;         /* memory / weights (KV cache, runtime); 1.1 / 1.2 / 1.5 */
+    fr_param busy_frac;            /* draw / TDP while serving; 0.6 / 0.8 / 1.0 */
+    fr_param idle_frac;            /* draw / TDP while idle; 0.1 / 0.2 / 0.3 */
     /* training the same model, for "the day serving overtakes training" */
-    const fr_hw *train_gpu;  /* required */
-    double train_tokens;     /* default 20 N */
-    fr_param train_mfu;      /* default 0.40 */
+    const fr_hw *train_gpu; /* required */
+    double train_tokens;    /* default 20 N */
+    fr_param train_mfu;     /* default 0.40 */
     fr_cost_env env;
 } fr_serve_in;
 
 typedef struct fr_device_in {
-    fr_param j_per_token;  /* J per generated token, or from bench */
+    fr_param j_per_token; /* J per generated token, or from bench */
     const fr_bench_summary *bench;
-    double battery_wh;     /* default FR_DEFAULT_BATTERY_WH */
-    double tokens;         /* tokens in the task; default 1,000 */
-    double tok_s;          /* generation speed; 0: from bench, or unknown */
+    double battery_wh; /* default FR_DEFAULT_BATTERY_WH */
+    double tokens;     /* tokens in the task; default 1,000 */
+    double tok_s;      /* generation speed; 0: from bench, or unknown */
 } fr_device_in;
 
 /* Bits per weight of a GGUF quantization name (case-insensitive), as a
@@ -251,7 +251,7 @@ typedef struct fr_figure {
     const char *label; /* "energy at the facility" */
     fr_unit unit;
     fr_range v;
-    bool chart;        /* drawn by fr_plan_svg */
+    bool chart; /* drawn by fr_plan_svg */
 } fr_figure;
 
 typedef struct fr_assumption {
@@ -275,7 +275,7 @@ FR_API fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, 
 FR_API void fr_plan_free(fr_plan *p);
 
 /* All borrowed from the plan. */
-FR_API const char *fr_plan_kind(const fr_plan *p);  /* "train", "lora", ... */
+FR_API const char *fr_plan_kind(const fr_plan *p); /* "train", "lora", ... */
 FR_API const char *fr_plan_title(const fr_plan *p);
 FR_API size_t fr_plan_scenario_count(const fr_plan *p);
 FR_API const char *fr_plan_scenario_key(const fr_plan *p, size_t s);   /* "train" */

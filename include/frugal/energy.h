@@ -59,11 +59,11 @@ typedef enum fr_meter_source {
 } fr_meter_source;
 
 typedef struct fr_meter_config {
-    unsigned sources;         /* FR_METER_* bits; 0 means FR_METER_ALL */
-    const char *sysfs_root;   /* prefix for /sys paths ("" = the real /sys); NULL: read
-                                 $FRUGAL_SYSFS_ROOT at creation, "" when unset */
-    const char *nvml_library; /* NULL: "libnvidia-ml.so.1" */
-    fr_range cpu_watts_per_core; /* for the estimate; all zero: estimate unavailable */
+    unsigned sources;             /* FR_METER_* bits; 0 means FR_METER_ALL */
+    const char *sysfs_root;       /* prefix for /sys paths ("" = the real /sys); NULL: read
+                                     $FRUGAL_SYSFS_ROOT at creation, "" when unset */
+    const char *nvml_library;     /* NULL: "libnvidia-ml.so.1" */
+    fr_range cpu_watts_per_core;  /* for the estimate; all zero: estimate unavailable */
     const char *cpu_watts_origin; /* where those watts came from, e.g. "catalog x86-core" */
 } fr_meter_config;
 
@@ -112,15 +112,15 @@ FR_API fr_status fr_meter_read(fr_meter *m, fr_meter_reading *out, fr_err *err);
 
 typedef struct fr_energy_interval {
     fr_meter_source source;
-    bool estimate;       /* source is FR_METER_ESTIMATE */
-    double seconds;      /* wall time between the readings */
-    double cpu_seconds;  /* process CPU time between them */
-    fr_range gross_j;    /* energy the source counted */
-    fr_range avg_w;      /* gross_j / seconds (0 when seconds is 0) */
-    bool has_net;        /* an idle baseline is known and the source is a real counter */
-    double idle_w;       /* the baseline used (0 when !has_net) */
-    fr_range net_j;      /* gross_j - idle_w x seconds; may be slightly negative when the
-                            work is within the idle noise (not clamped: the caller sees it) */
+    bool estimate;      /* source is FR_METER_ESTIMATE */
+    double seconds;     /* wall time between the readings */
+    double cpu_seconds; /* process CPU time between them */
+    fr_range gross_j;   /* energy the source counted */
+    fr_range avg_w;     /* gross_j / seconds (0 when seconds is 0) */
+    bool has_net;       /* an idle baseline is known and the source is a real counter */
+    double idle_w;      /* the baseline used (0 when !has_net) */
+    fr_range net_j;     /* gross_j - idle_w x seconds; may be slightly negative when the
+                           work is within the idle noise (not clamped: the caller sees it) */
 } fr_energy_interval;
 
 /* Energy between readings a (earlier) and b (later) of this meter. */

@@ -33,10 +33,10 @@
 typedef struct bat {
     char name[64];
     char dir[1200];
-    bool use_energy;     /* energy_now (uWh), else charge_now x voltage_now */
-    uint64_t last_e;     /* uWh */
-    uint64_t last_q;     /* uAh */
-    uint64_t last_v;     /* uV */
+    bool use_energy; /* energy_now (uWh), else charge_now x voltage_now */
+    uint64_t last_e; /* uWh */
+    uint64_t last_q; /* uAh */
+    uint64_t last_v; /* uV */
     double acc_j;
 } bat;
 
@@ -122,8 +122,8 @@ fr_status fr_battery_open(const fr_sysio *io, fr_battery **out, char *why, size_
         int rc = bat_sample(io, b, &b->last_e, &b->last_q, &b->last_v);
         if (rc) {
             fr_fmt(not_discharging, sizeof not_discharging,
-                     "%s has neither a readable energy_now nor charge_now + voltage_now (%s)",
-                     e->d_name, rc == EINVAL ? "not a number" : strerror(rc));
+                   "%s has neither a readable energy_now nor charge_now + voltage_now (%s)",
+                   e->d_name, rc == EINVAL ? "not a number" : strerror(rc));
             continue;
         }
         r->n++;
@@ -135,16 +135,16 @@ fr_status fr_battery_open(const fr_sysio *io, fr_battery **out, char *why, size_
     }
     if (r->n == 0) {
         fr_fmt(why, why_n,
-                 "battery: %s; the battery measures the machine only while it discharges "
-                 "(unplug the charger)",
-                 not_discharging);
+               "battery: %s; the battery measures the machine only while it discharges "
+               "(unplug the charger)",
+               not_discharging);
         goto skip;
     }
     qsort(r->b, (size_t)r->n, sizeof r->b[0], cmp_bat);
     size_t off = (size_t)snprintf(r->label, sizeof r->label, "battery (whole system):");
     for (int i = 0; i < r->n && off < sizeof r->label; i++)
-        off += (size_t)snprintf(r->label + off, sizeof r->label - off, "%s %s (%s)",
-                                i ? " +" : "", r->b[i].name,
+        off += (size_t)snprintf(r->label + off, sizeof r->label - off, "%s %s (%s)", i ? " +" : "",
+                                r->b[i].name,
                                 r->b[i].use_energy ? "energy_now" : "charge_now x voltage_now");
     fr_fmt(why, why_n, "battery: discharging, %s", r->label + 23);
     *out = r;
@@ -194,6 +194,12 @@ fr_status fr_battery_read(fr_battery *r, double *joules, fr_err *err)
     return FR_OK;
 }
 
-const char *fr_battery_label(const fr_battery *b) { return b->label; }
+const char *fr_battery_label(const fr_battery *b)
+{
+    return b->label;
+}
 
-void fr_battery_free(fr_battery *b) { free(b); }
+void fr_battery_free(fr_battery *b)
+{
+    free(b);
+}

@@ -10,7 +10,6 @@
  */
 #include <frugal/cost.h>
 
-
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,13 +36,14 @@ static fr_status num(json_t *obj, const char *key, const char *where, const char
     json_t *v = json_object_get(obj, key);
     if (!v) {
         if (required)
-            return fr_err_set(err, FR_E_FORMAT, "%s: missing %s%s (a frugal-bench-1 summary "
-                              "needs it)", origin, where, key);
+            return fr_err_set(err, FR_E_FORMAT,
+                              "%s: missing %s%s (a frugal-bench-1 summary "
+                              "needs it)",
+                              origin, where, key);
         return FR_OK;
     }
     if (!json_is_number(v) || !isfinite(json_number_value(v)))
-        return fr_err_set(err, FR_E_FORMAT, "%s: %s%s must be a finite number", origin, where,
-                          key);
+        return fr_err_set(err, FR_E_FORMAT, "%s: %s%s must be a finite number", origin, where, key);
     *out = json_number_value(v);
     return FR_OK;
 }
@@ -61,8 +61,8 @@ static fr_status str(json_t *obj, const char *key, const char *where, const char
         return fr_err_set(err, FR_E_FORMAT, "%s: %s%s must be a string", origin, where, key);
     const char *s = json_string_value(v);
     if (strlen(s) >= n)
-        return fr_err_set(err, FR_E_FORMAT, "%s: %s%s is longer than %zu characters", origin,
-                          where, key, n - 1);
+        return fr_err_set(err, FR_E_FORMAT, "%s: %s%s is longer than %zu characters", origin, where,
+                          key, n - 1);
     memcpy(out, s, strlen(s) + 1);
     return FR_OK;
 }
@@ -73,8 +73,7 @@ static fr_status range(json_t *root, const char *key, const char *origin, fr_ran
     json_t *v = json_object_get(root, key);
     if (!json_is_object(v))
         return fr_err_set(err, FR_E_FORMAT,
-                          "%s: %s must be an object {\"low\", \"central\", \"high\"}", origin,
-                          key);
+                          "%s: %s must be an object {\"low\", \"central\", \"high\"}", origin, key);
     char where[64];
     snprintf(where, sizeof where, "%s.", key);
     fr_status st;
@@ -83,8 +82,9 @@ static fr_status range(json_t *root, const char *key, const char *origin, fr_ran
         (st = num(v, "high", where, origin, true, &out->high, err)))
         return st;
     if (!range_ok(*out))
-        return fr_err_set(err, FR_E_FORMAT, "%s: %s needs 0 < low <= central <= high, got %g, %g, %g",
-                          origin, key, out->low, out->central, out->high);
+        return fr_err_set(err, FR_E_FORMAT,
+                          "%s: %s needs 0 < low <= central <= high, got %g, %g, %g", origin, key,
+                          out->low, out->central, out->high);
     return FR_OK;
 }
 
@@ -121,8 +121,8 @@ fr_status fr_bench_summary_parse(const char *text, size_t len, const char *origi
     }
     if ((st = num(model, "params", "model.", origin, true, &out->params, err)) ||
         (st = str(model, "quant", "model.", origin, true, out->quant, sizeof out->quant, err)) ||
-        (st = str(model, "name", "model.", origin, false, out->model_name,
-                  sizeof out->model_name, err)) ||
+        (st = str(model, "name", "model.", origin, false, out->model_name, sizeof out->model_name,
+                  err)) ||
         (st = str(meter, "source", "meter.", origin, true, out->meter_source,
                   sizeof out->meter_source, err)) ||
         (st = str(meter, "label", "meter.", origin, false, out->meter_label,
@@ -145,8 +145,8 @@ fr_status fr_bench_summary_parse(const char *text, size_t len, const char *origi
     }
     if (!source_ok(out->meter_source)) {
         st = fr_err_set(err, FR_E_FORMAT,
-                        "%s: meter.source '%s' is not one of nvml, rapl, battery, estimate",
-                        origin, out->meter_source);
+                        "%s: meter.source '%s' is not one of nvml, rapl, battery, estimate", origin,
+                        out->meter_source);
         goto done;
     }
     if (!out->meter_label[0])

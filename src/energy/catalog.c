@@ -109,7 +109,10 @@ void fr_catalog_free(fr_catalog *cat)
     free(cat);
 }
 
-size_t fr_catalog_count(const fr_catalog *cat) { return cat ? cat->n : 0; }
+size_t fr_catalog_count(const fr_catalog *cat)
+{
+    return cat ? cat->n : 0;
+}
 
 const fr_hw *fr_catalog_at(const fr_catalog *cat, size_t i)
 {
@@ -171,8 +174,7 @@ static bool id_ok(const char *id)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
             return false;
     }
     return true;
@@ -221,9 +223,10 @@ static fr_status parse_value(json_t *v, const char *origin, const char *id, fr_h
 {
     const char *field = field_names[f];
     if (!json_is_object(v))
-        return fr_err_set(err, FR_E_FORMAT,
-                          "%s: device '%s': %s must be an object {\"value\": X, \"source\": \"...\"}",
-                          origin, id, field);
+        return fr_err_set(
+            err, FR_E_FORMAT,
+            "%s: device '%s': %s must be an object {\"value\": X, \"source\": \"...\"}", origin, id,
+            field);
     const char *key;
     json_t *sub;
     json_object_foreach(v, key, sub)
@@ -417,7 +420,10 @@ static fr_status merge_file(fr_catalog *cat, const char *path, fr_err *err)
 
 /* ---- finding files ------------------------------------------------------ */
 
-static bool file_exists(const char *p) { return p && access(p, R_OK) == 0; }
+static bool file_exists(const char *p)
+{
+    return p && access(p, R_OK) == 0;
+}
 
 static void join(char *out, size_t n, const char *dir, const char *rest)
 {
@@ -492,14 +498,12 @@ fr_status fr_catalog_load(const fr_catalog_paths *paths, fr_catalog **out, fr_er
     fr_status st = fr_catalog_create(&cat, err);
     if (st)
         return st;
-    if ((st = find_builtin(paths, path, sizeof path, err)) ||
-        (st = merge_file(cat, path, err)))
+    if ((st = find_builtin(paths, path, sizeof path, err)) || (st = merge_file(cat, path, err)))
         goto fail;
     if (paths->user_file && paths->user_file[0] && file_exists(paths->user_file) &&
         (st = merge_file(cat, paths->user_file, err)))
         goto fail;
-    if (paths->extra_file && paths->extra_file[0] &&
-        (st = merge_file(cat, paths->extra_file, err)))
+    if (paths->extra_file && paths->extra_file[0] && (st = merge_file(cat, paths->extra_file, err)))
         goto fail;
     *out = cat;
     return FR_OK;

@@ -26,7 +26,7 @@
 
 #define ARTICLE_H100_PRICE 40000.0
 #define ARTICLE_H100_COUNT 6000.0
-#define ARTICLE_TRAIN_KWH 10e6  /* 10 GWh */
+#define ARTICLE_TRAIN_KWH 10e6    /* 10 GWh */
 #define ARTICLE_SERVE_KWH_DAY 1e6 /* 1 GWh per day */
 #define GPT3_PARAMS 175e9
 #define GPT3_TOKENS 300e9
@@ -40,11 +40,30 @@ typedef struct art_ctx {
 } art_ctx;
 
 enum {
-    G3_FLOPS, G3_DAYS, G3_KWH, G3_KG, G3_HH_YEARS,
-    G35_DAYS, G35_KWH, G35_HH_YEARS, G35_BUY_ARTICLE, G35_BUY_CATALOG, G35_FAC_W, G35_SHORT_BY,
-    C10_HH_YEARS, C10_DAYS, C10_FLOPS, C10_GPT3_MULT,
-    SV_HH_DAYS, SV_H100S, SV_HH_YEARS,
-    PH_TOK_S, PH_J, PH_PCT, PH_PER_CHARGE, PH_HOURS,
+    G3_FLOPS,
+    G3_DAYS,
+    G3_KWH,
+    G3_KG,
+    G3_HH_YEARS,
+    G35_DAYS,
+    G35_KWH,
+    G35_HH_YEARS,
+    G35_BUY_ARTICLE,
+    G35_BUY_CATALOG,
+    G35_FAC_W,
+    G35_SHORT_BY,
+    C10_HH_YEARS,
+    C10_DAYS,
+    C10_FLOPS,
+    C10_GPT3_MULT,
+    SV_HH_DAYS,
+    SV_H100S,
+    SV_HH_YEARS,
+    PH_TOK_S,
+    PH_J,
+    PH_PCT,
+    PH_PER_CHARGE,
+    PH_HOURS,
     A_N
 };
 
@@ -102,8 +121,7 @@ static fr_status need(const fr_catalog *cat, const char *id, const fr_hw **out, 
     return fr_err_prefix(err, "plan article needs '%s' in the hardware catalog", id);
 }
 
-fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, fr_plan **out,
-                          fr_err *err)
+fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, fr_plan **out, fr_err *err)
 {
     *out = NULL;
     fr_status st;
@@ -134,8 +152,8 @@ fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, fr_plan
                            fr_rng(hp.low, hp.value, hp.high), "h100-sxm: %s", hp.source);
     if ((st = fr_hw_var(&vs, h100, FR_HW_TDP_W, NULL, "h100_tdp_w", "H100 power (TDP)",
                         FR_UNIT_WATTS, true, &c.h_tdp, err)) ||
-        (st = fr_hw_var(&vs, h100, FR_HW_PRICE_USD, NULL, "h100_price_usd",
-                        "H100 price (catalog)", FR_UNIT_USD, true, &c.h_price, err)))
+        (st = fr_hw_var(&vs, h100, FR_HW_PRICE_USD, NULL, "h100_price_usd", "H100 price (catalog)",
+                        FR_UNIT_USD, true, &c.h_price, err)))
         return st;
     c.h_mfu = fr_vars_add(&vs, "h100_mfu", "MFU on the 6,000 H100", FR_UNIT_FRACTION,
                           fr_rng(0.3, 0.4, 0.5), "frugal's assumption for a large H100 run");
@@ -147,8 +165,8 @@ fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, fr_plan
                              fr_exact(3e9), "a 3B model, typical for phones");
     fr_range bits;
     fr_quant_bits("q4_k_m", &bits);
-    c.p_bits = fr_vars_add(&vs, "phone_bits_per_weight", "on-device quantization",
-                           FR_UNIT_BITS, bits, "q4_k_m");
+    c.p_bits = fr_vars_add(&vs, "phone_bits_per_weight", "on-device quantization", FR_UNIT_BITS,
+                           bits, "q4_k_m");
     if ((st = fr_hw_var(&vs, phone, FR_HW_MEM_BW, NULL, "phone_mem_bw", "phone memory bandwidth",
                         FR_UNIT_BYTES_S, true, &c.p_bw, err)) ||
         (st = fr_hw_var(&vs, phone, FR_HW_TDP_W, NULL, "phone_soc_w",
@@ -169,8 +187,8 @@ fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, fr_plan
         return fr_err_set(err, FR_E_NOMEM, "plan: out of memory");
     int s = fr_plan_add_scenario(p, "gpt3", "GPT-3 on 10,000 V100 (Patterson et al. 2021)");
     fr_plan_add_figure(p, s, "flops", "compute", FR_UNIT_FLOP, y[G3_FLOPS], false);
-    fr_plan_add_figure(p, s, "days", "wall-clock time (paper: 14.8 days)", FR_UNIT_DAYS,
-                       y[G3_DAYS], true);
+    fr_plan_add_figure(p, s, "days", "wall-clock time (paper: 14.8 days)", FR_UNIT_DAYS, y[G3_DAYS],
+                       true);
     fr_plan_add_figure(p, s, "energy_facility_kwh", "energy at the facility (paper: 1,287 MWh)",
                        FR_UNIT_KWH, y[G3_KWH], true);
     fr_plan_add_figure(p, s, "co2_kg", "CO2 at 0.429 kg/kWh (paper: 552 t)", FR_UNIT_KG_CO2,
@@ -180,8 +198,8 @@ fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, fr_plan
 
     s = fr_plan_add_scenario(p, "gpt35_6000_h100", "GPT-3.5-class run on 6,000 H100");
     fr_plan_add_figure(p, s, "days", "wall-clock time", FR_UNIT_DAYS, y[G35_DAYS], true);
-    fr_plan_add_figure(p, s, "power_facility_w", "facility power of 6,000 H100",
-                       FR_UNIT_WATTS, y[G35_FAC_W], false);
+    fr_plan_add_figure(p, s, "power_facility_w", "facility power of 6,000 H100", FR_UNIT_WATTS,
+                       y[G35_FAC_W], false);
     fr_plan_add_figure(p, s, "energy_facility_kwh", "energy at the facility", FR_UNIT_KWH,
                        y[G35_KWH], true);
     fr_plan_add_figure(p, s, "household_years", "US household-years", FR_UNIT_HOUSEHOLD_YEARS,
@@ -198,20 +216,20 @@ fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, fr_plan
                        fr_exact(ARTICLE_TRAIN_KWH), true);
     fr_plan_add_figure(p, s, "household_years", "US household-years (article: ~1,000)",
                        FR_UNIT_HOUSEHOLD_YEARS, y[C10_HH_YEARS], false);
-    fr_plan_add_figure(p, s, "days_of_6000_h100", "days of 6,000 H100 at full power",
-                       FR_UNIT_DAYS, y[C10_DAYS], true);
+    fr_plan_add_figure(p, s, "days_of_6000_h100", "days of 6,000 H100 at full power", FR_UNIT_DAYS,
+                       y[C10_DAYS], true);
     fr_plan_add_figure(p, s, "flops_possible", "compute 6,000 H100 deliver in that time",
                        FR_UNIT_FLOP, y[C10_FLOPS], false);
-    fr_plan_add_figure(p, s, "gpt3_multiple", "... in GPT-3 runs", FR_UNIT_RATIO,
-                       y[C10_GPT3_MULT], false);
+    fr_plan_add_figure(p, s, "gpt3_multiple", "... in GPT-3 runs", FR_UNIT_RATIO, y[C10_GPT3_MULT],
+                       false);
 
     s = fr_plan_add_scenario(p, "serving_1gwh_day", "serving ChatGPT at 1 GWh a day");
     fr_plan_add_figure(p, s, "household_days", "US household-days per day (article: ~33,000)",
                        FR_UNIT_HOUSEHOLD_DAYS, y[SV_HH_DAYS], false);
     fr_plan_add_figure(p, s, "household_years_per_year", "US household-years per year",
                        FR_UNIT_HOUSEHOLD_YEARS, y[SV_HH_YEARS], false);
-    fr_plan_add_figure(p, s, "h100_equivalent", "H100s running around the clock",
-                       FR_UNIT_COUNT, y[SV_H100S], false);
+    fr_plan_add_figure(p, s, "h100_equivalent", "H100s running around the clock", FR_UNIT_COUNT,
+                       y[SV_H100S], false);
     fr_plan_add_figure(p, s, "energy_facility_kwh", "energy in a year", FR_UNIT_KWH,
                        fr_exact(ARTICLE_SERVE_KWH_DAY * 365.0), true);
 
@@ -250,14 +268,17 @@ fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, fr_plan
                    sizeof price);
     fr_unit_format(y[G35_BUY_CATALOG].central, FR_UNIT_USD, buy, sizeof buy);
     fr_unit_format(y[SV_H100S].central, FR_UNIT_COUNT, n100, sizeof n100);
-    fr_plan_add_note(p, "10 GWh / 10,715 kWh = %s in the US (the article rounds to 1,000); "
-                        "1 GWh / 29.4 kWh = %s (the article says ~33,000)",
+    fr_plan_add_note(p,
+                     "10 GWh / 10,715 kWh = %s in the US (the article rounds to 1,000); "
+                     "1 GWh / 29.4 kWh = %s (the article says ~33,000)",
                      hy, hd);
-    fr_plan_add_note(p, "$240M is 6,000 x $40,000; at the catalog's central H100 price (%s) it "
-                        "is %s",
+    fr_plan_add_note(p,
+                     "$240M is 6,000 x $40,000; at the catalog's central H100 price (%s) it "
+                     "is %s",
                      price, buy);
-    fr_plan_add_note(p, "1 GWh a day is what %s H100s use running around the clock (with host "
-                        "overhead and PUE)",
+    fr_plan_add_note(p,
+                     "1 GWh a day is what %s H100s use running around the clock (with host "
+                     "overhead and PUE)",
                      n100);
     return fr_plan_done(p, out, err);
 }

@@ -30,12 +30,12 @@ typedef struct quant_bits {
  * come from the model sizes llama.cpp's quantize tool publishes (Llama 2 7B,
  * Llama 3 8B), the low end being the base type alone. */
 static const quant_bits quants[] = {
-    {"f32", 32, 32, 32},          {"f16", 16, 16, 16},          {"bf16", 16, 16, 16},
-    {"q8_0", 8.5, 8.5, 8.5},      {"q6_k", 6.5625, 6.5625, 6.6}, {"q5_1", 6.0, 6.0, 6.0},
-    {"q5_0", 5.5, 5.5, 5.5},      {"q5_k_m", 5.5, 5.67, 5.8},   {"q5_k_s", 5.5, 5.54, 5.6},
-    {"q4_1", 5.0, 5.0, 5.0},      {"q4_0", 4.5, 4.55, 4.6},     {"q4_k_m", 4.5, 4.85, 5.0},
-    {"q4_k_s", 4.5, 4.58, 4.7},   {"q3_k_l", 4.0, 4.27, 4.4},   {"q3_k_m", 3.44, 3.91, 4.0},
-    {"q3_k_s", 3.44, 3.5, 3.6},   {"q2_k", 2.625, 3.35, 3.4},
+    {"f32", 32, 32, 32},        {"f16", 16, 16, 16},           {"bf16", 16, 16, 16},
+    {"q8_0", 8.5, 8.5, 8.5},    {"q6_k", 6.5625, 6.5625, 6.6}, {"q5_1", 6.0, 6.0, 6.0},
+    {"q5_0", 5.5, 5.5, 5.5},    {"q5_k_m", 5.5, 5.67, 5.8},    {"q5_k_s", 5.5, 5.54, 5.6},
+    {"q4_1", 5.0, 5.0, 5.0},    {"q4_0", 4.5, 4.55, 4.6},      {"q4_k_m", 4.5, 4.85, 5.0},
+    {"q4_k_s", 4.5, 4.58, 4.7}, {"q3_k_l", 4.0, 4.27, 4.4},    {"q3_k_m", 3.44, 3.91, 4.0},
+    {"q3_k_s", 3.44, 3.5, 3.6}, {"q2_k", 2.625, 3.35, 3.4},
 };
 
 bool fr_quant_bits(const char *quant, fr_range *bits)
@@ -58,16 +58,35 @@ typedef struct serve_ctx {
     bool battery_meter; /* whole-system meter: no host overhead on top */
     int N, bits, users, queries, tin, tout, batch;
     int bw, peak, mem, tdp, bw_eff, mfu_p, peak_f, mem_over, busy, idle; /* modelled */
-    int tok_p, tok_d, jp, jd, idle_w;                                   /* measured */
+    int tok_p, tok_d, jp, jd, idle_w;                                    /* measured */
     int price, rent;
     fr_env_idx env;
     int t_peak, t_mfu, t_tdp, t_tokens;
 } serve_ctx;
 
 enum {
-    S_TOK_IN, S_TOK_OUT, S_WBYTES, S_DPR, S_DEC, S_PRE, S_BUSY_H, S_REPLICAS, S_DEVICES, S_UTIL,
-    S_KWH_DEV, S_KWH_FAC, S_USD_POWER, S_USD_HW, S_USD_RENT, S_USD_MTOK, S_J_TOKEN, S_KG,
-    S_HH_DAYS, S_TRAIN_KWH, S_OVERTAKE, S_N
+    S_TOK_IN,
+    S_TOK_OUT,
+    S_WBYTES,
+    S_DPR,
+    S_DEC,
+    S_PRE,
+    S_BUSY_H,
+    S_REPLICAS,
+    S_DEVICES,
+    S_UTIL,
+    S_KWH_DEV,
+    S_KWH_FAC,
+    S_USD_POWER,
+    S_USD_HW,
+    S_USD_RENT,
+    S_USD_MTOK,
+    S_J_TOKEN,
+    S_KG,
+    S_HH_DAYS,
+    S_TRAIN_KWH,
+    S_OVERTAKE,
+    S_N
 };
 
 static void serve_model(const double *x, double *y, const void *vctx)
@@ -165,8 +184,7 @@ static fr_status bench_check(const fr_bench_summary *b, fr_err *err)
         (st = pos("bench decode_tok_s", b->decode_tok_s, 1e9, err)) ||
         (st = fr_check_range("bench j_per_token_prefill", b->j_per_token_prefill, 0, true, 1e6,
                              err)) ||
-        (st = fr_check_range("bench j_per_token_decode", b->j_per_token_decode, 0, true, 1e6,
-                             err)))
+        (st = fr_check_range("bench j_per_token_decode", b->j_per_token_decode, 0, true, 1e6, err)))
         return st;
     return FR_OK;
 }
@@ -177,8 +195,9 @@ fr_status fr_plan_serve(const fr_serve_in *in, fr_plan **out, fr_err *err)
     fr_status st;
     const fr_bench_summary *b = in->bench;
     if (!b && !in->device)
-        return fr_err_set(err, FR_E_INVALID, "plan serve: give a device (--gpu or --cpu) or "
-                                             "--from-bench");
+        return fr_err_set(err, FR_E_INVALID,
+                          "plan serve: give a device (--gpu or --cpu) or "
+                          "--from-bench");
     if (!in->train_gpu)
         return fr_err_set(err, FR_E_INVALID, "plan serve: no training GPU for the comparison");
     if (b && (st = bench_check(b, err)))
@@ -186,7 +205,8 @@ fr_status fr_plan_serve(const fr_serve_in *in, fr_plan **out, fr_err *err)
     double N = in->params > 0 ? in->params : (b ? b->params : 0);
     if ((st = pos("--params", N, 1e16, err)) || (st = pos("--users", in->users, 1e12, err)) ||
         (st = pos("--queries", in->queries, 1e9, err)) ||
-        (st = pos("--in", in->in_tokens, 1e9, err)) || (st = pos("--out", in->out_tokens, 1e9, err)))
+        (st = pos("--in", in->in_tokens, 1e9, err)) ||
+        (st = pos("--out", in->out_tokens, 1e9, err)))
         return st;
     if (in->batch < 0 || in->train_tokens < 0 || isnan(in->batch) || isnan(in->train_tokens))
         return fr_err_set(err, FR_E_INVALID, "plan serve: --batch and --train-tokens must be > 0");
@@ -228,10 +248,11 @@ fr_status fr_plan_serve(const fr_serve_in *in, fr_plan **out, fr_err *err)
         double batch = in->batch > 0 ? in->batch : (cpu ? 1 : 8);
         if ((st = pos("--batch", batch, 4096, err)))
             return st;
-        c.batch = fr_vars_add(&vs, "batch", "sequences decoded together per replica",
-                              FR_UNIT_COUNT, fr_exact(batch), "%s",
-                              in->batch > 0 ? "given" : cpu ? "default on a CPU: 1"
-                                                            : "default on a GPU: 8");
+        c.batch = fr_vars_add(&vs, "batch", "sequences decoded together per replica", FR_UNIT_COUNT,
+                              fr_exact(batch), "%s",
+                              in->batch > 0 ? "given"
+                              : cpu         ? "default on a CPU: 1"
+                                            : "default on a GPU: 8");
         if ((st = fr_hw_var(&vs, dev, FR_HW_MEM_BW, NULL, "mem_bw", "memory bandwidth per device",
                             FR_UNIT_BYTES_S, true, &c.bw, err)) ||
             (st = fr_hw_var(&vs, dev, FR_HW_MEM_BYTES, NULL, "mem_bytes", "memory per device",
@@ -248,8 +269,8 @@ fr_status fr_plan_serve(const fr_serve_in *in, fr_plan **out, fr_err *err)
                              fr_hw_field_name(which), pk.source);
         if ((st = param_var(&vs, &in->bw_eff, fr_rng(0.5, 0.7, 0.85),
                             "default: decoders reach 50-85% of peak memory bandwidth",
-                            "bw_efficiency", "achieved / peak memory bandwidth",
-                            FR_UNIT_FRACTION, 0, true, 1, &c.bw_eff, err)) ||
+                            "bw_efficiency", "achieved / peak memory bandwidth", FR_UNIT_FRACTION,
+                            0, true, 1, &c.bw_eff, err)) ||
             (st = param_var(&vs, &in->prefill_mfu, fr_rng(0.25, 0.4, 0.6),
                             "default: batched prompt processing reaches 25-60% of peak",
                             "prefill_mfu", "prefill MFU", FR_UNIT_FRACTION, 0, true, 1, &c.mfu_p,
@@ -273,9 +294,8 @@ fr_status fr_plan_serve(const fr_serve_in *in, fr_plan **out, fr_err *err)
                               fr_exact(b->decode_tok_s), "bench (%s)", b->meter_source);
         c.jp = fr_vars_add(&vs, "j_per_token_prefill", "energy per prompt token", FR_UNIT_JOULES,
                            b->j_per_token_prefill, "bench, meter %s", b->meter_label);
-        c.jd = fr_vars_add(&vs, "j_per_token_decode", "energy per generated token",
-                           FR_UNIT_JOULES, b->j_per_token_decode, "bench, meter %s",
-                           b->meter_label);
+        c.jd = fr_vars_add(&vs, "j_per_token_decode", "energy per generated token", FR_UNIT_JOULES,
+                           b->j_per_token_decode, "bench, meter %s", b->meter_label);
         if (b->idle_w >= 0)
             c.idle_w = fr_vars_add(&vs, "idle_w", "machine idle power", FR_UNIT_WATTS,
                                    fr_exact(b->idle_w), "bench idle baseline");
@@ -309,14 +329,13 @@ fr_status fr_plan_serve(const fr_serve_in *in, fr_plan **out, fr_err *err)
     double ttok = in->train_tokens > 0 ? in->train_tokens : 20.0 * N;
     if ((st = pos("--train-tokens", ttok, 1e18, err)))
         return st;
-    c.t_tokens = fr_vars_add(&vs, "train_tokens", "tokens the model was trained on",
-                             FR_UNIT_TOKENS, fr_exact(ttok), "%s",
+    c.t_tokens = fr_vars_add(&vs, "train_tokens", "tokens the model was trained on", FR_UNIT_TOKENS,
+                             fr_exact(ttok), "%s",
                              in->train_tokens > 0 ? "given" : "Chinchilla: 20 x parameters");
     fr_hw_field tw;
     fr_hw_value tp = fr_hw_peak_flops(in->train_gpu, &tw);
     if (!tp.present)
-        return fr_err_set(err, FR_E_INVALID, "hardware '%s' has no peak FLOP/s",
-                          in->train_gpu->id);
+        return fr_err_set(err, FR_E_INVALID, "hardware '%s' has no peak FLOP/s", in->train_gpu->id);
     c.t_peak = fr_vars_add(&vs, "train_peak_flops", "training GPU peak FLOP/s", FR_UNIT_FLOP_S,
                            fr_rng(tp.low, tp.value, tp.high), "%s %s: %s", in->train_gpu->id,
                            fr_hw_field_name(tw), tp.source);
@@ -339,24 +358,24 @@ fr_status fr_plan_serve(const fr_serve_in *in, fr_plan **out, fr_err *err)
                  b->hardware_id);
     else
         snprintf(where, sizeof where, "%s", dev->name);
-    fr_plan *p = fr_plan_new("serve", "serve %s (%s) to %s users on %s", np,
-                             quant ? quant : "?", nu, where);
+    fr_plan *p =
+        fr_plan_new("serve", "serve %s (%s) to %s users on %s", np, quant ? quant : "?", nu, where);
     if (!p)
         return fr_err_set(err, FR_E_NOMEM, "plan: out of memory");
     const char *unit_name = b ? "machines" : cpu ? "CPU servers" : "GPUs";
     int s = fr_plan_add_scenario(p, "serve", "serving, per day");
     fr_plan_add_figure(p, s, "prompt_tokens_per_day", "prompt tokens per day", FR_UNIT_TOKENS,
                        y[S_TOK_IN], false);
-    fr_plan_add_figure(p, s, "generated_tokens_per_day", "generated tokens per day",
-                       FR_UNIT_TOKENS, y[S_TOK_OUT], false);
+    fr_plan_add_figure(p, s, "generated_tokens_per_day", "generated tokens per day", FR_UNIT_TOKENS,
+                       y[S_TOK_OUT], false);
     if (!b) {
         fr_plan_add_figure(p, s, "weight_bytes", "model weights", FR_UNIT_BYTES, y[S_WBYTES],
                            false);
         fr_plan_add_figure(p, s, "devices_per_replica", "devices per replica (to hold it)",
                            FR_UNIT_COUNT, y[S_DPR], false);
     }
-    fr_plan_add_figure(p, s, "decode_tok_s_per_replica", "decode speed per replica",
-                       FR_UNIT_TOK_S, y[S_DEC], false);
+    fr_plan_add_figure(p, s, "decode_tok_s_per_replica", "decode speed per replica", FR_UNIT_TOK_S,
+                       y[S_DEC], false);
     fr_plan_add_figure(p, s, "prefill_tok_s_per_replica", "prefill speed per replica",
                        FR_UNIT_TOK_S, y[S_PRE], false);
     fr_plan_add_figure(p, s, "busy_hours_per_day", "replica busy hours per day", FR_UNIT_HOURS,
@@ -380,8 +399,8 @@ fr_status fr_plan_serve(const fr_serve_in *in, fr_plan **out, fr_err *err)
                            FR_UNIT_USD, y[S_USD_RENT], false);
     fr_plan_add_figure(p, s, "usd_per_million_tokens", "$ per million tokens (power + hardware)",
                        FR_UNIT_USD, y[S_USD_MTOK], true);
-    fr_plan_add_figure(p, s, "joules_per_token", "energy per token at the facility",
-                       FR_UNIT_JOULES, y[S_J_TOKEN], false);
+    fr_plan_add_figure(p, s, "joules_per_token", "energy per token at the facility", FR_UNIT_JOULES,
+                       y[S_J_TOKEN], false);
     fr_plan_add_figure(p, s, "co2_kg_per_day", "CO2 per day", FR_UNIT_KG_CO2, y[S_KG], false);
     fr_plan_add_figure(p, s, "household_days_per_day", "US households' daily electricity",
                        FR_UNIT_HOUSEHOLD_DAYS, y[S_HH_DAYS], false);
@@ -484,8 +503,8 @@ fr_status fr_plan_device(const fr_device_in *in, fr_plan **out, fr_err *err)
         return fr_err_set(err, FR_E_NOMEM, "plan: out of memory");
     int s = fr_plan_add_scenario(p, "device", "on the device");
     fr_plan_add_figure(p, s, "energy_wh", "energy for the task", FR_UNIT_WH, y[D_WH], false);
-    fr_plan_add_figure(p, s, "battery_percent", "share of the battery", FR_UNIT_PERCENT,
-                       y[D_PCT], true);
+    fr_plan_add_figure(p, s, "battery_percent", "share of the battery", FR_UNIT_PERCENT, y[D_PCT],
+                       true);
     fr_plan_add_figure(p, s, "tokens_per_charge", "tokens per full charge", FR_UNIT_TOKENS,
                        y[D_PER_CHARGE], true);
     if (c.tok_s >= 0) {

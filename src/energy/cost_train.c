@@ -26,8 +26,7 @@ typedef struct chain_idx {
 
 /* Device, MFU and money variables common to train and lora. */
 static fr_status chain_vars(fr_vars *vs, const fr_hw *hw, const fr_param *mfu, fr_range mfu_def,
-                            const char *mfu_src, const fr_cost_env *env, chain_idx *ix,
-                            fr_err *err)
+                            const char *mfu_src, const fr_cost_env *env, chain_idx *ix, fr_err *err)
 {
     fr_status st;
     fr_hw_field which;
@@ -61,8 +60,19 @@ static fr_status chain_vars(fr_vars *vs, const fr_hw *hw, const fr_param *mfu, f
 }
 
 /* Energy and money from device-hours H on n devices over `days`. */
-enum { C_KWH_DEV, C_KWH_FAC, C_USD_POWER, C_KG, C_HH_YEARS, C_HH_DAYS, C_USD_BUY, C_USD_OWN,
-       C_USD_RENT, C_W_FAC, C_N };
+enum {
+    C_KWH_DEV,
+    C_KWH_FAC,
+    C_USD_POWER,
+    C_KG,
+    C_HH_YEARS,
+    C_HH_DAYS,
+    C_USD_BUY,
+    C_USD_OWN,
+    C_USD_RENT,
+    C_W_FAC,
+    C_N
+};
 
 static void chain(const double *x, const chain_idx *ix, double H, double ndev, double days,
                   double *c)
@@ -82,8 +92,7 @@ static void chain(const double *x, const chain_idx *ix, double H, double ndev, d
     c[C_W_FAC] = ndev * x[ix->tdp] * x[ix->env.power] * x[ix->env.host] * x[ix->env.pue];
 }
 
-static void add_chain_figures(fr_plan *p, int s, const fr_range *c, const chain_idx *ix,
-                              bool chart)
+static void add_chain_figures(fr_plan *p, int s, const fr_range *c, const chain_idx *ix, bool chart)
 {
     fr_plan_add_figure(p, s, "energy_device_kwh", "energy at the devices", FR_UNIT_KWH,
                        c[C_KWH_DEV], false);
@@ -99,8 +108,8 @@ static void add_chain_figures(fr_plan *p, int s, const fr_range *c, const chain_
     fr_plan_add_figure(p, s, "household_days", "US households' electricity for a day",
                        FR_UNIT_HOUSEHOLD_DAYS, c[C_HH_DAYS], false);
     if (ix->price >= 0) {
-        fr_plan_add_figure(p, s, "purchase_usd", "buying the devices", FR_UNIT_USD,
-                           c[C_USD_BUY], false);
+        fr_plan_add_figure(p, s, "purchase_usd", "buying the devices", FR_UNIT_USD, c[C_USD_BUY],
+                           false);
         fr_plan_add_figure(p, s, "owned_usd",
                            "owning: the run's share of the purchase + electricity", FR_UNIT_USD,
                            c[C_USD_OWN], chart);
@@ -184,8 +193,8 @@ fr_status fr_plan_train(const fr_train_in *in, fr_plan **out, fr_err *err)
     c.by_days = in->days > 0;
     c.G = c.T = -1;
     if (c.by_days)
-        c.T = fr_vars_add(&vs, "days", "wall-clock days allowed", FR_UNIT_DAYS,
-                          fr_exact(in->days), "given");
+        c.T = fr_vars_add(&vs, "days", "wall-clock days allowed", FR_UNIT_DAYS, fr_exact(in->days),
+                          "given");
     else
         c.G = fr_vars_add(&vs, "gpus", "GPUs", FR_UNIT_COUNT, fr_exact(in->gpus), "given");
     if ((st = chain_vars(&vs, in->gpu, &in->mfu, fr_spread(0.40, 0.75, 1.25, 1.0),
@@ -204,8 +213,7 @@ fr_status fr_plan_train(const fr_train_in *in, fr_plan **out, fr_err *err)
     char np[48], nd[48];
     fr_unit_format(in->params, FR_UNIT_PARAMS, np, sizeof np);
     fr_unit_format(D, FR_UNIT_TOKENS, nd, sizeof nd);
-    fr_plan *p = fr_plan_new("train", "train from scratch: %s x %s on %s", np, nd,
-                             in->gpu->name);
+    fr_plan *p = fr_plan_new("train", "train from scratch: %s x %s on %s", np, nd, in->gpu->name);
     if (!p)
         return fr_err_set(err, FR_E_NOMEM, "plan: out of memory");
     int s = fr_plan_add_scenario(p, "train", "train from scratch");
@@ -244,8 +252,21 @@ typedef struct lora_ctx {
     int N, Dft, k, G, Ds, mfu_s, mem, bpp, mem_over;
 } lora_ctx;
 
-enum { L_FLOPS, L_HOURS_DEV, L_HOURS, L_MEM, L_DEVS_MEM, L_CHAIN, L_S_FLOPS = L_CHAIN + C_N,
-       L_S_HOURS_DEV, L_S_DAYS, L_S_CHAIN, L_R_ENERGY = L_S_CHAIN + C_N, L_R_HOURS, L_N };
+enum {
+    L_FLOPS,
+    L_HOURS_DEV,
+    L_HOURS,
+    L_MEM,
+    L_DEVS_MEM,
+    L_CHAIN,
+    L_S_FLOPS = L_CHAIN + C_N,
+    L_S_HOURS_DEV,
+    L_S_DAYS,
+    L_S_CHAIN,
+    L_R_ENERGY = L_S_CHAIN + C_N,
+    L_R_HOURS,
+    L_N
+};
 
 static void lora_model(const double *x, double *y, const void *vctx)
 {
@@ -296,9 +317,9 @@ fr_status fr_plan_lora(const fr_lora_in *in, fr_plan **out, fr_err *err)
     lora_ctx c = {0};
     c.N = fr_vars_add(&vs, "params", "model parameters", FR_UNIT_PARAMS, fr_exact(in->params),
                       "given");
-    c.Dft = fr_vars_add(&vs, "finetune_tokens", "fine-tuning tokens (tokens x epochs)",
-                        FR_UNIT_TOKENS, fr_exact(in->tokens * epochs), "given: %g x %g epochs",
-                        in->tokens, epochs);
+    c.Dft =
+        fr_vars_add(&vs, "finetune_tokens", "fine-tuning tokens (tokens x epochs)", FR_UNIT_TOKENS,
+                    fr_exact(in->tokens * epochs), "given: %g x %g epochs", in->tokens, epochs);
     c.G = fr_vars_add(&vs, "devices", "devices used", FR_UNIT_COUNT, fr_exact(G), "%s",
                       in->gpus > 0 ? "given" : "default: 1");
     char src[320];
@@ -328,17 +349,18 @@ fr_status fr_plan_lora(const fr_lora_in *in, fr_plan **out, fr_err *err)
                                    "default: 0.40 as for `plan train`", src, sizeof src);
     if ((st = fr_check_range("scratch MFU", ms, 0, true, 1.0, err)))
         return st;
-    c.mfu_s = fr_vars_add(&vs, "scratch_mfu", "MFU when training from scratch",
-                          FR_UNIT_FRACTION, ms, "%s", src);
-    c.Ds = fr_vars_add(&vs, "scratch_tokens", "tokens when training from scratch",
-                       FR_UNIT_TOKENS, fr_exact(Ds), "%s",
+    c.mfu_s = fr_vars_add(&vs, "scratch_mfu", "MFU when training from scratch", FR_UNIT_FRACTION,
+                          ms, "%s", src);
+    c.Ds = fr_vars_add(&vs, "scratch_tokens", "tokens when training from scratch", FR_UNIT_TOKENS,
+                       fr_exact(Ds), "%s",
                        in->scratch_tokens > 0 ? "given" : "Chinchilla: 20 x parameters");
     c.bpp = fr_vars_add(&vs, "weight_bytes_per_param", "bytes per base weight in memory",
                         FR_UNIT_BYTES, fr_exact(in->qlora ? 0.516 : 2.0), "%s",
                         in->qlora ? "QLoRA: 4-bit NormalFloat + double-quantised scales = 4.127 "
                                     "bits (Dettmers et al. 2023)"
                                   : "LoRA: 16-bit (bf16) frozen base");
-    c.mem_over = fr_vars_add(&vs, "mem_overhead", "memory / base weights (activations, "
+    c.mem_over = fr_vars_add(&vs, "mem_overhead",
+                             "memory / base weights (activations, "
                              "adapters, optimizer state, runtime)",
                              FR_UNIT_RATIO, fr_rng(1.2, 1.3, 1.6),
                              "default: frugal's assumption for sequence length ~2k, batch 1-4, "
@@ -354,20 +376,19 @@ fr_status fr_plan_lora(const fr_lora_in *in, fr_plan **out, fr_err *err)
     char np[48], nt[48];
     fr_unit_format(in->params, FR_UNIT_PARAMS, np, sizeof np);
     fr_unit_format(in->tokens * epochs, FR_UNIT_TOKENS, nt, sizeof nt);
-    fr_plan *p = fr_plan_new("lora", "%s fine-tuning: %s on %s on %s", name, np, nt,
-                             in->gpu->name);
+    fr_plan *p = fr_plan_new("lora", "%s fine-tuning: %s on %s on %s", name, np, nt, in->gpu->name);
     if (!p)
         return fr_err_set(err, FR_E_NOMEM, "plan: out of memory");
     int s = fr_plan_add_scenario(p, in->qlora ? "qlora" : "lora", name);
     fr_plan_add_figure(p, s, "flops", "compute (k N D)", FR_UNIT_FLOP, y[L_FLOPS], false);
     fr_plan_add_figure(p, s, "device_hours", "device-hours", FR_UNIT_DEVICE_HOURS, y[L_HOURS_DEV],
                        true);
-    fr_plan_add_figure(p, s, "hours", "wall-clock hours on the devices", FR_UNIT_HOURS,
-                       y[L_HOURS], false);
+    fr_plan_add_figure(p, s, "hours", "wall-clock hours on the devices", FR_UNIT_HOURS, y[L_HOURS],
+                       false);
     fr_plan_add_figure(p, s, "memory_bytes", "memory needed", FR_UNIT_BYTES, y[L_MEM], false);
     if (c.mem >= 0)
-        fr_plan_add_figure(p, s, "devices_for_memory", "devices needed to hold it",
-                           FR_UNIT_COUNT, y[L_DEVS_MEM], false);
+        fr_plan_add_figure(p, s, "devices_for_memory", "devices needed to hold it", FR_UNIT_COUNT,
+                           y[L_DEVS_MEM], false);
     add_chain_figures(p, s, y + L_CHAIN, &c.ix, true);
     fr_plan_add_figure(p, s, "scratch_over_finetune_energy",
                        "training from scratch takes this many times the energy", FR_UNIT_RATIO,
@@ -378,10 +399,10 @@ fr_status fr_plan_lora(const fr_lora_in *in, fr_plan **out, fr_err *err)
 
     int t = fr_plan_add_scenario(p, "scratch", "train from scratch (same model, same devices)");
     fr_plan_add_figure(p, t, "flops", "compute (6 N D)", FR_UNIT_FLOP, y[L_S_FLOPS], false);
-    fr_plan_add_figure(p, t, "device_hours", "device-hours", FR_UNIT_DEVICE_HOURS,
-                       y[L_S_HOURS_DEV], true);
-    fr_plan_add_figure(p, t, "days", "wall-clock time on the devices", FR_UNIT_DAYS,
-                       y[L_S_DAYS], false);
+    fr_plan_add_figure(p, t, "device_hours", "device-hours", FR_UNIT_DEVICE_HOURS, y[L_S_HOURS_DEV],
+                       true);
+    fr_plan_add_figure(p, t, "days", "wall-clock time on the devices", FR_UNIT_DAYS, y[L_S_DAYS],
+                       false);
     add_chain_figures(p, t, y + L_S_CHAIN, &c.ix, true);
     fr_vars_to_plan(&vs, p);
     if (c.mem >= 0 && y[L_DEVS_MEM].central > G)

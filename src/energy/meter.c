@@ -135,15 +135,15 @@ fr_status fr_meter_create_hooked(const fr_meter_config *cfg, const fr_meter_hook
         fr_range w = cfg->cpu_watts_per_core;
         if (!range_ok(w)) {
             fr_fmt(p->detail, sizeof p->detail,
-                     "estimate: no valid watts-per-core figure was given (need 0 <= low <= "
-                     "central <= high, high > 0; frugal takes it from the catalog entry "
-                     "x86-core)");
+                   "estimate: no valid watts-per-core figure was given (need 0 <= low <= "
+                   "central <= high, high > 0; frugal takes it from the catalog entry "
+                   "x86-core)");
         } else {
             p->available = true;
             fr_fmt(p->detail, sizeof p->detail,
-                     "estimate: process CPU time x %.3g/%.3g/%.3g W per busy core (%s)", w.low,
-                     w.central, w.high,
-                     cfg->cpu_watts_origin ? cfg->cpu_watts_origin : "given by the caller");
+                   "estimate: process CPU time x %.3g/%.3g/%.3g W per busy core (%s)", w.low,
+                   w.central, w.high,
+                   cfg->cpu_watts_origin ? cfg->cpu_watts_origin : "given by the caller");
             if (m->src == FR_METER_NONE) {
                 m->wpc = w;
                 m->src = FR_METER_ESTIMATE;
@@ -162,9 +162,9 @@ fr_status fr_meter_create_hooked(const fr_meter_config *cfg, const fr_meter_hook
     for (size_t i = 0; i < m->nprobes; i++) {
         if (m->probes[i].source == m->src) {
             fr_fmt(m->label, sizeof m->label, "%s",
-                     m->src == FR_METER_NVML    ? fr_nvml_label(m->nvml)
-                     : m->src == FR_METER_RAPL  ? fr_rapl_label(m->rapl)
-                     : m->src == FR_METER_BATTERY ? fr_battery_label(m->bat)
+                   m->src == FR_METER_NVML      ? fr_nvml_label(m->nvml)
+                   : m->src == FR_METER_RAPL    ? fr_rapl_label(m->rapl)
+                   : m->src == FR_METER_BATTERY ? fr_battery_label(m->bat)
                                                 : m->probes[i].detail);
         }
     }
@@ -192,11 +192,20 @@ void fr_meter_free(fr_meter *m)
     free(m);
 }
 
-fr_meter_source fr_meter_source_of(const fr_meter *m) { return m->src; }
+fr_meter_source fr_meter_source_of(const fr_meter *m)
+{
+    return m->src;
+}
 
-const char *fr_meter_label(const fr_meter *m) { return m->label; }
+const char *fr_meter_label(const fr_meter *m)
+{
+    return m->label;
+}
 
-size_t fr_meter_probe_count(const fr_meter *m) { return m->nprobes; }
+size_t fr_meter_probe_count(const fr_meter *m)
+{
+    return m->nprobes;
+}
 
 const fr_meter_probe *fr_meter_probe_at(const fr_meter *m, size_t i)
 {

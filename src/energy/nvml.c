@@ -46,10 +46,10 @@ struct fr_nvml {
 
 /* dlsym returns void *, which POSIX guarantees converts to a function
  * pointer; ISO C does not, so the bytes are copied rather than cast. */
-#define LOAD(dst, name)                                                                     \
-    do {                                                                                    \
-        void *p_ = dlsym(lib, name);                                                        \
-        memcpy(&(dst), &p_, sizeof p_);                                                     \
+#define LOAD(dst, name)                                                                            \
+    do {                                                                                           \
+        void *p_ = dlsym(lib, name);                                                               \
+        memcpy(&(dst), &p_, sizeof p_);                                                            \
     } while (0)
 
 static const char *errstr(nvml_errstr_fn f, nvml_ret r)
@@ -66,8 +66,10 @@ fr_status fr_nvml_open(const char *library, fr_nvml **out, char *why, size_t why
     void *lib = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         const char *e = dlerror();
-        fr_fmt(why, why_n, "NVML: cannot load %s (%s): no NVIDIA driver here, GPU energy not "
-                 "measured", library, e ? e : "not found");
+        fr_fmt(why, why_n,
+               "NVML: cannot load %s (%s): no NVIDIA driver here, GPU energy not "
+               "measured",
+               library, e ? e : "not found");
         return FR_OK;
     }
     nvml_void_fn init = NULL, shutdown = NULL;
@@ -85,10 +87,10 @@ fr_status fr_nvml_open(const char *library, fr_nvml **out, char *why, size_t why
     LOAD(es, "nvmlErrorString");
     if (!init || !shutdown || !count || !handle || !energy) {
         fr_fmt(why, why_n,
-                 "NVML: %s lacks nvmlInit_v2, nvmlDeviceGetCount_v2, "
-                 "nvmlDeviceGetHandleByIndex_v2 or nvmlDeviceGetTotalEnergyConsumption "
-                 "(driver too old)",
-                 library);
+               "NVML: %s lacks nvmlInit_v2, nvmlDeviceGetCount_v2, "
+               "nvmlDeviceGetHandleByIndex_v2 or nvmlDeviceGetTotalEnergyConsumption "
+               "(driver too old)",
+               library);
         dlclose(lib);
         return FR_OK;
     }
@@ -133,14 +135,13 @@ fr_status fr_nvml_open(const char *library, fr_nvml **out, char *why, size_t why
         n->n++;
     }
     if (n->n == 0) {
-        fr_fmt(why, why_n,
-                 "NVML: no GPU reports total energy (%s; needs a Volta or newer GPU)",
-                 unsupported);
+        fr_fmt(why, why_n, "NVML: no GPU reports total energy (%s; needs a Volta or newer GPU)",
+               unsupported);
         goto skip;
     }
     first[sizeof first - 1] = '\0';
     fr_fmt(n->label, sizeof n->label, "nvml: %d GPU%s%s%s%s", n->n, n->n == 1 ? "" : "s",
-             first[0] ? " (" : "", first, first[0] ? ")" : "");
+           first[0] ? " (" : "", first, first[0] ? ")" : "");
     fr_fmt(why, why_n, "%s", n->label);
     *out = n;
     return FR_OK;
@@ -172,7 +173,10 @@ fr_status fr_nvml_read(fr_nvml *n, double *joules, fr_err *err)
     return FR_OK;
 }
 
-const char *fr_nvml_label(const fr_nvml *n) { return n->label; }
+const char *fr_nvml_label(const fr_nvml *n)
+{
+    return n->label;
+}
 
 void fr_nvml_free(fr_nvml *n)
 {

@@ -124,8 +124,8 @@ void fr_plan_add_figure(fr_plan *p, int si, const char *key, const char *label, 
     f->chart = chart;
 }
 
-void fr_plan_add_assumption(fr_plan *p, const char *key, const char *label, fr_unit u,
-                            fr_range v, const char *source)
+void fr_plan_add_assumption(fr_plan *p, const char *key, const char *label, fr_unit u, fr_range v,
+                            const char *source)
 {
     for (size_t i = 0; i < p->na; i++)
         if (strcmp(p->a[i].key, key) == 0)
@@ -197,9 +197,18 @@ fr_status fr_plan_done(fr_plan *p, fr_plan **out, fr_err *err)
     return FR_OK;
 }
 
-const char *fr_plan_kind(const fr_plan *p) { return p->kind; }
-const char *fr_plan_title(const fr_plan *p) { return p->title; }
-size_t fr_plan_scenario_count(const fr_plan *p) { return p->ns; }
+const char *fr_plan_kind(const fr_plan *p)
+{
+    return p->kind;
+}
+const char *fr_plan_title(const fr_plan *p)
+{
+    return p->title;
+}
+size_t fr_plan_scenario_count(const fr_plan *p)
+{
+    return p->ns;
+}
 const char *fr_plan_scenario_key(const fr_plan *p, size_t s)
 {
     return s < p->ns ? p->s[s].key : NULL;
@@ -208,7 +217,10 @@ const char *fr_plan_scenario_label(const fr_plan *p, size_t s)
 {
     return s < p->ns ? p->s[s].label : NULL;
 }
-size_t fr_plan_figure_count(const fr_plan *p, size_t s) { return s < p->ns ? p->s[s].n : 0; }
+size_t fr_plan_figure_count(const fr_plan *p, size_t s)
+{
+    return s < p->ns ? p->s[s].n : 0;
+}
 const fr_figure *fr_plan_figure(const fr_plan *p, size_t s, size_t i)
 {
     return s < p->ns && i < p->s[s].n ? &p->s[s].f[i] : NULL;
@@ -224,13 +236,22 @@ const fr_figure *fr_plan_find(const fr_plan *p, const char *scenario, const char
     }
     return NULL;
 }
-size_t fr_plan_assumption_count(const fr_plan *p) { return p->na; }
+size_t fr_plan_assumption_count(const fr_plan *p)
+{
+    return p->na;
+}
 const fr_assumption *fr_plan_assumption(const fr_plan *p, size_t i)
 {
     return i < p->na ? &p->a[i] : NULL;
 }
-size_t fr_plan_note_count(const fr_plan *p) { return p->nn; }
-const char *fr_plan_note(const fr_plan *p, size_t i) { return i < p->nn ? p->notes[i] : NULL; }
+size_t fr_plan_note_count(const fr_plan *p)
+{
+    return p->nn;
+}
+const char *fr_plan_note(const fr_plan *p, size_t i)
+{
+    return i < p->nn ? p->notes[i] : NULL;
+}
 
 /* ---- variables and corners ---------------------------------------------- */
 
@@ -251,8 +272,8 @@ int fr_vars_add(fr_vars *vs, const char *key, const char *label, fr_unit u, fr_r
     return i;
 }
 
-fr_status fr_vars_eval(const fr_vars *vs, fr_model_fn fn, const void *ctx, fr_range *out,
-                       int n_out, fr_err *err)
+fr_status fr_vars_eval(const fr_vars *vs, fr_model_fn fn, const void *ctx, fr_range *out, int n_out,
+                       fr_err *err)
 {
     if (vs->n >= FR_VARS_MAX || n_out > FR_OUTS_MAX)
         return fr_err_set(err, FR_E_INTERNAL, "plan: too many variables or outputs");
@@ -272,8 +293,7 @@ fr_status fr_vars_eval(const fr_vars *vs, fr_model_fn fn, const void *ctx, fr_ra
     fn(x, y, ctx);
     for (int j = 0; j < n_out; j++) {
         if (!isfinite(y[j]))
-            return fr_err_set(err, FR_E_INTERNAL, "plan: output %d is not finite at the centre",
-                              j);
+            return fr_err_set(err, FR_E_INTERNAL, "plan: output %d is not finite at the centre", j);
         out[j] = fr_exact(y[j]);
     }
     for (unsigned long mask = 0; mask < (1UL << nu); mask++) {
@@ -283,8 +303,8 @@ fr_status fr_vars_eval(const fr_vars *vs, fr_model_fn fn, const void *ctx, fr_ra
         fn(x, y, ctx);
         for (int j = 0; j < n_out; j++) {
             if (!isfinite(y[j]))
-                return fr_err_set(err, FR_E_INTERNAL,
-                                  "plan: output %d is not finite at a corner", j);
+                return fr_err_set(err, FR_E_INTERNAL, "plan: output %d is not finite at a corner",
+                                  j);
             if (y[j] < out[j].low)
                 out[j].low = y[j];
             if (y[j] > out[j].high)
@@ -297,8 +317,7 @@ fr_status fr_vars_eval(const fr_vars *vs, fr_model_fn fn, const void *ctx, fr_ra
 void fr_vars_to_plan(const fr_vars *vs, fr_plan *p)
 {
     for (int i = 0; i < vs->n; i++)
-        fr_plan_add_assumption(p, vs->key[i], vs->label[i], vs->unit[i], vs->v[i],
-                               vs->source[i]);
+        fr_plan_add_assumption(p, vs->key[i], vs->label[i], vs->unit[i], vs->v[i], vs->source[i]);
 }
 
 fr_status fr_check_range(const char *name, fr_range r, double lo, bool lo_open, double hi,
@@ -307,11 +326,11 @@ fr_status fr_check_range(const char *name, fr_range r, double lo, bool lo_open, 
     if (!isfinite(r.low) || !isfinite(r.central) || !isfinite(r.high))
         return fr_err_set(err, FR_E_INVALID, "%s: not a finite number", name);
     if (!(r.low <= r.central && r.central <= r.high))
-        return fr_err_set(err, FR_E_INVALID, "%s: need low <= central <= high, got %g:%g:%g",
-                          name, r.low, r.central, r.high);
+        return fr_err_set(err, FR_E_INVALID, "%s: need low <= central <= high, got %g:%g:%g", name,
+                          r.low, r.central, r.high);
     if ((lo_open ? r.low <= lo : r.low < lo) || r.high > hi)
-        return fr_err_set(err, FR_E_INVALID, "%s: %g..%g is outside %s%g, %g]", name, r.low,
-                          r.high, lo_open ? "(" : "[", lo, hi);
+        return fr_err_set(err, FR_E_INVALID, "%s: %g..%g is outside %s%g, %g]", name, r.low, r.high,
+                          lo_open ? "(" : "[", lo, hi);
     return FR_OK;
 }
 
@@ -336,8 +355,7 @@ fr_range fr_spread(double c, double lo_f, double hi_f, double cap)
     return fr_rng(c * lo_f, c, hi);
 }
 
-fr_status fr_env_vars(const fr_cost_env *env, bool power, fr_vars *vs, fr_env_idx *idx,
-                      fr_err *err)
+fr_status fr_env_vars(const fr_cost_env *env, bool power, fr_vars *vs, fr_env_idx *idx, fr_err *err)
 {
     static const fr_cost_env zero;
     if (!env)
@@ -352,8 +370,8 @@ fr_status fr_env_vars(const fr_cost_env *env, bool power, fr_vars *vs, fr_env_id
                          src, sizeof src);
     if ((st = fr_check_range("PUE", r, 1.0, false, 5.0, err)))
         return st;
-    idx->pue = fr_vars_add(vs, "pue", "facility PUE (facility power / IT power)", FR_UNIT_RATIO,
-                           r, "%s", src);
+    idx->pue = fr_vars_add(vs, "pue", "facility PUE (facility power / IT power)", FR_UNIT_RATIO, r,
+                           "%s", src);
 
     r = fr_param_resolve(&env->host_overhead, fr_rng(1.05, 1.10, 1.50),
                          "default: 1.10 = Patterson et al. 2021's 330 W per 300 W V100 incl. host "
@@ -381,27 +399,27 @@ fr_status fr_env_vars(const fr_cost_env *env, bool power, fr_vars *vs, fr_env_id
                          sizeof src);
     if ((st = fr_check_range("electricity price", r, 0, false, 100, err)))
         return st;
-    idx->price_kwh = fr_vars_add(vs, "price_kwh", "electricity price", FR_UNIT_USD_PER_KWH, r,
-                                 "%s", src);
+    idx->price_kwh =
+        fr_vars_add(vs, "price_kwh", "electricity price", FR_UNIT_USD_PER_KWH, r, "%s", src);
 
     r = fr_param_resolve(&env->grid_g_per_kwh, fr_exact(FR_DEFAULT_GRID_G_PER_KWH),
                          "default: 475 g/kWh, world average grid (IEA)", src, sizeof src);
     if ((st = fr_check_range("grid intensity", r, 0, false, 2000, err)))
         return st;
-    idx->grid = fr_vars_add(vs, "grid_g_per_kwh", "grid carbon intensity", FR_UNIT_G_PER_KWH, r,
-                            "%s", src);
+    idx->grid =
+        fr_vars_add(vs, "grid_g_per_kwh", "grid carbon intensity", FR_UNIT_G_PER_KWH, r, "%s", src);
 
     r = fr_param_resolve(&env->hw_years, fr_rng(3, FR_DEFAULT_HW_YEARS, 5),
                          "default: hardware written off over 3-5 years", src, sizeof src);
     if ((st = fr_check_range("hardware years", r, 0, true, 50, err)))
         return st;
-    idx->years = fr_vars_add(vs, "hw_years", "hardware amortisation period", FR_UNIT_YEARS, r,
-                             "%s", src);
+    idx->years =
+        fr_vars_add(vs, "hw_years", "hardware amortisation period", FR_UNIT_YEARS, r, "%s", src);
 
-    idx->hh_year = env->household_kwh_year > 0 ? env->household_kwh_year
-                                               : FR_DEFAULT_HOUSEHOLD_KWH_YEAR;
-    idx->hh_day = env->household_kwh_day > 0 ? env->household_kwh_day
-                                             : FR_DEFAULT_HOUSEHOLD_KWH_DAY;
+    idx->hh_year =
+        env->household_kwh_year > 0 ? env->household_kwh_year : FR_DEFAULT_HOUSEHOLD_KWH_YEAR;
+    idx->hh_day =
+        env->household_kwh_day > 0 ? env->household_kwh_day : FR_DEFAULT_HOUSEHOLD_KWH_DAY;
     if (!isfinite(idx->hh_year) || !isfinite(idx->hh_day))
         return fr_err_set(err, FR_E_INVALID, "household consumption: not a finite number");
     fr_vars_add(vs, "household_kwh_year", "US household electricity per year", FR_UNIT_KWH,

@@ -38,8 +38,8 @@ typedef void (*fr_model_fn)(const double *x, double *y, const void *ctx);
 /* out[0..n_out) = ranges of the model's outputs. FR_E_INTERNAL when an output
  * is not finite (a model bug or an input that slipped validation),
  * FR_E_RANGE when there are too many uncertain variables. */
-fr_status fr_vars_eval(const fr_vars *vs, fr_model_fn fn, const void *ctx, fr_range *out,
-                       int n_out, fr_err *err);
+fr_status fr_vars_eval(const fr_vars *vs, fr_model_fn fn, const void *ctx, fr_range *out, int n_out,
+                       fr_err *err);
 
 /* Appends every variable to the plan's assumption list (deduplicated by key). */
 void fr_vars_to_plan(const fr_vars *vs, fr_plan *p);
@@ -52,7 +52,10 @@ static inline fr_range fr_rng(double lo, double c, double hi)
     return r;
 }
 
-static inline fr_range fr_exact(double v) { return fr_rng(v, v, v); }
+static inline fr_range fr_exact(double v)
+{
+    return fr_rng(v, v, v);
+}
 
 static inline bool fr_param_set(const fr_param *p)
 {
@@ -94,8 +97,8 @@ fr_plan *fr_plan_new(const char *kind, const char *title_fmt, ...)
 int fr_plan_add_scenario(fr_plan *p, const char *key, const char *label);
 void fr_plan_add_figure(fr_plan *p, int scenario, const char *key, const char *label, fr_unit u,
                         fr_range v, bool chart);
-void fr_plan_add_assumption(fr_plan *p, const char *key, const char *label, fr_unit u,
-                            fr_range v, const char *source);
+void fr_plan_add_assumption(fr_plan *p, const char *key, const char *label, fr_unit u, fr_range v,
+                            const char *source);
 void fr_plan_add_note(fr_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Frees p and fails with FR_E_NOMEM if any add failed; else hands p out. */
 fr_status fr_plan_done(fr_plan *p, fr_plan **out, fr_err *err);

@@ -51,7 +51,10 @@ typedef struct row {
     const fr_figure *f;
 } row;
 
-static double lg(double v) { return log10(v); }
+static double lg(double v)
+{
+    return log10(v);
+}
 
 static void panel(fr_buf *b, const fr_plan *p, const char *key, double *y)
 {
@@ -89,8 +92,9 @@ static void panel(fr_buf *b, const fr_plan *p, const char *key, double *y)
     fr_buf_puts(b, " (log scale)</text>\n");
     *y += SVG_TITLE_H;
     if (nr == 0) {
-        fr_buf_printf(b, "<text x=\"20\" y=\"%.0f\" font-size=\"12\">not drawn: no positive "
-                         "value</text>\n",
+        fr_buf_printf(b,
+                      "<text x=\"20\" y=\"%.0f\" font-size=\"12\">not drawn: no positive "
+                      "value</text>\n",
                       *y + 16);
         *y += SVG_ROW_H + 10;
         return;
@@ -124,8 +128,8 @@ static void panel(fr_buf *b, const fr_plan *p, const char *key, double *y)
         fr_unit_format(f->v.central, f->unit, c, sizeof c);
         fr_unit_format(f->v.low, f->unit, lo_s, sizeof lo_s);
         fr_unit_format(f->v.high, f->unit, hi_s, sizeof hi_s);
-        fr_buf_printf(b, "<text x=\"%d\" y=\"%.1f\" font-size=\"12\">", SVG_LABEL_W + SVG_PLOT_W + 10,
-                      cy + 4);
+        fr_buf_printf(b, "<text x=\"%d\" y=\"%.1f\" font-size=\"12\">",
+                      SVG_LABEL_W + SVG_PLOT_W + 10, cy + 4);
         esc(b, c);
         if (f->v.low != f->v.high) {
             fr_buf_puts(b, " (");
@@ -157,8 +161,9 @@ static void panel(fr_buf *b, const fr_plan *p, const char *key, double *y)
     }
     *y += SVG_AXIS_H;
     if (skipped) {
-        fr_buf_printf(b, "<text x=\"20\" y=\"%.0f\" font-size=\"11\" fill=\"#a00\">%d value%s "
-                         "not drawn (zero or negative on a log scale)</text>\n",
+        fr_buf_printf(b,
+                      "<text x=\"20\" y=\"%.0f\" font-size=\"11\" fill=\"#a00\">%d value%s "
+                      "not drawn (zero or negative on a log scale)</text>\n",
                       *y, skipped, skipped == 1 ? "" : "s");
         *y += 16;
     }

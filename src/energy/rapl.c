@@ -75,14 +75,14 @@ static int cmp_domain(const void *a, const void *b)
 static void access_advice(char *why, size_t why_n, const char *path)
 {
     fr_fmt(why, why_n,
-             "RAPL: %s is readable only by root (Linux 5.10+ restricts it since "
-             "CVE-2020-8694). Run as root, or grant read access: until reboot with "
-             "`sudo chmod o+r /sys/class/powercap/intel-rapl:*/energy_uj`, permanently with a "
-             "udev rule such as ACTION==\"add\", SUBSYSTEM==\"powercap\", "
-             "RUN+=\"/bin/chmod o+r /sys%%p/energy_uj\" in "
-             "/etc/udev/rules.d/70-rapl.rules (setcap cap_dac_read_search would also work but "
-             "lets the binary read every file, so it is not advised)",
-             path);
+           "RAPL: %s is readable only by root (Linux 5.10+ restricts it since "
+           "CVE-2020-8694). Run as root, or grant read access: until reboot with "
+           "`sudo chmod o+r /sys/class/powercap/intel-rapl:*/energy_uj`, permanently with a "
+           "udev rule such as ACTION==\"add\", SUBSYSTEM==\"powercap\", "
+           "RUN+=\"/bin/chmod o+r /sys%%p/energy_uj\" in "
+           "/etc/udev/rules.d/70-rapl.rules (setcap cap_dac_read_search would also work but "
+           "lets the binary read every file, so it is not advised)",
+           path);
 }
 
 fr_status fr_rapl_open(const fr_sysio *io, fr_rapl **out, char *why, size_t why_n, fr_err *err)
@@ -93,9 +93,9 @@ fr_status fr_rapl_open(const fr_sysio *io, fr_rapl **out, char *why, size_t why_
     DIR *dh = opendir(dir);
     if (!dh) {
         fr_fmt(why, why_n,
-                 "RAPL: %s: %s (no powercap driver: not Linux on an Intel/AMD CPU, or a VM or "
-                 "container that hides it)",
-                 dir, strerror(errno));
+               "RAPL: %s: %s (no powercap driver: not Linux on an Intel/AMD CPU, or a VM or "
+               "container that hides it)",
+               dir, strerror(errno));
         return FR_OK;
     }
     fr_rapl *r = calloc(1, sizeof *r);
@@ -143,7 +143,7 @@ fr_status fr_rapl_open(const fr_sysio *io, fr_rapl **out, char *why, size_t why_
             rc = EINVAL;
         if (rc) {
             fr_fmt(why, why_n, "RAPL: %s: %s", p,
-                     rc == EINVAL ? "not a positive number" : strerror(rc));
+                   rc == EINVAL ? "not a positive number" : strerror(rc));
             goto skip;
         }
         rc = fr_sysio_read_u64(io, d->path, &d->last_uj);
@@ -155,9 +155,9 @@ fr_status fr_rapl_open(const fr_sysio *io, fr_rapl **out, char *why, size_t why_
             rc = ERANGE;
         if (rc) {
             fr_fmt(why, why_n, "RAPL: %s: %s", d->path,
-                     rc == EINVAL   ? "not a number"
-                     : rc == ERANGE ? "above max_energy_range_uj"
-                                    : strerror(rc));
+                   rc == EINVAL   ? "not a number"
+                   : rc == ERANGE ? "above max_energy_range_uj"
+                                  : strerror(rc));
             goto skip;
         }
     }
@@ -194,8 +194,8 @@ fr_status fr_rapl_read(fr_rapl *r, double *joules, fr_err *err)
     uint64_t total = 0;
     for (int i = 0; i < r->n; i++) {
         rapl_domain *d = &r->d[i];
-        uint64_t delta = now[i] >= d->last_uj ? now[i] - d->last_uj
-                                              : (d->max_uj - d->last_uj) + now[i];
+        uint64_t delta =
+            now[i] >= d->last_uj ? now[i] - d->last_uj : (d->max_uj - d->last_uj) + now[i];
         d->acc_uj += delta;
         d->last_uj = now[i];
         total += d->acc_uj;
@@ -204,6 +204,12 @@ fr_status fr_rapl_read(fr_rapl *r, double *joules, fr_err *err)
     return FR_OK;
 }
 
-const char *fr_rapl_label(const fr_rapl *r) { return r->label; }
+const char *fr_rapl_label(const fr_rapl *r)
+{
+    return r->label;
+}
 
-void fr_rapl_free(fr_rapl *r) { free(r); }
+void fr_rapl_free(fr_rapl *r)
+{
+    free(r);
+}

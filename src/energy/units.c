@@ -186,7 +186,10 @@ void fr_unit_format(double v, fr_unit u, char *out, size_t n)
     case FR_UNIT_TOK_S: count(v, "tok/s", true, out, n); return;
     case FR_UNIT_FLOP: snprintf(out, n, "%.3g FLOP", v); return;
     case FR_UNIT_FLOP_S: scaled(v, si, 7, "FLOP/s", out, n); return;
-    case FR_UNIT_BITS: sig3(v, tmp, sizeof tmp); snprintf(out, n, "%s bits", tmp); return;
+    case FR_UNIT_BITS:
+        sig3(v, tmp, sizeof tmp);
+        snprintf(out, n, "%s bits", tmp);
+        return;
     case FR_UNIT_BYTES: scaled(v, si, 7, "B", out, n); return;
     case FR_UNIT_BYTES_S: scaled(v, si, 7, "B/s", out, n); return;
     case FR_UNIT_HOURS: count(v, "hours", true, out, n); return;
@@ -203,7 +206,10 @@ void fr_unit_format(double v, fr_unit u, char *out, size_t n)
             snprintf(out, n, "%s days", tmp);
         }
         return;
-    case FR_UNIT_YEARS: sig3(v, tmp, sizeof tmp); snprintf(out, n, "%s years", tmp); return;
+    case FR_UNIT_YEARS:
+        sig3(v, tmp, sizeof tmp);
+        snprintf(out, n, "%s years", tmp);
+        return;
     case FR_UNIT_COUNT: count(v, "", false, out, n); return;
     case FR_UNIT_WATTS: scaled(v, si, 7, "W", out, n); return;
     case FR_UNIT_JOULES: scaled(v, si, 7, "J", out, n); return;
@@ -222,7 +228,10 @@ void fr_unit_format(double v, fr_unit u, char *out, size_t n)
         else
             scaled(v / 1000, si, 3, "t CO2", out, n);
         return;
-    case FR_UNIT_G_PER_KWH: sig3(v, tmp, sizeof tmp); snprintf(out, n, "%s g/kWh", tmp); return;
+    case FR_UNIT_G_PER_KWH:
+        sig3(v, tmp, sizeof tmp);
+        snprintf(out, n, "%s g/kWh", tmp);
+        return;
     case FR_UNIT_HOUSEHOLD_YEARS: count(v, "household-years", true, out, n); return;
     case FR_UNIT_HOUSEHOLD_DAYS: count(v, "household-days", true, out, n); return;
     case FR_UNIT_COUNT_: break;

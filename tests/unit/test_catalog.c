@@ -39,8 +39,8 @@ static void test_builtin(void)
     CHECK_MSG(fr_catalog_load(&p, &cat, &err) == FR_OK, "%s", err.msg);
     if (!cat)
         return;
-    static const char *need[] = {"h100-sxm", "h100-pcie", "h200",        "a100-40gb", "a100-80gb",
-                                 "v100",     "l4",        "rtx4090",     "m3-max",    "phone-sd8g3",
+    static const char *need[] = {"h100-sxm", "h100-pcie", "h200",     "a100-40gb", "a100-80gb",
+                                 "v100",     "l4",        "rtx4090",  "m3-max",    "phone-sd8g3",
                                  "rpi5",     "x86-core",  "epyc-9354"};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
         const fr_hw *h = fr_catalog_find(cat, need[i]);
@@ -162,7 +162,8 @@ static void test_search_order(void)
     CHECK(h && strstr(h->f[FR_HW_PRICE_USD].source, "user.json") != NULL);
     CHECK(h && h->f[FR_HW_TDP_W].value == 700); /* untouched fields stay */
     const fr_hw *mine = fr_catalog_find(cat, "my-box");
-    CHECK(mine && mine->f[FR_HW_TDP_W].low == 50 && strcmp(mine->f[FR_HW_TDP_W].source, "our meter") == 0);
+    CHECK(mine && mine->f[FR_HW_TDP_W].low == 50 &&
+          strcmp(mine->f[FR_HW_TDP_W].source, "our meter") == 0);
     CHECK(strstr(fr_catalog_origin(cat), "user.json") != NULL);
     fr_catalog_free(cat);
     u.user_file = "/nonexistent/user.json"; /* missing user file: fine */

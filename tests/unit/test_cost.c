@@ -25,9 +25,9 @@
 
 static fr_catalog *cat;
 
-#define WITHIN(v, want, rel) CHECK_MSG(fabs((double)(v) - (double)(want)) <= (rel) * fabs((double)(want)), \
-                                       "%s = %.6g, want %.6g within %.0f%%", #v, (double)(v), \
-                                       (double)(want), (rel) * 100)
+#define WITHIN(v, want, rel)                                                                       \
+    CHECK_MSG(fabs((double)(v) - (double)(want)) <= (rel)*fabs((double)(want)),                    \
+              "%s = %.6g, want %.6g within %.0f%%", #v, (double)(v), (double)(want), (rel)*100)
 
 static const fr_hw *hw(const char *id)
 {
@@ -297,8 +297,8 @@ static void test_lora(void)
     in.gpu = hw("epyc-9354");
     CHECK(fr_plan_lora(&in, &p, &err) == FR_OK);
     if (p) {
-        CHECK_NEAR(fig(p, "lora", "device_hours")->v.central, 4 * 1e9 * 150e6 / (3.328e12 * 0.3) / 3600,
-                   1e-9);
+        CHECK_NEAR(fig(p, "lora", "device_hours")->v.central,
+                   4 * 1e9 * 150e6 / (3.328e12 * 0.3) / 3600, 1e-9);
         fr_plan_free(p);
     }
     in.tokens = 0;
@@ -464,8 +464,8 @@ static void test_bench_json(void)
          "must be > 0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fr_status st = fr_bench_summary_parse(cases[i].text, strlen(cases[i].text), "b.json", &b,
-                                              &err);
+        fr_status st =
+            fr_bench_summary_parse(cases[i].text, strlen(cases[i].text), "b.json", &b, &err);
         CHECK_MSG(st == FR_E_FORMAT, "case %zu: status %d", i, (int)st);
         CHECK_MSG(strstr(err.msg, cases[i].needle) && strstr(err.msg, "b.json"),
                   "case %zu: '%s' lacks '%s'", i, err.msg, cases[i].needle);

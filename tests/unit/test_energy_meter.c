@@ -76,8 +76,14 @@ static int hook_open(const char *path, void *ud)
     }
     return open(path, O_RDONLY | O_CLOEXEC);
 }
-static double hook_now(void *ud) { return ((fake *)ud)->now; }
-static double hook_cpu(void *ud) { return ((fake *)ud)->cpu; }
+static double hook_now(void *ud)
+{
+    return ((fake *)ud)->now;
+}
+static double hook_cpu(void *ud)
+{
+    return ((fake *)ud)->cpu;
+}
 static void hook_sleep(double s, void *ud)
 {
     fake *f = ud;
@@ -559,8 +565,8 @@ static void test_nvml_real(void)
     /* A datacenter GPU idles at tens of watts and tops out below ~1.5 kW. */
     CHECK_MSG(idle > 1 && idle < 1500, "idle %.1f W", idle);
     CHECK(e.gross_j.central >= 0 && e.has_net);
-    fprintf(stderr, "NVML: %s; idle %.1f W; 0.3 s read %.3f J (%.1f W)\n", fr_meter_label(m),
-            idle, e.gross_j.central, e.avg_w.central);
+    fprintf(stderr, "NVML: %s; idle %.1f W; 0.3 s read %.3f J (%.1f W)\n", fr_meter_label(m), idle,
+            e.gross_j.central, e.avg_w.central);
     fr_meter_free(m);
 }
 
