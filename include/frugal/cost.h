@@ -244,6 +244,36 @@ typedef struct fr_device_in {
  * false when the name is unknown. */
 FR_API bool fr_quant_bits(const char *quant, fr_range *bits);
 
+/* ---- per-token economics (for `frugal bench` and `frugal serve`) --------- */
+
+/* What one token costs, from a measured J/token range. Zero fields take the
+ * defaults above. Hardware amortisation is added to $/Mtok only when
+ * hw_price > 0 and tok_s > 0: the machine's price spread over hw_years of
+ * uninterrupted generation at tok_s, i.e. the cheapest it can be per token
+ * (a machine that idles costs more per token). */
+typedef struct fr_token_cost_in {
+    fr_range j_per_token;  /* 0 < low <= central <= high */
+    double tok_s;          /* generation speed; 0: no amortisation */
+    double price_kwh;      /* 0: FR_DEFAULT_PRICE_KWH */
+    double grid_g_per_kwh; /* 0: FR_DEFAULT_GRID_G_PER_KWH */
+    double battery_wh;     /* 0: FR_DEFAULT_BATTERY_WH */
+    double hw_price;       /* USD; 0: no amortisation */
+    double hw_years;       /* 0: FR_DEFAULT_HW_YEARS */
+} fr_token_cost_in;
+
+typedef struct fr_token_costs {
+    fr_range wh_per_1k;           /* Wh per 1,000 tokens */
+    fr_range usd_per_mtok_energy; /* electricity per million tokens */
+    fr_range usd_per_mtok;        /* electricity + amortised hardware per million tokens */
+    fr_range g_co2_per_1k;        /* grams CO2 per 1,000 tokens */
+    fr_range battery_pct_per_1k;  /* % of the battery per 1,000 tokens */
+    double usd_hw_per_mtok;       /* the amortisation part (0 when not asked for) */
+} fr_token_costs;
+
+/* FR_E_INVALID for a bad range or a negative / non-finite field. */
+FR_API fr_status fr_token_costs_compute(const fr_token_cost_in *in, fr_token_costs *out,
+                                        fr_err *err);
+
 /* ---- results ------------------------------------------------------------ */
 
 typedef struct fr_figure {

@@ -726,6 +726,36 @@ static void test_svg(void)
     fr_plan_free(p);
 }
 
+static void test_token_costs(void)
+{
+    fr_token_cost_in in = {0};
+    in.j_per_token = fr_rng(0.5, 1, 2);
+    in.tok_s = 10;
+    in.hw_price = 1600;
+    fr_token_costs c;
+    fr_err err = {0};
+    CHECK(fr_token_costs_compute(&in, &c, &err) == FR_OK);
+    /* 1 J x 1000 = 1000 J = 0.2778 Wh; x 1e3 for a million = 277.8 Wh = 0.2778
+     * kWh x $0.16 = $0.04444; 1000 J = 2.778e-4 kWh x 475 g = 0.1319 g;
+     * 0.2778 Wh / 15 Wh = 1.852%; $1600 / (4 x 365 x 86400 s) / 10 tok/s x 1e6
+     * = $1.2684 per million tokens */
+    CHECK_NEAR(c.wh_per_1k.central, 1000.0 / 3600, 1e-12);
+    CHECK_NEAR(c.wh_per_1k.low, 500.0 / 3600, 1e-12);
+    CHECK_NEAR(c.usd_per_mtok_energy.central, 0.16 / 3.6, 1e-12);
+    CHECK_NEAR(c.g_co2_per_1k.high, 2000 / 3.6e6 * 475, 1e-12);
+    CHECK_NEAR(c.battery_pct_per_1k.central, 1000.0 / 3600 / 15 * 100, 1e-12);
+    CHECK_NEAR(c.usd_hw_per_mtok, 1600 / (4 * 365 * 86400.0) / 10 * 1e6, 1e-9);
+    CHECK_NEAR(c.usd_per_mtok.central, 0.16 / 3.6 + c.usd_hw_per_mtok, 1e-12);
+    in.hw_price = 0; /* no amortisation */
+    CHECK(fr_token_costs_compute(&in, &c, &err) == FR_OK);
+    CHECK(c.usd_hw_per_mtok == 0 && c.usd_per_mtok.high == c.usd_per_mtok_energy.high);
+    in.price_kwh = -1;
+    CHECK(fr_token_costs_compute(&in, &c, &err) == FR_E_INVALID);
+    in.price_kwh = 0;
+    in.j_per_token = fr_rng(0, 1, 2);
+    CHECK(fr_token_costs_compute(&in, &c, &err) == FR_E_INVALID);
+}
+
 int main(void)
 {
     char dd[4096];
@@ -751,6 +781,7 @@ int main(void)
     test_units();
     test_corners();
     test_svg();
+    test_token_costs();
     fr_catalog_free(cat);
     TEST_END();
 }
