@@ -12,7 +12,7 @@
  *
  *     fr_meter_config cfg;
  *     fr_meter_config_init(&cfg);
- *     cfg.cpu_watts_per_core = <catalog "x86-core" tdp_w low/value/high>;
+ *     fr_meter_config_cpu(&cfg, catalog, "x86-core", &err); // watts for the estimate
  *     fr_meter *m;
  *     if (fr_meter_create(&cfg, &m, &err)) ...;        // err lists every source's reason
  *     fr_meter_measure_idle(m, 2.0, &idle_w, &err);    // optional, real counters only
@@ -21,8 +21,15 @@
  *     fr_energy_interval e;
  *     fr_meter_interval(m, &a, &b, &e);                // gross, net of idle, watts
  *
- * and what `frugal serve` does per response: read before and after, keep a
- * running total for /metrics (one meter per process, reads under a mutex).
+ * and what `frugal serve` is meant to do: one meter per process, read under
+ * a mutex by a timer (every ~10 s, which also keeps RAPL wrap-around
+ * detectable) and around each response. The counter covers the whole device,
+ * so concurrent responses share it: a response's usage.energy_joules is the
+ * energy counted during its lifetime times its share of the tokens
+ * generated meanwhile, usage.energy_source is fr_meter_source_name() (and
+ * "estimate" must be shown as such), and /metrics exports the running total
+ * as frugal_energy_joules_total plus joules per token. Per-token dollars,
+ * CO2 and battery share come from fr_token_costs_compute (frugal/cost.h).
  *
  * Counter wrap-around: RAPL counters wrap at max_energy_range_uj (about
  * 262 kJ on many Intel parts, i.e. every ~20-40 minutes at 100-200 W). One
@@ -36,6 +43,7 @@
 #define FRUGAL_ENERGY_H
 
 #include <frugal/base.h>
+#include <frugal/hardware.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,6 +77,14 @@ typedef struct fr_meter_config {
 
 /* Zeroes cfg and sets sources = FR_METER_ALL. */
 FR_API void fr_meter_config_init(fr_meter_config *cfg);
+
+/* Sets cpu_watts_per_core (and its origin, the entry's id, borrowed from the
+ * catalog) from catalog entry `id` (NULL: "x86-core"): its tdp_w range as is
+ * for kind "cpu-core", divided by its cores for any entry with a "cores"
+ * field. FR_E_NOTFOUND / FR_E_INVALID when the entry or its fields are
+ * missing. */
+FR_API fr_status fr_meter_config_cpu(fr_meter_config *cfg, const fr_catalog *cat, const char *id,
+                                     fr_err *err);
 
 typedef struct fr_meter fr_meter;
 

@@ -40,6 +40,35 @@ void fr_meter_config_init(fr_meter_config *cfg)
     cfg->sources = FR_METER_ALL;
 }
 
+fr_status fr_meter_config_cpu(fr_meter_config *cfg, const fr_catalog *cat, const char *id,
+                              fr_err *err)
+{
+    if (!id)
+        id = "x86-core";
+    const fr_hw *h = fr_catalog_find(cat, id);
+    if (!h)
+        return fr_catalog_unknown(cat, id, err);
+    const fr_hw_value *w = &h->f[FR_HW_TDP_W], *c = &h->f[FR_HW_CORES];
+    if (!w->present || !(w->value > 0))
+        return fr_err_set(err, FR_E_INVALID, "hardware '%s' has no tdp_w for the CPU estimate", id);
+    double cores = 1;
+    if (c->present) {
+        if (!(c->value >= 1))
+            return fr_err_set(err, FR_E_INVALID, "hardware '%s': cores must be >= 1", id);
+        cores = c->value;
+    } else if (!h->kind || strcmp(h->kind, "cpu-core") != 0) {
+        return fr_err_set(err, FR_E_INVALID,
+                          "hardware '%s' is not a CPU core and has no \"cores\" field, so its "
+                          "watts per core are unknown",
+                          id);
+    }
+    cfg->cpu_watts_per_core.low = w->low / cores;
+    cfg->cpu_watts_per_core.central = w->value / cores;
+    cfg->cpu_watts_per_core.high = w->high / cores;
+    cfg->cpu_watts_origin = h->id;
+    return FR_OK;
+}
+
 const char *fr_meter_source_name(fr_meter_source s)
 {
     switch (s) {

@@ -531,6 +531,34 @@ static void test_env_root(void)
     rm_root(&f);
 }
 
+/* The estimate's watts come from the catalog: x86-core as is, a CPU entry
+ * divided by its cores. */
+static void test_config_from_catalog(void)
+{
+    static const char text[] =
+        "{\"schema\":\"frugal-hardware-1\",\"devices\":{"
+        "\"x86-core\":{\"name\":\"core\",\"kind\":\"cpu-core\",\"tdp_w\":{\"value\":9,"
+        "\"low\":5,\"high\":15,\"source\":\"t\"}},"
+        "\"box\":{\"name\":\"box\",\"kind\":\"cpu\",\"cores\":{\"value\":32},\"tdp_w\":"
+        "{\"value\":280}},"
+        "\"gpu\":{\"name\":\"gpu\",\"kind\":\"gpu\",\"tdp_w\":{\"value\":700}}}}";
+    fr_catalog *cat = NULL;
+    fr_err err = {0};
+    CHECK(fr_catalog_create(&cat, &err) == FR_OK);
+    CHECK_MSG(fr_catalog_merge_json(cat, text, strlen(text), "t", &err) == FR_OK, "%s", err.msg);
+    fr_meter_config cfg;
+    fr_meter_config_init(&cfg);
+    CHECK(fr_meter_config_cpu(&cfg, cat, NULL, &err) == FR_OK);
+    CHECK(cfg.cpu_watts_per_core.low == 5 && cfg.cpu_watts_per_core.central == 9 &&
+          cfg.cpu_watts_per_core.high == 15);
+    CHECK_STR(cfg.cpu_watts_origin, "x86-core");
+    CHECK(fr_meter_config_cpu(&cfg, cat, "box", &err) == FR_OK);
+    CHECK_NEAR(cfg.cpu_watts_per_core.central, 280.0 / 32, 0);
+    CHECK(fr_meter_config_cpu(&cfg, cat, "gpu", &err) == FR_E_INVALID);
+    CHECK(fr_meter_config_cpu(&cfg, cat, "nope", &err) == FR_E_NOTFOUND);
+    fr_catalog_free(cat);
+}
+
 /* On a machine with the NVIDIA driver: read the real counters. */
 static void test_nvml_real(void)
 {
@@ -580,6 +608,7 @@ int main(void)
     test_estimate();
     test_idle_baseline();
     test_env_root();
+    test_config_from_catalog();
     test_nvml_real();
     TEST_END();
 }
