@@ -185,14 +185,12 @@ fr_status fr_plan_article(const fr_catalog *cat, const fr_cost_env *env, fr_plan
     fr_plan *p = fr_plan_new("article", "the article's figures, from first principles");
     if (!p)
         return fr_err_set(err, FR_E_NOMEM, "plan: out of memory");
-    int s = fr_plan_add_scenario(p, "gpt3", "GPT-3 on 10,000 V100 (Patterson et al. 2021)");
+    int s = fr_plan_add_scenario(p, "gpt3", "GPT-3 on 10,000 V100 (Patterson 2021)");
     fr_plan_add_figure(p, s, "flops", "compute", FR_UNIT_FLOP, y[G3_FLOPS], false);
-    fr_plan_add_figure(p, s, "days", "wall-clock time (paper: 14.8 days)", FR_UNIT_DAYS, y[G3_DAYS],
-                       true);
-    fr_plan_add_figure(p, s, "energy_facility_kwh", "energy at the facility (paper: 1,287 MWh)",
-                       FR_UNIT_KWH, y[G3_KWH], true);
-    fr_plan_add_figure(p, s, "co2_kg", "CO2 at 0.429 kg/kWh (paper: 552 t)", FR_UNIT_KG_CO2,
-                       y[G3_KG], false);
+    fr_plan_add_figure(p, s, "days", "wall-clock time", FR_UNIT_DAYS, y[G3_DAYS], true);
+    fr_plan_add_figure(p, s, "energy_facility_kwh", "energy at the facility", FR_UNIT_KWH,
+                       y[G3_KWH], true);
+    fr_plan_add_figure(p, s, "co2_kg", "CO2 at 0.429 kg/kWh", FR_UNIT_KG_CO2, y[G3_KG], false);
     fr_plan_add_figure(p, s, "household_years", "US household-years", FR_UNIT_HOUSEHOLD_YEARS,
                        y[G3_HH_YEARS], false);
 

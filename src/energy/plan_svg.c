@@ -28,6 +28,7 @@
 #define SVG_ROW_H 26
 #define SVG_TITLE_H 30
 #define SVG_AXIS_H 34
+#define SVG_LABEL_CHARS 44 /* ~6.5 px per character at 12 px fits SVG_LABEL_W */
 
 static void esc(fr_buf *b, const char *s)
 {
@@ -44,6 +45,27 @@ static void esc(fr_buf *b, const char *s)
                 fr_buf_putc(b, *s);
         }
     }
+}
+
+/* Writes at most max bytes of s (cut at a UTF-8 character boundary, "..."
+ * appended when cut), escaped. */
+static void esc_trunc(fr_buf *b, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max) {
+        esc(b, s);
+        return;
+    }
+    size_t cut = max - 3;
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    char tmp[256];
+    if (cut >= sizeof tmp)
+        cut = sizeof tmp - 1;
+    memcpy(tmp, s, cut);
+    tmp[cut] = '\0';
+    esc(b, tmp);
+    fr_buf_puts(b, "...");
 }
 
 typedef struct row {
@@ -110,7 +132,7 @@ static void panel(fr_buf *b, const fr_plan *p, const char *key, double *y)
         double cy = *y + SVG_ROW_H / 2.0;
         fr_buf_printf(b, "<text x=\"%d\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">",
                       SVG_LABEL_W - 8, cy + 4);
-        esc(b, rows[r].scen);
+        esc_trunc(b, rows[r].scen, SVG_LABEL_CHARS);
         fr_buf_puts(b, "</text>\n");
         double xc = XPOS(f->v.central);
         fr_buf_printf(b,

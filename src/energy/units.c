@@ -203,7 +203,7 @@ void fr_unit_format(double v, fr_unit u, char *out, size_t n)
             snprintf(out, n, "%s years", tmp);
         } else {
             sig3(v, tmp, sizeof tmp);
-            snprintf(out, n, "%s days", tmp);
+            snprintf(out, n, "%s %s", tmp, strcmp(tmp, "1") == 0 ? "day" : "days");
         }
         return;
     case FR_UNIT_YEARS:

@@ -724,6 +724,18 @@ static void test_svg(void)
     CHECK(strstr(svg, "1 value not drawn") != NULL);
     free(svg);
     fr_plan_free(p);
+    /* Long labels are cut at a character boundary, never inside a UTF-8
+     * sequence: 43 ASCII bytes then a 2-byte character across the cut. */
+    q = fr_plan_new("test", "t");
+    s = fr_plan_add_scenario(
+        q, "x", "0123456789012345678901234567890123456789\xc3\xa9\xc3\xa9\xc3\xa9tail");
+    fr_plan_add_figure(q, s, "e", "energy", FR_UNIT_KWH, fr_rng(1, 2, 3), true);
+    CHECK(fr_plan_done(q, &p, &err) == FR_OK);
+    CHECK(fr_plan_svg(p, &svg, &err) == FR_OK);
+    CHECK(strstr(svg, "0123456789012345678901234567890123456789...") != NULL);
+    CHECK(strstr(svg, "tail") == NULL);
+    free(svg);
+    fr_plan_free(p);
 }
 
 static void test_token_costs(void)
