@@ -8,9 +8,9 @@
  * CONTROL and UNKNOWN ones only with parse_special. LSTRIP/RSTRIP tokens
  * also eat the ASCII whitespace before/after them.
  *
- * Cost: one memmem over the whole input per candidate special token (a
- * token absent from the input is skipped at once), then per token a pass
- * over the fragments. The SentencePiece text of each fragment gets the
+ * Cost: one pass to note which byte pairs occur in the input; a special
+ * token with a pair that does not occur is skipped at once, the others cost
+ * a memmem over the remaining text fragments each. The SentencePiece text of each fragment gets the
  * space prefix (after a special token or at the start) and ' ' -> U+2581.
  */
 #include "text/tok_internal.h"
@@ -134,15 +134,37 @@ fr_status fr_tokenize(const fr_tokenizer *t, const char *text, size_t len,
 
     if (len && !frags_push(&cur, -1, 0, len))
         goto nomem;
-    for (uint32_t k = 0; k < t->n_special && cur.n; k++) {
-        int32_t id = t->special[k];
-        if (!opts->parse_special && (t->attr[id] & (FR_ATTR_CONTROL | FR_ATTR_UNKNOWN)))
-            continue;
-        uint32_t slen;
-        const char *sp = fr_tok_text(t, id, &slen);
-        if (slen > len || !memmem(text, len, sp, slen))
-            continue;
-        if (!partition_one(t, id, text, &cur, &next))
+    if (t->n_special && len) {
+        /* Which byte pairs occur in the text: a token with a pair that does
+         * not occur cannot occur either (one pass, then O(1) per token pair). */
+        uint64_t *pairs = calloc(65536 / 64, sizeof *pairs);
+        if (!pairs)
+            goto nomem;
+        for (size_t i = 0; i + 1 < len; i++) {
+            unsigned v = (unsigned)(uint8_t)text[i] << 8 | (uint8_t)text[i + 1];
+            pairs[v >> 6] |= 1ull << (v & 63);
+        }
+        bool ok = true;
+        for (uint32_t k = 0; k < t->n_special && cur.n && ok; k++) {
+            int32_t id = t->special[k];
+            if (!opts->parse_special && (t->attr[id] & (FR_ATTR_CONTROL | FR_ATTR_UNKNOWN)))
+                continue;
+            uint32_t slen;
+            const char *sp = fr_tok_text(t, id, &slen);
+            if (slen > len)
+                continue;
+            bool maybe = true;
+            for (uint32_t j = 0; j + 1 < slen && maybe; j++) {
+                unsigned v = (unsigned)(uint8_t)sp[j] << 8 | (uint8_t)sp[j + 1];
+                maybe = (pairs[v >> 6] >> (v & 63)) & 1;
+            }
+            if (maybe && slen == 1)
+                maybe = memchr(text, sp[0], len) != NULL;
+            if (maybe)
+                ok = partition_one(t, id, text, &cur, &next);
+        }
+        free(pairs);
+        if (!ok)
             goto nomem;
     }
 

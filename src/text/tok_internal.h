@@ -51,6 +51,9 @@ struct fr_tokenizer {
 
     /* SentencePiece: token for each byte when a piece is not in the vocabulary. */
     int32_t byte_tok[256];
+    /* SentencePiece: no token has U+2581 after anything but U+2581, so no
+     * merge crosses the start of a word and words can be merged one by one. */
+    bool spm_by_word;
 
     /* Byte-level BPE. */
     fr_pretok pretok;
@@ -98,11 +101,23 @@ typedef struct fr_tok_scratch {
     char *buf;
     size_t buf_cap;
     fr_spans words, tmp;
+    /* BPE word cache for one call: word -> its ids (words repeat a lot). */
+    fr_strmap cache;
+    uint32_t *cache_off, *cache_n; /* per cache entry: run in cache_ids */
+    size_t cache_cap;
+    fr_ids cache_ids;
 } fr_tok_scratch;
 
 void fr_tok_scratch_free(fr_tok_scratch *s);
 /* Ensures *p holds at least need bytes. */
 bool fr_tok_reserve(void **p, size_t *cap, size_t need);
+
+/* The per-call word cache: 1 and the ids appended to out when w is
+ * cached, 0 when not, -1 when out of memory. put records out[from..n) as
+ * the ids of w (words longer than a few dozen bytes are not cached); false
+ * when out of memory. */
+int fr_tok_cache_get(fr_tok_scratch *s, const char *w, uint32_t wl, fr_ids *out);
+bool fr_tok_cache_put(fr_tok_scratch *s, const char *w, uint32_t wl, const fr_ids *out, size_t from);
 
 /* SentencePiece merge of text (already escaped: ' ' -> U+2581). */
 fr_status fr_spm_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,

@@ -82,7 +82,54 @@ void fr_tok_scratch_free(fr_tok_scratch *s)
     free(s->buf);
     fr_spans_free(&s->words);
     fr_spans_free(&s->tmp);
+    fr_strmap_free(&s->cache);
+    free(s->cache_off);
+    free(s->cache_n);
+    free(s->cache_ids.v);
     memset(s, 0, sizeof *s);
+}
+
+#define CACHE_WORD_MAX 48
+#define CACHE_ENTRIES_MAX (1u << 18)
+
+int fr_tok_cache_get(fr_tok_scratch *s, const char *w, uint32_t wl, fr_ids *out)
+{
+    if (wl > CACHE_WORD_MAX || !s->cache.slots)
+        return 0;
+    int32_t c = fr_strmap_get(&s->cache, w, wl);
+    if (c < 0)
+        return 0;
+    for (uint32_t k = 0; k < s->cache_n[c]; k++)
+        if (!fr_ids_push(out, s->cache_ids.v[s->cache_off[c] + k]))
+            return -1;
+    return 1;
+}
+
+bool fr_tok_cache_put(fr_tok_scratch *s, const char *w, uint32_t wl, const fr_ids *out, size_t from)
+{
+    if (wl > CACHE_WORD_MAX || s->cache.n >= CACHE_ENTRIES_MAX)
+        return true;
+    if (!s->cache.slots && !fr_strmap_init(&s->cache, 1024))
+        return false;
+    uint32_t e = s->cache.n;
+    if (e >= s->cache_cap) {
+        size_t cap = s->cache_cap ? s->cache_cap * 2 : 1024;
+        uint32_t *o = realloc(s->cache_off, cap * sizeof *o);
+        if (!o)
+            return false;
+        s->cache_off = o;
+        uint32_t *c = realloc(s->cache_n, cap * sizeof *c);
+        if (!c)
+            return false;
+        s->cache_n = c;
+        s->cache_cap = cap;
+    }
+    s->cache_off[e] = (uint32_t)s->cache_ids.n;
+    s->cache_n[e] = (uint32_t)(out->n - from);
+    for (size_t k = from; k < out->n; k++)
+        if (!fr_ids_push(&s->cache_ids, out->v[k]))
+            return false;
+    return fr_strmap_put(&s->cache, w, wl, (int32_t)e, NULL) >= 0;
 }
 
 /* Printable, bounded rendering of token text for error messages. */
@@ -393,6 +440,26 @@ nomem:
     return fr_err_set(err, FR_E_NOMEM, "out of memory building the merge table");
 }
 
+/* True when every U+2581 inside every token follows only U+2581s. */
+static bool spm_words_independent(const fr_tokenizer *t)
+{
+    for (uint32_t i = 0; i < t->n_tokens; i++) {
+        uint32_t len;
+        const char *s = fr_tok_text(t, (int32_t)i, &len);
+        const char *p = s;
+        while ((p = memmem(p, len - (size_t)(p - s), "\xe2\x96\x81", 3))) {
+            size_t k = (size_t)(p - s);
+            for (size_t j = 0; j < k; j += 3)
+                if (k % 3 || memcmp(s + j, "\xe2\x96\x81", 3) != 0)
+                    return false;
+            p += 3;
+            if ((size_t)(p - s) >= len)
+                break;
+        }
+    }
+    return true;
+}
+
 static void build_spm_bytes(fr_tokenizer *t)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -640,6 +707,7 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
 
     if (t->kind == FR_TOK_SPM) {
         build_spm_bytes(t);
+        t->spm_by_word = spm_words_independent(t);
     } else {
         if ((st = build_bpe(t, d, err)))
             goto fail;

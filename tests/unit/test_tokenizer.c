@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include "base/clock.h"
+#include "text/tok_internal.h"
 #include "text/utf8.h"
 
 #include <frugal/tokenizer.h>
@@ -280,11 +281,23 @@ static void test_spm_random(void)
         int ns = 0;
         /* pieces: random concatenations of 1-4 alphabet symbols, scores from a
          * small set so that ties happen */
+        /* odd rounds: U+2581 only as a leading run, as in real SentencePiece
+         * vocabularies (the word-by-word path); even rounds: anywhere */
+        bool words = round % 2;
         for (int k = 0; k < 100; k++) {
             char buf[16] = "";
             int parts = 1 + (int)rnd(4);
-            for (int p = 0; p < parts; p++)
-                strcat(buf, alpha[rnd(5)]);
+            if (words) {
+                int lead = (int)rnd(3);
+                for (int p = 0; p < lead; p++)
+                    strcat(buf, SP);
+                static const char *letters[] = {"a", "b", "c", "\xc3\xa9"};
+                for (int p = lead; p < parts; p++)
+                    strcat(buf, letters[rnd(4)]);
+            } else {
+                for (int p = 0; p < parts; p++)
+                    strcat(buf, alpha[rnd(5)]);
+            }
             if (naive_find(&v, buf, strlen(buf)) >= 0)
                 continue;
             memcpy(store[ns], buf, sizeof buf);
@@ -304,6 +317,8 @@ static void test_spm_random(void)
             CHECK_MSG(0, "%s", err.msg);
             return;
         }
+        if (words)
+            CHECK(t->spm_by_word);
         for (int s = 0; s < 30; s++) {
             char text[200] = "";
             int len = (int)rnd(25);
