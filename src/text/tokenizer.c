@@ -358,15 +358,26 @@ static fr_status build_bpe(fr_tokenizer *t, const fr_tokenizer_desc *d, fr_err *
     if (!fr_strmap_init(&t->raw_map, n + d->n_merges / 4) || !fr_pairmap_init(&t->merges, d->n_merges))
         return fr_err_set(err, FR_E_NOMEM, "out of memory for %u merges", d->n_merges);
     char *buf = malloc((size_t)t->max_token_len + 1);
-    if (!buf)
+    /* ent_of[id]: the raw_map entry holding id's string (not every token
+     * decodes, so entry numbers and ids differ) */
+    uint32_t *ent_of = malloc(((size_t)n + 2 * (size_t)d->n_merges) * sizeof *ent_of);
+    if (!buf || !ent_of) {
+        free(buf);
+        free(ent_of);
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    }
     fr_status st = FR_OK;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t len;
         const char *s = fr_tok_text(t, (int32_t)i, &len);
         long r = bytelevel_decode(s, len, buf);
-        if (r >= 0 && fr_strmap_put(&t->raw_map, buf, (size_t)r, (int32_t)i, NULL) < 0)
+        ent_of[i] = UINT32_MAX;
+        if (r < 0)
+            continue;
+        int put = fr_strmap_put(&t->raw_map, buf, (size_t)r, (int32_t)i, NULL);
+        if (put < 0)
             goto nomem;
+        ent_of[i] = t->raw_map.n - 1; /* decoding is injective: always a new entry */
     }
     /* Merges: pass 1 gives every part an id (parts that are not tokens get
      * ids >= n), pass 2 records (left, right) -> rank, id of the result. */
@@ -408,6 +419,8 @@ static fr_status build_bpe(fr_tokenizer *t, const fr_tokenizer_desc *d, fr_err *
                 free(parts);
                 goto nomem;
             }
+            if (r)
+                ent_of[next_id] = t->raw_map.n - 1;
             parts[2 * m + k] = r ? next_id++ : old;
         }
     }
@@ -416,8 +429,8 @@ static fr_status build_bpe(fr_tokenizer *t, const fr_tokenizer_desc *d, fr_err *
         if (l < 0 || r < 0)
             continue;
         uint32_t ll, rl;
-        const char *ls = fr_strmap_key(&t->raw_map, (uint32_t)l, &ll);
-        const char *rs = fr_strmap_key(&t->raw_map, (uint32_t)r, &rl);
+        const char *ls = fr_strmap_key(&t->raw_map, ent_of[l], &ll);
+        const char *rs = fr_strmap_key(&t->raw_map, ent_of[r], &rl);
         memcpy(mb, ls, ll);
         memcpy(mb + ll, rs, rl);
         int32_t res = fr_strmap_get(&t->raw_map, mb, ll + rl);
@@ -434,9 +447,11 @@ static fr_status build_bpe(fr_tokenizer *t, const fr_tokenizer_desc *d, fr_err *
         t->byte_sym[b] = fr_strmap_get(&t->raw_map, &c, 1);
     }
     free(buf);
+    free(ent_of);
     return st;
 nomem:
     free(buf);
+    free(ent_of);
     return fr_err_set(err, FR_E_NOMEM, "out of memory building the merge table");
 }
 

@@ -449,6 +449,9 @@ static void test_bpe_random(void)
     for (int round = 0; round < rounds; round++) {
         static char pool[200][32], toks[200][32], ml[150][32], mr[150][32], mtxt[150][64];
         int np = 0, nt = 0, nm = 0;
+        /* a first token outside the byte-level alphabet (raw space): it has
+         * no raw form, so the internal raw-string table and the ids differ */
+        memcpy(toks[nt++], "x y", 4);
         for (char c = 'a'; c <= 'e'; c++) {
             pool[np][0] = c, pool[np++][1] = 0;
             if (c != 'e') /* 'e' has no token: its bytes are dropped */
