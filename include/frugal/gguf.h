@@ -65,7 +65,9 @@ typedef struct fr_gguf_tensor {
     int64_t ne[FR_GGUF_MAX_DIMS]; /* ne[0] = row length (contiguous); unused dims are 1 */
     uint64_t offset;   /* from the start of the data section */
     uint64_t nbytes;
-    const void *data;  /* into the mapping; aligned to the file's alignment */
+    const void *data;  /* into the mapping; aligned to the file's alignment when
+                        * opened with fr_gguf_open (fr_gguf_open_memory: as
+                        * aligned as the caller's buffer) */
 } fr_gguf_tensor;
 
 typedef struct fr_gguf fr_gguf;
@@ -90,8 +92,8 @@ FR_API uint64_t fr_gguf_data_offset(const fr_gguf *g); /* absolute file offset *
 /* Metadata, by index (0 .. n_kv-1, in file order) or by key. */
 FR_API int64_t fr_gguf_n_kv(const fr_gguf *g);
 FR_API int64_t fr_gguf_find_key(const fr_gguf *g, const char *key); /* -1 if absent */
-FR_API const char *fr_gguf_key(const fr_gguf *g, int64_t i);      /* NUL-terminated */
-FR_API fr_gguf_type fr_gguf_kv_type(const fr_gguf *g, int64_t i);
+FR_API const char *fr_gguf_key(const fr_gguf *g, int64_t i);      /* NUL-terminated; NULL if out of range */
+FR_API fr_gguf_type fr_gguf_kv_type(const fr_gguf *g, int64_t i); /* (fr_gguf_type)-1 if out of range */
 
 /* Typed getters. FR_OK; FR_E_NOTFOUND when the key is absent (err filled,
  * so optional keys can ignore it); FR_E_FORMAT when the stored type does not
@@ -127,6 +129,10 @@ FR_API fr_status fr_gguf_arr_f32(const fr_gguf_arr *a, uint64_t i, float *out);
 FR_API fr_status fr_gguf_arr_bool(const fr_gguf_arr *a, uint64_t i, bool *out);
 FR_API fr_status fr_gguf_arr_str(const fr_gguf_arr *a, uint64_t i, fr_gguf_str *out);
 FR_API fr_status fr_gguf_arr_arr(const fr_gguf_arr *a, uint64_t i, fr_gguf_arr *out);
+/* The packed little-endian elements of an array of a fixed-size type (for
+ * bulk reads such as tokenizer scores), or NULL for STRING/ARRAY elements.
+ * Borrowed; NOT aligned for the element type: copy with memcpy. */
+FR_API const void *fr_gguf_arr_raw(const fr_gguf_arr *a);
 
 /* Tensors, by index (file order) or name. */
 FR_API int64_t fr_gguf_n_tensors(const fr_gguf *g);
