@@ -28,8 +28,8 @@ static void build_once(void)
 {
     if (g_spm)
         return;
-    static const char *spm_words[] = {SP, "a", "b", "ab", SP "a", SP "ab", "ba", "\xc3\xa9", SP SP,
-                                      "<|x|>", "<u>"};
+    static const char *spm_words[] = {SP,   "a",        "b",   "ab",    SP "a", SP "ab",
+                                      "ba", "\xc3\xa9", SP SP, "<|x|>", "<u>"};
     static char bytes[256][8];
     const char *tok[3 + 256 + 11];
     float score[3 + 256 + 11];
@@ -66,9 +66,12 @@ static void build_once(void)
         bl[b][l] = 0;
         btok[b] = bl[b], btype[b] = FR_TOKEN_NORMAL;
     }
-    static const char *more[] = {"\304\240a", "ab", "\304\240ab", "<|x|>", "<u>", "\303\203\302\251"};
+    static const char *more[] = {"\304\240a", "ab",  "\304\240ab",
+                                 "<|x|>",     "<u>", "\303\203\302\251"};
     for (int i = 0; i < 6; i++)
-        btok[256 + i] = more[i], btype[256 + i] = i == 3 ? FR_TOKEN_CONTROL : i == 4 ? FR_TOKEN_USER_DEFINED : FR_TOKEN_NORMAL;
+        btok[256 + i] = more[i], btype[256 + i] = i == 3   ? FR_TOKEN_CONTROL
+                                                  : i == 4 ? FR_TOKEN_USER_DEFINED
+                                                           : FR_TOKEN_NORMAL;
     static const char *merges[] = {"\304\240 a", "a b", "\304\240a b", "\303\203 \302\251"};
     fr_tokenizer_desc_init(&d);
     d.model = "gpt2";
@@ -170,16 +173,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 1;
     switch (mode) {
     case 0:
-    case 1:
-        check_text(g_spm, s, n, mode == 1, false);
-        break;
+    case 1: check_text(g_spm, s, n, mode == 1, false); break;
     case 2:
-    case 3:
-        check_text(g_bpe, s, n, mode == 3, true);
-        break;
-    case 4:
-        check_vocab(s, n);
-        break;
+    case 3: check_text(g_bpe, s, n, mode == 3, true); break;
+    case 4: check_vocab(s, n); break;
     case 5: {
         fr_vocab *v = NULL;
         if (fr_llama2c_vocab_parse(s, n, "fuzz", 0, &v, NULL) == FR_OK) {

@@ -44,8 +44,8 @@ typedef enum fr_token_type {
     FR_TOKEN_BYTE = 6
 } fr_token_type;
 
-#define FR_TOKEN_NONE (-1)     /* "no such token" (e.g. no EOT token) */
-#define FR_TOKEN_DEFAULT (-2)  /* in fr_tokenizer_desc: use the model's default id */
+#define FR_TOKEN_NONE (-1)    /* "no such token" (e.g. no EOT token) */
+#define FR_TOKEN_DEFAULT (-2) /* in fr_tokenizer_desc: use the model's default id */
 
 /* Everything a tokenizer is built from. Arrays are borrowed for the duration
  * of fr_tokenizer_create only (everything is copied). Start from
@@ -56,14 +56,14 @@ typedef struct fr_tokenizer_desc {
     const char *name;  /* general.name (a few per-model rules key on it); may be NULL */
 
     uint32_t n_tokens;
-    const char *const *tokens;   /* n_tokens strings */
-    const uint32_t *token_lens;  /* byte lengths; NULL = NUL-terminated strings */
-    const float *scores;         /* NULL = all 0 */
-    const int32_t *token_types;  /* fr_token_type values; NULL = all NORMAL */
+    const char *const *tokens;  /* n_tokens strings */
+    const uint32_t *token_lens; /* byte lengths; NULL = NUL-terminated strings */
+    const float *scores;        /* NULL = all 0 */
+    const int32_t *token_types; /* fr_token_type values; NULL = all NORMAL */
 
-    uint32_t n_merges;           /* gpt2 only: "left right" strings, rank = index */
+    uint32_t n_merges; /* gpt2 only: "left right" strings, rank = index */
     const char *const *merges;
-    const uint32_t *merge_lens;  /* NULL = NUL-terminated */
+    const uint32_t *merge_lens; /* NULL = NUL-terminated */
 
     /* Special token ids: FR_TOKEN_DEFAULT = the model's default (llama: bos 1,
      * eos 2, unk 0; gpt2: bos = eos = 11), FR_TOKEN_NONE = absent. Ids out of
@@ -136,24 +136,26 @@ typedef struct fr_encode_opts {
                          * parse_special); USER_DEFINED tokens always match */
 } fr_encode_opts;
 
-#define FR_ENCODE_DEFAULTS {-1, -1, false}
+#define FR_ENCODE_DEFAULTS                                                                         \
+    {                                                                                              \
+        -1, -1, false                                                                              \
+    }
 
 /* Splits text[0..len) into token ids. opts NULL = FR_ENCODE_DEFAULTS.
  * *ids is malloc'd (caller frees; non-NULL even when *n_ids is 0). Inputs
  * larger than FR_TOKENIZE_MAX_BYTES fail with FR_E_RANGE. */
 #define FR_TOKENIZE_MAX_BYTES ((size_t)256 << 20)
 FR_API fr_status fr_tokenize(const fr_tokenizer *t, const char *text, size_t len,
-                             const fr_encode_opts *opts, int32_t **ids, size_t *n_ids,
-                             fr_err *err);
+                             const fr_encode_opts *opts, int32_t **ids, size_t *n_ids, fr_err *err);
 
 /* ---- decoding ------------------------------------------------------------ */
 
 enum {
-    FR_DECODE_SPECIAL = 1u << 0,        /* render CONTROL/UNKNOWN tokens' text */
-    FR_DECODE_REMOVE_SPECIAL = 1u << 1, /* drop a leading BOS / trailing EOS the
-                                         * vocabulary adds (llama.cpp remove_special) */
-    FR_DECODE_CLEAN_SPACES = 1u << 2,   /* apply the vocabulary's
-                                         * clean_up_tokenization_spaces rule (" ." -> ".") */
+    FR_DECODE_SPECIAL = 1u << 0,          /* render CONTROL/UNKNOWN tokens' text */
+    FR_DECODE_REMOVE_SPECIAL = 1u << 1,   /* drop a leading BOS / trailing EOS the
+                                           * vocabulary adds (llama.cpp remove_special) */
+    FR_DECODE_CLEAN_SPACES = 1u << 2,     /* apply the vocabulary's
+                                           * clean_up_tokenization_spaces rule (" ." -> ".") */
     FR_DECODE_KEEP_PREFIX_SPACE = 1u << 3 /* keep the space SentencePiece vocabularies
                                            * put before the first word */
 };
@@ -200,11 +202,11 @@ FR_API void fr_decoder_free(fr_decoder *d);
  * bos 1, eos 2, unk 0. */
 typedef struct fr_vocab {
     uint32_t n_tokens;
-    char **tokens;        /* n_tokens strings, NUL-terminated for convenience (a
-                           * piece may itself contain NUL: use token_lens) */
-    uint32_t *token_lens; /* n_tokens byte lengths */
-    float *scores;        /* n_tokens */
-    int32_t *token_types; /* n_tokens fr_token_type values */
+    char **tokens;          /* n_tokens strings, NUL-terminated for convenience (a
+                             * piece may itself contain NUL: use token_lens) */
+    uint32_t *token_lens;   /* n_tokens byte lengths */
+    float *scores;          /* n_tokens */
+    int32_t *token_types;   /* n_tokens fr_token_type values */
     uint32_t max_token_len; /* from the file header */
 } fr_vocab;
 

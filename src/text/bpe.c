@@ -108,7 +108,8 @@ static fr_status bpe_word(const fr_tokenizer *t, const char *w, uint32_t len, fr
     if (t->ignore_merges) {
         int32_t id = fr_strmap_get(&t->raw_map, w, len);
         if (id >= 0 && (uint32_t)id < t->n_tokens)
-            return fr_ids_push(out, id) ? FR_OK : fr_err_set(err, FR_E_NOMEM, "tokenizer: out of memory");
+            return fr_ids_push(out, id) ? FR_OK
+                                        : fr_err_set(err, FR_E_NOMEM, "tokenizer: out of memory");
     }
     if (!fr_tok_reserve(&s->sym, &s->sym_cap, (size_t)len * sizeof(bpe_sym)) ||
         !fr_tok_reserve(&s->heap, &s->heap_cap, 3 * (size_t)len * sizeof(bpe_pair)))

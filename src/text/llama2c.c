@@ -79,16 +79,17 @@ static char *convert(uint32_t id, const uint8_t *s, uint32_t len, uint32_t *out_
     return p;
 }
 
-fr_status fr_llama2c_vocab_parse(const void *data, size_t size, const char *name,
-                                 uint32_t n_tokens, fr_vocab **out, fr_err *err)
+fr_status fr_llama2c_vocab_parse(const void *data, size_t size, const char *name, uint32_t n_tokens,
+                                 fr_vocab **out, fr_err *err)
 {
     *out = NULL;
     const uint8_t *b = data;
     if (!name)
         name = "tokenizer";
     if (size < 4)
-        return fr_err_set(err, FR_E_FORMAT, "%s: %zu bytes is too short for a llama2.c tokenizer "
-                                            "(4-byte header)",
+        return fr_err_set(err, FR_E_FORMAT,
+                          "%s: %zu bytes is too short for a llama2.c tokenizer "
+                          "(4-byte header)",
                           name, size);
     uint32_t max_len = rd_u32(b);
     /* Count (and validate) the entries before allocating anything. */

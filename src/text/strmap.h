@@ -10,10 +10,9 @@
  * Both grow by doubling and keep the load factor under 1/2, so a lookup
  * probes a couple of slots; a string slot carries half of the key's hash, so
  * a probe that misses rarely touches the entry or the key bytes (the maps
- * are large and lookups are bound by cache misses). Values are >= 0; lookups return -1 for "absent".
- * Rejected: a trie (more memory, slower for the exact-match lookups BPE and
- * SentencePiece need) and C++ unordered_map-style chaining (one allocation
- * per key).
+ * are large and lookups are bound by cache misses). Values are >= 0; lookups return -1 for
+ * "absent". Rejected: a trie (more memory, slower for the exact-match lookups BPE and SentencePiece
+ * need) and C++ unordered_map-style chaining (one allocation per key).
  */
 #ifndef FR_TEXT_STRMAP_H
 #define FR_TEXT_STRMAP_H

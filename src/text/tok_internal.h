@@ -21,7 +21,7 @@
 typedef enum fr_tok_kind { FR_TOK_SPM = 1, FR_TOK_BPE = 2 } fr_tok_kind;
 
 /* Token attributes as llama.cpp keeps them (a token may gain CONTROL or
- * UNUSED after loading; LSTRIP/RSTRIP eat spaces around special tokens). */
+ * UNUSED after loading; RSTRIP tokens eat the spaces after them). */
 enum {
     FR_ATTR_UNKNOWN = 1u << 0,
     FR_ATTR_UNUSED = 1u << 1,
@@ -29,7 +29,6 @@ enum {
     FR_ATTR_CONTROL = 1u << 3,
     FR_ATTR_USER_DEFINED = 1u << 4,
     FR_ATTR_BYTE = 1u << 5,
-    FR_ATTR_LSTRIP = 1u << 7,
     FR_ATTR_RSTRIP = 1u << 8
 };
 
@@ -57,8 +56,8 @@ struct fr_tokenizer {
 
     /* Byte-level BPE. */
     fr_pretok pretok;
-    fr_strmap raw_map;  /* raw bytes -> id (tokens, then merge-only parts) */
-    fr_pairmap merges;  /* (left id, right id) -> rank, merged id (-1: not a known string) */
+    fr_strmap raw_map;     /* raw bytes -> id (tokens, then merge-only parts) */
+    fr_pairmap merges;     /* (left id, right id) -> rank, merged id (-1: not a known string) */
     int32_t byte_sym[256]; /* id of each single byte in raw_map (-1 if none) */
 
     /* Pieces (decoded text) of every token, as rendered with special = true. */
@@ -117,7 +116,8 @@ bool fr_tok_reserve(void **p, size_t *cap, size_t need);
  * the ids of w (words longer than a few dozen bytes are not cached); false
  * when out of memory. */
 int fr_tok_cache_get(fr_tok_scratch *s, const char *w, uint32_t wl, fr_ids *out);
-bool fr_tok_cache_put(fr_tok_scratch *s, const char *w, uint32_t wl, const fr_ids *out, size_t from);
+bool fr_tok_cache_put(fr_tok_scratch *s, const char *w, uint32_t wl, const fr_ids *out,
+                      size_t from);
 
 /* SentencePiece merge of text (already escaped: ' ' -> U+2581). */
 fr_status fr_spm_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,

@@ -156,20 +156,62 @@ static size_t desc_len(const char *const *s, const uint32_t *lens, uint32_t i)
 
 /* ---- accessors ------------------------------------------------------------ */
 
-uint32_t fr_tokenizer_n_tokens(const fr_tokenizer *t) { return t->n_tokens; }
-const char *fr_tokenizer_model(const fr_tokenizer *t) { return t->model; }
-const char *fr_tokenizer_pre(const fr_tokenizer *t) { return t->pre; }
-const char *fr_tokenizer_warning(const fr_tokenizer *t) { return t->warning[0] ? t->warning : NULL; }
-int32_t fr_tokenizer_bos(const fr_tokenizer *t) { return t->bos; }
-int32_t fr_tokenizer_eos(const fr_tokenizer *t) { return t->eos; }
-int32_t fr_tokenizer_eot(const fr_tokenizer *t) { return t->eot; }
-int32_t fr_tokenizer_eom(const fr_tokenizer *t) { return t->eom; }
-int32_t fr_tokenizer_unk(const fr_tokenizer *t) { return t->unk; }
-int32_t fr_tokenizer_sep(const fr_tokenizer *t) { return t->sep; }
-int32_t fr_tokenizer_pad(const fr_tokenizer *t) { return t->pad; }
-int32_t fr_tokenizer_nl(const fr_tokenizer *t) { return t->nl; }
-bool fr_tokenizer_add_bos(const fr_tokenizer *t) { return t->add_bos; }
-bool fr_tokenizer_add_eos(const fr_tokenizer *t) { return t->add_eos; }
+uint32_t fr_tokenizer_n_tokens(const fr_tokenizer *t)
+{
+    return t->n_tokens;
+}
+const char *fr_tokenizer_model(const fr_tokenizer *t)
+{
+    return t->model;
+}
+const char *fr_tokenizer_pre(const fr_tokenizer *t)
+{
+    return t->pre;
+}
+const char *fr_tokenizer_warning(const fr_tokenizer *t)
+{
+    return t->warning[0] ? t->warning : NULL;
+}
+int32_t fr_tokenizer_bos(const fr_tokenizer *t)
+{
+    return t->bos;
+}
+int32_t fr_tokenizer_eos(const fr_tokenizer *t)
+{
+    return t->eos;
+}
+int32_t fr_tokenizer_eot(const fr_tokenizer *t)
+{
+    return t->eot;
+}
+int32_t fr_tokenizer_eom(const fr_tokenizer *t)
+{
+    return t->eom;
+}
+int32_t fr_tokenizer_unk(const fr_tokenizer *t)
+{
+    return t->unk;
+}
+int32_t fr_tokenizer_sep(const fr_tokenizer *t)
+{
+    return t->sep;
+}
+int32_t fr_tokenizer_pad(const fr_tokenizer *t)
+{
+    return t->pad;
+}
+int32_t fr_tokenizer_nl(const fr_tokenizer *t)
+{
+    return t->nl;
+}
+bool fr_tokenizer_add_bos(const fr_tokenizer *t)
+{
+    return t->add_bos;
+}
+bool fr_tokenizer_add_eos(const fr_tokenizer *t)
+{
+    return t->add_eos;
+}
 
 bool fr_tokenizer_is_eog(const fr_tokenizer *t, int32_t id)
 {
@@ -354,8 +396,10 @@ static fr_status build_bpe(fr_tokenizer *t, const fr_tokenizer_desc *d, fr_err *
         return fr_err_set(err, FR_E_FORMAT, "%u merges is more than the %u supported", d->n_merges,
                           MAX_MERGES);
     if (d->n_merges && !d->merges)
-        return fr_err_set(err, FR_E_INVALID, "n_merges is %u but no merges were given", d->n_merges);
-    if (!fr_strmap_init(&t->raw_map, n + d->n_merges / 4) || !fr_pairmap_init(&t->merges, d->n_merges))
+        return fr_err_set(err, FR_E_INVALID, "n_merges is %u but no merges were given",
+                          d->n_merges);
+    if (!fr_strmap_init(&t->raw_map, n + d->n_merges / 4) ||
+        !fr_pairmap_init(&t->merges, d->n_merges))
         return fr_err_set(err, FR_E_NOMEM, "out of memory for %u merges", d->n_merges);
     char *buf = malloc((size_t)t->max_token_len + 1);
     /* ent_of[id]: the raw_map entry holding id's string (not every token
@@ -492,13 +536,23 @@ static void build_spm_bytes(fr_tokenizer *t)
 
 /* Tokens llama.cpp recognises by text as end of turn / end of generation. */
 static const char *const k_eot_names[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "<\xef\xbd\x9c" "end\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c>",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "<\xef\xbd\x9c"
+    "end\xe2\x96\x81"
+    "of\xe2\x96\x81"
+    "sentence\xef\xbd\x9c>",
     "<end_of_utterance>",
 };
 static const char *const k_eog_names[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
-    "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
+    "<|eot_id|>",    "<|im_end|>", "<|end|>", "<|return|>", "<|call|>",        "<end_of_turn>",
+    "<|endoftext|>", "<|eom_id|>", "<EOT>",   "_<EOT>",     "<|end_of_text|>", "<end_of_utterance>",
 };
 
 static int32_t find_cstr(const fr_tokenizer *t, const char *s)
@@ -631,7 +685,8 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
 {
     *out = NULL;
     if (!d || !d->model)
-        return fr_err_set(err, FR_E_INVALID, "tokenizer: no tokenizer model given (tokenizer.ggml.model)");
+        return fr_err_set(err, FR_E_INVALID,
+                          "tokenizer: no tokenizer model given (tokenizer.ggml.model)");
     fr_tokenizer *t = calloc(1, sizeof *t);
     if (!t)
         return fr_err_set(err, FR_E_NOMEM, "tokenizer: out of memory");
@@ -662,7 +717,8 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
         if (!d->pre || !d->pre[0])
             snprintf(t->warning, sizeof t->warning,
                      "the vocabulary names no pre-tokenizer (tokenizer.ggml.pre); using 'default', "
-                     "which may split text differently from the model's training - re-convert the model");
+                     "which may split text differently from the model's training - re-convert the "
+                     "model");
         snprintf(t->pre, sizeof t->pre, "%s", p);
     } else {
         snprintf(t->pre, sizeof t->pre, "default");
@@ -672,8 +728,9 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
         goto fail;
     }
     if (d->n_tokens > MAX_TOKENS) {
-        st = fr_err_set(err, FR_E_FORMAT, "the vocabulary has %u tokens, more than the %u supported",
-                        d->n_tokens, MAX_TOKENS);
+        st =
+            fr_err_set(err, FR_E_FORMAT, "the vocabulary has %u tokens, more than the %u supported",
+                       d->n_tokens, MAX_TOKENS);
         goto fail;
     }
     t->n_tokens = d->n_tokens;
@@ -710,13 +767,15 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
     if (d->add_eos >= 0)
         t->add_eos = d->add_eos;
     if (t->add_bos && t->bos < 0) {
-        st = fr_err_set(err, FR_E_FORMAT, "tokenizer.ggml.add_bos_token is true, but "
-                                          "tokenizer.ggml.bos_token_id is not set");
+        st = fr_err_set(err, FR_E_FORMAT,
+                        "tokenizer.ggml.add_bos_token is true, but "
+                        "tokenizer.ggml.bos_token_id is not set");
         goto fail;
     }
     if (t->add_eos && t->eos < 0) {
-        st = fr_err_set(err, FR_E_FORMAT, "tokenizer.ggml.add_eos_token is true, but "
-                                          "tokenizer.ggml.eos_token_id is not set");
+        st = fr_err_set(err, FR_E_FORMAT,
+                        "tokenizer.ggml.add_eos_token is true, but "
+                        "tokenizer.ggml.eos_token_id is not set");
         goto fail;
     }
 
