@@ -284,7 +284,8 @@ static bool partition(const fr_tokenizer *t, const char *text, size_t len, bool 
     }
     /* Fragments: untaken runs are text; occurrences are tokens; the rest
      * (RSTRIP whitespace) is dropped. */
-    qsort(p.occ, p.n_occ, sizeof *p.occ, cmp_occ);
+    if (p.n_occ)
+        qsort(p.occ, p.n_occ, sizeof *p.occ, cmp_occ);
     size_t cur = 0;
     for (size_t k = 0; k <= p.n_occ; k++) {
         size_t end = k < p.n_occ ? p.occ[k].pos : len;
