@@ -140,7 +140,9 @@ static void check_vocab(const uint8_t *s, size_t n)
         fr_tokenizer_desc d;
         fr_tokenizer_desc_init(&d);
         d.model = models[m];
-        d.pre = nt % 3 == 0 ? "qwen2" : nt % 3 == 1 ? "deepseek-llm" : "default";
+        static const char *pres[] = {"qwen2",  "deepseek-llm", "default",        "tekken",
+                                     "gpt-4o", "falcon",       "deepseek-coder", "bloom"};
+        d.pre = pres[nt % 8];
         d.n_tokens = nt;
         d.tokens = tok;
         d.token_lens = lens;

@@ -44,6 +44,22 @@
 #define RE_LLAMA3 RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}" RE_LLAMA3_TAIL
 #define RE_QWEN2 RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}" RE_LLAMA3_TAIL
 
+/* Mistral's tekken and GPT-4o / Llama 4: llama.cpp's adapted expressions,
+ * where "an upper-case letter" is ((?=[\p{L}])([^a-z])) - a letter that is
+ * not a-z - written here as the single class [^\P{L}a-z] (same set; a class
+ * needs no backtracking frames, a repeated group would run out of JIT stack
+ * on a long word). Not covered by the shared vectors. */
+#define RE_UPPER "[^\\P{L}a-z]"
+#define RE_LOWER "[^\\P{L}A-Z]"
+#define RE_TEKKEN                                                                                  \
+    "[^\\r\\n\\p{L}\\p{N}]?" RE_UPPER "*" RE_LOWER "+|[^\\r\\n\\p{L}\\p{N}]?" RE_UPPER             \
+    "+" RE_LOWER "*|\\p{N}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n/]*|" S "*[\\r\\n]+|" S "+(?!" NS ")|" S \
+    "+"
+#define RE_GPT4O                                                                                   \
+    "[^\\r\\n\\p{L}\\p{N}]?" RE_UPPER "*" RE_LOWER "+(?:" RE_CONTRACTIONS                          \
+    ")?|[^\\r\\n\\p{L}\\p{N}]?" RE_UPPER "+" RE_LOWER "*(?:" RE_CONTRACTIONS                       \
+    ")?|\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n/]*|" S "*[\\r\\n]+|" S "+(?!" NS ")|" S "+"
+
 /* [一-龥ࠀ-一가-퟿]+ without the whitespace code points inside U+0800-U+4E00 */
 #define RE_CJK                                                                                     \
     "[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{167F}\\x{1681}-\\x{1FFF}\\x{200B}-\\x{2027}"                \
@@ -80,7 +96,7 @@
 
 /* Flags not listed are false. clean_spaces: llama.cpp's default for BPE is
  * true and these pre-tokenizers turn it off: deepseek-*, qwen2, smollm,
- * command-r, poro/bloom, viking. */
+ * command-r, tekken, gpt-4o, poro/bloom, viking. */
 static const fr_pretok_def k_defs[] = {
     {.names = "default",
      .re = {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"},
@@ -108,6 +124,8 @@ static const fr_pretok_def k_defs[] = {
      .clean_spaces = true},
     {.names = "smollm|command-r", .re = {"\\p{N}", RE_GPT2}},
     {.names = "qwen2|deepseek-r1-qwen|megrez|stablelm2", .re = {RE_QWEN2}},
+    {.names = "tekken", .re = {RE_TEKKEN}, .ignore_merges = true, .add_bos = true},
+    {.names = "gpt-4o|llama4", .re = {RE_GPT4O}},
     {.names = "poro-chat|bloom|gpt3-finnish", .re = {RE_BLOOM}},
     {.names = "viking", .re = {RE_BLOOM, "\\p{N}"}},
 };
@@ -136,7 +154,8 @@ const char *fr_pretok_names(void)
            "smaug-bpe|chatglm-bpe|glm4|deepseek-llm|deepseek-coder|falcon|gpt-2|mpt|olmo|jais|"
            "phi-2|jina-es|jina-de|jina-v2-es|jina-v2-de|gigachat|roberta-bpe|jina-v1-en|"
            "jina-v2-code|exaone4|starcoder|refact|codeshell|exaone|minerva-7b|smollm|command-r|"
-           "qwen2|deepseek-r1-qwen|megrez|stablelm2|poro-chat|bloom|gpt3-finnish|viking";
+           "qwen2|deepseek-r1-qwen|megrez|stablelm2|tekken|gpt-4o|llama4|poro-chat|bloom|"
+           "gpt3-finnish|viking";
 }
 
 fr_status fr_pretok_compile(const fr_pretok_def *def, fr_pretok *out, fr_err *err)
