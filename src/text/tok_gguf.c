@@ -35,9 +35,19 @@ static fr_status opt_str(const fr_gguf *g, const char *key, char **out, fr_err *
         return FR_OK;
     if (st)
         return st;
-    if (s.len > 4096)
-        return fr_err_set(err, FR_E_FORMAT, "%s: string of %llu bytes is too long", key,
-                          (unsigned long long)s.len);
+    if (s.len > 256 || memchr(s.ptr, 0, s.len)) {
+        /* names are short words; keep enough of a long one for the error
+         * text, and let a NUL byte show as '?' so it cannot hide the rest */
+        if (s.len > 256)
+            s.len = 256;
+        *out = dup_str(s);
+        if (!*out)
+            return fr_err_set(err, FR_E_NOMEM, "out of memory");
+        for (uint64_t i = 0; i < s.len; i++)
+            if (!(*out)[i])
+                (*out)[i] = '?';
+        return FR_OK;
+    }
     *out = dup_str(s);
     return *out ? FR_OK : fr_err_set(err, FR_E_NOMEM, "out of memory");
 }

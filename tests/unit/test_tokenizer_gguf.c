@@ -253,7 +253,9 @@ static fr_status load_custom(const char *dir, const char *pre, int breakage, fr_
     fr_gguf_writer *w = NULL;
     fr_gguf_writer_create(&w, NULL);
     fr_gguf_writer_set_str(w, "tokenizer.ggml.model", breakage == 4 ? "rwkv" : "gpt2");
-    if (pre)
+    if (breakage == 6) /* a NUL inside the name must not make it read as "gpt-2" */
+        fr_gguf_writer_set_strn(w, "tokenizer.ggml.pre", "gpt-2\0x", 7);
+    else if (pre)
         fr_gguf_writer_set_str(w, "tokenizer.ggml.pre", pre);
     if (breakage == 1) /* tokens as integers */
         fr_gguf_writer_set_arr(w, "tokenizer.ggml.tokens", FR_GGUF_INT32, types, 4);
@@ -300,6 +302,8 @@ static void test_bad_metadata(void)
     CHECK(strstr(err.msg, "tokenizer.ggml.token_type"));
     CHECK(load_custom(dir, "gpt-2", 4, &err) == FR_E_UNSUPPORTED);
     CHECK(strstr(err.msg, "'rwkv'") && strstr(err.msg, "llama, gpt2"));
+    CHECK(load_custom(dir, "gpt-2", 6, &err) == FR_E_UNSUPPORTED);
+    CHECK(strstr(err.msg, "'gpt-2?x'") != NULL);
     CHECK(load_custom(dir, "gpt-2", 5, &err) != FR_OK);
     CHECK(strstr(err.msg, "tokenizer.ggml.bos_token_id"));
     /* a model file without any tokenizer */
