@@ -177,3 +177,40 @@ fr_status fr_spm_encode(const fr_tokenizer *t, const char *text, size_t len, fr_
 nomem:
     return fr_err_set(err, FR_E_NOMEM, "tokenizer: out of memory for the token list");
 }
+
+/* True when every U+2581 inside every token follows only U+2581s. */
+static bool spm_words_independent(const fr_tokenizer *t)
+{
+    for (uint32_t i = 0; i < t->n_tokens; i++) {
+        uint32_t len;
+        const char *s = fr_tok_text(t, (int32_t)i, &len);
+        const char *p = s;
+        while ((p = memmem(p, len - (size_t)(p - s), "\xe2\x96\x81", 3))) {
+            size_t k = (size_t)(p - s);
+            for (size_t j = 0; j < k; j += 3)
+                if (k % 3 || memcmp(s + j, "\xe2\x96\x81", 3) != 0)
+                    return false;
+            p += 3;
+            if ((size_t)(p - s) >= len)
+                break;
+        }
+    }
+    return true;
+}
+
+/* The byte-fallback table, and whether words can be merged one by one. */
+void fr_spm_build(fr_tokenizer *t)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (int b = 0; b < 256; b++) {
+        char name[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
+        int32_t id = fr_strmap_get(&t->text_map, name, 6);
+        if (id < 0) {
+            char c = (char)b;
+            id = fr_strmap_get(&t->text_map, &c, 1);
+        }
+        /* llama.cpp throws here; we fall back to unk, else drop the byte. */
+        t->byte_tok[b] = id >= 0 ? id : t->unk;
+    }
+    t->spm_by_word = spm_words_independent(t);
+}

@@ -18,6 +18,8 @@
 #include "text/pretok.h"
 #include "text/strmap.h"
 
+#include <string.h>
+
 typedef enum fr_tok_kind { FR_TOK_SPM = 1, FR_TOK_BPE = 2 } fr_tok_kind;
 
 /* Token attributes as llama.cpp keeps them (a token may gain CONTROL or
@@ -126,6 +128,16 @@ fr_status fr_spm_encode(const fr_tokenizer *t, const char *text, size_t len, fr_
 fr_status fr_bpe_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,
                         fr_tok_scratch *s, fr_err *err);
 
+/* Length of string i of a fr_tokenizer_desc array. */
+static inline size_t fr_desc_len(const char *const *s, const uint32_t *lens, uint32_t i)
+{
+    return lens ? lens[i] : (s[i] ? strlen(s[i]) : 0);
+}
+
+/* Builders called by fr_tokenizer_create, in this order. */
+void fr_spm_build(fr_tokenizer *t);                                               /* spm.c */
+fr_status fr_bpe_build(fr_tokenizer *t, const fr_tokenizer_desc *d, fr_err *err); /* merges.c */
+fr_status fr_tok_build_specials(fr_tokenizer *t, const char *name, fr_err *err);  /* specials.c */
 /* Builds the piece cache (decode.c). */
 fr_status fr_tok_build_pieces(fr_tokenizer *t, fr_err *err);
 
