@@ -70,7 +70,8 @@ typedef struct fr_tokenizer_desc {
      * range are ignored, as llama.cpp does. */
     int32_t bos, eos, eot, eom, unk, sep, pad, mask;
 
-    /* -1 = the model's default, 0 = false, 1 = true. */
+    /* -1 = the model's default, 0 = false, 1 = true. remove_extra_whitespaces is
+     * kept but, as in llama.cpp, changes nothing for these models. */
     int add_bos, add_eos, add_space_prefix, remove_extra_whitespaces;
 } fr_tokenizer_desc;
 
