@@ -501,7 +501,7 @@ static void print_human(const inspect *in, bool tensors, bool metadata)
     printf("\n  %-14s %s (%" PRIu64 ")\n", "parameters", c, in->n_params);
     printf("  %-14s ", "file type");
     if (in->has_ftype) {
-        const char *fn = fr_ftype_name(in->ftype);
+        const char *fn = fr_gguf_ftype_name(in->ftype);
         printf("%s (%" PRIu32 ")%s\n", fn ? fn : "unknown", in->ftype,
                (in->ftype & 1024u) ? ", guessed" : "");
     } else {
@@ -738,7 +738,7 @@ static json_t *build_json(const inspect *in, bool tensors)
     json_object_set_new(root, "tensor_count", json_integer(fr_gguf_n_tensors(g)));
     json_object_set_new(root, "tensor_bytes", js_u64(in->t_bytes));
     if (in->has_ftype) {
-        const char *fn = fr_ftype_name(in->ftype);
+        const char *fn = fr_gguf_ftype_name(in->ftype);
         json_object_set_new(root, "file_type",
                             json_pack("{s:I, s:o}", "id", (json_int_t)in->ftype, "name",
                                       fn ? json_string(fn) : json_null()));

@@ -13,6 +13,7 @@ PKGS=(
   libjansson-dev                    # JSON
   libmicrohttpd-dev                 # HTTP server
   libcurl4-openssl-dev              # frugal pull
+  nettle-dev                        # sha256 of downloaded models (frugal pull)
   libedit-dev                       # line editing in frugal chat
   libopenblas-dev                   # large F32 GEMMs in training
   poppler-utils                     # pdftotext for frugal index

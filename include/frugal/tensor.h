@@ -29,7 +29,12 @@ FR_API fr_status fr_dequantize(fr_type t, const void *src, float *dst, int64_t n
 /* True when fr_quantize can produce type t. */
 FR_API bool fr_can_quantize(fr_type t);
 
-/* Encodes n values into dst (fr_type_row_bytes(t, n) bytes). */
+/* Encodes n values into dst (fr_type_row_bytes(t, n) bytes). Quantized
+ * targets refuse NaN/Inf input (FR_E_INVALID, naming the value's index);
+ * F16/BF16 convert it as IEEE does. Q8_0..Q5_1 give llama.cpp's exact
+ * bytes; the K types use frugal's own least-squares search (any decoder
+ * reads them; the bytes differ from llama.cpp's). Blocks are independent,
+ * so quantizing a row in pieces gives the same bytes. */
 FR_API fr_status fr_quantize(fr_type t, const float *src, void *dst, int64_t n, fr_err *err);
 
 #ifdef __cplusplus

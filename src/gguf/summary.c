@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *fr_ftype_name(uint32_t ftype)
+const char *fr_gguf_ftype_name(uint32_t ftype)
 {
     /* llama.cpp's llama_ftype (llama.h); gaps are ids it removed. */
     static const char *const names[] = {

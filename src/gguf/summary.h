@@ -20,7 +20,7 @@
 /* llama.cpp's llama_ftype name for general.file_type ("MOSTLY_Q4_K_M" for
  * 15), without the "LLAMA_FTYPE_" prefix; NULL when unknown. The GUESSED
  * flag (1024) is ignored. */
-const char *fr_ftype_name(uint32_t ftype);
+const char *fr_gguf_ftype_name(uint32_t ftype);
 
 /* Hyper-parameters read from "<arch>.<name>" keys; -1 when absent. Values
  * stored as per-layer arrays are summarised by their maximum. */

@@ -12,20 +12,20 @@ static char dir[256];
 
 static void test_ftype(void)
 {
-    CHECK_STR(fr_ftype_name(0), "ALL_F32");
-    CHECK_STR(fr_ftype_name(1), "MOSTLY_F16");
-    CHECK_STR(fr_ftype_name(2), "MOSTLY_Q4_0");
-    CHECK_STR(fr_ftype_name(7), "MOSTLY_Q8_0");
-    CHECK_STR(fr_ftype_name(10), "MOSTLY_Q2_K");
-    CHECK_STR(fr_ftype_name(15), "MOSTLY_Q4_K_M");
-    CHECK_STR(fr_ftype_name(17), "MOSTLY_Q5_K_M");
-    CHECK_STR(fr_ftype_name(18), "MOSTLY_Q6_K");
-    CHECK_STR(fr_ftype_name(32), "MOSTLY_BF16");
-    CHECK_STR(fr_ftype_name(1024 | 15), "MOSTLY_Q4_K_M"); /* GUESSED flag */
-    CHECK(fr_ftype_name(5) == NULL);
-    CHECK(fr_ftype_name(6) == NULL);
-    CHECK(fr_ftype_name(38) == NULL);
-    CHECK(fr_ftype_name(UINT32_MAX) == NULL);
+    CHECK_STR(fr_gguf_ftype_name(0), "ALL_F32");
+    CHECK_STR(fr_gguf_ftype_name(1), "MOSTLY_F16");
+    CHECK_STR(fr_gguf_ftype_name(2), "MOSTLY_Q4_0");
+    CHECK_STR(fr_gguf_ftype_name(7), "MOSTLY_Q8_0");
+    CHECK_STR(fr_gguf_ftype_name(10), "MOSTLY_Q2_K");
+    CHECK_STR(fr_gguf_ftype_name(15), "MOSTLY_Q4_K_M");
+    CHECK_STR(fr_gguf_ftype_name(17), "MOSTLY_Q5_K_M");
+    CHECK_STR(fr_gguf_ftype_name(18), "MOSTLY_Q6_K");
+    CHECK_STR(fr_gguf_ftype_name(32), "MOSTLY_BF16");
+    CHECK_STR(fr_gguf_ftype_name(1024 | 15), "MOSTLY_Q4_K_M"); /* GUESSED flag */
+    CHECK(fr_gguf_ftype_name(5) == NULL);
+    CHECK(fr_gguf_ftype_name(6) == NULL);
+    CHECK(fr_gguf_ftype_name(38) == NULL);
+    CHECK(fr_gguf_ftype_name(UINT32_MAX) == NULL);
 }
 
 static void test_estimate(void)

@@ -1,0 +1,328 @@
+/*
+ * index.c - `frugal index`: walk paths, skip unchanged files, re-chunk
+ * changed ones, remove vanished ones (see fr_kb_index in frugal/rag.h).
+ *
+ * Documents are keyed by their canonical absolute path, so indexing
+ * "docs/" from two working directories names the same rows. The walk is
+ * collected and sorted first: the progress bar knows its total, and two
+ * runs visit files in the same order. Every file is hashed (SHA-256) on
+ * every run; an mtime shortcut was rejected because a file rewritten within
+ * the timestamp granularity would be silently kept stale, and reading is
+ * cheap next to extraction.
+ */
+#include "base/file.h"
+#include "rag/extract.h"
+#include "rag/kb.h"
+#include "rag/sha256.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FR_WALK_DEPTH_MAX 64
+#define FR_WALK_FILES_MAX 10000000
+
+typedef struct str_list {
+    char **v;
+    size_t n, cap;
+} str_list;
+
+static bool sl_push(str_list *l, const char *s)
+{
+    if (l->n >= FR_WALK_FILES_MAX)
+        return false;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        char **nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        l->v = nv;
+        l->cap = nc;
+    }
+    char *d = strdup(s);
+    if (!d)
+        return false;
+    l->v[l->n++] = d;
+    return true;
+}
+
+static void sl_free(str_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Absolute path without resolving a missing final component. */
+static bool abs_path(const char *p, char out[PATH_MAX])
+{
+    if (realpath(p, out))
+        return true;
+    if (p[0] == '/')
+        return snprintf(out, PATH_MAX, "%s", p) < PATH_MAX;
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return false;
+    return snprintf(out, PATH_MAX, "%s/%s", cwd, p) < PATH_MAX;
+}
+
+/* Collects regular files under dir (sorted, hidden entries skipped,
+ * symlinked directories not followed). */
+static bool walk(const char *dir, int depth, str_list *files)
+{
+    if (depth > FR_WALK_DEPTH_MAX)
+        return true;
+    DIR *d = opendir(dir);
+    if (!d)
+        return true; /* unreadable directory: nothing under it is seen */
+    str_list names = {0};
+    struct dirent *e;
+    bool ok = true;
+    while (ok && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        ok = sl_push(&names, e->d_name);
+    }
+    closedir(d);
+    if (ok && names.n)
+        qsort(names.v, names.n, sizeof *names.v, cmp_str);
+    for (size_t i = 0; ok && i < names.n; i++) {
+        char p[PATH_MAX];
+        if (snprintf(p, sizeof p, "%s/%s", dir, names.v[i]) >= (int)sizeof p)
+            continue;
+        struct stat ls;
+        if (lstat(p, &ls) != 0)
+            continue;
+        if (S_ISDIR(ls.st_mode)) {
+            ok = walk(p, depth + 1, files);
+        } else if (S_ISREG(ls.st_mode)) {
+            ok = sl_push(files, p);
+        } else if (S_ISLNK(ls.st_mode)) {
+            struct stat ts;
+            if (stat(p, &ts) == 0 && S_ISREG(ts.st_mode))
+                ok = sl_push(files, p);
+        }
+    }
+    sl_free(&names);
+    return ok;
+}
+
+static void event(const fr_kb_index_opts *o, const char *path, fr_kb_action a, const char *why,
+                  uint64_t done, uint64_t total)
+{
+    if (o && o->on_event)
+        o->on_event(o->user, path, a, why, done, total);
+}
+
+/* Index one file; database errors are returned, file problems reported. */
+static fr_status index_file(fr_kb *kb, const char *path, const fr_kb_index_opts *o,
+                            fr_kb_index_report *rep, uint64_t done, uint64_t total, fr_err *err)
+{
+    fr_extract_opts eo = {0};
+    if (o) {
+        eo.max_file_bytes = o->max_file_bytes;
+        eo.max_line_bytes = o->max_line_bytes;
+        eo.pdftotext = o->pdftotext;
+    }
+    size_t cap = eo.max_file_bytes ? eo.max_file_bytes : FR_EXTRACT_DEFAULT_MAX_FILE;
+    fr_err ferr;
+    fr_err_clear(&ferr);
+    char hash[65], old[65];
+    char *data = NULL;
+    size_t n = 0;
+    fr_status fst = FR_OK;
+    struct stat sb;
+    const char *fmt = fr_extract_format(path);
+    if (!fmt)
+        fst = fr_err_set(&ferr, FR_E_UNSUPPORTED,
+                         "unsupported file type (known: .txt .md .html .csv .json .jsonl .pdf)");
+    else if (stat(path, &sb) != 0)
+        fst = fr_err_set(&ferr, FR_E_IO, "cannot stat: %s", strerror(errno));
+    else if ((uint64_t)sb.st_size > cap)
+        fst = fr_err_set(&ferr, FR_E_NOMEM, "%lld bytes is over the %zu-byte file cap",
+                         (long long)sb.st_size, cap);
+    else
+        fst = fr_read_file(path, cap, &data, &n, &ferr);
+    fr_status st = fr_kb_doc_hash(kb, path, old, err);
+    if (st != FR_OK && st != FR_E_NOTFOUND) {
+        free(data);
+        return st;
+    }
+    bool existed = st == FR_OK;
+    fr_doc *doc = NULL;
+    if (fst == FR_OK) {
+        fr_sha256_hex(data, n, hash);
+        if (existed && strcmp(hash, old) == 0) {
+            free(data);
+            rep->skipped++;
+            event(o, path, FR_KB_SKIPPED, NULL, done, total);
+            return FR_OK;
+        }
+        if (strcmp(fmt, "pdf") == 0)
+            fst = fr_extract_file(path, &eo, &doc, &ferr);
+        else
+            fst = fr_extract_memory(path, fmt, data, n, &eo, &doc, &ferr);
+    }
+    free(data);
+    if (fst != FR_OK) {
+        /* strip the "path: " our extractors prefix, the event names the path */
+        const char *why = ferr.msg;
+        size_t pl = strlen(path);
+        if (strncmp(why, path, pl) == 0 && why[pl] == ':' && why[pl + 1] == ' ')
+            why += pl + 2;
+        if (existed) {
+            st = fr_kb_remove(kb, path, err);
+            if (st)
+                return st;
+            char msg[FR_ERR_MSG_MAX + 64];
+            snprintf(msg, sizeof msg, "%s (its previous version was removed from the index)", why);
+            rep->rejected++;
+            event(o, path, FR_KB_REJECTED, msg, done, total);
+            return FR_OK;
+        }
+        rep->rejected++;
+        event(o, path, FR_KB_REJECTED, why, done, total);
+        return FR_OK;
+    }
+    bool replaced = false;
+    uint64_t nch = 0;
+    st = fr_kb_put_doc(kb, path, hash, n, doc, o ? o->max_words : 0, &replaced, &nch, &ferr);
+    fr_doc_free(doc);
+    if (st == FR_E_FORMAT && ferr.msg[0] && !strstr(ferr.msg, "SQL")) {
+        rep->rejected++;
+        event(o, path, FR_KB_REJECTED, ferr.msg, done, total);
+        return FR_OK;
+    }
+    if (st) {
+        if (err)
+            *err = ferr;
+        return st;
+    }
+    rep->chunks_written += nch;
+    if (replaced)
+        rep->updated++;
+    else
+        rep->added++;
+    event(o, path, replaced ? FR_KB_UPDATED : FR_KB_ADDED, NULL, done, total);
+    return FR_OK;
+}
+
+/* Removes documents under root (a directory, or the file itself) that are
+ * not in seen (sorted). */
+static fr_status remove_vanished(fr_kb *kb, const char *root, bool is_dir, const str_list *seen,
+                                 const fr_kb_index_opts *o, fr_kb_index_report *rep, fr_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    const char *sql = is_dir ? "SELECT path FROM documents WHERE substr(path, 1, length(?1) + 1)"
+                               " = ?1 || '/' ORDER BY path"
+                             : "SELECT path FROM documents WHERE path = ?1";
+    if (sqlite3_prepare_v2(kb->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return fr_kb_sql_err(kb, err, "list documents");
+    sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
+    str_list gone = {0};
+    int rc;
+    fr_status st = FR_OK;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *p = (const char *)sqlite3_column_text(s, 0);
+        if (!p)
+            continue;
+        if (seen->n && bsearch(&p, seen->v, seen->n, sizeof *seen->v, cmp_str))
+            continue;
+        if (!sl_push(&gone, p)) {
+            st = fr_err_set(err, FR_E_NOMEM, "out of memory listing documents");
+            break;
+        }
+    }
+    if (st == FR_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        st = fr_kb_sql_err(kb, err, "list documents");
+    sqlite3_finalize(s);
+    for (size_t i = 0; st == FR_OK && i < gone.n; i++) {
+        st = fr_kb_remove(kb, gone.v[i], err);
+        if (st == FR_OK) {
+            rep->removed++;
+            event(o, gone.v[i], FR_KB_REMOVED, "no longer on disk", 0, 0);
+        }
+    }
+    sl_free(&gone);
+    return st;
+}
+
+fr_status fr_kb_index(fr_kb *kb, const char *const *paths, size_t n_paths,
+                      const fr_kb_index_opts *opts, fr_kb_index_report *rep, fr_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    str_list files = {0}, roots = {0};
+    fr_status st = FR_OK;
+    bool *root_dir = calloc(n_paths ? n_paths : 1, sizeof *root_dir);
+    bool *root_missing = calloc(n_paths ? n_paths : 1, sizeof *root_missing);
+    if (!root_dir || !root_missing) {
+        free(root_dir);
+        free(root_missing);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n_paths; i++) {
+        char ap[PATH_MAX];
+        if (!abs_path(paths[i], ap) || !sl_push(&roots, ap)) {
+            st = fr_err_set(err, FR_E_NOMEM, "%s: path too long or out of memory", paths[i]);
+            goto done;
+        }
+        struct stat sb;
+        if (stat(ap, &sb) != 0) {
+            /* a path given but gone: its document (if any) is removed below */
+            root_missing[i] = true;
+            continue;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            root_dir[i] = true;
+            if (!walk(ap, 0, &files)) {
+                st = fr_err_set(err, FR_E_NOMEM, "%s: too many files or out of memory", ap);
+                goto done;
+            }
+        } else if (!sl_push(&files, ap)) {
+            st = fr_err_set(err, FR_E_NOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (files.n)
+        qsort(files.v, files.n, sizeof *files.v, cmp_str);
+    /* the same file named twice (a file and its directory) is indexed once */
+    size_t w = 0;
+    for (size_t i = 0; i < files.n; i++) {
+        if (w > 0 && strcmp(files.v[w - 1], files.v[i]) == 0) {
+            free(files.v[i]);
+            continue;
+        }
+        files.v[w++] = files.v[i];
+    }
+    files.n = w;
+    for (size_t i = 0; i < files.n; i++) {
+        st = index_file(kb, files.v[i], opts, rep, i + 1, files.n, err);
+        if (st)
+            goto done;
+    }
+    for (size_t i = 0; i < roots.n; i++) {
+        uint64_t before = rep->removed;
+        st = remove_vanished(kb, roots.v[i], root_dir[i], &files, opts, rep, err);
+        if (st)
+            goto done;
+        if (root_missing[i] && rep->removed == before) {
+            rep->rejected++;
+            event(opts, paths[i], FR_KB_REJECTED, "no such file or directory", 0, 0);
+        }
+    }
+done:
+    free(root_dir);
+    free(root_missing);
+    sl_free(&files);
+    sl_free(&roots);
+    return st;
+}
