@@ -180,10 +180,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3: check_text(g_bpe, s, n, mode == 3, true); break;
     case 4: check_vocab(s, n); break;
     case 5: {
-        fr_vocab *v = NULL;
+        fr_llama2c_vocab *v = NULL;
         if (fr_llama2c_vocab_parse(s, n, "fuzz", 0, &v, NULL) == FR_OK) {
             fr_tokenizer *t = NULL;
-            if (fr_tokenizer_from_vocab(v, &t, NULL) == FR_OK) {
+            if (fr_tokenizer_from_llama2c(v, &t, NULL) == FR_OK) {
                 int32_t *ids = NULL;
                 size_t nid;
                 if (fr_tokenize(t, "Once upon a time", 16, NULL, &ids, &nid, NULL))
@@ -191,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 free(ids);
                 fr_tokenizer_free(t);
             }
-            fr_vocab_free(v);
+            fr_llama2c_vocab_free(v);
         }
         break;
     }

@@ -201,7 +201,7 @@ FR_API void fr_decoder_free(fr_decoder *d);
  * pieces NORMAL with ' ' written as U+2581; so the arrays can be written to
  * GGUF as tokenizer.ggml.tokens/.scores/.token_type with model "llama",
  * bos 1, eos 2, unk 0. */
-typedef struct fr_vocab {
+typedef struct fr_llama2c_vocab {
     uint32_t n_tokens;
     char **tokens;          /* n_tokens strings, NUL-terminated for convenience (a
                              * piece may itself contain NUL: use token_lens) */
@@ -209,19 +209,20 @@ typedef struct fr_vocab {
     float *scores;          /* n_tokens */
     int32_t *token_types;   /* n_tokens fr_token_type values */
     uint32_t max_token_len; /* from the file header */
-} fr_vocab;
+} fr_llama2c_vocab;
 
 /* Reads a llama2.c tokenizer file. n_tokens = the checkpoint's vocab size, or
  * 0 to read entries until the end of the file. Owned by caller; free with
- * fr_vocab_free. */
-FR_API fr_status fr_llama2c_vocab_read(const char *path, uint32_t n_tokens, fr_vocab **out,
+ * fr_llama2c_vocab_free. */
+FR_API fr_status fr_llama2c_vocab_read(const char *path, uint32_t n_tokens, fr_llama2c_vocab **out,
                                        fr_err *err);
 /* The same over memory (borrowed; name is used in messages). */
 FR_API fr_status fr_llama2c_vocab_parse(const void *data, size_t size, const char *name,
-                                        uint32_t n_tokens, fr_vocab **out, fr_err *err);
-FR_API void fr_vocab_free(fr_vocab *v);
+                                        uint32_t n_tokens, fr_llama2c_vocab **out, fr_err *err);
+FR_API void fr_llama2c_vocab_free(fr_llama2c_vocab *v);
 /* A llama-model tokenizer over v (borrowed during the call only). */
-FR_API fr_status fr_tokenizer_from_vocab(const fr_vocab *v, fr_tokenizer **out, fr_err *err);
+FR_API fr_status fr_tokenizer_from_llama2c(const fr_llama2c_vocab *v, fr_tokenizer **out,
+                                           fr_err *err);
 
 #ifdef __cplusplus
 }

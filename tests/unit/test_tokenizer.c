@@ -835,7 +835,7 @@ static void test_llama2c(void)
         memcpy(buf + o + 8, txt[i], (size_t)l);
         o += 8 + (size_t)l;
     }
-    fr_vocab *v = NULL;
+    fr_llama2c_vocab *v = NULL;
     fr_err err = {0};
     CHECK(fr_llama2c_vocab_parse(buf, o, "synthetic", 0, &v, &err) == FR_OK);
     if (v) {
@@ -850,7 +850,7 @@ static void test_llama2c(void)
         CHECK_EQ_INT(v->token_types[3], FR_TOKEN_NORMAL);
         CHECK(v->scores[3] == -3.0f);
     }
-    fr_vocab_free(v);
+    fr_llama2c_vocab_free(v);
     /* truncation anywhere is an error naming the entry and the offset */
     for (size_t cut = 0; cut < o; cut++) {
         v = NULL;
@@ -859,7 +859,7 @@ static void test_llama2c(void)
             CHECK(st == FR_OK && v);
         else
             CHECK_MSG(st == FR_E_FORMAT && !v, "cut at %zu", cut);
-        fr_vocab_free(v);
+        fr_llama2c_vocab_free(v);
     }
     CHECK(fr_llama2c_vocab_parse(buf, o, "n", 5, &v, &err) == FR_E_FORMAT); /* asks for 5 */
     CHECK(strstr(err.msg, "entry 4") != NULL);
@@ -880,7 +880,7 @@ static void test_llama2c(void)
     CHECK_EQ_INT(v->token_types[259], FR_TOKEN_NORMAL);
     CHECK_STR(v->tokens[2], "</s>");
     fr_tokenizer *t = NULL;
-    CHECK(fr_tokenizer_from_vocab(v, &t, &err) == FR_OK);
+    CHECK(fr_tokenizer_from_llama2c(v, &t, &err) == FR_OK);
     if (t) {
         const int32_t once[] = {1, 403, 407, 261, 378};
         const int32_t lily[] = {1, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295, 433, 426};
@@ -896,7 +896,7 @@ static void test_llama2c(void)
         free(ids);
         fr_tokenizer_free(t);
     }
-    fr_vocab_free(v);
+    fr_llama2c_vocab_free(v);
     CHECK(fr_llama2c_vocab_read("/nonexistent/tok.bin", 0, &v, &err) != FR_OK);
 }
 

@@ -40,7 +40,7 @@ static void test_llama2c_vs_gguf(void)
     char tokp[512], tmp[256], out[600];
     fr_test_shared("models/tok512.bin", tokp, sizeof tokp);
     fr_tokenizer *g = load("models/stories260K.gguf");
-    fr_vocab *v = NULL;
+    fr_llama2c_vocab *v = NULL;
     fr_err err = {0};
     CHECK(fr_llama2c_vocab_read(tokp, 0, &v, &err) == FR_OK);
     if (!g || !v)
@@ -60,7 +60,7 @@ static void test_llama2c_vs_gguf(void)
     CHECK_EQ_INT(score_diff, 0);
 
     fr_tokenizer *imp = NULL;
-    CHECK(fr_tokenizer_from_vocab(v, &imp, &err) == FR_OK);
+    CHECK(fr_tokenizer_from_llama2c(v, &imp, &err) == FR_OK);
     const char *texts[] = {"Once upon a time",
                            "Lily and Tom went to the park.",
                            "",
@@ -98,7 +98,7 @@ static void test_llama2c_vs_gguf(void)
     fr_tokenizer_free(back);
     fr_tokenizer_free(imp);
     fr_tokenizer_free(g);
-    fr_vocab_free(v);
+    fr_llama2c_vocab_free(v);
 }
 
 static void test_specials(void)
