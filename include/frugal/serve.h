@@ -37,6 +37,7 @@
 #include <frugal/chat.h>
 #include <frugal/energy.h>
 #include <frugal/model.h>
+#include <frugal/sampler.h>
 #include <frugal/tokenizer.h>
 
 #ifdef __cplusplus
@@ -60,6 +61,9 @@ typedef struct fr_server_params {
     uint32_t max_messages;    /* messages per chat request (0: 4096) */
     uint32_t max_connections; /* concurrent connections (0: 256) */
     uint32_t n_batch;         /* tokens per forward pass, all slots together (0: 512) */
+    const fr_sampler_params *sampling; /* defaults for fields a request leaves out (copied;
+                                          NULL: fr_sampler_params_default) */
+    bool fixed_seed;          /* requests without a seed use sampling->seed (else a random one) */
     fr_server_log_fn log;     /* NULL: no log */
     void *log_user;
 } fr_server_params;
