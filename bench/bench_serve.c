@@ -4,8 +4,8 @@
  * of Qwen2.5-0.5B (Q8_0 by default). HTTP is left out on purpose: this
  * measures what batching buys, not socket overhead.
  *
- * The model is written once and cached: $FRUGAL_CACHE, else
- * $XDG_CACHE_HOME/frugal, else ~/.cache/frugal (bench/qwen2.5-0.5b-<type>.gguf).
+ * The model is generated once and cached where `frugal bench --synthetic`
+ * keeps it (fr_synth_cached: ~/.cache/frugal/synthetic/qwen2.5-0.5b-TYPE.gguf).
  * Each stream gets its own prompt (no prefix reuse), greedy sampling over
  * the full vocabulary, end-of-generation ignored. Decode throughput =
  * tokens sampled after each stream's first / (last stream's end - first
@@ -18,13 +18,11 @@
 #include <frugal/synth.h>
 
 #include "base/clock.h"
-#include "base/file.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static void cpu_name(char *buf, size_t n)
@@ -48,53 +46,15 @@ static void cpu_name(char *buf, size_t n)
     fclose(f);
 }
 
-static void progress(void *user, uint64_t done, uint64_t total)
+static void progress(void *user, int stage, uint64_t done, uint64_t total)
 {
     double *last = user;
     double now = fr_now_s();
     if (now - *last >= 5 || done == total) {
-        fprintf(stderr, "bench_serve: writing the model: %.0f%%\n", 100.0 * (double)done / (double)total);
+        fprintf(stderr, "bench_serve: %s the model: %.0f%%\n", stage ? "quantizing" : "writing",
+                total ? 100.0 * (double)done / (double)total : 100.0);
         *last = now;
     }
-}
-
-static int cached_model(const char *type_name, fr_type type, char *path, size_t n)
-{
-    const char *base = getenv("FRUGAL_CACHE");
-    char dir[1024];
-    if (base && *base)
-        snprintf(dir, sizeof dir, "%s/bench", base);
-    else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME"))
-        snprintf(dir, sizeof dir, "%s/frugal/bench", getenv("XDG_CACHE_HOME"));
-    else
-        snprintf(dir, sizeof dir, "%s/.cache/frugal/bench", getenv("HOME") ? getenv("HOME") : "/tmp");
-    snprintf(path, n, "%s/qwen2.5-0.5b-%s.gguf", dir, type_name);
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return 0;
-    fr_err e;
-    if (fr_mkdir_p(dir, &e) != FR_OK) {
-        fprintf(stderr, "bench_serve: %s\n", e.msg);
-        return 1;
-    }
-    const fr_synth_preset *p = fr_synth_preset_find("qwen2.5-0.5b");
-    if (!p) {
-        fprintf(stderr, "bench_serve: no qwen2.5-0.5b preset\n");
-        return 1;
-    }
-    fr_synth_spec s = p->spec;
-    s.wtype = type;
-    s.embd_type = FR_TYPE_COUNT_;
-    s.byte_vocab = true;
-    s.seed = 1;
-    fprintf(stderr, "bench_serve: creating %s (once; %.0fM parameters)\n", path,
-            (double)fr_synth_n_params(&s) / 1e6);
-    double last = 0;
-    if (fr_synth_write(&s, path, progress, &last, &e) != FR_OK) {
-        fprintf(stderr, "bench_serve: %s\n", e.msg);
-        return 1;
-    }
-    return 0;
 }
 
 typedef struct run_result {
@@ -186,7 +146,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (!v) {
-            fprintf(stderr, "usage: bench_serve [--model FILE] [--type q8_0|q4_0|f16] [--streams 1,2,4,8] "
+            fprintf(stderr, "usage: bench_serve [--model FILE] [--type q8_0|q4_0|q4_k_m] [--streams 1,2,4,8] "
                             "[--tokens N] [--prompt N] [--threads N] [--json]\n");
             return 2;
         }
@@ -223,18 +183,20 @@ int main(int argc, char **argv)
         p = *end == ',' ? end + 1 : end;
     }
     char path[1200];
+    fr_err e;
     if (model_path) {
         snprintf(path, sizeof path, "%s", model_path);
     } else {
-        fr_type t;
-        if (!fr_type_from_name(type_name, &t)) {
-            fprintf(stderr, "bench_serve: unknown --type %s\n", type_name);
-            return 2;
-        }
-        if (cached_model(type_name, t, path, sizeof path))
+        char spec[64], *cached = NULL;
+        snprintf(spec, sizeof spec, "qwen2.5-0.5b:%s", type_name);
+        double last = 0;
+        if (fr_synth_cached(spec, NULL, (int)threads, progress, &last, &cached, &e) != FR_OK) {
+            fprintf(stderr, "bench_serve: %s\n", e.msg);
             return 1;
+        }
+        snprintf(path, sizeof path, "%s", cached);
+        free(cached);
     }
-    fr_err e;
     fr_model *m = NULL;
     fr_tokenizer *tok = NULL;
     fr_context *ctx = NULL;

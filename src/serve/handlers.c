@@ -277,6 +277,10 @@ static enum MHD_Result handle_generate(srv_conn *c, srv_kind kind, srv_sched *sc
         return srv_reply_error(c, &e);
     }
     c->sched = sched;
+    pthread_mutex_lock(&s->mu);
+    s->inflight++;
+    c->counted = true;
+    pthread_mutex_unlock(&s->mu);
     srv_new_id(c, kind == SRV_CHAT ? "chatcmpl" : "cmpl");
     c->ri = (srv_resp_info){kind, c->id, (long long)time(NULL), s->model_id, s->fingerprint,
                             c->req.logprobs, c->req.top_logprobs, c->req.include_usage, s->m.tok};

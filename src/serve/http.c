@@ -401,6 +401,12 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     bool stream = c->has_req && c->req.stream;
     double ttft = c->job && c->res.done && c->res.n_generated ? c->res.first_token_s : -1;
     srv_conn_release(c);
+    if (c->counted) {
+        pthread_mutex_lock(&s->mu);
+        if (--s->inflight == 0)
+            pthread_cond_broadcast(&s->idle_cv);
+        pthread_mutex_unlock(&s->mu);
+    }
     if (c->job) {
         /* srv_conn_release waited for the scheduler; pick up the final numbers */
         np = c->res.n_prompt;
@@ -467,6 +473,11 @@ fr_status fr_server_start(const fr_server_params *pp, fr_server **out, fr_err *e
     if (!s)
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->idle_cv, &ca);
+    pthread_condattr_destroy(&ca);
     s->host = strdup(p.host);
     s->model_id = strdup(p.model_id);
     s->cors = dup_or_null(p.cors_origin);
@@ -607,6 +618,16 @@ void fr_server_shutdown(fr_server *s, double deadline_s)
     }
     if (sched)
         srv_sched_drain(sched, deadline_s);
+    /* Every job has ended; give their connections a moment to send what is
+     * left (the final chunks or the error event) before sockets close. */
+    pthread_mutex_lock(&s->mu);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += 2;
+    while (s->inflight > 0)
+        if (pthread_cond_timedwait(&s->idle_cv, &s->mu, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&s->mu);
     if (s->d) {
         MHD_stop_daemon(s->d);
         s->d = NULL;
@@ -623,6 +644,7 @@ void fr_server_free(fr_server *s)
     fr_server_shutdown(s, 0);
     srv_sched_free(s->sched);
     srv_metrics_free(s->metrics);
+    pthread_cond_destroy(&s->idle_cv);
     pthread_mutex_destroy(&s->mu);
     free(s->host);
     free(s->model_id);

@@ -41,8 +41,10 @@ struct fr_server {
     atomic_ullong next_id;
 
     pthread_mutex_t mu;
+    pthread_cond_t idle_cv; /* signalled when inflight drops to 0 */
     bool ready, shutting_down, stopped;
     srv_sched *sched;
+    uint32_t inflight;      /* requests holding a job, until their last byte is sent */
 
     /* set once before ready */
     fr_server_model m;
@@ -80,6 +82,7 @@ typedef struct srv_conn {
 
     /* generation */
     bool has_req;
+    bool counted;   /* counted in fr_server.inflight */
     srv_request req;
     srv_sched *sched;
     srv_job *job;

@@ -141,15 +141,18 @@ static srv_job *make_job(const tcase *c)
     return j;
 }
 
+/* Client threads only submit and collect: the CHECK counters are not
+ * thread-safe, so jobs are made (and results checked) in the main thread. */
 typedef struct client {
     srv_sched *s;
     tcase *c;
+    srv_job *j;
 } client;
 
 static void *client_main(void *arg)
 {
     client *cl = arg;
-    srv_job *j = make_job(cl->c);
+    srv_job *j = cl->j;
     srv_error e = {0};
     /* a full queue is retried: this test is about equal output */
     while (!srv_sched_submit(cl->s, j, &e))
@@ -157,7 +160,6 @@ static void *client_main(void *arg)
     cl->c->submitted = true;
     while (!cl->c->res.done)
         srv_sched_collect(cl->s, j, &cl->c->res, 0.05);
-    srv_job_free(j);
     return NULL;
 }
 
@@ -196,11 +198,13 @@ static void test_equal_to_generate(void)
     pthread_t th[16];
     client cl[16];
     for (size_t i = 0; i < nc; i++) {
-        cl[i] = (client){s, &cases[i]};
+        cl[i] = (client){s, &cases[i], make_job(&cases[i])};
         CHECK(pthread_create(&th[i], NULL, client_main, &cl[i]) == 0);
     }
-    for (size_t i = 0; i < nc; i++)
+    for (size_t i = 0; i < nc; i++) {
         pthread_join(th[i], NULL);
+        srv_job_free(cl[i].j);
+    }
     for (size_t i = 0; i < nc; i++) {
         tcase *c = &cases[i];
         CHECK_MSG(c->res.err.status == 0, "case %zu: error %s", i, c->res.err.message);
