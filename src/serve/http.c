@@ -416,7 +416,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     srv_log(s, "%s %s %d prompt=%u cached=%u completion=%u %.0f ms%s%s%s", c->method, c->path,
             status, np, nc, ng, ms, stream ? " stream" : "", c->stream_error ? " error-event" : "",
             gone ? " client-gone" : "");
-    srv_metrics_request(s->metrics, c->ep, status, ms / 1000.0, ttft);
+    /* a generation the client abandoned counts as 499 (nginx's "client
+     * closed request"), not as a success with a misleading latency */
+    srv_metrics_request(s->metrics, c->ep, gone && c->job ? 499 : status, ms / 1000.0, ttft);
     srv_job_free(c->job);
     srv_result_clear(&c->res);
     fr_buf_free(&c->body);
