@@ -391,8 +391,18 @@ static void housekeeping(srv_sched *s, double now)
             s->q_len++;
         }
     }
-    while (s->q_len && n_active(s) < s->n_slots)
-        admit(s, queue_pop(s), now);
+    while (s->q_len && n_active(s) < s->n_slots) {
+        srv_job *j = queue_pop(s);
+        if (j->n_prompt >= s->n_ctx) {
+            /* the HTTP layer checks this; a direct caller may not have */
+            srv_fail(&e, 400, NULL, "context_length_exceeded", NULL,
+                     "the prompt has %u tokens but a slot holds %u", j->n_prompt, s->n_ctx);
+            j->out.n_prompt = j->n_prompt;
+            job_done(s, j, FR_FINISH_CANCELLED, &e);
+            continue;
+        }
+        admit(s, j, now);
+    }
     if (s->meter && s->e_ok && now - s->e_last_t >= SRV_METER_PERIOD_S)
         meter_read(s, now);
     s->st.active = n_active(s);

@@ -280,6 +280,24 @@ static void test_prefix_reuse(void)
     /* everything but the last prompt token comes from the cache */
     CHECK_EQ_INT(r2.n_cached, n - 1);
     CHECK(r1.text.len == r2.text.len && memcmp(r1.text.data, r2.text.data, r1.text.len) == 0);
+    /* a prompt that does not fit a slot is refused, not run */
+    {
+        int32_t *big = calloc(300, sizeof *big);
+        for (int k = 0; k < 300; k++)
+            big[k] = 300 + k % 100;
+        srv_job *jb = srv_job_create();
+        fr_gen_params gp;
+        fr_gen_params_default(&gp);
+        srv_error be = {0};
+        CHECK(srv_job_setup(jb, tok, fr_tokenizer_n_tokens(tok), big, 300, &gp, &be));
+        srv_result br = {0};
+        run_to_end(s, jb, &br);
+        CHECK_EQ_INT(br.err.status, 400);
+        CHECK_STR(br.err.code, "context_length_exceeded");
+        srv_job_free(jb);
+        srv_result_clear(&br);
+        free(big);
+    }
     srv_job_free(j1);
     srv_job_free(j2);
     srv_result_clear(&r1);
