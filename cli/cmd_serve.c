@@ -229,7 +229,13 @@ int cmd_serve(int argc, char **argv)
     }
     cli_llm_describe(&L, model_path);
     fr_meter *meter = open_meter(meter_name);
-    fr_server_model sm = {L.ctx, L.tok, L.tmpl, meter};
+    /* adapters change the output for a seed: fold them into the fingerprint */
+    char variant[2048] = "";
+    for (int i = 0; i < mo.lora.n; i++) {
+        size_t used = strlen(variant);
+        snprintf(variant + used, sizeof variant - used, "lora %s;", mo.lora.v[i]);
+    }
+    fr_server_model sm = {L.ctx, L.tok, L.tmpl, meter, variant};
     if (fr_server_set_model(srv, &sm, &e) != FR_OK) {
         fr_server_free(srv);
         fr_meter_free(meter);

@@ -90,6 +90,8 @@ typedef struct fr_server_model {
     const fr_tokenizer *tok;
     const fr_chat_template *tmpl;
     fr_meter *meter;
+    const char *variant; /* what else changes the output (e.g. the LoRA adapters and
+                            scales); folded into system_fingerprint. May be NULL. */
 } fr_server_model;
 
 FR_API fr_status fr_server_set_model(fr_server *s, const fr_server_model *m, fr_err *err);

@@ -582,12 +582,17 @@ fr_status fr_server_set_model(fr_server *s, const fr_server_model *m, fr_err *er
      * shape and size, context, template */
     char fp_src[512];
     const fr_model *model = fr_context_model(m->ctx);
-    snprintf(fp_src, sizeof fp_src, "%s|%s|%s|%llu|%llu|%u|%s", fr_version(), fr_commit(),
+    snprintf(fp_src, sizeof fp_src, "%s|%s|%s|%llu|%llu|%u|%s|", fr_version(), fr_commit(),
              fr_model_hparams(model)->arch, (unsigned long long)fr_model_n_params(model),
              (unsigned long long)fr_model_weight_bytes(model), s->n_ctx,
              s->template_name ? s->template_name : "-");
     uint8_t d[32];
-    sha256(fp_src, strlen(fp_src), d);
+    struct sha256_ctx hc;
+    sha256_init(&hc);
+    sha256_update(&hc, strlen(fp_src), (const uint8_t *)fp_src);
+    if (m->variant)
+        sha256_update(&hc, strlen(m->variant), (const uint8_t *)m->variant);
+    sha256_digest(&hc, 32, d);
     snprintf(s->fingerprint, sizeof s->fingerprint, "fp_%02x%02x%02x%02x%02x", d[0], d[1], d[2],
              d[3], d[4]);
     srv_sched_params sp = {m->ctx, m->tok, m->meter, s->max_queue, s->n_batch, s->timeout_s};
