@@ -27,8 +27,8 @@ static inline size_t fr_al64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* Layout of the quantized activations of n_tok rows of n_in values. */
 typedef struct fr_qa_layout {
-    int64_t qs_ld, blk_ld;
-    size_t qs_off, d_off, s_off, bytes;
+    int64_t qs_ld, blk_ld, qsi_ld;
+    size_t qs_off, d_off, s_off, qsi_off, bytes;
 } fr_qa_layout;
 
 static fr_qa_layout fr_qa_plan(fr_act_kind k, int64_t n_in, int64_t n_tok)
@@ -36,13 +36,15 @@ static fr_qa_layout fr_qa_plan(fr_act_kind k, int64_t n_in, int64_t n_tok)
     fr_qa_layout l;
     l.qs_ld = (int64_t)fr_al64((size_t)n_in);
     int64_t nb = k == FR_ACT_Q8K ? n_in / FR_QK_BLK : n_in / FR_QA_BLK;
-    l.blk_ld = (nb + 1) & ~(int64_t)1;
+    l.blk_ld = (nb + 15) & ~(int64_t)15;
+    l.qsi_ld = k == FR_ACT_Q8B ? l.blk_ld * FR_QA_BLK : 0;
     size_t s_per_row = k == FR_ACT_Q8K ? (size_t)l.blk_ld * 16 * sizeof(int16_t)
                                        : (size_t)l.blk_ld * sizeof(float);
     l.qs_off = 0;
     l.d_off = fr_al64((size_t)n_tok * (size_t)l.qs_ld);
     l.s_off = l.d_off + fr_al64((size_t)n_tok * (size_t)l.blk_ld * sizeof(float));
-    l.bytes = l.s_off + fr_al64((size_t)n_tok * s_per_row);
+    l.qsi_off = l.s_off + fr_al64((size_t)n_tok * s_per_row);
+    l.bytes = l.qsi_off + fr_al64((size_t)n_tok * (size_t)l.qsi_ld);
     return l;
 }
 
@@ -161,6 +163,8 @@ static void fr_quant_rows(const fr_quant_job *j, int64_t t0, int64_t t1)
         memset(qs + j->n_in, 0, (size_t)(qa->qs_ld - j->n_in));
         for (int64_t b = nb; b < qa->blk_ld; b++)
             d[b] = 0.0f;
+        if (qa->qsi)
+            j->ks->interleave_q8b(qs, nb, qa->qsi + t * qa->qsi_ld);
     }
 }
 
@@ -237,6 +241,11 @@ void fr_matmul(fr_pool *pool, const fr_weight *w, const float *x, int64_t n_tok,
             a.qa.bsums = (int16_t *)(s->qa + l.s_off);
             a.qa.qs_ld = l.qs_ld;
             a.qa.blk_ld = l.blk_ld;
+            a.qa.qsi = NULL;
+            if (k->act == FR_ACT_Q8B && ks->interleave_q8b && nt >= 2) {
+                a.qa.qsi = s->qa + l.qsi_off;
+                a.qa.qsi_ld = l.qsi_ld;
+            }
             fr_quant_job qj = {ks, k->act, a.x, w->n_in, nt, &a.qa};
             if (nth > 1 && nt >= 2 * nth && nt * w->n_in >= 16384)
                 fr_pool_run(pool, fr_quant_worker, &qj);

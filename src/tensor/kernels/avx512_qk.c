@@ -56,8 +56,10 @@ FR_AI void fr_k_dec(const int T, const uint8_t *p, fr_kdec *o)
     }
 }
 
-FR_AI void fr_k_tile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, const int T,
-                     const int RM, const int RN)
+/* panel: NULL to decode the rows here, or RM (= 4) decoded rows per
+ * super-block, packed by fr_k_pack. */
+FR_AI void fr_k_tile(const fr_mm_args *a, const fr_kdec *panel, int64_t r, int64_t r1, int64_t t,
+                     const int T, const int RM, const int RN)
 {
     const int bs = fr_k_bs(T);
     const uint8_t *w[4];
@@ -85,10 +87,15 @@ FR_AI void fr_k_tile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, cons
     const size_t pf = fr_pf_dist((size_t)RM * a->row_bytes);
     const uint8_t *lim = a->w + (size_t)r1 * a->row_bytes;
     for (int64_t b = 0; b < nb; b++) {
-        FR_UNROLL
-        for (int i = 0; i < RM; i++) {
-            fr_pf(w[i] + b * bs + pf, lim, bs);
-            fr_k_dec(T, w[i] + b * bs, &dec[i]);
+        const fr_kdec *dp = dec;
+        if (panel) {
+            dp = panel + b * RM;
+        } else {
+            FR_UNROLL
+            for (int i = 0; i < RM; i++) {
+                fr_pf(w[i] + b * bs + pf, lim, bs);
+                fr_k_dec(T, w[i] + b * bs, &dec[i]);
+            }
         }
         FR_UNROLL
         for (int j = 0; j < RN; j++) {
@@ -102,8 +109,8 @@ FR_AI void fr_k_tile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, cons
                 __m512i av = _mm512_loadu_si512((const void *)(x + 64 * c));
                 FR_UNROLL
                 for (int i = 0; i < RM; i++)
-                    iacc[i] = _mm512_dpwssd_epi32(iacc[i], _mm512_maddubs_epi16(dec[i].q[c], av),
-                                                  dec[i].scc[c]);
+                    iacc[i] = _mm512_dpwssd_epi32(iacc[i], _mm512_maddubs_epi16(dp[i].q[c], av),
+                                                  dp[i].scc[c]);
             }
             __m256i bsum = _mm256_loadu_si256((const __m256i *)(ab[j] + 16 * b));
             float da = ad[j][b];
@@ -111,16 +118,16 @@ FR_AI void fr_k_tile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, cons
             for (int i = 0; i < RM; i++) {
                 __m512i is = iacc[i];
                 if (fr_k_hasoff(T)) {
-                    __m256i o = _mm256_slli_epi32(_mm256_madd_epi16(dec[i].sc16, bsum),
+                    __m256i o = _mm256_slli_epi32(_mm256_madd_epi16(dp[i].sc16, bsum),
                                                   fr_k_offshift(T));
                     is = _mm512_sub_epi32(is, _mm512_zextsi256_si512(o));
                 }
-                acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(dec[i].d * da),
+                acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_set1_ps(dp[i].d * da),
                                             acc[i][j]);
                 if (fr_k_hasmin(T)) {
-                    __m256i m = _mm256_madd_epi16(dec[i].mn16, bsum);
+                    __m256i m = _mm256_madd_epi16(dp[i].mn16, bsum);
                     acc[i][j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(m)),
-                                                 _mm512_set1_ps(dec[i].dmin * da), acc[i][j]);
+                                                 _mm512_set1_ps(dp[i].dmin * da), acc[i][j]);
                 }
             }
         }
@@ -136,21 +143,36 @@ FR_AI void fr_k_tile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, cons
     }
 }
 
-FR_AI void fr_k_gemm(const fr_mm_args *a, int64_t r0, int64_t r1, const int T)
+/* Batches: each tile of 4 rows is decoded once into the thread's scratch
+ * and read by every token tile (the per-token operations are unchanged, so
+ * results are bit-identical to the one-token path). */
+#define FR_KP_MIN_TOK 6
+_Static_assert(4 * sizeof(fr_kdec) <= 16 * FR_QK_BLK, "panel fits fr_kernel_scratch_bytes");
+
+FR_AI void fr_k_gemm(const fr_mm_args *a, int64_t r0, int64_t r1, const int T, void *scratch)
 {
+    const int bs = fr_k_bs(T);
+    int64_t nb = a->n_in / FR_QK_BLK;
+    fr_kdec *panel = a->n_tok >= FR_KP_MIN_TOK ? scratch : NULL;
     for (int64_t r = r0; r < r1; r += 4) {
+        if (panel) {
+            for (int64_t b = 0; b < nb; b++)
+                for (int i = 0; i < 4; i++)
+                    fr_k_dec(T, a->w + (size_t)fr_min64(r + i, r1 - 1) * a->row_bytes + b * bs,
+                             &panel[b * 4 + i]);
+        }
         int64_t t = 0;
         for (; t + 4 <= a->n_tok; t += 4)
-            fr_k_tile(a, r, r1, t, T, 4, 4);
+            fr_k_tile(a, panel, r, r1, t, T, 4, 4);
         switch (a->n_tok - t) {
         case 3:
-            fr_k_tile(a, r, r1, t, T, 4, 3);
+            fr_k_tile(a, panel, r, r1, t, T, 4, 3);
             break;
         case 2:
-            fr_k_tile(a, r, r1, t, T, 4, 2);
+            fr_k_tile(a, panel, r, r1, t, T, 4, 2);
             break;
         case 1:
-            fr_k_tile(a, r, r1, t, T, 4, 1);
+            fr_k_tile(a, panel, r, r1, t, T, 4, 1);
             break;
         default:
             break;
@@ -161,8 +183,7 @@ FR_AI void fr_k_gemm(const fr_mm_args *a, int64_t r0, int64_t r1, const int T)
 #define FR_K_ENTRY(name, T)                                                              \
     void fr_gemm_##name##_avx512(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch) \
     {                                                                                    \
-        (void)scratch;                                                                   \
-        fr_k_gemm(a, r0, r1, T);                                                         \
+        fr_k_gemm(a, r0, r1, T, scratch);                                                \
     }
 
 FR_K_ENTRY(q2_k, FR_K2)

@@ -26,6 +26,7 @@ const fr_kernel_set fr_kernels_avx512 = {
         },
     .quant_q8b = fr_quant_q8b_avx512,
     .quant_q8k = fr_quant_q8k_avx512,
+    .interleave_q8b = fr_interleave_q8b_avx512,
     .read_sum = fr_read_sum_avx512,
 };
 #endif

@@ -37,6 +37,7 @@ FR_AI float fr_z_hsum(__m512 v)
 void fr_quant_q8b_avx512(const float *x, int64_t n, int8_t *qs, float *d, float *s);
 void fr_quant_q8k_avx512(const float *x, int64_t n, int8_t *qs, float *d, int16_t *bsums);
 uint64_t fr_read_sum_avx512(const void *buf, size_t bytes);
+void fr_interleave_q8b_avx512(const int8_t *qs, int64_t nb, uint8_t *qsi);
 void fr_gemm_f32_avx512(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_f16_avx512(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_bf16_avx512(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);

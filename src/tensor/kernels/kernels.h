@@ -57,8 +57,8 @@ typedef enum fr_act_kind {
 
 /* Quantized activations of n_tok token rows (views into scratch).
  * Rows are padded: qs with zeros to qs_ld (a multiple of 64), d and s with
- * zeros to blk_ld (even), so kernels may read whole 64-byte vectors and
- * pairs of blocks past the end of a row. */
+ * zeros to blk_ld (a multiple of 16), so kernels may read whole 64-byte
+ * vectors and groups of 16 block scales past the end of a row. */
 typedef struct fr_qact {
     int8_t *qs;     /* [n_tok][qs_ld] */
     float *d;       /* [n_tok][blk_ld] scale per block */
@@ -66,6 +66,10 @@ typedef struct fr_qact {
     int16_t *bsums; /* Q8K: [n_tok][blk_ld * 16] sum of each 16 quants */
     int64_t qs_ld;
     int64_t blk_ld;
+    /* Q8B, when the set has interleave_q8b and the batch has 2+ tokens:
+     * the same quants rearranged by it (path-specific layout), else NULL. */
+    uint8_t *qsi;   /* [n_tok][qsi_ld] */
+    int64_t qsi_ld; /* bytes per row: 512 per 16 blocks */
 } fr_qact;
 
 /* One product: rows of W times every token row. */
@@ -104,6 +108,10 @@ typedef struct fr_kernel_set {
     fr_mm_kernel mm[FR_TYPE_COUNT_];
     fr_quant_q8b_fn quant_q8b;
     fr_quant_q8k_fn quant_q8k;
+    /* Optional: rearranges one quantized Q8B row (nb blocks of qs) into
+     * qsi (nb rounded up to 16 blocks x 32 bytes) for the set's batch
+     * kernels; called for batches of 2+ tokens. NULL: not used. */
+    void (*interleave_q8b)(const int8_t *qs, int64_t nb, uint8_t *qsi);
     /* Sums 8-byte words of buf (bytes a multiple of 256) so the compiler
      * cannot drop the reads: the memory-bandwidth loop. */
     uint64_t (*read_sum)(const void *buf, size_t bytes);
@@ -113,10 +121,14 @@ typedef struct fr_kernel_set {
  * Static, borrowed. */
 const fr_kernel_set *fr_kernel_set_get(fr_isa isa);
 
-/* Bytes of per-thread scratch a product with rows of n_in values needs. */
+/* Bytes of per-thread scratch a product with rows of n_in values needs:
+ * the generic kernels unpack one row (at most 4 bytes per value); the SIMD
+ * kernels pack a tile of up to 4 rows for batches (at most 4 bytes per
+ * value per row, plus per-block scales). */
+#define FR_PANEL_ROWS 4
 static inline size_t fr_kernel_scratch_bytes(int64_t n_in)
 {
-    return (size_t)n_in * 4 + 256;
+    return (size_t)n_in * 4 * FR_PANEL_ROWS + 4096;
 }
 
 /* ---- the sets (defined in generic_mm.c, avx2_table.c, avx512_table.c) -- */
