@@ -12,7 +12,8 @@
  * Activations are quantized once per product (per chunk of max_tok tokens)
  * into the shared scratch, by all threads when the batch is large, then the
  * pool runs the product: two pool runs per product, whose cost (a few
- * microseconds) is small next to either step.
+ * microseconds) is small next to either step. Both are dynamic jobs
+ * (fr_pool_run_dynamic): a worker the OS has descheduled is not waited for.
  */
 #include "tensor/matmul.h"
 
@@ -140,6 +141,7 @@ typedef struct fr_quant_job {
     const float *x;
     int64_t n_in, n_tok;
     const fr_qact *qa;
+    atomic_llong next; /* next token row to quantize */
 } fr_quant_job;
 
 static void fr_quant_rows(const fr_quant_job *j, int64_t t0, int64_t t1)
@@ -170,10 +172,15 @@ static void fr_quant_rows(const fr_quant_job *j, int64_t t0, int64_t t1)
 
 static void fr_quant_worker(void *arg, int ith, int nth)
 {
-    const fr_quant_job *j = arg;
-    int64_t lo, hi;
-    fr_split_range(j->n_tok, ith, nth, &lo, &hi);
-    fr_quant_rows(j, lo, hi);
+    fr_quant_job *j = arg;
+    (void)ith;
+    (void)nth;
+    for (;;) {
+        int64_t t = atomic_fetch_add_explicit(&j->next, 4, memory_order_relaxed);
+        if (t >= j->n_tok)
+            break;
+        fr_quant_rows(j, t, t + 4 < j->n_tok ? t + 4 : j->n_tok);
+    }
 }
 
 /* ---- the product --------------------------------------------------------- */
@@ -246,15 +253,16 @@ void fr_matmul(fr_pool *pool, const fr_weight *w, const float *x, int64_t n_tok,
                 a.qa.qsi = s->qa + l.qsi_off;
                 a.qa.qsi_ld = l.qsi_ld;
             }
-            fr_quant_job qj = {ks, k->act, a.x, w->n_in, nt, &a.qa};
+            fr_quant_job qj = {ks, k->act, a.x, w->n_in, nt, &a.qa, 0};
+            atomic_init(&qj.next, 0);
             if (nth > 1 && nt >= 2 * nth && nt * w->n_in >= 16384)
-                fr_pool_run(pool, fr_quant_worker, &qj);
+                fr_pool_run_dynamic(pool, fr_quant_worker, &qj);
             else
                 fr_quant_rows(&qj, 0, nt);
         }
         fr_gemm_job j = {k->gemm, &a, s, fr_row_chunk(w->n_out, nth), 0};
         atomic_init(&j.next, 0);
-        fr_pool_run(pool, fr_gemm_worker, &j);
+        fr_pool_run_dynamic(pool, fr_gemm_worker, &j);
     }
 }
 
