@@ -16,7 +16,9 @@
  *
  *   chatml           <|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n
  *                    <|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n
- *                    <|im_start|>assistant\n                   (Qwen, SmolLM, Hermes, Yi)
+ *                    <|im_start|>assistant\n                   (Qwen2/2.5, SmolLM, Hermes, Yi)
+ *   qwen3            chatml; earlier answers lose their <think>...</think> part, an
+ *                    answer after the last user turn keeps it; see disable_thinking
  *   llama3           <|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>
  *                    ...user...assistant...<|start_header_id|>assistant<|end_header_id|>\n\n
  *   llama3.1         as llama3, but the system block always exists and reads
@@ -25,7 +27,8 @@
  *   mistral-v1       <s> [INST] S\n\nU1 [/INST] A1</s> [INST] U2 [/INST]   (Mistral 7B v0.1)
  *   mistral-legacy   <s>[INST] S\n\nU1 [/INST]A1</s>[INST] U2 [/INST]     (early v0.2, Mixtral 8x7B)
  *   mistral-v3       <s>[INST] U1[/INST] A1</s>[INST] S\n\nU2[/INST]      (v0.3: system on LAST user)
- *   mistral-v3-tekken <s>[INST]U1[/INST]A1</s>[INST]S\n\nU2[/INST]        (Nemo, Ministral)
+ *   mistral-v3-tekken <s>[INST]U1[/INST]A1</s>[INST]S\n\nU2[/INST]        (Nemo; Ministral's
+ *                    template writes " " + A1 trimmed, and so do we when it says so)
  *   phi3             <|system|>\nS<|end|>\n<|user|>\nU1<|end|>\n<|assistant|>\nA1<|end|>\n...<|assistant|>\n
  *   gemma            <bos><start_of_turn>user\nS\n\nU1<end_of_turn>\n<start_of_turn>model\nA1<end_of_turn>\n
  *                    ...<start_of_turn>model\n   (no system role: S joins the first user turn)
@@ -33,7 +36,7 @@
  *   deepseek         <｜begin▁of▁sentence｜>S\n\nUser: U1\n\nAssistant: A1<｜end▁of▁sentence｜>User: U2\n\nAssistant:
  *   deepseek3        <｜begin▁of▁sentence｜>S<｜User｜>U1<｜Assistant｜>A1<｜end▁of▁sentence｜><｜User｜>U2<｜Assistant｜>
  *   deepseek-r1      as deepseek3; generation prompt "<｜Assistant｜><think>\n"; reasoning
- *                    (text up to the last "</think>") is dropped from earlier assistant turns
+ *                    (text up to the last "</think>") is dropped from assistant turns
  *
  * Exact whitespace and trimming follow each family's real template; see the
  * comments in src/text/chat_template.c and the fixtures in
@@ -47,7 +50,10 @@
  *   written as text too. So: tokenize the prompt with parse_special = true
  *   and WITHOUT adding a BOS (add_special = false), always. The template,
  *   not the vocab's add_bos_token flag, decides whether there is a BOS, as
- *   Hugging Face's apply_chat_template does. (A caller that wants
+ *   Hugging Face's apply_chat_template does. Pass the vocab's BOS text in
+ *   fr_chat_opts.bos_text when it may differ from the family's usual one
+ *   (ChatML has none: a ChatML template that starts with bos_token, like
+ *   InternLM2's, gets its BOS only from bos_text). (A caller that wants
  *   llama.cpp's behaviour instead - BOS per add_bos_token - strips the
  *   leading BOS text when starts_with_bos and then adds BOS per the vocab.)
  *   Caveat of every text-based template: message content that contains
@@ -67,6 +73,7 @@
 #define FRUGAL_CHAT_H
 
 #include <frugal/base.h>
+#include <frugal/gguf.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -106,6 +113,12 @@ typedef struct fr_chat_template fr_chat_template;
  * *out is owned by the caller; free with fr_chat_template_free. */
 FR_API fr_status fr_chat_template_detect(const char *jinja, size_t len, unsigned flags,
                                          fr_chat_template **out, fr_err *err);
+
+/* The same for a model file: reads tokenizer.chat_template from g (a
+ * missing key counts as "no template"; a key that is not a string is
+ * FR_E_FORMAT naming it). g is borrowed; the result does not keep it. */
+FR_API fr_status fr_chat_template_from_gguf(const fr_gguf *g, unsigned flags,
+                                            fr_chat_template **out, fr_err *err);
 
 /* The family named `name` (one of fr_chat_template_name_at; exact,
  * case-sensitive), with that family's defaults (no default system prompt,
@@ -148,6 +161,9 @@ typedef struct fr_chat_opts {
     const char *date_string;
     /* Do not insert the template's default system prompt. */
     bool no_default_system;
+    /* qwen3: answer without reasoning (the template's enable_thinking =
+     * false: the generation prompt ends with an empty think block). */
+    bool disable_thinking;
 } fr_chat_opts;
 
 /* Rendered prompt. text is NUL-terminated (len excludes the NUL) and owned

@@ -44,8 +44,8 @@ typedef enum fr_token_type {
     FR_TOKEN_BYTE = 6
 } fr_token_type;
 
-#define FR_TOKEN_NONE (-1)     /* "no such token" (e.g. no EOT token) */
-#define FR_TOKEN_DEFAULT (-2)  /* in fr_tokenizer_desc: use the model's default id */
+#define FR_TOKEN_NONE (-1)    /* "no such token" (e.g. no EOT token) */
+#define FR_TOKEN_DEFAULT (-2) /* in fr_tokenizer_desc: use the model's default id */
 
 /* Everything a tokenizer is built from. Arrays are borrowed for the duration
  * of fr_tokenizer_create only (everything is copied). Start from
@@ -56,21 +56,22 @@ typedef struct fr_tokenizer_desc {
     const char *name;  /* general.name (a few per-model rules key on it); may be NULL */
 
     uint32_t n_tokens;
-    const char *const *tokens;   /* n_tokens strings */
-    const uint32_t *token_lens;  /* byte lengths; NULL = NUL-terminated strings */
-    const float *scores;         /* NULL = all 0 */
-    const int32_t *token_types;  /* fr_token_type values; NULL = all NORMAL */
+    const char *const *tokens;  /* n_tokens strings */
+    const uint32_t *token_lens; /* byte lengths; NULL = NUL-terminated strings */
+    const float *scores;        /* NULL = all 0 */
+    const int32_t *token_types; /* fr_token_type values; NULL = all NORMAL */
 
-    uint32_t n_merges;           /* gpt2 only: "left right" strings, rank = index */
+    uint32_t n_merges; /* gpt2 only: "left right" strings, rank = index */
     const char *const *merges;
-    const uint32_t *merge_lens;  /* NULL = NUL-terminated */
+    const uint32_t *merge_lens; /* NULL = NUL-terminated */
 
     /* Special token ids: FR_TOKEN_DEFAULT = the model's default (llama: bos 1,
      * eos 2, unk 0; gpt2: bos = eos = 11), FR_TOKEN_NONE = absent. Ids out of
      * range are ignored, as llama.cpp does. */
     int32_t bos, eos, eot, eom, unk, sep, pad, mask;
 
-    /* -1 = the model's default, 0 = false, 1 = true. */
+    /* -1 = the model's default, 0 = false, 1 = true. remove_extra_whitespaces is
+     * kept but, as in llama.cpp, changes nothing for these models. */
     int add_bos, add_eos, add_space_prefix, remove_extra_whitespaces;
 } fr_tokenizer_desc;
 
@@ -136,24 +137,26 @@ typedef struct fr_encode_opts {
                          * parse_special); USER_DEFINED tokens always match */
 } fr_encode_opts;
 
-#define FR_ENCODE_DEFAULTS {-1, -1, false}
+#define FR_ENCODE_DEFAULTS                                                                         \
+    {                                                                                              \
+        -1, -1, false                                                                              \
+    }
 
 /* Splits text[0..len) into token ids. opts NULL = FR_ENCODE_DEFAULTS.
  * *ids is malloc'd (caller frees; non-NULL even when *n_ids is 0). Inputs
  * larger than FR_TOKENIZE_MAX_BYTES fail with FR_E_RANGE. */
 #define FR_TOKENIZE_MAX_BYTES ((size_t)256 << 20)
 FR_API fr_status fr_tokenize(const fr_tokenizer *t, const char *text, size_t len,
-                             const fr_encode_opts *opts, int32_t **ids, size_t *n_ids,
-                             fr_err *err);
+                             const fr_encode_opts *opts, int32_t **ids, size_t *n_ids, fr_err *err);
 
 /* ---- decoding ------------------------------------------------------------ */
 
 enum {
-    FR_DECODE_SPECIAL = 1u << 0,        /* render CONTROL/UNKNOWN tokens' text */
-    FR_DECODE_REMOVE_SPECIAL = 1u << 1, /* drop a leading BOS / trailing EOS the
-                                         * vocabulary adds (llama.cpp remove_special) */
-    FR_DECODE_CLEAN_SPACES = 1u << 2,   /* apply the vocabulary's
-                                         * clean_up_tokenization_spaces rule (" ." -> ".") */
+    FR_DECODE_SPECIAL = 1u << 0,          /* render CONTROL/UNKNOWN tokens' text */
+    FR_DECODE_REMOVE_SPECIAL = 1u << 1,   /* drop a leading BOS / trailing EOS the
+                                           * vocabulary adds (llama.cpp remove_special) */
+    FR_DECODE_CLEAN_SPACES = 1u << 2,     /* apply the vocabulary's
+                                           * clean_up_tokenization_spaces rule (" ." -> ".") */
     FR_DECODE_KEEP_PREFIX_SPACE = 1u << 3 /* keep the space SentencePiece vocabularies
                                            * put before the first word */
 };
@@ -198,27 +201,28 @@ FR_API void fr_decoder_free(fr_decoder *d);
  * pieces NORMAL with ' ' written as U+2581; so the arrays can be written to
  * GGUF as tokenizer.ggml.tokens/.scores/.token_type with model "llama",
  * bos 1, eos 2, unk 0. */
-typedef struct fr_vocab {
+typedef struct fr_llama2c_vocab {
     uint32_t n_tokens;
-    char **tokens;        /* n_tokens strings, NUL-terminated for convenience (a
-                           * piece may itself contain NUL: use token_lens) */
-    uint32_t *token_lens; /* n_tokens byte lengths */
-    float *scores;        /* n_tokens */
-    int32_t *token_types; /* n_tokens fr_token_type values */
+    char **tokens;          /* n_tokens strings, NUL-terminated for convenience (a
+                             * piece may itself contain NUL: use token_lens) */
+    uint32_t *token_lens;   /* n_tokens byte lengths */
+    float *scores;          /* n_tokens */
+    int32_t *token_types;   /* n_tokens fr_token_type values */
     uint32_t max_token_len; /* from the file header */
-} fr_vocab;
+} fr_llama2c_vocab;
 
 /* Reads a llama2.c tokenizer file. n_tokens = the checkpoint's vocab size, or
  * 0 to read entries until the end of the file. Owned by caller; free with
- * fr_vocab_free. */
-FR_API fr_status fr_llama2c_vocab_read(const char *path, uint32_t n_tokens, fr_vocab **out,
+ * fr_llama2c_vocab_free. */
+FR_API fr_status fr_llama2c_vocab_read(const char *path, uint32_t n_tokens, fr_llama2c_vocab **out,
                                        fr_err *err);
 /* The same over memory (borrowed; name is used in messages). */
 FR_API fr_status fr_llama2c_vocab_parse(const void *data, size_t size, const char *name,
-                                        uint32_t n_tokens, fr_vocab **out, fr_err *err);
-FR_API void fr_vocab_free(fr_vocab *v);
+                                        uint32_t n_tokens, fr_llama2c_vocab **out, fr_err *err);
+FR_API void fr_llama2c_vocab_free(fr_llama2c_vocab *v);
 /* A llama-model tokenizer over v (borrowed during the call only). */
-FR_API fr_status fr_tokenizer_from_vocab(const fr_vocab *v, fr_tokenizer **out, fr_err *err);
+FR_API fr_status fr_tokenizer_from_llama2c(const fr_llama2c_vocab *v, fr_tokenizer **out,
+                                           fr_err *err);
 
 #ifdef __cplusplus
 }

@@ -31,7 +31,7 @@ fr_status fr_import_llama2c(const char *model_path, const char *tokenizer_path,
                             const char *out_path, fr_err *err)
 {
     fr_mapping *map = NULL;
-    fr_vocab *vocab = NULL;
+    fr_llama2c_vocab *vocab = NULL;
     fr_gguf_writer *w = NULL;
     fr_status st = fr_mapping_open(model_path, &map, err);
     if (st)
@@ -144,7 +144,7 @@ fr_status fr_import_llama2c(const char *model_path, const char *tokenizer_path,
     }
 done:
     fr_gguf_writer_free(w);
-    fr_vocab_free(vocab);
+    fr_llama2c_vocab_free(vocab);
     fr_mapping_free(map);
     return st;
 }

@@ -13,7 +13,9 @@
  * printable stand-in character) and looks merges up by string pair. We
  * decode the vocabulary once at load instead (raw_map) and give every
  * symbol the id of its string, so a merge lookup is one probe of an integer
- * pair map; the merge order and the results are the same.
+ * pair map; the merge order and the results are the same. Within one call,
+ * the ids of short words are remembered (text repeats its words), which
+ * changes nothing but the speed.
  */
 #include "text/tok_internal.h"
 #include "text/utf8.h"
@@ -106,7 +108,8 @@ static fr_status bpe_word(const fr_tokenizer *t, const char *w, uint32_t len, fr
     if (t->ignore_merges) {
         int32_t id = fr_strmap_get(&t->raw_map, w, len);
         if (id >= 0 && (uint32_t)id < t->n_tokens)
-            return fr_ids_push(out, id) ? FR_OK : fr_err_set(err, FR_E_NOMEM, "tokenizer: out of memory");
+            return fr_ids_push(out, id) ? FR_OK
+                                        : fr_err_set(err, FR_E_NOMEM, "tokenizer: out of memory");
     }
     if (!fr_tok_reserve(&s->sym, &s->sym_cap, (size_t)len * sizeof(bpe_sym)) ||
         !fr_tok_reserve(&s->heap, &s->heap_cap, 3 * (size_t)len * sizeof(bpe_pair)))
@@ -160,9 +163,19 @@ fr_status fr_bpe_encode(const fr_tokenizer *t, const char *text, size_t len, fr_
     if (st)
         return st;
     for (size_t i = 0; i < s->words.n; i++) {
-        st = bpe_word(t, s->buf + s->words.v[i].off, s->words.v[i].len, out, s, err);
+        const char *w = s->buf + s->words.v[i].off;
+        uint32_t wl = s->words.v[i].len;
+        int hit = fr_tok_cache_get(s, w, wl, out);
+        if (hit < 0)
+            return fr_err_set(err, FR_E_NOMEM, "tokenizer: out of memory");
+        if (hit)
+            continue;
+        size_t before = out->n;
+        st = bpe_word(t, w, wl, out, s, err);
         if (st)
             return st;
+        if (!fr_tok_cache_put(s, w, wl, out, before))
+            return fr_err_set(err, FR_E_NOMEM, "tokenizer: out of memory");
     }
     return FR_OK;
 }

@@ -29,6 +29,7 @@
 
 #include "base/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 
 typedef enum family {
     F_CHATML,
+    F_QWEN3,
     F_LLAMA3,
     F_LLAMA31,
     F_LLAMA2,
@@ -67,6 +69,7 @@ typedef struct family_info {
 
 static const family_info FAMILIES[F_COUNT] = {
     [F_CHATML] = {"chatml", NULL, "<|im_end|>", "<|im_end|>", false},
+    [F_QWEN3] = {"qwen3", NULL, "<|im_end|>", "<|im_end|>", false},
     [F_LLAMA3] = {"llama3", "<|begin_of_text|>", "<|eot_id|>", "<|eot_id|>", true},
     [F_LLAMA31] = {"llama3.1", "<|begin_of_text|>", "<|eot_id|>", "<|eot_id|>", true},
     [F_LLAMA2] = {"llama2", "<s>", "</s>", NULL, true},
@@ -245,6 +248,9 @@ static family detect_family(const char *s, size_t n)
         /* Phi-4 (<|im_sep|>) and SmolVLM look like ChatML but are not. */
         if (has(s, n, "<|im_sep|>") || has(s, n, "<end_of_utterance>"))
             return F_COUNT;
+        /* Qwen3: ChatML whose assistant turns carry <think> reasoning. */
+        if (has(s, n, "</think>") && has(s, n, "last_query_index"))
+            return F_QWEN3;
         return F_CHATML;
     }
     if (has(s, n, "<|start_header_id|>") && has(s, n, "<|end_header_id|>"))
@@ -391,10 +397,31 @@ fr_status fr_chat_template_detect(const char *jinja, size_t len, unsigned flags,
             t->asst_space_trim = has(jinja, len, "\" \" + message[\"content\"]|trim") ||
                                  has(jinja, len, "' ' + message['content']|trim") ||
                                  has(jinja, len, "\" \" + message[\"content\"] | trim");
-        if (f == F_CHATML)
+        if (f == F_CHATML || f == F_QWEN3)
             t->default_system = find_default_system(jinja, len);
     }
     *out = t;
+    return FR_OK;
+}
+
+fr_status fr_chat_template_from_gguf(const fr_gguf *g, unsigned flags, fr_chat_template **out,
+                                    fr_err *err)
+{
+    if (!out || !g)
+        return fr_err_set(err, FR_E_INVALID, "fr_chat_template_from_gguf: NULL argument");
+    *out = NULL;
+    static const char key[] = "tokenizer.chat_template";
+    fr_gguf_str tmpl = {NULL, 0};
+    if (fr_gguf_find_key(g, key) >= 0) {
+        fr_status st = fr_gguf_get_str(g, key, &tmpl, err); /* message names file and key */
+        if (st)
+            return st;
+        if (tmpl.len > SIZE_MAX)
+            return fr_err_set(err, FR_E_FORMAT, "%s: %s is too long", fr_gguf_path(g), key);
+    }
+    fr_status st = fr_chat_template_detect(tmpl.ptr, (size_t)tmpl.len, flags, out, err);
+    if (st)
+        return fr_err_prefix(err, "%s", fr_gguf_path(g));
     return FR_OK;
 }
 
@@ -478,6 +505,7 @@ typedef struct render_ctx {
     const char *eos;
     const char *date;
     const char *default_system; /* NULL when not to be used */
+    bool no_thinking;
     fr_buf *b;
     fr_buf sys; /* all system texts joined with "\n\n", for the folding families */
     bool has_sys;
@@ -531,10 +559,76 @@ static void bos(render_ctx *c)
         puts_(c->b, c->bos);
 }
 
+static size_t lstrip_nl(const char *s, size_t n)
+{
+    size_t k = 0;
+    while (k < n && s[k] == '\n')
+        k++;
+    return k;
+}
+
+static const char *find_last(const char *s, size_t n, const char *needle, size_t m)
+{
+    for (size_t k = n; k >= m; k--)
+        if (memcmp(s + k - m, needle, m) == 0)
+            return s + k - m;
+    return NULL;
+}
+
+/* Qwen3's assistant turn (its template without tools):
+ *   if '</think>' in content:
+ *       reasoning = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n')
+ *       content   = content.split('</think>')[-1].lstrip('\n')
+ *   after the last user message, when last or with reasoning:
+ *       '<think>\n' + reasoning.strip('\n') + '\n</think>\n\n' + content.lstrip('\n')
+ *   otherwise just content. */
+static void qwen3_assistant(render_ctx *c, size_t i, size_t last_user)
+{
+    const char *s = c->m[i].content;
+    size_t n = c->m[i].len;
+    const char *rs = "";
+    size_t rn = 0;
+    const char *first_end = n ? memmem(s, n, "</think>", 8) : NULL;
+    if (first_end) {
+        size_t bn = (size_t)(first_end - s);
+        while (bn && s[bn - 1] == '\n')
+            bn--;
+        const char *open = find_last(s, bn, "<think>", 7);
+        rs = open ? open + 7 : s;
+        rn = bn - (size_t)(rs - s);
+        size_t k = lstrip_nl(rs, rn);
+        rs += k;
+        rn -= k;
+        const char *last_end = find_last(s, n, "</think>", 8);
+        size_t off = (size_t)(last_end - s) + 8;
+        s += off;
+        n -= off;
+        k = lstrip_nl(s, n);
+        s += k;
+        n -= k;
+    }
+    bool after_query = last_user == (size_t)-1 || i > last_user;
+    if (after_query && (i + 1 == c->n || rn > 0)) {
+        while (rn && rs[rn - 1] == '\n')
+            rn--;
+        puts_(c->b, "<think>\n");
+        put(c->b, rs, rn);
+        puts_(c->b, "\n</think>\n\n");
+        size_t k = lstrip_nl(s, n);
+        s += k;
+        n -= k;
+    }
+    put(c->b, s, n);
+}
+
 /* '<|im_start|>' + role + '\n' + content + '<|im_end|>\n' per message, the
- * template's default system prompt when the first message is not system. */
+ * template's default system prompt when the first message is not system.
+ * Qwen3 also handles reasoning in assistant turns and, when asked, opens
+ * the answer with an empty think block (its enable_thinking = false). */
 static void render_chatml(render_ctx *c)
 {
+    bool qwen3 = c->t->fam == F_QWEN3;
+    size_t last_user = last_role(c, FR_CHAT_USER);
     bos(c);
     if (c->default_system && (c->n == 0 || c->m[0].role != FR_CHAT_SYSTEM)) {
         puts_(c->b, "<|im_start|>system\n");
@@ -545,11 +639,17 @@ static void render_chatml(render_ctx *c)
         puts_(c->b, "<|im_start|>");
         puts_(c->b, fr_chat_role_name(c->m[i].role));
         puts_(c->b, "\n");
-        put_msg(c, i, false);
+        if (qwen3 && c->m[i].role == FR_CHAT_ASSISTANT)
+            qwen3_assistant(c, i, last_user);
+        else
+            put_msg(c, i, false);
         puts_(c->b, "<|im_end|>\n");
     }
-    if (c->gen)
+    if (c->gen) {
         puts_(c->b, "<|im_start|>assistant\n");
+        if (qwen3 && c->no_thinking)
+            puts_(c->b, "<think>\n\n</think>\n\n");
+    }
 }
 
 static void llama3_turn(render_ctx *c, fr_chat_role role, const char *s, size_t n)
@@ -827,6 +927,7 @@ fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, siz
         .eos = opts->eos_text ? opts->eos_text : t->eos_text,
         .date = opts->date_string ? opts->date_string : date,
         .default_system = opts->no_default_system ? NULL : t->default_system,
+        .no_thinking = opts->disable_thinking,
         .b = &b,
         .sys = FR_BUF_INIT,
     };
@@ -835,7 +936,8 @@ fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, siz
     collect_system(&c);
 
     switch (t->fam) {
-    case F_CHATML: render_chatml(&c); break;
+    case F_CHATML:
+    case F_QWEN3: render_chatml(&c); break;
     case F_LLAMA3:
     case F_LLAMA31: render_llama3(&c); break;
     case F_LLAMA2: render_llama2(&c); break;

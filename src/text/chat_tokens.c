@@ -54,9 +54,5 @@ fr_status fr_chat_template_for_model(const fr_gguf *g, const char *name, bool st
 {
     if (name)
         return fr_chat_template_from_name(name, out, err);
-    fr_gguf_str s = {NULL, 0};
-    if (fr_gguf_get_str(g, "tokenizer.chat_template", &s, NULL) != FR_OK)
-        s.len = 0;
-    return fr_chat_template_detect(s.len ? s.ptr : NULL, (size_t)s.len, strict ? FR_CHAT_STRICT : 0,
-                                   out, err);
+    return fr_chat_template_from_gguf(g, strict ? FR_CHAT_STRICT : 0, out, err);
 }

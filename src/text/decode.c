@@ -147,7 +147,8 @@ static size_t clean_spaces(char *s, size_t n)
             char x1 = s[i + 1];
             if (x1 == 's' || x1 == 'm')
                 total--;
-            else if (i + 2 < n && ((x1 == 'r' && s[i + 2] == 'e') || (x1 == 'v' && s[i + 2] == 'e')))
+            else if (i + 2 < n &&
+                     ((x1 == 'r' && s[i + 2] == 'e') || (x1 == 'v' && s[i + 2] == 'e')))
                 total--;
         }
         s[total++] = x;
@@ -171,8 +172,9 @@ fr_status fr_detokenize(const fr_tokenizer *t, const int32_t *ids, size_t n_ids,
     size_t total = 0;
     for (size_t i = 0; i < n_ids; i++) {
         if (ids[i] < 0 || (uint32_t)ids[i] >= t->n_tokens)
-            return fr_err_set(err, FR_E_RANGE, "detokenize: token id %d at position %zu is out of "
-                                               "range (vocabulary of %u tokens)",
+            return fr_err_set(err, FR_E_RANGE,
+                              "detokenize: token id %d at position %zu is out of "
+                              "range (vocabulary of %u tokens)",
                               ids[i], i, t->n_tokens);
         total += t->piece_len[ids[i]];
     }
@@ -245,8 +247,9 @@ fr_status fr_decoder_push(fr_decoder *d, int32_t id, const char **text, size_t *
     *len = 0;
     const fr_tokenizer *t = d->t;
     if (id < 0 || (uint32_t)id >= t->n_tokens)
-        return fr_err_set(err, FR_E_RANGE, "decoder: token id %d is out of range (vocabulary of "
-                                           "%u tokens)",
+        return fr_err_set(err, FR_E_RANGE,
+                          "decoder: token id %d is out of range (vocabulary of "
+                          "%u tokens)",
                           id, t->n_tokens);
     size_t pl;
     const char *p = fr_token_piece(t, id, d->flags, &pl);
@@ -271,7 +274,7 @@ fr_status fr_decoder_push(fr_decoder *d, int32_t id, const char **text, size_t *
     uint8_t small[4];
     memcpy(small, d->hold, d->n_hold);
     size_t nh = d->n_hold;
-#define AT(k) ((k) < nh ? small[k] : (uint8_t)p[(k) - nh])
+#define AT(k) ((k) < nh ? small[k] : (uint8_t)p[(k)-nh])
     while (i < n) {
         uint8_t c[4];
         size_t avail = n - i < 4 ? n - i : 4;

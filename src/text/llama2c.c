@@ -17,7 +17,7 @@
 
 #define MAX_FILE ((size_t)1 << 30)
 
-void fr_vocab_free(fr_vocab *v)
+void fr_llama2c_vocab_free(fr_llama2c_vocab *v)
 {
     if (!v)
         return;
@@ -79,16 +79,17 @@ static char *convert(uint32_t id, const uint8_t *s, uint32_t len, uint32_t *out_
     return p;
 }
 
-fr_status fr_llama2c_vocab_parse(const void *data, size_t size, const char *name,
-                                 uint32_t n_tokens, fr_vocab **out, fr_err *err)
+fr_status fr_llama2c_vocab_parse(const void *data, size_t size, const char *name, uint32_t n_tokens,
+                                 fr_llama2c_vocab **out, fr_err *err)
 {
     *out = NULL;
     const uint8_t *b = data;
     if (!name)
         name = "tokenizer";
     if (size < 4)
-        return fr_err_set(err, FR_E_FORMAT, "%s: %zu bytes is too short for a llama2.c tokenizer "
-                                            "(4-byte header)",
+        return fr_err_set(err, FR_E_FORMAT,
+                          "%s: %zu bytes is too short for a llama2.c tokenizer "
+                          "(4-byte header)",
                           name, size);
     uint32_t max_len = rd_u32(b);
     /* Count (and validate) the entries before allocating anything. */
@@ -113,7 +114,7 @@ fr_status fr_llama2c_vocab_parse(const void *data, size_t size, const char *name
     }
     if (count == 0)
         return fr_err_set(err, FR_E_FORMAT, "%s: the tokenizer has no entries", name);
-    fr_vocab *v = calloc(1, sizeof *v);
+    fr_llama2c_vocab *v = calloc(1, sizeof *v);
     if (!v)
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
     v->max_token_len = max_len;
@@ -136,12 +137,13 @@ fr_status fr_llama2c_vocab_parse(const void *data, size_t size, const char *name
     *out = v;
     return FR_OK;
 nomem:
-    fr_vocab_free(v);
+    fr_llama2c_vocab_free(v);
     return fr_err_set(err, FR_E_NOMEM, "%s: out of memory for %llu tokens", name,
                       (unsigned long long)count);
 }
 
-fr_status fr_llama2c_vocab_read(const char *path, uint32_t n_tokens, fr_vocab **out, fr_err *err)
+fr_status fr_llama2c_vocab_read(const char *path, uint32_t n_tokens, fr_llama2c_vocab **out,
+                                fr_err *err)
 {
     char *data = NULL;
     size_t size = 0;
@@ -153,7 +155,7 @@ fr_status fr_llama2c_vocab_read(const char *path, uint32_t n_tokens, fr_vocab **
     return st;
 }
 
-fr_status fr_tokenizer_from_vocab(const fr_vocab *v, fr_tokenizer **out, fr_err *err)
+fr_status fr_tokenizer_from_llama2c(const fr_llama2c_vocab *v, fr_tokenizer **out, fr_err *err)
 {
     fr_tokenizer_desc d;
     fr_tokenizer_desc_init(&d);

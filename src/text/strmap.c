@@ -67,11 +67,14 @@ int32_t fr_strmap_get(const fr_strmap *m, const char *s, size_t len)
     if (!m->slots)
         return -1;
     uint64_t h = fr_hash_bytes(s, len);
+    uint64_t tag = h & 0xffffffff00000000ull;
     for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
-        uint32_t e = m->slots[i];
+        uint64_t e = m->slots[i];
         if (!e)
             return -1;
-        const fr_strmap_ent *en = &m->ent[e - 1];
+        if ((e & 0xffffffff00000000ull) != tag)
+            continue;
+        const fr_strmap_ent *en = &m->ent[(uint32_t)e - 1];
         if (en->hash == h && en->len == len && memcmp(m->arena + en->off, s, len) == 0)
             return en->val;
     }
@@ -82,15 +85,16 @@ static bool strmap_grow_slots(fr_strmap *m)
     uint32_t nslots = (m->mask + 1) * 2;
     if (nslots == 0)
         return false;
-    uint32_t *slots = calloc(nslots, sizeof *slots);
+    uint64_t *slots = calloc(nslots, sizeof *slots);
     if (!slots)
         return false;
     uint32_t mask = nslots - 1;
     for (uint32_t e = 0; e < m->n; e++) {
-        uint32_t i = (uint32_t)m->ent[e].hash & mask;
+        uint64_t h = m->ent[e].hash;
+        uint32_t i = (uint32_t)h & mask;
         while (slots[i])
             i = (i + 1) & mask;
-        slots[i] = e + 1;
+        slots[i] = (h & 0xffffffff00000000ull) | (e + 1);
     }
     free(m->slots);
     m->slots = slots;
@@ -103,12 +107,15 @@ int fr_strmap_put(fr_strmap *m, const char *s, size_t len, int32_t val, int32_t 
     if (len > UINT32_MAX || m->arena_len + len > UINT32_MAX || m->n >= (1u << 30))
         return -1;
     uint64_t h = fr_hash_bytes(s, len);
+    uint64_t tag = h & 0xffffffff00000000ull;
     uint32_t i = (uint32_t)h & m->mask;
     for (;; i = (i + 1) & m->mask) {
-        uint32_t e = m->slots[i];
+        uint64_t e = m->slots[i];
         if (!e)
             break;
-        const fr_strmap_ent *en = &m->ent[e - 1];
+        if ((e & 0xffffffff00000000ull) != tag)
+            continue;
+        const fr_strmap_ent *en = &m->ent[(uint32_t)e - 1];
         if (en->hash == h && en->len == len && memcmp(m->arena + en->off, s, len) == 0) {
             if (old)
                 *old = en->val;
@@ -140,7 +147,7 @@ int fr_strmap_put(fr_strmap *m, const char *s, size_t len, int32_t val, int32_t 
     en->len = (uint32_t)len;
     en->val = val;
     m->arena_len += len;
-    m->slots[i] = ++m->n;
+    m->slots[i] = tag | ++m->n;
     if ((uint64_t)m->n * 2 > m->mask && !strmap_grow_slots(m))
         return -1;
     return 1;

@@ -8,10 +8,11 @@
  *               right id -> rank, id of the merged string).
  *
  * Both grow by doubling and keep the load factor under 1/2, so a lookup
- * probes a couple of slots. Values are >= 0; lookups return -1 for "absent".
- * Rejected: a trie (more memory, slower for the exact-match lookups BPE and
- * SentencePiece need) and C++ unordered_map-style chaining (one allocation
- * per key).
+ * probes a couple of slots; a string slot carries half of the key's hash, so
+ * a probe that misses rarely touches the entry or the key bytes (the maps
+ * are large and lookups are bound by cache misses). Values are >= 0; lookups return -1 for
+ * "absent". Rejected: a trie (more memory, slower for the exact-match lookups BPE and SentencePiece
+ * need) and C++ unordered_map-style chaining (one allocation per key).
  */
 #ifndef FR_TEXT_STRMAP_H
 #define FR_TEXT_STRMAP_H
@@ -31,7 +32,7 @@ typedef struct fr_strmap {
     size_t arena_len, arena_cap;
     fr_strmap_ent *ent;
     uint32_t n, ent_cap;
-    uint32_t *slots; /* entry index + 1; 0 = empty */
+    uint64_t *slots; /* (high 32 bits of the hash) << 32 | (entry index + 1); 0 = empty */
     uint32_t mask;   /* slot count - 1 */
 } fr_strmap;
 

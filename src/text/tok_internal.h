@@ -18,10 +18,12 @@
 #include "text/pretok.h"
 #include "text/strmap.h"
 
+#include <string.h>
+
 typedef enum fr_tok_kind { FR_TOK_SPM = 1, FR_TOK_BPE = 2 } fr_tok_kind;
 
 /* Token attributes as llama.cpp keeps them (a token may gain CONTROL or
- * UNUSED after loading; LSTRIP/RSTRIP eat spaces around special tokens). */
+ * UNUSED after loading; RSTRIP tokens eat the spaces after them). */
 enum {
     FR_ATTR_UNKNOWN = 1u << 0,
     FR_ATTR_UNUSED = 1u << 1,
@@ -29,7 +31,6 @@ enum {
     FR_ATTR_CONTROL = 1u << 3,
     FR_ATTR_USER_DEFINED = 1u << 4,
     FR_ATTR_BYTE = 1u << 5,
-    FR_ATTR_LSTRIP = 1u << 7,
     FR_ATTR_RSTRIP = 1u << 8
 };
 
@@ -51,11 +52,14 @@ struct fr_tokenizer {
 
     /* SentencePiece: token for each byte when a piece is not in the vocabulary. */
     int32_t byte_tok[256];
+    /* SentencePiece: no token has U+2581 after anything but U+2581, so no
+     * merge crosses the start of a word and words can be merged one by one. */
+    bool spm_by_word;
 
     /* Byte-level BPE. */
     fr_pretok pretok;
-    fr_strmap raw_map;  /* raw bytes -> id (tokens, then merge-only parts) */
-    fr_pairmap merges;  /* (left id, right id) -> rank, merged id (-1: not a known string) */
+    fr_strmap raw_map;     /* raw bytes -> id (tokens, then merge-only parts) */
+    fr_pairmap merges;     /* (left id, right id) -> rank, merged id (-1: not a known string) */
     int32_t byte_sym[256]; /* id of each single byte in raw_map (-1 if none) */
 
     /* Pieces (decoded text) of every token, as rendered with special = true. */
@@ -98,11 +102,24 @@ typedef struct fr_tok_scratch {
     char *buf;
     size_t buf_cap;
     fr_spans words, tmp;
+    /* BPE word cache for one call: word -> its ids (words repeat a lot). */
+    fr_strmap cache;
+    uint32_t *cache_off, *cache_n; /* per cache entry: run in cache_ids */
+    size_t cache_cap;
+    fr_ids cache_ids;
 } fr_tok_scratch;
 
 void fr_tok_scratch_free(fr_tok_scratch *s);
 /* Ensures *p holds at least need bytes. */
 bool fr_tok_reserve(void **p, size_t *cap, size_t need);
+
+/* The per-call word cache: 1 and the ids appended to out when w is
+ * cached, 0 when not, -1 when out of memory. put records out[from..n) as
+ * the ids of w (words longer than a few dozen bytes are not cached); false
+ * when out of memory. */
+int fr_tok_cache_get(fr_tok_scratch *s, const char *w, uint32_t wl, fr_ids *out);
+bool fr_tok_cache_put(fr_tok_scratch *s, const char *w, uint32_t wl, const fr_ids *out,
+                      size_t from);
 
 /* SentencePiece merge of text (already escaped: ' ' -> U+2581). */
 fr_status fr_spm_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,
@@ -111,6 +128,16 @@ fr_status fr_spm_encode(const fr_tokenizer *t, const char *text, size_t len, fr_
 fr_status fr_bpe_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,
                         fr_tok_scratch *s, fr_err *err);
 
+/* Length of string i of a fr_tokenizer_desc array. */
+static inline size_t fr_desc_len(const char *const *s, const uint32_t *lens, uint32_t i)
+{
+    return lens ? lens[i] : (s[i] ? strlen(s[i]) : 0);
+}
+
+/* Builders called by fr_tokenizer_create, in this order. */
+void fr_spm_build(fr_tokenizer *t);                                               /* spm.c */
+fr_status fr_bpe_build(fr_tokenizer *t, const fr_tokenizer_desc *d, fr_err *err); /* merges.c */
+fr_status fr_tok_build_specials(fr_tokenizer *t, const char *name, fr_err *err);  /* specials.c */
 /* Builds the piece cache (decode.c). */
 fr_status fr_tok_build_pieces(fr_tokenizer *t, fr_err *err);
 

@@ -12,9 +12,11 @@
 #include "test.h"
 
 #include <frugal/chat.h>
+
 #include <frugal/gguf.h>
 
 #include <regex.h>
+#include <unistd.h>
 
 /* ---- fixtures --------------------------------------------------------- */
 
@@ -63,6 +65,50 @@ static const char HERMES[] =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
     "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/* Qwen/Qwen3-* (tools branches shortened) */
+static const char QWEN3[] =
+    "{%- if messages[0].role == 'system' %}\n"
+    "    {{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}\n"
+    "{%- endif %}\n"
+    "{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}\n"
+    "{%- for message in messages[::-1] %}\n"
+    "    {%- set index = (messages|length - 1) - loop.index0 %}\n"
+    "    {%- if ns.multi_step_tool and message.role == \"user\" %}\n"
+    "        {%- set ns.multi_step_tool = false %}\n"
+    "        {%- set ns.last_query_index = index %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- for message in messages %}\n"
+    "    {%- set content = message.content %}\n"
+    "    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) %}\n"
+    "        {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>' + '\\n' }}\n"
+    "    {%- elif message.role == \"assistant\" %}\n"
+    "        {%- set reasoning_content = '' %}\n"
+    "        {%- if '</think>' in content %}\n"
+    "            {%- set reasoning_content = "
+    "content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}\n"
+    "            {%- set content = content.split('</think>')[-1].lstrip('\\n') %}\n"
+    "        {%- endif %}\n"
+    "        {%- if loop.index0 > ns.last_query_index %}\n"
+    "            {%- if loop.last or (not loop.last and reasoning_content) %}\n"
+    "                {{- '<|im_start|>' + message.role + '\\n<think>\\n' + "
+    "reasoning_content.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}\n"
+    "            {%- else %}\n"
+    "                {{- '<|im_start|>' + message.role + '\\n' + content }}\n"
+    "            {%- endif %}\n"
+    "        {%- else %}\n"
+    "            {{- '<|im_start|>' + message.role + '\\n' + content }}\n"
+    "        {%- endif %}\n"
+    "        {{- '<|im_end|>\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|im_start|>assistant\\n' }}\n"
+    "    {%- if enable_thinking is defined and enable_thinking is false %}\n"
+    "        {{- '<think>\\n\\n</think>\\n\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endif %}\n";
 
 /* meta-llama/Meta-Llama-3-8B-Instruct */
 static const char LLAMA3[] =
@@ -339,6 +385,15 @@ static void test_families(void)
                  "<|im_start|>user\nAnother question<|im_end|>\n"
                  "<|im_start|>assistant\n",
                  false);
+    check_family(QWEN3, "qwen3",
+                 "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
+                 "<|im_start|>user\nHello<|im_end|>\n"
+                 "<|im_start|>assistant\nHi there<|im_end|>\n"
+                 "<|im_start|>user\nWho are you<|im_end|>\n"
+                 "<|im_start|>assistant\n   I am an assistant   <|im_end|>\n"
+                 "<|im_start|>user\nAnother question<|im_end|>\n"
+                 "<|im_start|>assistant\n",
+                 false);
     check_family(LLAMA3, "llama3",
                  "<|begin_of_text|>"
                  "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|>"
@@ -478,6 +533,48 @@ static void test_details(void)
         CHECK(fr_chat_template_default_system(t) == NULL);
         expect_render(t, hello, 1, &gen, "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n",
                       false);
+        fr_chat_template_free(t);
+    }
+
+    /* Qwen3: reasoning is dropped from answers before the last user turn,
+     * kept (and added empty) for an answer after it; enable_thinking=false. */
+    t = detect(QWEN3, "qwen3");
+    if (t) {
+        CHECK(fr_chat_template_default_system(t) == NULL);
+        static const fr_chat_msg m[] = {{FR_CHAT_USER, "Q1", 2},
+                                        {FR_CHAT_ASSISTANT, "<think>\nplan\n</think>\n\nA1", 25},
+                                        {FR_CHAT_USER, "Q2", 2}};
+        expect_render(t, m, 3, &gen,
+                      "<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n"
+                      "<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n",
+                      false);
+        fr_chat_opts nothink = {.add_generation_prompt = true, .disable_thinking = true};
+        expect_render(t, m, 3, &nothink,
+                      "<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n"
+                      "<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n"
+                      "<think>\n\n</think>\n\n",
+                      false);
+        /* Rendering a finished exchange (for training): the last answer keeps
+         * its reasoning; without reasoning it gets an empty block. */
+        static const fr_chat_msg done[] = {{FR_CHAT_USER, "Q", 1},
+                                           {FR_CHAT_ASSISTANT, "<think>\n\nr\n</think>\n\nA", 22}};
+        expect_render(t, done, 2, &nogen,
+                      "<|im_start|>user\nQ<|im_end|>\n"
+                      "<|im_start|>assistant\n<think>\nr\n</think>\n\nA<|im_end|>\n",
+                      false);
+        static const fr_chat_msg plain_done[] = {{FR_CHAT_USER, "Q", 1}, {FR_CHAT_ASSISTANT, "A", 1}};
+        expect_render(t, plain_done, 2, &nogen,
+                      "<|im_start|>user\nQ<|im_end|>\n"
+                      "<|im_start|>assistant\n<think>\n\n</think>\n\nA<|im_end|>\n",
+                      false);
+        fr_chat_template_free(t);
+    }
+    /* disable_thinking means nothing to plain ChatML. */
+    t = detect(HERMES, "chatml");
+    if (t) {
+        fr_chat_opts nothink = {.add_generation_prompt = true, .disable_thinking = true};
+        expect_render(t, hello, 1, &nothink,
+                      "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", false);
         fr_chat_template_free(t);
     }
 
@@ -685,10 +782,172 @@ static void test_names_and_errors(void)
     CHECK_STR(fr_chat_role_name(FR_CHAT_USER), "user");
 }
 
+/* ---- the real templates in ../shared/vocab (through the GGUF reader) ---- */
+
+/* Path under ../shared, or NULL (and a note) when it is absent: the other
+ * checks of this program still count, so no exit(77) here. */
+static const char *shared_path(const char *rel, char *buf, size_t n)
+{
+    const char *root = getenv("FR_SHARED");
+    snprintf(buf, n, "%s/%s", root ? root : "../shared", rel);
+    FILE *f = fopen(buf, "rb");
+    if (!f) {
+        fprintf(stderr, "note: %s not found; its checks are skipped\n", buf);
+        return NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Token id of `text` in the vocab, or -1. */
+static int64_t vocab_find(const fr_gguf *g, const char *text)
+{
+    fr_gguf_arr toks;
+    if (fr_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks, NULL) != FR_OK)
+        return -1;
+    size_t n = strlen(text);
+    for (uint64_t i = 0; i < toks.n; i++) {
+        fr_gguf_str t;
+        if (fr_gguf_arr_str(&toks, i, &t) == FR_OK && t.len == n && memcmp(t.ptr, text, n) == 0)
+            return (int64_t)i;
+    }
+    return -1;
+}
+
+/* Detects the template stored in a real vocab file, renders the test
+ * conversation, and checks that the markers the renderer writes are tokens
+ * of that vocabulary and that the prompt starts with the vocab's BOS text. */
+static void check_vocab(const char *file, const char *family, const char *want, bool want_bos,
+                        const char *const *markers)
+{
+    char path[512];
+    if (!shared_path(file, path, sizeof path))
+        return;
+    fr_gguf *g = NULL;
+    fr_err err = {0};
+    CHECK_MSG(fr_gguf_open(path, &g, &err) == FR_OK, "%s", err.msg);
+    if (!g)
+        return;
+    fr_chat_template *t = NULL;
+    CHECK_MSG(fr_chat_template_from_gguf(g, FR_CHAT_STRICT, &t, &err) == FR_OK, "%s", err.msg);
+    if (t) {
+        CHECK_STR(fr_chat_template_name(t), family);
+        CHECK(fr_chat_template_warning(t) == NULL);
+        fr_chat_opts o = {.add_generation_prompt = true, .date_string = "01 Jan 2025"};
+        expect_render(t, CONV, NCONV, &o, want, want_bos);
+        CHECK_MSG(vocab_find(g, fr_chat_template_eot(t)) >= 0, "%s: end-of-turn %s is not a token",
+                  file, fr_chat_template_eot(t));
+        for (const char *const *m = markers; *m; m++)
+            CHECK_MSG(vocab_find(g, *m) >= 0, "%s: marker %s is not a token", file, *m);
+        uint32_t bos_id;
+        fr_gguf_arr toks;
+        fr_gguf_str bos;
+        if (want_bos && fr_gguf_get_u32(g, "tokenizer.ggml.bos_token_id", &bos_id, NULL) == FR_OK &&
+            fr_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks, NULL) == FR_OK &&
+            fr_gguf_arr_str(&toks, bos_id, &bos) == FR_OK)
+            CHECK_MSG(bos.len <= strlen(want) && memcmp(want, bos.ptr, bos.len) == 0,
+                      "%s: prompt does not start with the BOS token %.*s", file, (int)bos.len,
+                      bos.ptr);
+        fr_chat_template_free(t);
+    }
+    fr_gguf_free(g);
+}
+
+static void test_real_vocabs(void)
+{
+    static const char *const qwen_markers[] = {"<|im_start|>", "<|im_end|>", NULL};
+    check_vocab("vocab/ggml-vocab-qwen2.gguf", "chatml",
+                "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
+                "<|im_start|>user\nHello<|im_end|>\n"
+                "<|im_start|>assistant\nHi there<|im_end|>\n"
+                "<|im_start|>user\nWho are you<|im_end|>\n"
+                "<|im_start|>assistant\n   I am an assistant   <|im_end|>\n"
+                "<|im_start|>user\nAnother question<|im_end|>\n"
+                "<|im_start|>assistant\n",
+                false, qwen_markers);
+    static const char *const llama_markers[] = {"<|begin_of_text|>", "<|start_header_id|>",
+                                                "<|end_header_id|>", "<|eot_id|>", NULL};
+    check_vocab("vocab/ggml-vocab-llama-bpe.gguf", "llama3.1",
+                "<|begin_of_text|>"
+                "<|start_header_id|>system<|end_header_id|>\n\n"
+                "Cutting Knowledge Date: December 2023\nToday Date: 01 Jan 2025\n\n"
+                "You are a helpful assistant<|eot_id|>"
+                "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>"
+                "<|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|>"
+                "<|start_header_id|>user<|end_header_id|>\n\nWho are you<|eot_id|>"
+                "<|start_header_id|>assistant<|end_header_id|>\n\nI am an assistant<|eot_id|>"
+                "<|start_header_id|>user<|end_header_id|>\n\nAnother question<|eot_id|>"
+                "<|start_header_id|>assistant<|end_header_id|>\n\n",
+                true, llama_markers);
+    /* The first Phi-3-mini template: BOS, the assistant turn opened after
+     * each user turn, system kept in the <|system|> form. */
+    static const char *const phi_markers[] = {"<s>", "<|system|>", "<|user|>", "<|assistant|>",
+                                              "<|end|>", NULL};
+    check_vocab("vocab/ggml-vocab-phi-3.gguf", "phi3",
+                "<s><|system|>\nYou are a helpful assistant<|end|>\n"
+                "<|user|>\nHello<|end|>\n"
+                "<|assistant|>\nHi there<|end|>\n"
+                "<|user|>\nWho are you<|end|>\n"
+                "<|assistant|>\n   I am an assistant   <|end|>\n"
+                "<|user|>\nAnother question<|end|>\n"
+                "<|assistant|>\n",
+                true, phi_markers);
+
+    char path[512];
+    fr_gguf *g = NULL;
+    fr_chat_template *t = NULL;
+    fr_err err = {0};
+    /* The Qwen2.5 default system prompt comes out of the real file too. */
+    if (shared_path("vocab/ggml-vocab-qwen2.gguf", path, sizeof path) &&
+        fr_gguf_open(path, &g, &err) == FR_OK) {
+        CHECK(fr_chat_template_from_gguf(g, 0, &t, &err) == FR_OK);
+        if (t)
+            CHECK_STR(fr_chat_template_default_system(t),
+                      "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+        fr_chat_template_free(t);
+        fr_gguf_free(g);
+    }
+    /* A vocab without a template: ChatML with a warning, or an error
+     * naming the file when strict. */
+    if (shared_path("vocab/ggml-vocab-gpt-2.gguf", path, sizeof path) &&
+        fr_gguf_open(path, &g, &err) == FR_OK) {
+        CHECK(fr_chat_template_from_gguf(g, 0, &t, &err) == FR_OK);
+        if (t) {
+            CHECK_STR(fr_chat_template_name(t), "chatml");
+            CHECK(fr_chat_template_warning(t) && strstr(fr_chat_template_warning(t), "no chat template"));
+        }
+        fr_chat_template_free(t);
+        CHECK(fr_chat_template_from_gguf(g, FR_CHAT_STRICT, &t, &err) == FR_E_NOTFOUND);
+        CHECK(t == NULL && strstr(err.msg, "ggml-vocab-gpt-2.gguf") && strstr(err.msg, "--chat-template"));
+        fr_gguf_free(g);
+    }
+    CHECK(fr_chat_template_from_gguf(NULL, 0, &t, &err) == FR_E_INVALID);
+
+    /* tokenizer.chat_template stored as a number: a format error naming the key. */
+    char dir[256], file[300];
+    fr_test_tmpdir(dir, sizeof dir);
+    snprintf(file, sizeof file, "%s/bad.gguf", dir);
+    fr_gguf_writer *w = NULL;
+    CHECK(fr_gguf_writer_create(&w, &err) == FR_OK);
+    if (w) {
+        CHECK(fr_gguf_writer_set_u32(w, "tokenizer.chat_template", 7) == FR_OK);
+        CHECK_MSG(fr_gguf_writer_write(w, file, NULL, 0, NULL, NULL, &err) == FR_OK, "%s", err.msg);
+        fr_gguf_writer_free(w);
+        if (fr_gguf_open(file, &g, &err) == FR_OK) {
+            CHECK(fr_chat_template_from_gguf(g, 0, &t, &err) == FR_E_FORMAT);
+            CHECK(t == NULL && strstr(err.msg, "tokenizer.chat_template"));
+            fr_gguf_free(g);
+        }
+        remove(file);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_families();
     test_details();
     test_names_and_errors();
+    test_real_vocabs();
     TEST_END();
 }

@@ -169,6 +169,21 @@ static void test_distribution(void)
     softmax_ref(l3, 8, 1.7, want);
     check_freq(s, l, 8, want, n, "top-k 3");
     fr_sampler_free(s);
+
+    /* top-p 0.75 + min-p on five(): {0.5, 0.2, 0.15} renormalised, drawn in
+     * the sorted order top-p leaves. */
+    static const double pr[5] = {0.15, 0.5, 0.05, 0.2, 0.1};
+    float l5[5];
+    for (int i = 0; i < 5; i++)
+        l5[i] = (float)log(pr[i]);
+    p = plain();
+    p.top_p = 0.75f;
+    p.min_p = 0.01f;
+    p.seed = 2024;
+    s = make(&p, 5);
+    double want5[5] = {0.15 / 0.85, 0.5 / 0.85, 0.0, 0.2 / 0.85, 0.0};
+    check_freq(s, l5, 5, want5, n, "top-p 0.75");
+    fr_sampler_free(s);
 }
 
 /* ---- truncation sets ---------------------------------------------------------- */

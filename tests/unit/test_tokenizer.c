@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include "base/clock.h"
+#include "text/tok_internal.h"
 #include "text/utf8.h"
 
 #include <frugal/tokenizer.h>
@@ -44,10 +45,10 @@ static bool enc_is(const fr_tokenizer *t, const char *s, bool special, const int
     return ok;
 }
 
-#define ENC_IS(t, s, special, ...)                                                     \
-    do {                                                                               \
-        const int32_t want_[] = {__VA_ARGS__};                                         \
-        CHECK_MSG(enc_is(t, s, special, want_, sizeof want_ / sizeof want_[0]), "%s", s); \
+#define ENC_IS(t, s, special, ...)                                                                 \
+    do {                                                                                           \
+        const int32_t want_[] = {__VA_ARGS__};                                                     \
+        CHECK_MSG(enc_is(t, s, special, want_, sizeof want_ / sizeof want_[0]), "%s", s);          \
     } while (0)
 
 static bool dec_is(const fr_tokenizer *t, const int32_t *ids, size_t n, unsigned flags,
@@ -183,8 +184,8 @@ static void test_spm_hand(void)
     /* decoding */
     {
         int32_t ids[] = {1, sp, a, bc, 3 + 'x', end};
-        CHECK(dec_is(t, ids, 6, 0, " abcx"));                /* BOS first: no space removed */
-        CHECK(dec_is(t, ids + 1, 5, 0, "abcx"));             /* leading space removed */
+        CHECK(dec_is(t, ids, 6, 0, " abcx"));    /* BOS first: no space removed */
+        CHECK(dec_is(t, ids + 1, 5, 0, "abcx")); /* leading space removed */
         CHECK(dec_is(t, ids + 1, 5, FR_DECODE_KEEP_PREFIX_SPACE, " abcx"));
         CHECK(dec_is(t, ids + 1, 5, FR_DECODE_SPECIAL, "abcx<|end|>"));
         CHECK(dec_is(t, ids, 6, FR_DECODE_REMOVE_SPECIAL, " abcx"));
@@ -280,11 +281,23 @@ static void test_spm_random(void)
         int ns = 0;
         /* pieces: random concatenations of 1-4 alphabet symbols, scores from a
          * small set so that ties happen */
+        /* odd rounds: U+2581 only as a leading run, as in real SentencePiece
+         * vocabularies (the word-by-word path); even rounds: anywhere */
+        bool words = round % 2;
         for (int k = 0; k < 100; k++) {
             char buf[16] = "";
             int parts = 1 + (int)rnd(4);
-            for (int p = 0; p < parts; p++)
-                strcat(buf, alpha[rnd(5)]);
+            if (words) {
+                int lead = (int)rnd(3);
+                for (int p = 0; p < lead; p++)
+                    strcat(buf, SP);
+                static const char *letters[] = {"a", "b", "c", "\xc3\xa9"};
+                for (int p = lead; p < parts; p++)
+                    strcat(buf, letters[rnd(4)]);
+            } else {
+                for (int p = 0; p < parts; p++)
+                    strcat(buf, alpha[rnd(5)]);
+            }
             if (naive_find(&v, buf, strlen(buf)) >= 0)
                 continue;
             memcpy(store[ns], buf, sizeof buf);
@@ -304,6 +317,8 @@ static void test_spm_random(void)
             CHECK_MSG(0, "%s", err.msg);
             return;
         }
+        if (words)
+            CHECK(t->spm_by_word);
         for (int s = 0; s < 30; s++) {
             char text[200] = "";
             int len = (int)rnd(25);
@@ -325,8 +340,7 @@ static void test_spm_random(void)
 /* ---- byte-level BPE ------------------------------------------------------ */
 
 static fr_tokenizer *bpe_make(const char *const *tok, uint32_t n, const int32_t *types,
-                              const char *const *merges, uint32_t nm, const char *pre,
-                              fr_err *err)
+                              const char *const *merges, uint32_t nm, const char *pre, fr_err *err)
 {
     fr_tokenizer_desc d;
     fr_tokenizer_desc_init(&d);
@@ -345,8 +359,18 @@ static fr_tokenizer *bpe_make(const char *const *tok, uint32_t n, const int32_t 
 static void test_bpe_hand(void)
 {
     /* "\xc4\xa0" is Ġ, the byte-level stand-in for ' ' */
-    static const char *tok[] = {"a", "b", "c", "\xc4\xa0", "ab", "bc", "abc", "\xc4\xa0" "a",
-                                "<|end|>", "cab", "!"};
+    static const char *tok[] = {"a",
+                                "b",
+                                "c",
+                                "\xc4\xa0",
+                                "ab",
+                                "bc",
+                                "abc",
+                                "\xc4\xa0"
+                                "a",
+                                "<|end|>",
+                                "cab",
+                                "!"};
     static const int32_t types[] = {1, 1, 1, 1, 1, 1, 1, 1, FR_TOKEN_CONTROL, 1, 1};
     /* "c a" makes "ca", which is no token but a part of "ca b" */
     static const char *merges[] = {"c a", "a b", "b c", "ab c", "\xc4\xa0 a", "ca b"};
@@ -357,11 +381,11 @@ static void test_bpe_hand(void)
         return;
     CHECK(fr_tokenizer_warning(t) == NULL);
     CHECK(!fr_tokenizer_add_bos(t));
-    ENC_IS(t, "abc", false, 6);          /* a b -> ab, ab c -> abc */
-    ENC_IS(t, "cab", false, 9);          /* c a (rank 0) first, then ca b */
-    ENC_IS(t, "bc a", false, 5, 7);      /* words "bc" and " a" */
-    ENC_IS(t, "ca", false, 2, 0);        /* "ca" is no token: its bytes */
-    ENC_IS(t, "d!", false, 10);          /* 'd' has no token at all: dropped, as llama.cpp */
+    ENC_IS(t, "abc", false, 6);     /* a b -> ab, ab c -> abc */
+    ENC_IS(t, "cab", false, 9);     /* c a (rank 0) first, then ca b */
+    ENC_IS(t, "bc a", false, 5, 7); /* words "bc" and " a" */
+    ENC_IS(t, "ca", false, 2, 0);   /* "ca" is no token: its bytes */
+    ENC_IS(t, "d!", false, 10);     /* 'd' has no token at all: dropped, as llama.cpp */
     ENC_IS(t, "a<|end|>", true, 0, 8);
     {
         int32_t ids[] = {7, 8, 6};
@@ -380,6 +404,44 @@ static void test_bpe_hand(void)
     t = bpe_make(tok, 11, types, merges, 6, "klingon", &err);
     CHECK(t == NULL && err.code == FR_E_UNSUPPORTED);
     CHECK(strstr(err.msg, "'klingon'") && strstr(err.msg, "llama-bpe") && strstr(err.msg, "qwen2"));
+}
+
+/* Every pre-tokenizer name frugal advertises builds (its expressions
+ * compile) and splits a mixed text without losing a byte. */
+static void test_all_pre(void)
+{
+    char names[2048];
+    snprintf(names, sizeof names, "%s", fr_tokenizer_supported_pre());
+    int count = 0;
+    for (char *p = names, *e; p && *p; p = e ? e + 1 : NULL) {
+        e = strchr(p, '|');
+        if (e)
+            *e = 0;
+        /* a byte-level vocabulary of all 256 byte symbols, so that decoding
+         * gives back every byte */
+        static char bl[256][5];
+        const char *all[256];
+        for (int b = 0; b < 256; b++) {
+            bl[b][fr_utf8_encode(fr_bytelevel_cp((uint8_t)b), bl[b])] = 0;
+            all[b] = bl[b];
+        }
+        fr_err err = {0};
+        fr_tokenizer *t = bpe_make(all, 256, NULL, NULL, 0, p, &err);
+        CHECK_MSG(t != NULL, "pre-tokenizer '%s': %s", p, err.msg);
+        if (t) {
+            static const char text[] =
+                "Hello, World! 12345 'll  \t\n\n x \xe4\xbd\xa0\xe5\xa5\xbd "
+                "\xd0\x9f\xd1\x80\xd0\xb8 \xf0\x9f\x98\x80 \xe3\x80\x80 end  ";
+            size_t n;
+            int32_t *ids = enc(t, text, sizeof text - 1, 0, false, &n);
+            CHECK_MSG(n == sizeof text - 1, "'%s': %zu ids", p, n); /* one per byte: no merges */
+            CHECK(dec_is(t, ids, n, 0, text));
+            free(ids);
+            fr_tokenizer_free(t);
+        }
+        count++;
+    }
+    CHECK(count >= 10);
 }
 
 /* Naive BPE on one word of letters: lowest-rank pair (leftmost on ties). */
@@ -434,6 +496,9 @@ static void test_bpe_random(void)
     for (int round = 0; round < rounds; round++) {
         static char pool[200][32], toks[200][32], ml[150][32], mr[150][32], mtxt[150][64];
         int np = 0, nt = 0, nm = 0;
+        /* a first token outside the byte-level alphabet (raw space): it has
+         * no raw form, so the internal raw-string table and the ids differ */
+        memcpy(toks[nt++], "x y", 4);
         for (char c = 'a'; c <= 'e'; c++) {
             pool[np][0] = c, pool[np++][1] = 0;
             if (c != 'e') /* 'e' has no token: its bytes are dropped */
@@ -482,6 +547,147 @@ static void test_bpe_random(void)
             if (!(n == nw && memcmp(ids, want, n * sizeof *ids) == 0))
                 mismatches++;
             free(ids);
+        }
+        fr_tokenizer_free(t);
+    }
+    CHECK_EQ_INT(mismatches, 0);
+}
+
+/* ---- special-token splitting against llama.cpp's fragment algorithm ------- */
+
+/* The reference: llama.cpp's tokenizer_st_partition, literally - for each
+ * special token (longest first, then lower id), rescan every text fragment
+ * left to right and cut out each occurrence; RSTRIP eats following spaces.
+ * Text fragments then become byte tokens (ids 0-255 are the bytes). */
+static size_t naive_partition(const char *const *tok, const int32_t *type, uint32_t ntok,
+                              bool rstrip, bool special, const char *text, size_t len, int32_t *out)
+{
+    typedef struct {
+        int32_t id;
+        size_t off, len;
+    } fr_t;
+    static fr_t a[4096], b[4096];
+    size_t na = 0, nb;
+    if (len)
+        a[na++] = (fr_t){-1, 0, len};
+    uint32_t order[256], no = 0;
+    for (uint32_t i = 256; i < ntok; i++)
+        if (type[i] == FR_TOKEN_USER_DEFINED || (special && type[i] == FR_TOKEN_CONTROL))
+            order[no++] = i;
+    for (uint32_t i = 1; i < no; i++) /* insertion sort: length desc, id asc */
+        for (uint32_t j = i; j > 0 && strlen(tok[order[j]]) > strlen(tok[order[j - 1]]); j--) {
+            uint32_t x = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = x;
+        }
+    for (uint32_t k = 0; k < no; k++) {
+        const char *sp = tok[order[k]];
+        size_t sl = strlen(sp);
+        nb = 0;
+        for (size_t f = 0; f < na; f++) {
+            if (a[f].id >= 0) {
+                b[nb++] = a[f];
+                continue;
+            }
+            size_t base = a[f].off, blen = a[f].len;
+            for (;;) {
+                const char *m = memmem(text + base, blen, sp, sl);
+                if (!m) {
+                    if (blen)
+                        b[nb++] = (fr_t){-1, base, blen};
+                    break;
+                }
+                size_t at = (size_t)(m - text);
+                if (at > base)
+                    b[nb++] = (fr_t){-1, base, at - base};
+                b[nb++] = (fr_t){(int32_t)order[k], 0, 0};
+                size_t roff = at + sl, rlen = base + blen - roff;
+                /* Phi-3's rule leaves <unk>, <s> and <|endoftext|> alone */
+                bool strip = rstrip && strcmp(sp, "<|endoftext|>") != 0;
+                while (strip && rlen &&
+                       (text[roff] == ' ' || (text[roff] >= '\t' && text[roff] <= '\r')))
+                    roff++, rlen--;
+                base = roff;
+                blen = rlen;
+                if (!blen)
+                    break;
+            }
+        }
+        memcpy(a, b, nb * sizeof *a);
+        na = nb;
+    }
+    size_t o = 0;
+    for (size_t f = 0; f < na; f++) {
+        if (a[f].id >= 0)
+            out[o++] = a[f].id;
+        else
+            for (size_t i = 0; i < a[f].len; i++)
+                out[o++] = (uint8_t)text[a[f].off + i];
+    }
+    return o;
+}
+
+static void test_partition_random(void)
+{
+    /* bytes 0-255 as byte-level tokens, then special tokens: overlapping
+     * short ones, and 20 of one length (the grouped, rolling-hash path) */
+    static char bl[256][5], names[40][16];
+    const char *tok[320];
+    int32_t type[320];
+    uint32_t n = 0;
+    for (int b = 0; b < 256; b++) {
+        bl[b][fr_utf8_encode(fr_bytelevel_cp((uint8_t)b), bl[b])] = 0;
+        tok[n] = bl[b], type[n++] = FR_TOKEN_NORMAL;
+    }
+    static const char *fixed[] = {"ab",   "ba",           "aba", "bab", "<x>",
+                                  "<xx>", "\xe2\x82\xac", " ",   "  ",  "<|endoftext|>"};
+    for (int i = 0; i < 10; i++)
+        tok[n] = fixed[i], type[n++] = i % 2 ? FR_TOKEN_CONTROL : FR_TOKEN_USER_DEFINED;
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof names[i], "[P%02d]", i);
+        tok[n] = names[i], type[n++] = i % 3 ? FR_TOKEN_USER_DEFINED : FR_TOKEN_CONTROL;
+    }
+    for (int i = 0; i < 12; i++) { /* same length as [Pnn], overlapping them */
+        snprintf(names[20 + i], sizeof names[20 + i], "%02d][P", i);
+        tok[n] = names[20 + i], type[n++] = FR_TOKEN_USER_DEFINED;
+    }
+    static const char *pieces[] = {"a",   "b",  "x",  " ", "  ", "<", ">",
+                                   "[P0", "1]", "[P", "]", "3",  "\n"};
+    int mismatches = 0, rounds = getenv("FR_SANITIZED") ? 150 : 600;
+    for (int phi = 0; phi < 2; phi++) {
+        fr_tokenizer_desc d;
+        fr_tokenizer_desc_init(&d);
+        d.model = "gpt2";
+        d.pre = "gpt-2";
+        d.name = phi ? "Phi3" : "tiny"; /* Phi-3: special tokens RSTRIP */
+        d.n_tokens = n;
+        d.tokens = tok;
+        d.token_types = type;
+        fr_tokenizer *t = NULL;
+        fr_err err = {0};
+        CHECK_MSG(fr_tokenizer_create(&d, &t, &err) == FR_OK, "%s", err.msg);
+        if (!t)
+            return;
+        for (int r = 0; r < rounds; r++) {
+            char text[400];
+            size_t len = 0;
+            int parts = (int)rnd(40);
+            for (int k = 0; k < parts; k++) {
+                const char *pc = rnd(3) ? pieces[rnd(13)] : tok[256 + rnd(n - 256)];
+                size_t l = strlen(pc);
+                if (len + l >= sizeof text)
+                    break;
+                memcpy(text + len, pc, l);
+                len += l;
+            }
+            bool special = r % 2;
+            int32_t want[800];
+            size_t nw = naive_partition(tok, type, n, phi, special, text, len, want);
+            size_t got_n;
+            int32_t *got = enc(t, text, len, 0, special, &got_n);
+            if (!(got_n == nw && memcmp(got, want, nw * sizeof *got) == 0))
+                mismatches++;
+            free(got);
         }
         fr_tokenizer_free(t);
     }
@@ -550,7 +756,10 @@ static void test_stream(void)
           !memcmp(s, "\xef\xbf\xbd", 3));
     CHECK(fr_decoder_push(d, 3 + 0xe2, &s, &n, &err) == FR_OK && n == 0);
     CHECK(fr_decoder_push(d, 3 + 'a', &s, &n, &err) == FR_OK && n == 4 &&
-          !memcmp(s, "\xef\xbf\xbd" "a", 4));
+          !memcmp(s,
+                  "\xef\xbf\xbd"
+                  "a",
+                  4));
     CHECK(fr_decoder_push(d, 3 + 0xf0, &s, &n, &err) == FR_OK && n == 0);
     fr_decoder_flush(d, &s, &n);
     CHECK(n == 3 && !memcmp(s, "\xef\xbf\xbd", 3));
@@ -626,7 +835,7 @@ static void test_llama2c(void)
         memcpy(buf + o + 8, txt[i], (size_t)l);
         o += 8 + (size_t)l;
     }
-    fr_vocab *v = NULL;
+    fr_llama2c_vocab *v = NULL;
     fr_err err = {0};
     CHECK(fr_llama2c_vocab_parse(buf, o, "synthetic", 0, &v, &err) == FR_OK);
     if (v) {
@@ -641,7 +850,7 @@ static void test_llama2c(void)
         CHECK_EQ_INT(v->token_types[3], FR_TOKEN_NORMAL);
         CHECK(v->scores[3] == -3.0f);
     }
-    fr_vocab_free(v);
+    fr_llama2c_vocab_free(v);
     /* truncation anywhere is an error naming the entry and the offset */
     for (size_t cut = 0; cut < o; cut++) {
         v = NULL;
@@ -650,7 +859,7 @@ static void test_llama2c(void)
             CHECK(st == FR_OK && v);
         else
             CHECK_MSG(st == FR_E_FORMAT && !v, "cut at %zu", cut);
-        fr_vocab_free(v);
+        fr_llama2c_vocab_free(v);
     }
     CHECK(fr_llama2c_vocab_parse(buf, o, "n", 5, &v, &err) == FR_E_FORMAT); /* asks for 5 */
     CHECK(strstr(err.msg, "entry 4") != NULL);
@@ -671,7 +880,7 @@ static void test_llama2c(void)
     CHECK_EQ_INT(v->token_types[259], FR_TOKEN_NORMAL);
     CHECK_STR(v->tokens[2], "</s>");
     fr_tokenizer *t = NULL;
-    CHECK(fr_tokenizer_from_vocab(v, &t, &err) == FR_OK);
+    CHECK(fr_tokenizer_from_llama2c(v, &t, &err) == FR_OK);
     if (t) {
         const int32_t once[] = {1, 403, 407, 261, 378};
         const int32_t lily[] = {1, 317, 269, 274, 287, 263, 377, 267, 265, 282, 295, 433, 426};
@@ -687,7 +896,7 @@ static void test_llama2c(void)
         free(ids);
         fr_tokenizer_free(t);
     }
-    fr_vocab_free(v);
+    fr_llama2c_vocab_free(v);
     CHECK(fr_llama2c_vocab_read("/nonexistent/tok.bin", 0, &v, &err) != FR_OK);
 }
 
@@ -710,8 +919,11 @@ static void test_hostile(void)
     const char *kinds[] = {"spaces", "letters", "random bytes", "NULs", "special text"};
     for (int k = 0; k < 5; k++) {
         for (size_t i = 0; i < mb; i++)
-            big[i] = k == 0 ? ' ' : k == 1 ? 'a' : k == 2 ? (char)rnd(256) : k == 3 ? 0
-                                                                                  : "<|x|>"[i % 5];
+            big[i] = k == 0   ? ' '
+                     : k == 1 ? 'a'
+                     : k == 2 ? (char)rnd(256)
+                     : k == 3 ? 0
+                              : "<|x|>"[i % 5];
         double t0 = fr_now_s();
         size_t n;
         int32_t *ids = enc(t, big, mb, 1, true, &n);
@@ -749,6 +961,8 @@ int main(void)
     test_spm_random();
     test_bpe_hand();
     test_bpe_random();
+    test_partition_random();
+    test_all_pre();
     test_stream();
     test_errors();
     test_hostile();
