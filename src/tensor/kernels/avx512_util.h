@@ -7,22 +7,6 @@
 
 #include "tensor/kernels/simd_common.h"
 
-/* {f[0] x 8, f[1] x 8} */
-FR_AI __m512 fr_z_expand2(const float *f)
-{
-    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    __m128 v = _mm_castpd_ps(_mm_load_sd((const double *)f));
-    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(v));
-}
-
-/* {half(h0) x 8, half(h1) x 8} */
-FR_AI __m512 fr_z_expand2_h(uint16_t h0, uint16_t h1)
-{
-    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)h0 | ((uint32_t)h1 << 16))));
-    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(v));
-}
-
 /* Horizontal sum in a fixed order. */
 FR_AI float fr_z_hsum(__m512 v)
 {

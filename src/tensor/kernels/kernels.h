@@ -32,10 +32,12 @@
  * the bit-exact dequantizer.
  *
  * Results. Integer sums are exact; the float accumulation over blocks
- * differs between sets (lanes), so sets agree to rounding, not bitwise.
- * Within one set, every output element is computed by the same sequence
- * of operations whatever the tile it falls in, the number of tokens or the
- * thread that runs it: decode and prefill give bit-identical results.
+ * differs between sets (lanes, and how many blocks one float step covers:
+ * 1 in generic and avx2, 16 for the 32-family in avx512), so sets agree to
+ * rounding, not bitwise. Within one set, every output element is computed
+ * by the same sequence of float operations on the same exact integers
+ * whatever the tile it falls in, the number of tokens or the thread that
+ * runs it: decode and prefill give bit-identical results (tested).
  */
 #ifndef FR_TENSOR_KERNELS_KERNELS_H
 #define FR_TENSOR_KERNELS_KERNELS_H
