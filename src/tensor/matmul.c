@@ -17,6 +17,7 @@
  */
 #include "tensor/matmul.h"
 
+#include <assert.h>
 #include <frugal/tensor.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -219,6 +220,8 @@ static int64_t fr_row_chunk(int64_t n_out, int nth)
 void fr_matmul(fr_pool *pool, const fr_weight *w, const float *x, int64_t n_tok, float *y,
                int64_t ldy, const fr_matmul_scratch *s)
 {
+    /* scratch is sized for max_n_in: a longer row would overrun it */
+    assert(w->n_in <= s->max_n_in && fr_pool_size(pool) <= s->n_threads);
     const fr_kernel_set *ks = s->ks;
     const fr_mm_kernel *k = &ks->mm[w->type];
     if (k->act == FR_ACT_NONE) {
@@ -300,6 +303,7 @@ static void fr_ref_worker(void *arg, int ith, int nth)
 void fr_matmul_ref(fr_pool *pool, const fr_weight *w, const float *x, int64_t n_tok, float *y,
                    int64_t ldy, const fr_matmul_scratch *s)
 {
+    assert(w->n_in <= s->max_n_in && fr_pool_size(pool) <= s->n_threads);
     fr_ref_job j = {w, x, n_tok, y, ldy, s};
     fr_pool_run(pool, fr_ref_worker, &j);
 }
