@@ -17,11 +17,12 @@
 
 enum { FR_F_F32, FR_F_F16, FR_F_BF16 };
 
-FR_AI __m512 fr_fload(const int T, const uint8_t *row, int64_t k, __mmask16 m)
+FR_AI __m512 fr_fload(const int T, const uint8_t *row, int64_t k, __mmask16 m, const int full)
 {
     if (T == FR_F_F32)
-        return _mm512_maskz_loadu_ps(m, row + 4 * k);
-    __m256i h = _mm256_maskz_loadu_epi16(m, row + 2 * k);
+        return full ? _mm512_loadu_ps(row + 4 * k) : _mm512_maskz_loadu_ps(m, row + 4 * k);
+    __m256i h = full ? _mm256_loadu_si256((const __m256i *)(row + 2 * k))
+                     : _mm256_maskz_loadu_epi16(m, row + 2 * k);
     if (T == FR_F_F16)
         return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -54,7 +55,7 @@ FR_AI void fr_ftile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, const
         for (int i = 0; i < RM; i++) {
             if (T != FR_F_F32) /* F32 streams fine with hardware prefetch */
                 fr_pf(w[i] + k * es + pf, lim, 16 * es);
-            wv[i] = fr_fload(T, w[i], k, 0xffff);
+            wv[i] = fr_fload(T, w[i], k, 0xffff, 1);
         }
         FR_UNROLL
         for (int j = 0; j < RN; j++) {
@@ -69,7 +70,7 @@ FR_AI void fr_ftile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, const
         __m512 wv[4];
         FR_UNROLL
         for (int i = 0; i < RM; i++)
-            wv[i] = fr_fload(T, w[i], k, m);
+            wv[i] = fr_fload(T, w[i], k, m, 0);
         FR_UNROLL
         for (int j = 0; j < RN; j++) {
             __m512 xv = _mm512_maskz_loadu_ps(m, x[j] + k);

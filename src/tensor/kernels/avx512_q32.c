@@ -237,13 +237,6 @@ FR_AI void fr_q_tile1(const fr_mm_args *a, int64_t r, int64_t r1, const int T, c
     int64_t nb = a->n_in / FR_QA_BLK;
     for (int64_t b0 = 0; b0 < nb; b0 += 16) {
         const int nv = (int)fr_min64(16, nb - b0);
-        /* scales first: their loads overlap the integer work */
-        __m512 dw[4], mw[4];
-        FR_UNROLL
-        for (int i = 0; i < RM; i++) {
-            dw[i] = fr_q_halves16(T, w[i], b0, nb, 0);
-            mw[i] = fr_q_min(T) ? fr_q_halves16(T, w[i], b0, nb, 2) : _mm512_setzero_ps();
-        }
         __m512i isum[4];
         /* prefetch this group's bytes pf ahead only when all of them lie
          * before lim (a branch per group, not per pair) */
@@ -258,9 +251,13 @@ FR_AI void fr_q_tile1(const fr_mm_args *a, int64_t r, int64_t r1, const int T, c
             fr_q_group1(a, w, b0, nb, RM, T, 0, 0, pf, isum);
         __m512 da = _mm512_loadu_ps(ad + b0);
         __m512 sa = fr_q_min(T) ? _mm512_loadu_ps(as + b0) : _mm512_setzero_ps();
+        /* the scales after the quants: the group's bytes are in L1 by now */
         FR_UNROLL
-        for (int i = 0; i < RM; i++)
-            acc[i] = fr_q_step(T, acc[i], isum[i], dw[i], da, mw[i], sa);
+        for (int i = 0; i < RM; i++) {
+            __m512 dw = fr_q_halves16(T, w[i], b0, nb, 0);
+            __m512 mw = fr_q_min(T) ? fr_q_halves16(T, w[i], b0, nb, 2) : _mm512_setzero_ps();
+            acc[i] = fr_q_step(T, acc[i], isum[i], dw, da, mw, sa);
+        }
     }
     FR_UNROLL
     for (int i = 0; i < RM; i++)
