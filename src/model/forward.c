@@ -53,7 +53,8 @@ struct fr_context {
     uint32_t *rows; /* [n_batch] chunk rows whose logits are wanted */
 
     float **att_scratch; /* per thread: [n_ctx] scores */
-    fr_matmul_scratch mm;
+    int n_att;           /* entries of att_scratch */
+    fr_matmul_scratch mm; /* kernel path + buffers for every fr_matmul */
 
     fr_lora_set *lora;    /* active LoRA adapters (lora.c) or NULL */
 
@@ -124,17 +125,21 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     c->sq = malloc(nb * sizeof(int32_t));
     c->rows = malloc(nb * sizeof(uint32_t));
     int nth = (int)p.n_threads;
+    c->n_att = nth;
     c->att_scratch = calloc((size_t)nth, sizeof(float *));
-    c->mm.per_thread = calloc((size_t)nth, sizeof(float *));
-    c->mm.n_threads = nth;
+    /* Matmul scratch: rows up to the longest input of any product, batches
+     * of n_batch tokens (the path is chosen here: FRUGAL_ISA or the best). */
     size_t max_in = hp->n_ff > hw ? hp->n_ff : hw;
-    c->mm.floats = fr_matmul_scratch_floats((int64_t)max_in);
+    st = fr_matmul_scratch_init(&c->mm, nth, (int64_t)max_in, (int64_t)nb, err);
+    if (st) {
+        fr_context_free(c);
+        return st;
+    }
     bool ok = c->kcache && c->vcache && c->seq_len && c->seq_tok && c->x && c->h && c->q && c->k && c->v &&
-              c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->att_scratch && c->mm.per_thread;
+              c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->att_scratch;
     for (int i = 0; ok && i < nth; i++) {
         c->att_scratch[i] = malloc((size_t)p.n_ctx * sizeof(float));
-        c->mm.per_thread[i] = malloc((size_t)c->mm.floats * sizeof(float));
-        ok = c->att_scratch[i] && c->mm.per_thread[i];
+        ok = c->att_scratch[i] != NULL;
     }
     if (!ok) {
         fr_context_free(c);
@@ -151,15 +156,10 @@ void fr_context_free(fr_context *c)
 {
     if (!c)
         return;
-    int nth = c->mm.n_threads;
-    for (int i = 0; i < nth; i++) {
-        if (c->att_scratch)
-            free(c->att_scratch[i]);
-        if (c->mm.per_thread)
-            free(c->mm.per_thread[i]);
-    }
+    for (int i = 0; c->att_scratch && i < c->n_att; i++)
+        free(c->att_scratch[i]);
     free(c->att_scratch);
-    free(c->mm.per_thread);
+    fr_matmul_scratch_free(&c->mm);
     fr_pool_free(c->pool);
     free(c->kcache);
     free(c->vcache);
