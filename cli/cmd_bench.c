@@ -271,11 +271,11 @@ int cmd_bench(int argc, char **argv)
     char *synth_path = NULL;
     if (synthetic) {
         cli_progress *prog = NULL;
-        if (fr_synth_cached(synthetic, NULL, threads[n_threads - 1], bench_synth_progress, &prog,
-                            &synth_path, &e) != FR_OK) {
-            cli_progress_finish(prog, false);
+        fr_status sst = fr_synth_cached(synthetic, NULL, threads[n_threads - 1],
+                                        bench_synth_progress, &prog, &synth_path, &e);
+        cli_progress_finish(prog, sst == FR_OK); /* NULL when the bar already ended */
+        if (sst != FR_OK)
             return cli_fail(&e);
-        }
         mo.model = synth_path;
     }
     /* energy meter: CPU sources only (RAPL, battery, estimate) */
