@@ -27,5 +27,9 @@ const fr_kernel_set fr_kernels_avx2 = {
     .quant_q8b = fr_quant_q8b_avx2,
     .quant_q8k = fr_quant_q8k_avx2,
     .read_sum = fr_read_sum_avx2,
+    .dot_f32 = fr_dot_f32_avx2,
+    .dot_f16 = fr_dot_f16_avx2,
+    .axpy_f32 = fr_axpy_f32_avx2,
+    .axpy_f16 = fr_axpy_f16_avx2,
 };
 #endif

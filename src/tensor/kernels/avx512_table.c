@@ -28,5 +28,9 @@ const fr_kernel_set fr_kernels_avx512 = {
     .quant_q8k = fr_quant_q8k_avx512,
     .interleave_q8b = fr_interleave_q8b_avx512,
     .read_sum = fr_read_sum_avx512,
+    .dot_f32 = fr_dot_f32_avx512,
+    .dot_f16 = fr_dot_f16_avx512,
+    .axpy_f32 = fr_axpy_f32_avx512,
+    .axpy_f16 = fr_axpy_f16_avx512,
 };
 #endif

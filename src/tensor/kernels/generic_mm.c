@@ -353,4 +353,8 @@ const fr_kernel_set fr_kernels_generic = {
     .quant_q8b = fr_quant_q8b_generic,
     .quant_q8k = fr_quant_q8k_generic,
     .read_sum = fr_read_sum_generic,
+    .dot_f32 = fr_dot_f32_generic,
+    .dot_f16 = fr_dot_f16_generic,
+    .axpy_f32 = fr_axpy_f32_generic,
+    .axpy_f16 = fr_axpy_f16_generic,
 };

@@ -129,6 +129,13 @@ typedef struct fr_kernel_set {
     /* Sums 8-byte words of buf (bytes a multiple of 256) so the compiler
      * cannot drop the reads: the memory-bandwidth loop. */
     uint64_t (*read_sum)(const void *buf, size_t bytes);
+    /* Attention rows over the KV cache (F32 or F16 entries): the dot of a
+     * query with a key, and y += a * value. The generic versions accumulate
+     * left to right (the reference order); SIMD ones in lanes. */
+    float (*dot_f32)(const float *q, const float *k, int64_t n);
+    float (*dot_f16)(const float *q, const uint16_t *k, int64_t n);
+    void (*axpy_f32)(float *y, float a, const float *v, int64_t n);
+    void (*axpy_f16)(float *y, float a, const uint16_t *v, int64_t n);
 } fr_kernel_set;
 
 /* The set of path isa, or NULL when this build or CPU cannot run it.
@@ -157,6 +164,20 @@ extern const fr_kernel_set fr_kernels_avx512;
 void fr_quant_q8b_generic(const float *x, int64_t n, int8_t *qs, float *d, float *s);
 void fr_quant_q8k_generic(const float *x, int64_t n, int8_t *qs, float *d, int16_t *bsums);
 uint64_t fr_read_sum_generic(const void *buf, size_t bytes);
+float fr_dot_f32_generic(const float *q, const float *k, int64_t n);
+float fr_dot_f16_generic(const float *q, const uint16_t *k, int64_t n);
+void fr_axpy_f32_generic(float *y, float a, const float *v, int64_t n);
+void fr_axpy_f16_generic(float *y, float a, const uint16_t *v, int64_t n);
+#if defined(__x86_64__)
+float fr_dot_f32_avx2(const float *q, const float *k, int64_t n);
+float fr_dot_f16_avx2(const float *q, const uint16_t *k, int64_t n);
+void fr_axpy_f32_avx2(float *y, float a, const float *v, int64_t n);
+void fr_axpy_f16_avx2(float *y, float a, const uint16_t *v, int64_t n);
+float fr_dot_f32_avx512(const float *q, const float *k, int64_t n);
+float fr_dot_f16_avx512(const float *q, const uint16_t *k, int64_t n);
+void fr_axpy_f32_avx512(float *y, float a, const float *v, int64_t n);
+void fr_axpy_f16_avx512(float *y, float a, const uint16_t *v, int64_t n);
+#endif
 
 /* Canonical unpacking of one stored row of n values (see the top of this
  * file). For the 32-family: q[n], d[n/32], m[n/32]. For the K-family:
