@@ -1,0 +1,134 @@
+/*
+ * linear.c - frozen-base and LoRA products (see linear.h).
+ *
+ * Input gradient of the base, dX = dY W: thread ith owns a slice of the
+ * input columns, cut at the weight type's block boundaries so a slice of a
+ * row can be dequantized on its own (blocks are independent). For each tile
+ * of FR_TILE_ROWS output rows it dequantizes its slice of the tile into its
+ * own buffer and adds dY[:, tile] * tile to its columns of dX. No two
+ * threads write the same value, and each value's sum runs over the rows in
+ * order, so the result is independent of the thread count. An F32 weight is
+ * read in place.
+ */
+#include "tune/linear.h"
+
+#include <frugal/tensor.h>
+#include <frugal/types.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tune/gemm.h"
+
+fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, fr_err *err)
+{
+    memset(e, 0, sizeof *e);
+    if (n_threads < 1)
+        n_threads = 1;
+    fr_status st = fr_pool_create(n_threads, &e->pool, err);
+    if (st)
+        return st;
+    e->nth = n_threads;
+    e->mm.n_threads = n_threads;
+    e->mm.floats = fr_matmul_scratch_floats(max_n_in);
+    e->mm.per_thread = calloc((size_t)n_threads, sizeof(float *));
+    e->tile = calloc((size_t)n_threads, sizeof(float *));
+    bool ok = e->mm.per_thread && e->tile;
+    for (int i = 0; ok && i < n_threads; i++) {
+        e->mm.per_thread[i] = malloc((size_t)e->mm.floats * sizeof(float));
+        e->tile[i] = malloc((size_t)FR_TILE_ROWS * (size_t)max_n_in * sizeof(float));
+        ok = e->mm.per_thread[i] && e->tile[i];
+    }
+    if (!ok) {
+        fr_tune_exec_free(e);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory for training scratch (%d threads)",
+                          n_threads);
+    }
+    return FR_OK;
+}
+
+void fr_tune_exec_free(fr_tune_exec *e)
+{
+    if (!e)
+        return;
+    for (int i = 0; i < e->nth; i++) {
+        if (e->mm.per_thread)
+            free(e->mm.per_thread[i]);
+        if (e->tile)
+            free(e->tile[i]);
+    }
+    free(e->mm.per_thread);
+    free(e->tile);
+    fr_pool_free(e->pool);
+    memset(e, 0, sizeof *e);
+}
+
+void fr_base_forward(fr_tune_exec *e, const fr_weight *w, const float *bias, const float *x,
+                     int64_t n, float *y)
+{
+    fr_matmul(e->pool, w, x, n, y, w->n_out, &e->mm);
+    if (bias)
+        for (int64_t t = 0; t < n; t++)
+            for (int64_t o = 0; o < w->n_out; o++)
+                y[t * w->n_out + o] += bias[o];
+}
+
+typedef struct fr_bwd_job {
+    fr_tune_exec *e;
+    const fr_weight *w;
+    const float *dy;
+    int64_t n;
+    float *dx;
+} fr_bwd_job;
+
+static void fr_base_backward_worker(void *arg, int ith, int nth)
+{
+    const fr_bwd_job *j = arg;
+    const fr_weight *w = j->w;
+    const fr_type_info *ti = fr_type_get((uint32_t)w->type);
+    int64_t bs = ti->block_size, n_blocks = w->n_in / bs, b0, b1;
+    fr_split_range(n_blocks, ith, nth, &b0, &b1);
+    if (b0 >= b1)
+        return;
+    int64_t c0 = b0 * bs, cw = (b1 - b0) * bs;
+    float *dx = j->dx + c0;
+    if (w->type == FR_TYPE_F32) {
+        fr_gemm_nn_block(j->n, cw, w->n_out, 1.0f, j->dy, w->n_out, (const float *)w->data + c0,
+                         w->n_in, true, dx, w->n_in);
+        return;
+    }
+    float *tile = j->e->tile[ith];
+    size_t off = (size_t)b0 * ti->type_size;
+    for (int64_t o0 = 0; o0 < w->n_out; o0 += FR_TILE_ROWS) {
+        int64_t rows = w->n_out - o0 < FR_TILE_ROWS ? w->n_out - o0 : FR_TILE_ROWS;
+        for (int64_t r = 0; r < rows; r++) {
+            const uint8_t *src = (const uint8_t *)w->data + (size_t)(o0 + r) * w->row_bytes + off;
+            /* Types were validated when the model was bound. */
+            (void)fr_dequantize(w->type, src, tile + r * cw, cw, NULL);
+        }
+        fr_gemm_nn_block(j->n, cw, rows, 1.0f, j->dy + o0, w->n_out, tile, cw, true, dx,
+                         w->n_in);
+    }
+}
+
+void fr_base_backward(fr_tune_exec *e, const fr_weight *w, const float *dy, int64_t n, float *dx)
+{
+    fr_bwd_job j = {e, w, dy, n, dx};
+    fr_pool_run(e->pool, fr_base_backward_worker, &j);
+}
+
+void fr_lora_forward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, int64_t n, float *y,
+                     float *u)
+{
+    fr_gemm_nt(e->pool, n, p->r, p->n_in, 1.0f, x, p->n_in, p->A, p->n_in, false, u, p->r);
+    fr_gemm_nt(e->pool, n, p->n_out, p->r, p->scale, u, p->r, p->B, p->r, true, y, p->n_out);
+}
+
+void fr_lora_backward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, const float *u,
+                      const float *dy, int64_t n, float *dx, float *du)
+{
+    fr_gemm_tn(e->pool, p->n_out, p->r, n, p->scale, dy, p->n_out, u, p->r, true, p->dB, p->r);
+    fr_gemm_nn(e->pool, n, p->r, p->n_out, p->scale, dy, p->n_out, p->B, p->r, false, du, p->r);
+    fr_gemm_tn(e->pool, p->r, p->n_in, n, 1.0f, du, p->r, x, p->n_in, true, p->dA, p->n_in);
+    if (dx)
+        fr_gemm_nn(e->pool, n, p->n_in, p->r, 1.0f, du, p->r, p->A, p->n_in, true, dx, p->n_in);
+}

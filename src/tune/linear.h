@@ -1,0 +1,60 @@
+/*
+ * linear.h - linear layers for training: a frozen base weight in its stored
+ * (usually quantized) type, plus an optional LoRA pair.
+ *
+ *   y = x W^T (+ bias) + scale * (x A^T) B^T
+ *
+ * with W [n_out][n_in] (GGUF [n_in, n_out]), A [r][n_in], B [n_out][r]
+ * (llama.cpp's lora_a [n_in, r] and lora_b [r, n_out]), scale = alpha / r.
+ *
+ * The base is never dequantized as a whole: the forward product goes
+ * through fr_matmul (one row at a time), and the input gradient dX = dY W
+ * dequantizes tiles of FR_TILE_ROWS rows, each thread its own column slice,
+ * so the extra memory is FR_TILE_ROWS * n_in floats per thread.
+ */
+#ifndef FR_TUNE_LINEAR_H
+#define FR_TUNE_LINEAR_H
+
+#include <frugal/base.h>
+
+#include "tensor/matmul.h"
+#include "tensor/threadpool.h"
+
+#define FR_TILE_ROWS 32
+
+/* Thread pool and per-thread scratch shared by every product of a run. */
+typedef struct fr_tune_exec {
+    fr_pool *pool;
+    int nth;
+    fr_matmul_scratch mm; /* for fr_matmul */
+    float **tile;         /* [nth][FR_TILE_ROWS * max_n_in] */
+} fr_tune_exec;
+
+/* max_n_in: the longest weight row (max of n_embd, n_ff, q_dim). */
+fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, fr_err *err);
+void fr_tune_exec_free(fr_tune_exec *e);
+
+/* y [n][n_out] = x [n][n_in] W^T (+ bias, may be NULL). */
+void fr_base_forward(fr_tune_exec *e, const fr_weight *w, const float *bias, const float *x,
+                     int64_t n, float *y);
+/* dx [n][n_in] += dy [n][n_out] W. */
+void fr_base_backward(fr_tune_exec *e, const fr_weight *w, const float *dy, int64_t n, float *dx);
+
+typedef struct fr_lora_pair {
+    const float *A;  /* [r][n_in] */
+    const float *B;  /* [n_out][r] */
+    float *dA, *dB;  /* same shapes; gradients are added */
+    int64_t n_in, n_out;
+    int64_t r;
+    float scale;     /* alpha / r */
+} fr_lora_pair;
+
+/* y [n][n_out] += scale * (x A^T) B^T; u [n][r] = x A^T is kept for backward. */
+void fr_lora_forward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, int64_t n, float *y,
+                     float *u);
+/* dB += scale * dy^T u; du = scale * dy B; dA += du^T x; dx (may be NULL)
+ * += du A. du is scratch of n * r floats. */
+void fr_lora_backward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, const float *u,
+                      const float *dy, int64_t n, float *dx, float *du);
+
+#endif
