@@ -52,6 +52,8 @@ typedef struct fr_lora_pair {
 /* y [n][n_out] += scale * (x A^T) B^T; u [n][r] = x A^T is kept for backward. */
 void fr_lora_forward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, int64_t n, float *y,
                      float *u);
+/* u [n][r] = x A^T only (recomputation, when y itself is not needed). */
+void fr_lora_project(fr_tune_exec *e, const fr_lora_pair *p, const float *x, int64_t n, float *u);
 /* dB += scale * dy^T u; du = scale * dy B; dA += du^T x; dx (may be NULL)
  * += du A. du is scratch of n * r floats. */
 void fr_lora_backward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, const float *u,
