@@ -1,13 +1,14 @@
 /*
  * cmd_ask.c - `frugal ask --db KB.sqlite ... "question"`.
  *
- * The pipeline lives in the library (fr_rag_ask); this file only parses
- * flags and prints. Generation needs the inference engine, which this build
- * does not have yet: -m MODEL says so plainly instead of pretending, and
- * --retrieve-only runs everything that does not need a model (retrieval,
- * fusion, the gate) and shows the passages a model would be given.
+ * The pipeline lives in the library (fr_rag_ask); this file parses flags,
+ * opens the model (constrained greedy decoding in src/rag/ask_model.c) and
+ * prints. --retrieve-only runs everything that does not need a model
+ * (retrieval, fusion, the gate) and shows the passages a model would get.
  */
 #include "cli.h"
+#include "llm.h"
+#include "rag/ask_model.h"
 
 #include <frugal/rag.h>
 #include <stdio.h>
@@ -35,19 +36,78 @@ static void print_passages(const fr_kb_hits *h)
     }
 }
 
+/* The answer with its citations resolved, per-sentence scores, energy. */
+static void print_answer(const fr_rag_result *r)
+{
+    const fr_kb_hits *h = r->hits;
+    printf("%s\n", r->shown);
+    if (r->abstained) {
+        const char *why = r->outcome == FR_RAG_ABSTAIN_GATE      ? h->gate_reason
+                          : r->outcome == FR_RAG_ABSTAIN_NOT_FOUND ? "the model found no answer in the passages"
+                                                                   : "the answer is not supported well enough by the passages it cites";
+        printf("(abstained: %s)\n", why);
+        if (r->answer && r->answer[0] && r->outcome == FR_RAG_ABSTAIN_SUPPORT)
+            printf("model's draft, not shown as an answer: %s\n", r->answer);
+    }
+    if (r->check && !r->check->not_found) {
+        printf("\nsupport per sentence (threshold %.2f):\n", r->threshold);
+        for (size_t i = 0; i < r->check->n; i++) {
+            const fr_rag_sentence *se = &r->check->sentences[i];
+            printf("  %.2f  %.*s", se->score, (int)se->len, r->answer + se->off);
+            for (int c = 0; c < se->n_cites; c++)
+                printf(" [%d]", se->cites[c]);
+            if (se->missing[0])
+                printf("   (not in the cited passages: %s)", se->missing);
+            printf("\n");
+        }
+    }
+    if (!r->abstained) {
+        bool cited[64] = {false};
+        for (size_t i = 0; r->check && i < r->check->n; i++)
+            for (int c = 0; c < r->check->sentences[i].n_cites; c++)
+                if (r->check->sentences[i].cites[c] >= 1 && r->check->sentences[i].cites[c] <= 64)
+                    cited[r->check->sentences[i].cites[c] - 1] = true;
+        printf("\nsources:\n");
+        for (size_t i = 0; i < h->n && i < 64; i++) {
+            if (!cited[i])
+                continue;
+            const fr_kb_passage *p = &h->v[i];
+            printf("  [%zu] %s", i + 1, p->path);
+            if (p->page > 0)
+                printf(", page %d", p->page);
+            printf(", bytes %llu-%llu", (unsigned long long)p->byte_off,
+                   (unsigned long long)(p->byte_off + p->byte_len));
+            if (p->heading)
+                printf(" (%s)", p->heading);
+            size_t n = strlen(p->text);
+            int show = n > 160 ? 160 : (int)n;
+            while (show > 0 && (size_t)show < n && ((unsigned char)p->text[show] & 0xC0) == 0x80)
+                show--;
+            printf("\n      \"%.*s%s\"\n", show, p->text, (size_t)show < n ? "..." : "");
+        }
+    }
+    if (r->n_tokens > 0)
+        printf("\n%d tokens in %.2f s%s", r->n_tokens, r->gen_seconds, r->gen_joules >= 0 ? "" : "\n");
+    if (r->n_tokens > 0 && r->gen_joules >= 0)
+        printf(", %.3g J (estimate from CPU time)\n", r->gen_joules);
+}
+
 int cmd_ask(int argc, char **argv)
 {
-    const char *db = NULL, *model = NULL;
+    const char *db = NULL;
+    cli_model_opts mo = {0};
     long k = 5;
     double min_support = FR_RAG_DEFAULT_THRESHOLD, gate = 0.5;
     bool json = false, retrieve_only = false, no_gate = false;
+    long max_bytes = 2048;
     const cli_opt opts[] = {
         {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base (from frugal index)", 0, 0, NULL},
-        {"--model", "-m", CLI_STR, &model, "MODEL.gguf", "model that writes the answer", 0, 0, NULL},
+        CLI_MODEL_OPTS(&mo),
         {"--k", NULL, CLI_INT, &k, "N", "passages to retrieve (default 5)", 1, 50, NULL},
         {"--min-support", NULL, CLI_DOUBLE, &min_support, "T", "abstain below this groundedness score (default 0.60)", 0.001, 1, NULL},
         {"--gate", NULL, CLI_DOUBLE, &gate, "G", "abstain when the best passage covers less of the question (default 0.5)", 0.001, 1, NULL},
         {"--no-gate", NULL, CLI_FLAG, &no_gate, NULL, "never abstain at retrieval", 0, 0, NULL},
+        {"--max-bytes", NULL, CLI_INT, &max_bytes, "N", "longest answer in bytes (default 2048)", 16, 1 << 20, NULL},
         {"--retrieve-only", NULL, CLI_FLAG, &retrieve_only, NULL, "retrieval and the gate only, no model", 0, 0, NULL},
         {"--json", NULL, CLI_FLAG, &json, NULL, "one JSON document on stdout", 0, 0, NULL},
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
@@ -66,15 +126,9 @@ int cmd_ask(int argc, char **argv)
         cli_error("ask: --db KB.sqlite is required");
         return FR_EXIT_USAGE;
     }
-    if (!model && !retrieve_only) {
+    if (!mo.model && !getenv("FRUGAL_MODEL") && !retrieve_only) {
         cli_error("ask: give -m MODEL.gguf, or --retrieve-only to see retrieval and the gate");
         return FR_EXIT_USAGE;
-    }
-    if (model && !retrieve_only) {
-        cli_error("ask: answering with a model needs the inference engine, which is not built "
-                  "yet in frugal %s; use --retrieve-only for now",
-                  fr_version());
-        return FR_EXIT_RUNTIME;
     }
     fr_err err;
     fr_err_clear(&err);
@@ -85,8 +139,33 @@ int cmd_ask(int argc, char **argv)
     ao.retrieve.k = (int)k;
     ao.retrieve.gate_min = no_gate ? -1 : gate;
     ao.check.threshold = min_support;
+    cli_llm L = {0};
+    fr_meter *meter = NULL;
+    fr_rag_model rm = {0};
+    if (!retrieve_only) {
+        if (!mo.ctx)
+            mo.ctx = 4096;
+        if ((rc = cli_llm_open(&mo, 1, true, &L))) {
+            fr_kb_free(kb);
+            return rc;
+        }
+        fr_meter_config mc;
+        fr_meter_config_init(&mc);
+        mc.sources = FR_METER_RAPL | FR_METER_BATTERY | FR_METER_ESTIMATE;
+        mc.cpu_watts_per_core = (fr_range){5, 9, 15};
+        mc.cpu_watts_origin = "generic x86 core";
+        if (fr_meter_create(&mc, &meter, NULL) != FR_OK)
+            meter = NULL;
+        rm = (fr_rag_model){L.ctx, 0, L.tok, L.tmpl, meter};
+        ao.generate = fr_rag_model_generate;
+        ao.gen_user = &rm;
+        ao.check.lp_weight = 1.0;
+        ao.max_answer_bytes = (size_t)max_bytes;
+    }
     fr_rag_result *r = NULL;
     if (fr_rag_ask(kb, pos[0], &ao, &r, &err)) {
+        cli_llm_close(&L);
+        fr_meter_free(meter);
         fr_kb_free(kb);
         return cli_fail(&err);
     }
@@ -102,6 +181,23 @@ int cmd_ask(int argc, char **argv)
         }
     } else {
         const fr_kb_hits *h = r->hits;
+        if (!retrieve_only) {
+            print_answer(r);
+            if (!r->abstained || r->outcome == FR_RAG_ABSTAIN_GATE) {
+                fr_rag_result_free(r);
+                cli_llm_close(&L);
+                fr_meter_free(meter);
+                fr_kb_free(kb);
+                return FR_EXIT_OK;
+            }
+            printf("\nclosest passages:\n");
+            print_passages(h);
+            fr_rag_result_free(r);
+            cli_llm_close(&L);
+            fr_meter_free(meter);
+            fr_kb_free(kb);
+            return FR_EXIT_OK;
+        }
         printf("query: %s\n", h->fts_query[0] ? h->fts_query : "(no content terms)");
         if (h->tri_query[0])
             printf("codes: %s\n", h->tri_query);
@@ -111,6 +207,8 @@ int cmd_ask(int argc, char **argv)
         print_passages(h);
     }
     fr_rag_result_free(r);
+    cli_llm_close(&L);
+    fr_meter_free(meter);
     fr_kb_free(kb);
     return code;
 }

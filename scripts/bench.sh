@@ -1,6 +1,96 @@
 #!/usr/bin/env bash
-# make bench: runs the benchmark table and writes BENCHMARKS.md.
+# make bench: the benchmark tables, written to BENCHMARKS.md. Benchmarks
+# never fail on a number; they fail only when a program cannot run.
+#
+#   BENCH_QUICK=1 make bench     fewer repetitions, qwen2.5-0.5b shapes only
+#   BENCH_SKIP="serve tune"      skip sections (speed tok quant gguf sampler rag serve tune)
+#
+# The speed section measures random-weight models with the exact shapes of
+# Llama-3.2-1B and Qwen2.5-0.5B (generated once into ~/.cache/frugal/synthetic)
+# at Q8_0, Q4_0 and Q4_K_M with 1 and 2 threads, pp128 and tg64, as
+# llama.cpp's figures in ../shared/bench/peers.md were measured, and puts
+# llama.cpp's number and the ratio beside each row when that file is there.
 set -euo pipefail
 FRUGAL=${1:-build/frugal}
-echo "frugal bench: no benchmarks yet; see the status table in README.md." >&2
-"$FRUGAL" --version
+BUILD=$(dirname "$FRUGAL")
+SHARED=${FR_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
+OUT=BENCHMARKS.md
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+skip() { case " ${BENCH_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
+REPS=3
+MODELS="llama-3.2-1b qwen2.5-0.5b"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then REPS=1; MODELS="qwen2.5-0.5b"; fi
+
+{
+  echo "# frugal benchmarks"
+  echo
+  echo "Written by \`make bench\` ($(date -u +%Y-%m-%dT%H:%MZ)). Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). frugal $("$FRUGAL" --version | awk '{print $2, $3, $4}')."
+  echo "These machines are shared and noisy: compare rows measured in one run."
+  echo
+} > "$OUT"
+
+if ! skip speed; then
+  echo "bench: speed (synthetic models; the first run generates them)" >&2
+  : > "$TMP/speed.jsonl"
+  for m in $MODELS; do
+    for q in q8_0 q4_0 q4_k_m; do
+      "$FRUGAL" bench --synthetic "$m:$q" -p 128 -n 64 -r "$REPS" -t 1,2 --json >> "$TMP/speed.jsonl"
+    done
+  done
+  node - "$TMP/speed.jsonl" "$SHARED/bench/peers.md" >> "$OUT" <<'JS'
+const fs = require("fs");
+const docs = [];
+let buf = "";
+for (const line of fs.readFileSync(process.argv[2], "utf8").split("\n")) {
+  buf += line + "\n";
+  if (line === "}") { docs.push(JSON.parse(buf)); buf = ""; }
+}
+// llama.cpp rows: | model, TYPE | size | threads | pp128 | tg64 |
+const peers = {};
+try {
+  for (const l of fs.readFileSync(process.argv[3], "utf8").split("\n")) {
+    const m = l.match(/^\| (\S+) shape, (\S+) \| [^|]+\| (\d+) \| ([\d.]+)[^|]*\| ([\d.]+)/);
+    if (m) peers[`${m[1]}:${m[2].toLowerCase()}:${m[3]}`] = { pp: +m[4], tg: +m[5] };
+  }
+} catch (e) {}
+const f = (x, d = 1) => (x === undefined ? "n/a" : x.toFixed(d));
+console.log("## Prefill and decode speed (tok/s)\n");
+const d0 = docs[0];
+console.log(`Method: \`frugal bench --synthetic MODEL:TYPE -p 128 -n 64 -t 1,2\` (warm-up, then mean ± sd), random weights with the exact shapes. ISA path: ${d0 && d0.machine.isa ? d0.machine.isa : "see frugal bench"}. llama.cpp: build 4748 figures from peers.md, same kind of machine, not measured side by side here.\n`);
+console.log("| model | type | size | threads | pp128 | llama.cpp pp128 | ratio | tg64 | llama.cpp tg64 | ratio | decode GB/s |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+for (const d of docs) {
+  const [name, type] = d.model.name.split(":");
+  const size = (d.model.weight_bytes / 1048576).toFixed(0) + " MiB";
+  for (const th of [...new Set(d.tests.map((t) => t.threads))]) {
+    const pp = d.tests.find((t) => t.test === "pp" && t.threads === th);
+    const tg = d.tests.find((t) => t.test === "tg" && t.threads === th);
+    const p = peers[`${name}:${type}:${th}`] || {};
+    const r = (a, b) => (a && b ? (a / b).toFixed(2) + "x" : "n/a");
+    console.log(`| ${name} | ${type} | ${size} | ${th} | ${f(pp && pp.tok_s)} ± ${f(pp && pp.tok_s_sd)} | ${f(p.pp)} | ${r(pp && pp.tok_s, p.pp)} | ${f(tg && tg.tok_s, 2)} ± ${f(tg && tg.tok_s_sd, 2)} | ${f(p.tg)} | ${r(tg && tg.tok_s, p.tg)} | ${tg ? f(tg.tok_s * d.decode_bytes_per_token / 1e9, 2) : "n/a"} |`);
+  }
+}
+if (d0) console.log(`\nJ/token in these runs: ${d0.meter.label}.`);
+console.log("");
+JS
+fi
+
+run_section() { # name title command...
+  local name=$1 title=$2; shift 2
+  skip "$name" && return 0
+  echo "bench: $name" >&2
+  { echo "## $title"; echo; } >> "$OUT"
+  # the programs' own headings become sub-headings of this section
+  if "$@" 2> "$TMP/$name.err" | sed -e 's/^#\{1,2\} /### /' >> "$OUT" && [ "${PIPESTATUS[0]}" = 0 ]; then
+    echo >> "$OUT"
+  else
+    echo "(failed: $(tail -1 "$TMP/$name.err"))" >> "$OUT"; echo >> "$OUT"
+  fi
+}
+run_section tok "Tokenizer speed" env FR_SHARED="$SHARED" "$BUILD/bench_tokenize" "$SHARED"
+run_section quant "Quantizer speed" "$BUILD/bench_quant"
+run_section gguf "GGUF open" env FR_SHARED="$SHARED" "$BUILD/bench_gguf"
+run_section sampler "Sampler cost per token" "$BUILD/bench_sampler" 200
+run_section rag "Grounding: checker quality, retrieval, abstention" "$BUILD/bench_rag" --data "$SHARED/data"
+echo "bench: wrote $OUT" >&2

@@ -53,6 +53,18 @@ FR_API const fr_synth_preset *fr_synth_preset_find(const char *name);
 /* Parameter count the spec gives. */
 FR_API uint64_t fr_synth_n_params(const fr_synth_spec *s);
 
+/* A cached synthetic model for "PRESET[:TYPE]" (TYPE: any `frugal quantize`
+ * target, default q8_0): the file dir/PRESET-TYPE.gguf, created on first use
+ * (random F16 weights quantized with llama-quantize's per-tensor rules, so a
+ * q4_k_m model has the tensor types a real Q4_K_M file has). dir NULL:
+ * $XDG_CACHE_HOME/frugal/synthetic (default ~/.cache/frugal/synthetic).
+ * *path is malloc'd. progress (may be NULL) reports the generation: stage 0
+ * writing random weights, 1 quantizing. */
+typedef void (*fr_synth_progress_fn)(void *user, int stage, uint64_t done, uint64_t total);
+FR_API fr_status fr_synth_cached(const char *spec, const char *dir, int n_threads,
+                                 fr_synth_progress_fn progress, void *user, char **path,
+                                 fr_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -366,8 +366,7 @@ static void test_bpe_hand(void)
                                 "ab",
                                 "bc",
                                 "abc",
-                                "\xc4\xa0"
-                                "a",
+                                "\304\240a", /* U+0120 then 'a' */
                                 "<|end|>",
                                 "cab",
                                 "!"};
