@@ -6,10 +6,13 @@
 #include "text/chat_tokens.h"
 
 #include <frugal/sampler.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void cli_sampling_defaults(cli_sampling *s)
 {
@@ -57,10 +60,23 @@ int cli_llm_open(const cli_model_opts *o, uint32_t n_seq, bool with_template, cl
         cli_error("no model: pass -m MODEL.gguf (or set FRUGAL_MODEL; `frugal pull` downloads one)");
         return FR_EXIT_USAGE;
     }
+    /* bad --lora scales are usage errors: report them before any loading */
+    for (int i = 0; i < o->lora.n; i++) {
+        char p[4096];
+        float sc;
+        int rc = cli_lora_parse(o->lora.v[i], p, sizeof p, &sc);
+        if (rc)
+            return rc;
+    }
     fr_err e;
     double t0 = fr_now_s();
     if (fr_model_load(path, &out->model, &e) != FR_OK)
         return cli_fail(&e);
+    int lrc = cli_lora_load(&o->lora, out->model, out->lora, out->lora_scale, &out->n_lora);
+    if (lrc) {
+        cli_llm_close(out);
+        return lrc;
+    }
     if (fr_tokenizer_from_gguf(fr_model_gguf(out->model), &out->tok, &e) != FR_OK) {
         fr_err_prefix(&e, "%s: tokenizer", path);
         cli_llm_close(out);
@@ -88,7 +104,8 @@ int cli_llm_open(const cli_model_opts *o, uint32_t n_seq, bool with_template, cl
         cp.n_batch = (uint32_t)o->batch;
     if (o->kv_type && strcmp(o->kv_type, "f16") == 0)
         cp.kv_type = FR_TYPE_F16;
-    if (fr_context_create(out->model, &cp, &out->ctx, &e) != FR_OK) {
+    if (fr_context_create(out->model, &cp, &out->ctx, &e) != FR_OK ||
+        fr_context_set_lora(out->ctx, out->lora, out->lora_scale, (size_t)out->n_lora, &e) != FR_OK) {
         cli_llm_close(out);
         return cli_fail(&e);
     }
@@ -99,6 +116,8 @@ int cli_llm_open(const cli_model_opts *o, uint32_t n_seq, bool with_template, cl
 void cli_llm_close(cli_llm *l)
 {
     fr_context_free(l->ctx);
+    for (int i = 0; i < l->n_lora; i++)
+        fr_lora_free(l->lora[i]);
     fr_chat_template_free(l->tmpl);
     fr_tokenizer_free(l->tok);
     fr_model_free(l->model);
@@ -116,4 +135,68 @@ void cli_llm_describe(const cli_llm *l, const char *path)
             (int)(name.len > 60 ? 60 : name.len), name.len ? name.ptr : "model", hp->arch,
             (double)fr_model_n_params(l->model) / 1e6, sz, path, fr_context_n_ctx(l->ctx),
             fr_context_n_threads(l->ctx), l->load_s);
+    for (int i = 0; i < l->n_lora; i++)
+        cli_lora_describe(l->lora[i], l->lora_scale[i]);
+}
+
+int cli_lora_parse(const char *spec, char *path, size_t path_size, float *scale)
+{
+    *scale = 1.0f;
+    const char *colon = strrchr(spec, ':');
+    size_t plen = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (colon) {
+        const char *v = colon + 1;
+        char *end = NULL;
+        errno = 0;
+        double d = *v ? strtod(v, &end) : 0.0;
+        bool number = *v && end && *end == '\0' && errno == 0 && isfinite(d) &&
+                      fabs(d) <= 1e6;
+        if (number) {
+            *scale = (float)d;
+        } else if (access(spec, F_OK) == 0) {
+            plen = strlen(spec); /* a path with a ':' in it */
+        } else {
+            cli_error("--lora %s: '%s' is not a scale; use --lora FILE or --lora FILE:SCALE "
+                      "with SCALE a number such as 0.5", spec, v);
+            return FR_EXIT_USAGE;
+        }
+    }
+    if (plen == 0 || plen >= path_size) {
+        cli_error("--lora %s: no adapter file named", spec);
+        return FR_EXIT_USAGE;
+    }
+    memcpy(path, spec, plen);
+    path[plen] = '\0';
+    return FR_EXIT_OK;
+}
+
+int cli_lora_load(const cli_strs *specs, const fr_model *m, fr_lora **out, float *scales, int *n)
+{
+    *n = 0;
+    for (int i = 0; i < specs->n && i < CLI_STRS_MAX; i++) {
+        char path[4096];
+        int rc = cli_lora_parse(specs->v[i], path, sizeof path, &scales[i]);
+        fr_err e;
+        if (!rc && fr_lora_load(path, m, &out[i], &e) != FR_OK)
+            rc = cli_fail(&e);
+        if (rc) {
+            for (int k = 0; k < i; k++)
+                fr_lora_free(out[k]);
+            *n = 0;
+            return rc;
+        }
+        *n = i + 1;
+    }
+    return FR_EXIT_OK;
+}
+
+void cli_lora_describe(const fr_lora *a, float scale)
+{
+    uint32_t r = fr_lora_rank(a);
+    fprintf(stderr, "frugal: adapter %s (rank %u, alpha %g, scale %g -> %g effective, %zu "
+            "tensors)\n", fr_lora_path(a), r, (double)fr_lora_alpha(a), (double)scale,
+            (double)fr_lora_effective_scale(fr_lora_alpha(a), r, scale), fr_lora_n_pairs(a));
+    if (fr_lora_n_ignored(a))
+        cli_warn("%s: %zu norm tensors in the adapter are ignored (as llama.cpp does)",
+                 fr_lora_path(a), fr_lora_n_ignored(a));
 }

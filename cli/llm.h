@@ -1,7 +1,8 @@
 /*
  * llm.h - what run, chat, serve, bench and perplexity share: the model
- * options (-m, --ctx, -t, --kv-type, --chat-template), the sampling options,
- * and opening a model with its tokenizer, template and context.
+ * options (-m, --ctx, -t, --kv-type, --chat-template, --lora), the sampling
+ * options, and opening a model with its tokenizer, template, LoRA adapters
+ * and context.
  *
  * The option tables are macros so each command lists them inside its own
  * cli_opt table (one --help, one parser).
@@ -13,6 +14,7 @@
 
 #include <frugal/chat.h>
 #include <frugal/generate.h>
+#include <frugal/lora.h>
 #include <frugal/model.h>
 #include <frugal/tokenizer.h>
 
@@ -24,6 +26,7 @@ typedef struct cli_model_opts {
     const char *kv_type;
     const char *chat_template;
     bool strict_template;
+    cli_strs lora; /* --lora FILE[:SCALE], repeatable */
 } cli_model_opts;
 
 #define CLI_MODEL_OPTS(o)                                                                        \
@@ -33,7 +36,8 @@ typedef struct cli_model_opts {
     {"--batch", "-b", CLI_INT, &(o)->batch, "N", "prompt tokens per forward pass (default 512)", 0, 65536, NULL}, \
     {"--kv-type", NULL, CLI_CHOICE, &(o)->kv_type, NULL, "KV cache type (default f32)", 0, 0, "f32|f16"}, \
     {"--chat-template", NULL, CLI_STR, &(o)->chat_template, "NAME", "override the model's chat template", 0, 0, NULL}, \
-    {"--strict-template", NULL, CLI_FLAG, &(o)->strict_template, NULL, "error (not ChatML) on an unknown template", 0, 0, NULL}
+    {"--strict-template", NULL, CLI_FLAG, &(o)->strict_template, NULL, "error (not ChatML) on an unknown template", 0, 0, NULL}, \
+    {"--lora", NULL, CLI_STRS, &(o)->lora, "FILE[:S]", "apply a LoRA adapter, scaled by S (default 1; repeatable)", 0, 0, NULL}
 
 typedef struct cli_sampling {
     double temp, top_p, min_p, repeat_penalty, frequency_penalty, presence_penalty;
@@ -62,16 +66,34 @@ typedef struct cli_llm {
     fr_tokenizer *tok;
     fr_context *ctx;
     fr_chat_template *tmpl; /* NULL unless asked for */
+    fr_lora *lora[CLI_STRS_MAX]; /* the --lora adapters, attached to ctx */
+    float lora_scale[CLI_STRS_MAX];
+    int n_lora;
     double load_s;
 } cli_llm;
 
-/* Opens the model in o (or $FRUGAL_MODEL), its tokenizer and a context with
- * n_seq sequences; with_template also resolves the chat template (printing
- * its warning, if any). Prints errors; returns an exit code (0 = ok). */
+/* Opens the model in o (or $FRUGAL_MODEL), its tokenizer, the --lora
+ * adapters and a context with n_seq sequences that applies them;
+ * with_template also resolves the chat template (printing its warning, if
+ * any). A command that creates more contexts attaches the same adapters with
+ * fr_context_set_lora(ctx, l->lora, l->lora_scale, (size_t)l->n_lora, &err).
+ * Prints errors; returns an exit code (0 = ok). */
 int cli_llm_open(const cli_model_opts *o, uint32_t n_seq, bool with_template, cli_llm *out);
 void cli_llm_close(cli_llm *l);
 
-/* One line on stderr: model name, arch, parameters, size, context, threads. */
+/* One line on stderr: model name, arch, parameters, size, context, threads;
+ * then one line per adapter. */
 void cli_llm_describe(const cli_llm *l, const char *path);
+
+/* Splits a --lora value "FILE" or "FILE:SCALE" (SCALE a finite number; a
+ * path that itself contains ':' and exists is taken whole). Prints a usage
+ * error and returns FR_EXIT_USAGE on a bad scale; 0 otherwise. */
+int cli_lora_parse(const char *spec, char *path, size_t path_size, float *scale);
+/* Parses and loads every spec for model m into out[]/scales[] (CLI_STRS_MAX
+ * entries); *n is set to the number loaded. Prints errors; returns an exit
+ * code. On failure nothing stays loaded. */
+int cli_lora_load(const cli_strs *specs, const fr_model *m, fr_lora **out, float *scales, int *n);
+/* "adapter.gguf (rank 16, alpha 32, scale 1 -> 2 effective, 14 tensors)" on stderr. */
+void cli_lora_describe(const fr_lora *a, float scale);
 
 #endif

@@ -21,6 +21,7 @@
  * when a batch asks for more logits rows than any batch before it.
  */
 #include "model/model_impl.h"
+#include "model/lora_impl.h"
 
 #include <frugal/tensor.h>
 #include <math.h>
@@ -53,6 +54,8 @@ struct fr_context {
 
     float **att_scratch; /* per thread: [n_ctx] scores */
     fr_matmul_scratch mm;
+
+    fr_lora_set *lora;    /* active LoRA adapters (lora.c) or NULL */
 
     float *logits;        /* [logits_cap, n_vocab] */
     uint32_t logits_cap;  /* rows allocated */
@@ -174,6 +177,7 @@ void fr_context_free(fr_context *c)
     free(c->sq);
     free(c->rows);
     free(c->logits);
+    fr_lora_set_free(c->lora);
     free(c);
 }
 
@@ -181,6 +185,9 @@ uint32_t fr_context_n_ctx(const fr_context *c) { return c->n_ctx; }
 uint32_t fr_context_n_seq(const fr_context *c) { return c->n_seq; }
 uint32_t fr_context_n_threads(const fr_context *c) { return (uint32_t)fr_pool_size(c->pool); }
 const fr_model *fr_context_model(const fr_context *c) { return c->m; }
+fr_lora_set **fr_context_lora_slot(fr_context *c) { return &c->lora; }
+fr_pool *fr_context_pool(fr_context *c) { return c->pool; }
+uint32_t fr_context_n_batch(const fr_context *c) { return c->n_batch; }
 
 uint32_t fr_context_seq_len(const fr_context *c, uint32_t s)
 {
@@ -358,8 +365,11 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
         for (uint32_t t = 0; t < n_tok; t++)
             fr_rmsnorm(c->h + t * E, c->x + t * E, ly->attn_norm, (int64_t)E, hp->norm_eps);
         fr_matmul(c->pool, &ly->wq, c->h, n_tok, c->q, (int64_t)q_dim, &c->mm);
+        fr_lora_apply(c->lora, c->pool, l, FR_LORA_Q, c->h, n_tok, c->q, (int64_t)q_dim);
         fr_matmul(c->pool, &ly->wk, c->h, n_tok, c->k, (int64_t)kvd, &c->mm);
+        fr_lora_apply(c->lora, c->pool, l, FR_LORA_K, c->h, n_tok, c->k, (int64_t)kvd);
         fr_matmul(c->pool, &ly->wv, c->h, n_tok, c->v, (int64_t)kvd, &c->mm);
+        fr_lora_apply(c->lora, c->pool, l, FR_LORA_V, c->h, n_tok, c->v, (int64_t)kvd);
         fr_add_bias(c->q, ly->bq, n_tok, q_dim);
         fr_add_bias(c->k, ly->bk, n_tok, kvd);
         fr_add_bias(c->v, ly->bv, n_tok, kvd);
@@ -383,6 +393,7 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
         fr_attn_job aj = {c, l, n_tok};
         fr_pool_run(c->pool, fr_attn_worker, &aj);
         fr_matmul(c->pool, &ly->wo, c->h, n_tok, c->o, (int64_t)E, &c->mm);
+        fr_lora_apply(c->lora, c->pool, l, FR_LORA_O, c->h, n_tok, c->o, (int64_t)E);
         fr_add_bias(c->o, ly->bo, n_tok, E);
         for (size_t i = 0; i < n_tok * E; i++)
             c->x[i] += c->o[i];
@@ -390,10 +401,13 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
         for (uint32_t t = 0; t < n_tok; t++)
             fr_rmsnorm(c->h + t * E, c->x + t * E, ly->ffn_norm, (int64_t)E, hp->norm_eps);
         fr_matmul(c->pool, &ly->w_gate, c->h, n_tok, c->gate, (int64_t)F, &c->mm);
+        fr_lora_apply(c->lora, c->pool, l, FR_LORA_GATE, c->h, n_tok, c->gate, (int64_t)F);
         fr_matmul(c->pool, &ly->w_up, c->h, n_tok, c->up, (int64_t)F, &c->mm);
+        fr_lora_apply(c->lora, c->pool, l, FR_LORA_UP, c->h, n_tok, c->up, (int64_t)F);
         for (size_t i = 0; i < n_tok * F; i++)
             c->gate[i] = fr_silu(c->gate[i]) * c->up[i];
         fr_matmul(c->pool, &ly->w_down, c->gate, n_tok, c->o, (int64_t)E, &c->mm);
+        fr_lora_apply(c->lora, c->pool, l, FR_LORA_DOWN, c->gate, n_tok, c->o, (int64_t)E);
         for (size_t i = 0; i < n_tok * E; i++)
             c->x[i] += c->o[i];
     }
@@ -404,6 +418,8 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
     if (n_logit_rows)
         fr_matmul(c->pool, &m->output, c->h, n_logit_rows,
                   c->logits + (size_t)logit_base * hp->n_vocab, hp->n_vocab, &c->mm);
+    fr_lora_apply(c->lora, c->pool, 0, FR_LORA_OUTPUT, c->h, n_logit_rows,
+                  c->logits + (size_t)logit_base * hp->n_vocab, hp->n_vocab);
 }
 
 fr_status fr_context_decode(fr_context *c, const fr_batch *b, fr_err *err)
