@@ -116,19 +116,19 @@ void fr_base_backward(fr_tune_exec *e, const fr_weight *w, const float *dy, int6
     fr_pool_run(e->pool, fr_base_backward_worker, &j);
 }
 
-void fr_lora_project(fr_tune_exec *e, const fr_lora_pair *p, const float *x, int64_t n, float *u)
+void fr_lora_project(fr_tune_exec *e, const fr_lora_ref *p, const float *x, int64_t n, float *u)
 {
     fr_gemm_nt(e->pool, n, p->r, p->n_in, 1.0f, x, p->n_in, p->A, p->n_in, false, u, p->r);
 }
 
-void fr_lora_forward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, int64_t n, float *y,
+void fr_lora_forward(fr_tune_exec *e, const fr_lora_ref *p, const float *x, int64_t n, float *y,
                      float *u)
 {
     fr_lora_project(e, p, x, n, u);
     fr_gemm_nt(e->pool, n, p->n_out, p->r, p->scale, u, p->r, p->B, p->r, true, y, p->n_out);
 }
 
-void fr_lora_backward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, const float *u,
+void fr_lora_backward(fr_tune_exec *e, const fr_lora_ref *p, const float *x, const float *u,
                       const float *dy, int64_t n, float *dx, float *du)
 {
     fr_gemm_tn(e->pool, p->n_out, p->r, n, p->scale, dy, p->n_out, u, p->r, true, p->dB, p->r);

@@ -40,23 +40,23 @@ void fr_base_forward(fr_tune_exec *e, const fr_weight *w, const float *bias, con
 /* dx [n][n_in] += dy [n][n_out] W. */
 void fr_base_backward(fr_tune_exec *e, const fr_weight *w, const float *dy, int64_t n, float *dx);
 
-typedef struct fr_lora_pair {
+typedef struct fr_lora_ref {
     const float *A;  /* [r][n_in] */
     const float *B;  /* [n_out][r] */
     float *dA, *dB;  /* same shapes; gradients are added */
     int64_t n_in, n_out;
     int64_t r;
     float scale;     /* alpha / r */
-} fr_lora_pair;
+} fr_lora_ref;
 
 /* y [n][n_out] += scale * (x A^T) B^T; u [n][r] = x A^T is kept for backward. */
-void fr_lora_forward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, int64_t n, float *y,
+void fr_lora_forward(fr_tune_exec *e, const fr_lora_ref *p, const float *x, int64_t n, float *y,
                      float *u);
 /* u [n][r] = x A^T only (recomputation, when y itself is not needed). */
-void fr_lora_project(fr_tune_exec *e, const fr_lora_pair *p, const float *x, int64_t n, float *u);
+void fr_lora_project(fr_tune_exec *e, const fr_lora_ref *p, const float *x, int64_t n, float *u);
 /* dB += scale * dy^T u; du = scale * dy B; dA += du^T x; dx (may be NULL)
  * += du A. du is scratch of n * r floats. */
-void fr_lora_backward(fr_tune_exec *e, const fr_lora_pair *p, const float *x, const float *u,
+void fr_lora_backward(fr_tune_exec *e, const fr_lora_ref *p, const float *x, const float *u,
                       const float *dy, int64_t n, float *dx, float *du);
 
 #endif

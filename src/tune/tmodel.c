@@ -33,7 +33,7 @@
 
 struct fr_tmodel {
     const fr_model *m;
-    fr_lora_set *lora;
+    fr_tlora *lora;
     fr_tune_exec *ex;
     int64_t max_rows, max_seq, chunk;
     size_t E, QD, KVD, F, R, HALF;
@@ -111,7 +111,7 @@ void fr_tmodel_bytes(const fr_hparams *hp, uint32_t rank, int64_t max_rows, int6
     *chunk_rows = s.chunk;
 }
 
-fr_status fr_tmodel_create(const fr_model *m, fr_lora_set *lora, fr_tune_exec *ex,
+fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
                            int64_t max_rows, int64_t max_seq, int64_t logit_rows,
                            fr_tmodel **out, fr_err *err)
 {
@@ -364,10 +364,10 @@ static void fr_attn_items(void *c, int64_t lo, int64_t hi, int ith)
 static void fr_lin_fwd(fr_tmodel *tm, uint32_t l, int t, const float *bias, const float *x,
                        int64_t n, float *y)
 {
-    const fr_weight *w = fr_lora_target_weight(&tm->m->layers[l], t);
+    const fr_weight *w = fr_tlora_weight(&tm->m->layers[l], t);
     fr_base_forward(tm->ex, w, bias, x, n, y);
-    fr_lora_pair p;
-    if (fr_lora_set_pair(tm->lora, l, t, &p))
+    fr_lora_ref p;
+    if (fr_tlora_pair(tm->lora, l, t, &p))
         fr_lora_forward(tm->ex, &p, x, n, y, tm->u[t]);
 }
 
@@ -375,10 +375,10 @@ static void fr_lin_fwd(fr_tmodel *tm, uint32_t l, int t, const float *bias, cons
 static void fr_lin_bwd(fr_tmodel *tm, uint32_t l, int t, const float *x, const float *dy,
                        int64_t n, float *dx)
 {
-    const fr_weight *w = fr_lora_target_weight(&tm->m->layers[l], t);
+    const fr_weight *w = fr_tlora_weight(&tm->m->layers[l], t);
     fr_base_backward(tm->ex, w, dy, n, dx);
-    fr_lora_pair p;
-    if (fr_lora_set_pair(tm->lora, l, t, &p))
+    fr_lora_ref p;
+    if (fr_tlora_pair(tm->lora, l, t, &p))
         fr_lora_backward(tm->ex, &p, x, tm->u[t], dy, n, dx, tm->du);
 }
 
@@ -419,8 +419,8 @@ static void fr_layer_forward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, bool
     } else {
         /* Recomputation for backward: the layer's output is already saved;
          * only the LoRA projection of act is needed. */
-        fr_lora_pair p;
-        if (fr_lora_set_pair(tm->lora, l, FR_TARGET_DOWN, &p))
+        fr_lora_ref p;
+        if (fr_tlora_pair(tm->lora, l, FR_TARGET_DOWN, &p))
             fr_lora_project(tm->ex, &p, tm->act, n, tm->u[FR_TARGET_DOWN]);
     }
 }

@@ -19,7 +19,7 @@
 #include <frugal/model.h>
 
 #include "tune/linear.h"
-#include "tune/lora_set.h"
+#include "tune/tlora.h"
 
 /* A micro-batch: n_seq sequences stacked row by row. */
 typedef struct fr_tbatch {
@@ -35,7 +35,7 @@ typedef struct fr_tmodel fr_tmodel;
 
 /* Buffers for up to max_rows rows with sequences of at most max_seq rows.
  * m, lora and ex are borrowed. logit_rows 0 = auto. */
-fr_status fr_tmodel_create(const fr_model *m, fr_lora_set *lora, fr_tune_exec *ex,
+fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
                            int64_t max_rows, int64_t max_seq, int64_t logit_rows,
                            fr_tmodel **out, fr_err *err);
 void fr_tmodel_free(fr_tmodel *tm);

@@ -157,7 +157,7 @@ void fr_tuner_free(fr_tuner *t)
     fr_tmodel_free(t->tm);
     fr_tune_exec_free(&t->ex);
     fr_adamw_free(&t->opt);
-    fr_lora_set_free(t->set);
+    fr_tlora_free(t->set);
     free(t->perm);
     free(t->btok);
     free(t->btgt);
@@ -180,7 +180,7 @@ fr_status fr_tuner_create(fr_model *m, const fr_tune_params *p, fr_tuner **out, 
     t->perm_epoch = UINT64_MAX;
     const fr_hparams *hp = fr_model_hparams(m);
     int64_t rows = (int64_t)p->batch * p->n_ctx;
-    if ((st = fr_lora_set_create(m, p->rank, p->alpha, p->targets, &t->set, err)) ||
+    if ((st = fr_tlora_create(m, p->rank, p->alpha, p->targets, &t->set, err)) ||
         (st = fr_adamw_init(&t->opt, t->set->n_params, err)) ||
         (st = fr_tune_exec_init(&t->ex, fr_tune_threads(p), fr_max_in(hp), err)) ||
         (st = fr_tmodel_create(m, t->set, &t->ex, rows, p->n_ctx, p->logit_rows, &t->tm, err)))
@@ -194,7 +194,7 @@ fr_status fr_tuner_create(fr_model *m, const fr_tune_params *p, fr_tuner **out, 
         goto fail;
     }
     t->rng = p->seed;
-    fr_lora_set_init(t->set, &t->rng);
+    fr_tlora_init(t->set, &t->rng);
     *out = t;
     return FR_OK;
 fail:

@@ -15,13 +15,13 @@
 
 #include "tune/adamw.h"
 #include "tune/linear.h"
-#include "tune/lora_set.h"
+#include "tune/tlora.h"
 #include "tune/tmodel.h"
 
 struct fr_tuner {
     fr_model *m;
     fr_tune_params p;
-    fr_lora_set *set;
+    fr_tlora *set;
     fr_adamw opt;
     fr_tune_exec ex;
     fr_tmodel *tm;

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "model/model_impl.h"
-#include "tune/lora_set.h"
+#include "tune/tlora.h"
 #include "tune/tmodel.h"
 
 static char tmpdir[256];
@@ -36,7 +36,7 @@ typedef struct ref {
     double *emb, *out, *onorm;
     double **an, **fn, **qn, **kn, **bq, **bk, **bv;
     double **W; /* [L * 7] dequantized targets */
-    const fr_lora_set *set;
+    const fr_tlora *set;
     double *lora; /* copy of set->param, perturbed by the check */
     double scale;
 } ref;
@@ -70,7 +70,7 @@ static const char *stems[7] = {"attn_q.weight", "attn_k.weight", "attn_v.weight"
                                "attn_output.weight", "ffn_gate.weight", "ffn_up.weight",
                                "ffn_down.weight"};
 
-static void ref_load(ref *r, const fr_model *m, const fr_lora_set *set)
+static void ref_load(ref *r, const fr_model *m, const fr_tlora *set)
 {
     const fr_hparams *hp = fr_model_hparams(m);
     const fr_gguf *g = fr_model_gguf(m);
@@ -126,7 +126,7 @@ static void ref_free(ref *r)
 static void ref_lin(const ref *r, int l, int t, const double *bias, const double *x, double *y)
 {
     const double *W = r->W[l * 7 + t];
-    const fr_lora_slot *sl = fr_lora_set_slot(r->set, (uint32_t)l, t);
+    const fr_tlora_slot *sl = fr_tlora_slot_at(r->set, (uint32_t)l, t);
     int n_in = t == 3 ? r->QD : t == 6 ? r->F : r->E;
     int n_out = t == 0 ? r->QD : (t == 1 || t == 2) ? r->KD : (t == 4 || t == 5) ? r->F : r->E;
     for (int o = 0; o < n_out; o++) {
@@ -311,10 +311,10 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     const fr_hparams *hp = fr_model_hparams(m);
     const char *tn = fr_type_name(wt);
 
-    fr_lora_set *set;
-    CHECK(fr_lora_set_create(m, 3, 6.0f, FR_TARGETS_ALL, &set, &e) == FR_OK);
+    fr_tlora *set;
+    CHECK(fr_tlora_create(m, 3, 6.0f, FR_TARGETS_ALL, &set, &e) == FR_OK);
     uint64_t rng = 7;
-    fr_lora_set_init(set, &rng);
+    fr_tlora_init(set, &rng);
     fr_tune_exec ex3, ex1;
     int64_t max_in = hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd;
     if ((int64_t)hp->n_head * hp->head_dim > max_in)
@@ -364,7 +364,7 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     /* --- gradients: random B so that A gets gradients too --- */
     for (uint32_t l = 0; l < set->n_layer; l++)
         for (int t = 0; t < FR_TARGET_COUNT; t++) {
-            const fr_lora_slot *sl = fr_lora_set_slot(set, l, t);
+            const fr_tlora_slot *sl = fr_tlora_slot_at(set, l, t);
             for (int64_t i = 0; i < sl->n_out * (int64_t)set->rank; i++)
                 set->param[sl->b_off + i] = (float)((double)((i * 7919 + l * 31 + (uint64_t)t * 17) % 1000) / 1000.0 - 0.5) * 0.4f;
         }
@@ -404,7 +404,7 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     double worst = 0;
     for (uint32_t l = 0; l < set->n_layer; l++)
         for (int t = 0; t < FR_TARGET_COUNT; t++) {
-            const fr_lora_slot *sl = fr_lora_set_slot(set, l, t);
+            const fr_tlora_slot *sl = fr_tlora_slot_at(set, l, t);
             int64_t na = (int64_t)set->rank * sl->n_in, nb = sl->n_out * (int64_t)set->rank;
             int64_t idx[6] = {sl->a_off, sl->a_off + na / 2 + 1, sl->a_off + na - 1,
                               sl->b_off, sl->b_off + nb / 2 + 1, sl->b_off + nb - 1};
@@ -438,7 +438,7 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     fr_tmodel_free(tm1);
     fr_tune_exec_free(&ex3);
     fr_tune_exec_free(&ex1);
-    fr_lora_set_free(set);
+    fr_tlora_free(set);
     fr_model_free(m);
     char path[320];
     snprintf(path, sizeof path, "%s/%s", tmpdir, file);

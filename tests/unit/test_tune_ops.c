@@ -529,7 +529,7 @@ static void test_linear(fr_type type, int64_t n_in, int64_t n_out, int nth)
     float *A = frand(r * n_in, 0.3), *B = frand(n_out * r, 0.3);
     float *dA = fzero(r * n_in), *dB = fzero(n_out * r);
     float *y = fzero(n * n_out), *u = fzero(n * r), *du = fzero(n * r), *dx = fzero(n * n_in);
-    fr_lora_pair lp = {A, B, dA, dB, n_in, n_out, r, 0.5f};
+    fr_lora_ref lp = {A, B, dA, dB, n_in, n_out, r, 0.5f};
     fr_base_forward(&ex, &w, NULL, x, n, y);
     fr_lora_forward(&ex, &lp, x, n, y, u);
     fr_base_backward(&ex, &w, c, n, dx);
@@ -554,7 +554,7 @@ static void test_linear(fr_type type, int64_t n_in, int64_t n_out, int nth)
 
     /* B = 0 leaves the base output unchanged, bit for bit */
     float *y0 = fzero(n * n_out), *y1 = fzero(n * n_out), *Bz = fzero(n_out * r);
-    fr_lora_pair lz = {A, Bz, dA, dB, n_in, n_out, r, 0.5f};
+    fr_lora_ref lz = {A, Bz, dA, dB, n_in, n_out, r, 0.5f};
     fr_base_forward(&ex, &w, NULL, x, n, y0);
     memcpy(y1, y0, sizeof(float) * (size_t)(n * n_out));
     fr_lora_forward(&ex, &lz, x, n, y1, u);

@@ -1,8 +1,8 @@
 /*
- * lora_set.c - the trainable LoRA parameters (see lora_set.h) and target
+ * tlora.c - the trainable LoRA parameters (see tlora.h) and target
  * names.
  */
-#include "tune/lora_set.h"
+#include "tune/tlora.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@ const char *fr_tune_target_name(int t)
     return t >= 0 && t < FR_TARGET_COUNT ? fr_target_names[t] : NULL;
 }
 
-const char *fr_lora_target_stem(int t)
+const char *fr_tlora_stem(int t)
 {
     return t >= 0 && t < FR_TARGET_COUNT ? fr_target_stems[t] : NULL;
 }
@@ -81,7 +81,7 @@ fr_status fr_tune_parse_targets(const char *list, unsigned *out, fr_err *err)
     return FR_OK;
 }
 
-const fr_weight *fr_lora_target_weight(const void *layer, int t)
+const fr_weight *fr_tlora_weight(const void *layer, int t)
 {
     const fr_layer *ly = layer;
     switch (t) {
@@ -96,8 +96,8 @@ const fr_weight *fr_lora_target_weight(const void *layer, int t)
     }
 }
 
-fr_status fr_lora_set_create(const fr_model *m, uint32_t rank, float alpha, unsigned targets,
-                             fr_lora_set **out, fr_err *err)
+fr_status fr_tlora_create(const fr_model *m, uint32_t rank, float alpha, unsigned targets,
+                             fr_tlora **out, fr_err *err)
 {
     *out = NULL;
     const fr_hparams *hp = &m->hp;
@@ -107,7 +107,7 @@ fr_status fr_lora_set_create(const fr_model *m, uint32_t rank, float alpha, unsi
         return fr_err_set(err, FR_E_INVALID, "LoRA alpha must be a positive number");
     if (!(targets & FR_TARGETS_ALL) || (targets & ~FR_TARGETS_ALL))
         return fr_err_set(err, FR_E_INVALID, "invalid LoRA target mask 0x%x", targets);
-    fr_lora_set *s = calloc(1, sizeof *s);
+    fr_tlora *s = calloc(1, sizeof *s);
     if (!s)
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
     s->rank = rank;
@@ -116,7 +116,7 @@ fr_status fr_lora_set_create(const fr_model *m, uint32_t rank, float alpha, unsi
     s->n_layer = hp->n_layer;
     s->slot = calloc((size_t)hp->n_layer * FR_TARGET_COUNT, sizeof *s->slot);
     if (!s->slot) {
-        fr_lora_set_free(s);
+        fr_tlora_free(s);
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
     }
     int64_t off = 0;
@@ -124,8 +124,8 @@ fr_status fr_lora_set_create(const fr_model *m, uint32_t rank, float alpha, unsi
         for (int t = 0; t < FR_TARGET_COUNT; t++) {
             if (!(targets & (1u << t)))
                 continue;
-            const fr_weight *w = fr_lora_target_weight(&m->layers[l], t);
-            fr_lora_slot *sl = &s->slot[(size_t)l * FR_TARGET_COUNT + (size_t)t];
+            const fr_weight *w = fr_tlora_weight(&m->layers[l], t);
+            fr_tlora_slot *sl = &s->slot[(size_t)l * FR_TARGET_COUNT + (size_t)t];
             sl->on = true;
             sl->n_in = w->n_in;
             sl->n_out = w->n_out;
@@ -137,13 +137,13 @@ fr_status fr_lora_set_create(const fr_model *m, uint32_t rank, float alpha, unsi
     s->n_params = off;
     size_t bytes;
     if (fr_mul_size((size_t)off, sizeof(float), &bytes)) {
-        fr_lora_set_free(s);
+        fr_tlora_free(s);
         return fr_err_set(err, FR_E_NOMEM, "LoRA parameter count overflows");
     }
     s->param = calloc((size_t)off, sizeof(float));
     s->grad = calloc((size_t)off, sizeof(float));
     if (!s->param || !s->grad) {
-        fr_lora_set_free(s);
+        fr_tlora_free(s);
         return fr_err_set(err, FR_E_NOMEM,
                           "out of memory for %lld LoRA parameters (rank %u); use a smaller "
                           "--rank or fewer --targets", (long long)off, rank);
@@ -152,7 +152,7 @@ fr_status fr_lora_set_create(const fr_model *m, uint32_t rank, float alpha, unsi
     return FR_OK;
 }
 
-void fr_lora_set_free(fr_lora_set *s)
+void fr_tlora_free(fr_tlora *s)
 {
     if (!s)
         return;
@@ -162,13 +162,13 @@ void fr_lora_set_free(fr_lora_set *s)
     free(s);
 }
 
-void fr_lora_set_init(fr_lora_set *s, uint64_t *rng)
+void fr_tlora_init(fr_tlora *s, uint64_t *rng)
 {
     memset(s->param, 0, (size_t)s->n_params * sizeof(float));
     memset(s->grad, 0, (size_t)s->n_params * sizeof(float));
     for (uint32_t l = 0; l < s->n_layer; l++)
         for (int t = 0; t < FR_TARGET_COUNT; t++) {
-            const fr_lora_slot *sl = fr_lora_set_slot(s, l, t);
+            const fr_tlora_slot *sl = fr_tlora_slot_at(s, l, t);
             if (!sl->on)
                 continue;
             float bound = 1.0f / sqrtf((float)sl->n_in);
@@ -178,9 +178,9 @@ void fr_lora_set_init(fr_lora_set *s, uint64_t *rng)
         }
 }
 
-bool fr_lora_set_pair(fr_lora_set *s, uint32_t l, int t, fr_lora_pair *out)
+bool fr_tlora_pair(fr_tlora *s, uint32_t l, int t, fr_lora_ref *out)
 {
-    const fr_lora_slot *sl = fr_lora_set_slot(s, l, t);
+    const fr_tlora_slot *sl = fr_tlora_slot_at(s, l, t);
     if (!sl->on)
         return false;
     out->A = s->param + sl->a_off;
