@@ -220,6 +220,40 @@ FR_API uint64_t fr_tuner_step_count(const fr_tuner *t);
 /* Optimizer steps in one pass over a dataset of n samples. */
 FR_API uint64_t fr_tune_steps_per_epoch(const fr_tune_params *p, size_t n_samples);
 
+/* ---- output and checkpoints -------------------------------------------------- */
+
+/* Writes the current adapter in llama.cpp's GGUF LoRA format (frugal/lora.h:
+ * F32 A and B for every targeted weight, adapter.lora.alpha), atomically;
+ * never over the base model's file. */
+FR_API fr_status fr_tuner_save_adapter(const fr_tuner *t, const char *path, fr_err *err);
+
+/* Writes a checkpoint directory at dir: adapter.gguf (loadable with --lora),
+ * optimizer.gguf (AdamW moments), state.json (step, epoch and position in
+ * the data order, RNG state, every training parameter, fingerprints of the
+ * model and of train). It is written into a temporary directory beside dir
+ * and renamed into place, so dir is either the old checkpoint or the new
+ * one, never a mix. extra_json (may be NULL) is a JSON object text the
+ * caller wants back on resume (e.g. its moving averages); it is stored
+ * under "extra". */
+FR_API fr_status fr_tuner_save_checkpoint(const fr_tuner *t, const fr_dataset *train,
+                                          const char *dir, const char *extra_json, fr_err *err);
+
+/* Reads the training parameters of the checkpoint at dir (a checkpoint
+ * directory, or a directory of "step-N" checkpoints: the highest N is
+ * used; *resolved (may be NULL; malloc'd) names the one chosen), so the
+ * caller can load its data with the same n_ctx and create the tuner.
+ * *extra_json (may be NULL; malloc'd) receives the saved extra object. */
+FR_API fr_status fr_tune_checkpoint_read(const char *dir, fr_tune_params *p, char **resolved,
+                                         char **extra_json, fr_err *err);
+
+/* Restores the checkpoint at dir (a checkpoint directory) into t, which
+ * must have been created for the same model with the checkpoint's
+ * parameters (n_threads may differ). Fails, changing nothing, when the
+ * model or the training data (fingerprint) differ from the checkpoint's.
+ * Continuing from here gives bit for bit the run that was interrupted. */
+FR_API fr_status fr_tuner_load_checkpoint(fr_tuner *t, const fr_dataset *train, const char *dir,
+                                          fr_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -254,7 +254,7 @@ static void fr_gemm(fr_pool *pool, fr_gemm_kind kind, int64_t M, int64_t N, int6
     /* Rows when there are enough of them for every thread, else columns. */
     j.split_rows = M >= 4 * (int64_t)nth || M >= N;
     /* Small products are not worth waking the workers. */
-    if (nth == 1 || (double)M * (double)N * (double)(K ? K : 1) < 32768.0) {
+    if (nth == 1 || (double)M * (double)N * (double)(K ? K : 1) < (double)(1 << 18)) {
         fr_gemm_run_block(&j, 0, M, 0, N);
         return;
     }

@@ -27,6 +27,11 @@ fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, fr
     fr_status st = fr_pool_create(n_threads, &e->pool, err);
     if (st)
         return st;
+    if ((st = fr_pool_create(1, &e->solo, err))) {
+        fr_pool_free(e->pool);
+        e->pool = NULL;
+        return st;
+    }
     e->nth = n_threads;
     e->mm.n_threads = n_threads;
     e->mm.floats = fr_matmul_scratch_floats(max_n_in);
@@ -59,13 +64,19 @@ void fr_tune_exec_free(fr_tune_exec *e)
     free(e->mm.per_thread);
     free(e->tile);
     fr_pool_free(e->pool);
+    fr_pool_free(e->solo);
     memset(e, 0, sizeof *e);
+}
+
+fr_pool *fr_tune_pool_for(fr_tune_exec *e, int64_t macs)
+{
+    return macs < FR_PAR_MIN_MACS ? e->solo : e->pool;
 }
 
 void fr_base_forward(fr_tune_exec *e, const fr_weight *w, const float *bias, const float *x,
                      int64_t n, float *y)
 {
-    fr_matmul(e->pool, w, x, n, y, w->n_out, &e->mm);
+    fr_matmul(fr_tune_pool_for(e, n * w->n_in * w->n_out), w, x, n, y, w->n_out, &e->mm);
     if (bias)
         for (int64_t t = 0; t < n; t++)
             for (int64_t o = 0; o < w->n_out; o++)
@@ -113,7 +124,7 @@ static void fr_base_backward_worker(void *arg, int ith, int nth)
 void fr_base_backward(fr_tune_exec *e, const fr_weight *w, const float *dy, int64_t n, float *dx)
 {
     fr_bwd_job j = {e, w, dy, n, dx};
-    fr_pool_run(e->pool, fr_base_backward_worker, &j);
+    fr_pool_run(fr_tune_pool_for(e, n * w->n_in * w->n_out), fr_base_backward_worker, &j);
 }
 
 void fr_lora_project(fr_tune_exec *e, const fr_lora_ref *p, const float *x, int64_t n, float *u)

@@ -21,10 +21,14 @@
 #include "tensor/threadpool.h"
 
 #define FR_TILE_ROWS 32
+/* Products below this many multiply-adds run on the calling thread: waking
+ * the workers costs more than they save (results do not depend on it). */
+#define FR_PAR_MIN_MACS (1 << 18)
 
 /* Thread pool and per-thread scratch shared by every product of a run. */
 typedef struct fr_tune_exec {
     fr_pool *pool;
+    fr_pool *solo;        /* a pool of one (the caller) for products too small to share */
     int nth;
     fr_matmul_scratch mm; /* for fr_matmul */
     float **tile;         /* [nth][FR_TILE_ROWS * max_n_in] */
@@ -33,6 +37,8 @@ typedef struct fr_tune_exec {
 /* max_n_in: the longest weight row (max of n_embd, n_ff, q_dim). */
 fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, fr_err *err);
 void fr_tune_exec_free(fr_tune_exec *e);
+/* e->pool, or e->solo when a job of this many multiply-adds is too small. */
+fr_pool *fr_tune_pool_for(fr_tune_exec *e, int64_t macs);
 
 /* y [n][n_out] = x [n][n_in] W^T (+ bias, may be NULL). */
 void fr_base_forward(fr_tune_exec *e, const fr_weight *w, const float *bias, const float *x,

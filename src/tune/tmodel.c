@@ -237,10 +237,13 @@ static void fr_par_worker(void *arg, int ith, int nth)
         j->fn(j->ctx, lo, hi, ith);
 }
 
-static void fr_par(fr_tmodel *tm, int64_t n, void (*fn)(void *, int64_t, int64_t, int), void *ctx)
+/* Runs fn over [0, n) split across the pool; work (about the number of
+ * float operations) below 2^16 stays on the caller. */
+static void fr_par(fr_tmodel *tm, int64_t n, int64_t work,
+                   void (*fn)(void *, int64_t, int64_t, int), void *ctx)
 {
     fr_par_job j = {fn, ctx, n};
-    if (tm->ex->nth == 1 || n < 2)
+    if (tm->ex->nth == 1 || n < 2 || work < (1 << 16))
         fn(ctx, 0, n, 0);
     else
         fr_pool_run(tm->ex->pool, fr_par_worker, &j);
@@ -273,14 +276,14 @@ static void fr_norm_fwd(fr_tmodel *tm, float *y, float *rstd, const float *x, co
                         int64_t rows, int64_t d)
 {
     fr_norm_ctx c = {y, rstd, NULL, x, w, NULL, d, tm->m->hp.norm_eps};
-    fr_par(tm, rows, fr_norm_fwd_rows, &c);
+    fr_par(tm, rows, rows * d * 3, fr_norm_fwd_rows, &c);
 }
 
 static void fr_norm_bwd(fr_tmodel *tm, float *dx, const float *dy, const float *x, const float *w,
                         const float *rstd, int64_t rows, int64_t d)
 {
     fr_norm_ctx c = {NULL, (float *)rstd, dx, x, w, dy, d, 0.0f};
-    fr_par(tm, rows, fr_norm_bwd_rows, &c);
+    fr_par(tm, rows, rows * d * 6, fr_norm_bwd_rows, &c);
 }
 
 typedef struct fr_ew_ctx {
@@ -328,7 +331,7 @@ static void fr_rope_rows(void *c, int64_t lo, int64_t hi, int ith)
 static void fr_rope(fr_tmodel *tm, float *x, uint32_t heads, int64_t rows, bool backward)
 {
     fr_rope_ctx c = {tm, x, heads, backward};
-    fr_par(tm, rows, fr_rope_rows, &c);
+    fr_par(tm, rows, rows * heads * (int64_t)tm->HALF * 6, fr_rope_rows, &c);
 }
 
 /* Attention work items: (sequence, kv head) pairs. */
@@ -356,6 +359,17 @@ static void fr_attn_items(void *c, int64_t lo, int64_t hi, int ith)
             fr_attention_forward(tm->att + qo, tm->q + qo, tm->k + ko, tm->v + ko, &sh, kvh,
                                  kvh + 1, tm->att_row[ith]);
     }
+}
+
+/* Attention costs about sum over sequences of n^2 * n_head * head_dim. */
+static int64_t fr_attn_work(const fr_tmodel *tm, const fr_tbatch *b)
+{
+    int64_t w = 0;
+    for (uint32_t s = 0; s < b->n_seq; s++) {
+        int64_t n = b->seq_off[s + 1] - b->seq_off[s];
+        w += n * n * (int64_t)tm->QD;
+    }
+    return w;
 }
 
 /* ---- linear layers --------------------------------------------------------------- */
@@ -403,7 +417,7 @@ static void fr_layer_forward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, bool
     fr_rope(tm, tm->q, hp->n_head, n, false);
     fr_rope(tm, tm->k, hp->n_head_kv, n, false);
     fr_attn_ctx ac = {tm, b, false};
-    fr_par(tm, (int64_t)b->n_seq * hp->n_head_kv, fr_attn_items, &ac);
+    fr_par(tm, (int64_t)b->n_seq * hp->n_head_kv, fr_attn_work(tm, b), fr_attn_items, &ac);
 
     fr_lin_fwd(tm, l, FR_TARGET_O, ly->bo, tm->att, n, tm->proj);
     fr_residual_forward(tm->xm, x, tm->proj, n * (int64_t)E);
@@ -411,7 +425,7 @@ static void fr_layer_forward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, bool
     fr_lin_fwd(tm, l, FR_TARGET_GATE, NULL, tm->h2, n, tm->g);
     fr_lin_fwd(tm, l, FR_TARGET_UP, NULL, tm->h2, n, tm->up);
     fr_ew_ctx ec = {tm->act, NULL, NULL, tm->g, tm->up, NULL};
-    fr_par(tm, n * (int64_t)F, fr_swiglu_fwd_rows, &ec);
+    fr_par(tm, n * (int64_t)F, n * (int64_t)F * 20, fr_swiglu_fwd_rows, &ec);
     if (write_out) {
         fr_lin_fwd(tm, l, FR_TARGET_DOWN, NULL, tm->act, n, tm->proj);
         fr_residual_forward(tm->ck + (size_t)(l + 1) * tm->max_rows * E, tm->xm, tm->proj,
@@ -440,7 +454,7 @@ static void fr_layer_backward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b)
     memset(tm->dg, 0, (size_t)n * F * sizeof(float));
     memset(tm->dup, 0, (size_t)n * F * sizeof(float));
     fr_ew_ctx ec = {NULL, tm->dg, tm->dup, tm->g, tm->up, tm->dact};
-    fr_par(tm, n * (int64_t)F, fr_swiglu_bwd_rows, &ec);
+    fr_par(tm, n * (int64_t)F, n * (int64_t)F * 30, fr_swiglu_bwd_rows, &ec);
     memset(tm->dh, 0, (size_t)n * E * sizeof(float));
     fr_lin_bwd(tm, l, FR_TARGET_GATE, tm->h2, tm->dg, n, tm->dh);
     fr_lin_bwd(tm, l, FR_TARGET_UP, tm->h2, tm->dup, n, tm->dh);
@@ -453,7 +467,7 @@ static void fr_layer_backward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b)
     memset(tm->dk, 0, (size_t)n * KVD * sizeof(float));
     memset(tm->dv, 0, (size_t)n * KVD * sizeof(float));
     fr_attn_ctx ac = {tm, b, true};
-    fr_par(tm, (int64_t)b->n_seq * hp->n_head_kv, fr_attn_items, &ac);
+    fr_par(tm, (int64_t)b->n_seq * hp->n_head_kv, fr_attn_work(tm, b), fr_attn_items, &ac);
     fr_rope(tm, tm->dq, hp->n_head, n, true);
     fr_rope(tm, tm->dk, hp->n_head_kv, n, true);
     float *dq = tm->dq, *dk = tm->dk;
@@ -521,7 +535,7 @@ static void fr_head(fr_tmodel *tm, const fr_tbatch *b, bool grad, float scale, d
             break;
         fr_base_forward(tm->ex, &m->output, NULL, tm->hc, c, tm->logits);
         fr_xent_ctx xc = {tm, grad, scale, V};
-        fr_par(tm, c, fr_xent_rows, &xc);
+        fr_par(tm, c, c * V * 20, fr_xent_rows, &xc);
         for (int64_t i = 0; i < c; i++)
             sum += tm->closs[i];
         count += c;
