@@ -38,6 +38,7 @@
 #include "base/clock.h"
 #include "base/file.h"
 #include "text/chat_tokens.h"
+#include "tune/tuner_impl.h"
 
 /* Set by the SIGINT/SIGTERM handler; the only mutable global, as signals
  * require. */
@@ -677,8 +678,14 @@ int cmd_tune(int argc, char **argv)
     r.t0 = fr_now_s();
     if (val && r.start_step == 0 && (rc = run_eval(&r, 0)))
         goto restore;
+    /* Test hook: FRUGAL_TUNE_INJECT_NAN=N poisons one adapter value before
+     * step N, so tests can see how a NaN loss is reported. */
+    const char *inject = getenv("FRUGAL_TUNE_INJECT_NAN");
+    uint64_t inject_at = inject ? strtoull(inject, NULL, 10) : 0;
     while (fr_tuner_step_count(t) < r.total && !tune_stop) {
         fr_tune_step_info info;
+        if (inject_at && fr_tuner_step_count(t) + 1 == inject_at)
+            t->set->param[t->set->n_params - 1] = NAN;
         fr_status st = fr_tuner_step(t, train, &info, &e);
         if (st == FR_E_CANCELLED)
             break;
