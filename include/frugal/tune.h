@@ -217,6 +217,8 @@ FR_API fr_status fr_tuner_step(fr_tuner *t, const fr_dataset *train, fr_tune_ste
 FR_API fr_status fr_tuner_eval(fr_tuner *t, const fr_dataset *d, double *mean_loss,
                                uint64_t *n_loss_tokens, fr_err *err);
 FR_API uint64_t fr_tuner_step_count(const fr_tuner *t);
+/* Trainable values (all A and B). */
+FR_API int64_t fr_tuner_n_params(const fr_tuner *t);
 /* Optimizer steps in one pass over a dataset of n samples. */
 FR_API uint64_t fr_tune_steps_per_epoch(const fr_tune_params *p, size_t n_samples);
 

@@ -44,7 +44,7 @@ static inline void fr_scalar_finish(float *c, float s, float alpha, bool acc)
 /* ---- nn / tn: C[i][j] = sum_k a(i,k) B[k][j] ----------------------------- */
 
 /* a(i, k) = A[i*sa_i + k*sa_k]: nn has (lda, 1), tn has (1, lda). */
-static void fr_gemm_axpy_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+static void fr_gemm_axpy_panel(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                                int64_t sa_i, int64_t sa_k, const float *B, int64_t ldb, bool acc,
                                float *C, int64_t ldc)
 {
@@ -105,6 +105,22 @@ static void fr_gemm_axpy_block(int64_t M, int64_t N, int64_t K, float alpha, con
                 s += ar[k * sa_k] * B[k * ldb + j];
             fr_scalar_finish(C + i * ldc + j, s, alpha, acc);
         }
+    }
+}
+
+/* Column panels of 64 keep the panel of B (K x 64 floats) in cache while
+ * every row block of A passes over it. Panel edges are multiples of 8, so
+ * an element falls in the same kind of tile (8-wide, 4-wide or scalar
+ * edge) as without panels only when N is a multiple of 8 -- but every
+ * path computes an element the same way, so this does not matter. */
+static void fr_gemm_axpy_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                               int64_t sa_i, int64_t sa_k, const float *B, int64_t ldb, bool acc,
+                               float *C, int64_t ldc)
+{
+    const int64_t P = 64;
+    for (int64_t j0 = 0; j0 < N; j0 += P) {
+        int64_t w = N - j0 < P ? N - j0 : P;
+        fr_gemm_axpy_panel(M, w, K, alpha, A, sa_i, sa_k, B + j0, ldb, acc, C + j0, ldc);
     }
 }
 

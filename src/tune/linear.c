@@ -4,7 +4,7 @@
  * Input gradient of the base, dX = dY W: thread ith owns a slice of the
  * input columns, cut at the weight type's block boundaries so a slice of a
  * row can be dequantized on its own (blocks are independent). For each tile
- * of FR_TILE_ROWS output rows it dequantizes its slice of the tile into its
+ * of output rows (up to FR_TILE_MAX_ROWS, as many as fit FR_TILE_FLOATS) it dequantizes its slice of the tile into its
  * own buffer and adds dY[:, tile] * tile to its columns of dX. No two
  * threads write the same value, and each value's sum runs over the rows in
  * order, so the result is independent of the thread count. An F32 weight is
@@ -37,10 +37,11 @@ fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, fr
     e->mm.floats = fr_matmul_scratch_floats(max_n_in);
     e->mm.per_thread = calloc((size_t)n_threads, sizeof(float *));
     e->tile = calloc((size_t)n_threads, sizeof(float *));
+    e->tile_floats = FR_TILE_FLOATS > 8 * max_n_in ? FR_TILE_FLOATS : 8 * max_n_in;
     bool ok = e->mm.per_thread && e->tile;
     for (int i = 0; ok && i < n_threads; i++) {
         e->mm.per_thread[i] = malloc((size_t)e->mm.floats * sizeof(float));
-        e->tile[i] = malloc((size_t)FR_TILE_ROWS * (size_t)max_n_in * sizeof(float));
+        e->tile[i] = malloc((size_t)e->tile_floats * sizeof(float));
         ok = e->mm.per_thread[i] && e->tile[i];
     }
     if (!ok) {
@@ -109,8 +110,11 @@ static void fr_base_backward_worker(void *arg, int ith, int nth)
     }
     float *tile = j->e->tile[ith];
     size_t off = (size_t)b0 * ti->type_size;
-    for (int64_t o0 = 0; o0 < w->n_out; o0 += FR_TILE_ROWS) {
-        int64_t rows = w->n_out - o0 < FR_TILE_ROWS ? w->n_out - o0 : FR_TILE_ROWS;
+    int64_t tile_rows = j->e->tile_floats / cw;
+    if (tile_rows > FR_TILE_MAX_ROWS)
+        tile_rows = FR_TILE_MAX_ROWS;
+    for (int64_t o0 = 0; o0 < w->n_out; o0 += tile_rows) {
+        int64_t rows = w->n_out - o0 < tile_rows ? w->n_out - o0 : tile_rows;
         for (int64_t r = 0; r < rows; r++) {
             const uint8_t *src = (const uint8_t *)w->data + (size_t)(o0 + r) * w->row_bytes + off;
             /* Types were validated when the model was bound. */
