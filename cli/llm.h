@@ -37,6 +37,11 @@ typedef struct cli_model_opts {
     {"--kv-type", NULL, CLI_CHOICE, &(o)->kv_type, NULL, "KV cache type (default f32)", 0, 0, "f32|f16"}, \
     {"--chat-template", NULL, CLI_STR, &(o)->chat_template, "NAME", "override the model's chat template", 0, 0, NULL}, \
     {"--strict-template", NULL, CLI_FLAG, &(o)->strict_template, NULL, "error (not ChatML) on an unknown template", 0, 0, NULL}, \
+    CLI_LORA_OPT(o)
+
+/* --lora alone, for a command that lists its own model options (bench):
+ * put CLI_LORA_OPT(&mo) in its table and cli_llm_open applies the adapters. */
+#define CLI_LORA_OPT(o)                                                                          \
     {"--lora", NULL, CLI_STRS, &(o)->lora, "FILE[:S]", "apply a LoRA adapter, scaled by S (default 1; repeatable)", 0, 0, NULL}
 
 typedef struct cli_sampling {

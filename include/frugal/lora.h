@@ -149,6 +149,7 @@ typedef struct fr_lora_merge_stats {
     int64_t n_fallback;    /* merged tensors whose rows do not fill out_type's
                             * blocks, stored as Q5_0/Q8_0/F16 instead (as
                             * `frugal quantize` falls back) */
+    int64_t merged_by_type[FR_TYPE_COUNT_]; /* merged tensors per output type */
     uint64_t bytes_out;    /* tensor data written */
     uint32_t file_type;    /* general.file_type written */
     /* How much of the intended update s*B*A the stored file keeps:
@@ -162,8 +163,9 @@ typedef struct fr_lora_merge_stats {
 
 /* Writes base + the adapters' updates to out_path (atomically; never over
  * base's file, an adapter's file or protect[0..n_protect)). Every metadata
- * key is copied; general.file_type is set to the most common type of the
- * output's 2-D weights (left as it was with FR_LORA_OUT_KEEP). Tensors no
+ * key is copied; general.file_type is set to llama.cpp's
+ * value for the type holding most values of the output's 2-D weights (with
+ * FR_LORA_OUT_KEEP, the base's own value when it has one). Tensors no
  * adapter touches are copied byte for byte; a merged tensor is computed in
  * float, W' = dequant(W) + sum_k s_k * B_k A_k, one tensor at a time, and
  * stored in the chosen type. stats may be NULL. */

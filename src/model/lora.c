@@ -9,7 +9,9 @@
  *   y[t][o] += s * dot(B[o], u[t]) (s: llama.cpp's scale rule)
  * Both steps are split over threads by output element (token x rank, then
  * output rows) and each element is a left-to-right float sum, so results do
- * not depend on the thread count. An adapter whose B is zero adds exact
+ * not depend on the thread count. For a few tokens (decoding) each thread
+ * computes all of u itself, a few thousand multiply-adds, which saves the
+ * second pass through the thread pool; the sums are the same either way. An adapter whose B is zero adds exact
  * zeros, leaving the base logits bit for bit.
  *
  * Rejected: folding s*B*A into the weights at attach time (that is a merge:
@@ -27,8 +29,13 @@ struct fr_lora_set {
     const fr_lora **ad; /* [n], borrowed */
     float *scale;       /* [n] the user's scales */
     float *u;           /* [n_batch, max_rank] scratch */
+    float *u_thread;    /* [n_threads][FUSED_MAX_TOK * max_rank] for few tokens */
     uint32_t max_rank;
 };
+
+/* Up to this many tokens, one pool run per adapter (each thread computes
+ * all of A x itself). */
+#define FUSED_MAX_TOK 4
 
 void fr_lora_set_free(fr_lora_set *s)
 {
@@ -37,6 +44,7 @@ void fr_lora_set_free(fr_lora_set *s)
     free(s->ad);
     free(s->scale);
     free(s->u);
+    free(s->u_thread);
     free(s);
 }
 
@@ -67,7 +75,9 @@ fr_status fr_context_set_lora(fr_context *c, fr_lora *const *adapters, const flo
             if (adapters[i]->max_rank > s->max_rank)
                 s->max_rank = adapters[i]->max_rank;
         s->u = malloc((size_t)fr_context_n_batch(c) * s->max_rank * sizeof(float));
-        if (!s->ad || !s->scale || !s->u) {
+        s->u_thread = malloc((size_t)fr_pool_size(fr_context_pool(c)) * FUSED_MAX_TOK *
+                             s->max_rank * sizeof(float));
+        if (!s->ad || !s->scale || !s->u || !s->u_thread) {
             fr_lora_set_free(s);
             return fr_err_set(err, FR_E_NOMEM, "out of memory for the adapters' scratch");
         }
@@ -101,6 +111,8 @@ typedef struct lora_job {
     const float *x;
     int64_t n_tok;
     float *u;   /* [n_tok, rank] */
+    float *u_thread; /* fused: per thread [FUSED_MAX_TOK * max_rank] */
+    uint32_t max_rank;
     float *y;
     int64_t ldy;
     float s;
@@ -126,17 +138,34 @@ static void lora_down(void *arg, int ith, int nth)
     }
 }
 
-/* y[t][o] += s * (B[o] . u[t]) */
-static void lora_up(void *arg, int ith, int nth)
+/* y[t][o] += s * (B[o] . u[t]) for this thread's rows o */
+static void lora_up_rows(const lora_job *j, const float *u, int ith, int nth)
 {
-    const lora_job *j = arg;
     int64_t r = j->w->rank, lo, hi;
     fr_split_range(j->w->n_out, ith, nth, &lo, &hi);
     for (int64_t o = lo; o < hi; o++) {
         const float *b = j->w->b + o * r;
         for (int64_t t = 0; t < j->n_tok; t++)
-            j->y[t * j->ldy + o] += j->s * dot(b, j->u + t * r, r);
+            j->y[t * j->ldy + o] += j->s * dot(b, u + t * r, r);
     }
+}
+
+static void lora_up(void *arg, int ith, int nth)
+{
+    const lora_job *j = arg;
+    lora_up_rows(j, j->u, ith, nth);
+}
+
+/* Few tokens: every thread computes all of u, then its rows. */
+static void lora_fused(void *arg, int ith, int nth)
+{
+    const lora_job *j = arg;
+    int64_t r = j->w->rank, n_in = j->w->n_in;
+    float *u = j->u_thread + (size_t)ith * FUSED_MAX_TOK * j->max_rank;
+    for (int64_t t = 0; t < j->n_tok; t++)
+        for (int64_t k = 0; k < r; k++)
+            u[t * r + k] = dot(j->w->a + k * n_in, j->x + t * n_in, n_in);
+    lora_up_rows(j, u, ith, nth);
 }
 
 void fr_lora_apply_set(const fr_lora_set *s, fr_pool *pool, uint32_t layer, fr_lora_kind kind,
@@ -146,9 +175,13 @@ void fr_lora_apply_set(const fr_lora_set *s, fr_pool *pool, uint32_t layer, fr_l
         const fr_lora_w *w = fr_lora_find(s->ad[k], layer, kind);
         if (!w)
             continue;
-        lora_job j = {w, x, n_tok, s->u, y, ldy,
+        lora_job j = {w, x, n_tok, s->u, s->u_thread, s->max_rank, y, ldy,
                       fr_lora_effective_scale(s->ad[k]->alpha, w->rank, s->scale[k])};
-        fr_pool_run(pool, lora_down, &j);
-        fr_pool_run(pool, lora_up, &j);
+        if (n_tok <= FUSED_MAX_TOK) {
+            fr_pool_run(pool, lora_fused, &j);
+        } else {
+            fr_pool_run(pool, lora_down, &j);
+            fr_pool_run(pool, lora_up, &j);
+        }
     }
 }

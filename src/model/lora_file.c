@@ -176,12 +176,12 @@ static fr_status decode(lora_loader *L, const fr_gguf_tensor *t, float **out)
     }
     for (int64_t i = 0; i < n; i++) {
         if (!isfinite(f[i])) {
+            double v = (double)f[i];
             free(f);
             return fr_err_set(L->err, FR_E_FORMAT,
                               "%s: tensor %s holds a non-finite value (%g at row %lld, column "
                               "%lld); the adapter is damaged or its training diverged", L->path,
-                              t->name, (double)f[i], (long long)(i / t->ne[0]),
-                              (long long)(i % t->ne[0]));
+                              t->name, v, (long long)(i / t->ne[0]), (long long)(i % t->ne[0]));
         }
     }
     *out = f;

@@ -85,7 +85,7 @@ static float *model_logits(fr_model *m, fr_lora *const *ad, const float *sc, siz
 {
     fr_context_params cp = fr_context_default_params();
     cp.n_ctx = 16;
-    cp.n_batch = 4;
+    cp.n_batch = 16; /* the whole prompt in one pass: the two-pass product */
     cp.n_threads = (uint32_t)threads;
     fr_context *c = NULL;
     fr_err e;
@@ -547,6 +547,25 @@ static void test_b_zero(fr_model *m, const char *what)
         free(base);
         free(with);
     }
+    /* one token at a time (the fused product for few tokens) */
+    fr_context_params cp = fr_context_default_params();
+    cp.n_ctx = 16;
+    cp.n_threads = 2;
+    fr_context *c0 = NULL, *c1 = NULL;
+    fr_err e;
+    if (fr_context_create(m, &cp, &c0, &e) == FR_OK && fr_context_create(m, &cp, &c1, &e) == FR_OK &&
+        fr_context_set_lora(c1, &a, NULL, 1, &e) == FR_OK) {
+        bool same = true;
+        for (int i = 0; i < N_TOK; i++) {
+            fr_batch b = {1, &k_prompt[i], NULL, NULL};
+            CHECK(fr_context_decode(c0, &b, &e) == FR_OK && fr_context_decode(c1, &b, &e) == FR_OK);
+            same = same && memcmp(fr_context_logits(c0, 0), fr_context_logits(c1, 0),
+                                  sizeof(float) * V) == 0;
+        }
+        CHECK_MSG(same, "%s: B = 0 changed decode-step logits", what);
+    }
+    fr_context_free(c0);
+    fr_context_free(c1);
     fr_lora_free(a);
 }
 
