@@ -370,8 +370,10 @@ static void test_split(const fr_tokenizer *tok)
     CHECK(d2 && fr_dataset_split(d2, 0.25, 7, &v2, &e) == FR_OK);
     if (v && v2)
         CHECK(fr_dataset_fingerprint(v) == fr_dataset_fingerprint(v2));
+    fr_dataset_free(v2);
     CHECK(fr_dataset_split(d2, 1.5, 7, &v2, &e) == FR_E_INVALID);
-    fr_dataset_free(d), fr_dataset_free(v), fr_dataset_free(d2), fr_dataset_free(v2);
+    CHECK(v2 == NULL);
+    fr_dataset_free(d), fr_dataset_free(v), fr_dataset_free(d2);
     /* one sample cannot be split */
     d = load("{\"text\": \"x\"}\n", "one.jsonl", tok, FR_DATA_AUTO, 16, NULL, &e);
     CHECK(d && fr_dataset_split(d, 0.5, 1, &v, &e) == FR_E_INVALID);
