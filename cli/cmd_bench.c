@@ -228,6 +228,7 @@ int cmd_bench(int argc, char **argv)
         {"--threads", "-t", CLI_STR, &o.threads, "N[,N...]", "thread counts to test (default: all CPUs)", 0, 0, NULL},
         {"--repetitions", "-r", CLI_INT, &o.reps, "N", "timed runs per test (default 3)", 1, 1000, NULL},
         {"--kv-type", NULL, CLI_CHOICE, &mo.kv_type, NULL, "KV cache type (default f32)", 0, 0, "f32|f16"},
+        CLI_LORA_OPT(&mo),
         {"--price-kwh", NULL, CLI_DOUBLE, &o.price_kwh, "USD", "electricity price (default 0.16)", 0, 100, NULL},
         {"--hw-price", NULL, CLI_DOUBLE, &o.hw_price, "USD", "machine price, amortised into $/Mtok", 0, 1e9, NULL},
         {"--hw-years", NULL, CLI_DOUBLE, &o.hw_years, "Y", "amortisation period (default 4)", 0, 100, NULL},

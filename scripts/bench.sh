@@ -3,7 +3,7 @@
 # never fail on a number; they fail only when a program cannot run.
 #
 #   BENCH_QUICK=1 make bench     fewer repetitions, qwen2.5-0.5b shapes only
-#   BENCH_SKIP="serve tune"      skip sections (speed tok quant gguf sampler rag serve tune)
+#   BENCH_SKIP="serve tune"      skip sections (speed tok quant gguf sampler lora rag serve tune)
 #
 # The speed section measures random-weight models with the exact shapes of
 # Llama-3.2-1B and Qwen2.5-0.5B (generated once into ~/.cache/frugal/synthetic)
@@ -92,5 +92,6 @@ run_section tok "Tokenizer speed" env FR_SHARED="$SHARED" "$BUILD/bench_tokenize
 run_section quant "Quantizer speed" "$BUILD/bench_quant"
 run_section gguf "GGUF open" env FR_SHARED="$SHARED" "$BUILD/bench_gguf"
 run_section sampler "Sampler cost per token" "$BUILD/bench_sampler" 200
+run_section lora "LoRA adapter cost at run time" "$BUILD/bench_lora"
 run_section rag "Grounding: checker quality, retrieval, abstention" "$BUILD/bench_rag" --data "$SHARED/data"
 echo "bench: wrote $OUT" >&2

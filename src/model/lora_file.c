@@ -299,13 +299,13 @@ static fr_status bind_tensors(lora_loader *L)
     return FR_OK;
 }
 
-fr_status fr_lora_load(const char *path, const fr_model *base, fr_lora **out, fr_err *err)
+fr_status fr_lora_load_gguf(const fr_gguf *g, const char *path, const fr_model *base,
+                           fr_lora **out, fr_err *err)
 {
     *out = NULL;
     if (!base)
         return fr_err_set(err, FR_E_INVALID, "fr_lora_load: no base model");
     fr_lora *a = calloc(1, sizeof *a);
-    fr_gguf *g = NULL;
     if (!a)
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
     a->base = base;
@@ -313,34 +313,38 @@ fr_status fr_lora_load(const char *path, const fr_model *base, fr_lora **out, fr
     size_t n_slots = (size_t)a->n_layer * FR_LORA_N_LAYER_KINDS + 1;
     a->slot = malloc(n_slots * sizeof *a->slot);
     a->path = strdup(path);
+    int64_t nt = fr_gguf_n_tensors(g);
+    a->w = calloc(nt > 0 ? (size_t)nt : 1, sizeof *a->w);
     fr_status st;
-    if (!a->slot || !a->path) {
+    if (!a->slot || !a->path || !a->w) {
         st = fr_err_set(err, FR_E_NOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < n_slots; i++)
         a->slot[i] = -1;
-    st = fr_gguf_open(path, &g, err);
-    if (st)
-        goto fail;
-    int64_t nt = fr_gguf_n_tensors(g);
-    a->w = calloc(nt > 0 ? (size_t)nt : 1, sizeof *a->w);
-    if (!a->w) {
-        st = fr_err_set(err, FR_E_NOMEM, "out of memory");
-        goto fail;
-    }
     lora_loader L = {a, g, fr_model_gguf(base), path, err};
     st = check_keys(&L);
     if (!st)
         st = bind_tensors(&L);
     if (st)
         goto fail;
-    fr_gguf_free(g);
     *out = a;
     return FR_OK;
 fail:
-    fr_gguf_free(g);
     fr_lora_free(a);
+    return st;
+}
+
+fr_status fr_lora_load(const char *path, const fr_model *base, fr_lora **out, fr_err *err)
+{
+    *out = NULL;
+    fr_gguf *g = NULL;
+    fr_status st = fr_gguf_open(path, &g, err);
+    if (st)
+        return st;
+    /* A and B are decoded into owned memory: the mapping can go */
+    st = fr_lora_load_gguf(g, path, base, out, err);
+    fr_gguf_free(g);
     return st;
 }
 

@@ -50,6 +50,11 @@ struct fr_lora {
     int32_t *slot;    /* [n_layer * FR_LORA_N_LAYER_KINDS + 1]: index into w, or -1 */
 };
 
+/* fr_lora_load on an already opened file (path is used in messages); g is
+ * only read during the call. For the fuzz target. */
+fr_status fr_lora_load_gguf(const fr_gguf *g, const char *path, const fr_model *base,
+                           fr_lora **out, fr_err *err);
+
 /* Which adapted weight a base tensor name is: "blk.<l>.attn_q.weight" ...
  * "output.weight". False for any other name or a layer >= n_layer. */
 bool fr_lora_kind_of(const char *name, uint32_t n_layer, uint32_t *layer, fr_lora_kind *kind);

@@ -40,8 +40,8 @@ run_ok "$FRUGAL" ask --db "$DB" --retrieve-only --json 'price* NEAR("Aurora" tex
 expect_contains "$OUT" '"fts_query": "\"price\" OR'
 run_ok "$FRUGAL" ask --db "$DB" --retrieve-only --k 2 "SKU-9104K"
 expect_contains "$OUT" "trigram rank 1"
-run_status 1 "$FRUGAL" ask --db "$DB" -m model.gguf "How much does the Aurora X2 cost?"
-expect_contains "$ERR" "needs the inference engine"
+run_status 1 "$FRUGAL" ask --db "$DB" -m "$TMP/no-such-model.gguf" "How much does the Aurora X2 cost?"
+expect_contains "$ERR" "no-such-model.gguf"
 run_status 2 "$FRUGAL" ask --db "$DB" "question"
 run_status 1 "$FRUGAL" ask --db "$TMP/missing.sqlite" --retrieve-only "q"
 expect_contains "$ERR" "no such knowledge base"
