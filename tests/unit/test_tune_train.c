@@ -161,7 +161,7 @@ static void test_overfit(void)
     p.total_steps = getenv("FR_SANITIZED") ? 15 : 40; /* ASan: ~10x slower */
     p.lr = 1e-2;
     p.warmup = 4;
-    p.n_threads = 2;
+    p.n_threads = 1;
     fr_dataset *d = story_data(24);
     p.batch = (uint32_t)fr_dataset_count(d); /* one step = one epoch */
     fr_tuner *t = make_tuner(&p);
