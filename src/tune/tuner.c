@@ -13,6 +13,16 @@
  * Data order: epoch e visits the samples in a Fisher-Yates permutation
  * drawn from splitmix64 seeded with (seed, e). A step may span the end of
  * an epoch; it then continues with the next epoch's permutation.
+ *
+ * Not done yet: data parallelism over MPI (DESIGN.md's "one machine is
+ * outgrown" path). It slots in here without touching the model code: every
+ * rank computes the same list of the step's samples (the permutation is a
+ * function of the seed) and the same loss-token count, runs only its share
+ * of the micro-batches, then all-reduces the flat gradient (set->grad is
+ * one contiguous array) and the loss sum before clipping; AdamW then runs
+ * identically on every rank, and rank 0 writes checkpoints. A fixed
+ * reduction order (e.g. a tree over ranks, not MPI's default) keeps runs
+ * reproducible.
  */
 #include "tune/tuner_impl.h"
 

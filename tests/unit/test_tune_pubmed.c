@@ -101,7 +101,7 @@ int main(void)
         return 1;
     char *train_txt, *held_txt;
     size_t tl, hl;
-    build(root, &train_txt, &tl, &held_txt, &hl, asan ? 60 : 300, asan ? 8 : 30);
+    build(root, &train_txt, &tl, &held_txt, &hl, asan ? 40 : 300, asan ? 4 : 30);
     json_decref(root);
 
     fr_tune_params p = fr_tune_default_params();
