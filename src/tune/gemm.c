@@ -11,6 +11,8 @@
  */
 #include "tune/gemm.h"
 
+#include "tune/parallel.h"
+
 #include <string.h>
 
 typedef float fr_v4 __attribute__((vector_size(16)));
@@ -217,6 +219,7 @@ typedef struct fr_gemm_job {
     float *C;
     int64_t ldc;
     bool split_rows;
+    int64_t chunk; /* tiles per chunk */
 } fr_gemm_job;
 
 static void fr_gemm_run_block(const fr_gemm_job *j, int64_t i0, int64_t i1, int64_t j0, int64_t j1)
@@ -241,16 +244,13 @@ static void fr_gemm_run_block(const fr_gemm_job *j, int64_t i0, int64_t i1, int6
     }
 }
 
-static void fr_gemm_worker(void *arg, int ith, int nth)
+/* Chunks are runs of whole register tiles (4 rows or 8 columns). */
+static void fr_gemm_chunk(void *arg, int64_t c, int ith)
 {
     const fr_gemm_job *j = arg;
-    /* Split in units of a register tile so threads do not cut tiles. */
-    int64_t unit = j->split_rows ? 4 : 8;
-    int64_t total = j->split_rows ? j->M : j->N;
-    int64_t units = (total + unit - 1) / unit, lo, hi;
-    fr_split_range(units, ith, nth, &lo, &hi);
-    lo *= unit;
-    hi *= unit;
+    (void)ith;
+    int64_t unit = j->split_rows ? 4 : 8, total = j->split_rows ? j->M : j->N;
+    int64_t lo = c * j->chunk * unit, hi = lo + j->chunk * unit;
     if (hi > total)
         hi = total;
     if (j->split_rows)
@@ -266,15 +266,19 @@ static void fr_gemm(fr_pool *pool, fr_gemm_kind kind, int64_t M, int64_t N, int6
     if (M <= 0 || N <= 0)
         return;
     int nth = pool ? fr_pool_size(pool) : 1;
-    fr_gemm_job j = {kind, M, N, K, alpha, A, lda, B, ldb, acc, C, ldc, true};
-    /* Rows when there are enough of them for every thread, else columns. */
-    j.split_rows = M >= 4 * (int64_t)nth || M >= N;
+    fr_gemm_job j = {kind, M, N, K, alpha, A, lda, B, ldb, acc, C, ldc, true, 1};
     /* Small products are not worth waking the workers. */
     if (nth == 1 || (double)M * (double)N * (double)(K ? K : 1) < (double)(1 << 18)) {
         fr_gemm_run_block(&j, 0, M, 0, N);
         return;
     }
-    fr_pool_run(pool, fr_gemm_worker, &j);
+    /* Rows when there are enough of them for every thread, else columns;
+     * about four chunks per thread. */
+    j.split_rows = M >= 4 * (int64_t)nth || M >= N;
+    int64_t unit = j.split_rows ? 4 : 8, total = j.split_rows ? M : N;
+    int64_t units = (total + unit - 1) / unit;
+    j.chunk = units / (4 * nth) > 0 ? units / (4 * nth) : 1;
+    fr_parallel_chunks(pool, (units + j.chunk - 1) / j.chunk, fr_gemm_chunk, &j);
 }
 
 void fr_gemm_nt(fr_pool *pool, int64_t M, int64_t N, int64_t K, float alpha, const float *A,

@@ -1,14 +1,17 @@
 /*
  * linear.c - frozen-base and LoRA products (see linear.h).
  *
- * Input gradient of the base, dX = dY W: thread ith owns a slice of the
- * input columns, cut at the weight type's block boundaries so a slice of a
- * row can be dequantized on its own (blocks are independent). For each tile
- * of output rows (up to FR_TILE_MAX_ROWS, as many as fit FR_TILE_FLOATS) it dequantizes its slice of the tile into its
- * own buffer and adds dY[:, tile] * tile to its columns of dX. No two
- * threads write the same value, and each value's sum runs over the rows in
- * order, so the result is independent of the thread count. An F32 weight is
- * read in place.
+ * Input gradient of the base, dX = dY W: the input columns are cut into
+ * chunks of FR_TILE_COLS values (rounded up to the weight type's block, so
+ * a chunk of a row dequantizes on its own: blocks are independent). A
+ * thread takes a chunk, and for each tile of FR_TILE_ROWS output rows
+ * dequantizes that chunk of the tile into its own buffer and adds
+ * dY[:, tile] * tile to the chunk's columns of dX. No two threads write the
+ * same value, and the tiling depends only on the shapes, so the result is
+ * the same for any thread count. An F32 weight is read in place, tiled the
+ * same way. Tiles of 256 rows: the product then runs at ~45 GFLOP/s per
+ * core here, against ~19 with tiles of 32 (accumulators are reloaded once
+ * per tile); 256 x 512 floats (512 KiB) stay in L2.
  */
 #include "tune/linear.h"
 
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "tune/gemm.h"
+#include "tune/parallel.h"
 
 fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, fr_err *err)
 {
@@ -37,7 +41,8 @@ fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, fr
     e->mm.floats = fr_matmul_scratch_floats(max_n_in);
     e->mm.per_thread = calloc((size_t)n_threads, sizeof(float *));
     e->tile = calloc((size_t)n_threads, sizeof(float *));
-    e->tile_floats = FR_TILE_FLOATS > 8 * max_n_in ? FR_TILE_FLOATS : 8 * max_n_in;
+    e->tile_floats = FR_TILE_FLOATS;
+    (void)max_n_in;
     bool ok = e->mm.per_thread && e->tile;
     for (int i = 0; ok && i < n_threads; i++) {
         e->mm.per_thread[i] = malloc((size_t)e->mm.floats * sizeof(float));
@@ -90,45 +95,49 @@ typedef struct fr_bwd_job {
     const float *dy;
     int64_t n;
     float *dx;
+    int64_t cw; /* columns per chunk, a multiple of the type's block */
 } fr_bwd_job;
 
-static void fr_base_backward_worker(void *arg, int ith, int nth)
+/* Chunk c: columns [c*cw, c*cw + cw) of dx, over every row of w in tiles
+ * of FR_TILE_ROWS. The tiling depends only on the shapes, so each value of
+ * dx is summed the same way for any thread count. */
+static void fr_base_backward_chunk(void *arg, int64_t c, int ith)
 {
     const fr_bwd_job *j = arg;
     const fr_weight *w = j->w;
     const fr_type_info *ti = fr_type_get((uint32_t)w->type);
-    int64_t bs = ti->block_size, n_blocks = w->n_in / bs, b0, b1;
-    fr_split_range(n_blocks, ith, nth, &b0, &b1);
-    if (b0 >= b1)
-        return;
-    int64_t c0 = b0 * bs, cw = (b1 - b0) * bs;
+    int64_t c0 = c * j->cw, cw = w->n_in - c0 < j->cw ? w->n_in - c0 : j->cw;
     float *dx = j->dx + c0;
-    if (w->type == FR_TYPE_F32) {
-        fr_gemm_nn_block(j->n, cw, w->n_out, 1.0f, j->dy, w->n_out, (const float *)w->data + c0,
-                         w->n_in, true, dx, w->n_in);
-        return;
-    }
     float *tile = j->e->tile[ith];
-    size_t off = (size_t)b0 * ti->type_size;
-    int64_t tile_rows = j->e->tile_floats / cw;
-    if (tile_rows > FR_TILE_MAX_ROWS)
-        tile_rows = FR_TILE_MAX_ROWS;
-    for (int64_t o0 = 0; o0 < w->n_out; o0 += tile_rows) {
-        int64_t rows = w->n_out - o0 < tile_rows ? w->n_out - o0 : tile_rows;
-        for (int64_t r = 0; r < rows; r++) {
-            const uint8_t *src = (const uint8_t *)w->data + (size_t)(o0 + r) * w->row_bytes + off;
-            /* Types were validated when the model was bound. */
-            (void)fr_dequantize(w->type, src, tile + r * cw, cw, NULL);
+    size_t off = (size_t)(c0 / (int64_t)ti->block_size) * ti->type_size;
+    for (int64_t o0 = 0; o0 < w->n_out; o0 += FR_TILE_ROWS) {
+        int64_t rows = w->n_out - o0 < FR_TILE_ROWS ? w->n_out - o0 : FR_TILE_ROWS;
+        const float *b;
+        int64_t ldb;
+        if (w->type == FR_TYPE_F32) {
+            b = (const float *)((const uint8_t *)w->data + (size_t)o0 * w->row_bytes) + c0;
+            ldb = w->n_in;
+        } else {
+            for (int64_t r = 0; r < rows; r++) {
+                const uint8_t *src =
+                    (const uint8_t *)w->data + (size_t)(o0 + r) * w->row_bytes + off;
+                /* Types were validated when the model was bound. */
+                (void)fr_dequantize(w->type, src, tile + r * cw, cw, NULL);
+            }
+            b = tile;
+            ldb = cw;
         }
-        fr_gemm_nn_block(j->n, cw, rows, 1.0f, j->dy + o0, w->n_out, tile, cw, true, dx,
-                         w->n_in);
+        fr_gemm_nn_block(j->n, cw, rows, 1.0f, j->dy + o0, w->n_out, b, ldb, true, dx, w->n_in);
     }
 }
 
 void fr_base_backward(fr_tune_exec *e, const fr_weight *w, const float *dy, int64_t n, float *dx)
 {
-    fr_bwd_job j = {e, w, dy, n, dx};
-    fr_pool_run(fr_tune_pool_for(e, n * w->n_in * w->n_out), fr_base_backward_worker, &j);
+    int64_t bs = fr_type_get((uint32_t)w->type)->block_size;
+    int64_t cw = (FR_TILE_COLS + bs - 1) / bs * bs;
+    fr_bwd_job j = {e, w, dy, n, dx, cw};
+    fr_parallel_chunks(fr_tune_pool_for(e, n * w->n_in * w->n_out), (w->n_in + cw - 1) / cw,
+                       fr_base_backward_chunk, &j);
 }
 
 void fr_lora_project(fr_tune_exec *e, const fr_lora_ref *p, const float *x, int64_t n, float *u)

@@ -20,12 +20,11 @@
 #include "tensor/matmul.h"
 #include "tensor/threadpool.h"
 
-/* Per-thread tile buffer (floats): up to 256 rows of a thread's column
- * slice; fewer rows when the slice is long. Large tiles matter: the
- * product dY[:, tile] * tile runs at ~45 GFLOP/s per core with 256 rows and
- * at ~19 with 32 (the accumulators are reloaded once per tile). */
-#define FR_TILE_FLOATS (1 << 18)
-#define FR_TILE_MAX_ROWS 256
+/* Tiles of the base weight dequantized for dX = dY W: FR_TILE_ROWS rows by
+ * FR_TILE_COLS columns (rounded up to the type's block), one per thread. */
+#define FR_TILE_ROWS 256
+#define FR_TILE_COLS 512
+#define FR_TILE_FLOATS (FR_TILE_ROWS * FR_TILE_COLS)
 /* Products below this many multiply-adds run on the calling thread: waking
  * the workers costs more than they save (results do not depend on it). */
 #define FR_PAR_MIN_MACS (1 << 18)
@@ -36,7 +35,7 @@ typedef struct fr_tune_exec {
     fr_pool *solo;        /* a pool of one (the caller) for products too small to share */
     int nth;
     fr_matmul_scratch mm; /* for fr_matmul */
-    float **tile;         /* [nth][max(FR_TILE_FLOATS, 8 * max_n_in)] */
+    float **tile;         /* [nth][FR_TILE_FLOATS] */
     int64_t tile_floats;
 } fr_tune_exec;
 

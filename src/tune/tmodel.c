@@ -30,6 +30,7 @@
 
 #include "model/model_impl.h"
 #include "tune/ops.h"
+#include "tune/parallel.h"
 
 struct fr_tmodel {
     const fr_model *m;
@@ -225,28 +226,29 @@ void fr_tmodel_free(fr_tmodel *tm)
 typedef struct fr_par_job {
     void (*fn)(void *ctx, int64_t lo, int64_t hi, int ith);
     void *ctx;
-    int64_t n;
+    int64_t n, per;
 } fr_par_job;
 
-static void fr_par_worker(void *arg, int ith, int nth)
+static void fr_par_chunk(void *arg, int64_t c, int ith)
 {
     fr_par_job *j = arg;
-    int64_t lo, hi;
-    fr_split_range(j->n, ith, nth, &lo, &hi);
-    if (lo < hi)
-        j->fn(j->ctx, lo, hi, ith);
+    int64_t lo = c * j->per, hi = lo + j->per < j->n ? lo + j->per : j->n;
+    j->fn(j->ctx, lo, hi, ith);
 }
 
-/* Runs fn over [0, n) split across the pool; work (about the number of
+/* Runs fn over [0, n) in chunks across the pool; work (about the number of
  * float operations) below 2^16 stays on the caller. */
 static void fr_par(fr_tmodel *tm, int64_t n, int64_t work,
                    void (*fn)(void *, int64_t, int64_t, int), void *ctx)
 {
-    fr_par_job j = {fn, ctx, n};
-    if (tm->ex->nth == 1 || n < 2 || work < (1 << 16))
+    int nth = tm->ex->nth;
+    if (nth == 1 || n < 2 || work < (1 << 16)) {
         fn(ctx, 0, n, 0);
-    else
-        fr_pool_run(tm->ex->pool, fr_par_worker, &j);
+        return;
+    }
+    int64_t per = n / (4 * nth) > 0 ? n / (4 * nth) : 1;
+    fr_par_job j = {fn, ctx, n, per};
+    fr_parallel_chunks(tm->ex->pool, (n + per - 1) / per, fr_par_chunk, &j);
 }
 
 typedef struct fr_norm_ctx {

@@ -153,8 +153,7 @@ fr_status fr_tune_estimate(const fr_model *m, const fr_tune_params *p, fr_tune_m
     out->optimizer = 8ull * (uint64_t)out->n_params;
     fr_tmodel_bytes(hp, p->rank, rows, p->n_ctx, p->logit_rows, nth, &out->activations,
                     &out->logits, &chunk);
-    uint64_t tile = FR_TILE_FLOATS > 8 * fr_max_in(hp) ? FR_TILE_FLOATS : 8 * (uint64_t)fr_max_in(hp);
-    out->scratch = (uint64_t)nth * 4ull * (tile + (uint64_t)fr_max_in(hp)) +
+    out->scratch = (uint64_t)nth * 4ull * ((uint64_t)FR_TILE_FLOATS + (uint64_t)fr_max_in(hp)) +
                    (uint64_t)rows * 12 + 8ull * (p->batch + 1);
     out->total = out->base + out->adapter + out->optimizer + out->activations + out->logits +
                  out->scratch;

@@ -576,6 +576,48 @@ static void test_linear(fr_type type, int64_t n_in, int64_t n_out, int nth)
     free((void *)ctx.W), free(ctx.x), free(ctx.A), free(ctx.B);
 }
 
+/* Several column chunks and row tiles: dx = c W against a double product,
+ * identical for 1, 2 and 3 threads. */
+static void test_linear_big(fr_type type, int64_t n_in, int64_t n_out)
+{
+    fr_err e;
+    int64_t n = 5;
+    float *wf = frand(n_in * n_out, 0.5);
+    size_t rb = (size_t)fr_type_row_bytes(type, n_in);
+    uint8_t *wq = malloc(rb * (size_t)n_out);
+    float *wdq = fzero(n_in * n_out);
+    for (int64_t o = 0; o < n_out; o++) {
+        if (type == FR_TYPE_F32)
+            memcpy(wq + (size_t)o * rb, wf + o * n_in, rb);
+        else
+            CHECK(fr_quantize(type, wf + o * n_in, wq + (size_t)o * rb, n_in, &e) == FR_OK);
+        CHECK(fr_dequantize(type, wq + (size_t)o * rb, wdq + o * n_in, n_in, &e) == FR_OK);
+    }
+    fr_weight w = {type, wq, n_in, n_out, rb};
+    float *c = frand(n * n_out, 1);
+    float *dx[3];
+    for (int t = 0; t < 3; t++) {
+        fr_tune_exec ex;
+        CHECK(fr_tune_exec_init(&ex, t + 1, n_in, &e) == FR_OK);
+        dx[t] = fzero(n * n_in);
+        fr_base_backward(&ex, &w, c, n, dx[t]);
+        fr_tune_exec_free(&ex);
+    }
+    double worst = 0;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < n_in; i++) {
+            double s = 0;
+            for (int64_t o = 0; o < n_out; o++)
+                s += (double)c[t * n_out + o] * wdq[o * n_in + i];
+            worst = fmax(worst, fabs(s - dx[0][t * n_in + i]));
+        }
+    CHECK_MSG(worst < 1e-3, "%s %lldx%lld: dx error %g", fr_type_name((uint32_t)type),
+              (long long)n_out, (long long)n_in, worst);
+    CHECK(memcmp(dx[0], dx[1], sizeof(float) * (size_t)(n * n_in)) == 0);
+    CHECK(memcmp(dx[0], dx[2], sizeof(float) * (size_t)(n * n_in)) == 0);
+    free(wf), free(wq), free(wdq), free(c), free(dx[0]), free(dx[1]), free(dx[2]);
+}
+
 int main(void)
 {
     test_gemm();
@@ -589,5 +631,8 @@ int main(void)
     test_linear(FR_TYPE_Q8_0, 64, 37, 3);
     test_linear(FR_TYPE_Q4_0, 96, 33, 2);
     test_linear(FR_TYPE_Q4_K, 256, 35, 3);
+    test_linear_big(FR_TYPE_Q4_K, 1280, 600);
+    test_linear_big(FR_TYPE_Q4_0, 1056, 300);
+    test_linear_big(FR_TYPE_F32, 1100, 530);
     TEST_END();
 }
