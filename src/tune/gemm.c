@@ -13,6 +13,7 @@
 
 #include "tune/parallel.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef float fr_v4 __attribute__((vector_size(16)));
@@ -126,14 +127,16 @@ static void fr_gemm_axpy_block(int64_t M, int64_t N, int64_t K, float alpha, con
     }
 }
 
-void fr_gemm_nn_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                      const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
+void fr_gemm_nn_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                              int64_t ldc)
 {
     fr_gemm_axpy_block(M, N, K, alpha, A, lda, 1, B, ldb, acc, C, ldc);
 }
 
-void fr_gemm_tn_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                      const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
+void fr_gemm_tn_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                              int64_t ldc)
 {
     fr_gemm_axpy_block(M, N, K, alpha, A, 1, lda, B, ldb, acc, C, ldc);
 }
@@ -154,8 +157,9 @@ static inline float fr_dot_lanes(const float *a, const float *b, int64_t K)
     return r;
 }
 
-void fr_gemm_nt_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                      const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
+void fr_gemm_nt_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                              int64_t ldc)
 {
     int64_t K4 = K & ~(int64_t)3;
     int64_t i = 0;
@@ -201,6 +205,53 @@ void fr_gemm_nt_block(int64_t M, int64_t N, int64_t K, float alpha, const float 
         for (int64_t j = 0; j < N; j++)
             fr_scalar_finish(C + i * ldc + j, fr_dot_lanes(A + i * lda, B + j * ldb, K), alpha,
                              acc);
+}
+
+/* ---- path choice ------------------------------------------------------------ */
+
+bool fr_gemm_avx2(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+bool fr_gemm_use_avx2(void)
+{
+    const char *isa = getenv("FRUGAL_ISA");
+    if (isa && strcmp(isa, "generic") == 0)
+        return false;
+    return fr_gemm_avx2();
+}
+
+void fr_gemm_nn_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
+{
+    if (fr_gemm_use_avx2())
+        fr_gemm_nn_block_avx2(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+    else
+        fr_gemm_nn_block_generic(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+}
+
+void fr_gemm_tn_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
+{
+    if (fr_gemm_use_avx2())
+        fr_gemm_tn_block_avx2(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+    else
+        fr_gemm_tn_block_generic(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+}
+
+void fr_gemm_nt_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                      const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
+{
+    if (fr_gemm_use_avx2())
+        fr_gemm_nt_block_avx2(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+    else
+        fr_gemm_nt_block_generic(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
 }
 
 /* ---- threaded wrappers --------------------------------------------------- */

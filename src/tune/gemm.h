@@ -14,12 +14,18 @@
  * baseline x86-64 and NEON on ARM) and small register tiles; nothing is
  * reassociated behind the programmer's back (-ffp-contract=off).
  *
- * Rejected: calling OpenBLAS for these. Its sgemm is several times faster
- * on large F32 products, but the library is not linked by our build and
- * the training products here are either small (LoRA ranks 4..64, which BLAS
- * does not speed up) or fused with per-tile dequantization of the frozen
- * base (see linear.c), where our kernel runs on a tile already in cache.
- * See the note in linear.c for the measurement.
+ * Two paths, chosen per call: the portable one in gemm.c (GCC vector
+ * extensions, 4 lanes, multiply then add) and AVX2 + FMA in
+ * kernels/avx2_gemm.c when the CPU has them and FRUGAL_ISA does not say
+ * "generic". Both are deterministic; they differ in the last bits.
+ *
+ * Rejected: OpenBLAS. Measured here (one core, shapes of the training
+ * products): its sgemm runs at 75-120 GFLOP/s, the portable kernels at
+ * 30-50 and the AVX2 ones at about 2x those; BLAS is not linked by our
+ * build, its results depend on its own threading and kernel choice, and
+ * most products here are either small (LoRA ranks) or fused with the
+ * per-tile dequantization of the base, where our kernel runs on a tile
+ * already in cache.
  */
 #ifndef FR_TUNE_GEMM_H
 #define FR_TUNE_GEMM_H
@@ -45,5 +51,29 @@ void fr_gemm_nt_block(int64_t M, int64_t N, int64_t K, float alpha, const float 
                       const float *B, int64_t ldb, bool acc, float *C, int64_t ldc);
 void fr_gemm_tn_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                       const float *B, int64_t ldb, bool acc, float *C, int64_t ldc);
+
+/* The paths themselves (tests compare them). _avx2 only when fr_gemm_avx2()
+ * says the CPU has AVX2 and FMA. fr_gemm_use_avx2() is the per-call choice
+ * (CPU, and FRUGAL_ISA=generic forces the portable path). */
+void fr_gemm_nn_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                              int64_t ldc);
+void fr_gemm_nt_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                              int64_t ldc);
+void fr_gemm_tn_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                              int64_t ldc);
+void fr_gemm_nn_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                           int64_t ldc);
+void fr_gemm_nt_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                           int64_t ldc);
+void fr_gemm_tn_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                           int64_t ldc);
+bool fr_gemm_avx2(void);
+bool fr_gemm_use_avx2(void);
 
 #endif

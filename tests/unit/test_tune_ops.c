@@ -140,6 +140,42 @@ static void test_gemm(void)
     fr_pool_free(p3);
 }
 
+/* Both paths' block kernels against double products, every edge case. */
+static void test_gemm_paths(void)
+{
+    typedef void (*blk)(int64_t, int64_t, int64_t, float, const float *, int64_t, const float *,
+                        int64_t, bool, float *, int64_t);
+    blk paths[2][3] = {{fr_gemm_nt_block_generic, fr_gemm_nn_block_generic, fr_gemm_tn_block_generic},
+                       {fr_gemm_nt_block_avx2, fr_gemm_nn_block_avx2, fr_gemm_tn_block_avx2}};
+    int n_paths = fr_gemm_avx2() ? 2 : 1;
+    if (n_paths == 1)
+        fprintf(stderr, "note: no AVX2+FMA here, only the portable gemm path is tested\n");
+    const int64_t sizes[][3] = {{1, 1, 1}, {5, 17, 9}, {7, 70, 33}, {13, 131, 17}, {4, 16, 8}};
+    for (int pth = 0; pth < n_paths; pth++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+            for (int kind = 0; kind < 3; kind++) {
+                int64_t M = sizes[si][0], N = sizes[si][1], K = sizes[si][2];
+                float *A = frand(M * K, 1), *B = frand(N * K, 1), *C = frand(M * N, 1);
+                double *want = to_d(C, M * N);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        double sum = 0;
+                        for (int64_t k = 0; k < K; k++)
+                            sum += (double)(kind == 2 ? A[k * M + i] : A[i * K + k]) *
+                                   (kind == 0 ? B[j * K + k] : B[k * N + j]);
+                        want[i * N + j] += -1.5 * sum;
+                    }
+                int64_t lda = kind == 2 ? M : K, ldb = kind == 0 ? K : N;
+                paths[pth][kind](M, N, K, -1.5f, A, lda, B, ldb, true, C, N);
+                double worst = 0;
+                for (int64_t i = 0; i < M * N; i++)
+                    worst = fmax(worst, fabs(C[i] - want[i]));
+                CHECK_MSG(worst < 2e-5 * (double)(K + 2), "path %d kind %d %lldx%lldx%lld: %g",
+                          pth, kind, (long long)M, (long long)N, (long long)K, worst);
+                free(A), free(B), free(C), free(want);
+            }
+}
+
 /* ---- RMSNorm -------------------------------------------------------------- */
 
 typedef struct rms_ctx {
@@ -621,6 +657,7 @@ static void test_linear_big(fr_type type, int64_t n_in, int64_t n_out)
 int main(void)
 {
     test_gemm();
+    test_gemm_paths();
     test_rmsnorm();
     test_rope();
     test_attention();
