@@ -181,6 +181,7 @@ typedef struct tune_run {
     uint64_t total;
     double t0, last_line, last_draw;
     uint64_t tokens;      /* trained this session */
+    double train_s;       /* seconds inside training steps (tok/s excludes evaluation) */
     uint64_t start_step;
     double ema;           /* moving average of the loss (bias-corrected) */
     double ema_raw;
@@ -212,7 +213,7 @@ static void clear_bar(tune_run *r)
 static void draw(tune_run *r, const fr_tune_step_info *in, bool force)
 {
     double now = fr_now_s(), el = now - r->t0;
-    double tps = el > 0 ? (double)r->tokens / el : 0;
+    double tps = r->train_s > 0 ? (double)r->tokens / r->train_s : 0;
     uint64_t done = in->step, total = r->total;
     double per = done > r->start_step ? el / (double)(done - r->start_step) : 0;
     double eta = per * (double)(total > done ? total - done : 0);
@@ -686,7 +687,9 @@ int cmd_tune(int argc, char **argv)
         fr_tune_step_info info;
         if (inject_at && fr_tuner_step_count(t) + 1 == inject_at)
             t->set->param[t->set->n_params - 1] = NAN;
+        double ts = fr_now_s();
         fr_status st = fr_tuner_step(t, train, &info, &e);
+        r.train_s += fr_now_s() - ts;
         if (st == FR_E_CANCELLED)
             break;
         if (st == FR_E_RANGE && info.nonfinite) {
@@ -743,7 +746,7 @@ int cmd_tune(int argc, char **argv)
         goto restore;
     }
     double secs = fr_now_s() - r.t0;
-    double tps = secs > 0 ? (double)r.tokens / secs : 0;
+    double tps = r.train_s > 0 ? (double)r.tokens / r.train_s : 0;
     char peak[32];
     human(peak_rss_bytes(), peak, sizeof peak);
     if (o.json) {
