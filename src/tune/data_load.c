@@ -402,8 +402,9 @@ static fr_status fr_load_jsonl(fr_loader_ctx *c, const char *data, size_t len)
         json_error_t je;
         json_t *obj = json_loadb(s, n, JSON_REJECT_DUPLICATES, &je);
         if (!obj)
-            return fr_err_set(c->err, FR_E_FORMAT, "%s:%zu: invalid JSON at column %d: %s",
-                              c->name, line, je.column, je.text);
+            return fr_err_set(c->err, FR_E_FORMAT,
+                              "%s:%zu: invalid JSON at column %d: %s (training data is JSONL: "
+                              "one JSON object per line)", c->name, line, je.column, je.text);
         fr_status st = FR_OK;
         if (!json_is_object(obj)) {
             st = fr_err_set(c->err, FR_E_FORMAT, "%s:%zu: each line must be a JSON object",
