@@ -6,9 +6,10 @@
  *  - activations are row-major [n][d]: n tokens (rows), d values each;
  *  - a backward ADDS its input gradients into dx (callers zero them first),
  *    so that a tensor used twice (the residual stream) gathers both;
- *  - forward arithmetic mirrors src/model/forward.c (same formulas, same
- *    float accumulation order), so the training forward reproduces
- *    inference logits;
+ *  - forward arithmetic follows src/model/forward.c (same formulas; the
+ *    same float order everywhere but attention, which uses blocked matrix
+ *    products), so the training forward reproduces inference logits to
+ *    float rounding;
  *  - ops are single-threaded over the rows they are given; the model driver
  *    splits rows (or heads) across the thread pool.
  *
@@ -54,6 +55,10 @@ void fr_rope_backward(float *dx, const float *cs, const float *sn, int64_t n, ui
 
 /* ---- causal grouped-query attention over one sequence --------------------- */
 
+/* Query rows per block; scratch holds two blocks of scores. */
+#define FR_ATTN_BLOCK 64
+static inline int64_t fr_attn_scratch_floats(int64_t n) { return 2 * FR_ATTN_BLOCK * n; }
+
 typedef struct fr_attn_shape {
     int64_t n;      /* tokens in the sequence */
     uint32_t n_head, n_head_kv, hd;
@@ -62,16 +67,16 @@ typedef struct fr_attn_shape {
 /* out[i, head h] = sum_{j<=i} softmax_j(q_i.k_j / sqrt(hd)) v_j, with kv head
  * h / (n_head / n_head_kv). q, out: [n][n_head*hd]; k, v: [n][n_head_kv*hd].
  * Only kv heads [kv0, kv1) (and their query heads) are computed, so callers
- * can split work by kv head. att is scratch of n floats. */
+ * can split work by kv head. scratch: fr_attn_scratch_floats(n) floats. */
 void fr_attention_forward(float *out, const float *q, const float *k, const float *v,
-                          const fr_attn_shape *s, uint32_t kv0, uint32_t kv1, float *att);
+                          const fr_attn_shape *s, uint32_t kv0, uint32_t kv1, float *scratch);
 /* Adds dq, dk, dv for kv heads [kv0, kv1) given dout. Probabilities are
  * recomputed (nothing n^2 is kept between forward and backward); out is the
- * forward's output (for sum_j P_ij dP_ij = dout_i . out_i). att is scratch
- * of n floats. */
+ * forward's output (for sum_j P_ij dP_ij = dout_i . out_i). scratch:
+ * fr_attn_scratch_floats(n) floats. */
 void fr_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
                            const float *q, const float *k, const float *v, const fr_attn_shape *s,
-                           uint32_t kv0, uint32_t kv1, float *att);
+                           uint32_t kv0, uint32_t kv1, float *scratch);
 
 /* ---- SwiGLU: out = silu(g) * u ------------------------------------------- */
 

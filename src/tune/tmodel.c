@@ -59,7 +59,7 @@ struct fr_tmodel {
     float *closs;     /* [chunk] */
     int64_t *crow;    /* [chunk] rows of the batch in this chunk */
     int32_t *ctgt;    /* [chunk] */
-    float **att_row;  /* [nth][max_seq] */
+    float **att_row;  /* [nth][fr_attn_scratch_floats(max_seq)] */
 };
 
 /* ---- sizes ------------------------------------------------------------------ */
@@ -98,7 +98,7 @@ static fr_tm_sizes fr_tm_size(const fr_hparams *hp, uint32_t rank, int64_t N, in
         chunk = 1;
     s.chunk = chunk;
     s.head = (size_t)chunk * hp->n_vocab + 2 * (size_t)chunk * E + (size_t)chunk;
-    s.att = (size_t)nth * (size_t)max_seq;
+    s.att = (size_t)nth * (size_t)fr_attn_scratch_floats(max_seq);
     return s;
 }
 
@@ -204,7 +204,7 @@ fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
 #undef CARVE
     for (int i = 0; i < ex->nth; i++) {
         tm->att_row[i] = p;
-        p += max_seq;
+        p += fr_attn_scratch_floats(max_seq);
     }
     *out = tm;
     return FR_OK;

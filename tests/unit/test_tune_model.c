@@ -1,8 +1,8 @@
 /*
  * The training forward/backward of the whole decoder (src/tune/tmodel.c):
  *
- *  - step 0 (B = 0): the training forward's logits equal the inference
- *    engine's (fr_context_decode) for every position;
+ *  - step 0 (B = 0): the training forward's logits agree with the inference
+ *    engine's (fr_context_decode) for every position, to float rounding;
  *  - gradients of the summed cross-entropy with respect to every LoRA
  *    target's A and B agree with double-precision central differences of
  *    an independent naive reference (LoRA included) written here, for a
@@ -349,15 +349,19 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
         all[i] = true;
     fr_batch fb = {N1, tok, NULL, all};
     CHECK(fr_context_decode(c, &fb, &e) == FR_OK);
-    int differ = 0;
+    /* Same formulas and products; attention is blocked in training, so the
+     * agreement is to float rounding. (The adapter file itself gives the base
+     * logits exactly through the runtime: test_tune_train.) */
+    double md = 0, mx = 0;
     for (int t = 0; t < N1; t++) {
         const float *want = fr_context_logits(c, (uint32_t)t);
-        for (int i = 0; i < V; i++)
-            if (lg[(size_t)t * V + i] != want[i])
-                differ++;
+        for (int i = 0; i < V; i++) {
+            md = fmax(md, fabs((double)lg[(size_t)t * V + i] - want[i]));
+            mx = fmax(mx, fabs((double)want[i]));
+        }
     }
-    CHECK_MSG(differ == 0, "%s %s: %d logits of the B = 0 training forward differ from inference",
-              arch, tn, differ);
+    CHECK_MSG(md <= 2e-6 * mx, "%s %s: B = 0 training forward vs inference: max diff %g (max %g)",
+              arch, tn, md, mx);
     fr_context_free(c);
     free(lg);
 

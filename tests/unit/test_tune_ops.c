@@ -363,12 +363,13 @@ static double attn_loss(void *vc)
 
 static void test_attention(void)
 {
-    const uint32_t shapes[][4] = {{5, 4, 2, 3}, {6, 3, 3, 4}, {4, 4, 1, 5}, {1, 2, 1, 2}};
+    const uint32_t shapes[][4] = {{5, 4, 2, 3}, {6, 3, 3, 4}, {4, 4, 1, 5}, {1, 2, 1, 2},
+                                  {150, 2, 1, 5}}; /* 150: three query blocks */
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         fr_attn_shape s = {shapes[si][0], shapes[si][1], shapes[si][2], shapes[si][3]};
         int64_t qm = s.n * s.n_head * s.hd, km = s.n * s.n_head_kv * s.hd;
         float *q = frand(qm, 1.5), *k = frand(km, 1.5), *v = frand(km, 1), *c = frand(qm, 1);
-        float *out = fzero(qm), *att = fzero(s.n);
+        float *out = fzero(qm), *att = fzero(fr_attn_scratch_floats(s.n));
         float *dq = fzero(qm), *dk = fzero(km), *dv = fzero(km);
         /* split by kv head, as the driver does */
         for (uint32_t kv = 0; kv < s.n_head_kv; kv++)
