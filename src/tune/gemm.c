@@ -219,36 +219,52 @@ bool fr_gemm_avx2(void)
 #endif
 }
 
-bool fr_gemm_use_avx2(void)
+bool fr_gemm_avx512(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && fr_gemm_avx2();
+#else
+    return false;
+#endif
+}
+
+int fr_gemm_path(void)
 {
     const char *isa = getenv("FRUGAL_ISA");
     if (isa && strcmp(isa, "generic") == 0)
-        return false;
-    return fr_gemm_avx2();
+        return 0;
+    if (!fr_gemm_avx2())
+        return 0;
+    if (isa && strcmp(isa, "avx2") == 0)
+        return 1;
+    return fr_gemm_avx512() ? 2 : 1;
 }
 
 void fr_gemm_nn_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                       const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
 {
-    if (fr_gemm_use_avx2())
-        fr_gemm_nn_block_avx2(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
-    else
-        fr_gemm_nn_block_generic(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+    switch (fr_gemm_path()) {
+    case 2: fr_gemm_nn_block_avx512(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc); break;
+    case 1: fr_gemm_nn_block_avx2(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc); break;
+    default: fr_gemm_nn_block_generic(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc); break;
+    }
 }
 
 void fr_gemm_tn_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                       const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
 {
-    if (fr_gemm_use_avx2())
-        fr_gemm_tn_block_avx2(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
-    else
-        fr_gemm_tn_block_generic(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
+    switch (fr_gemm_path()) {
+    case 2: fr_gemm_tn_block_avx512(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc); break;
+    case 1: fr_gemm_tn_block_avx2(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc); break;
+    default: fr_gemm_tn_block_generic(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc); break;
+    }
 }
 
 void fr_gemm_nt_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                       const float *B, int64_t ldb, bool acc, float *C, int64_t ldc)
 {
-    if (fr_gemm_use_avx2())
+    if (fr_gemm_path() > 0)
         fr_gemm_nt_block_avx2(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);
     else
         fr_gemm_nt_block_generic(M, N, K, alpha, A, lda, B, ldb, acc, C, ldc);

@@ -145,12 +145,23 @@ static void test_gemm_paths(void)
 {
     typedef void (*blk)(int64_t, int64_t, int64_t, float, const float *, int64_t, const float *,
                         int64_t, bool, float *, int64_t);
-    blk paths[2][3] = {{fr_gemm_nt_block_generic, fr_gemm_nn_block_generic, fr_gemm_tn_block_generic},
-                       {fr_gemm_nt_block_avx2, fr_gemm_nn_block_avx2, fr_gemm_tn_block_avx2}};
-    int n_paths = fr_gemm_avx2() ? 2 : 1;
-    if (n_paths == 1)
-        fprintf(stderr, "note: no AVX2+FMA here, only the portable gemm path is tested\n");
-    const int64_t sizes[][3] = {{1, 1, 1}, {5, 17, 9}, {7, 70, 33}, {13, 131, 17}, {4, 16, 8}};
+    blk paths[3][3] = {{fr_gemm_nt_block_generic, fr_gemm_nn_block_generic, fr_gemm_tn_block_generic},
+                       {fr_gemm_nt_block_avx2, fr_gemm_nn_block_avx2, fr_gemm_tn_block_avx2},
+                       {fr_gemm_nt_block_avx2, fr_gemm_nn_block_avx512, fr_gemm_tn_block_avx512}};
+    int n_paths = fr_gemm_avx512() ? 3 : fr_gemm_avx2() ? 2 : 1;
+    if (n_paths < 3)
+        fprintf(stderr, "note: this CPU runs %d of the 3 gemm paths; only those are tested\n",
+                n_paths);
+    const int64_t sizes[][3] = {{1, 1, 1}, {5, 17, 9}, {7, 70, 33}, {13, 131, 17}, {4, 16, 8},
+                                {9, 100, 20}};
+    /* AVX-512 and AVX2 compute every element with the same fused operations */
+    if (n_paths == 3) {
+        float *A = frand(9 * 40, 1), *B = frand(40 * 150, 1), *C1 = fzero(9 * 150), *C2 = fzero(9 * 150);
+        fr_gemm_nn_block_avx2(9, 150, 40, 0.5f, A, 40, B, 150, false, C1, 150);
+        fr_gemm_nn_block_avx512(9, 150, 40, 0.5f, A, 40, B, 150, false, C2, 150);
+        CHECK(memcmp(C1, C2, sizeof(float) * 9 * 150) == 0);
+        free(A), free(B), free(C1), free(C2);
+    }
     for (int pth = 0; pth < n_paths; pth++)
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
             for (int kind = 0; kind < 3; kind++) {

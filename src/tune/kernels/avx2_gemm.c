@@ -118,9 +118,9 @@ static void fr_axpy_panel_avx2(int64_t M, int64_t N, int64_t K, float alpha, con
     }
 }
 
-static void fr_axpy_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                         int64_t sa_i, int64_t sa_k, const float *B, int64_t ldb, bool acc,
-                         float *C, int64_t ldc)
+void fr_gemm_axpy_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                       int64_t sa_i, int64_t sa_k, const float *B, int64_t ldb, bool acc,
+                       float *C, int64_t ldc)
 {
     const int64_t P = 64;
     for (int64_t j0 = 0; j0 < N; j0 += P) {
@@ -133,14 +133,14 @@ void fr_gemm_nn_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const f
                            int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
                            int64_t ldc)
 {
-    fr_axpy_avx2(M, N, K, alpha, A, lda, 1, B, ldb, acc, C, ldc);
+    fr_gemm_axpy_avx2(M, N, K, alpha, A, lda, 1, B, ldb, acc, C, ldc);
 }
 
 void fr_gemm_tn_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                            int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
                            int64_t ldc)
 {
-    fr_axpy_avx2(M, N, K, alpha, A, 1, lda, B, ldb, acc, C, ldc);
+    fr_gemm_axpy_avx2(M, N, K, alpha, A, 1, lda, B, ldb, acc, C, ldc);
 }
 
 /* (l0+l4 + l2+l6) + (l1+l5 + l3+l7), always in this order. */
@@ -213,6 +213,14 @@ void fr_gemm_nt_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const f
 }
 
 #else /* not x86: never called (fr_gemm_avx2() is false), defined so the library links */
+
+void fr_gemm_axpy_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                       int64_t sa_i, int64_t sa_k, const float *B, int64_t ldb, bool acc,
+                       float *C, int64_t ldc)
+{
+    (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)sa_i, (void)sa_k, (void)B, (void)ldb;
+    (void)acc, (void)C, (void)ldc;
+}
 
 void fr_gemm_nn_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                            int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
