@@ -661,8 +661,10 @@ int cmd_tune(int argc, char **argv)
         restore_extra(&r, extra);
         snprintf(r.last_ckpt, sizeof r.last_ckpt, "%s", resume_dir);
         if (!quiet && !json_prog)
-            fprintf(stderr, "resumed from %s at step %llu\n", resume_dir,
-                    (unsigned long long)r.start_step);
+            fprintf(stderr,
+                    "resumed from %s at step %llu (training settings come from the checkpoint; "
+                    "those given on this command line, other than -t, are not used)\n",
+                    resume_dir, (unsigned long long)r.start_step);
     }
     long eval_every = o.eval_every;
     if (eval_every < 0)
