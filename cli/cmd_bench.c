@@ -22,6 +22,8 @@
 #include <frugal/synth.h>
 
 #include "base/clock.h"
+#include "tensor/cpu.h"
+#include "tensor/membw.h"
 #include "tensor/threadpool.h"
 
 #include <jansson.h>
@@ -37,6 +39,7 @@ typedef struct bench_result {
     const char *kind; /* "pp" or "tg" */
     int n_tokens;
     int threads;
+    double read_gbs;  /* the machine's read bandwidth at this thread count */
     double mean, sd;  /* tok/s */
     double j_tok[3];  /* low, central, high J/token (central = mean over runs) */
     bool has_energy;
@@ -271,11 +274,11 @@ int cmd_bench(int argc, char **argv)
     char *synth_path = NULL;
     if (synthetic) {
         cli_progress *prog = NULL;
-        if (fr_synth_cached(synthetic, NULL, threads[n_threads - 1], bench_synth_progress, &prog,
-                            &synth_path, &e) != FR_OK) {
-            cli_progress_finish(prog, false);
+        fr_status sst = fr_synth_cached(synthetic, NULL, threads[n_threads - 1],
+                                        bench_synth_progress, &prog, &synth_path, &e);
+        cli_progress_finish(prog, sst == FR_OK); /* NULL when the bar already ended */
+        if (sst != FR_OK)
             return cli_fail(&e);
-        }
         mo.model = synth_path;
     }
     /* energy meter: CPU sources only (RAPL, battery, estimate) */
@@ -313,11 +316,22 @@ int cmd_bench(int argc, char **argv)
         if ((rc = cli_llm_open(&mo, 1, false, &L)))
             goto out;
         uint32_t V = fr_model_hparams(L.model)->n_vocab;
+        double read_gbs = 0;
+        if (o.n_gen) {
+            fr_pool *bp = NULL;
+            if (fr_pool_create(threads[ti], &bp, &e) != FR_OK ||
+                fr_membw_read(bp, 0, 3, &read_gbs, &e) != FR_OK) {
+                cli_warn("memory bandwidth not measured: %s", e.msg);
+                read_gbs = 0;
+            }
+            fr_pool_free(bp);
+        }
         if (o.n_prompt) {
             bench_result *r = &results[n_results++];
             r->kind = "pp";
             r->n_tokens = (int)o.n_prompt;
             r->threads = threads[ti];
+            r->read_gbs = read_gbs;
             if ((rc = bench_test(L.ctx, meter, V, true, (int)o.n_prompt, (int)o.reps, &seed, r)))
                 goto out;
         }
@@ -326,6 +340,7 @@ int cmd_bench(int argc, char **argv)
             r->kind = "tg";
             r->n_tokens = (int)o.n_gen;
             r->threads = threads[ti];
+            r->read_gbs = read_gbs;
             if ((rc = bench_test(L.ctx, meter, V, false, (int)o.n_gen, (int)o.reps, &seed, r)))
                 goto out;
         }
@@ -369,6 +384,8 @@ int cmd_bench(int argc, char **argv)
             have_costs = fr_token_costs_compute(&ci, &costs, &e) == FR_OK;
         }
         const char *src = meter ? fr_meter_source_name(fr_meter_source_of(meter)) : "none";
+        fr_isa isa = FR_ISA_GENERIC;
+        (void)fr_isa_select(&isa, NULL);
         if (o.json) {
             fr_bench_summary bs = {0};
             bs.params = (double)fr_model_n_params(L.model);
@@ -407,6 +424,7 @@ int cmd_bench(int argc, char **argv)
             }
             json_object_set_new(mach, "cpu", json_string(cpu));
             json_object_set_new(mach, "cpus", json_integer(fr_cpu_count()));
+            json_object_set_new(mach, "isa", json_string(fr_isa_name(isa)));
             json_object_set_new(root, "frugal", json_pack("{s:s, s:s}", "version", fr_version(), "commit", fr_commit()));
             json_object_set_new(root, "decode_bytes_per_token", json_integer((json_int_t)bpt));
             json_object_set_new(root, "decode_gb_s", json_real(best_tg * (double)bpt / 1e9));
@@ -417,6 +435,14 @@ int cmd_bench(int argc, char **argv)
                 json_t *t = json_pack("{s:s, s:i, s:i, s:f, s:f}", "test", r->kind, "n_tokens",
                                       r->n_tokens, "threads", r->threads, "tok_s", r->mean,
                                       "tok_s_sd", r->sd);
+                if (r->kind[0] == 't') {
+                    double gbs = r->mean * (double)bpt / 1e9;
+                    json_object_set_new(t, "gb_s", json_real(gbs));
+                    if (r->read_gbs > 0) {
+                        json_object_set_new(t, "read_gb_s", json_real(r->read_gbs));
+                        json_object_set_new(t, "bandwidth_share", json_real(gbs / r->read_gbs));
+                    }
+                }
                 if (r->has_energy)
                     json_object_set_new(t, "j_per_token", json_pack("{s:f, s:f, s:f}", "low",
                                         r->j_tok[0], "central", r->j_tok[1], "high", r->j_tok[2]));
@@ -438,8 +464,8 @@ int cmd_bench(int argc, char **argv)
             printf("model:   %s (%s, %.*s, %.1fM params, %s, %s)%s\n", label, hp->arch,
                    (int)(nm.len > 40 ? 40 : nm.len), nm.len ? nm.ptr : "", (double)fr_model_n_params(L.model) / 1e6,
                    wsz, quant, synthetic ? " [random weights]" : "");
-            printf("machine: %s, %d CPUs; frugal %s (commit %s)\n", cpu, fr_cpu_count(),
-                   fr_version(), fr_commit());
+            printf("machine: %s, %d CPUs, kernels %s; frugal %s (commit %s)\n", cpu,
+                   fr_cpu_count(), fr_isa_name(isa), fr_version(), fr_commit());
             printf("energy:  %s%s\n\n", meter ? fr_meter_label(meter) : "no meter",
                    idle_w >= 0 ? "" : "");
             printf("| test  | threads | tok/s               | J/token (%s)             |\n", src);
@@ -452,10 +478,19 @@ int cmd_bench(int argc, char **argv)
                     snprintf(jt, sizeof jt, "%.3g (%.3g-%.3g)", r->j_tok[1], r->j_tok[0], r->j_tok[2]);
                 printf("| %-5s | %7d | %9.2f +- %-7.2f | %-31s |\n", tn, r->threads, r->mean, r->sd, jt);
             }
-            printf("\ndecode reads %s of weights per token", bps);
-            if (rtg)
-                printf(" -> %.2f GB/s at %d threads", best_tg * (double)bpt / 1e9, rtg->threads);
-            printf("\npeak RSS: %.1f MiB\n", (double)peak_rss_kb / 1024.0);
+            printf("\ndecode reads %s of weights per token\n", bps);
+            for (int i = 0; i < n_results; i++) {
+                const bench_result *r = &results[i];
+                if (r->kind[0] != 't')
+                    continue;
+                double gbs = r->mean * (double)bpt / 1e9;
+                printf("  %d thread%s: %.2f GB/s", r->threads, r->threads == 1 ? "" : "s", gbs);
+                if (r->read_gbs > 0)
+                    printf(" = %.0f%% of the %.1f GB/s this machine reads", 100 * gbs / r->read_gbs,
+                           r->read_gbs);
+                printf("\n");
+            }
+            printf("peak RSS: %.1f MiB\n", (double)peak_rss_kb / 1024.0);
             if (have_costs)
                 printf("decode cost (%s): %.3g Wh/1k tokens, $%.3g/Mtok, %.3g gCO2/1k tokens, "
                        "%.3g%% of a %.0f Wh battery per 1k tokens\n", src,

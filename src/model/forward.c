@@ -21,10 +21,12 @@
  * when a batch asks for more logits rows than any batch before it.
  */
 #include "model/model_impl.h"
+#include "tensor/kernels/kernels.h"
 #include "model/lora_impl.h"
 
 #include <frugal/tensor.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +55,8 @@ struct fr_context {
     uint32_t *rows; /* [n_batch] chunk rows whose logits are wanted */
 
     float **att_scratch; /* per thread: [n_ctx] scores */
-    fr_matmul_scratch mm;
+    int n_att;           /* entries of att_scratch */
+    fr_matmul_scratch mm; /* kernel path + buffers for every fr_matmul */
 
     fr_lora_set *lora;    /* active LoRA adapters (lora.c) or NULL */
 
@@ -124,17 +127,21 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     c->sq = malloc(nb * sizeof(int32_t));
     c->rows = malloc(nb * sizeof(uint32_t));
     int nth = (int)p.n_threads;
+    c->n_att = nth;
     c->att_scratch = calloc((size_t)nth, sizeof(float *));
-    c->mm.per_thread = calloc((size_t)nth, sizeof(float *));
-    c->mm.n_threads = nth;
+    /* Matmul scratch: rows up to the longest input of any product, batches
+     * of n_batch tokens (the path is chosen here: FRUGAL_ISA or the best). */
     size_t max_in = hp->n_ff > hw ? hp->n_ff : hw;
-    c->mm.floats = fr_matmul_scratch_floats((int64_t)max_in);
+    st = fr_matmul_scratch_init(&c->mm, nth, (int64_t)max_in, (int64_t)nb, err);
+    if (st) {
+        fr_context_free(c);
+        return st;
+    }
     bool ok = c->kcache && c->vcache && c->seq_len && c->seq_tok && c->x && c->h && c->q && c->k && c->v &&
-              c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->att_scratch && c->mm.per_thread;
+              c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->att_scratch;
     for (int i = 0; ok && i < nth; i++) {
         c->att_scratch[i] = malloc((size_t)p.n_ctx * sizeof(float));
-        c->mm.per_thread[i] = malloc((size_t)c->mm.floats * sizeof(float));
-        ok = c->att_scratch[i] && c->mm.per_thread[i];
+        ok = c->att_scratch[i] != NULL;
     }
     if (!ok) {
         fr_context_free(c);
@@ -151,15 +158,10 @@ void fr_context_free(fr_context *c)
 {
     if (!c)
         return;
-    int nth = c->mm.n_threads;
-    for (int i = 0; i < nth; i++) {
-        if (c->att_scratch)
-            free(c->att_scratch[i]);
-        if (c->mm.per_thread)
-            free(c->mm.per_thread[i]);
-    }
+    for (int i = 0; c->att_scratch && i < c->n_att; i++)
+        free(c->att_scratch[i]);
     free(c->att_scratch);
-    free(c->mm.per_thread);
+    fr_matmul_scratch_free(&c->mm);
     fr_pool_free(c->pool);
     free(c->kcache);
     free(c->vcache);
@@ -276,39 +278,48 @@ static void fr_kv_store(fr_context *c, void *cache, size_t idx, const float *src
 typedef struct fr_attn_job {
     fr_context *c;
     uint32_t layer, n_tok;
+    atomic_int next; /* next (token, head) unit to take */
 } fr_attn_job;
 
+/* Units are (token, query head) pairs handed out one at a time, so a
+ * descheduled worker costs only the unit it holds. Consecutive units share a
+ * KV head (grouped-query attention), which keeps its keys in cache. Per
+ * unit: scores of the query against every cached key of its sequence up to
+ * its position, a two-pass softmax over that row (in the thread's scratch),
+ * then the weighted sum of the values. The row operations come from the
+ * kernel set: left to right in the generic path (llama2.c's order), in SIMD
+ * lanes otherwise. */
 static void fr_attn_worker(void *arg, int ith, int nth)
 {
+    (void)nth;
     fr_attn_job *j = arg;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
+    const fr_kernel_set *ks = c->mm.ks;
     uint32_t hd = hp->head_dim, n_head = hp->n_head, grp = hp->n_head / hp->n_head_kv;
     size_t q_dim = (size_t)n_head * hd;
     float *att = c->att_scratch[ith];
     float scale = sqrtf((float)hd);
-    int64_t lo, hi;
-    fr_split_range((int64_t)j->n_tok * n_head, ith, nth, &lo, &hi);
-    for (int64_t w = lo; w < hi; w++) {
+    bool f32 = c->kv_type == FR_TYPE_F32;
+    int64_t n_units = (int64_t)j->n_tok * n_head;
+    for (;;) {
+        int64_t w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (w >= n_units)
+            break;
         uint32_t t = (uint32_t)(w / n_head), h = (uint32_t)(w % n_head);
         uint32_t kvh = h / grp, s = (uint32_t)c->sq[t];
         int32_t pos = c->pos[t];
         const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
         float *out = c->h + (size_t)t * q_dim + (size_t)h * hd;
         size_t base = fr_kv_index(c, s, j->layer, 0) + (size_t)kvh * hd;
-        for (int32_t p = 0; p <= pos; p++) {
-            size_t idx = base + (size_t)p * c->kv_row;
-            float score = 0.0f;
-            if (c->kv_type == FR_TYPE_F32) {
-                const float *k = (const float *)c->kcache + idx;
-                for (uint32_t i = 0; i < hd; i++)
-                    score += q[i] * k[i];
-            } else {
-                const uint16_t *k = (const uint16_t *)c->kcache + idx;
-                for (uint32_t i = 0; i < hd; i++)
-                    score += q[i] * fr_fp16_to_fp32(k[i]);
-            }
-            att[p] = score / scale;
+        if (f32) {
+            const float *k = (const float *)c->kcache + base;
+            for (int32_t p = 0; p <= pos; p++, k += c->kv_row)
+                att[p] = ks->dot_f32(q, k, hd) / scale;
+        } else {
+            const uint16_t *k = (const uint16_t *)c->kcache + base;
+            for (int32_t p = 0; p <= pos; p++, k += c->kv_row)
+                att[p] = ks->dot_f16(q, k, hd) / scale;
         }
         float mx = att[0];
         for (int32_t p = 1; p <= pos; p++)
@@ -322,18 +333,14 @@ static void fr_attn_worker(void *arg, int ith, int nth)
         for (int32_t p = 0; p <= pos; p++)
             att[p] /= sum;
         memset(out, 0, hd * sizeof(float));
-        for (int32_t p = 0; p <= pos; p++) {
-            size_t idx = base + (size_t)p * c->kv_row;
-            float a = att[p];
-            if (c->kv_type == FR_TYPE_F32) {
-                const float *v = (const float *)c->vcache + idx;
-                for (uint32_t i = 0; i < hd; i++)
-                    out[i] += a * v[i];
-            } else {
-                const uint16_t *v = (const uint16_t *)c->vcache + idx;
-                for (uint32_t i = 0; i < hd; i++)
-                    out[i] += a * fr_fp16_to_fp32(v[i]);
-            }
+        if (f32) {
+            const float *v = (const float *)c->vcache + base;
+            for (int32_t p = 0; p <= pos; p++, v += c->kv_row)
+                ks->axpy_f32(out, att[p], v, hd);
+        } else {
+            const uint16_t *v = (const uint16_t *)c->vcache + base;
+            for (int32_t p = 0; p <= pos; p++, v += c->kv_row)
+                ks->axpy_f16(out, att[p], v, hd);
         }
     }
 }
@@ -390,8 +397,9 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
             fr_kv_store(c, c->kcache, idx, c->k + t * kvd);
             fr_kv_store(c, c->vcache, idx, c->v + t * kvd);
         }
-        fr_attn_job aj = {c, l, n_tok};
-        fr_pool_run(c->pool, fr_attn_worker, &aj);
+        fr_attn_job aj = {c, l, n_tok, 0};
+        atomic_init(&aj.next, 0);
+        fr_pool_run_dynamic(c->pool, fr_attn_worker, &aj);
         fr_matmul(c->pool, &ly->wo, c->h, n_tok, c->o, (int64_t)E, &c->mm);
         fr_lora_apply(c->lora, c->pool, l, FR_LORA_O, c->h, n_tok, c->o, (int64_t)E);
         fr_add_bias(c->o, ly->bo, n_tok, E);

@@ -7,16 +7,31 @@
  *     Y[t][o] = sum_i W[o][i] * X[t][i]
  * i.e. y = W x for every token, as every linear layer of a transformer needs.
  *
- * This is the reference path: each weight row is dequantized once into a
- * per-thread buffer and reused for every token of the batch, and dot
- * products accumulate left to right in float, so results do not depend on
- * the thread count. Faster kernels are checked against it.
+ * fr_matmul runs the kernels of the path chosen when the scratch was set up
+ * (cpu.h: the best the CPU has, or FRUGAL_ISA): for the quantized types it
+ * first quantizes X to 8 bits per block (kernels.h), then splits the output
+ * rows over the pool in chunks handed out dynamically, each chunk computed
+ * for all tokens by register-blocked tiles. Every output element is computed
+ * by the same operations whatever the batch size, the tile or the thread, so
+ * results do not depend on the thread count, and a token decoded alone gets
+ * exactly the logits it gets inside a prompt.
+ *
+ * fr_matmul_ref is the float reference: each weight row dequantized and
+ * multiplied left to right in float with unquantized activations. Tests use
+ * it as the oracle for the paths' accuracy.
+ *
+ * Neither allocates: all buffers come from fr_matmul_scratch, sized once for
+ * the largest row length and batch a context will use.
  */
 #ifndef FR_TENSOR_MATMUL_H
 #define FR_TENSOR_MATMUL_H
 
 #include <frugal/types.h>
+
+#include "tensor/cpu.h"
 #include "tensor/threadpool.h"
+
+struct fr_kernel_set;
 
 typedef struct fr_weight {
     fr_type type;
@@ -26,19 +41,45 @@ typedef struct fr_weight {
     size_t row_bytes;
 } fr_weight;
 
-/* Per-thread scratch the products need: nth buffers of at least
- * fr_matmul_scratch_floats(max n_in) floats each. */
+/* Buffers and kernel choice for the products of one context. Set up with
+ * fr_matmul_scratch_init, released with fr_matmul_scratch_free; read-only
+ * while products run (one product at a time per scratch). */
 typedef struct fr_matmul_scratch {
-    float **per_thread;
+    const struct fr_kernel_set *ks; /* the path's kernels (static table) */
     int n_threads;
-    int64_t floats; /* size of each buffer */
+    int64_t max_n_in;     /* longest row a product may have */
+    int64_t max_tok;      /* tokens quantized at once (more are done in chunks) */
+    uint8_t **per_thread; /* [n_threads] fr_kernel_scratch_bytes(max_n_in), 64-aligned */
+    uint8_t *qa;          /* quantized activations of max_tok rows, 64-aligned */
+    size_t qa_bytes;
 } fr_matmul_scratch;
 
-static inline int64_t fr_matmul_scratch_floats(int64_t max_n_in) { return max_n_in; }
+/* Allocates scratch for products with pools of n_threads threads, rows of
+ * at most max_n_in values and batches of max_tok tokens (larger batches
+ * work, in chunks), on the path fr_isa_select picks. Fails with the
+ * selection's error (bad FRUGAL_ISA) or FR_E_NOMEM. On failure *s is left
+ * so that fr_matmul_scratch_free is safe. */
+fr_status fr_matmul_scratch_init(fr_matmul_scratch *s, int n_threads, int64_t max_n_in,
+                                 int64_t max_tok, fr_err *err);
 
-/* Y (n_tok rows, row stride ldy >= n_out) = X (n_tok rows, stride n_in) * W^T. */
+/* Switches the path (tests, benchmarks). FR_E_UNSUPPORTED if this CPU
+ * cannot run it; *s is unchanged then. */
+fr_status fr_matmul_scratch_set_isa(fr_matmul_scratch *s, fr_isa isa, fr_err *err);
+
+/* The path in use. */
+fr_isa fr_matmul_scratch_isa(const fr_matmul_scratch *s);
+
+/* Frees the buffers; safe on a zeroed or failed-init struct, and twice. */
+void fr_matmul_scratch_free(fr_matmul_scratch *s);
+
+/* Y (n_tok rows, row stride ldy >= n_out) = X (n_tok rows, stride n_in) * W^T.
+ * w->n_in <= s->max_n_in; pool has s->n_threads threads. */
 void fr_matmul(fr_pool *pool, const fr_weight *w, const float *x, int64_t n_tok, float *y,
                int64_t ldy, const fr_matmul_scratch *s);
+
+/* The float reference product (same contract). */
+void fr_matmul_ref(fr_pool *pool, const fr_weight *w, const float *x, int64_t n_tok, float *y,
+                   int64_t ldy, const fr_matmul_scratch *s);
 
 /* Dequantizes row r of w into out (n_in floats). */
 void fr_weight_row(const fr_weight *w, int64_t r, float *out);

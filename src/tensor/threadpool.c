@@ -7,6 +7,13 @@
  * atomic countdown the caller spins on (it also did its own share, so the
  * wait is short). Rejected: pthread_barrier per job (always sleeps, tens of
  * microseconds per op on Linux, too slow for per-token work).
+ *
+ * Dynamic jobs (fr_pool_run_dynamic) are joined, not awaited: the low bit of
+ * gen marks them, a worker joins by incrementing the active count in
+ * dyn_state while its OPEN bit is set, and the caller, once its own share is
+ * done, clears OPEN and waits only for the workers that joined. A worker
+ * reads fn/arg only after joining (OPEN is set after they are written and
+ * cleared before they change), so a late worker never runs a stale job.
  */
 #include "tensor/threadpool.h"
 
@@ -17,6 +24,7 @@
 #include <unistd.h>
 
 #define FR_SPIN_ITERS 20000
+#define FR_DYN_OPEN 0x80000000u
 
 struct fr_pool {
     int n;
@@ -24,8 +32,9 @@ struct fr_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;    /* bumped per job */
-    atomic_int pending; /* workers still running the current job */
+    atomic_uint gen;    /* bumped per job; low bit set for dynamic jobs */
+    atomic_int pending; /* workers still running the current static job */
+    atomic_uint dyn_state; /* FR_DYN_OPEN | workers inside the dynamic job */
     atomic_bool stop;
     fr_pool_fn fn;
     void *arg;
@@ -67,8 +76,22 @@ static void *fr_worker(void *v)
         if (atomic_load(&p->stop))
             return NULL;
         seen = g;
-        p->fn(p->arg, ith, p->n);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        if (g & 1u) {
+            /* dynamic: join while the caller still holds the job open */
+            unsigned st = atomic_load_explicit(&p->dyn_state, memory_order_acquire);
+            while (st & FR_DYN_OPEN) {
+                if (atomic_compare_exchange_weak_explicit(&p->dyn_state, &st, st + 1,
+                                                          memory_order_acq_rel,
+                                                          memory_order_acquire)) {
+                    p->fn(p->arg, ith, p->n);
+                    atomic_fetch_sub_explicit(&p->dyn_state, 1, memory_order_acq_rel);
+                    break;
+                }
+            }
+        } else {
+            p->fn(p->arg, ith, p->n);
+            atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+        }
     }
 }
 
@@ -91,6 +114,7 @@ fr_status fr_pool_create(int n_threads, fr_pool **out, fr_err *err)
     pthread_cond_init(&p->cv, NULL);
     atomic_init(&p->gen, 0);
     atomic_init(&p->pending, 0);
+    atomic_init(&p->dyn_state, 0);
     atomic_init(&p->stop, false);
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
@@ -137,6 +161,40 @@ void fr_pool_free(fr_pool *p)
 
 int fr_pool_size(const fr_pool *p) { return p->n; }
 
+/* Next job id with the low bit saying whether it is dynamic; wakes the
+ * sleepers. */
+static void fr_pool_publish(fr_pool *p, bool dynamic)
+{
+    pthread_mutex_lock(&p->mu);
+    unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed);
+    g = ((g >> 1) + 1) << 1 | (dynamic ? 1u : 0u);
+    atomic_store_explicit(&p->gen, g, memory_order_release);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void fr_pool_run_dynamic(fr_pool *p, fr_pool_fn fn, void *arg)
+{
+    if (p->n == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store_explicit(&p->dyn_state, FR_DYN_OPEN, memory_order_release);
+    fr_pool_publish(p, true);
+    fn(arg, 0, p->n);
+    /* close: late workers skip; wait for those inside */
+    atomic_fetch_and_explicit(&p->dyn_state, ~FR_DYN_OPEN, memory_order_acq_rel);
+    int spins = 0;
+    while (atomic_load_explicit(&p->dyn_state, memory_order_acquire) != 0) {
+        if (++spins < FR_SPIN_ITERS)
+            fr_cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
 void fr_pool_run(fr_pool *p, fr_pool_fn fn, void *arg)
 {
     if (p->n == 1) {
@@ -146,10 +204,7 @@ void fr_pool_run(fr_pool *p, fr_pool_fn fn, void *arg)
     p->fn = fn;
     p->arg = arg;
     atomic_store_explicit(&p->pending, p->n - 1, memory_order_release);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_acq_rel);
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    fr_pool_publish(p, false);
     fn(arg, 0, p->n);
     int spins = 0;
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {

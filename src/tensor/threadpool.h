@@ -23,6 +23,15 @@ void fr_pool_free(fr_pool *p);
 int fr_pool_size(const fr_pool *p);
 void fr_pool_run(fr_pool *p, fr_pool_fn fn, void *arg);
 
+/* Like fr_pool_run, for jobs that hand out their work dynamically (fn
+ * takes pieces from a shared atomic counter until none is left, so any
+ * subset of the threads completes the job): fn runs on the caller and on
+ * every worker that arrives before the caller's own call returns; a worker
+ * that arrives later skips the job instead of being waited for. On a busy
+ * machine a descheduled worker then costs its share of the work, not a
+ * whole time slice. fn must not rely on every ith being called. */
+void fr_pool_run_dynamic(fr_pool *p, fr_pool_fn fn, void *arg);
+
 /* Split [0, n) into nth near-equal parts; part ith is [*lo, *hi). */
 static inline void fr_split_range(int64_t n, int ith, int nth, int64_t *lo, int64_t *hi)
 {

@@ -588,10 +588,13 @@ static void test_vs_reference(fr_model *m, const char *what, double tol)
         fr_model *mm = reference_merge(m, &r1, 1, "ref1.gguf");
         float *want = mm ? model_logits(mm, NULL, NULL, 0, 1) : NULL;
         float *got = model_logits(m, &a1, &s1, 1, 2);
+        double moved = 0;
         if (base && want && got) {
             double d = rel_diff(got, want, (size_t)N_TOK * V);
-            CHECK_MSG(d < tol, "%s: one adapter vs reference merge: rel diff %.3g", what, d);
-            double moved = rel_diff(base, want, (size_t)N_TOK * V);
+            moved = rel_diff(base, want, (size_t)N_TOK * V);
+            CHECK_MSG(d < tol && d < 0.25 * moved,
+                      "%s: one adapter vs reference merge: rel diff %.3g (adapter moves %.3g)",
+                      what, d, moved);
             CHECK_MSG(moved > 1e-2, "%s: the adapter barely changes the logits (%.3g)", what,
                       moved);
         }
@@ -607,7 +610,8 @@ static void test_vs_reference(fr_model *m, const char *what, double tol)
         got = model_logits(m, both, sc, 2, 3);
         if (want && got) {
             double d = rel_diff(got, want, (size_t)N_TOK * V);
-            CHECK_MSG(d < tol, "%s: two adapters vs reference merge: rel diff %.3g", what, d);
+            CHECK_MSG(d < tol && d < 0.25 * moved,
+                      "%s: two adapters vs reference merge: rel diff %.3g", what, d);
         }
         /* threads do not change the result */
         float *got1 = model_logits(m, both, sc, 2, 1);
@@ -700,7 +704,9 @@ int main(void)
         test_b_zero(q, "qwen2 q8_0");
         test_b_zero(tied, "llama tied");
         test_vs_reference(m, "llama f32", 1e-4);
-        test_vs_reference(q, "qwen2 q8_0", 1e-4);
+        /* the reference merge is F32 and so runs with float activations;
+         * the Q8_0 base runs with 8-bit ones (documented kernel rounding) */
+        test_vs_reference(q, "qwen2 q8_0", 0.03);
         test_other_model(m, tied);
     }
     fr_model_free(m);

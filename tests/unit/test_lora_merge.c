@@ -156,9 +156,20 @@ static void test_f32(fr_model *m, const char *what)
     uint32_t V = fr_model_hparams(m)->n_vocab;
     if (run && mer && base) {
         double d = rel_diff(mer, run, (size_t)NT * V);
-        CHECK_MSG(d < 1e-5, "%s: merged vs runtime logits: rel diff %.3g", what, d);
-        CHECK_MSG(rel_diff(base, run, (size_t)NT * V) > 1e-2, "%s: the adapters change nothing",
-                  what);
+        double moved = rel_diff(base, run, (size_t)NT * V);
+        CHECK_MSG(moved > 1e-2, "%s: the adapters change nothing", what);
+        /* With a quantized base the run-time path multiplies the untouched
+         * base weights with 8-bit activations while the merged F32 tensors
+         * use float ones (the kernels' documented activation rounding),
+         * so only agreement well within the adapters' effect is expected. */
+        const fr_gguf_tensor *q = fr_gguf_find_tensor(fr_model_gguf(m), "blk.0.attn_q.weight");
+        bool quant_base = q && fr_type_get((uint32_t)q->type)->quantized;
+        if (quant_base)
+            CHECK_MSG(d < 0.03 && d < 0.25 * moved,
+                      "%s: merged vs runtime logits: rel diff %.3g (adapters move %.3g)", what, d,
+                      moved);
+        else
+            CHECK_MSG(d < 1e-5, "%s: merged vs runtime logits: rel diff %.3g", what, d);
     }
     free(run);
     free(mer);

@@ -27,6 +27,7 @@ typedef struct ref_model {
     int E, L, F, H, KV, HD, V, NROT;
     double eps, base;
     bool neox;
+    int ACT; /* activation block of the weights' type (0: float activations) */
 } ref_model;
 
 /* Whole tensor as doubles (malloc'd), or NULL when absent. */
@@ -60,15 +61,31 @@ static double *ref_layer_tensor(const fr_gguf *g, int l, const char *suffix)
     return ref_tensor(g, n, NULL);
 }
 
-/* y[o] = sum_i W[o*n_in + i] x[i] */
-static void ref_mv(const double *W, const double *x, double *y, int n_in, int n_out)
+/* y[o] = sum_i W[o*n_in + i] x[i]. With blk > 0, x is first rounded to 8
+ * bits per block of blk values (scale max|x|/127, nearest integer), as the
+ * engine does for quantized weights (src/tensor/kernels/kernels.h: blocks
+ * of 32 for Q4_0..Q8_0, 256 for the K types), so that quantized models are
+ * compared with a tight tolerance instead of one wide enough to hide bugs. */
+static void ref_mv(const double *W, const double *x, double *y, int n_in, int n_out, int blk)
 {
+    double *xq = malloc(sizeof(double) * (size_t)n_in);
+    for (int i = 0; i < n_in; i++)
+        xq[i] = x[i];
+    for (int b0 = 0; blk && b0 < n_in; b0 += blk) {
+        double amax = 0;
+        for (int i = b0; i < b0 + blk; i++)
+            amax = fabs(x[i]) > amax ? fabs(x[i]) : amax;
+        double d = amax / 127;
+        for (int i = b0; i < b0 + blk; i++)
+            xq[i] = d > 0 ? nearbyint(x[i] / d) * d : 0;
+    }
     for (int o = 0; o < n_out; o++) {
         double s = 0;
         for (int i = 0; i < n_in; i++)
-            s += W[(size_t)o * n_in + i] * x[i];
+            s += W[(size_t)o * n_in + i] * xq[i];
         y[o] = s;
     }
+    free(xq);
 }
 
 static void ref_rmsnorm(double *o, const double *x, const double *w, int n, double eps)
@@ -131,8 +148,8 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
             ref_rmsnorm(h, x + (size_t)t * E, an, E, m->eps);
             memcpy(xn + (size_t)t * E, h, sizeof(double) * (size_t)E);
             double *kt = K + (size_t)t * KD, *vt = Vc + (size_t)t * KD;
-            ref_mv(wk, h, kt, E, KD);
-            ref_mv(wv, h, vt, E, KD);
+            ref_mv(wk, h, kt, E, KD, m->ACT);
+            ref_mv(wv, h, vt, E, KD, m->ACT);
             for (int i = 0; i < KD; i++) {
                 if (bk)
                     kt[i] += bk[i];
@@ -146,7 +163,7 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
             }
         }
         for (int t = 0; t < n; t++) {
-            ref_mv(wq, xn + (size_t)t * E, q, E, QD);
+            ref_mv(wq, xn + (size_t)t * E, q, E, QD, m->ACT);
             for (int hh = 0; hh < m->H; hh++) {
                 double *qh = q + hh * m->HD;
                 if (bq)
@@ -175,16 +192,16 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
                     att[hh * m->HD + i] = a;
                 }
             }
-            ref_mv(wo, att, o, QD, E);
+            ref_mv(wo, att, o, QD, E, m->ACT);
             double *xt = x + (size_t)t * E;
             for (int i = 0; i < E; i++)
                 xt[i] += o[i];
             ref_rmsnorm(h, xt, fn, E, m->eps);
-            ref_mv(wg, h, g, E, m->F);
-            ref_mv(wu, h, u, E, m->F);
+            ref_mv(wg, h, g, E, m->F, m->ACT);
+            ref_mv(wu, h, u, E, m->F, m->ACT);
             for (int i = 0; i < m->F; i++)
                 g[i] = g[i] / (1 + exp(-g[i])) * u[i];
-            ref_mv(wd, g, o, m->F, E);
+            ref_mv(wd, g, o, m->F, E, m->ACT);
             for (int i = 0; i < E; i++)
                 xt[i] += o[i];
         }
@@ -198,7 +215,7 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
         wout = ref_tensor(m->g, "token_embd.weight", NULL);
     for (int t = 0; t < n; t++) {
         ref_rmsnorm(h, x + (size_t)t * E, on, E, m->eps);
-        ref_mv(wout, h, out + (size_t)t * m->V, E, m->V);
+        ref_mv(wout, h, out + (size_t)t * m->V, E, m->V, m->ACT);
     }
     free(on), free(wout), free(emb);
     free(x), free(K), free(Vc), free(h), free(q), free(att), free(o), free(g), free(u), free(sc);
@@ -255,8 +272,10 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
         return;
     const fr_hparams *hp = fr_model_hparams(m);
     ref_model r = {fr_model_gguf(m), arch, E, L, F, H, KV, HD ? HD : E / H, V, 0, 1e-5, 10000.0,
-                   strcmp(arch, "llama") != 0};
+                   strcmp(arch, "llama") != 0, 0};
     r.NROT = r.HD;
+    if (fr_type_get(wt)->quantized)
+        r.ACT = fr_type_get(wt)->block_size == 256 ? 256 : 32;
     CHECK_EQ_INT(hp->head_dim, r.HD);
 
     enum { N = 7 };

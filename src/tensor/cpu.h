@@ -1,0 +1,67 @@
+/*
+ * cpu.h - which SIMD instruction sets this CPU (and its OS) supports, and
+ * which kernel path (ISA) the matrix products use.
+ *
+ * Features are detected once per process (cpuid + xgetbv, pthread_once) and
+ * never change afterwards: a read-only global, as the style guide allows.
+ * FRUGAL_ISA=generic|avx2|avx512 (read at that same moment) forces a path so
+ * tests and benchmarks can run every path on one machine; unset, empty or
+ * "auto" picks the best path the CPU has. Asking for a path the CPU lacks is
+ * an error (reported by fr_isa_select), not a silent fallback: a benchmark
+ * that says "avx512" must have run AVX-512 code.
+ *
+ * Path requirements (what the kernel files are compiled for, see
+ * CMakeLists.txt):
+ *   avx2    AVX2, FMA, F16C, BMI2 and OS support for YMM state
+ *   avx512  the above plus AVX-512 F/BW/VL/DQ and AVX512-VNNI, OS support
+ *           for ZMM and opmask state (Ice Lake / Zen 4 and later; a
+ *           Skylake-X without VNNI takes the avx2 path)
+ * On non-x86 machines only the generic path exists (a NEON path would be a
+ * fourth value here, chosen the same way).
+ */
+#ifndef FR_TENSOR_CPU_H
+#define FR_TENSOR_CPU_H
+
+#include <frugal/base.h>
+
+typedef enum fr_isa {
+    FR_ISA_GENERIC = 0,
+    FR_ISA_AVX2 = 1,
+    FR_ISA_AVX512 = 2,
+    FR_ISA_COUNT_
+} fr_isa;
+
+typedef struct fr_cpu_features {
+    bool sse42, avx, avx2, fma, f16c, bmi2;
+    bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16, avx512vbmi;
+    bool avx_vnni;
+    bool os_ymm, os_zmm; /* XCR0 says the OS saves YMM / ZMM+opmask state */
+    char vendor[13];     /* "GenuineIntel", "AuthenticAMD", "" off x86 */
+} fr_cpu_features;
+
+/* The detected features (borrowed, static, valid for the process). */
+const fr_cpu_features *fr_cpu_get(void);
+
+/* "generic", "avx2", "avx512". */
+const char *fr_isa_name(fr_isa isa);
+
+/* Parses an FRUGAL_ISA value; false if unknown. "auto" and "" are not ISAs. */
+bool fr_isa_parse(const char *s, fr_isa *out);
+
+/* True when this CPU can run path isa. */
+bool fr_isa_available(fr_isa isa);
+
+/* The best path this CPU can run. */
+fr_isa fr_isa_best(void);
+
+/* The path to use: FRUGAL_ISA when set (as it was when first read), else
+ * the best one. FR_E_INVALID when FRUGAL_ISA is not a known name,
+ * FR_E_UNSUPPORTED when it names a path this CPU cannot run; the message
+ * says which features are missing and what to do. */
+fr_status fr_isa_select(fr_isa *out, fr_err *err);
+
+/* Space-separated list of the detected features, for messages and
+ * benchmark headers ("avx2 fma f16c avx512f ..."). */
+void fr_cpu_describe(char *buf, size_t n);
+
+#endif

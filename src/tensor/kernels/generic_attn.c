@@ -1,0 +1,36 @@
+/*
+ * generic_attn.c - attention row operations, portable reference: left to
+ * right float accumulation, the order llama2.c's run.c uses, so that the
+ * generic path reproduces its recorded tokens exactly.
+ */
+#include "tensor/kernels/kernels.h"
+
+#include <frugal/tensor.h>
+
+float fr_dot_f32_generic(const float *q, const float *k, int64_t n)
+{
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        s += q[i] * k[i];
+    return s;
+}
+
+float fr_dot_f16_generic(const float *q, const uint16_t *k, int64_t n)
+{
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        s += q[i] * fr_fp16_to_fp32(k[i]);
+    return s;
+}
+
+void fr_axpy_f32_generic(float *y, float a, const float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * v[i];
+}
+
+void fr_axpy_f16_generic(float *y, float a, const uint16_t *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * fr_fp16_to_fp32(v[i]);
+}
