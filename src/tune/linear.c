@@ -23,52 +23,44 @@
 #include "tune/gemm.h"
 #include "tune/parallel.h"
 
-fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, fr_err *err)
+fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, int64_t max_tok,
+                            fr_err *err)
 {
     memset(e, 0, sizeof *e);
     if (n_threads < 1)
         n_threads = 1;
-    fr_status st = fr_pool_create(n_threads, &e->pool, err);
-    if (st)
-        return st;
-    if ((st = fr_pool_create(1, &e->solo, err))) {
-        fr_pool_free(e->pool);
-        e->pool = NULL;
-        return st;
-    }
+    fr_status st;
+    if ((st = fr_pool_create(n_threads, &e->pool, err)) || (st = fr_pool_create(1, &e->solo, err)))
+        goto fail;
     e->nth = n_threads;
-    e->mm.n_threads = n_threads;
-    e->mm.floats = fr_matmul_scratch_floats(max_n_in);
-    e->mm.per_thread = calloc((size_t)n_threads, sizeof(float *));
+    if ((st = fr_matmul_scratch_init(&e->mm, n_threads, max_n_in, max_tok, err)) ||
+        (st = fr_matmul_scratch_init(&e->mm1, 1, max_n_in, max_tok, err)))
+        goto fail;
     e->tile = calloc((size_t)n_threads, sizeof(float *));
     e->tile_floats = FR_TILE_FLOATS;
-    (void)max_n_in;
-    bool ok = e->mm.per_thread && e->tile;
-    for (int i = 0; ok && i < n_threads; i++) {
-        e->mm.per_thread[i] = malloc((size_t)e->mm.floats * sizeof(float));
-        e->tile[i] = malloc((size_t)e->tile_floats * sizeof(float));
-        ok = e->mm.per_thread[i] && e->tile[i];
-    }
+    bool ok = e->tile != NULL;
+    for (int i = 0; ok && i < n_threads; i++)
+        ok = (e->tile[i] = malloc((size_t)e->tile_floats * sizeof(float))) != NULL;
     if (!ok) {
-        fr_tune_exec_free(e);
-        return fr_err_set(err, FR_E_NOMEM, "out of memory for training scratch (%d threads)",
-                          n_threads);
+        st = fr_err_set(err, FR_E_NOMEM, "out of memory for training scratch (%d threads)",
+                        n_threads);
+        goto fail;
     }
     return FR_OK;
+fail:
+    fr_tune_exec_free(e);
+    return st;
 }
 
 void fr_tune_exec_free(fr_tune_exec *e)
 {
     if (!e)
         return;
-    for (int i = 0; i < e->nth; i++) {
-        if (e->mm.per_thread)
-            free(e->mm.per_thread[i]);
-        if (e->tile)
-            free(e->tile[i]);
-    }
-    free(e->mm.per_thread);
+    for (int i = 0; e->tile && i < e->nth; i++)
+        free(e->tile[i]);
     free(e->tile);
+    fr_matmul_scratch_free(&e->mm);
+    fr_matmul_scratch_free(&e->mm1);
     fr_pool_free(e->pool);
     fr_pool_free(e->solo);
     memset(e, 0, sizeof *e);
@@ -82,7 +74,13 @@ fr_pool *fr_tune_pool_for(fr_tune_exec *e, int64_t macs)
 void fr_base_forward(fr_tune_exec *e, const fr_weight *w, const float *bias, const float *x,
                      int64_t n, float *y)
 {
-    fr_matmul(fr_tune_pool_for(e, n * w->n_in * w->n_out), w, x, n, y, w->n_out, &e->mm);
+    bool solo = n * w->n_in * w->n_out < FR_PAR_MIN_MACS;
+    fr_pool *pool = solo ? e->solo : e->pool;
+    const fr_matmul_scratch *mm = solo ? &e->mm1 : &e->mm;
+    if (e->exact)
+        fr_matmul_ref(pool, w, x, n, y, w->n_out, mm);
+    else
+        fr_matmul(pool, w, x, n, y, w->n_out, mm);
     if (bias)
         for (int64_t t = 0; t < n; t++)
             for (int64_t o = 0; o < w->n_out; o++)

@@ -8,7 +8,9 @@
  * (llama.cpp's lora_a [n_in, r] and lora_b [r, n_out]), scale = alpha / r.
  *
  * The base is never dequantized as a whole: the forward product goes
- * through fr_matmul (one row at a time), and the input gradient dX = dY W
+ * through fr_matmul (the inference kernels, which quantize activations to
+ * 8 bits per block for quantized weights, as llama.cpp does), and the input
+ * gradient dX = dY W
  * dequantizes tiles of rows, each thread its own column slice, so the extra
  * memory is FR_TILE_FLOATS floats per thread.
  */
@@ -32,15 +34,23 @@
 /* Thread pool and per-thread scratch shared by every product of a run. */
 typedef struct fr_tune_exec {
     fr_pool *pool;
-    fr_pool *solo;        /* a pool of one (the caller) for products too small to share */
+    fr_pool *solo;         /* a pool of one (the caller) for products too small to share */
     int nth;
-    fr_matmul_scratch mm; /* for fr_matmul */
+    fr_matmul_scratch mm;  /* fr_matmul on pool */
+    fr_matmul_scratch mm1; /* fr_matmul on solo */
+    /* Forward products with the base in float (fr_matmul_ref) instead of
+     * the fast kernels, which quantize activations to 8 bits as llama.cpp
+     * does. Gradient checks use it; training uses the fast kernels, so the
+     * adapter learns under the arithmetic it will be served with. */
+    bool exact;
     float **tile;         /* [nth][FR_TILE_FLOATS] */
     int64_t tile_floats;
 } fr_tune_exec;
 
-/* max_n_in: the longest weight row (max of n_embd, n_ff, q_dim). */
-fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, fr_err *err);
+/* max_n_in: the longest weight row (max of n_embd, n_ff, q_dim); max_tok:
+ * the most rows a product will have (larger products work, in pieces). */
+fr_status fr_tune_exec_init(fr_tune_exec *e, int n_threads, int64_t max_n_in, int64_t max_tok,
+                            fr_err *err);
 void fr_tune_exec_free(fr_tune_exec *e);
 /* e->pool, or e->solo when a job of this many multiply-adds is too small. */
 fr_pool *fr_tune_pool_for(fr_tune_exec *e, int64_t macs);

@@ -38,5 +38,5 @@ void fr_parallel_chunks(fr_pool *pool, int64_t n_chunks, fr_chunk_fn fn, void *a
     j.arg = arg;
     j.n = n_chunks;
     atomic_init(&j.next, 0);
-    fr_pool_run(pool, fr_chunk_worker, &j);
+    fr_pool_run_dynamic(pool, fr_chunk_worker, &j);
 }

@@ -192,7 +192,7 @@ fr_status fr_tuner_create(fr_model *m, const fr_tune_params *p, fr_tuner **out, 
     int64_t rows = (int64_t)p->batch * p->n_ctx;
     if ((st = fr_tlora_create(m, p->rank, p->alpha, p->targets, &t->set, err)) ||
         (st = fr_adamw_init(&t->opt, t->set->n_params, err)) ||
-        (st = fr_tune_exec_init(&t->ex, fr_tune_threads(p), fr_max_in(hp), err)) ||
+        (st = fr_tune_exec_init(&t->ex, fr_tune_threads(p), fr_max_in(hp), rows, err)) ||
         (st = fr_tmodel_create(m, t->set, &t->ex, rows, p->n_ctx, p->logit_rows, &t->tm, err)))
         goto fail;
     t->btok = malloc((size_t)rows * sizeof(int32_t));

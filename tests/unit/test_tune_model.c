@@ -319,9 +319,14 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     int64_t max_in = hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd;
     if ((int64_t)hp->n_head * hp->head_dim > max_in)
         max_in = (int64_t)hp->n_head * hp->head_dim;
-    CHECK(fr_tune_exec_init(&ex3, 3, max_in, &e) == FR_OK);
-    CHECK(fr_tune_exec_init(&ex1, 1, max_in, &e) == FR_OK);
-    fr_tmodel *tm3, *tm1;
+    fr_tune_exec exf;
+    CHECK(fr_tune_exec_init(&exf, 2, max_in, 16, &e) == FR_OK);
+    CHECK(fr_tune_exec_init(&ex3, 3, max_in, 16, &e) == FR_OK);
+    CHECK(fr_tune_exec_init(&ex1, 1, max_in, 16, &e) == FR_OK);
+    /* gradients are checked with float products (no activation quantization) */
+    ex3.exact = ex1.exact = true;
+    fr_tmodel *tm3, *tm1, *tmf;
+    CHECK(fr_tmodel_create(m, set, &exf, 16, 9, 0, &tmf, &e) == FR_OK);
     /* logit_rows 2 forces the head through several chunks */
     CHECK(fr_tmodel_create(m, set, &ex3, 16, 9, 2, &tm3, &e) == FR_OK);
     CHECK(fr_tmodel_create(m, set, &ex1, 16, 9, 0, &tm1, &e) == FR_OK);
@@ -338,7 +343,7 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     int64_t off1[2] = {0, N1};
     fr_tbatch b1 = {N1, 1, tok, none, pos, off1};
     float *lg = malloc(sizeof(float) * N1 * (size_t)V);
-    fr_tmodel_logits(tm3, &b1, lg);
+    fr_tmodel_logits(tmf, &b1, lg);
     fr_context_params cp = fr_context_default_params();
     cp.n_ctx = 16;
     cp.n_threads = 2;
@@ -440,6 +445,8 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     free(g3);
     fr_tmodel_free(tm3);
     fr_tmodel_free(tm1);
+    fr_tmodel_free(tmf);
+    fr_tune_exec_free(&exf);
     fr_tune_exec_free(&ex3);
     fr_tune_exec_free(&ex1);
     fr_tlora_free(set);

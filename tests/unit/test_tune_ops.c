@@ -571,7 +571,8 @@ static void test_linear(fr_type type, int64_t n_in, int64_t n_out, int nth)
         CHECK(fr_dequantize(type, wq + (size_t)o * rb, wdq + o * n_in, n_in, &e) == FR_OK);
     fr_weight w = {type, wq, n_in, n_out, rb};
     fr_tune_exec ex;
-    CHECK(fr_tune_exec_init(&ex, nth, n_in, &e) == FR_OK);
+    CHECK(fr_tune_exec_init(&ex, nth, n_in, n, &e) == FR_OK);
+    ex.exact = true; /* float products, compared with a double reference */
 
     float *x = frand(n * n_in, 1), *c = frand(n * n_out, 1);
     float *A = frand(r * n_in, 0.3), *B = frand(n_out * r, 0.3);
@@ -610,7 +611,8 @@ static void test_linear(fr_type type, int64_t n_in, int64_t n_out, int nth)
 
     /* same input gradient with one thread */
     fr_tune_exec e1;
-    CHECK(fr_tune_exec_init(&e1, 1, n_in, &e) == FR_OK);
+    CHECK(fr_tune_exec_init(&e1, 1, n_in, n, &e) == FR_OK);
+    e1.exact = true;
     float *dx1 = fzero(n * n_in);
     fr_base_backward(&e1, &w, c, n, dx1);
     fr_lora_backward(&e1, &lp, x, u, c, n, dx1, du);
@@ -646,7 +648,7 @@ static void test_linear_big(fr_type type, int64_t n_in, int64_t n_out)
     float *dx[3];
     for (int t = 0; t < 3; t++) {
         fr_tune_exec ex;
-        CHECK(fr_tune_exec_init(&ex, t + 1, n_in, &e) == FR_OK);
+        CHECK(fr_tune_exec_init(&ex, t + 1, n_in, n, &e) == FR_OK);
         dx[t] = fzero(n * n_in);
         fr_base_backward(&ex, &w, c, n, dx[t]);
         fr_tune_exec_free(&ex);
