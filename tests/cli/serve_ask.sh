@@ -150,6 +150,31 @@ expect_status 400 POST /v1/chat/completions "${A[@]}" $J -d "{$CH,\"documents\":
 expect_contains "$BODY" "not supported with 'documents'"
 expect_status 401 POST /v1/chat/completions $J -d "{$CH,$DOCS}"
 
+# ---- the official OpenAI client passes documents through and reads grounding --------
+# (skipped, not failed, when npm cannot install it)
+if ( need_openai >/dev/null 2>&1 ); then
+  OPENAI_NODE_MODULES=${FR_BUILD:-$TMP}/serve-npm/node_modules BASE=$BASE KEY=$KEY node -e '
+    const OpenAI = require(require("path").join(process.env.OPENAI_NODE_MODULES, "openai"));
+    const client = new OpenAI({baseURL: process.env.BASE + "/v1", apiKey: process.env.KEY, maxRetries: 0});
+    (async () => {
+      const r = await client.chat.completions.create({model: "stories260K", max_tokens: 12,
+        messages: [{role: "user", content: "Where did Lily go?"}],
+        documents: ["Lily went to the park.", {text: "Tom stayed home.", title: "Tom"}]});
+      if (!r.grounding || typeof r.grounding.abstained !== "boolean" ||
+          typeof r.choices[0].message.content !== "string") throw new Error(JSON.stringify(r));
+      const a = await client.post("/ask", {body: {question: "What does the Aurora X2 thermometer cost?", max_bytes: 30}});
+      if (typeof a.abstained !== "boolean" || !Array.isArray(a.passages)) throw new Error(JSON.stringify(a));
+      try {
+        await client.chat.completions.create({model: "stories260K", stream: true,
+          messages: [{role: "user", content: "Q"}], documents: ["a"]});
+        throw new Error("stream with documents was accepted");
+      } catch (e) {
+        if (!(e instanceof OpenAI.BadRequestError) || !/documents/.test(e.message)) throw e;
+      }
+    })().catch(e => { console.error(e.message || e); process.exit(1); });
+  ' > "$TMP/js.out" 2>&1 || fail "openai client with documents / ask: $(tail -3 "$TMP/js.out")"
+fi
+
 # ---- an ask in flight does not hold up ordinary requests ---------------------------
 CHAT='{"model":"stories260K","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":24,"temperature":0}'
 expect_status 200 POST /v1/chat/completions "${A[@]}" $J -d "$CHAT"
