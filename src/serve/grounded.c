@@ -105,8 +105,11 @@ static bool run_grounded(srv_conn *c, srv_sched *sched, const fr_chat_msg *msgs,
     uint32_t V = fr_model_hparams(fr_context_model(s->m.ctx))->n_vocab;
     bool ok = srv_job_setup_grounded(c->job, s->m.tok, V, ids, n, &cs, max_tokens, max_bytes, e);
     free(ids);
-    if (!ok)
+    if (!ok) {
+        srv_job_free(c->job); /* never submitted: not a job the log should wait for */
+        c->job = NULL;
         return false;
+    }
     c->res.n_prompt = (uint32_t)n;
     if (!srv_sched_submit(sched, c->job, e)) {
         srv_job_free(c->job);
