@@ -95,5 +95,6 @@ run_section sampler "Sampler cost per token" "$BUILD/bench_sampler" 200
 run_section lora "LoRA adapter cost at run time" "$BUILD/bench_lora"
 SERVE_TOKENS=32; [ "${BENCH_QUICK:-0}" = 1 ] && SERVE_TOKENS=16
 run_section serve "Server: aggregate decode tok/s at 1, 2, 4, 8 parallel streams (continuous batching)" "$BUILD/bench_serve" --type q8_0 --streams 1,2,4,8 --tokens "$SERVE_TOKENS"
+run_section tune "LoRA fine-tuning (stories260K on PubMedQA abstracts; qwen2.5-0.5b Q4_0 shape)" env FR_SHARED="$SHARED" "$BUILD/bench_tune" --shared "$SHARED" $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 run_section rag "Grounding: checker quality, retrieval, abstention" "$BUILD/bench_rag" --data "$SHARED/data"
 echo "bench: wrote $OUT" >&2
