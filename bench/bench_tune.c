@@ -33,6 +33,7 @@
 
 #include "base/clock.h"
 #include "tune/dataset.h"
+#include "tensor/cpu.h"
 
 typedef struct bench_opts {
     const char *shared;
@@ -41,25 +42,6 @@ typedef struct bench_opts {
     const char *part;
     bool quick;
 } bench_opts;
-
-static void cpu_name(char *out, size_t n)
-{
-    snprintf(out, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                snprintf(out, n, "%s", c + 2);
-                out[strcspn(out, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-}
 
 static double peak_rss_mib(void)
 {
@@ -452,7 +434,7 @@ int main(int argc, char **argv)
     struct utsname u;
     uname(&u);
     char cpu[256];
-    cpu_name(cpu, sizeof cpu);
+    fr_cpu_model_name(cpu, sizeof cpu);
     printf("bench_tune: frugal %s (commit %s)\n\n", fr_version(), fr_commit());
     printf("Machine: %s %s, %s, %ld CPUs; threads: %d\n\n", u.sysname, u.machine, cpu,
            sysconf(_SC_NPROCESSORS_ONLN), o.threads);
