@@ -3,7 +3,7 @@
 # never fail on a number; they fail only when a program cannot run.
 #
 #   BENCH_QUICK=1 make bench     fewer repetitions, qwen2.5-0.5b shapes only
-#   BENCH_SKIP="serve tune"      skip sections (speed tok quant gguf sampler lora rag serve tune)
+#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag serve tune)
 #
 # The speed section measures random-weight models with the exact shapes of
 # Llama-3.2-1B and Qwen2.5-0.5B (generated once into ~/.cache/frugal/synthetic)
@@ -74,6 +74,33 @@ for (const d of docs) {
 if (d0) console.log(`\nJ/token in these runs: ${d0.meter.label}. Load average when the table was written: ${require("os").loadavg()[0].toFixed(2)} on ${require("os").cpus().length} CPUs (other work on the machine slows the 2-thread rows most).`);
 console.log("");
 JS
+fi
+
+# Rows whose decode misses 80% of the measured read bandwidth get a profile:
+# where the time goes (perf, cpu-clock samples) for that model and thread count.
+if ! skip speed && ! skip profile && command -v perf >/dev/null 2>&1; then
+  node - "$TMP/speed.jsonl" > "$TMP/misses" <<'JS'
+const fs = require("fs");
+let buf = "";
+for (const line of fs.readFileSync(process.argv[2], "utf8").split("\n")) {
+  buf += line + "\n";
+  if (line !== "}") continue;
+  const d = JSON.parse(buf); buf = "";
+  for (const t of d.tests)
+    if (t.test === "tg" && t.bandwidth_share !== undefined && t.bandwidth_share < 0.8)
+      console.log(`${d.model.name} ${t.threads} ${(100 * t.bandwidth_share).toFixed(0)}`);
+}
+JS
+  if [ -s "$TMP/misses" ]; then
+    { echo "## Where decode time goes in the rows below 80% of read bandwidth"; echo
+      echo "\`perf record -e cpu-clock\` over \`frugal bench --synthetic MODEL -p 0 -n 64 -r 1 -t N\`; the top symbols by share of samples."; echo; } >> "$OUT"
+    while read -r model th share; do
+      perf record -q -e cpu-clock -o "$TMP/perf.data" "$FRUGAL" bench --synthetic "$model" -p 0 -n 64 -r 1 -t "$th" >/dev/null 2>&1 || continue
+      { echo "**$model, $th thread(s): decode at $share% of read bandwidth**"; echo; echo '```'
+        perf report -q -i "$TMP/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^$' | head -12
+        echo '```'; echo; } >> "$OUT"
+    done < "$TMP/misses"
+  fi
 fi
 
 run_section() { # name title command...
