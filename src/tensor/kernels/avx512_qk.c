@@ -85,7 +85,7 @@ FR_AI void fr_k_tile(const fr_mm_args *a, const fr_kdec *panel, int64_t r, int64
             acc[i][j] = _mm512_setzero_ps();
     int64_t nb = a->n_in / FR_QK_BLK;
     const size_t pf = fr_pf_dist((size_t)RM * a->row_bytes);
-    const uint8_t *lim = a->w + (size_t)r1 * a->row_bytes;
+    const uint8_t *lim = fr_pf_lim(a, r1);
     for (int64_t b = 0; b < nb; b++) {
         const fr_kdec *dp = dec;
         if (panel) {
