@@ -23,31 +23,13 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include "tensor/cpu.h"
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void cpu_name(char *out, size_t n)
-{
-    snprintf(out, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                snprintf(out, n, "%s", c + 2);
-                out[strcspn(out, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
 }
 
 /* Writes a random adapter of rank r on every projection of m. */
@@ -140,7 +122,7 @@ int main(int argc, char **argv)
     struct utsname u;
     uname(&u);
     char cpu[256];
-    cpu_name(cpu, sizeof cpu);
+    fr_cpu_model_name(cpu, sizeof cpu);
     printf("bench_lora: frugal %s (commit %s)\n", fr_version(), fr_commit());
     printf("machine: %s %s, %s; threads: %d\n", u.sysname, u.machine, cpu, threads);
     printf("input: synthetic %s, random rank-%u adapter on attn_q/k/v/output and ffn_gate/up/down "

@@ -40,25 +40,6 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void cpu_name(char *out, size_t n)
-{
-    snprintf(out, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                snprintf(out, n, "%s", c + 2);
-                out[strcspn(out, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-}
-
 static uint64_t rng = 88172645463325252ull;
 static float frand(void)
 {
@@ -235,7 +216,7 @@ int main(int argc, char **argv)
     struct utsname u;
     uname(&u);
     char cpu[256], feats[512];
-    cpu_name(cpu, sizeof cpu);
+    fr_cpu_model_name(cpu, sizeof cpu);
     fr_cpu_describe(feats, sizeof feats);
     printf("bench_matmul: frugal %s (commit %s)\n", fr_version(), fr_commit());
     printf("machine: %s %s, %s, %d online CPUs\n", u.sysname, u.machine, cpu, fr_cpu_count());

@@ -15,31 +15,13 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include "tensor/cpu.h"
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void cpu_name(char *out, size_t n)
-{
-    snprintf(out, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                snprintf(out, n, "%s", c + 2);
-                out[strcspn(out, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
 }
 
 int main(int argc, char **argv)
@@ -51,7 +33,7 @@ int main(int argc, char **argv)
     struct utsname u;
     uname(&u);
     char cpu[256];
-    cpu_name(cpu, sizeof cpu);
+    fr_cpu_model_name(cpu, sizeof cpu);
     printf("bench_quant: frugal %s (commit %s)\n", fr_version(), fr_commit());
     printf("machine: %s %s, %s; threads: 1\n", u.sysname, u.machine, cpu);
     printf("input: %ld normal random values (std 0.02)\n\n", n);

@@ -13,27 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void cpu_name(char *buf, size_t n)
-{
-    snprintf(buf, n, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                c += 2;
-                c[strcspn(c, "\n")] = 0;
-                snprintf(buf, n, "%s", c);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
+#include "tensor/cpu.h"
 
 int main(int argc, char **argv)
 {
@@ -47,7 +27,7 @@ int main(int argc, char **argv)
         }
     }
     char cpu[256];
-    cpu_name(cpu, sizeof cpu);
+    fr_cpu_model_name(cpu, sizeof cpu);
     printf("# bench_sampler\n\nmachine: %s, 1 thread, frugal %s (%s), %ld samples per cell\n\n",
            cpu, fr_version(), fr_commit(), iters);
     printf("| vocab | settings | us/token |\n|---:|---|---:|\n");

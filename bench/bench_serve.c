@@ -24,27 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static void cpu_name(char *buf, size_t n)
-{
-    snprintf(buf, n, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                c += 2;
-                c[strcspn(c, "\n")] = 0;
-                snprintf(buf, n, "%s", c);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
+#include "tensor/cpu.h"
 
 static void progress(void *user, int stage, uint64_t done, uint64_t total)
 {
@@ -222,7 +202,7 @@ int main(int argc, char **argv)
     if (fr_tokenizer_n_tokens(tok) < n_vocab)
         n_vocab = fr_tokenizer_n_tokens(tok);
     char cpu[256];
-    cpu_name(cpu, sizeof cpu);
+    fr_cpu_model_name(cpu, sizeof cpu);
     const fr_hparams *hp = fr_model_hparams(m);
     if (!json) {
         printf("# bench_serve\n\nmachine: %s, %ld online CPUs, %u threads, frugal %s (%s)\n", cpu,

@@ -20,29 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include "tensor/cpu.h"
 
 #define TEXT_BYTES ((size_t)1 << 20)
-
-static void cpu_name(char *out, size_t n)
-{
-    snprintf(out, n, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                c += 2;
-                c[strcspn(c, "\n")] = 0;
-                snprintf(out, n, "%s", c);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
 
 /* English: the CONTEXTS paragraphs of PubMedQA, joined by newlines, cut at
  * 1 MiB on a character boundary. */
@@ -175,7 +155,7 @@ int main(int argc, char **argv)
     if (!shared)
         shared = "../shared";
     char cpu[256];
-    cpu_name(cpu, sizeof cpu);
+    fr_cpu_model_name(cpu, sizeof cpu);
     struct utsname u;
     uname(&u);
     printf("## Tokenizer speed\n\n");

@@ -106,29 +106,6 @@ static uint64_t bench_bytes_per_token(const fr_model *m)
     return b;
 }
 
-static void bench_cpu_name(char *out, size_t n)
-{
-    snprintf(out, n, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                c++;
-                while (*c == ' ')
-                    c++;
-                c[strcspn(c, "\n")] = '\0';
-                snprintf(out, n, "%s", c);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
-
 /* One test: warm-up, then reps timed runs. */
 static int bench_test(fr_context *ctx, fr_meter *meter, uint32_t n_vocab, bool prefill, int n,
                       int reps, uint64_t *seed, bench_result *r)
@@ -358,7 +335,7 @@ int cmd_bench(int argc, char **argv)
         const fr_hparams *hp = fr_model_hparams(L.model);
         uint64_t bpt = bench_bytes_per_token(L.model);
         char cpu[256], wsz[32], bps[32];
-        bench_cpu_name(cpu, sizeof cpu);
+        fr_cpu_model_name(cpu, sizeof cpu);
         cli_human_bytes(fr_model_weight_bytes(L.model), wsz, sizeof wsz);
         cli_human_bytes(bpt, bps, sizeof bps);
         fr_gguf_str nm = {NULL, 0};

@@ -113,7 +113,7 @@ int cmd_serve(int argc, char **argv)
     cli_sampling so;
     cli_sampling_defaults(&so);
     const char *host = "127.0.0.1", *api_key = NULL, *api_key_file = NULL, *alias = NULL,
-               *cors = NULL, *meter_name = "auto";
+               *cors = NULL, *meter_name = "auto", *db = NULL;
     long port = 8080, parallel = 4, max_queue = 64, max_messages = 4096, max_conn = 256,
          test_delay_ms = 0;
     double timeout = 600, shutdown_timeout = 10, max_body_mib = 8;
@@ -132,6 +132,7 @@ int cmd_serve(int argc, char **argv)
         {"--max-body", NULL, CLI_DOUBLE, &max_body_mib, "MIB", "largest request body in MiB (default 8)", 0.001, 1024, NULL},
         {"--max-messages", NULL, CLI_INT, &max_messages, "N", "messages per chat request (default 4096)", 1, 1 << 20, NULL},
         {"--max-connections", NULL, CLI_INT, &max_conn, "N", "concurrent connections (default 256)", 1, 65536, NULL},
+        {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base for POST /v1/ask (from frugal index)", 0, 0, NULL},
         {"--energy-meter", NULL, CLI_CHOICE, &meter_name, NULL, "energy source for usage.energy_joules (default auto)", 0, 0, "auto|estimate|rapl|nvml|battery|none"},
         CLI_SAMPLING_OPTS(&so),
         {"--test-load-delay", NULL, CLI_INT, &test_delay_ms, "MS", "wait MS before loading (for tests of /health)", 0, 600000, NULL},
@@ -143,7 +144,9 @@ int cmd_serve(int argc, char **argv)
         "/v1/completions; GET /v1/models, /health, /metrics, /props; POST /tokenize,\n"
         "/detokenize). --parallel slots share one copy of the weights and are batched\n"
         "into one forward pass per step. Sampling options set the defaults for fields\n"
-        "a request leaves out. SIGTERM or Ctrl-C stops gracefully.",
+        "a request leaves out. With --db, POST /v1/ask answers from the knowledge base\n"
+        "as `frugal ask --json` does; chat requests may send \"documents\" to ground the\n"
+        "answer on their own passages. SIGTERM or Ctrl-C stops gracefully.",
         opts, 0, 0};
     const char *pos[64];
     int npos;
@@ -198,6 +201,7 @@ int cmd_serve(int argc, char **argv)
     sp.sampling = &defaults;
     sp.fixed_seed = so.seed >= 0; /* else each request draws its own seed unless it sends one */
     sp.log = serve_log;
+    sp.kb_path = db;
     fr_server *srv = NULL;
     fr_err e;
     if (fr_server_start(&sp, &srv, &e) != FR_OK) {
@@ -245,10 +249,11 @@ int cmd_serve(int argc, char **argv)
     }
     fprintf(stderr,
             "frugal serve: ready: model '%s', %ld slots x %u tokens of context, chat template %s, "
-            "energy %s\n",
+            "energy %s%s%s\n",
             sp.model_id, parallel, fr_context_n_ctx(L.ctx),
             L.tmpl ? fr_chat_template_name(L.tmpl) : "none",
-            meter ? fr_meter_label(meter) : "not measured");
+            meter ? fr_meter_label(meter) : "not measured", db ? ", POST /v1/ask from " : "",
+            db ? db : "");
     fflush(stderr);
 
     int sig = 0;

@@ -1,10 +1,10 @@
-/* libFuzzer target: the server's request parsers (chat, completions,
- * tokenize, detokenize) over hostile bodies, and what the server builds
+/* libFuzzer target: the server's request parsers (chat with or without
+ * documents, completions, tokenize, detokenize, /v1/ask) over hostile bodies, and what the server builds
  * from a parsed request: the error body, and JSON text from raw bytes.
  *
- * Input layout: byte 0 chooses the parser (low 2 bits) and the limits
- * (bit 2: a small context and vocabulary, so range checks trigger); the
- * rest is the request body. */
+ * Input layout: byte 0 chooses the parser (low 2 bits; bit 3 set: /v1/ask)
+ * and the limits (bit 2: a small context and vocabulary, so range checks
+ * trigger); the rest is the request body. */
 #include "serve/request.h"
 #include "serve/response.h"
 
@@ -24,7 +24,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     srv_limits lim = {(mode & 4) ? 8 : 0, (mode & 4) ? 64 : 4096, (mode & 4) ? 300 : 151936, NULL};
     srv_error e;
     memset(&e, 0, sizeof e);
-    switch (mode & 3) {
+    if (mode & 8) {
+        srv_ask_req q;
+        if (srv_ask_parse(body, n, &q, &e)) {
+            if (!q.question || !q.question[0] || q.k < 1 || q.k > 50 || q.max_bytes < 16 ||
+                !(q.min_support > 0 && q.min_support <= 1))
+                abort();
+            srv_ask_req_free(&q);
+        } else if (e.status != 400 && e.status != 500) {
+            abort();
+        }
+        mode = 0xff; /* skip the switch */
+    }
+    switch (mode == 0xff ? -1 : mode & 3) {
     case 0:
     case 1: {
         srv_request r;
@@ -36,6 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             for (size_t i = 0; i < r.n_msgs; i++)
                 if (!r.msgs[i].content && r.msgs[i].len)
+                    abort();
+            if (r.n_docs > SRV_MAX_DOCUMENTS || (r.n_docs && (r.stream || r.n_stop ||
+                                                              r.msgs[r.n_msgs - 1].role != FR_CHAT_USER)))
+                abort();
+            for (size_t i = 0; i < r.n_docs; i++)
+                if (!r.docs[i].text || r.docs[i].len == 0 || strlen(r.docs[i].text) != r.docs[i].len)
                     abort();
             for (size_t i = 0; i < r.n_prompt_ids; i++)
                 if (r.prompt_ids[i] < 0 || (uint32_t)r.prompt_ids[i] >= lim.n_vocab)

@@ -58,8 +58,8 @@ const f = (x, d = 1) => (x === undefined ? "n/a" : x.toFixed(d));
 console.log("## Prefill and decode speed (tok/s)\n");
 const d0 = docs[0];
 console.log(`Method: \`frugal bench --synthetic MODEL:TYPE -p 128 -n 64 -t 1,2\` (warm-up, then mean ± sd), random weights with the exact shapes. ISA path: ${d0 && d0.machine.isa ? d0.machine.isa : "see frugal bench"}. llama.cpp: build 4748 figures from peers.md, same kind of machine, not measured side by side here.\n`);
-console.log("| model | type | size | threads | pp128 | llama.cpp pp128 | ratio | tg64 | llama.cpp tg64 | ratio | decode GB/s |");
-console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("| model | type | size | threads | pp128 | llama.cpp pp128 | ratio | tg64 | llama.cpp tg64 | ratio | decode GB/s | share of read bandwidth |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const d of docs) {
   const [name, type] = d.model.name.split(":");
   const size = (d.model.weight_bytes / 1048576).toFixed(0) + " MiB";
@@ -68,10 +68,10 @@ for (const d of docs) {
     const tg = d.tests.find((t) => t.test === "tg" && t.threads === th);
     const p = peers[`${name}:${type}:${th}`] || {};
     const r = (a, b) => (a && b ? (a / b).toFixed(2) + "x" : "n/a");
-    console.log(`| ${name} | ${type} | ${size} | ${th} | ${f(pp && pp.tok_s)} ± ${f(pp && pp.tok_s_sd)} | ${f(p.pp)} | ${r(pp && pp.tok_s, p.pp)} | ${f(tg && tg.tok_s, 2)} ± ${f(tg && tg.tok_s_sd, 2)} | ${f(p.tg)} | ${r(tg && tg.tok_s, p.tg)} | ${tg ? f(tg.tok_s * d.decode_bytes_per_token / 1e9, 2) : "n/a"} |`);
+    console.log(`| ${name} | ${type} | ${size} | ${th} | ${f(pp && pp.tok_s)} ± ${f(pp && pp.tok_s_sd)} | ${f(p.pp)} | ${r(pp && pp.tok_s, p.pp)} | ${f(tg && tg.tok_s, 2)} ± ${f(tg && tg.tok_s_sd, 2)} | ${f(p.tg)} | ${r(tg && tg.tok_s, p.tg)} | ${tg ? f(tg.tok_s * d.decode_bytes_per_token / 1e9, 2) : "n/a"} | ${tg && tg.bandwidth_share ? (100 * tg.bandwidth_share).toFixed(0) + "% of " + f(tg.read_gb_s) + " GB/s" : "n/a"} |`);
   }
 }
-if (d0) console.log(`\nJ/token in these runs: ${d0.meter.label}.`);
+if (d0) console.log(`\nJ/token in these runs: ${d0.meter.label}. Load average when the table was written: ${require("os").loadavg()[0].toFixed(2)} on ${require("os").cpus().length} CPUs (other work on the machine slows the 2-thread rows most).`);
 console.log("");
 JS
 fi
@@ -95,5 +95,6 @@ run_section sampler "Sampler cost per token" "$BUILD/bench_sampler" 200
 run_section lora "LoRA adapter cost at run time" "$BUILD/bench_lora"
 SERVE_TOKENS=32; [ "${BENCH_QUICK:-0}" = 1 ] && SERVE_TOKENS=16
 run_section serve "Server: aggregate decode tok/s at 1, 2, 4, 8 parallel streams (continuous batching)" "$BUILD/bench_serve" --type q8_0 --streams 1,2,4,8 --tokens "$SERVE_TOKENS"
+run_section tune "LoRA fine-tuning (stories260K on PubMedQA abstracts; qwen2.5-0.5b Q4_0 shape)" env FR_SHARED="$SHARED" "$BUILD/bench_tune" --shared "$SHARED" $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 run_section rag "Grounding: checker quality, retrieval, abstention" "$BUILD/bench_rag" --data "$SHARED/data"
 echo "bench: wrote $OUT" >&2

@@ -38,6 +38,11 @@ typedef struct fr_kb fr_kb;
  * with FR_E_FORMAT for a SQLite file that is not a frugal KB or has a newer
  * schema. Owned by caller: fr_kb_free. */
 FR_API fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err);
+/* Opens an existing knowledge base for reading only (retrieval, stats): what
+ * a server opens per request, so that `frugal index` may update the file
+ * meanwhile. An empty file or a SQLite file without frugal's schema is
+ * FR_E_FORMAT. Owned by caller: fr_kb_free. */
+FR_API fr_status fr_kb_open_readonly(const char *path, fr_kb **out, fr_err *err);
 FR_API void fr_kb_free(fr_kb *kb);
 
 typedef enum fr_kb_action {

@@ -16,7 +16,10 @@
  *
  * Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,
  * GET /health, GET /metrics (Prometheus text), POST /tokenize,
- * POST /detokenize, GET /props. Requests and responses follow OpenAI's API
+ * POST /detokenize, GET /props, and with a knowledge base (kb_path) POST
+ * /v1/ask: the JSON of `frugal ask --json`. Chat requests may carry
+ * "documents" to ground the answer on passages the client supplies (the
+ * answer then comes with a "grounding" object; see src/serve/grounded.c). Requests and responses follow OpenAI's API
  * (errors as {"error": {"message", "type", "param", "code"}}); fields that
  * are not implemented are rejected with a 400 that names them.
  *
@@ -66,6 +69,10 @@ typedef struct fr_server_params {
     bool fixed_seed;          /* requests without a seed use sampling->seed (else a random one) */
     fr_server_log_fn log;     /* NULL: no log */
     void *log_user;
+    const char *kb_path;      /* knowledge base for POST /v1/ask (from frugal index); NULL:
+                                 /v1/ask answers 404. Checked at start; then opened
+                                 read-only per request, so re-indexing while serving is
+                                 seen by the next request. Copied. */
 } fr_server_params;
 
 FR_API void fr_server_params_default(fr_server_params *p);

@@ -50,14 +50,38 @@ static size_t fr_top_n(const float *logits, uint32_t V, fr_cand *out, size_t cap
     return n;
 }
 
+struct fr_rag_picker {
+    const fr_tokenizer *tok;
+    uint32_t n_vocab;
+    fr_cand *all; /* (n_vocab) the full ordering, allocated on first need */
+};
+
+fr_rag_picker *fr_rag_picker_create(const fr_tokenizer *tok, uint32_t n_vocab)
+{
+    fr_rag_picker *p = calloc(1, sizeof *p);
+    if (p) {
+        p->tok = tok;
+        p->n_vocab = n_vocab;
+    }
+    return p;
+}
+
+void fr_rag_picker_free(fr_rag_picker *p)
+{
+    if (!p)
+        return;
+    free(p->all);
+    free(p);
+}
+
 /* Tries candidate id: returns 1 to take it (state advanced), 2 for a valid
  * end of generation, 0 to skip it. */
-static int fr_try(const fr_rag_model *m, fr_rag_cite_state *s, int32_t id)
+static int fr_try(const fr_tokenizer *tok, fr_rag_cite_state *s, int32_t id)
 {
-    if (fr_tokenizer_is_eog(m->tok, id))
+    if (fr_tokenizer_is_eog(tok, id))
         return fr_rag_cite_complete(s) ? 2 : 0;
     size_t len;
-    const char *p = fr_token_piece(m->tok, id, 0, &len);
+    const char *p = fr_token_piece(tok, id, 0, &len);
     if (!p || len == 0)
         return 0;
     fr_rag_cite_state t = *s;
@@ -65,6 +89,41 @@ static int fr_try(const fr_rag_model *m, fr_rag_cite_state *s, int32_t id)
         return 0;
     *s = t;
     return 1;
+}
+
+fr_rag_pick_result fr_rag_pick(fr_rag_picker *p, const float *lg, fr_rag_cite_state *s,
+                               int32_t *id, float *logprob)
+{
+    uint32_t V = p->n_vocab;
+    double mx = -INFINITY, z = 0;
+    for (uint32_t i = 0; i < V; i++)
+        if (lg[i] > mx)
+            mx = lg[i];
+    for (uint32_t i = 0; i < V; i++)
+        z += exp((double)lg[i] - mx);
+    double lse = mx + log(z);
+    fr_cand top[FR_ASK_TOPN];
+    size_t nt = fr_top_n(lg, V, top, FR_ASK_TOPN);
+    int32_t chosen = -1;
+    int how = 0;
+    for (size_t i = 0; i < nt && !how; i++)
+        if ((how = fr_try(p->tok, s, top[i].id)))
+            chosen = top[i].id;
+    if (!how && V > FR_ASK_TOPN) {
+        if (!p->all && !(p->all = malloc((size_t)V * sizeof *p->all)))
+            return FR_RAG_PICK_NOMEM;
+        for (uint32_t i = 0; i < V; i++)
+            p->all[i] = (fr_cand){lg[i], (int32_t)i};
+        qsort(p->all, V, sizeof *p->all, fr_cand_cmp);
+        for (uint32_t i = FR_ASK_TOPN; i < V && !how; i++)
+            if ((how = fr_try(p->tok, s, p->all[i].id)))
+                chosen = p->all[i].id;
+    }
+    if (!how)
+        return FR_RAG_PICK_NONE;
+    *id = chosen;
+    *logprob = (float)((double)lg[chosen] - lse);
+    return how == 2 ? FR_RAG_PICK_END : FR_RAG_PICK_TOKEN;
 }
 
 fr_status fr_rag_model_generate(void *user, const fr_rag_gen_request *req, fr_rag_gen_result *res,
@@ -79,7 +138,7 @@ fr_status fr_rag_model_generate(void *user, const fr_rag_gen_request *req, fr_ra
                            {FR_CHAT_USER, req->user, strlen(req->user)}};
     int32_t *ids = NULL;
     size_t n_ids = 0;
-    fr_cand *all = NULL;
+    fr_rag_picker *picker = NULL;
     char *text = NULL;
     fr_rag_token_lp *lps = NULL;
     size_t tlen = 0, tcap = 0, n_lps = 0, lcap = 0;
@@ -110,38 +169,22 @@ fr_status fr_rag_model_generate(void *user, const fr_rag_gen_request *req, fr_ra
         if (st)
             goto done;
     }
-    all = malloc((size_t)V * sizeof *all);
-    if (!all) {
+    if (!(picker = fr_rag_picker_create(m->tok, V))) {
         st = fr_err_set(err, FR_E_NOMEM, "out of memory");
         goto done;
     }
     fr_rag_cite_state s = req->constraint;
-    fr_cand top[FR_ASK_TOPN];
     int32_t seq_id = (int32_t)m->seq;
     for (;;) {
         const float *lg = fr_context_logits(m->ctx, 0);
-        double mx = -INFINITY, z = 0;
-        for (uint32_t i = 0; i < V; i++)
-            if (lg[i] > mx)
-                mx = lg[i];
-        for (uint32_t i = 0; i < V; i++)
-            z += exp((double)lg[i] - mx);
-        double lse = mx + log(z);
-        size_t nt = fr_top_n(lg, V, top, FR_ASK_TOPN);
         int32_t chosen = -1;
-        int how = 0;
-        for (size_t i = 0; i < nt && !how; i++)
-            if ((how = fr_try(m, &s, top[i].id)))
-                chosen = top[i].id;
-        if (!how) {
-            for (uint32_t i = 0; i < V; i++)
-                all[i] = (fr_cand){lg[i], (int32_t)i};
-            qsort(all, V, sizeof *all, fr_cand_cmp);
-            for (uint32_t i = FR_ASK_TOPN; i < V && !how; i++)
-                if ((how = fr_try(m, &s, all[i].id)))
-                    chosen = all[i].id;
+        float lp = 0;
+        fr_rag_pick_result how = fr_rag_pick(picker, lg, &s, &chosen, &lp);
+        if (how == FR_RAG_PICK_NOMEM) {
+            st = fr_err_set(err, FR_E_NOMEM, "out of memory");
+            goto done;
         }
-        if (!how || how == 2)
+        if (how != FR_RAG_PICK_TOKEN)
             break; /* nothing can continue the answer, or a complete answer ended */
         res->n_tokens++;
         size_t len;
@@ -166,8 +209,7 @@ fr_status fr_rag_model_generate(void *user, const fr_rag_gen_request *req, fr_ra
             lps = nl;
             lcap = nc;
         }
-        lps[n_lps++] = (fr_rag_token_lp){(uint32_t)tlen, (uint32_t)len,
-                                          (float)((double)lg[chosen] - lse)};
+        lps[n_lps++] = (fr_rag_token_lp){(uint32_t)tlen, (uint32_t)len, lp};
         memcpy(text + tlen, p, len);
         tlen += len;
         text[tlen] = '\0';
@@ -198,7 +240,7 @@ fr_status fr_rag_model_generate(void *user, const fr_rag_gen_request *req, fr_ra
 done:
     free(text);
     free(lps);
-    free(all);
+    fr_rag_picker_free(picker);
     free(ids);
     return st;
 }

@@ -27,4 +27,29 @@ typedef struct fr_rag_model {
 fr_status fr_rag_model_generate(void *user, const fr_rag_gen_request *req, fr_rag_gen_result *res,
                                 fr_err *err);
 
+/*
+ * One step of that decoding, for engines that own the forward pass (the
+ * server's scheduler runs it per slot between batched steps). A picker
+ * holds the scratch for the rare full ordering of the vocabulary (allocated
+ * on first need). Owned by caller: fr_rag_picker_free (NULL is a no-op).
+ */
+typedef struct fr_rag_picker fr_rag_picker;
+
+fr_rag_picker *fr_rag_picker_create(const fr_tokenizer *tok, uint32_t n_vocab);
+void fr_rag_picker_free(fr_rag_picker *p);
+
+typedef enum fr_rag_pick_result {
+    FR_RAG_PICK_NONE = 0, /* no token keeps the answer valid: stop here */
+    FR_RAG_PICK_TOKEN,    /* *id taken, *s advanced past its text */
+    FR_RAG_PICK_END,      /* end of generation: the answer is complete */
+    FR_RAG_PICK_NOMEM     /* the full ordering could not be allocated */
+} fr_rag_pick_result;
+
+/* Picks the highest-logit token whose text keeps s a valid prefix (an
+ * end-of-generation token only when s is complete). *logprob gets the
+ * chosen token's log-probability under the unconstrained softmax of
+ * logits[0..n_vocab). */
+fr_rag_pick_result fr_rag_pick(fr_rag_picker *p, const float *logits, fr_rag_cite_state *s,
+                               int32_t *id, float *logprob);
+
 #endif

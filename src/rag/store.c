@@ -92,8 +92,10 @@ static fr_status kb_int(fr_kb *kb, const char *sql, const char *arg, int64_t *ou
     return st;
 }
 
-fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err)
+/* mode: 0 read-only, 1 read-write, 2 read-write and create */
+static fr_status kb_open(const char *path, int mode, fr_kb **out, fr_err *err)
 {
+    bool create = mode == 2;
     *out = NULL;
     struct stat sb;
     bool exists = stat(path, &sb) == 0;
@@ -107,7 +109,8 @@ fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err)
         return fr_err_set(err, FR_E_NOMEM, "%s: out of memory", path);
     }
     kb->n_chunks = -1;
-    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    int flags = mode == 0 ? SQLITE_OPEN_READONLY
+                          : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     fr_status st = FR_OK;
     if (sqlite3_open_v2(path, &kb->db, flags, NULL) != SQLITE_OK) {
         st = fr_err_set(err, FR_E_IO, "%s: cannot open: %s", path,
@@ -115,7 +118,7 @@ fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err)
         goto fail;
     }
     sqlite3_busy_timeout(kb->db, 5000);
-    if ((st = fr_kb_exec(kb, "PRAGMA foreign_keys=ON", err)))
+    if (mode != 0 && (st = fr_kb_exec(kb, "PRAGMA foreign_keys=ON", err)))
         goto fail;
     int64_t has_meta = 0, n_tables = 0;
     st = kb_int(kb, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'", NULL,
@@ -126,6 +129,12 @@ fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err)
         if (sqlite3_errcode(kb->db) == SQLITE_NOTADB)
             fr_err_set(err, FR_E_FORMAT, "%s: not a SQLite database (not a frugal knowledge base)",
                        path);
+        goto fail;
+    }
+    if (!has_meta && mode == 0 && n_tables == 0) {
+        st = fr_err_set(err, FR_E_FORMAT,
+                        "%s: an empty file, not a frugal knowledge base (build one with frugal "
+                        "index --db %s DOCS)", path, path);
         goto fail;
     }
     if (!has_meta) {
@@ -175,6 +184,16 @@ fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err)
 fail:
     fr_kb_free(kb);
     return st;
+}
+
+fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err)
+{
+    return kb_open(path, create ? 2 : 1, out, err);
+}
+
+fr_status fr_kb_open_readonly(const char *path, fr_kb **out, fr_err *err)
+{
+    return kb_open(path, 0, out, err);
 }
 
 void fr_kb_free(fr_kb *kb)

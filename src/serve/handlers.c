@@ -240,6 +240,8 @@ static enum MHD_Result handle_generate(srv_conn *c, srv_kind kind, srv_sched *sc
                  c->req.model, s->model_id);
         return srv_reply_error(c, &e);
     }
+    if (c->req.n_docs)
+        return srv_handle_grounded_chat(c, sched);
     int32_t *ids;
     size_t n;
     if (!build_prompt(c, &ids, &n, &e))
@@ -414,6 +416,7 @@ enum MHD_Result srv_handle(srv_conn *c)
     case SRV_R_TOKENIZE: return handle_tokenize(c);
     case SRV_R_DETOKENIZE: return handle_detokenize(c);
     case SRV_R_PROPS: return handle_props(c, sched);
+    case SRV_R_ASK: return srv_handle_ask(c, sched);
     default: break;
     }
     srv_fail(&e, 404, NULL, "unknown_url", NULL, "Invalid URL (%s)", c->path);

@@ -24,6 +24,8 @@
 
 #include "base/clock.h"
 
+#include <frugal/rag.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -111,7 +113,8 @@ enum MHD_Result srv_reply_text(srv_conn *c, int status, const char *content_type
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405) {
         const char *allow = c->route == SRV_R_CHAT || c->route == SRV_R_COMPLETIONS ||
-                                    c->route == SRV_R_TOKENIZE || c->route == SRV_R_DETOKENIZE
+                                    c->route == SRV_R_TOKENIZE || c->route == SRV_R_DETOKENIZE ||
+                                    c->route == SRV_R_ASK
                                 ? "POST"
                                 : "GET, HEAD";
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
@@ -204,6 +207,7 @@ static srv_route route_of(const char *url, srv_endpoint *ep)
         {"/tokenize", SRV_R_TOKENIZE, SRV_EP_TOKENIZE},
         {"/detokenize", SRV_R_DETOKENIZE, SRV_EP_DETOKENIZE},
         {"/props", SRV_R_PROPS, SRV_EP_PROPS},
+        {"/v1/ask", SRV_R_ASK, SRV_EP_ASK},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(url, routes[i].path) == 0) {
@@ -220,7 +224,8 @@ static srv_route route_of(const char *url, srv_endpoint *ep)
 
 static bool route_is_post(srv_route r)
 {
-    return r == SRV_R_CHAT || r == SRV_R_COMPLETIONS || r == SRV_R_TOKENIZE || r == SRV_R_DETOKENIZE;
+    return r == SRV_R_CHAT || r == SRV_R_COMPLETIONS || r == SRV_R_TOKENIZE ||
+           r == SRV_R_DETOKENIZE || r == SRV_R_ASK;
 }
 
 static bool route_is_public(srv_route r)
@@ -300,7 +305,8 @@ static enum MHD_Result first_call(srv_conn *c, const char *method)
     if (c->route == SRV_R_NONE) {
         srv_fail(&e, 404, NULL, "unknown_url", NULL,
                  "Invalid URL (%.12s %.100s): this server answers /v1/chat/completions, "
-                 "/v1/completions, /v1/models, /health, /metrics, /tokenize, /detokenize, /props",
+                 "/v1/completions, /v1/models, /health, /metrics, /tokenize, /detokenize, /props, "
+                 "/v1/ask",
                  method, c->path);
         return srv_reply_error(c, &e);
     }
@@ -483,6 +489,7 @@ fr_status fr_server_start(const fr_server_params *pp, fr_server **out, fr_err *e
     s->host = strdup(p.host);
     s->model_id = strdup(p.model_id);
     s->cors = dup_or_null(p.cors_origin);
+    s->kb_path = dup_or_null(p.kb_path);
     s->max_queue = p.max_queue;
     s->max_messages = p.max_messages;
     s->max_connections = p.max_connections;
@@ -505,9 +512,19 @@ fr_status fr_server_start(const fr_server_params *pp, fr_server **out, fr_err *e
         sha256(p.api_key, strlen(p.api_key), s->key_digest);
     }
     fr_status st = FR_OK;
-    if (!s->host || !s->model_id || !s->metrics || (p.cors_origin && *p.cors_origin && !s->cors)) {
+    if (!s->host || !s->model_id || !s->metrics || (p.cors_origin && *p.cors_origin && !s->cors) ||
+        (p.kb_path && *p.kb_path && !s->kb_path)) {
         st = fr_err_set(err, FR_E_NOMEM, "out of memory");
         goto fail;
+    }
+    if (s->kb_path) {
+        /* a wrong --db is a start-up error, not a 500 on every request */
+        fr_kb *kb = NULL;
+        if ((st = fr_kb_open_readonly(s->kb_path, &kb, err))) {
+            fr_err_prefix(err, "--db");
+            goto fail;
+        }
+        fr_kb_free(kb);
     }
 
     struct addrinfo hints = {0}, *ai = NULL;
@@ -656,6 +673,7 @@ void fr_server_free(fr_server *s)
     free(s->host);
     free(s->model_id);
     free(s->cors);
+    free(s->kb_path);
     free(s);
 }
 

@@ -27,13 +27,13 @@ typedef struct hist {
 struct srv_metrics {
     pthread_mutex_t mu;
     uint64_t requests[SRV_EP_COUNT][N_STATUS];
-    hist latency[2]; /* chat, completions */
-    hist ttft[2];
+    hist latency[3]; /* chat, completions, ask */
+    hist ttft[3];
 };
 
 static const char *const ep_names[SRV_EP_COUNT] = {
     "chat_completions", "completions", "models", "health", "metrics",
-    "tokenize", "detokenize", "props", "other"};
+    "tokenize", "detokenize", "props", "ask", "other"};
 
 const char *srv_endpoint_name(srv_endpoint e)
 {
@@ -81,8 +81,8 @@ void srv_metrics_request(srv_metrics *m, srv_endpoint ep, int status, double sec
         }
     pthread_mutex_lock(&m->mu);
     m->requests[ep][si]++;
-    if (ep == SRV_EP_CHAT || ep == SRV_EP_COMPLETIONS) {
-        int k = ep == SRV_EP_CHAT ? 0 : 1;
+    if (ep == SRV_EP_CHAT || ep == SRV_EP_COMPLETIONS || ep == SRV_EP_ASK) {
+        int k = ep == SRV_EP_CHAT ? 0 : ep == SRV_EP_COMPLETIONS ? 1 : 2;
         if (status == 200)
             hist_add(&m->latency[k], seconds);
         if (status == 200 && ttft_s >= 0)
@@ -133,11 +133,13 @@ void srv_metrics_render(srv_metrics *m, const srv_sched_stats *st, fr_buf *o)
                    "# TYPE frugal_request_duration_seconds histogram\n");
     render_hist(o, "frugal_request_duration_seconds", ep_names[SRV_EP_CHAT], &snap.latency[0]);
     render_hist(o, "frugal_request_duration_seconds", ep_names[SRV_EP_COMPLETIONS], &snap.latency[1]);
+    render_hist(o, "frugal_request_duration_seconds", ep_names[SRV_EP_ASK], &snap.latency[2]);
     fr_buf_puts(o, "# HELP frugal_time_to_first_token_seconds Time from request to the first "
                    "generated token.\n"
                    "# TYPE frugal_time_to_first_token_seconds histogram\n");
     render_hist(o, "frugal_time_to_first_token_seconds", ep_names[SRV_EP_CHAT], &snap.ttft[0]);
     render_hist(o, "frugal_time_to_first_token_seconds", ep_names[SRV_EP_COMPLETIONS], &snap.ttft[1]);
+    render_hist(o, "frugal_time_to_first_token_seconds", ep_names[SRV_EP_ASK], &snap.ttft[2]);
 
     srv_sched_stats z;
     memset(&z, 0, sizeof z);

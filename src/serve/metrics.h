@@ -4,7 +4,7 @@
  *
  * Families:
  *   frugal_requests_total{endpoint, status}          counter
- *   frugal_request_duration_seconds{endpoint}        histogram (completions and chat)
+ *   frugal_request_duration_seconds{endpoint}        histogram (completions, chat, ask)
  *   frugal_time_to_first_token_seconds{endpoint}     histogram
  *   frugal_prompt_tokens_total, frugal_prompt_cached_tokens_total,
  *   frugal_generated_tokens_total, frugal_computed_tokens_total   counters
@@ -32,6 +32,7 @@ typedef enum srv_endpoint {
     SRV_EP_TOKENIZE,
     SRV_EP_DETOKENIZE,
     SRV_EP_PROPS,
+    SRV_EP_ASK,
     SRV_EP_OTHER,
     SRV_EP_COUNT
 } srv_endpoint;

@@ -148,7 +148,8 @@ static const field_spec chat_fields[] = {
     {"tool_choice", F_SUPPORTED}, {"functions", F_SUPPORTED}, {"function_call", F_SUPPORTED},
     {"parallel_tool_calls", F_IGNORED}, {"top_k", F_SUPPORTED}, {"min_p", F_SUPPORTED},
     {"repeat_penalty", F_SUPPORTED}, {"user", F_IGNORED}, {"metadata", F_IGNORED},
-    {"store", F_IGNORED}, {"service_tier", F_IGNORED}, {NULL, F_IGNORED}};
+    {"store", F_IGNORED}, {"service_tier", F_IGNORED}, {"documents", F_SUPPORTED},
+    {"min_support", F_SUPPORTED}, {NULL, F_IGNORED}};
 
 static const field_spec completion_fields[] = {
     {"model", F_SUPPORTED}, {"prompt", F_SUPPORTED}, {"suffix", F_SUPPORTED},
@@ -519,6 +520,99 @@ static bool parse_unsupported_chat(json_t *root, srv_error *e)
     return true;
 }
 
+/* "documents": strings, or objects {"text", "title"}; then the rules that
+ * come with them. */
+static bool parse_documents(json_t *root, srv_request *r, srv_error *e)
+{
+    json_t *docs = field(root, "documents");
+    if (!docs) {
+        if (field(root, "min_support"))
+            return srv_fail(e, 400, NULL, NULL, "min_support",
+                            "'min_support' applies to grounded answers only: send it with "
+                            "'documents'.");
+        return true;
+    }
+    if (!json_is_array(docs))
+        return srv_fail(e, 400, NULL, NULL, "documents",
+                        "Invalid type for 'documents': expected an array of strings or of "
+                        "{\"text\", \"title\"} objects, but got %s instead.", json_type_name(docs));
+    size_t n = json_array_size(docs);
+    if (n == 0)
+        return srv_fail(e, 400, NULL, "empty_array", "documents",
+                        "Invalid 'documents': empty array. Give at least one passage to ground "
+                        "the answer on, or leave 'documents' out.");
+    if (n > SRV_MAX_DOCUMENTS)
+        return srv_fail(e, 400, NULL, "array_above_max_length", "documents",
+                        "Invalid 'documents': %zu passages, at most %d (send the most relevant "
+                        "ones).", n, SRV_MAX_DOCUMENTS);
+    r->docs = calloc(n, sizeof *r->docs);
+    if (!r->docs)
+        return srv_fail(e, 500, NULL, NULL, NULL, "out of memory");
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d) {
+        char param[40];
+        snprintf(param, sizeof param, "documents[%zu]", i);
+        json_t *text = d, *title = NULL;
+        if (json_is_object(d)) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(d, key, v) {
+                if (strcmp(key, "text") != 0 && strcmp(key, "title") != 0 && !json_is_null(v))
+                    return srv_fail(e, 400, NULL, "unsupported_parameter", param,
+                                    "Unrecognized field '%s.%.40s': a document is a string or "
+                                    "{\"text\", \"title\"}.", param, key);
+            }
+            text = field(d, "text");
+            title = field(d, "title");
+            if (!text)
+                return srv_fail(e, 400, NULL, NULL, param, "Missing required parameter: '%s.text'.",
+                                param);
+            if (title && !json_is_string(title))
+                return srv_fail(e, 400, NULL, NULL, param,
+                                "Invalid type for '%s.title': expected a string, but got %s "
+                                "instead.", param, json_type_name(title));
+        }
+        if (!json_is_string(text))
+            return srv_fail(e, 400, NULL, NULL, param,
+                            "Invalid type for '%s%s': expected a string%s, but got %s instead.",
+                            param, text == d ? "" : ".text",
+                            text == d ? " or a {\"text\", \"title\"} object" : "",
+                            json_type_name(text));
+        size_t len = json_string_length(text);
+        const char *t = json_string_value(text);
+        size_t k = 0;
+        while (k < len && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '\r'))
+            k++;
+        if (k == len)
+            return srv_fail(e, 400, NULL, NULL, param, "Invalid '%s': the passage is empty.", param);
+        r->docs[i] = (srv_document){t, len, title ? json_string_value(title) : NULL};
+    }
+    r->n_docs = n;
+    if (!get_number(root, "min_support", 0.001, 1, &r->min_support, e))
+        return false;
+    if (r->stream)
+        return srv_fail(e, 400, NULL, "unsupported_parameter", "stream",
+                        "'stream' is not supported with 'documents': a grounded answer is "
+                        "checked against the documents as a whole before it is shown (or "
+                        "replaced by the abstain text), so it cannot be streamed token by token. "
+                        "Send the request without 'stream'.");
+    if (r->n_stop)
+        return srv_fail(e, 400, NULL, "unsupported_parameter", "stop",
+                        "'stop' is not supported with 'documents': a grounded answer ends when "
+                        "its citation grammar says it is complete.");
+    if (r->logprobs)
+        return srv_fail(e, 400, NULL, "unsupported_parameter", "logprobs",
+                        "'logprobs' is not supported with 'documents' (the answer may be "
+                        "replaced by the abstain text); 'grounding' reports each sentence's "
+                        "token probability instead.");
+    if (r->msgs[r->n_msgs - 1].role != FR_CHAT_USER)
+        return srv_fail(e, 400, NULL, NULL, "messages",
+                        "With 'documents', the last message must be the user's question "
+                        "(role 'user').");
+    return true;
+}
+
 static bool parse_chat(json_t *root, const srv_limits *lim, srv_request *r, srv_error *e)
 {
     if (!check_fields(root, chat_fields, e) || !parse_unsupported_chat(root, e) ||
@@ -535,7 +629,7 @@ static bool parse_chat(json_t *root, const srv_limits *lim, srv_request *r, srv_
                         "Invalid 'top_logprobs': 'logprobs' must be set to true when "
                         "'top_logprobs' is used.");
     r->top_logprobs = (int32_t)top;
-    return true;
+    return parse_documents(root, r, e);
 }
 
 /* ---- completions --------------------------------------------------------- */
@@ -670,6 +764,94 @@ void srv_request_free(srv_request *r)
     free(r->msgs);
     free(r->prompt_ids);
     free(r->bias);
+    free(r->docs);
+    json_decref(r->root);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- /v1/ask --------------------------------------------------------------- */
+
+static const field_spec ask_fields[] = {
+    {"question", F_SUPPORTED}, {"k", F_SUPPORTED}, {"min_support", F_SUPPORTED},
+    {"gate", F_SUPPORTED}, {"max_bytes", F_SUPPORTED}, {"model", F_SUPPORTED},
+    {"user", F_IGNORED}, {"metadata", F_IGNORED}, {NULL, F_IGNORED}};
+
+bool srv_ask_parse(const char *body, size_t len, srv_ask_req *r, srv_error *e)
+{
+    memset(r, 0, sizeof *r);
+    r->k = 5;
+    r->min_support = 0.60;
+    r->gate = 0.5;
+    r->max_bytes = 2048;
+    r->root = srv_json_parse_object(body, len, e);
+    if (!r->root)
+        return false;
+    json_t *root = r->root;
+    bool ok = false;
+    if (!check_fields(root, ask_fields, e))
+        goto done;
+    json_t *q = field(root, "question");
+    if (!q) {
+        srv_fail(e, 400, NULL, NULL, "question", "Missing required parameter: 'question'.");
+        goto done;
+    }
+    if (!json_is_string(q)) {
+        srv_fail(e, 400, NULL, NULL, "question",
+                 "Invalid type for 'question': expected a string, but got %s instead.",
+                 json_type_name(q));
+        goto done;
+    }
+    const char *qs = json_string_value(q);
+    size_t qn = json_string_length(q), k = 0;
+    while (k < qn && (qs[k] == ' ' || qs[k] == '\t' || qs[k] == '\n' || qs[k] == '\r'))
+        k++;
+    if (k == qn) {
+        srv_fail(e, 400, NULL, NULL, "question", "Invalid 'question': it is empty.");
+        goto done;
+    }
+    if (qn > 4000) {
+        srv_fail(e, 400, NULL, "string_above_max_length", "question",
+                 "Invalid 'question': %zu bytes, at most 4000.", qn);
+        goto done;
+    }
+    r->question = qs;
+    json_t *m = field(root, "model");
+    if (m && !json_is_string(m)) {
+        srv_fail(e, 400, NULL, NULL, "model",
+                 "Invalid type for 'model': expected a string, but got %s instead.",
+                 json_type_name(m));
+        goto done;
+    }
+    r->model = m ? json_string_value(m) : NULL;
+    long long kk = r->k, mb = (long long)r->max_bytes;
+    if (!get_int(root, "k", 1, 50, &kk, NULL, e) ||
+        !get_number(root, "min_support", 0.001, 1, &r->min_support, e) ||
+        !get_int(root, "max_bytes", 16, 1 << 20, &mb, NULL, e))
+        goto done;
+    r->k = (int)kk;
+    r->max_bytes = (size_t)mb;
+    json_t *g = field(root, "gate");
+    if (g && json_is_false(g))
+        r->gate = -1;
+    else if (g && !json_is_number(g)) {
+        srv_fail(e, 400, NULL, NULL, "gate",
+                 "Invalid type for 'gate': expected a number in (0, 1] or false (no retrieval "
+                 "gate), but got %s instead.", json_type_name(g));
+        goto done;
+    } else if (!get_number(root, "gate", 0.001, 1, &r->gate, e)) {
+        goto done;
+    }
+    ok = true;
+done:
+    if (!ok)
+        srv_ask_req_free(r);
+    return ok;
+}
+
+void srv_ask_req_free(srv_ask_req *r)
+{
+    if (!r)
+        return;
     json_decref(r->root);
     memset(r, 0, sizeof *r);
 }

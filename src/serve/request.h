@@ -37,6 +37,16 @@ typedef struct srv_limits {
                                           fr_sampler_params_default */
 } srv_limits;
 
+#define SRV_MAX_DOCUMENTS 64 /* passages a chat request may ground its answer on */
+
+/* One passage a client supplies in a chat request's "documents" (frugal's
+ * extension): a string, or {"text": ..., "title": ...}. Borrowed from root. */
+typedef struct srv_document {
+    const char *text;
+    size_t len;
+    const char *title; /* NULL when none */
+} srv_document;
+
 typedef struct srv_request {
     srv_kind kind;
     json_t *root;       /* owns the strings below */
@@ -65,6 +75,14 @@ typedef struct srv_request {
     size_t n_stop;
     bool logprobs;               /* report log-probabilities of the chosen tokens */
     int32_t top_logprobs;        /* 0..20 alternatives per token */
+
+    /* chat with "documents": the answer is grounded on them (greedy decoding
+     * under the citation grammar, then the groundedness check). The last
+     * message is then the user's question; stream, stop and logprobs are
+     * rejected with documents. */
+    srv_document *docs;          /* owned array (n_docs); strings borrowed from root */
+    size_t n_docs;
+    double min_support;          /* "min_support" (documents only); 0: the default */
 } srv_request;
 
 /* Parses body[0..len) as a chat or completions request. On failure returns
@@ -73,6 +91,23 @@ typedef struct srv_request {
 bool srv_request_parse(srv_kind kind, const char *body, size_t len, const srv_limits *lim,
                        srv_request *r, srv_error *e);
 void srv_request_free(srv_request *r);
+
+/* POST /v1/ask: {"question": str, "k": 1..50, "min_support": (0, 1],
+ * "gate": (0, 1] or false (off), "max_bytes": 16..1048576, "model": str}.
+ * Defaults as `frugal ask`: k 5, min_support 0.60, gate 0.5, max_bytes 2048.
+ * Unknown fields are 400s; user and metadata are accepted and ignored. */
+typedef struct srv_ask_req {
+    json_t *root;
+    const char *question; /* borrowed from root; not empty or blank */
+    const char *model;    /* NULL when absent */
+    int k;
+    double min_support;
+    double gate;          /* < 0: off */
+    size_t max_bytes;
+} srv_ask_req;
+
+bool srv_ask_parse(const char *body, size_t len, srv_ask_req *r, srv_error *e);
+void srv_ask_req_free(srv_ask_req *r);
 
 /* POST /tokenize: {"content": str, "add_special": bool, "parse_special": bool,
  * "with_pieces": bool}. */

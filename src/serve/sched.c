@@ -165,6 +165,7 @@ void srv_job_free(srv_job *j)
     fr_sampler_free(j->smp);
     fr_decoder_free(j->dec);
     fr_stop_free(j->stop);
+    fr_rag_picker_free(j->picker);
     free(j->prompt);
     srv_result_clear(&j->out);
     free(j);
@@ -192,6 +193,26 @@ bool srv_job_setup(srv_job *j, const fr_tokenizer *tok, uint32_t n_vocab, const 
         return srv_fail(e, 400, NULL, NULL, "stop", "invalid stop strings: %s", err.msg);
     for (size_t i = 0; i < n; i++)
         fr_sampler_accept(j->smp, prompt[i]);
+    return true;
+}
+
+bool srv_job_setup_grounded(srv_job *j, const fr_tokenizer *tok, uint32_t n_vocab,
+                            const int32_t *prompt, size_t n, const fr_rag_cite_state *cite,
+                            int32_t max_tokens, size_t max_bytes, srv_error *e)
+{
+    if (n == 0 || n > UINT32_MAX)
+        return srv_fail(e, 400, NULL, NULL, NULL, "the prompt is empty");
+    j->prompt = malloc(n * sizeof *j->prompt);
+    j->picker = fr_rag_picker_create(tok, n_vocab);
+    if (!j->prompt || !j->picker)
+        return srv_fail(e, 500, NULL, NULL, NULL, "out of memory");
+    memcpy(j->prompt, prompt, n * sizeof *prompt);
+    j->n_prompt = (uint32_t)n;
+    j->max_tokens = max_tokens;
+    j->grounded = true;
+    j->cite = *cite;
+    j->max_bytes = max_bytes ? max_bytes : 2048;
+    j->want_samples = true;
     return true;
 }
 
@@ -450,12 +471,63 @@ static void stage_flush(srv_job *j, srv_stage *g)
         g->finish = FR_FINISH_STOP;
 }
 
+/* A grounded job's token: fr_rag_pick instead of the sampler, the raw
+ * piece as text (what `frugal ask` concatenates), limits as ask_model.c. */
+static void slot_pick(srv_sched *s, uint32_t i, const float *logits)
+{
+    srv_slot *sl = &s->slots[i];
+    srv_job *j = sl->job;
+    srv_stage *g = &sl->stage;
+    fr_err err;
+    if (j->max_tokens >= 0 && j->n_gen >= (uint32_t)j->max_tokens) {
+        g->finish = FR_FINISH_LENGTH;
+        return;
+    }
+    if (!logits) {
+        fr_err_set(&err, FR_E_INTERNAL, "no logits for slot %u", i);
+        stage_fail(g, &err);
+        return;
+    }
+    int32_t t = -1;
+    float lp = 0;
+    fr_rag_pick_result how = fr_rag_pick(j->picker, logits, &j->cite, &t, &lp);
+    if (how == FR_RAG_PICK_NOMEM) {
+        fr_err_set(&err, FR_E_NOMEM, "out of memory ordering the vocabulary");
+        stage_fail(g, &err);
+        return;
+    }
+    if (how != FR_RAG_PICK_TOKEN) {
+        g->finish = FR_FINISH_STOP; /* complete, or nothing can continue it */
+        return;
+    }
+    j->n_gen++;
+    size_t len = 0;
+    const char *p = fr_token_piece(s->tok, t, 0, &len);
+    memset(&g->sample, 0, sizeof g->sample);
+    g->sample.token = t;
+    g->sample.logprob = lp;
+    g->has_sample = true;
+    stage_piece(g, p ? p : "", p ? len : 0, t, true);
+    j->n_bytes += p ? len : 0;
+    if (j->n_bytes >= j->max_bytes || fr_context_seq_len(s->ctx, i) + 1 >= s->n_ctx ||
+        (j->max_tokens >= 0 && j->n_gen >= (uint32_t)j->max_tokens)) {
+        g->finish = FR_FINISH_LENGTH;
+        return;
+    }
+    sl->decoding = true;
+    sl->next_tok = t;
+}
+
 static void slot_sample(srv_sched *s, uint32_t i, const float *logits)
 {
     srv_slot *sl = &s->slots[i];
     srv_job *j = sl->job;
     srv_stage *g = &sl->stage;
     fr_err err;
+    if (j->grounded) {
+        slot_pick(s, i, logits);
+        return;
+    }
     if (j->max_tokens >= 0 && j->n_gen >= (uint32_t)j->max_tokens) {
         g->finish = FR_FINISH_LENGTH;
         stage_flush(j, g);

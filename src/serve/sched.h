@@ -31,6 +31,13 @@
  * reported done); then the scheduler holds no reference and the job may be
  * freed. srv_sched_cancel returns only once the scheduler has let go.
  *
+ * Grounded answers (POST /v1/ask, chat with documents): a job set up with
+ * srv_job_setup_grounded has no sampler, decoder or stop strings; each of
+ * its tokens is the highest-logit one that keeps the answer a valid prefix
+ * of the citation grammar (fr_rag_pick, the very step `frugal ask` runs),
+ * and its text is the tokens' raw pieces, as `frugal ask` builds it. It
+ * runs in an ordinary slot, batched with every other stream.
+ *
  * Energy: the meter (if any) is read when a job starts and ends and every
  * ~10 s; a job's energy is the energy counted during its lifetime times its
  * share of the tokens computed meanwhile (see frugal/energy.h).
@@ -40,6 +47,8 @@
 
 #include "base/buf.h"
 #include "serve/error.h"
+
+#include "rag/ask_model.h"
 
 #include <frugal/energy.h>
 #include <frugal/generate.h>
@@ -98,6 +107,10 @@ typedef struct srv_job {
     fr_decoder *dec;    /* owned */
     fr_stop *stop;      /* owned */
     bool want_samples;  /* keep each token's fr_sample (logprobs) */
+    bool grounded;      /* constrained greedy decoding (see above) */
+    fr_rag_cite_state cite; /* grounded: the grammar state, advanced by the scheduler */
+    size_t max_bytes;   /* grounded: stop once the answer has this many bytes */
+    fr_rag_picker *picker; /* grounded: owned */
 
     /* guarded by the scheduler's mutex */
     srv_job_state state;
@@ -110,6 +123,7 @@ typedef struct srv_job {
     uint32_t slot;
     uint64_t work;      /* tokens this job fed to the model */
     uint32_t n_gen;     /* tokens sampled (published as out.n_generated at commit) */
+    size_t n_bytes;     /* grounded: answer bytes so far */
 } srv_job;
 
 /* A zeroed job with its condition variable; NULL when out of memory. */
@@ -124,6 +138,17 @@ void srv_job_free(srv_job *j);
  * the stop matcher (gp->stop). Invalid parameters are a 400 naming them. */
 bool srv_job_setup(srv_job *j, const fr_tokenizer *tok, uint32_t n_vocab, const int32_t *prompt,
                    size_t n, const fr_gen_params *gp, srv_error *e);
+
+/* Fills a new job for a grounded answer: copies prompt[0..n) (1 <= n); cite
+ * is the grammar's initial state (fr_rag_cite_init with the passage count);
+ * max_tokens -1 for no token limit; n_vocab is the model's (the logits'
+ * length). Each output piece carries an fr_sample with the token and its
+ * log-probability (under the unconstrained softmax), n_top 0. Finish:
+ * "stop" when the answer is complete or cannot continue, "length" at
+ * max_tokens, max_bytes or a full context. */
+bool srv_job_setup_grounded(srv_job *j, const fr_tokenizer *tok, uint32_t n_vocab,
+                            const int32_t *prompt, size_t n, const fr_rag_cite_state *cite,
+                            int32_t max_tokens, size_t max_bytes, srv_error *e);
 
 typedef struct srv_sched_params {
     fr_context *ctx;          /* borrowed; used only by the scheduler thread from now on */

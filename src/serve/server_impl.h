@@ -24,6 +24,7 @@
 
 struct fr_server {
     char *host, *model_id, *cors;
+    char *kb_path;          /* NULL: no /v1/ask */
     bool has_key;
     uint8_t key_digest[32]; /* SHA-256 of the key; the key itself is not kept */
     uint32_t max_queue, max_messages, max_connections, n_batch;
@@ -63,7 +64,8 @@ typedef enum srv_route {
     SRV_R_METRICS,
     SRV_R_TOKENIZE,
     SRV_R_DETOKENIZE,
-    SRV_R_PROPS
+    SRV_R_PROPS,
+    SRV_R_ASK
 } srv_route;
 
 typedef struct srv_conn {
@@ -116,6 +118,11 @@ bool srv_server_state(fr_server *s, srv_sched **sched, bool *shutting);
 enum MHD_Result srv_handle(srv_conn *c);
 /* Fills buf with up to max bytes of the event stream (the MHD reader). */
 ssize_t srv_sse_read(void *cls, uint64_t pos, char *buf, size_t max);
+/* POST /v1/ask, and chat completions with "documents" (grounded.c); the
+ * latter is called by handlers.c once the request is parsed and its model
+ * checked. */
+enum MHD_Result srv_handle_ask(srv_conn *c, srv_sched *sched);
+enum MHD_Result srv_handle_grounded_chat(srv_conn *c, srv_sched *sched);
 /* Releases a request's generation state (cancels a running job). */
 void srv_conn_release(srv_conn *c);
 

@@ -241,3 +241,26 @@ void fr_cpu_describe(char *buf, size_t n)
     if (n && len == 0)
         snprintf(buf, n, "none");
 }
+
+void fr_cpu_model_name(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0)
+            continue;
+        char *c = strchr(line, ':');
+        if (c) {
+            c++;
+            while (*c == ' ' || *c == '\t')
+                c++;
+            c[strcspn(c, "\n")] = '\0';
+            snprintf(buf, n, "%s", c);
+        }
+        break;
+    }
+    fclose(f);
+}

@@ -64,4 +64,8 @@ fr_status fr_isa_select(fr_isa *out, fr_err *err);
  * benchmark headers ("avx2 fma f16c avx512f ..."). */
 void fr_cpu_describe(char *buf, size_t n);
 
+/* The CPU's model name from /proc/cpuinfo ("AMD EPYC 9354 ...", or "unknown
+ * CPU"), for benchmark headers. */
+void fr_cpu_model_name(char *buf, size_t n);
+
 #endif

@@ -14,6 +14,10 @@
  * done, clears OPEN and waits only for the workers that joined. A worker
  * reads fn/arg only after joining (OPEN is set after they are written and
  * cleared before they change), so a late worker never runs a stale job.
+ * A worker can join a job before it sees that job's gen (OPEN is set just
+ * before the publish), so each dynamic job also has an epoch, written before
+ * OPEN: a worker runs a job only if its epoch differs from the last one it
+ * ran, so no worker runs the same job twice.
  */
 #include "tensor/threadpool.h"
 
@@ -35,6 +39,7 @@ struct fr_pool {
     atomic_uint gen;    /* bumped per job; low bit set for dynamic jobs */
     atomic_int pending; /* workers still running the current static job */
     atomic_uint dyn_state; /* FR_DYN_OPEN | workers inside the dynamic job */
+    atomic_uint dyn_epoch; /* id of the current dynamic job */
     atomic_bool stop;
     fr_pool_fn fn;
     void *arg;
@@ -58,7 +63,7 @@ static void *fr_worker(void *v)
     fr_pool *p = wa->p;
     int ith = wa->ith;
     free(wa);
-    unsigned seen = 0;
+    unsigned seen = 0, ran_epoch = 0;
     for (;;) {
         unsigned g;
         int spins = 0;
@@ -83,7 +88,11 @@ static void *fr_worker(void *v)
                 if (atomic_compare_exchange_weak_explicit(&p->dyn_state, &st, st + 1,
                                                           memory_order_acq_rel,
                                                           memory_order_acquire)) {
-                    p->fn(p->arg, ith, p->n);
+                    unsigned ep = atomic_load_explicit(&p->dyn_epoch, memory_order_acquire);
+                    if (ep != ran_epoch) {
+                        ran_epoch = ep;
+                        p->fn(p->arg, ith, p->n);
+                    }
                     atomic_fetch_sub_explicit(&p->dyn_state, 1, memory_order_acq_rel);
                     break;
                 }
@@ -115,6 +124,7 @@ fr_status fr_pool_create(int n_threads, fr_pool **out, fr_err *err)
     atomic_init(&p->gen, 0);
     atomic_init(&p->pending, 0);
     atomic_init(&p->dyn_state, 0);
+    atomic_init(&p->dyn_epoch, 0);
     atomic_init(&p->stop, false);
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
@@ -181,6 +191,10 @@ void fr_pool_run_dynamic(fr_pool *p, fr_pool_fn fn, void *arg)
     }
     p->fn = fn;
     p->arg = arg;
+    unsigned ep = atomic_load_explicit(&p->dyn_epoch, memory_order_relaxed) + 1;
+    if (ep == 0)
+        ep = 1; /* 0 means "ran nothing yet" */
+    atomic_store_explicit(&p->dyn_epoch, ep, memory_order_release);
     atomic_store_explicit(&p->dyn_state, FR_DYN_OPEN, memory_order_release);
     fr_pool_publish(p, true);
     fn(arg, 0, p->n);

@@ -53,4 +53,12 @@ printf 'GGUF\003\000\000\000' > "$TMP/trunc.gguf"
 run_status 1 "$FRUGAL" quantize "$TMP/trunc.gguf" "$TMP/d/out.gguf" q4_0
 [ -z "$(ls -A "$TMP/d")" ] || fail "a failed run left files: $(ls -A "$TMP/d")"
 run_ok "$FRUGAL" quantize "$TMP/s-q8_0.gguf" "$TMP/d/out.gguf" q4_0 --allow-requantize
+# every TYPE of stories260K still tells the same story's opening: the
+# quantized model runs, and its greedy text starts as llama2.c's does
+for t in f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m; do
+  run_ok "$FRUGAL" quantize "$SHARED/models/stories260K.gguf" "$TMP/run-$t.gguf" "$t"
+  run_ok "$FRUGAL" run -m "$TMP/run-$t.gguf" -p "Once upon a time" -n 12 --temp 0 -t 1
+  expect_contains "$OUT" ", there was a little girl named Lily."
+  rm -f "$TMP/run-$t.gguf"
+done
 finish

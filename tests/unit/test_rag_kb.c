@@ -179,6 +179,13 @@ static void test_schema(const char *dir)
     fputs("this is not a database, just text that is long enough to be a header....", f);
     fclose(f);
     CHECK(fr_kb_open(p, true, &kb, &err) != FR_OK);
+    CHECK(fr_kb_open_readonly(p, &kb, &err) != FR_OK);
+    unlink(p);
+    CHECK(fr_kb_open_readonly(p, &kb, &err) == FR_E_NOTFOUND);
+    f = fopen(p, "wb");
+    fclose(f);
+    CHECK(fr_kb_open_readonly(p, &kb, &err) == FR_E_FORMAT);
+    CHECK_MSG(strstr(err.msg, "empty file") != NULL, "%s", err.msg);
     unlink(p);
     /* another application's SQLite file */
     snprintf(p, sizeof p, "%s/other.sqlite", dir);
@@ -197,7 +204,33 @@ static void test_schema(const char *dir)
     sqlite3_close(db);
     CHECK(fr_kb_open(p, true, &kb, &err) == FR_E_FORMAT);
     CHECK(strstr(err.msg, "not a frugal knowledge base") != NULL);
+    CHECK(fr_kb_open_readonly(p, &kb, &err) == FR_E_FORMAT);
     unlink(p);
+}
+
+static fr_kb_hits *ask(fr_kb *kb, const char *q);
+
+/* A read-only handle (what the server opens per request) retrieves, reads
+ * stats, leaves the file's bytes alone, and refuses to write. */
+static void test_readonly(const char *db)
+{
+    char h1[65], h2[65];
+    file_hash(db, h1);
+    fr_kb *kb = NULL;
+    fr_err err;
+    CHECK_MSG(fr_kb_open_readonly(db, &kb, &err) == FR_OK, "%s", err.msg);
+    if (!kb)
+        return;
+    fr_kb_hits *h = ask(kb, "How long is the warranty?");
+    CHECK(h && h->n > 0);
+    fr_kb_hits_free(h);
+    fr_kb_stats st;
+    CHECK(fr_kb_stats_get(kb, &st, &err) == FR_OK);
+    CHECK(st.documents == 6 && st.chunks > 0);
+    CHECK(fr_kb_add_text(kb, "x.txt", "txt", "Some text here.", 15, NULL, NULL, &err) != FR_OK);
+    fr_kb_free(kb);
+    file_hash(db, h2);
+    CHECK_STR(h1, h2);
 }
 
 static fr_kb_hits *ask(fr_kb *kb, const char *q)
@@ -285,6 +318,7 @@ int main(void)
     if (kb)
         test_retrieval(kb);
     fr_kb_free(kb);
+    test_readonly(db);
     test_schema(g_dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

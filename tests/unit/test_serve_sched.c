@@ -7,7 +7,10 @@
  * several threads, over fewer slots than jobs - must produce the same text,
  * token count and finish reason. Also: prefix reuse (cached tokens),
  * cancellation frees the slot, a full queue answers 503, draining ends
- * running jobs with 503 and refuses new ones. Runs under ThreadSanitizer
+ * running jobs with 503 and refuses new ones. Grounded jobs (constrained
+ * decoding for POST /v1/ask) running beside ordinary ones must produce what
+ * `frugal ask`'s own loop (fr_rag_model_generate, one sequence) produces,
+ * and text the citation grammar accepts. Runs under ThreadSanitizer
  * (`make test-tsan`).
  *
  * `test_serve_sched --write-model PATH` only writes the test model (the CLI
@@ -17,6 +20,10 @@
 
 #include "serve/sched.h"
 
+#include "rag/ask_model.h"
+#include "text/chat_tokens.h"
+
+#include <frugal/chat.h>
 #include <frugal/generate.h>
 #include <frugal/synth.h>
 
@@ -396,6 +403,133 @@ static void test_setup_errors(void)
     srv_job_free(j);
 }
 
+/* The grounded prompt as fr_rag_model_generate tokenizes it. */
+static void grounded_prompt(const fr_chat_template *tmpl, const char *sys, const char *user,
+                            int32_t **ids, size_t *n)
+{
+    fr_chat_msg msgs[2] = {{FR_CHAT_SYSTEM, sys, strlen(sys)}, {FR_CHAT_USER, user, strlen(user)}};
+    fr_err e;
+    CHECK(fr_chat_tokenize(tmpl, tok, msgs, 2, true, ids, n, &e) == FR_OK);
+}
+
+static void test_grounded(void)
+{
+    fr_chat_template *tmpl = NULL;
+    fr_err e;
+    CHECK(fr_chat_template_from_name("chatml", &tmpl, &e) == FR_OK);
+    if (!tmpl)
+        return;
+    uint32_t V = fr_model_hparams(model)->n_vocab;
+    static const char *const users[] = {
+        "Passages:\n[1] Lily went to the park.\n[2] Tom stayed home.\nQuestion: where did Lily go?",
+        "Passages:\n[1] The warranty lasts two years.\nQuestion: how long is the warranty?",
+    };
+    const char *sys = "Use only the passages; cite [n] after every sentence, or answer NOT_FOUND.";
+    enum { NG = 2 };
+    int ks[NG] = {2, 1};
+    size_t max_bytes[NG] = {90, 60};
+    /* the reference: frugal ask's loop on a context of its own */
+    char *ref_text[NG];
+    fr_rag_token_lp *ref_lps[NG];
+    size_t ref_nlps[NG];
+    for (int g = 0; g < NG; g++) {
+        fr_context_params cp = fr_context_default_params();
+        cp.n_ctx = 256;
+        cp.n_threads = 2;
+        fr_context *ctx;
+        CHECK(fr_context_create(model, &cp, &ctx, &e) == FR_OK);
+        fr_rag_model rm = {ctx, 0, tok, tmpl, NULL};
+        fr_rag_gen_request rq = {0};
+        rq.system = sys;
+        rq.user = users[g];
+        rq.n_passages = ks[g];
+        fr_rag_cite_init(&rq.constraint, ks[g]);
+        rq.max_bytes = max_bytes[g];
+        fr_rag_gen_result rr;
+        CHECK_MSG(fr_rag_model_generate(&rm, &rq, &rr, &e) == FR_OK, "%s", e.msg);
+        ref_text[g] = rr.text;
+        ref_lps[g] = rr.lps;
+        ref_nlps[g] = rr.n_lps;
+        fr_context_free(ctx);
+    }
+    /* two grounded jobs and two ordinary ones over two slots, small batches */
+    fr_context *ctx;
+    srv_sched *s = make_sched(2, 8, 16, &ctx);
+    tcase plain[2] = {TC("Once upon a time", 30, 0.0f, 0, NULL, false),
+                      TC("the quick brown fox", 20, 0.8f, 3, NULL, false)};
+    for (int i = 0; i < 2; i++)
+        reference(&plain[i]);
+    srv_job *gj[NG];
+    srv_result gr[NG];
+    memset(gr, 0, sizeof gr);
+    client cl[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        cl[i] = (client){s, &plain[i], make_job(&plain[i])};
+        CHECK(pthread_create(&th[i], NULL, client_main, &cl[i]) == 0);
+    }
+    for (int g = 0; g < NG; g++) {
+        int32_t *ids;
+        size_t n;
+        grounded_prompt(tmpl, sys, users[g], &ids, &n);
+        fr_rag_cite_state cs;
+        fr_rag_cite_init(&cs, ks[g]);
+        srv_error se = {0};
+        gj[g] = srv_job_create();
+        CHECK_MSG(srv_job_setup_grounded(gj[g], tok, V, ids, n, &cs, -1, max_bytes[g], &se), "%s",
+                  se.message);
+        free(ids);
+        while (!srv_sched_submit(s, gj[g], &se))
+            usleep(1000);
+    }
+    for (int g = 0; g < NG; g++)
+        while (!gr[g].done)
+            srv_sched_collect(s, gj[g], &gr[g], 0.05);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        srv_job_free(cl[i].j);
+        CHECK_MSG(plain[i].res.text.len == plain[i].ref_len &&
+                      memcmp(plain[i].res.text.data ? plain[i].res.text.data : "", plain[i].ref_text,
+                             plain[i].ref_len) == 0,
+                  "plain job %d beside grounded ones: text differs", i);
+        free(plain[i].ref_text);
+        srv_result_clear(&plain[i].res);
+    }
+    for (int g = 0; g < NG; g++) {
+        srv_result *r = &gr[g];
+        const char *txt = r->text.data ? r->text.data : "";
+        CHECK_MSG(r->err.status == 0, "grounded %d: %s", g, r->err.message);
+        CHECK_MSG(r->text.len == strlen(ref_text[g]) && memcmp(txt, ref_text[g], r->text.len) == 0,
+                  "grounded %d differs from frugal ask's loop:\n  got  '%.*s'\n  want '%s'", g,
+                  (int)r->text.len, txt, ref_text[g]);
+        CHECK_MSG(fr_rag_cite_check(txt, r->text.len, ks[g]) >= 0, "grounded %d: invalid: %.*s", g,
+                  (int)r->text.len, txt);
+        CHECK(r->text.len > 0);
+        CHECK_EQ_INT(r->n_generated, (int)ref_nlps[g]);
+        CHECK_EQ_INT(r->n_pieces, ref_nlps[g]);
+        CHECK_EQ_INT(r->n_samples, ref_nlps[g]);
+        for (size_t k = 0; k < r->n_pieces && k < ref_nlps[g]; k++) {
+            const srv_piece *p = &r->pieces[k];
+            CHECK(p->text_off == ref_lps[g][k].off && p->text_len == ref_lps[g][k].len);
+            CHECK(p->sample >= 0);
+            if (p->sample >= 0)
+                CHECK_NEAR(r->samples[p->sample].logprob, ref_lps[g][k].logprob, 1e-3);
+        }
+        /* "length" only at the byte limit or a full context (256 here) */
+        bool limit = r->text.len >= max_bytes[g] || r->n_prompt + r->n_generated + 1 >= 256;
+        CHECK(r->finish == (limit ? FR_FINISH_LENGTH : FR_FINISH_STOP));
+        fprintf(stderr, "grounded %d: %u tokens, %s: %.*s\n", g, r->n_generated,
+                fr_finish_name(r->finish), (int)r->text.len, txt);
+        srv_job_free(gj[g]);
+        srv_result_clear(r);
+        free(ref_text[g]);
+        free(ref_lps[g]);
+    }
+    srv_sched_free(s);
+    fr_context_free(ctx);
+    fr_chat_template_free(tmpl);
+}
+
 int main(int argc, char **argv)
 {
     fr_synth_spec spec = model_spec();
@@ -418,6 +552,7 @@ int main(int argc, char **argv)
     test_equal_to_generate();
     test_prefix_reuse();
     test_cancel_and_queue();
+    test_grounded();
     fr_tokenizer_free(tok);
     fr_model_free(model);
     remove(path);

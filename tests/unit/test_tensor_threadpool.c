@@ -61,17 +61,17 @@ int main(void)
         fr_err e;
         CHECK(fr_pool_create(n, &p, &e) == FR_OK);
         CHECK_EQ_INT(fr_pool_size(p), n);
-        int bad = 0;
+        int bad = 0, bad_items = 0, bad_calls = 0, bad_static = 0;
         for (int r = 0; r < rounds; r++) {
             job *j = calloc(1, sizeof *j);
             j->id = j->expect_id = r;
             fr_pool_run_dynamic(p, dyn_fn, j);
             for (int k = 0; k < ITEMS; k++)
                 if (atomic_load(&j->done[k]) != 1)
-                    bad++;
+                    bad++, bad_items++;
             if (atomic_load(&j->calls) < 1 || atomic_load(&j->calls) > n || atomic_load(&j->bad_ith) ||
                 atomic_load(&j->wrong_id))
-                bad++;
+                bad++, bad_calls++;
             /* poison the job memory: a worker still using it would see it */
             j->id = -1;
             free(j);
@@ -80,12 +80,13 @@ int main(void)
                 fr_pool_run(p, static_fn, seen);
                 for (int t = 0; t < n; t++)
                     if (atomic_load(&seen[t]) != 1)
-                        bad++;
+                        bad++, bad_static++;
             }
             if (r % 97 == 0)
                 nap(3000); /* let the workers fall asleep */
         }
-        CHECK_MSG(bad == 0, "%d threads: %d bad rounds", n, bad);
+        CHECK_MSG(bad == 0, "%d threads: %d bad rounds (items %d, calls/ids %d, static %d)", n, bad,
+                  bad_items, bad_calls, bad_static);
         fr_pool_free(p);
     }
     fr_pool_free(NULL);

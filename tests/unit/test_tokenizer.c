@@ -923,12 +923,12 @@ static void test_hostile(void)
                      : k == 2 ? (char)rnd(256)
                      : k == 3 ? 0
                               : "<|x|>"[i % 5];
-        double t0 = fr_now_s();
+        double t0 = fr_cpu_time_s(); /* CPU time: immune to machine load */
         size_t n;
         int32_t *ids = enc(t, big, mb, 1, true, &n);
-        double dt = fr_now_s() - t0;
+        double dt = fr_cpu_time_s() - t0;
         CHECK_MSG(ids && n > 0, "%s", kinds[k]);
-        CHECK_MSG(dt < 2.0, "%s: %zu bytes took %.2f s", kinds[k], mb, dt);
+        CHECK_MSG(dt < 5.0, "%s: %zu bytes took %.2f s of CPU", kinds[k], mb, dt);
         /* decoding gives valid text back (the space prefix is removed); not for
          * invalid UTF-8 next to a space (the escaped space's bytes join the
          * broken character) nor after special tokens (each is followed by a

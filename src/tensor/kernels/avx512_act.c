@@ -74,6 +74,12 @@ uint64_t fr_read_sum_avx512(const void *buf, size_t bytes)
         s3 = _mm512_add_epi64(s3, _mm512_loadu_si512((const void *)(p + i + 192)));
     }
     s0 = _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3));
-    return (uint64_t)_mm512_reduce_add_epi64(s0);
+    /* not _mm512_reduce_add_epi64: GCC writes it as signed C additions, which
+     * overflow (undefined; UBSan stops the test) on a buffer of random bytes */
+    uint64_t lanes[8], sum = 0;
+    _mm512_storeu_si512((void *)lanes, s0);
+    for (int k = 0; k < 8; k++)
+        sum += lanes[k];
+    return sum;
 }
 #endif
