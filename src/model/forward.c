@@ -15,7 +15,11 @@
  *
  * The arithmetic mirrors llama2.c's reference run.c (left-to-right float
  * sums, the same rope angle formula, two-pass softmax over a score row), so
- * greedy tokens agree with its recorded outputs. Every sequence has its own
+ * greedy tokens agree with its recorded outputs; the row operations (attention
+ * dots, SwiGLU) come from the kernel set, exactly run.c's on the generic
+ * path. Q, K and V are one grouped product, gate and up another (matmul.h);
+ * the rope angles are computed once per token, not per layer and head (the
+ * same values). Every sequence has its own
  * contiguous cache of n_ctx positions; K and V rows are [n_head_kv*head_dim].
  * All buffers are allocated at create time: decode allocates nothing except
  * when a batch asks for more logits rows than any batch before it.
@@ -53,6 +57,8 @@ struct fr_context {
     int32_t *pos; /* [n_batch] position of each token in its sequence */
     int32_t *sq;  /* [n_batch] sequence of each token */
     uint32_t *rows; /* [n_batch] chunk rows whose logits are wanted */
+    float *rope_freq; /* [n_rot / 2] rotation frequency of each pair */
+    float *rope_cs;   /* [n_batch][n_rot] cos, sin per pair at each token's position */
 
     float **att_scratch; /* per thread: [n_ctx] scores */
     int n_att;           /* entries of att_scratch */
@@ -126,6 +132,15 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     c->pos = malloc(nb * sizeof(int32_t));
     c->sq = malloc(nb * sizeof(int32_t));
     c->rows = malloc(nb * sizeof(uint32_t));
+    c->rope_freq = malloc((hp->n_rot / 2 + 1) * sizeof(float));
+    c->rope_cs = malloc(nb * (hp->n_rot + 1) * sizeof(float));
+    for (uint32_t i = 0; c->rope_freq && i < hp->n_rot / 2; i++) {
+        float freq = 1.0f / powf(hp->rope_base, (float)(2 * i) / (float)hp->n_rot);
+        freq *= hp->rope_freq_scale;
+        if (m->rope_freqs)
+            freq /= m->rope_freqs[i];
+        c->rope_freq[i] = freq;
+    }
     int nth = (int)p.n_threads;
     c->n_att = nth;
     c->att_scratch = calloc((size_t)nth, sizeof(float *));
@@ -138,7 +153,8 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
         return st;
     }
     bool ok = c->kcache && c->vcache && c->seq_len && c->seq_tok && c->x && c->h && c->q && c->k && c->v &&
-              c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->att_scratch;
+              c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->att_scratch &&
+              c->rope_freq && c->rope_cs;
     for (int i = 0; ok && i < nth; i++) {
         c->att_scratch[i] = malloc((size_t)p.n_ctx * sizeof(float));
         ok = c->att_scratch[i] != NULL;
@@ -178,6 +194,8 @@ void fr_context_free(fr_context *c)
     free(c->pos);
     free(c->sq);
     free(c->rows);
+    free(c->rope_freq);
+    free(c->rope_cs);
     free(c->logits);
     fr_lora_set_free(c->lora);
     free(c);
@@ -228,17 +246,29 @@ static void fr_rmsnorm(float *o, const float *x, const float *w, int64_t n, floa
         o[j] = w[j] * (ss * x[j]);
 }
 
-/* Rotates the first n_rot dims of one head vector at position pos. */
-static void fr_rope(float *v, int32_t pos, const fr_hparams *hp, const float *freq_factors)
+/* Angles of every rotated pair at each token's position, once per chunk
+ * (every layer and head rotates by the same ones): cs[2i], cs[2i + 1] =
+ * cos, sin of pos * freq[i], freq as the reference computes it. */
+static void fr_rope_angles(fr_context *c, uint32_t n_tok)
+{
+    const fr_hparams *hp = &c->m->hp;
+    uint32_t half = hp->n_rot / 2;
+    for (uint32_t t = 0; t < n_tok; t++) {
+        float *cs = c->rope_cs + (size_t)t * 2 * half;
+        for (uint32_t i = 0; i < half; i++) {
+            float val = (float)c->pos[t] * c->rope_freq[i];
+            cs[2 * i] = cosf(val);
+            cs[2 * i + 1] = sinf(val);
+        }
+    }
+}
+
+/* Rotates the first n_rot dims of one head vector by the angles cs. */
+static void fr_rope(float *v, const float *cs, const fr_hparams *hp)
 {
     uint32_t half = hp->n_rot / 2;
     for (uint32_t i = 0; i < half; i++) {
-        float freq = 1.0f / powf(hp->rope_base, (float)(2 * i) / (float)hp->n_rot);
-        freq *= hp->rope_freq_scale;
-        if (freq_factors)
-            freq /= freq_factors[i];
-        float val = (float)pos * freq;
-        float fcr = cosf(val), fci = sinf(val);
+        float fcr = cs[2 * i], fci = cs[2 * i + 1];
         uint32_t a, b;
         if (hp->rope_style == FR_ROPE_NEOX) {
             a = i;
@@ -252,8 +282,6 @@ static void fr_rope(float *v, int32_t pos, const fr_hparams *hp, const float *fr
         v[b] = v0 * fci + v1 * fcr;
     }
 }
-
-static inline float fr_silu(float x) { return x * (1.0f / (1.0f + expf(-x))); }
 
 /* ---- KV cache access ---------------------------------------------------- */
 
@@ -366,16 +394,18 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
 
     for (uint32_t t = 0; t < n_tok; t++)
         fr_weight_row(&m->tok_embd, tokens[t], c->x + t * E);
+    fr_rope_angles(c, n_tok);
 
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const fr_layer *ly = &m->layers[l];
         for (uint32_t t = 0; t < n_tok; t++)
             fr_rmsnorm(c->h + t * E, c->x + t * E, ly->attn_norm, (int64_t)E, hp->norm_eps);
-        fr_matmul(c->pool, &ly->wq, c->h, n_tok, c->q, (int64_t)q_dim, &c->mm);
+        fr_mm_part qkv[3] = {{&ly->wq, c->q, (int64_t)q_dim},
+                             {&ly->wk, c->k, (int64_t)kvd},
+                             {&ly->wv, c->v, (int64_t)kvd}};
+        fr_matmul_multi(c->pool, qkv, 3, c->h, n_tok, &c->mm);
         fr_lora_apply(c->lora, c->pool, l, FR_LORA_Q, c->h, n_tok, c->q, (int64_t)q_dim);
-        fr_matmul(c->pool, &ly->wk, c->h, n_tok, c->k, (int64_t)kvd, &c->mm);
         fr_lora_apply(c->lora, c->pool, l, FR_LORA_K, c->h, n_tok, c->k, (int64_t)kvd);
-        fr_matmul(c->pool, &ly->wv, c->h, n_tok, c->v, (int64_t)kvd, &c->mm);
         fr_lora_apply(c->lora, c->pool, l, FR_LORA_V, c->h, n_tok, c->v, (int64_t)kvd);
         fr_add_bias(c->q, ly->bq, n_tok, q_dim);
         fr_add_bias(c->k, ly->bk, n_tok, kvd);
@@ -385,13 +415,13 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
                 float *qh = c->q + t * q_dim + h * hd;
                 if (ly->q_norm)
                     fr_rmsnorm(qh, qh, ly->q_norm, (int64_t)hd, hp->norm_eps);
-                fr_rope(qh, c->pos[t], hp, m->rope_freqs);
+                fr_rope(qh, c->rope_cs + (size_t)t * 2 * (hp->n_rot / 2), hp);
             }
             for (uint32_t h = 0; h < hp->n_head_kv; h++) {
                 float *kh = c->k + t * kvd + h * hd;
                 if (ly->k_norm)
                     fr_rmsnorm(kh, kh, ly->k_norm, (int64_t)hd, hp->norm_eps);
-                fr_rope(kh, c->pos[t], hp, m->rope_freqs);
+                fr_rope(kh, c->rope_cs + (size_t)t * 2 * (hp->n_rot / 2), hp);
             }
             size_t idx = fr_kv_index(c, (uint32_t)c->sq[t], l, (uint32_t)c->pos[t]);
             fr_kv_store(c, c->kcache, idx, c->k + t * kvd);
@@ -408,12 +438,11 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
 
         for (uint32_t t = 0; t < n_tok; t++)
             fr_rmsnorm(c->h + t * E, c->x + t * E, ly->ffn_norm, (int64_t)E, hp->norm_eps);
-        fr_matmul(c->pool, &ly->w_gate, c->h, n_tok, c->gate, (int64_t)F, &c->mm);
+        fr_mm_part gu[2] = {{&ly->w_gate, c->gate, (int64_t)F}, {&ly->w_up, c->up, (int64_t)F}};
+        fr_matmul_multi(c->pool, gu, 2, c->h, n_tok, &c->mm);
         fr_lora_apply(c->lora, c->pool, l, FR_LORA_GATE, c->h, n_tok, c->gate, (int64_t)F);
-        fr_matmul(c->pool, &ly->w_up, c->h, n_tok, c->up, (int64_t)F, &c->mm);
         fr_lora_apply(c->lora, c->pool, l, FR_LORA_UP, c->h, n_tok, c->up, (int64_t)F);
-        for (size_t i = 0; i < n_tok * F; i++)
-            c->gate[i] = fr_silu(c->gate[i]) * c->up[i];
+        c->mm.ks->swiglu(c->gate, c->up, (int64_t)(n_tok * F));
         fr_matmul(c->pool, &ly->w_down, c->gate, n_tok, c->o, (int64_t)E, &c->mm);
         fr_lora_apply(c->lora, c->pool, l, FR_LORA_DOWN, c->gate, n_tok, c->o, (int64_t)E);
         for (size_t i = 0; i < n_tok * E; i++)

@@ -2,18 +2,32 @@
  * matmul.c - the weight x activation products (see matmul.h): scratch,
  * activation quantization, and the split of output rows over threads.
  *
- * Rows are handed out in chunks from an atomic counter rather than as one
- * fixed slice per thread: on a shared or hybrid machine one slow core would
- * otherwise hold every product up. A chunk is a multiple of 16 rows (whole
- * register tiles) and there are several per thread. Each chunk runs its
- * rows against every token, so a weight row read from memory is used for the
- * whole batch while it is in cache (the kernels tile further inside).
+ * Rows are split in units of 16 (whole register tiles), one contiguous
+ * range of units per thread with stealing (rowsplit.h): on a shared or
+ * hybrid machine one slow core would otherwise hold every product up, and
+ * each thread still reads one ascending stream. A thread takes its range in
+ * pieces of about FR_PIECE_BYTES of weights and tells the kernel how far
+ * its stream goes, so the software prefetch runs on across pieces; where a
+ * stream starts (a thread's first piece, a part, a stolen range) its first
+ * bytes are requested at once (fr_ramp). Each piece runs its rows against
+ * every token, so a weight row read from memory is used for the whole batch
+ * while it is in cache (the kernels tile further inside).
+ *
+ * The parts of a grouped product (a layer's Q, K and V; gate and up) share
+ * one quantization of the activations and one pool run, their units laid
+ * end to end: a decode step has 5 products per layer, not 7 (measured, 2
+ * threads, qwen2.5-0.5b Q4_0: the small K and V products each cost a whole
+ * synchronisation and a prefetch ramp of their own).
  *
  * Activations are quantized once per product (per chunk of max_tok tokens)
  * into the shared scratch, by all threads when the batch is large, then the
- * pool runs the product: two pool runs per product, whose cost (a few
- * microseconds) is small next to either step. Both are dynamic jobs
- * (fr_pool_run_dynamic): a worker the OS has descheduled is not waited for.
+ * pool runs the product. Both are dynamic jobs (fr_pool_run_dynamic): a
+ * worker the OS has descheduled is not waited for.
+ *
+ * Rejected: pairing gate and up row by row so that SwiGLU runs on each
+ * piece on its thread - the two interleaved weight streams made one-thread
+ * decode 4% slower than the two products end to end followed by a vector
+ * SwiGLU on the caller (kernels.h), which costs ~1 us per layer.
  */
 #include "tensor/matmul.h"
 
@@ -24,6 +38,9 @@
 #include <string.h>
 
 #include "tensor/kernels/kernels.h"
+#include "tensor/rowsplit.h"
+
+static inline int64_t fr_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
 static inline size_t fr_al64(size_t n) { return (n + 63) & ~(size_t)63; }
 
@@ -68,8 +85,12 @@ void fr_matmul_scratch_free(fr_matmul_scratch *s)
         free(s->per_thread);
     }
     free(s->qa);
+    free(s->qak);
+    free(s->split);
     s->per_thread = NULL;
     s->qa = NULL;
+    s->qak = NULL;
+    s->split = NULL;
     s->n_threads = 0;
     s->qa_bytes = 0;
 }
@@ -99,9 +120,12 @@ fr_status fr_matmul_scratch_init(fr_matmul_scratch *s, int n_threads, int64_t ma
     }
     fr_qa_layout lb = fr_qa_plan(FR_ACT_Q8B, s->max_n_in, max_tok);
     fr_qa_layout lk = fr_qa_plan(FR_ACT_Q8K, s->max_n_in, max_tok);
-    s->qa_bytes = lb.bytes > lk.bytes ? lb.bytes : lk.bytes;
+    s->qa_bytes = lb.bytes;
+    s->qak_bytes = lk.bytes;
     s->qa = fr_alloc64(s->qa_bytes);
-    if (!s->qa)
+    s->qak = fr_alloc64(s->qak_bytes);
+    s->split = fr_alloc64((size_t)n_threads * sizeof *s->split);
+    if (!s->qa || !s->qak || !s->split)
         goto nomem;
     return FR_OK;
 nomem:
@@ -186,87 +210,160 @@ static void fr_quant_worker(void *arg, int ith, int nth)
 
 /* ---- the product --------------------------------------------------------- */
 
+#define FR_UNIT_ROWS 16          /* rows per work unit: whole register tiles */
+#define FR_PIECE_BYTES 65536     /* weight bytes a thread takes at a time */
+#define FR_RAMP_BYTES 16384      /* prefetched at once where a stream starts */
+
 typedef struct fr_gemm_job {
-    fr_gemm_fn gemm;
-    const fr_mm_args *a;
+    const fr_mm_args *a; /* [n_parts] */
+    fr_gemm_fn gemm[FR_MM_MAX_PARTS];
+    int n_parts;
+    int64_t u_end[FR_MM_MAX_PARTS]; /* units of parts 0..p (rows in order) */
     const fr_matmul_scratch *s;
-    int64_t chunk;
-    atomic_llong next;
+    int64_t want;
 } fr_gemm_job;
+
+/* Where a stream of rows starts, its first bytes are requested at once
+ * rather than at demand-miss speed until the kernel's prefetch distance is
+ * covered. */
+static void fr_ramp(const fr_mm_args *a, int64_t r0, int64_t r1)
+{
+    const char *p = (const char *)a->w + (size_t)r0 * a->row_bytes;
+    size_t len = (size_t)(r1 - r0) * a->row_bytes;
+    if (len > FR_RAMP_BYTES)
+        len = FR_RAMP_BYTES;
+    for (size_t o = 0; o < len; o += 64)
+        __builtin_prefetch(p + o, 0, 3);
+}
+
+/* Rows [r0, r1) of part p; prefetching may run on to row plim. */
+static void fr_gemm_rows(const fr_gemm_job *j, int p, int64_t r0, int64_t r1, int64_t plim,
+                         bool fresh, void *scratch)
+{
+    fr_mm_args a = j->a[p];
+    a.pf_r1 = plim;
+    if (fresh)
+        fr_ramp(&a, r0, plim);
+    j->gemm[p](&a, r0, r1, scratch);
+}
 
 static void fr_gemm_worker(void *arg, int ith, int nth)
 {
-    fr_gemm_job *j = arg;
-    (void)nth;
-    int64_t n_out = j->a->n_out;
-    for (;;) {
-        int64_t r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
-        if (r0 >= n_out)
-            break;
-        int64_t r1 = r0 + j->chunk < n_out ? r0 + j->chunk : n_out;
-        j->gemm(j->a, r0, r1, j->s->per_thread[ith]);
+    const fr_gemm_job *j = arg;
+    void *scratch = j->s->per_thread[ith];
+    int64_t lo, hi, lim, prev = -1;
+    while (fr_rowsplit_next(j->s->split, nth, ith, j->want, &lo, &hi, &lim)) {
+        bool fresh = lo != prev; /* else the previous piece prefetched this one */
+        prev = hi;
+        int64_t u = lo;
+        for (int p = 0; p < j->n_parts && u < hi; p++) {
+            int64_t ub = p ? j->u_end[p - 1] : 0, ue = j->u_end[p];
+            if (u >= ue)
+                continue;
+            int64_t uh = fr_min(hi, ue), n_out = j->a[p].n_out;
+            fr_gemm_rows(j, p, (u - ub) * FR_UNIT_ROWS, fr_min((uh - ub) * FR_UNIT_ROWS, n_out),
+                         fr_min((fr_min(lim, ue) - ub) * FR_UNIT_ROWS, n_out), fresh || u != lo,
+                         scratch);
+            u = uh;
+        }
     }
 }
 
-static int64_t fr_row_chunk(int64_t n_out, int nth)
+/* The quantized activations of kind k for nt tokens, in its buffer. */
+static fr_qact fr_qact_view(const fr_matmul_scratch *s, fr_act_kind k, int64_t n_in, int64_t nt,
+                            bool interleave)
 {
-    if (nth <= 1)
-        return n_out;
-    int64_t c = n_out / ((int64_t)nth * 8);
-    c = (c + 15) & ~(int64_t)15;
-    return c < 16 ? 16 : c;
+    fr_qa_layout l = fr_qa_plan(k, n_in, nt);
+    uint8_t *base = k == FR_ACT_Q8K ? s->qak : s->qa;
+    fr_qact q = {0};
+    q.qs = (int8_t *)(base + l.qs_off);
+    q.d = (float *)(base + l.d_off);
+    q.s = (float *)(base + l.s_off);
+    q.bsums = (int16_t *)(base + l.s_off);
+    q.qs_ld = l.qs_ld;
+    q.blk_ld = l.blk_ld;
+    if (interleave) {
+        q.qsi = base + l.qsi_off;
+        q.qsi_ld = l.qsi_ld;
+    }
+    return q;
+}
+
+void fr_matmul_multi(fr_pool *pool, const fr_mm_part *parts, int n_parts, const float *x,
+                     int64_t n_tok, const fr_matmul_scratch *s)
+{
+    assert(n_parts >= 1 && n_parts <= FR_MM_MAX_PARTS);
+    assert(fr_pool_size(pool) <= s->n_threads);
+    int64_t n_in = parts[0].w->n_in;
+    const fr_kernel_set *ks[FR_MM_MAX_PARTS];
+    bool need[4] = {false, false, false, false};
+    size_t unit_bytes = 0;
+    fr_gemm_job j = {0};
+    j.n_parts = n_parts;
+    j.s = s;
+    int64_t units = 0;
+    for (int p = 0; p < n_parts; p++) {
+        const fr_weight *w = parts[p].w;
+        /* scratch is sized for max_n_in: a longer row would overrun it */
+        assert(w->n_in == n_in && n_in <= s->max_n_in);
+        ks[p] = s->ks;
+        if (ks[p]->mm[w->type].act == FR_ACT_NONE)
+            ks[p] = &fr_kernels_generic;
+        j.gemm[p] = ks[p]->mm[w->type].gemm;
+        need[ks[p]->mm[w->type].act] = true;
+        int64_t u = (w->n_out + FR_UNIT_ROWS - 1) / FR_UNIT_ROWS;
+        units += u;
+        j.u_end[p] = units;
+        size_t ub = (size_t)FR_UNIT_ROWS * w->row_bytes;
+        unit_bytes = ub > unit_bytes ? ub : unit_bytes;
+    }
+    j.want = (int64_t)(FR_PIECE_BYTES / (unit_bytes ? unit_bytes : 1));
+    int nth = fr_pool_size(pool);
+    for (int64_t t0 = 0; t0 < n_tok; t0 += s->max_tok) {
+        int64_t nt = n_tok - t0 < s->max_tok ? n_tok - t0 : s->max_tok;
+        const float *xt = x + t0 * n_in;
+        fr_qact qa[4] = {{0}};
+        for (int k = FR_ACT_Q8B; k <= FR_ACT_Q8K; k++) {
+            if (!need[k])
+                continue;
+            bool il = k == FR_ACT_Q8B && s->ks->interleave_q8b && nt >= 2;
+            qa[k] = fr_qact_view(s, (fr_act_kind)k, n_in, nt, il);
+            fr_quant_job qj = {s->ks, (fr_act_kind)k, xt, n_in, nt, &qa[k], 0};
+            atomic_init(&qj.next, 0);
+            if (nth > 1 && nt >= 2 * nth && nt * n_in >= 16384)
+                fr_pool_run_dynamic(pool, fr_quant_worker, &qj);
+            else
+                fr_quant_rows(&qj, 0, nt);
+        }
+        fr_mm_args a[FR_MM_MAX_PARTS];
+        for (int p = 0; p < n_parts; p++) {
+            const fr_weight *w = parts[p].w;
+            fr_mm_args ap = {
+                .type = w->type,
+                .w = w->data,
+                .row_bytes = w->row_bytes,
+                .n_in = n_in,
+                .n_out = w->n_out,
+                .n_tok = nt,
+                .x = xt,
+                .ldx = n_in,
+                .qa = qa[ks[p]->mm[w->type].act],
+                .y = parts[p].y + t0 * parts[p].ldy,
+                .ldy = parts[p].ldy,
+            };
+            a[p] = ap;
+        }
+        j.a = a;
+        fr_rowsplit_init(s->split, nth, units);
+        fr_pool_run_dynamic(pool, fr_gemm_worker, &j);
+    }
 }
 
 void fr_matmul(fr_pool *pool, const fr_weight *w, const float *x, int64_t n_tok, float *y,
                int64_t ldy, const fr_matmul_scratch *s)
 {
-    /* scratch is sized for max_n_in: a longer row would overrun it */
-    assert(w->n_in <= s->max_n_in && fr_pool_size(pool) <= s->n_threads);
-    const fr_kernel_set *ks = s->ks;
-    const fr_mm_kernel *k = &ks->mm[w->type];
-    if (k->act == FR_ACT_NONE) {
-        ks = &fr_kernels_generic;
-        k = &ks->mm[w->type];
-    }
-    int nth = fr_pool_size(pool);
-    for (int64_t t0 = 0; t0 < n_tok; t0 += s->max_tok) {
-        int64_t nt = n_tok - t0 < s->max_tok ? n_tok - t0 : s->max_tok;
-        fr_mm_args a = {
-            .type = w->type,
-            .w = w->data,
-            .row_bytes = w->row_bytes,
-            .n_in = w->n_in,
-            .n_out = w->n_out,
-            .n_tok = nt,
-            .x = x + t0 * w->n_in,
-            .ldx = w->n_in,
-            .y = y + t0 * ldy,
-            .ldy = ldy,
-        };
-        if (k->act == FR_ACT_Q8B || k->act == FR_ACT_Q8K) {
-            fr_qa_layout l = fr_qa_plan(k->act, w->n_in, nt);
-            a.qa.qs = (int8_t *)(s->qa + l.qs_off);
-            a.qa.d = (float *)(s->qa + l.d_off);
-            a.qa.s = (float *)(s->qa + l.s_off);
-            a.qa.bsums = (int16_t *)(s->qa + l.s_off);
-            a.qa.qs_ld = l.qs_ld;
-            a.qa.blk_ld = l.blk_ld;
-            a.qa.qsi = NULL;
-            if (k->act == FR_ACT_Q8B && ks->interleave_q8b && nt >= 2) {
-                a.qa.qsi = s->qa + l.qsi_off;
-                a.qa.qsi_ld = l.qsi_ld;
-            }
-            fr_quant_job qj = {ks, k->act, a.x, w->n_in, nt, &a.qa, 0};
-            atomic_init(&qj.next, 0);
-            if (nth > 1 && nt >= 2 * nth && nt * w->n_in >= 16384)
-                fr_pool_run_dynamic(pool, fr_quant_worker, &qj);
-            else
-                fr_quant_rows(&qj, 0, nt);
-        }
-        fr_gemm_job j = {k->gemm, &a, s, fr_row_chunk(w->n_out, nth), 0};
-        atomic_init(&j.next, 0);
-        fr_pool_run_dynamic(pool, fr_gemm_worker, &j);
-    }
+    fr_mm_part part = {w, y, ldy};
+    fr_matmul_multi(pool, &part, 1, x, n_tok, s);
 }
 
 /* ---- the float reference ------------------------------------------------- */

@@ -10,8 +10,9 @@
  * fr_matmul runs the kernels of the path chosen when the scratch was set up
  * (cpu.h: the best the CPU has, or FRUGAL_ISA): for the quantized types it
  * first quantizes X to 8 bits per block (kernels.h), then splits the output
- * rows over the pool in chunks handed out dynamically, each chunk computed
- * for all tokens by register-blocked tiles. Every output element is computed
+ * rows over the pool (one contiguous range per thread, with stealing:
+ * rowsplit.h), each piece computed for all tokens by register-blocked
+ * tiles. Every output element is computed
  * by the same operations whatever the batch size, the tile or the thread, so
  * results do not depend on the thread count, and a token decoded alone gets
  * exactly the logits it gets inside a prompt.
@@ -32,6 +33,7 @@
 #include "tensor/threadpool.h"
 
 struct fr_kernel_set;
+struct fr_rowsplit_slot;
 
 typedef struct fr_weight {
     fr_type type;
@@ -50,8 +52,10 @@ typedef struct fr_matmul_scratch {
     int64_t max_n_in;     /* longest row a product may have */
     int64_t max_tok;      /* tokens quantized at once (more are done in chunks) */
     uint8_t **per_thread; /* [n_threads] fr_kernel_scratch_bytes(max_n_in), 64-aligned */
-    uint8_t *qa;          /* quantized activations of max_tok rows, 64-aligned */
-    size_t qa_bytes;
+    uint8_t *qa;          /* Q8B activations of max_tok rows, 64-aligned */
+    uint8_t *qak;         /* Q8K activations of max_tok rows, 64-aligned */
+    size_t qa_bytes, qak_bytes;
+    struct fr_rowsplit_slot *split; /* [n_threads] the rows' split over threads */
 } fr_matmul_scratch;
 
 /* Allocates scratch for products with pools of n_threads threads, rows of
@@ -77,7 +81,24 @@ void fr_matmul_scratch_free(fr_matmul_scratch *s);
 void fr_matmul(fr_pool *pool, const fr_weight *w, const float *x, int64_t n_tok, float *y,
                int64_t ldy, const fr_matmul_scratch *s);
 
-/* The float reference product (same contract). */
+/* One product of a group: Y = X W^T into y (row stride ldy >= w->n_out). */
+typedef struct fr_mm_part {
+    const fr_weight *w;
+    float *y;
+    int64_t ldy;
+} fr_mm_part;
+
+#define FR_MM_MAX_PARTS 3
+
+/* Several products of the same activations X (1 to FR_MM_MAX_PARTS parts,
+ * equal n_in) in one pool run: X is quantized once per activation kind and
+ * the rows of all parts, in order, are split over the threads as one
+ * range, so small products (a layer's K and V) cost no synchronisation of
+ * their own. Results are those of fr_matmul on each part. */
+void fr_matmul_multi(fr_pool *pool, const fr_mm_part *parts, int n_parts, const float *x,
+                     int64_t n_tok, const fr_matmul_scratch *s);
+
+/* The float reference product (same contract as fr_matmul). */
 void fr_matmul_ref(fr_pool *pool, const fr_weight *w, const float *x, int64_t n_tok, float *y,
                    int64_t ldy, const fr_matmul_scratch *s);
 

@@ -16,6 +16,11 @@
  *   row lengths of 1..4097 blocks, odd row counts and 1..33 tokens.
  * - Within a path, results are bit-identical for 1, 2 and 3 threads and for
  *   a token decoded alone or inside a batch.
+ * - Grouped products (fr_matmul_multi: parts of mixed types and lengths in
+ *   one run) give exactly the separate products.
+ * - SwiGLU of every path is within a few ulp of libm's expf formula (the
+ *   generic one is exactly it), over the range where e^x is a normal float,
+ *   at the clamps and for every tail length.
  */
 #include "test.h"
 
@@ -366,6 +371,115 @@ static void test_products(void)
     }
 }
 
+/* Parts of mixed types (both activation kinds and float), row counts that
+ * are not multiples of the 16-row units, against one product at a time. */
+static void test_multi(void)
+{
+    static const fr_type types[][3] = {
+        {FR_TYPE_Q4_0, FR_TYPE_Q6_K, FR_TYPE_F16},
+        {FR_TYPE_Q4_K, FR_TYPE_Q4_K, FR_TYPE_Q6_K},
+        {FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_Q8_0},
+    };
+    static const int64_t outs[3] = {70, 17, 33};
+    const int64_t n_in = 512;
+    for (size_t c = 0; c < sizeof types / sizeof types[0]; c++) {
+        for (int64_t n_tok = 1; n_tok <= 9; n_tok += 8) {
+            problem p[3];
+            for (int k = 0; k < 3; k++)
+                problem_make(&p[k], types[c][k], n_in, outs[k], n_tok);
+            for (int k = 1; k < 3; k++) /* the same activations */
+                memcpy(p[k].x, p[0].x, sizeof(float) * (size_t)(n_in * n_tok));
+            for (int isa = 0; isa < FR_ISA_COUNT_; isa++) {
+                fr_err e;
+                if (!fr_kernel_set_get((fr_isa)isa))
+                    continue;
+                CHECK(fr_matmul_scratch_set_isa(&scratch, (fr_isa)isa, &e) == FR_OK);
+                float *sep[3], *grp[3];
+                fr_mm_part parts[3];
+                for (int k = 0; k < 3; k++) {
+                    size_t ny = (size_t)(n_tok * outs[k]);
+                    sep[k] = malloc(ny * sizeof(float));
+                    grp[k] = malloc(ny * sizeof(float));
+                    fr_matmul(pools[1], &p[k].wt, p[0].x, n_tok, sep[k], outs[k], &scratch);
+                    parts[k] = (fr_mm_part){&p[k].wt, grp[k], outs[k]};
+                }
+                for (int nth = 1; nth <= 3; nth++) {
+                    for (int k = 0; k < 3; k++)
+                        memset(grp[k], 0xff, (size_t)(n_tok * outs[k]) * sizeof(float));
+                    fr_matmul_multi(pools[nth], parts, 3, p[0].x, n_tok, &scratch);
+                    for (int k = 0; k < 3; k++) {
+                        size_t nb = (size_t)(n_tok * outs[k]) * sizeof(float);
+                        CHECK_MSG(memcmp(sep[k], grp[k], nb) == 0,
+                                  "%s: grouped part %d (%s) differs from its own product, "
+                                  "%d threads, %lld tokens", fr_isa_name((fr_isa)isa), k,
+                                  fr_type_name(types[c][k]), nth, (long long)n_tok);
+                    }
+                }
+                for (int k = 0; k < 3; k++)
+                    free(sep[k]), free(grp[k]);
+            }
+            for (int k = 0; k < 3; k++)
+                problem_free(&p[k]);
+        }
+    }
+}
+
+/* ---- SwiGLU ----------------------------------------------------------------- */
+
+/* Within 4 ulp of the reference; e^-x is clamped at e^87.3, so for
+ * x < -87 only the size of a result below 1e-36 |x u| changes. */
+static bool close_enough(float out, float ref, float x, float u)
+{
+    double tol = 4 * 6e-8 * fabs(ref) + (x < -87.0f ? 1e-36 * fabs(u * x) : 0);
+    return fabs((double)out - ref) <= tol;
+}
+
+static void test_swiglu(void)
+{
+    enum { N = 4864 + 37 };
+    static const float edge[] = {0.0f,  -0.0f, 1e-30f, -1e-30f, 1.0f,   -1.0f,  20.0f,  -20.0f,
+                                 87.0f, -87.0f, 87.5f, -87.5f,  88.0f,  -88.0f, 89.0f,  -89.0f,
+                                 100.0f, -100.0f, 1e30f, -1e30f, 0.5f, -0.5f, 10.0f, -10.0f};
+    const int n_edge = (int)(sizeof edge / sizeof edge[0]);
+    float *g = malloc(N * sizeof *g), *u = malloc(N * sizeof *u);
+    float *ref = malloc(N * sizeof *ref), *out = malloc(N * sizeof *out);
+    for (int i = 0; i < N; i++) {
+        g[i] = i < n_edge ? edge[i] : nrand() * 4.0f;
+        u[i] = i < n_edge ? 1.0f : nrand();
+    }
+    /* generic is libm's formula itself */
+    for (int i = 0; i < N; i++)
+        ref[i] = g[i] * (1.0f / (1.0f + expf(-g[i]))) * u[i];
+    memcpy(out, g, N * sizeof *out);
+    fr_swiglu_generic(out, u, N);
+    CHECK(memcmp(out, ref, N * sizeof *out) == 0);
+    for (int isa = 1; isa < FR_ISA_COUNT_; isa++) {
+        const fr_kernel_set *ks = fr_kernel_set_get((fr_isa)isa);
+        if (!ks)
+            continue;
+        int bad = -1;
+        for (int n = 1; n <= 40 && bad < 0; n++) { /* every tail, and nothing past n written */
+            memcpy(out, g, N * sizeof *out);
+            ks->swiglu(out, u, n);
+            for (int i = 0; i < 48 && bad < 0; i++) {
+                bool ok = i < n ? close_enough(out[i], ref[i], g[i], u[i])
+                                : memcmp(&out[i], &g[i], sizeof(float)) == 0;
+                if (!ok)
+                    bad = i;
+            }
+        }
+        memcpy(out, g, N * sizeof *out);
+        ks->swiglu(out, u, N);
+        for (int i = 0; i < N && bad < 0; i++)
+            if (!close_enough(out[i], ref[i], g[i], u[i]))
+                bad = i;
+        CHECK_MSG(bad < 0, "%s swiglu(%g) * %g = %.9g, libm formula %.9g", ks->name,
+                  bad < 0 ? 0.0 : g[bad], bad < 0 ? 0.0 : u[bad], bad < 0 ? 0.0 : out[bad],
+                  bad < 0 ? 0.0 : ref[bad]);
+    }
+    free(g), free(u), free(ref), free(out);
+}
+
 static void test_isa_errors(void)
 {
     fr_isa isa;
@@ -397,6 +511,8 @@ int main(void)
     test_act_quant();
     test_unpack();
     test_products();
+    test_multi();
+    test_swiglu();
     fr_matmul_scratch_free(&scratch);
     fr_matmul_scratch_free(&scratch);
     for (int n = 1; n <= 3; n++)

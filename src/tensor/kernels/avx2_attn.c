@@ -1,12 +1,37 @@
 /*
- * avx2_attn.c - attention row operations with AVX2 + FMA + F16C: 8 lanes,
- * two accumulators for the dot (head sizes are 64-128), scalar tails.
+ * avx2_attn.c - row operations of the forward pass with AVX2 + FMA + F16C:
+ * attention dot / axpy (8 lanes, two accumulators for the dot - head sizes
+ * are 64-128 - scalar tails) and SwiGLU with a vector e^x.
  */
 #include "tensor/kernels/kernels.h"
 
 #if defined(__x86_64__)
 #include <frugal/tensor.h>
 #include <immintrin.h>
+#include <string.h>
+
+/* e^x, within 2 ulp (range reduction by ln 2 in two parts and a degree-7
+ * polynomial, Cephes' expf); x is clamped to [-87.3, 88] so that 2^n stays
+ * a normal float: e^x for x < -87.3 comes out as e^-87.3 (1e-38) rather
+ * than a denormal or 0, and never inf. */
+static inline __m256 fr_exp256(__m256 x)
+{
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    e = _mm256_slli_epi32(e, 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
 
 static inline float fr_hsum256(__m256 v)
 {
@@ -66,5 +91,28 @@ void fr_axpy_f16_avx2(float *y, float a, const uint16_t *v, int64_t n)
     }
     for (; i < n; i++)
         y[i] += a * fr_fp16_to_fp32(v[i]);
+}
+
+/* g = silu(g) * u = g * u / (1 + e^-g); tails through a masked-off copy */
+void fr_swiglu_avx2(float *g, const float *u, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 e = fr_exp256(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        __m256 y = _mm256_div_ps(_mm256_mul_ps(x, _mm256_loadu_ps(u + i)), _mm256_add_ps(one, e));
+        _mm256_storeu_ps(g + i, y);
+    }
+    if (i < n) {
+        float xb[8] = {0}, ub[8] = {0};
+        memcpy(xb, g + i, (size_t)(n - i) * sizeof(float));
+        memcpy(ub, u + i, (size_t)(n - i) * sizeof(float));
+        __m256 x = _mm256_loadu_ps(xb);
+        __m256 e = fr_exp256(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        __m256 y = _mm256_div_ps(_mm256_mul_ps(x, _mm256_loadu_ps(ub)), _mm256_add_ps(one, e));
+        _mm256_storeu_ps(xb, y);
+        memcpy(g + i, xb, (size_t)(n - i) * sizeof(float));
+    }
 }
 #endif

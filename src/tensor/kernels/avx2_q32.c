@@ -83,7 +83,7 @@ FR_AI void fr_q_tile_y(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, co
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256 eighth = _mm256_set1_ps(0.125f);
     const size_t pf = fr_pf_dist((size_t)RM * a->row_bytes);
-    const uint8_t *lim = a->w + (size_t)r1 * a->row_bytes;
+    const uint8_t *lim = fr_pf_lim(a, r1);
     int64_t nb = a->n_in / FR_QA_BLK;
     for (int64_t b = 0; b < nb; b++) {
         __m256i wq[4], wabs[4];

@@ -68,7 +68,7 @@ FR_AI void fr_k_tile_y(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, co
         for (int j = 0; j < RN; j++)
             acc[i][j] = _mm256_setzero_ps();
     const size_t pf = fr_pf_dist((size_t)RM * a->row_bytes);
-    const uint8_t *lim = a->w + (size_t)r1 * a->row_bytes;
+    const uint8_t *lim = fr_pf_lim(a, r1);
     int64_t nb = a->n_in / FR_QK_BLK;
     for (int64_t b = 0; b < nb; b++) {
         FR_UNROLL

@@ -48,7 +48,7 @@ FR_AI void fr_ftile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, const
     int64_t n = a->n_in, k = 0;
     const int es = T == FR_F_F32 ? 4 : 2; /* bytes per value */
     const size_t pf = fr_pf_dist((size_t)RM * a->row_bytes);
-    const uint8_t *lim = a->w + (size_t)r1 * a->row_bytes;
+    const uint8_t *lim = fr_pf_lim(a, r1);
     for (; k + 16 <= n; k += 16) {
         __m512 wv[4];
         FR_UNROLL

@@ -170,10 +170,13 @@ FR_AI __m512i fr_tree3(__m512i a, __m512i b)
     return _mm512_permutexvar_epi32(idx, y);
 }
 
-/* One group of 16 blocks (full: all 16 present) of 4 rows for one token:
- * returns each row's exact per-block sums, lane = block. */
-FR_AI void fr_q_group1(const fr_mm_args *a, const uint8_t *const *w, int64_t b0, int64_t nb, const int RM,
-                       const int T, const int full, const int dopf, const size_t pf,
+/* One group of 16 blocks (full: all 16 present) of RM rows for one token
+ * (activation quants aq of the group's first block): returns each row's
+ * exact per-block sums, lane = block. The weights pf bytes ahead are
+ * prefetched unconditionally: prefetches never fault, and past the end of
+ * the thread's stream they cost at most pf bytes of reading per stream. */
+FR_AI void fr_q_group1(const int8_t *aq, const uint8_t *const *w, int64_t b0, int64_t nb,
+                       const int RM, const int T, const int full, const size_t pf,
                        __m512i isum[4])
 {
     const int bs = fr_q_bs(T), off = fr_q_off(T);
@@ -186,18 +189,16 @@ FR_AI void fr_q_group1(const fr_mm_args *a, const uint8_t *const *w, int64_t b0,
         if (full || k < np) {
             const int64_t b = b0 + 2 * k;
             const int two = full || b + 1 < nb;
-            __m512i av = _mm512_loadu_si512((const void *)(a->qa.qs + b * FR_QA_BLK));
+            __m512i av = _mm512_loadu_si512((const void *)(aq + 2 * k * FR_QA_BLK));
             __m512i init = _mm512_setzero_si512();
             if (off)
                 init = _mm512_sub_epi32(init, _mm512_dpbusd_epi32(init, voff, av));
             FR_UNROLL
             for (int i = 0; i < RM; i++) {
                 const uint8_t *p = w[i] + b * bs;
-                if (dopf) {
-                    _mm_prefetch((const char *)(p + pf), _MM_HINT_T0);
-                    if (2 * bs > 64)
-                        _mm_prefetch((const char *)(p + pf + 64), _MM_HINT_T0);
-                }
+                _mm_prefetch((const char *)(p + pf), _MM_HINT_T0);
+                if (2 * bs > 64)
+                    _mm_prefetch((const char *)(p + pf + 64), _MM_HINT_T0);
                 __m512i wq = full || two ? fr_q_dec(T, p, 1) : fr_q_dec(T, p, 0);
                 is[i] = _mm512_dpbusd_epi32(init, wq, av);
             }
@@ -221,34 +222,26 @@ FR_AI void fr_q_group1(const fr_mm_args *a, const uint8_t *const *w, int64_t b0,
         isum[i] = fr_tree3(x0[i], fr_tree2(u[i][2], u[i][3]));
 }
 
-FR_AI void fr_q_tile1(const fr_mm_args *a, int64_t r, int64_t r1, const int T, const int RM)
+/* Rows w0 .. w0 + (n - 1) rb (n <= RM; missing rows repeat the last one
+ * and are not stored) times one token: y[i] for i < n. */
+FR_AI void fr_q_tile1(const uint8_t *w0, size_t rb, int n, const int8_t *aq, const float *ad,
+                      const float *as, int64_t nb, float *y, const int T, const int RM)
 {
     const uint8_t *w[4];
     FR_UNROLL
     for (int i = 0; i < RM; i++)
-        w[i] = a->w + (size_t)fr_min64(r + i, r1 - 1) * a->row_bytes;
-    const float *ad = a->qa.d, *as = a->qa.s;
+        w[i] = w0 + (size_t)(i < n ? i : n - 1) * rb;
     __m512 acc[4];
     FR_UNROLL
     for (int i = 0; i < RM; i++)
         acc[i] = _mm512_setzero_ps();
-    const size_t pf = fr_pf_dist(RM * a->row_bytes);
-    const uint8_t *lim = a->w + (size_t)r1 * a->row_bytes;
-    int64_t nb = a->n_in / FR_QA_BLK;
+    const size_t pf = fr_pf_dist(RM * rb);
     for (int64_t b0 = 0; b0 < nb; b0 += 16) {
-        const int nv = (int)fr_min64(16, nb - b0);
         __m512i isum[4];
-        /* prefetch this group's bytes pf ahead only when all of them lie
-         * before lim (a branch per group, not per pair) */
-        const int dopf = w[RM - 1] + (b0 + nv) * fr_q_bs(T) + pf <= lim;
-        if (nv == 16 && dopf)
-            fr_q_group1(a, w, b0, nb, RM, T, 1, 1, pf, isum);
-        else if (nv == 16)
-            fr_q_group1(a, w, b0, nb, RM, T, 1, 0, pf, isum);
-        else if (dopf)
-            fr_q_group1(a, w, b0, nb, RM, T, 0, 1, pf, isum);
+        if (nb - b0 >= 16)
+            fr_q_group1(aq + b0 * FR_QA_BLK, w, b0, nb, RM, T, 1, pf, isum);
         else
-            fr_q_group1(a, w, b0, nb, RM, T, 0, 0, pf, isum);
+            fr_q_group1(aq + b0 * FR_QA_BLK, w, b0, nb, RM, T, 0, pf, isum);
         __m512 da = _mm512_loadu_ps(ad + b0);
         __m512 sa = fr_q_min(T) ? _mm512_loadu_ps(as + b0) : _mm512_setzero_ps();
         /* the scales after the quants: the group's bytes are in L1 by now */
@@ -261,8 +254,8 @@ FR_AI void fr_q_tile1(const fr_mm_args *a, int64_t r, int64_t r1, const int T, c
     }
     FR_UNROLL
     for (int i = 0; i < RM; i++)
-        if (r + i < r1)
-            a->y[r + i] = fr_z_hsum(acc[i]);
+        if (i < n)
+            y[i] = fr_z_hsum(acc[i]);
 }
 
 /* ---- batches: packed, transposed panels ------------------------------------ */
@@ -340,7 +333,7 @@ FR_AI void fr_q_pack(const fr_mm_args *a, int64_t r, int64_t r1, const int T, ui
     for (int i = 0; i < 4; i++)
         w[i] = a->w + (size_t)fr_min64(r + i, r1 - 1) * a->row_bytes;
     const size_t pf = fr_pf_dist(4 * a->row_bytes);
-    const uint8_t *lim = a->w + (size_t)r1 * a->row_bytes;
+    const uint8_t *lim = fr_pf_lim(a, r1);
     int64_t nb = a->n_in / FR_QA_BLK;
     for (int64_t b0 = 0; b0 < nb; b0 += 16) {
         const int nv = (int)fr_min64(16, nb - b0), np = (nv + 1) / 2;
@@ -451,15 +444,14 @@ FR_AI void fr_q_gemm(const fr_mm_args *a, int64_t r0, int64_t r1, const int T, v
 {
     if (a->n_tok == 1 || !a->qa.qsi) {
         /* one token (or no rearranged activations: decode each token) */
+        const int64_t nb = a->n_in / FR_QA_BLK;
         for (int64_t t = 0; t < a->n_tok; t++) {
-            fr_mm_args one = *a;
-            one.n_tok = 1;
-            one.qa.qs = a->qa.qs + t * a->qa.qs_ld;
-            one.qa.d = a->qa.d + t * a->qa.blk_ld;
-            one.qa.s = a->qa.s + t * a->qa.blk_ld;
-            one.y = a->y + t * a->ldy;
+            const int8_t *aq = a->qa.qs + t * a->qa.qs_ld;
+            const float *ad = a->qa.d + t * a->qa.blk_ld, *as = a->qa.s + t * a->qa.blk_ld;
+            float *y = a->y + t * a->ldy;
             for (int64_t r = r0; r < r1; r += FR_Q1_RM)
-                fr_q_tile1(&one, r, r1, T, FR_Q1_RM);
+                fr_q_tile1(a->w + (size_t)r * a->row_bytes, a->row_bytes,
+                           (int)fr_min64(FR_Q1_RM, r1 - r), aq, ad, as, nb, y + r, T, FR_Q1_RM);
         }
         return;
     }

@@ -32,5 +32,6 @@ const fr_kernel_set fr_kernels_avx512 = {
     .dot_f16 = fr_dot_f16_avx512,
     .axpy_f32 = fr_axpy_f32_avx512,
     .axpy_f16 = fr_axpy_f16_avx512,
+    .swiglu = fr_swiglu_avx512,
 };
 #endif

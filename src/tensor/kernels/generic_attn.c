@@ -1,11 +1,13 @@
 /*
- * generic_attn.c - attention row operations, portable reference: left to
- * right float accumulation, the order llama2.c's run.c uses, so that the
- * generic path reproduces its recorded tokens exactly.
+ * generic_attn.c - row operations of the forward pass (attention dot /
+ * axpy, SwiGLU), portable reference: left to right float accumulation and
+ * libm's expf, as llama2.c's run.c computes them, so that the generic path
+ * reproduces its recorded tokens exactly.
  */
 #include "tensor/kernels/kernels.h"
 
 #include <frugal/tensor.h>
+#include <math.h>
 
 float fr_dot_f32_generic(const float *q, const float *k, int64_t n)
 {
@@ -33,4 +35,10 @@ void fr_axpy_f16_generic(float *y, float a, const uint16_t *v, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] += a * fr_fp16_to_fp32(v[i]);
+}
+
+void fr_swiglu_generic(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        g[i] = g[i] * (1.0f / (1.0f + expf(-g[i]))) * u[i];
 }

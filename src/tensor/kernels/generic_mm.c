@@ -357,4 +357,5 @@ const fr_kernel_set fr_kernels_generic = {
     .dot_f16 = fr_dot_f16_generic,
     .axpy_f32 = fr_axpy_f32_generic,
     .axpy_f16 = fr_axpy_f16_generic,
+    .swiglu = fr_swiglu_generic,
 };

@@ -98,6 +98,9 @@ typedef struct fr_mm_args {
     fr_qact qa;     /* FR_ACT_Q8B / FR_ACT_Q8K */
     float *y;       /* [n_tok][ldy]; element (t, r) = row r . token t */
     int64_t ldy;
+    /* Rows the kernel may prefetch, as far as row pf_r1 (exclusive): the
+     * rest of the calling thread's stream beyond r1 (<= r1: only to r1). */
+    int64_t pf_r1;
 } fr_mm_args;
 
 /* Computes y[t][r] for r in [r0, r1) and every token. scratch: this
@@ -136,6 +139,9 @@ typedef struct fr_kernel_set {
     float (*dot_f16)(const float *q, const uint16_t *k, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *v, int64_t n);
     void (*axpy_f16)(float *y, float a, const uint16_t *v, int64_t n);
+    /* SwiGLU's g[i] = silu(g[i]) * u[i] = g[i] u[i] / (1 + e^-g[i]): libm's
+     * expf in generic (the reference), a vector e^x within 2 ulp in SIMD. */
+    void (*swiglu)(float *g, const float *u, int64_t n);
 } fr_kernel_set;
 
 /* The set of path isa, or NULL when this build or CPU cannot run it.
@@ -168,15 +174,18 @@ float fr_dot_f32_generic(const float *q, const float *k, int64_t n);
 float fr_dot_f16_generic(const float *q, const uint16_t *k, int64_t n);
 void fr_axpy_f32_generic(float *y, float a, const float *v, int64_t n);
 void fr_axpy_f16_generic(float *y, float a, const uint16_t *v, int64_t n);
+void fr_swiglu_generic(float *g, const float *u, int64_t n);
 #if defined(__x86_64__)
 float fr_dot_f32_avx2(const float *q, const float *k, int64_t n);
 float fr_dot_f16_avx2(const float *q, const uint16_t *k, int64_t n);
 void fr_axpy_f32_avx2(float *y, float a, const float *v, int64_t n);
 void fr_axpy_f16_avx2(float *y, float a, const uint16_t *v, int64_t n);
+void fr_swiglu_avx2(float *g, const float *u, int64_t n);
 float fr_dot_f32_avx512(const float *q, const float *k, int64_t n);
 float fr_dot_f16_avx512(const float *q, const uint16_t *k, int64_t n);
 void fr_axpy_f32_avx512(float *y, float a, const float *v, int64_t n);
 void fr_axpy_f16_avx512(float *y, float a, const uint16_t *v, int64_t n);
+void fr_swiglu_avx512(float *g, const float *u, int64_t n);
 #endif
 
 /* Canonical unpacking of one stored row of n values (see the top of this

@@ -78,6 +78,12 @@ FR_AI size_t fr_pf_dist(size_t tile_bytes)
     return tile_bytes * ((FR_PF_MIN + tile_bytes - 1) / tile_bytes);
 }
 
+/* End of the bytes a kernel computing rows up to r1 may prefetch. */
+FR_AI const uint8_t *fr_pf_lim(const fr_mm_args *a, int64_t r1)
+{
+    return a->w + (size_t)(a->pf_r1 > r1 ? a->pf_r1 : r1) * a->row_bytes;
+}
+
 /* Prefetches len bytes at p (one line per 64 bytes), none at or past lim. */
 FR_AI void fr_pf(const uint8_t *p, const uint8_t *lim, const int len)
 {
