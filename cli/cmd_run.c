@@ -29,11 +29,24 @@ typedef struct run_out {
     bool json;
     char *text; /* collected for --json */
     size_t len, cap;
+    int32_t *ids; /* sampled token ids, for --json */
+    size_t n_ids, cap_ids;
 } run_out;
 
 static bool run_emit(void *user, const fr_gen_event *ev)
 {
     run_out *o = user;
+    if (o->json && ev->token >= 0) { /* token < 0: text flushed at the end, no new token */
+        if (o->n_ids == o->cap_ids) {
+            size_t nc = o->cap_ids ? o->cap_ids * 2 : 256;
+            int32_t *ni = realloc(o->ids, nc * sizeof *ni);
+            if (!ni)
+                return false;
+            o->ids = ni;
+            o->cap_ids = nc;
+        }
+        o->ids[o->n_ids++] = ev->token;
+    }
     if (ev->len) {
         if (o->json) {
             if (o->len + ev->len + 1 > o->cap) {
@@ -161,7 +174,7 @@ int cmd_run(int argc, char **argv)
     gp.stop = stop_list;
     gp.n_stop = n_stop;
 
-    run_out out = {json, NULL, 0, 0};
+    run_out out = {json, NULL, 0, 0, NULL, 0, 0};
     struct sigaction sa = {0}, old;
     sa.sa_handler = run_on_sigint;
     sigaction(SIGINT, &sa, &old);
@@ -172,6 +185,7 @@ int cmd_run(int argc, char **argv)
         if (!json)
             fputc('\n', stdout);
         free(out.text);
+        free(out.ids);
         free(file_text);
         free(ids);
         cli_llm_close(&L);
@@ -188,6 +202,13 @@ int cmd_run(int argc, char **argv)
                               "timings", "prefill_s", gs.t_prefill_s, "decode_s", gs.t_decode_s,
                               "prefill_tok_s", pp, "decode_tok_s", tg,
                               "seed", (json_int_t)seed);
+        json_t *ja = json_array();
+        for (size_t i = 0; ja && i < out.n_ids; i++)
+            json_array_append_new(ja, json_integer(out.ids[i]));
+        if (j && ja)
+            json_object_set_new(j, "token_ids", ja);
+        else
+            json_decref(ja);
         if (j) {
             json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
             fputc('\n', stdout);
@@ -206,6 +227,7 @@ int cmd_run(int argc, char **argv)
         cli_warn("stopped because the context (%u tokens) is full; raise --ctx for longer output",
                  fr_context_n_ctx(L.ctx));
     free(out.text);
+    free(out.ids);
     free(file_text);
     free(ids);
     cli_llm_close(&L);

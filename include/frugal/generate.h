@@ -41,7 +41,8 @@ typedef struct fr_gen_params {
 FR_API void fr_gen_params_default(fr_gen_params *p);
 
 typedef struct fr_gen_event {
-    int32_t token;            /* the token just sampled */
+    int32_t token;            /* the token just sampled; -1: no token, text held back
+                                 for stop strings and released at the end */
     const fr_sample *sample;  /* its log-probabilities (when asked for) */
     const char *text;         /* text that became final with this token; may be empty */
     size_t len;

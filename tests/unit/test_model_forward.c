@@ -405,8 +405,41 @@ static void test_multi_seq(void)
     unlink(path);
 }
 
-int main(void)
+/* `test_model_forward --write-model ARCH PATH` only writes a small random
+ * model of ARCH with a byte vocabulary (F32; n_embd 256 so every K type
+ * fits), for the CLI test that loads frugal's files in llama.cpp. */
+static int write_model(const char *arch, const char *path)
 {
+    fr_synth_spec s = {0};
+    s.arch = arch;
+    s.n_vocab = 384;
+    s.n_embd = 256;
+    s.n_layer = 2;
+    s.n_ff = 512;
+    s.n_head = 4;
+    s.n_head_kv = 2;
+    s.head_dim = strcmp(arch, "qwen3") == 0 ? 128 : 0;
+    s.n_ctx = 512;
+    s.wtype = FR_TYPE_F32;
+    s.embd_type = FR_TYPE_COUNT_;
+    s.tied = strcmp(arch, "llama") != 0;
+    s.qkv_bias = strcmp(arch, "qwen2") == 0;
+    s.qk_norm = strcmp(arch, "qwen3") == 0;
+    s.rope_base = 10000.0f;
+    s.seed = 7;
+    s.byte_vocab = true;
+    fr_err e;
+    if (fr_synth_write(&s, path, NULL, NULL, &e) != FR_OK) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--write-model") == 0)
+        return write_model(argv[2], argv[3]);
     fr_test_tmpdir(tmpdir, sizeof tmpdir);
     /* arch, layers, n_embd, heads, kv heads, head_dim (0 = E/H), n_ff, vocab */
     run_case("llama", 1, 32, 4, 4, 0, 48, 40, FR_TYPE_F32, 1e-4, 1);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The files frugal writes, read by llama.cpp itself: every `frugal quantize`
+# type of stories260K, random llama / qwen2 / qwen3 models (n_embd 256, so
+# the K types use real 256-wide super-blocks) at F32 and quantized, a LoRA
+# adapter trained by `frugal tune` and the model `frugal merge` bakes it into.
+# llama.cpp must load each one and agree with frugal's greedy tokens step by
+# step (support/llamacpp_agree.mjs: argmax, or a near-tie where kernels may
+# round either way). llama.cpp comes from npm (node-llama-cpp's prebuilt CPU
+# binaries, pinned), installed once per build tree; skipped when npm or a
+# recent enough node is missing, or the machine is not x86-64 Linux.
+set -u
+. "$(dirname "$0")/../lib.sh"
+need_shared models/stories260K.gguf
+HERE=$(cd "$(dirname "$0")" && pwd)
+B=${FR_BUILD:?FR_BUILD must name the build directory}
+M=$SHARED/models/stories260K.gguf
+
+command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node and npm are needed"; exit 77; }
+[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || { echo "SKIP: node-llama-cpp needs node >= 20"; exit 77; }
+[ "$(uname -sm)" = "Linux x86_64" ] || { echo "SKIP: llama.cpp binaries pinned for Linux x86-64 only"; exit 77; }
+[ -x "$B/test_model_forward" ] || { echo "SKIP: $B/test_model_forward writes the random models"; exit 77; }
+
+NLC_VERSION=3.22.1
+root=$B/llamacpp-npm
+mkdir -p "$root"
+(
+  flock 9
+  if ! grep -qs "\"version\": \"$NLC_VERSION\"" "$root/node_modules/node-llama-cpp/package.json" ||
+     [ ! -d "$root/node_modules/@node-llama-cpp/linux-x64" ]; then
+    cd "$root" && timeout 600 npm install --no-audit --no-fund --silent --omit=optional \
+      --prefix "$root" "node-llama-cpp@$NLC_VERSION" "@node-llama-cpp/linux-x64@$NLC_VERSION" \
+      >"$root/npm.log" 2>&1
+  fi
+) 9>"$root/.lock"
+if [ ! -d "$root/node_modules/@node-llama-cpp/linux-x64" ]; then
+  echo "SKIP: npm install node-llama-cpp@$NLC_VERSION failed (no registry?): $(tail -3 "$root/npm.log" 2>/dev/null)"
+  exit 77
+fi
+export LLAMACPP_NODE_MODULES=$root/node_modules
+
+PROMPT="Once upon a time"
+N=48
+# agree LABEL MODEL [--lora FILE:S]: frugal's greedy tokens, checked by llama.cpp
+agree() {
+  local label=$1 model=$2; shift 2
+  local lora=()
+  [ $# -ge 2 ] && [ "$1" = "--lora" ] && lora=(--lora "$2")
+  run_ok "$FRUGAL" tokenize -m "$model" --ids "$PROMPT"
+  local prompt="[${OUT// /,}]"
+  run_ok "$FRUGAL" run -t 1 -m "$model" -p "$PROMPT" -n "$N" --temp 0 --json "${lora[@]}"
+  local ids
+  ids=$(node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+                 process.stdout.write(JSON.stringify(j.token_ids))' <<<"$OUT") ||
+    { fail "$label: no token_ids in frugal run --json"; return; }
+  [ "$ids" != "[]" ] || { fail "$label: frugal generated nothing"; return; }
+  _run node "$HERE/support/llamacpp_agree.mjs" "$model" "$prompt" "$ids" "${lora[@]}"
+  echo "$label: $OUT"
+  [ "$RC" -eq 0 ] || fail "$label: llama.cpp disagrees with frugal (exit $RC): $OUT ${ERR: -400}"
+  LAST_IDS=$ids
+}
+
+# ---- stories260K as shipped, and every type frugal quantize writes
+agree "stories260K f32" "$M"
+for t in f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k q4_k_m q5_k_m; do
+  run_ok "$FRUGAL" quantize "$M" "$TMP/s-$t.gguf" "$t"
+  agree "stories260K $t" "$TMP/s-$t.gguf"
+done
+
+# ---- random models of each architecture; K types on 256-wide rows
+for arch in llama qwen2 qwen3; do
+  "$B/test_model_forward" --write-model "$arch" "$TMP/$arch.gguf" || { fail "write $arch"; continue; }
+  agree "$arch f32" "$TMP/$arch.gguf"
+  for t in q8_0 q4_0 q4_k_m q5_k_m q6_k; do
+    run_ok "$FRUGAL" quantize "$TMP/$arch.gguf" "$TMP/$arch-$t.gguf" "$t"
+    agree "$arch $t" "$TMP/$arch-$t.gguf"
+  done
+done
+
+# ---- a LoRA adapter from frugal tune, and the model frugal merge writes with it
+cat > "$TMP/train.txt" <<'EOF'
+Once upon a time, there was a little dog named Max. Max liked to run in the garden. One day, Max saw
+a big red ball under the tree. He ran to the ball and played with it all day. His friend, a small cat
+named Tom, came to play too. They were very happy together. Tom and Max ran and jumped until the sun
+went down. Then they went home and slept. The next day, they played again.
+EOF
+run_ok "$FRUGAL" tune -m "$M" -d "$TMP/train.txt" -o "$TMP/lora.gguf" --ctx 32 --rank 4 --batch 2 \
+  --lr 2e-2 --steps 30 -t 1 --seed 5
+agree "stories260K" "$M"
+base_ids=$LAST_IDS
+agree "stories260K + frugal tune adapter" "$M" --lora "$TMP/lora.gguf:1"
+[ "$LAST_IDS" != "$base_ids" ] || fail "the adapter did not change the greedy tokens: the check would prove nothing"
+run_ok "$FRUGAL" merge -t 1 -m "$M" --lora "$TMP/lora.gguf:1" -o "$TMP/merged.gguf" --out-type f32
+agree "frugal merge (f32)" "$TMP/merged.gguf"
+run_ok "$FRUGAL" merge -t 1 -m "$TMP/s-q8_0.gguf" --lora "$TMP/lora.gguf:1" -o "$TMP/merged-q8.gguf"
+agree "frugal merge (q8_0 base, q8_0 out)" "$TMP/merged-q8.gguf"
+
+finish
