@@ -322,6 +322,52 @@ static const char DEEPSEEK_R1[] =
     "{%- if add_generation_prompt and not ns.is_tool -%}{{'" U_ASST "<think>\\n'}}\n"
     "{%- endif %}";
 
+/* microsoft/phi-4 */
+static const char PHI4[] =
+    "{% for message in messages %}{% if (message['role'] == 'system') %}{{'<|im_start|>system"
+    "<|im_sep|>' + message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'user') %}{{'"
+    "<|im_start|>user<|im_sep|>' + message['content'] + '<|im_end|>'}}{% elif (message['role'] "
+    "== 'assistant') %}{{'<|im_start|>assistant<|im_sep|>' + message['content'] + '<|im_end|>'}}"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant<|im_sep|>' }}"
+    "{% endif %}";
+
+/* Phi-4 as some GGUF conversions carry it: the user turn opens the answer */
+static const char PHI4_OPEN[] =
+    "{% for message in messages %}{% if (message['role'] == 'system') %}{{'<|im_start|>system"
+    "<|im_sep|>' + message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'user') %}{{'"
+    "<|im_start|>user<|im_sep|>' + message['content'] + '<|im_end|><|im_start|>assistant"
+    "<|im_sep|>'}}{% elif (message['role'] == 'assistant') %}{{message['content'] + '<|im_end|>'}}"
+    "{% endif %}{% endfor %}";
+
+/* mistralai/Mistral-Small-24B-Instruct-2501 (v7 tekken) */
+static const char MISTRAL_V7[] =
+    "{{- bos_token }}\n\n{%- for message in messages %}\n    {%- if message['role'] == 'user' %}\n"
+    "        {{- '[INST]' + message['content'] + '[/INST]' }}\n"
+    "    {%- elif message['role'] == 'system' %}\n"
+    "        {{- '[SYSTEM_PROMPT]' + message['content'] + '[/SYSTEM_PROMPT]' }}\n"
+    "    {%- elif message['role'] == 'assistant' %}\n"
+    "        {{- message['content'] + eos_token }}\n    {%- else %}\n"
+    "        {{- raise_exception('Only user, system and assistant roles are supported!') }}\n"
+    "    {%- endif %}\n{%- endfor %}";
+
+/* The shape of Mistral Small 3.1's template: a default system message
+ * (shortened here) printed when the conversation brings none */
+static const char MISTRAL_V7_DEFAULT[] =
+    "{%- set default_system_message = \"You are Mistral Small 3.1, a Large Language Model.\\n"
+    "Say \\\"I don't know\\\" when unsure.\" %}\n{{- bos_token }}\n"
+    "{%- if messages[0]['role'] == 'system' %}\n"
+    "    {%- set system_message = messages[0]['content'] %}\n"
+    "    {%- set loop_messages = messages[1:] %}\n{%- else %}\n"
+    "    {%- set system_message = default_system_message %}\n"
+    "    {%- set loop_messages = messages %}\n{%- endif %}\n"
+    "{{- '[SYSTEM_PROMPT]' + system_message + '[/SYSTEM_PROMPT]' }}\n"
+    "{%- for message in loop_messages %}\n    {%- if message['role'] == 'user' %}\n"
+    "        {{- '[INST]' + message['content'] + '[/INST]' }}\n"
+    "    {%- elif message['role'] == 'system' %}\n"
+    "        {{- '[SYSTEM_PROMPT]' + message['content'] + '[/SYSTEM_PROMPT]' }}\n"
+    "    {%- elif message['role'] == 'assistant' %}\n"
+    "        {{- message['content'] + eos_token }}\n    {%- endif %}\n{%- endfor %}";
+
 /* ---- the conversation ------------------------------------------------- */
 
 #define S "You are a helpful assistant"
@@ -492,6 +538,28 @@ static void test_families(void)
                  U_BOS "You are a helpful assistant" U_USER "Hello" U_ASST "Hi there" U_EOS
                  U_USER "Who are you" U_ASST "   I am an assistant   " U_EOS
                  U_USER "Another question" U_ASST "<think>\n",
+                 true);
+    static const char phi4_want[] =
+        "<|im_start|>system<|im_sep|>You are a helpful assistant<|im_end|>"
+        "<|im_start|>user<|im_sep|>Hello<|im_end|>"
+        "<|im_start|>assistant<|im_sep|>Hi there<|im_end|>"
+        "<|im_start|>user<|im_sep|>Who are you<|im_end|>"
+        "<|im_start|>assistant<|im_sep|>   I am an assistant   <|im_end|>"
+        "<|im_start|>user<|im_sep|>Another question<|im_end|>"
+        "<|im_start|>assistant<|im_sep|>";
+    check_family(PHI4, "phi4", phi4_want, false);
+    check_family(PHI4_OPEN, "phi4", phi4_want, false);
+    check_family(MISTRAL_V7, "mistral-v7-tekken",
+                 "<s>[SYSTEM_PROMPT]You are a helpful assistant[/SYSTEM_PROMPT]"
+                 "[INST]Hello[/INST]Hi there</s>"
+                 "[INST]Who are you[/INST]   I am an assistant   </s>"
+                 "[INST]Another question[/INST]",
+                 true);
+    check_family(MISTRAL_V7_DEFAULT, "mistral-v7-tekken",
+                 "<s>[SYSTEM_PROMPT]You are a helpful assistant[/SYSTEM_PROMPT]"
+                 "[INST]Hello[/INST]Hi there</s>"
+                 "[INST]Who are you[/INST]   I am an assistant   </s>"
+                 "[INST]Another question[/INST]",
                  true);
 }
 
@@ -688,6 +756,70 @@ static void test_details(void)
     }
 }
 
+/* Phi-4 without a generation prompt, and Mistral v7's default system message. */
+static void test_details_phi4_v7(void)
+{
+    fr_chat_opts gen = {.add_generation_prompt = true};
+    fr_chat_opts nogen = {0};
+    static const fr_chat_msg qa[] = {{FR_CHAT_USER, "Q", 1}, {FR_CHAT_ASSISTANT, "A", 1}};
+    static const fr_chat_msg q[] = {{FR_CHAT_USER, "Q", 1}};
+    fr_chat_template *t = detect(PHI4, "phi4");
+    if (t) {
+        expect_render(t, qa, 2, &nogen,
+                      "<|im_start|>user<|im_sep|>Q<|im_end|><|im_start|>assistant<|im_sep|>A<|im_end|>",
+                      false);
+        expect_render(t, q, 1, &nogen, "<|im_start|>user<|im_sep|>Q<|im_end|>", false);
+        CHECK_STR(fr_chat_template_eot(t), "<|im_end|>");
+        fr_chat_template_free(t);
+    }
+    /* this variant opens the answer after every user turn, prompt or not */
+    t = detect(PHI4_OPEN, "phi4");
+    if (t) {
+        expect_render(t, q, 1, &nogen,
+                      "<|im_start|>user<|im_sep|>Q<|im_end|><|im_start|>assistant<|im_sep|>", false);
+        expect_render(t, q, 1, &gen,
+                      "<|im_start|>user<|im_sep|>Q<|im_end|><|im_start|>assistant<|im_sep|>", false);
+        fr_chat_template_free(t);
+    }
+    t = detect(MISTRAL_V7, "mistral-v7-tekken");
+    if (t) {
+        CHECK(fr_chat_template_default_system(t) == NULL);
+        expect_render(t, q, 1, &gen, "<s>[INST]Q[/INST]", true);
+        expect_render(t, qa, 2, &nogen, "<s>[INST]Q[/INST]A</s>", true);
+        CHECK_STR(fr_chat_template_eot(t), "</s>");
+        fr_chat_template_free(t);
+    }
+    t = detect(MISTRAL_V7_DEFAULT, "mistral-v7-tekken");
+    if (t) {
+        static const char want_sys[] =
+            "You are Mistral Small 3.1, a Large Language Model.\nSay \"I don't know\" when unsure.";
+        const char *ds = fr_chat_template_default_system(t);
+        CHECK(ds != NULL);
+        if (ds)
+            CHECK_STR(ds, want_sys);
+        expect_render(t, q, 1, &gen,
+                      "<s>[SYSTEM_PROMPT]You are Mistral Small 3.1, a Large Language Model.\n"
+                      "Say \"I don't know\" when unsure.[/SYSTEM_PROMPT][INST]Q[/INST]",
+                      true);
+        fr_chat_opts nods = {.add_generation_prompt = true, .no_default_system = true};
+        expect_render(t, q, 1, &nods, "<s>[INST]Q[/INST]", true);
+        fr_chat_template_free(t);
+    }
+    /* by name: no default system, BOS first */
+    fr_err err = {0};
+    CHECK(fr_chat_template_from_name("mistral-v7-tekken", &t, &err) == FR_OK);
+    if (t) {
+        expect_render(t, q, 1, &gen, "<s>[INST]Q[/INST]", true);
+        fr_chat_template_free(t);
+    }
+    CHECK(fr_chat_template_from_name("phi4", &t, &err) == FR_OK);
+    if (t) {
+        expect_render(t, q, 1, &gen,
+                      "<|im_start|>user<|im_sep|>Q<|im_end|><|im_start|>assistant<|im_sep|>", false);
+        fr_chat_template_free(t);
+    }
+}
+
 static void test_names_and_errors(void)
 {
     /* Every name round-trips and gives the family's defaults. */
@@ -753,10 +885,11 @@ static void test_names_and_errors(void)
         fr_chat_template_free(t);
     }
     CHECK(fr_chat_template_detect("", 0, FR_CHAT_STRICT, &t, &err) == FR_E_NOTFOUND);
-    /* Look-alikes that are not ChatML / not supported: Phi-4, Mistral v7. */
-    static const char phi4[] = "{{'<|im_start|>' + message['role'] + '<|im_sep|>'}}";
-    CHECK(fr_chat_template_detect(phi4, strlen(phi4), FR_CHAT_STRICT, &t, &err) == FR_E_UNSUPPORTED);
-    static const char v7[] = "{{ '[SYSTEM_PROMPT]' + s + '[/SYSTEM_PROMPT]' }}{{ '[INST]' }}";
+    /* Look-alikes that are not ChatML / not supported: SmolVLM, the spaced
+     * Mistral v7 of Large 2411. */
+    static const char vlm[] = "{{'<|im_start|>' + message['role'] + '<end_of_utterance>'}}";
+    CHECK(fr_chat_template_detect(vlm, strlen(vlm), FR_CHAT_STRICT, &t, &err) == FR_E_UNSUPPORTED);
+    static const char v7[] = "{{ '[SYSTEM_PROMPT] ' + s + '[/SYSTEM_PROMPT]' }}{{ '[INST] ' }}";
     CHECK(fr_chat_template_detect(v7, strlen(v7), FR_CHAT_STRICT, &t, &err) == FR_E_UNSUPPORTED);
 
     /* Bad arguments. */
@@ -947,6 +1080,7 @@ int main(void)
 {
     test_families();
     test_details();
+    test_details_phi4_v7();
     test_names_and_errors();
     test_real_vocabs();
     TEST_END();

@@ -1,0 +1,592 @@
+/*
+ * chat_render.c - prints a conversation the way each family's Jinja
+ * template does (detection and the family table: chat_template.c). One
+ * render function per family; the comments above each say which template
+ * text it follows.
+ */
+#include "text/chat_impl.h"
+
+#include "base/buf.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static bool is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Jinja's |trim and Python's str.strip(), restricted to ASCII whitespace. */
+static void trim(const char **s, size_t *n)
+{
+    const char *p = *s;
+    size_t len = *n;
+    while (len && is_space((unsigned char)p[0])) {
+        p++;
+        len--;
+    }
+    while (len && is_space((unsigned char)p[len - 1]))
+        len--;
+    *s = p;
+    *n = len;
+}
+
+static const char *const MONTHS[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* strftime("%d %b %Y") in English whatever the process locale is. */
+static void today(char *buf, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    if (now == (time_t)-1 || !localtime_r(&now, &tm) || tm.tm_mon < 0 || tm.tm_mon > 11) {
+        snprintf(buf, n, "26 Jul 2024");
+        return;
+    }
+    snprintf(buf, n, "%02d %s %04d", tm.tm_mday, MONTHS[tm.tm_mon], tm.tm_year + 1900);
+}
+/* ---- rendering -------------------------------------------------------- */
+
+typedef struct render_ctx {
+    const fr_chat_template *t;
+    const fr_chat_msg *m;
+    size_t n;
+    bool gen;
+    const char *bos;
+    const char *eos;
+    const char *date;
+    const char *default_system; /* NULL when not to be used */
+    bool no_thinking;
+    fr_buf *b;
+    fr_buf sys; /* all system texts joined with "\n\n", for the folding families */
+    bool has_sys;
+} render_ctx;
+
+static void put(fr_buf *b, const char *s, size_t n) { fr_buf_append(b, s, n); }
+static void puts_(fr_buf *b, const char *s) { fr_buf_puts(b, s); }
+
+static void put_msg(render_ctx *c, size_t i, bool trimmed)
+{
+    const char *s = c->m[i].content;
+    size_t n = c->m[i].len;
+    if (trimmed)
+        trim(&s, &n);
+    put(c->b, s, n);
+}
+
+/* Joins every system message's text with "\n\n" (DeepSeek V3's rule; the
+ * folding families use it too). */
+static void collect_system(render_ctx *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->m[i].role != FR_CHAT_SYSTEM)
+            continue;
+        if (c->has_sys)
+            fr_buf_puts(&c->sys, "\n\n");
+        fr_buf_append(&c->sys, c->m[i].content, c->m[i].len);
+        c->has_sys = true;
+    }
+}
+
+static size_t first_role(const render_ctx *c, fr_chat_role r)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->m[i].role == r)
+            return i;
+    return (size_t)-1;
+}
+
+static size_t last_role(const render_ctx *c, fr_chat_role r)
+{
+    for (size_t i = c->n; i-- > 0;)
+        if (c->m[i].role == r)
+            return i;
+    return (size_t)-1;
+}
+
+static void bos(render_ctx *c)
+{
+    if (c->t->starts_with_bos && c->bos)
+        puts_(c->b, c->bos);
+}
+
+static size_t lstrip_nl(const char *s, size_t n)
+{
+    size_t k = 0;
+    while (k < n && s[k] == '\n')
+        k++;
+    return k;
+}
+
+static const char *find_last(const char *s, size_t n, const char *needle, size_t m)
+{
+    for (size_t k = n; k >= m; k--)
+        if (memcmp(s + k - m, needle, m) == 0)
+            return s + k - m;
+    return NULL;
+}
+
+/* Qwen3's assistant turn (its template without tools):
+ *   if '</think>' in content:
+ *       reasoning = content.split('</think>')[0].rstrip('\n').split('<think>')[-1].lstrip('\n')
+ *       content   = content.split('</think>')[-1].lstrip('\n')
+ *   after the last user message, when last or with reasoning:
+ *       '<think>\n' + reasoning.strip('\n') + '\n</think>\n\n' + content.lstrip('\n')
+ *   otherwise just content. */
+static void qwen3_assistant(render_ctx *c, size_t i, size_t last_user)
+{
+    const char *s = c->m[i].content;
+    size_t n = c->m[i].len;
+    const char *rs = "";
+    size_t rn = 0;
+    const char *first_end = n ? memmem(s, n, "</think>", 8) : NULL;
+    if (first_end) {
+        size_t bn = (size_t)(first_end - s);
+        while (bn && s[bn - 1] == '\n')
+            bn--;
+        const char *open = find_last(s, bn, "<think>", 7);
+        rs = open ? open + 7 : s;
+        rn = bn - (size_t)(rs - s);
+        size_t k = lstrip_nl(rs, rn);
+        rs += k;
+        rn -= k;
+        const char *last_end = find_last(s, n, "</think>", 8);
+        size_t off = (size_t)(last_end - s) + 8;
+        s += off;
+        n -= off;
+        k = lstrip_nl(s, n);
+        s += k;
+        n -= k;
+    }
+    bool after_query = last_user == (size_t)-1 || i > last_user;
+    if (after_query && (i + 1 == c->n || rn > 0)) {
+        while (rn && rs[rn - 1] == '\n')
+            rn--;
+        puts_(c->b, "<think>\n");
+        put(c->b, rs, rn);
+        puts_(c->b, "\n</think>\n\n");
+        size_t k = lstrip_nl(s, n);
+        s += k;
+        n -= k;
+    }
+    put(c->b, s, n);
+}
+
+/* '<|im_start|>' + role + '\n' + content + '<|im_end|>\n' per message, the
+ * template's default system prompt when the first message is not system.
+ * Qwen3 also handles reasoning in assistant turns and, when asked, opens
+ * the answer with an empty think block (its enable_thinking = false). */
+static void render_chatml(render_ctx *c)
+{
+    bool qwen3 = c->t->fam == F_QWEN3;
+    size_t last_user = last_role(c, FR_CHAT_USER);
+    bos(c);
+    if (c->default_system && (c->n == 0 || c->m[0].role != FR_CHAT_SYSTEM)) {
+        puts_(c->b, "<|im_start|>system\n");
+        puts_(c->b, c->default_system);
+        puts_(c->b, "<|im_end|>\n");
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        puts_(c->b, "<|im_start|>");
+        puts_(c->b, fr_chat_role_name(c->m[i].role));
+        puts_(c->b, "\n");
+        if (qwen3 && c->m[i].role == FR_CHAT_ASSISTANT)
+            qwen3_assistant(c, i, last_user);
+        else
+            put_msg(c, i, false);
+        puts_(c->b, "<|im_end|>\n");
+    }
+    if (c->gen) {
+        puts_(c->b, "<|im_start|>assistant\n");
+        if (qwen3 && c->no_thinking)
+            puts_(c->b, "<think>\n\n</think>\n\n");
+    }
+}
+
+static void llama3_turn(render_ctx *c, fr_chat_role role, const char *s, size_t n)
+{
+    puts_(c->b, "<|start_header_id|>");
+    puts_(c->b, fr_chat_role_name(role));
+    puts_(c->b, "<|end_header_id|>\n\n");
+    trim(&s, &n);
+    put(c->b, s, n);
+    puts_(c->b, "<|eot_id|>");
+}
+
+/* Llama 3: header + content|trim + <|eot_id|>. Llama 3.1+: the system block
+ * always exists and carries the knowledge-cutoff/date lines, then the
+ * (trimmed) system message, if the first message is one. */
+static void render_llama3(render_ctx *c)
+{
+    bos(c);
+    size_t i = 0;
+    if (c->t->fam == F_LLAMA31) {
+        puts_(c->b, "<|start_header_id|>system<|end_header_id|>\n\n"
+                    "Cutting Knowledge Date: December 2023\nToday Date: ");
+        puts_(c->b, c->date);
+        puts_(c->b, "\n\n");
+        if (c->n && c->m[0].role == FR_CHAT_SYSTEM) {
+            put_msg(c, 0, true);
+            i = 1;
+        }
+        puts_(c->b, "<|eot_id|>");
+    }
+    for (; i < c->n; i++)
+        llama3_turn(c, c->m[i].role, c->m[i].content, c->m[i].len);
+    if (c->gen)
+        puts_(c->b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+/* Llama 2 chat: user turns are bos + '[INST] ' + content.strip() +
+ * ' [/INST]' where content of the first user turn is prefixed by
+ * '<<SYS>>\n' + system + '\n<</SYS>>\n\n' before the strip; assistant turns
+ * are ' ' + content.strip() + ' ' + eos. The leading BOS obeys
+ * starts_with_bos; later ones are always written (they are in the
+ * template's loop). */
+static void render_llama2(render_ctx *c)
+{
+    size_t sys_at = c->has_sys ? first_role(c, FR_CHAT_USER) : (size_t)-1;
+    bool first = true;
+    for (size_t i = 0; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (m->role == FR_CHAT_SYSTEM)
+            continue;
+        if (m->role == FR_CHAT_USER) {
+            if (first ? c->t->starts_with_bos : c->t->llama2_bos_inside)
+                puts_(c->b, c->bos);
+            puts_(c->b, "[INST] ");
+            if (i == sys_at) {
+                /* strip() of the whole joined text: only the user text's
+                 * end can lose whitespace (the head is "<<SYS>>"). */
+                puts_(c->b, "<<SYS>>\n");
+                put(c->b, c->sys.data, c->sys.len);
+                puts_(c->b, "\n<</SYS>>\n\n");
+                const char *s = m->content;
+                size_t n = m->len;
+                while (n && is_space((unsigned char)s[n - 1]))
+                    n--;
+                put(c->b, s, n);
+            } else {
+                put_msg(c, i, true);
+            }
+            puts_(c->b, " [/INST]");
+        } else {
+            puts_(c->b, " ");
+            put_msg(c, i, true);
+            puts_(c->b, " ");
+            puts_(c->b, c->eos);
+        }
+        first = false;
+    }
+}
+
+/* Mistral [INST] families without <<SYS>>.
+ *   v1:      ' [INST] ' + (S + '\n\n' on the first user) + U + ' [/INST]',  ' ' + A + eos
+ *   legacy:  '[INST] '  + (S + '\n\n' on the first user) + U + ' [/INST]',  A + eos
+ *   v3:      '[INST] '  + (S + '\n\n' on the last user)  + U + '[/INST]',   ' ' + A|trim + eos
+ *   tekken:  '[INST]'   + (S + '\n\n' on the last user)  + U + '[/INST]',   A + eos (Nemo)
+ *            or ' ' + A|trim + eos (Ministral), as the template says */
+static void render_mistral(render_ctx *c)
+{
+    family f = c->t->fam;
+    const char *open = f == F_MISTRAL_V1 ? " [INST] " : f == F_MISTRAL_V3_TEKKEN ? "[INST]" : "[INST] ";
+    const char *close = (f == F_MISTRAL_V1 || f == F_MISTRAL_LEGACY) ? " [/INST]" : "[/INST]";
+    bool trimmed = (f == F_MISTRAL_V3 || f == F_MISTRAL_V3_TEKKEN) && c->t->asst_space_trim;
+    const char *asst = (f == F_MISTRAL_V1 || trimmed) ? " " : "";
+    size_t sys_at = !c->has_sys ? (size_t)-1
+                    : (f == F_MISTRAL_V3 || f == F_MISTRAL_V3_TEKKEN) ? last_role(c, FR_CHAT_USER)
+                                                                       : first_role(c, FR_CHAT_USER);
+    bos(c);
+    for (size_t i = 0; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (m->role == FR_CHAT_USER) {
+            puts_(c->b, open);
+            if (i == sys_at) {
+                put(c->b, c->sys.data, c->sys.len);
+                puts_(c->b, "\n\n");
+            }
+            put_msg(c, i, false);
+            puts_(c->b, close);
+        } else if (m->role == FR_CHAT_ASSISTANT) {
+            puts_(c->b, asst);
+            put_msg(c, i, trimmed);
+            puts_(c->b, c->eos);
+        }
+    }
+}
+
+/* Phi-3 / 3.5: '<|' + role + '|>\n' + content + '<|end|>\n'; generation
+ * prompt '<|assistant|>\n', otherwise eos_token. The first Phi-3-mini
+ * template instead opens '<|assistant|>\n' after every user turn and never
+ * prints eos; it drops system messages, which we keep in the Phi-3.5 form. */
+static void render_phi3(render_ctx *c)
+{
+    bool autoa = c->t->phi3_auto_assistant;
+    bos(c);
+    for (size_t i = 0; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (m->role == FR_CHAT_SYSTEM && m->len == 0)
+            continue; /* Phi-3.5: "if message['role'] == 'system' and message['content']" */
+        if (!(autoa && m->role == FR_CHAT_ASSISTANT)) {
+            puts_(c->b, "<|");
+            puts_(c->b, fr_chat_role_name(m->role));
+            puts_(c->b, "|>\n");
+        }
+        put_msg(c, i, false);
+        puts_(c->b, "<|end|>\n");
+        if (autoa && m->role == FR_CHAT_USER)
+            puts_(c->b, "<|assistant|>\n");
+    }
+    if (autoa)
+        return;
+    if (c->gen)
+        puts_(c->b, "<|assistant|>\n");
+    else if (c->t->phi3_eos_at_end)
+        puts_(c->b, c->eos);
+}
+
+/* Phi-4: '<|im_start|>' + role + '<|im_sep|>' + content + '<|im_end|>',
+ * no newlines; generation prompt '<|im_start|>assistant<|im_sep|>'. One
+ * variant of the template instead ends every user turn with that prompt and
+ * writes assistant turns as bare content + '<|im_end|>'. */
+static void render_phi4(render_ctx *c)
+{
+    bool opens = c->t->phi4_user_opens;
+    for (size_t i = 0; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (!(opens && m->role == FR_CHAT_ASSISTANT)) {
+            puts_(c->b, "<|im_start|>");
+            puts_(c->b, fr_chat_role_name(m->role));
+            puts_(c->b, "<|im_sep|>");
+        }
+        put_msg(c, i, false);
+        puts_(c->b, "<|im_end|>");
+        if (opens && m->role == FR_CHAT_USER)
+            puts_(c->b, "<|im_start|>assistant<|im_sep|>");
+    }
+    if (c->gen && !(opens && c->n && c->m[c->n - 1].role == FR_CHAT_USER))
+        puts_(c->b, "<|im_start|>assistant<|im_sep|>");
+}
+
+/* Mistral v7 tekken: bos, then '[SYSTEM_PROMPT]' + S + '[/SYSTEM_PROMPT]'
+ * for each system message where it stands, '[INST]' + U + '[/INST]', and
+ * A + eos; no generation prompt (the open [/INST] is one). Mistral Small
+ * 3.1's template prints its default_system_message first when the
+ * conversation does not start with a system message. */
+static void render_mistral_v7(render_ctx *c)
+{
+    bos(c);
+    if (c->default_system && !(c->n && c->m[0].role == FR_CHAT_SYSTEM)) {
+        puts_(c->b, "[SYSTEM_PROMPT]");
+        puts_(c->b, c->default_system);
+        puts_(c->b, "[/SYSTEM_PROMPT]");
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (m->role == FR_CHAT_SYSTEM) {
+            puts_(c->b, "[SYSTEM_PROMPT]");
+            put_msg(c, i, false);
+            puts_(c->b, "[/SYSTEM_PROMPT]");
+        } else if (m->role == FR_CHAT_USER) {
+            puts_(c->b, "[INST]");
+            put_msg(c, i, false);
+            puts_(c->b, "[/INST]");
+        } else {
+            put_msg(c, i, false);
+            puts_(c->b, c->eos);
+        }
+    }
+}
+
+/* Gemma: '<start_of_turn>' + (user|model) + '\n' + content|trim +
+ * '<end_of_turn>\n'. No system role: as in Gemma 3's template the system
+ * text + '\n\n' (untrimmed) starts the first turn. */
+static void render_gemma(render_ctx *c)
+{
+    bool first = true;
+    bos(c);
+    for (size_t i = 0; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (m->role == FR_CHAT_SYSTEM)
+            continue;
+        puts_(c->b, "<start_of_turn>");
+        puts_(c->b, m->role == FR_CHAT_ASSISTANT ? "model" : "user");
+        puts_(c->b, "\n");
+        if (first && c->has_sys) {
+            put(c->b, c->sys.data, c->sys.len);
+            puts_(c->b, "\n\n");
+        }
+        first = false;
+        put_msg(c, i, true);
+        puts_(c->b, "<end_of_turn>\n");
+    }
+    if (c->gen)
+        puts_(c->b, "<start_of_turn>model\n");
+}
+
+/* Zephyr: '<|' + role + '|>\n' + content + eos_token, then the newline that
+ * follows the {{ }} in the template; generation prompt '<|assistant|>\n'. */
+static void render_zephyr(render_ctx *c)
+{
+    bos(c);
+    for (size_t i = 0; i < c->n; i++) {
+        puts_(c->b, "<|");
+        puts_(c->b, fr_chat_role_name(c->m[i].role));
+        puts_(c->b, "|>\n");
+        put_msg(c, i, false);
+        puts_(c->b, c->eos);
+        puts_(c->b, "\n");
+    }
+    if (c->gen)
+        puts_(c->b, "<|assistant|>\n");
+}
+
+/* DeepSeek LLM / V2: system + '\n\n', 'User: ' + U + '\n\n',
+ * 'Assistant: ' + A + eos; generation prompt 'Assistant:'. */
+static void render_deepseek(render_ctx *c)
+{
+    bos(c);
+    for (size_t i = 0; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (m->role == FR_CHAT_USER)
+            puts_(c->b, "User: ");
+        else if (m->role == FR_CHAT_ASSISTANT)
+            puts_(c->b, "Assistant: ");
+        put_msg(c, i, false);
+        puts_(c->b, m->role == FR_CHAT_ASSISTANT ? c->eos : "\n\n");
+    }
+    if (c->gen)
+        puts_(c->b, "Assistant:");
+}
+
+/* DeepSeek V3 / R1: bos + all system texts joined by '\n\n', then
+ * '<｜User｜>' + U and '<｜Assistant｜>' + A + '<｜end▁of▁sentence｜>'. R1
+ * keeps only what follows the last '</think>' of earlier answers and opens
+ * the generation with '<think>\n'. */
+static void render_deepseek3(render_ctx *c)
+{
+    bool r1 = c->t->fam == F_DEEPSEEK_R1;
+    bos(c);
+    if (c->has_sys)
+        put(c->b, c->sys.data, c->sys.len);
+    for (size_t i = 0; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (m->role == FR_CHAT_USER) {
+            puts_(c->b, DS_USER);
+            put_msg(c, i, false);
+        } else if (m->role == FR_CHAT_ASSISTANT) {
+            const char *s = m->content;
+            size_t n = m->len;
+            if (r1) {
+                for (size_t k = n; k >= 8; k--) {
+                    if (memcmp(s + k - 8, "</think>", 8) == 0) {
+                        s += k;
+                        n -= k;
+                        break;
+                    }
+                }
+            }
+            puts_(c->b, DS_ASSISTANT);
+            put(c->b, s, n);
+            puts_(c->b, DS_EOS);
+        }
+    }
+    if (c->gen)
+        puts_(c->b, r1 ? DS_ASSISTANT "<think>\n" : DS_ASSISTANT);
+}
+
+fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, size_t n,
+                         const fr_chat_opts *opts, fr_chat_prompt *out, fr_err *err)
+{
+    if (!out)
+        return fr_err_set(err, FR_E_INVALID, "fr_chat_render: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!t || (n && !msgs))
+        return fr_err_set(err, FR_E_INVALID, "fr_chat_render: %s is NULL", t ? "msgs" : "template");
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].role != FR_CHAT_SYSTEM && msgs[i].role != FR_CHAT_USER &&
+            msgs[i].role != FR_CHAT_ASSISTANT)
+            return fr_err_set(err, FR_E_INVALID, "chat message %zu: invalid role %d", i,
+                              (int)msgs[i].role);
+        if (msgs[i].len && !msgs[i].content)
+            return fr_err_set(err, FR_E_INVALID, "chat message %zu: content is NULL", i);
+    }
+    fr_chat_opts defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    const family_info *fi = &fr_chat_families[t->fam];
+    char date[32];
+    if (t->date_today)
+        today(date, sizeof date);
+    else
+        snprintf(date, sizeof date, "26 Jul 2024");
+
+    fr_buf b = FR_BUF_INIT;
+    render_ctx c = {
+        .t = t,
+        .m = msgs,
+        .n = n,
+        .gen = opts->add_generation_prompt,
+        .bos = opts->bos_text ? opts->bos_text : (fi->bos ? fi->bos : ""),
+        .eos = opts->eos_text ? opts->eos_text : t->eos_text,
+        .date = opts->date_string ? opts->date_string : date,
+        .default_system = opts->no_default_system ? NULL : t->default_system,
+        .no_thinking = opts->disable_thinking,
+        .b = &b,
+        .sys = FR_BUF_INIT,
+    };
+    if (!fi->bos && !opts->bos_text)
+        c.bos = NULL;
+    collect_system(&c);
+
+    switch (t->fam) {
+    case F_CHATML:
+    case F_QWEN3: render_chatml(&c); break;
+    case F_LLAMA3:
+    case F_LLAMA31: render_llama3(&c); break;
+    case F_LLAMA2: render_llama2(&c); break;
+    case F_MISTRAL_V1:
+    case F_MISTRAL_LEGACY:
+    case F_MISTRAL_V3:
+    case F_MISTRAL_V3_TEKKEN: render_mistral(&c); break;
+    case F_PHI3: render_phi3(&c); break;
+    case F_GEMMA: render_gemma(&c); break;
+    case F_ZEPHYR: render_zephyr(&c); break;
+    case F_DEEPSEEK: render_deepseek(&c); break;
+    case F_DEEPSEEK3:
+    case F_DEEPSEEK_R1: render_deepseek3(&c); break;
+    case F_PHI4: render_phi4(&c); break;
+    case F_MISTRAL_V7_TEKKEN: render_mistral_v7(&c); break;
+    case F_COUNT: break;
+    }
+
+    bool ok = fr_buf_ok(&b) && fr_buf_ok(&c.sys);
+    fr_buf_free(&c.sys);
+    if (!ok) {
+        fr_buf_free(&b);
+        return fr_err_set(err, FR_E_NOMEM, "rendering the %s chat prompt: out of memory", fi->name);
+    }
+    size_t len = b.len;
+    out->text = fr_buf_take(&b);
+    if (!out->text)
+        return fr_err_set(err, FR_E_NOMEM, "rendering the %s chat prompt: out of memory", fi->name);
+    out->len = len;
+    out->starts_with_bos = t->starts_with_bos && c.bos && c.bos[0] &&
+                           len >= strlen(c.bos) && memcmp(out->text, c.bos, strlen(c.bos)) == 0;
+    return FR_OK;
+}
+
+void fr_chat_prompt_clear(fr_chat_prompt *p)
+{
+    if (!p)
+        return;
+    free(p->text);
+    p->text = NULL;
+    p->len = 0;
+    p->starts_with_bos = false;
+}
