@@ -8,9 +8,11 @@
  *         decoder (whose output must be valid UTF-8), and for BPE on valid
  *         UTF-8 input check decode(encode(s)) == s;
  *   4     a vocabulary: '\n'-separated tokens, the last quarter doubling as
- *         merges; build a gpt2 and a llama tokenizer from it and encode a
- *         fixed text (bad vocabularies must fail cleanly);
- *   5     a llama2.c tokenizer file.
+ *         merges; build a gpt2, a llama and a bert tokenizer from it and
+ *         encode a fixed text (bad vocabularies must fail cleanly);
+ *   5     a llama2.c tokenizer file;
+ *   6-7   text for a small WordPiece (bert) vocabulary, as 0-3 (lossy: no
+ *         round trip).
  */
 #include "text/utf8.h"
 
@@ -22,7 +24,7 @@
 
 #define SP "\xe2\x96\x81"
 
-static fr_tokenizer *g_spm, *g_bpe;
+static fr_tokenizer *g_spm, *g_bpe, *g_wpm;
 
 static void build_once(void)
 {
@@ -84,6 +86,20 @@ static void build_once(void)
     d.bos = 258, d.eos = 259;
     if (fr_tokenizer_create(&d, &g_bpe, NULL))
         abort();
+
+    static const char *wtok[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", SP "a", "b",
+                                 SP "ab", SP "\xc3\xa9", "\xc3\xa9", SP "!", SP "\xe4\xbd\xa0"};
+    int32_t wtype[11];
+    for (int i = 0; i < 11; i++)
+        wtype[i] = i < 4 ? FR_TOKEN_CONTROL : FR_TOKEN_NORMAL;
+    fr_tokenizer_desc_init(&d);
+    d.model = "bert";
+    d.n_tokens = 11;
+    d.tokens = wtok;
+    d.token_types = wtype;
+    d.pad = 0, d.unk = 1, d.bos = 2, d.sep = 3;
+    if (fr_tokenizer_create(&d, &g_wpm, NULL))
+        abort();
 }
 
 static void check_text(const fr_tokenizer *t, const uint8_t *s, size_t n, bool special, bool bpe)
@@ -135,8 +151,8 @@ static void check_vocab(const uint8_t *s, size_t n)
             start = i + 1;
         }
     }
-    static const char *models[] = {"gpt2", "llama"};
-    for (int m = 0; m < 2; m++) {
+    static const char *models[] = {"gpt2", "llama", "bert"};
+    for (int m = 0; m < 3; m++) {
         fr_tokenizer_desc d;
         fr_tokenizer_desc_init(&d);
         d.model = models[m];
@@ -170,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     build_once();
     if (size == 0)
         return 0;
-    uint8_t mode = data[0] % 6;
+    uint8_t mode = data[0] % 8;
     const uint8_t *s = data + 1;
     size_t n = size - 1;
     switch (mode) {
@@ -179,6 +195,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2:
     case 3: check_text(g_bpe, s, n, mode == 3, true); break;
     case 4: check_vocab(s, n); break;
+    case 6:
+    case 7: check_text(g_wpm, s, n, mode == 7, false); break;
     case 5: {
         fr_llama2c_vocab *v = NULL;
         if (fr_llama2c_vocab_parse(s, n, "fuzz", 0, &v, NULL) == FR_OK) {

@@ -9,6 +9,7 @@ PKGS=(
   build-essential cmake pkg-config git
   clang libclang-rt-14-dev          # libFuzzer and sanitizer runtimes
   libpcre2-dev                      # tokenizer pre-splitting (UTF + Unicode properties)
+  libicu-dev                        # WordPiece (BERT) tokenizer: decomposition, categories, case
   libsqlite3-dev                    # document store (FTS5)
   libjansson-dev                    # JSON
   libmicrohttpd-dev                 # HTTP server

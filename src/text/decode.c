@@ -44,7 +44,7 @@ static size_t make_piece(const fr_tokenizer *t, int32_t id, char *out)
     }
     if (a & FR_ATTR_NORMAL) {
         size_t o = 0;
-        if (t->kind == FR_TOK_SPM) {
+        if (t->kind == FR_TOK_SPM || t->kind == FR_TOK_WPM) {
             for (uint32_t i = 0; i < len;) {
                 if (i + 3 <= len && memcmp(s + i, "\xe2\x96\x81", 3) == 0) {
                     out[o++] = ' ';

@@ -366,6 +366,8 @@ fr_status fr_tokenize(const fr_tokenizer *t, const char *text, size_t len,
         const char *p = text + f.off;
         if (t->kind == FR_TOK_BPE) {
             st = fr_bpe_encode(t, p, f.len, &ids, &s, err);
+        } else if (t->kind == FR_TOK_WPM) {
+            st = fr_wpm_encode(t, p, f.len, &ids, &s, err);
         } else {
             /* ' ' -> U+2581 (3 bytes), plus the prefix */
             size_t need = (size_t)f.len * 3 + 3, o = 0;
@@ -390,6 +392,9 @@ fr_status fr_tokenize(const fr_tokenizer *t, const char *text, size_t len,
         prev_special = false;
     }
     if (add_eos && !fr_ids_push(&ids, t->eos))
+        goto nomem;
+    /* BERT: the special tokens around a sequence are [CLS] ... [SEP] */
+    if (add_bos && t->kind == FR_TOK_WPM && t->sep >= 0 && !fr_ids_push(&ids, t->sep))
         goto nomem;
     if (!ids.v && !(ids.v = malloc(sizeof *ids.v)))
         goto nomem;

@@ -239,6 +239,9 @@ fr_status fr_tokenizer_from_gguf(const fr_gguf *g, fr_tokenizer **out, fr_err *e
         (st = opt_bool(g, "tokenizer.ggml.remove_extra_whitespaces", &d.remove_extra_whitespaces,
                        err)))
         goto done;
+    /* BERT vocabularies name their opening token [CLS], which plays BOS */
+    if (d.bos == FR_TOKEN_DEFAULT && (st = opt_id(g, "tokenizer.ggml.cls_token_id", &d.bos, err)))
+        goto done;
 
     st = fr_tokenizer_create(&d, out, err);
 done:

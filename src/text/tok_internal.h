@@ -1,7 +1,7 @@
 /*
  * tok_internal.h - the tokenizer object shared by the modules of src/text:
  * tokenizer.c (building it), encode.c (special-token splitting, BOS/EOS),
- * spm.c and bpe.c (the two algorithms), decode.c (pieces, detokenize,
+ * spm.c, bpe.c and wpm.c (the three algorithms), decode.c (pieces, detokenize,
  * streaming), tok_gguf.c and llama2c.c (loaders).
  *
  * Invariants once fr_tokenizer_create returns: every array has n_tokens
@@ -20,7 +20,7 @@
 
 #include <string.h>
 
-typedef enum fr_tok_kind { FR_TOK_SPM = 1, FR_TOK_BPE = 2 } fr_tok_kind;
+typedef enum fr_tok_kind { FR_TOK_SPM = 1, FR_TOK_BPE = 2, FR_TOK_WPM = 3 } fr_tok_kind;
 
 /* Token attributes as llama.cpp keeps them (a token may gain CONTROL or
  * UNUSED after loading; RSTRIP tokens eat the spaces after them). */
@@ -123,6 +123,9 @@ bool fr_tok_cache_put(fr_tok_scratch *s, const char *w, uint32_t wl, const fr_id
 
 /* SentencePiece merge of text (already escaped: ' ' -> U+2581). */
 fr_status fr_spm_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,
+                        fr_tok_scratch *s, fr_err *err);
+/* WordPiece of one raw text fragment (word splitting included). */
+fr_status fr_wpm_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,
                         fr_tok_scratch *s, fr_err *err);
 /* Byte-level BPE of one raw text fragment (pre-tokenizer included). */
 fr_status fr_bpe_encode(const fr_tokenizer *t, const char *text, size_t len, fr_ids *out,

@@ -168,11 +168,13 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
         t->kind = FR_TOK_SPM;
     } else if (strcmp(d->model, "gpt2") == 0) {
         t->kind = FR_TOK_BPE;
+    } else if (strcmp(d->model, "bert") == 0) {
+        t->kind = FR_TOK_WPM;
     } else {
         char b[64];
         st = fr_err_set(err, FR_E_UNSUPPORTED,
                         "unknown tokenizer model '%s' (tokenizer.ggml.model); frugal supports: %s",
-                        esc(d->model, strlen(d->model), b, sizeof b), "llama, gpt2");
+                        esc(d->model, strlen(d->model), b, sizeof b), "llama, gpt2, bert");
         goto fail;
     }
     snprintf(t->model, sizeof t->model, "%s", d->model);
@@ -193,6 +195,8 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
                      "model");
         snprintf(t->pre, sizeof t->pre, "%s", p);
     } else {
+        /* SentencePiece and WordPiece have no pre-tokenizer choice (a BERT
+         * vocabulary's .pre, e.g. bert-bge, names the model, not a split). */
         snprintf(t->pre, sizeof t->pre, "default");
     }
     if (d->n_tokens == 0 || !d->tokens) {
@@ -210,10 +214,14 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
         goto fail;
 
     /* Per-model defaults, then what the vocabulary says. */
-    int32_t bos, eos, unk;
+    int32_t bos, eos, unk, sep = FR_TOKEN_NONE, pad = FR_TOKEN_NONE, mask = FR_TOKEN_NONE;
     if (t->kind == FR_TOK_SPM) {
         bos = 1, eos = 2, unk = 0;
         t->add_space_prefix = true;
+        t->add_bos = true;
+    } else if (t->kind == FR_TOK_WPM) {
+        /* BERT's ids: [CLS] opens (as BOS), [SEP] closes a sequence */
+        bos = 101, eos = FR_TOKEN_NONE, unk = 100, sep = 102, pad = 0, mask = 103;
         t->add_bos = true;
     } else {
         bos = pre->no_bos ? FR_TOKEN_NONE : 11, eos = 11, unk = FR_TOKEN_NONE;
@@ -227,9 +235,9 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
     t->unk = resolve_id(unk, d->unk, n);
     t->eot = resolve_id(FR_TOKEN_NONE, d->eot, n);
     t->eom = resolve_id(FR_TOKEN_NONE, d->eom, n);
-    t->sep = resolve_id(FR_TOKEN_NONE, d->sep, n);
-    t->pad = resolve_id(FR_TOKEN_NONE, d->pad, n);
-    t->mask = resolve_id(FR_TOKEN_NONE, d->mask, n);
+    t->sep = resolve_id(sep, d->sep, n);
+    t->pad = resolve_id(pad, d->pad, n);
+    t->mask = resolve_id(mask, d->mask, n);
     if (d->add_space_prefix >= 0)
         t->add_space_prefix = d->add_space_prefix;
     if (d->remove_extra_whitespaces >= 0)
@@ -253,6 +261,8 @@ fr_status fr_tokenizer_create(const fr_tokenizer_desc *d, fr_tokenizer **out, fr
 
     if (t->kind == FR_TOK_SPM) {
         fr_spm_build(t);
+    } else if (t->kind == FR_TOK_WPM) {
+        /* nothing beyond the text map */
     } else {
         if ((st = fr_bpe_build(t, d, err)))
             goto fail;

@@ -71,9 +71,11 @@ run_status 1 "$FRUGAL" tokenize -m "$TMP/missing.gguf" x
 expect_contains "$ERR" "frugal: error:"
 run_status 1 "$FRUGAL" tokenize -m "$STORIES" --file "$TMP/missing.txt"
 if [ -e "$SHARED/vocab/ggml-vocab-bert-bge.gguf" ]; then
-  run_status 1 "$FRUGAL" tokenize -m "$SHARED/vocab/ggml-vocab-bert-bge.gguf" x
-  expect_contains "$ERR" "unknown tokenizer model 'bert'"
-  expect_contains "$ERR" "llama, gpt2"
+  # WordPiece: llama.cpp's ids for these strings (vocab/*.out) inside [CLS] .. [SEP]
+  run_ok "$FRUGAL" tokenize -m "$SHARED/vocab/ggml-vocab-bert-bge.gguf" --ids "Hello, world!"
+  [ "$OUT" = "101 7592 1010 2088 999 102" ] || fail "bert ids: $OUT"
+  run_ok "$FRUGAL" tokenize -m "$SHARED/vocab/ggml-vocab-bert-bge.gguf" --ids --no-bos "Führer"
+  [ "$OUT" = "11865 17875" ] || fail "bert ids without specials: $OUT"
 fi
 run_ok "$FRUGAL" tokenize --help
 expect_contains "$OUT" "--parse-special"

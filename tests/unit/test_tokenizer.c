@@ -790,7 +790,7 @@ static void test_errors(void)
     d.n_tokens = 2;
     d.tokens = tok;
     CHECK(fr_tokenizer_create(&d, &t, &err) == FR_E_UNSUPPORTED && !t);
-    CHECK(strstr(err.msg, "'rwkv'") && strstr(err.msg, "llama, gpt2"));
+    CHECK(strstr(err.msg, "'rwkv'") && strstr(err.msg, "llama, gpt2, bert"));
     d.model = "llama";
     d.n_tokens = 3; /* "a" twice */
     CHECK(fr_tokenizer_create(&d, &t, &err) == FR_E_FORMAT);

@@ -15,12 +15,14 @@
 typedef struct vocab_case {
     const char *name;
     bool supported; /* false: loading must fail with a clear "unknown" error */
+    bool lossless;  /* decode(encode(s)) == s (WordPiece lower-cases and drops accents) */
 } vocab_case;
 
 static const vocab_case k_vocabs[] = {
-    {"llama-spm", true}, {"phi-3", true},        {"llama-bpe", true},      {"qwen2", true},
-    {"gpt-2", true},     {"deepseek-llm", true}, {"deepseek-coder", true}, {"falcon", true},
-    {"mpt", true},       {"starcoder", true},    {"refact", true},         {"bert-bge", false},
+    {"llama-spm", true, true}, {"phi-3", true, true},        {"llama-bpe", true, true},
+    {"qwen2", true, true},     {"gpt-2", true, true},        {"deepseek-llm", true, true},
+    {"deepseek-coder", true, true}, {"falcon", true, true},  {"mpt", true, true},
+    {"starcoder", true, true}, {"refact", true, true},       {"bert-bge", true, false},
 };
 
 /* Splits the .inp text on "\n__ggml_vocab_test__\n" (every string is
@@ -123,8 +125,12 @@ static void run_vocab(const vocab_case *vc, int *total_fail)
         }
         char *back = NULL;
         size_t bl = 0;
-        if (st == FR_OK && fr_detokenize(t, ids, nid, 0, &back, &bl, &err) == FR_OK &&
-            bl == len[k] && memcmp(back, str[k], bl) == 0)
+        if (!vc->lossless)
+            rt_pass++; /* not expected; decoding must still not fail */
+        if (!vc->lossless)
+            CHECK(st != FR_OK || fr_detokenize(t, ids, nid, 0, &back, &bl, &err) == FR_OK);
+        else if (st == FR_OK && fr_detokenize(t, ids, nid, 0, &back, &bl, &err) == FR_OK &&
+                 bl == len[k] && memcmp(back, str[k], bl) == 0)
             rt_pass++;
         else
             fprintf(stderr, "%s: string %zu does not round-trip\n", vc->name, k);
