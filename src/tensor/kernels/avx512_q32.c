@@ -235,7 +235,10 @@ FR_AI void fr_q_tile1(const uint8_t *w0, size_t rb, int n, const int8_t *aq, con
     FR_UNROLL
     for (int i = 0; i < RM; i++)
         acc[i] = _mm512_setzero_ps();
-    const size_t pf = fr_pf_dist(RM * rb);
+    /* Q8_0 reads fastest about 8 KiB ahead rather than fr_pf_dist's 16 KiB
+     * (measured: 2048-wide decode ~8% faster: one tile ahead, not two) */
+    const size_t tb = (size_t)RM * rb;
+    const size_t pf = T == FR_Q80 ? tb * ((8192 + tb - 1) / tb) : fr_pf_dist(tb);
     for (int64_t b0 = 0; b0 < nb; b0 += 16) {
         __m512i isum[4];
         if (nb - b0 >= 16)
@@ -321,7 +324,15 @@ FR_AI int fr_qp_bytes(const int T) { return fr_q_min(T) ? 704 : 640; }
 
 #define FR_QP_RN 3
 #define FR_QP_ACT_BYTES (384 * 1024) /* activation bytes per token chunk */
-#define FR_Q1_RM 4 /* rows per one-token tile */
+/* Rows per one-token tile. Q5_0 decodes with fewer live registers at 3
+ * rows (measured: 8-15% faster than 4 at every shape); Q8_0 rows shorter
+ * than 2048 values prefer 2 (896-wide: ~8% faster), longer ones 4 (2048-wide
+ * is ~10% slower at 2 or 3). Results do not depend on it: each row sums its
+ * own groups in the same order. */
+FR_AI int fr_q1_rm(const int T, int64_t nb)
+{
+    return T == FR_Q50 ? 3 : T == FR_Q80 && nb < 64 ? 2 : 4;
+}
 
 FR_AI void fr_q_pack(const fr_mm_args *a, int64_t r, int64_t r1, const int T, uint8_t *panel)
 {
@@ -449,9 +460,17 @@ FR_AI void fr_q_gemm(const fr_mm_args *a, int64_t r0, int64_t r1, const int T, v
             const int8_t *aq = a->qa.qs + t * a->qa.qs_ld;
             const float *ad = a->qa.d + t * a->qa.blk_ld, *as = a->qa.s + t * a->qa.blk_ld;
             float *y = a->y + t * a->ldy;
-            for (int64_t r = r0; r < r1; r += FR_Q1_RM)
-                fr_q_tile1(a->w + (size_t)r * a->row_bytes, a->row_bytes,
-                           (int)fr_min64(FR_Q1_RM, r1 - r), aq, ad, as, nb, y + r, T, FR_Q1_RM);
+            const int rm = fr_q1_rm(T, nb);
+            for (int64_t r = r0; r < r1; r += rm) {
+                const uint8_t *w = a->w + (size_t)r * a->row_bytes;
+                const int n = (int)fr_min64(rm, r1 - r);
+                if (rm == 2)
+                    fr_q_tile1(w, a->row_bytes, n, aq, ad, as, nb, y + r, T, 2);
+                else if (rm == 3)
+                    fr_q_tile1(w, a->row_bytes, n, aq, ad, as, nb, y + r, T, 3);
+                else
+                    fr_q_tile1(w, a->row_bytes, n, aq, ad, as, nb, y + r, T, 4);
+            }
         }
         return;
     }
