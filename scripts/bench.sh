@@ -76,6 +76,17 @@ console.log("");
 JS
 fi
 
+# What we know of the kernel a profile puts on top, and what is next for it
+# (from measurements in the commit history; kept here so the table says it).
+next_step() {
+  case "$1" in
+    fr_gemm_q5_0_*) echo "Next: Q5_0 is what Q4_K_M falls back to for rows that are not a multiple of 256 (Qwen2.5-0.5B's 896-wide q/k/v/o/gate/up). Its one-token kernel is bound by compute, not memory: replacing the per-block scale extraction with a constant (a measurement, wrong results) made it 15-25% faster, and 3-row tiles already gained 5-13%. Next is a scale layout per group of 16 blocks that loads without permutes, and a cheaper decode of the fifth bit." ;;
+    fr_gemm_q8_0_*) echo "Next: the Q8_0 one-token kernel (34-byte blocks) runs at 80-88% of read bandwidth on its own; tile height and prefetch distance now depend on the row width (2-row tiles below 2048 values, ~8 KiB prefetch). Wider rows get slower with fewer rows per tile, which is not understood yet." ;;
+    fr_gemm_q4_0_*) echo "Next: Q4_0 at one thread sits at the 80% line; the rest of the time is the tied Q8_0 output matrix (151936 rows) and attention. Tile height and prefetch distance per row width, as for Q5_0 and Q8_0, are the next things to measure." ;;
+    *) echo "Next: profile the top kernel above with bench_matmul (one token, one thread) against the read loop." ;;
+  esac
+}
+
 # Rows whose decode misses 80% of the measured read bandwidth get a profile:
 # where the time goes (perf, cpu-clock samples) for that model and thread count.
 if ! skip speed && ! skip profile && command -v perf >/dev/null 2>&1; then
@@ -88,7 +99,7 @@ for (const line of fs.readFileSync(process.argv[2], "utf8").split("\n")) {
   const d = JSON.parse(buf); buf = "";
   for (const t of d.tests)
     if (t.test === "tg" && t.bandwidth_share !== undefined && t.bandwidth_share < 0.8)
-      console.log(`${d.model.name} ${t.threads} ${(100 * t.bandwidth_share).toFixed(0)}`);
+      console.log(`${d.model.name} ${t.threads} ${(100 * t.bandwidth_share).toFixed(1)}`);
 }
 JS
   if [ -s "$TMP/misses" ]; then
@@ -96,10 +107,13 @@ JS
       echo "\`perf record -e cpu-clock\` over \`frugal bench --synthetic MODEL -p 0 -n 256 -r 2 -t N\`; the top symbols by share of samples (the read-bandwidth measurement bench starts with is sampled too: fr_read_sum, page clearing)."; echo; } >> "$OUT"
     while read -r model th share; do
       perf record -q -e cpu-clock -o "$TMP/perf.data" "$FRUGAL" bench --synthetic "$model" -p 0 -n 256 -r 2 -t "$th" >/dev/null 2>&1 || continue
+      # awk reads to the end: head would close the pipe and, under pipefail, fail the script
+      perf report -q -i "$TMP/perf.data" --no-children --sort symbol --stdio 2>/dev/null | awk 'NF && n++ < 12' > "$TMP/top"
+      top=$(awk '$2 == "[.]" { print $3; exit }' "$TMP/top")
       { echo "**$model, $th thread(s): decode at $share% of read bandwidth**"; echo; echo '```'
-        # awk reads to the end: head would close the pipe and, under pipefail, fail the script
-        perf report -q -i "$TMP/perf.data" --no-children --sort symbol --stdio 2>/dev/null | awk 'NF && n++ < 12'
-        echo '```'; echo; } >> "$OUT"
+        cat "$TMP/top"
+        echo '```'; echo
+        next_step "$top"; echo; } >> "$OUT"
     done < "$TMP/misses"
   fi
 fi

@@ -22,7 +22,9 @@ if command -v node >/dev/null; then
     const ok = j.schema === "frugal-bench-1" && j.decode_tok_s > 0 && j.prefill_tok_s > 0 &&
       j.tests.length === 2 && j.meter.source === "estimate" &&
       j.j_per_token_decode.low <= j.j_per_token_decode.central &&
-      j.decode_bytes_per_token > 1000000 && j.frugal.commit.length > 0;
+      j.decode_bytes_per_token > 1000000 && j.frugal.commit.length > 0 &&
+      /* the model is 1 MiB: the 256+ MiB read-bandwidth buffer must not count */
+      j.peak_rss_bytes > 0 && j.peak_rss_bytes < 200 * 1048576;
     if (!ok) { console.error(JSON.stringify(j)); process.exit(1); }' "$TMP/b.json" \
     || fail "bench --json document incomplete"
 fi
