@@ -28,6 +28,8 @@ typedef enum family {
     F_DEEPSEEK_R1,
     F_PHI4,
     F_MISTRAL_V7_TEKKEN,
+    F_MISTRAL_V7,
+    F_LLAMA4,
     F_COUNT
 } family;
 

@@ -377,12 +377,16 @@ static void render_phi4(render_ctx *c)
  * for each system message where it stands, '[INST]' + U + '[/INST]', and
  * A + eos; no generation prompt (the open [/INST] is one). Mistral Small
  * 3.1's template prints its default_system_message first when the
- * conversation does not start with a system message. */
+ * conversation does not start with a system message. The v7 of Large 2411
+ * is the same with a space after '[SYSTEM_PROMPT]' and '[INST]' and before
+ * each answer. */
 static void render_mistral_v7(render_ctx *c)
 {
+    const char *sp = c->t->fam == F_MISTRAL_V7 ? " " : "";
     bos(c);
     if (c->default_system && !(c->n && c->m[0].role == FR_CHAT_SYSTEM)) {
         puts_(c->b, "[SYSTEM_PROMPT]");
+        puts_(c->b, sp);
         puts_(c->b, c->default_system);
         puts_(c->b, "[/SYSTEM_PROMPT]");
     }
@@ -390,17 +394,38 @@ static void render_mistral_v7(render_ctx *c)
         const fr_chat_msg *m = &c->m[i];
         if (m->role == FR_CHAT_SYSTEM) {
             puts_(c->b, "[SYSTEM_PROMPT]");
+            puts_(c->b, sp);
             put_msg(c, i, false);
             puts_(c->b, "[/SYSTEM_PROMPT]");
         } else if (m->role == FR_CHAT_USER) {
             puts_(c->b, "[INST]");
+            puts_(c->b, sp);
             put_msg(c, i, false);
             puts_(c->b, "[/INST]");
         } else {
+            puts_(c->b, sp);
             put_msg(c, i, false);
             puts_(c->b, c->eos);
         }
     }
+}
+
+/* Llama 4: bos; a leading system message as '<|header_start|>system
+ * <|header_end|>\n\n' + content|trim + '<|eot|>'; every other message as
+ * '<|header_start|>' + role + '<|header_end|>\n\n' + content (untrimmed)
+ * + '<|eot|>'; generation prompt '<|header_start|>assistant<|header_end|>\n\n'. */
+static void render_llama4(render_ctx *c)
+{
+    bos(c);
+    for (size_t i = 0; i < c->n; i++) {
+        puts_(c->b, "<|header_start|>");
+        puts_(c->b, fr_chat_role_name(c->m[i].role));
+        puts_(c->b, "<|header_end|>\n\n");
+        put_msg(c, i, i == 0 && c->m[i].role == FR_CHAT_SYSTEM);
+        puts_(c->b, "<|eot|>");
+    }
+    if (c->gen)
+        puts_(c->b, "<|header_start|>assistant<|header_end|>\n\n");
 }
 
 /* Gemma: '<start_of_turn>' + (user|model) + '\n' + content|trim +
@@ -561,7 +586,9 @@ fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, siz
     case F_DEEPSEEK3:
     case F_DEEPSEEK_R1: render_deepseek3(&c); break;
     case F_PHI4: render_phi4(&c); break;
-    case F_MISTRAL_V7_TEKKEN: render_mistral_v7(&c); break;
+    case F_MISTRAL_V7_TEKKEN:
+    case F_MISTRAL_V7: render_mistral_v7(&c); break;
+    case F_LLAMA4: render_llama4(&c); break;
     case F_COUNT: break;
     }
 

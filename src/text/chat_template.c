@@ -5,9 +5,9 @@
  * Each family is a row of data (names, markers, defaults) plus one render
  * function that prints what that family's real Jinja template prints for a
  * plain conversation. The render functions were written from the template
- * texts (Qwen2.5, SmolLM2, Llama 3 / 3.1 / 3.2, Llama 2 chat, Mistral 7B
- * Instruct v0.1 / v0.3, Mixtral 8x7B, Mistral Nemo, Mistral Small 3 / 3.1
- * (v7 tekken), Phi-3 / 3.5, Phi-4, Gemma 2 / 3, Zephyr, DeepSeek LLM / V2,
+ * texts (Qwen2.5, SmolLM2, Llama 3 / 3.1 / 3.2 / 4, Llama 2 chat, Mistral 7B
+ * Instruct v0.1 / v0.3, Mixtral 8x7B, Mistral Nemo, Mistral Large 2411 (v7),
+ * Mistral Small 3 / 3.1 (v7 tekken), Phi-3 / 3.5, Phi-4, Gemma 2 / 3, Zephyr, DeepSeek LLM / V2,
  * DeepSeek V3 / R1), which the unit tests carry as fixtures. Tool calls and
  * tool results are not rendered (no family here prints them yet).
  *
@@ -53,6 +53,8 @@ const family_info fr_chat_families[F_COUNT] = {
     [F_DEEPSEEK_R1] = {"deepseek-r1", DS_BOS, DS_EOS, NULL, true},
     [F_PHI4] = {"phi4", NULL, "<|im_end|>", "<|im_end|>", false},
     [F_MISTRAL_V7_TEKKEN] = {"mistral-v7-tekken", "<s>", "</s>", NULL, true},
+    [F_MISTRAL_V7] = {"mistral-v7", "<s>", "</s>", NULL, true},
+    [F_LLAMA4] = {"llama4", "<|begin_of_text|>", "<|eot|>", "<|eot|>", true},
 };
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -226,15 +228,17 @@ static family detect_family(const char *s, size_t n)
             return F_QWEN3;
         return F_CHATML;
     }
+    if (has(s, n, "<|header_start|>") && has(s, n, "<|header_end|>"))
+        return F_LLAMA4;
     if (has(s, n, "<|start_header_id|>") && has(s, n, "<|end_header_id|>"))
         return has(s, n, "Cutting Knowledge Date") ? F_LLAMA31 : F_LLAMA3;
     if (has(s, n, "[INST]")) {
         if (has(s, n, "[SYSTEM_PROMPT]")) {
             /* v7 tekken (Small 3 / 3.1, Magistral, Devstral) writes the markers
-             * with no spaces; the spaced v7 of Large 2411 is not supported yet. */
+             * with no spaces; the v7 of Large 2411 puts a space after each. */
             if (has(s, n, "'[SYSTEM_PROMPT] '") || has(s, n, "\"[SYSTEM_PROMPT] \"") ||
                 has(s, n, "'[INST] '") || has(s, n, "\"[INST] \""))
-                return F_COUNT;
+                return F_MISTRAL_V7;
             return F_MISTRAL_V7_TEKKEN;
         }
         return detect_inst(s, n);
@@ -378,7 +382,8 @@ fr_status fr_chat_template_detect(const char *jinja, size_t len, unsigned flags,
                                  has(jinja, len, "\" \" + message[\"content\"] | trim");
         if (f == F_CHATML || f == F_QWEN3)
             t->default_system = find_default_system(jinja, len);
-        if (f == F_MISTRAL_V7_TEKKEN && has(jinja, len, "default_system_message"))
+        if ((f == F_MISTRAL_V7_TEKKEN || f == F_MISTRAL_V7) &&
+            has(jinja, len, "default_system_message"))
             t->default_system = find_set_literal(jinja, len, "default_system_message");
         t->phi4_user_opens = f == F_PHI4 && has(jinja, len, "<|im_end|><|im_start|>assistant<|im_sep|>'");
     }

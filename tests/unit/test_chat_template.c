@@ -368,6 +368,30 @@ static const char MISTRAL_V7_DEFAULT[] =
     "    {%- elif message['role'] == 'assistant' %}\n"
     "        {{- message['content'] + eos_token }}\n    {%- endif %}\n{%- endfor %}";
 
+/* mistralai/Mistral-Large-Instruct-2411 (v7, spaced) */
+static const char MISTRAL_V7_LARGE[] =
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + "
+    "message['content'] + '[/INST]' }}{% elif message['role'] == 'system' %}{{ '[SYSTEM_PROMPT] ' "
+    "+ message['content'] + '[/SYSTEM_PROMPT]' }}{% elif message['role'] == 'assistant' %}{{ ' ' + "
+    "message['content'] + eos_token }}{% else %}{{ raise_exception('Only user, system and "
+    "assistant roles are supported!') }}{% endif %}{% endfor %}";
+
+/* meta-llama/Llama-4-Scout-17B-16E-Instruct; tool and image branches removed */
+static const char LLAMA4[] =
+    "{{- bos_token }}\n{%- if messages[0]['role'] == 'system' %}\n"
+    "    {%- set system_message = messages[0]['content']|trim %}\n"
+    "    {%- set messages = messages[1:] %}\n    {%- set user_supplied_system_message = true %}\n"
+    "{%- else %}\n    {%- set system_message = \"\" %}\n"
+    "    {%- set user_supplied_system_message = false %}\n{%- endif %}\n"
+    "{%- if user_supplied_system_message %}\n"
+    "    {{- \"<|header_start|>system<|header_end|>\\n\\n\" }}\n"
+    "    {{- system_message }}\n    {{- \"<|eot|>\" }}\n{%- endif %}\n"
+    "{%- for message in messages %}\n"
+    "    {{- '<|header_start|>' + message['role'] + '<|header_end|>\\n\\n' }}\n"
+    "    {{- message['content'] }}\n    {{- \"<|eot|>\" }}\n{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|header_start|>assistant<|header_end|>\\n\\n' }}\n{%- endif %}\n";
+
 /* ---- the conversation ------------------------------------------------- */
 
 #define S "You are a helpful assistant"
@@ -554,6 +578,22 @@ static void test_families(void)
                  "[INST]Hello[/INST]Hi there</s>"
                  "[INST]Who are you[/INST]   I am an assistant   </s>"
                  "[INST]Another question[/INST]",
+                 true);
+    check_family(MISTRAL_V7_LARGE, "mistral-v7",
+                 "<s>[SYSTEM_PROMPT] You are a helpful assistant[/SYSTEM_PROMPT]"
+                 "[INST] Hello[/INST] Hi there</s>"
+                 "[INST] Who are you[/INST]    I am an assistant   </s>"
+                 "[INST] Another question[/INST]",
+                 true);
+    check_family(LLAMA4, "llama4",
+                 "<|begin_of_text|><|header_start|>system<|header_end|>\n\n"
+                 "You are a helpful assistant<|eot|>"
+                 "<|header_start|>user<|header_end|>\n\nHello<|eot|>"
+                 "<|header_start|>assistant<|header_end|>\n\nHi there<|eot|>"
+                 "<|header_start|>user<|header_end|>\n\nWho are you<|eot|>"
+                 "<|header_start|>assistant<|header_end|>\n\n   I am an assistant   <|eot|>"
+                 "<|header_start|>user<|header_end|>\n\nAnother question<|eot|>"
+                 "<|header_start|>assistant<|header_end|>\n\n",
                  true);
     check_family(MISTRAL_V7_DEFAULT, "mistral-v7-tekken",
                  "<s>[SYSTEM_PROMPT]You are a helpful assistant[/SYSTEM_PROMPT]"
@@ -805,6 +845,23 @@ static void test_details_phi4_v7(void)
         expect_render(t, q, 1, &nods, "<s>[INST]Q[/INST]", true);
         fr_chat_template_free(t);
     }
+    t = detect(LLAMA4, "llama4");
+    if (t) {
+        static const fr_chat_msg m[] = {{FR_CHAT_SYSTEM, " S ", 3}, {FR_CHAT_USER, " Q ", 3},
+                                        {FR_CHAT_SYSTEM, " T ", 3}};
+        expect_render(t, m, 3, &nogen,
+                      "<|begin_of_text|><|header_start|>system<|header_end|>\n\nS<|eot|>"
+                      "<|header_start|>user<|header_end|>\n\n Q <|eot|>"
+                      "<|header_start|>system<|header_end|>\n\n T <|eot|>",
+                      true);
+        CHECK_STR(fr_chat_template_eot(t), "<|eot|>");
+        fr_chat_template_free(t);
+    }
+    t = detect(MISTRAL_V7_LARGE, "mistral-v7");
+    if (t) {
+        expect_render(t, qa, 2, &nogen, "<s>[INST] Q[/INST] A</s>", true);
+        fr_chat_template_free(t);
+    }
     /* by name: no default system, BOS first */
     fr_err err = {0};
     CHECK(fr_chat_template_from_name("mistral-v7-tekken", &t, &err) == FR_OK);
@@ -885,12 +942,9 @@ static void test_names_and_errors(void)
         fr_chat_template_free(t);
     }
     CHECK(fr_chat_template_detect("", 0, FR_CHAT_STRICT, &t, &err) == FR_E_NOTFOUND);
-    /* Look-alikes that are not ChatML / not supported: SmolVLM, the spaced
-     * Mistral v7 of Large 2411. */
+    /* A look-alike that is not ChatML: SmolVLM. */
     static const char vlm[] = "{{'<|im_start|>' + message['role'] + '<end_of_utterance>'}}";
     CHECK(fr_chat_template_detect(vlm, strlen(vlm), FR_CHAT_STRICT, &t, &err) == FR_E_UNSUPPORTED);
-    static const char v7[] = "{{ '[SYSTEM_PROMPT] ' + s + '[/SYSTEM_PROMPT]' }}{{ '[INST] ' }}";
-    CHECK(fr_chat_template_detect(v7, strlen(v7), FR_CHAT_STRICT, &t, &err) == FR_E_UNSUPPORTED);
 
     /* Bad arguments. */
     CHECK(fr_chat_template_from_name("chatml", &t, &err) == FR_OK);
