@@ -290,11 +290,13 @@ static bool set_heading(char levels[6][FR_HEADING_MAX + 1], int level, const cha
         t++, n--;
     while (n && (unsigned char)t[n - 1] <= ' ')
         n--;
-    if (n > FR_HEADING_MAX)
+    if (n > FR_HEADING_MAX) {
+        /* cut before the sequence that straddles the limit: t[n] is still
+         * inside the heading here (t[n] past an uncut heading is not) */
         n = FR_HEADING_MAX;
-    /* keep whole UTF-8 sequences */
-    while (n && ((unsigned char)t[n] & 0xC0) == 0x80 && n < FR_HEADING_MAX)
-        n--;
+        while (n && ((unsigned char)t[n] & 0xC0) == 0x80)
+            n--;
+    }
     memcpy(levels[level - 1], t, n);
     levels[level - 1][n] = '\0';
     for (int k = level; k < 6; k++)

@@ -116,6 +116,55 @@ static fr_status ext_mem(const char *fmt, const char *s, size_t n, fr_doc **d, f
     return fr_extract_memory("mem", fmt, s, n, NULL, d, err);
 }
 
+/* Headings at the very end of the input, and headings cut at the length
+ * limit inside a multi-byte character (fuzz_rag_extract found a read past
+ * the end for the first). */
+static void test_heading_edges(void)
+{
+    fr_doc *d = NULL;
+    fr_err err;
+    static const char eof[] = "t\n## caf\xc3\xa9"; /* no newline after the heading */
+    char *exact = malloc(sizeof eof - 1); /* no NUL after it: ASan sees a read past the end */
+    CHECK(exact != NULL);
+    if (!exact)
+        return;
+    memcpy(exact, eof, sizeof eof - 1);
+    CHECK(ext_mem("md", exact, sizeof eof - 1, &d, &err) == FR_OK);
+    free(exact);
+    if (d) {
+        bool found = false;
+        for (size_t i = 0; i < d->n_blocks; i++)
+            found |= d->blocks[i].heading && strcmp(d->blocks[i].heading, "caf\xc3\xa9") == 0;
+        CHECK(found);
+        fr_doc_free(d);
+        d = NULL;
+    }
+    /* "# " + 199 x 'a' + e-acute (bytes 200, 201) + more: the cut at 200 bytes
+     * must not keep half of the e-acute */
+    char big[512];
+    size_t k = 0;
+    big[k++] = '#', big[k++] = ' ';
+    for (int i = 0; i < 199; i++)
+        big[k++] = 'a';
+    big[k++] = (char)0xC3, big[k++] = (char)0xA9;
+    for (int i = 0; i < 20; i++)
+        big[k++] = 'b';
+    memcpy(big + k, "\nbody text\n", 11);
+    k += 11;
+    CHECK(ext_mem("md", big, k, &d, &err) == FR_OK);
+    if (d) {
+        const char *h = NULL;
+        for (size_t i = 0; i < d->n_blocks && !h; i++)
+            h = d->blocks[i].heading;
+        CHECK(h != NULL);
+        if (h) {
+            CHECK_EQ_INT(strlen(h), 199);
+            CHECK(h[198] == 'a');
+        }
+        fr_doc_free(d);
+    }
+}
+
 static void test_hostile(void)
 {
     fr_doc *d = NULL;
@@ -366,6 +415,7 @@ int main(void)
 {
     test_formats();
     test_hostile();
+    test_heading_edges();
     test_files();
     test_chunker();
     TEST_END();
