@@ -76,6 +76,32 @@ static char *dup_n(const char *s, size_t n)
 
 /* ---- detection -------------------------------------------------------- */
 
+/* The text of a Jinja string literal's body [p, q) with its escapes (\n,
+ * \t, \r, \\, \', \") decoded; malloc'd, NULL when out of memory (which
+ * only loses a default system message). */
+static char *unescape_literal(const char *p, const char *q)
+{
+    char *out = malloc((size_t)(q - p) + 1);
+    if (!out)
+        return NULL;
+    size_t k = 0;
+    for (const char *c = p; c < q; c++) {
+        if (*c == '\\' && c + 1 < q) {
+            c++;
+            switch (*c) {
+            case 'n': out[k++] = '\n'; break;
+            case 't': out[k++] = '\t'; break;
+            case 'r': out[k++] = '\r'; break;
+            default: out[k++] = *c; break; /* \\ \' \" */
+            }
+        } else {
+            out[k++] = *c;
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
 /* A ChatML template's built-in system prompt: a single Jinja string literal
  * '<|im_start|>system\n' TEXT '<|im_end|>' with non-empty TEXT (Qwen2,
  * Qwen2.5, SmolLM2 print one when the conversation has no system message).
@@ -104,7 +130,6 @@ static char *find_default_system(const char *s, size_t n)
         const char *t = memmem(q, (size_t)(end - q), tail, sizeof tail - 1);
         if (!t || t <= q)
             continue;
-        size_t tlen = (size_t)(t - q);
         /* The text must lie inside the same literal: no unescaped quote. */
         bool inside = true;
         for (const char *c = q; c < t; c++) {
@@ -119,25 +144,7 @@ static char *find_default_system(const char *s, size_t n)
         }
         if (!inside)
             continue;
-        char *out = malloc(tlen + 1);
-        if (!out)
-            return NULL;
-        size_t k = 0;
-        for (const char *c = q; c < t; c++) {
-            if (*c == '\\' && c + 1 < t) {
-                c++;
-                switch (*c) {
-                case 'n': out[k++] = '\n'; break;
-                case 't': out[k++] = '\t'; break;
-                case 'r': out[k++] = '\r'; break;
-                default: out[k++] = *c; break; /* \\ \' \" */
-                }
-            } else {
-                out[k++] = *c;
-            }
-        }
-        out[k] = '\0';
-        return out;
+        return unescape_literal(q, t);
     }
     return NULL;
 }
@@ -171,25 +178,7 @@ static char *find_set_literal(const char *s, size_t n, const char *name)
         q += (*q == '\\' && q + 1 < end) ? 2 : 1;
     if (q >= end)
         return NULL;
-    char *out = malloc((size_t)(q - p) + 1);
-    if (!out)
-        return NULL;
-    size_t k = 0;
-    for (const char *c = p; c < q; c++) {
-        if (*c == '\\' && c + 1 < q) {
-            c++;
-            switch (*c) {
-            case 'n': out[k++] = '\n'; break;
-            case 't': out[k++] = '\t'; break;
-            case 'r': out[k++] = '\r'; break;
-            default: out[k++] = *c; break;
-            }
-        } else {
-            out[k++] = *c;
-        }
-    }
-    out[k] = '\0';
-    return out;
+    return unescape_literal(p, q);
 }
 
 /* The [INST] families, told apart by how the template handles a system
