@@ -110,22 +110,9 @@ FR_AI void fr_fgemm_y(const fr_mm_args *a, int64_t r0, int64_t r1, const int T)
         return;
     }
     for (int64_t r = r0; r < r1; r += 3) {
-        int64_t t = 0;
-        for (; t + 4 <= a->n_tok; t += 4)
-            fr_ftile_y(a, r, r1, t, T, 3, 4);
-        switch (a->n_tok - t) {
-        case 3:
-            fr_ftile_y(a, r, r1, t, T, 3, 3);
-            break;
-        case 2:
-            fr_ftile_y(a, r, r1, t, T, 3, 2);
-            break;
-        case 1:
-            fr_ftile_y(a, r, r1, t, T, 3, 1);
-            break;
-        default:
-            break;
-        }
+#define FR_TILE_(t, rn) fr_ftile_y(a, r, r1, t, T, 3, rn)
+        FR_FOR_TOKEN_TILES(a->n_tok, FR_TILE_);
+#undef FR_TILE_
     }
 }
 

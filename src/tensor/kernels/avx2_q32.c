@@ -141,22 +141,9 @@ FR_AI void fr_q_gemm_y(const fr_mm_args *a, int64_t r0, int64_t r1, const int T)
         return;
     }
     for (int64_t r = r0; r < r1; r += 2) {
-        int64_t t = 0;
-        for (; t + 4 <= a->n_tok; t += 4)
-            fr_q_tile_y(a, r, r1, t, T, 2, 4);
-        switch (a->n_tok - t) {
-        case 3:
-            fr_q_tile_y(a, r, r1, t, T, 2, 3);
-            break;
-        case 2:
-            fr_q_tile_y(a, r, r1, t, T, 2, 2);
-            break;
-        case 1:
-            fr_q_tile_y(a, r, r1, t, T, 2, 1);
-            break;
-        default:
-            break;
-        }
+#define FR_TILE_(t, rn) fr_q_tile_y(a, r, r1, t, T, 2, rn)
+        FR_FOR_TOKEN_TILES(a->n_tok, FR_TILE_);
+#undef FR_TILE_
     }
 }
 

@@ -93,22 +93,9 @@ FR_AI void fr_ftile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, const
 FR_AI void fr_fgemm(const fr_mm_args *a, int64_t r0, int64_t r1, const int T)
 {
     for (int64_t r = r0; r < r1; r += 4) {
-        int64_t t = 0;
-        for (; t + 4 <= a->n_tok; t += 4)
-            fr_ftile(a, r, r1, t, T, 4, 4);
-        switch (a->n_tok - t) {
-        case 3:
-            fr_ftile(a, r, r1, t, T, 4, 3);
-            break;
-        case 2:
-            fr_ftile(a, r, r1, t, T, 4, 2);
-            break;
-        case 1:
-            fr_ftile(a, r, r1, t, T, 4, 1);
-            break;
-        default:
-            break;
-        }
+#define FR_TILE_(t, rn) fr_ftile(a, r, r1, t, T, 4, rn)
+        FR_FOR_TOKEN_TILES(a->n_tok, FR_TILE_);
+#undef FR_TILE_
     }
 }
 

@@ -233,22 +233,9 @@ FR_AI void fr_k_gemm(const fr_mm_args *a, int64_t r0, int64_t r1, const int T, v
                     fr_k_dec(T, a->w + (size_t)fr_min64(r + i, r1 - 1) * a->row_bytes + b * bs,
                              &panel[b * 4 + i]);
         }
-        int64_t t = 0;
-        for (; t + 4 <= a->n_tok; t += 4)
-            fr_k_tile(a, panel, r, r1, t, T, 4, 4);
-        switch (a->n_tok - t) {
-        case 3:
-            fr_k_tile(a, panel, r, r1, t, T, 4, 3);
-            break;
-        case 2:
-            fr_k_tile(a, panel, r, r1, t, T, 4, 2);
-            break;
-        case 1:
-            fr_k_tile(a, panel, r, r1, t, T, 4, 1);
-            break;
-        default:
-            break;
-        }
+#define FR_TILE_(t, rn) fr_k_tile(a, panel, r, r1, t, T, 4, rn)
+        FR_FOR_TOKEN_TILES(a->n_tok, FR_TILE_);
+#undef FR_TILE_
     }
 }
 

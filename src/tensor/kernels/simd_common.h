@@ -27,6 +27,23 @@
 #define FR_AI static inline __attribute__((always_inline))
 #define FR_UNROLL _Pragma("GCC unroll 16")
 
+/* Runs TILE(t, RN) over n_tok tokens: tiles of 4 tokens, then one tile of
+ * the 3, 2 or 1 left. Each RN is a compile-time constant, so every call is
+ * its own unrolled instance of the tile function. TILE is a function-like
+ * macro the caller defines (and undefines) around the use. */
+#define FR_FOR_TOKEN_TILES(n_tok, TILE)                                                      \
+    do {                                                                                     \
+        int64_t t_ = 0;                                                                      \
+        for (; t_ + 4 <= (n_tok); t_ += 4)                                                   \
+            TILE(t_, 4);                                                                     \
+        switch ((n_tok) - t_) {                                                              \
+        case 3: TILE(t_, 3); break;                                                          \
+        case 2: TILE(t_, 2); break;                                                          \
+        case 1: TILE(t_, 1); break;                                                          \
+        default: break;                                                                      \
+        }                                                                                    \
+    } while (0)
+
 FR_AI uint16_t fr_u16(const uint8_t *p)
 {
     uint16_t v;
