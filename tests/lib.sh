@@ -40,3 +40,29 @@ finish() {
   echo "ok"
   exit 0
 }
+
+# npm_pinned DIR PKG@VERSION: true when DIR/node_modules holds that version.
+npm_pinned() {
+  grep -qs "\"version\": \"${2##*@}\"" "$1/node_modules/${2%@*}/package.json"
+}
+# npm_install_once DIR PKG@VERSION...: the pinned npm packages, installed into
+# DIR once (under a lock: the tests of one build tree share it); skips the
+# test (exit 77) when npm cannot install them (no registry).
+npm_install_once() {
+  local root=$1 p; shift
+  mkdir -p "$root"
+  (
+    flock 9
+    for p in "$@"; do
+      npm_pinned "$root" "$p" && continue
+      cd "$root" && timeout 600 npm install --no-audit --no-fund --silent --omit=optional \
+        --prefix "$root" "$@" >"$root/npm.log" 2>&1
+      break
+    done
+  ) 9>"$root/.lock"
+  for p in "$@"; do
+    npm_pinned "$root" "$p" && continue
+    echo "SKIP: npm install $* failed (no registry?): $(tail -3 "$root/npm.log" 2>/dev/null)"
+    exit 77
+  done
+}

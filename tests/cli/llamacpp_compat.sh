@@ -22,20 +22,7 @@ command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node an
 
 NLC_VERSION=3.22.1
 root=$B/llamacpp-npm
-mkdir -p "$root"
-(
-  flock 9
-  if ! grep -qs "\"version\": \"$NLC_VERSION\"" "$root/node_modules/node-llama-cpp/package.json" ||
-     [ ! -d "$root/node_modules/@node-llama-cpp/linux-x64" ]; then
-    cd "$root" && timeout 600 npm install --no-audit --no-fund --silent --omit=optional \
-      --prefix "$root" "node-llama-cpp@$NLC_VERSION" "@node-llama-cpp/linux-x64@$NLC_VERSION" \
-      >"$root/npm.log" 2>&1
-  fi
-) 9>"$root/.lock"
-if [ ! -d "$root/node_modules/@node-llama-cpp/linux-x64" ]; then
-  echo "SKIP: npm install node-llama-cpp@$NLC_VERSION failed (no registry?): $(tail -3 "$root/npm.log" 2>/dev/null)"
-  exit 77
-fi
+npm_install_once "$root" "node-llama-cpp@$NLC_VERSION" "@node-llama-cpp/linux-x64@$NLC_VERSION"
 export LLAMACPP_NODE_MODULES=$root/node_modules
 
 PROMPT="Once upon a time"

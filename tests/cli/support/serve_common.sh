@@ -103,21 +103,8 @@ json_get() {
 
 OPENAI_VERSION=4.95.0
 need_openai() {
-  local root=${FR_BUILD:-$TMP}/serve-npm
-  mkdir -p "$root"
-  (
-    flock 9
-    if [ ! -f "$root/node_modules/openai/package.json" ] ||
-       ! grep -q "\"version\": \"$OPENAI_VERSION\"" "$root/node_modules/openai/package.json"; then
-      cd "$root" && timeout 300 npm install --no-audit --no-fund --silent --prefix "$root" \
-        "openai@$OPENAI_VERSION" >"$root/npm.log" 2>&1
-    fi
-  ) 9>"$root/.lock"
-  if [ ! -f "$root/node_modules/openai/package.json" ]; then
-    echo "SKIP: npm install openai@$OPENAI_VERSION failed (no registry?): $(tail -3 "$root/npm.log" 2>/dev/null)"
-    exit 77
-  fi
-  export OPENAI_NODE_MODULES=$root/node_modules
+  npm_install_once "${FR_BUILD:-$TMP}/serve-npm" "openai@$OPENAI_VERSION"
+  export OPENAI_NODE_MODULES=${FR_BUILD:-$TMP}/serve-npm/node_modules
 }
 
 random_model() {
