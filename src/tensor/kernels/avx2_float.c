@@ -47,9 +47,7 @@ FR_AI void fr_ftile_y(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, con
     const uint8_t *w[4];
     const float *x[4];
     __m256 acc[4][4];
-    FR_UNROLL
-    for (int i = 0; i < RM; i++)
-        w[i] = a->w + (size_t)fr_min64(r + i, r1 - 1) * a->row_bytes;
+    fr_tile_rows(a, r, r1, RM, w);
     FR_UNROLL
     for (int j = 0; j < RN; j++)
         x[j] = a->x + fr_min64(t + j, a->n_tok - 1) * a->ldx;

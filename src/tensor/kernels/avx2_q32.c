@@ -64,9 +64,7 @@ FR_AI void fr_q_tile_y(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, co
     const int8_t *aq[4];
     const float *ad[4], *as[4];
     __m256 acc[4][4];
-    FR_UNROLL
-    for (int i = 0; i < RM; i++)
-        w[i] = a->w + (size_t)fr_min64(r + i, r1 - 1) * a->row_bytes;
+    fr_tile_rows(a, r, r1, RM, w);
     FR_UNROLL
     for (int j = 0; j < RN; j++) {
         int64_t tj = fr_min64(t + j, a->n_tok - 1);

@@ -340,9 +340,7 @@ FR_AI void fr_q_pack(const fr_mm_args *a, int64_t r, int64_t r1, const int T, ui
     const __m512i voff = _mm512_set1_epi8((char)fr_q_off(T));
     const __m512i v128 = _mm512_set1_epi8((char)0x80);
     const uint8_t *w[4];
-    FR_UNROLL
-    for (int i = 0; i < 4; i++)
-        w[i] = a->w + (size_t)fr_min64(r + i, r1 - 1) * a->row_bytes;
+    fr_tile_rows(a, r, r1, 4, w);
     const size_t pf = fr_pf_dist(4 * a->row_bytes);
     const uint8_t *lim = fr_pf_lim(a, r1);
     int64_t nb = a->n_in / FR_QA_BLK;

@@ -71,9 +71,7 @@ FR_AI void fr_k_tile(const fr_mm_args *a, const fr_kdec *panel, int64_t r, int64
     const int16_t *ab[4];
     __m512 acc[4][4];
     fr_kdec dec[4];
-    FR_UNROLL
-    for (int i = 0; i < RM; i++)
-        w[i] = a->w + (size_t)fr_min64(r + i, r1 - 1) * a->row_bytes;
+    fr_tile_rows(a, r, r1, RM, w);
     FR_UNROLL
     for (int j = 0; j < RN; j++) {
         int64_t tj = fr_min64(t + j, a->n_tok - 1);

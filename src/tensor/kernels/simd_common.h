@@ -72,6 +72,16 @@ FR_AI float fr_h2f(uint16_t h)
 
 FR_AI int64_t fr_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* The RM weight rows of a tile starting at row r; rows at or past r1 repeat
+ * the last one (computed, never stored), so every tile has the same shape. */
+FR_AI void fr_tile_rows(const fr_mm_args *a, int64_t r, int64_t r1, const int RM,
+                        const uint8_t *w[])
+{
+    FR_UNROLL
+    for (int i = 0; i < RM; i++)
+        w[i] = a->w + (size_t)fr_min64(r + i, r1 - 1) * a->row_bytes;
+}
+
 /* Horizontal sum of 8 floats in a fixed order. */
 FR_AI float fr_y_hsum(__m256 a)
 {
