@@ -56,6 +56,8 @@ static bool is_symbol(int8_t cat)
 /* First code point of c's canonical decomposition (c itself if none). */
 static uint32_t base_of(const UNormalizer2 *nfd, uint32_t c)
 {
+    if (c < 0xC0) /* nothing below U+00C0 decomposes: skip ICU for ASCII text */
+        return c;
     UChar d[32];
     UErrorCode e = U_ZERO_ERROR;
     int32_t n = unorm2_getDecomposition(nfd, (UChar32)c, d, 32, &e);
