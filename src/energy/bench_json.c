@@ -60,6 +60,8 @@ static fr_status str(json_t *obj, const char *key, const char *where, const char
     if (!json_is_string(v))
         return fr_err_set(err, FR_E_FORMAT, "%s: %s%s must be a string", origin, where, key);
     const char *s = json_string_value(v);
+    if (required && !s[0]) /* what must be there must say something (fr_bench_summary_json agrees) */
+        return fr_err_set(err, FR_E_FORMAT, "%s: %s%s is empty", origin, where, key);
     if (strlen(s) >= n)
         return fr_err_set(err, FR_E_FORMAT, "%s: %s%s is longer than %zu characters", origin, where,
                           key, n - 1);

@@ -462,6 +462,12 @@ static void test_bench_json(void)
          "{\"low\":1,\"central\":2,\"high\":3},\"j_per_token_decode\":{\"low\":1,\"central\":2,"
          "\"high\":4}}",
          "must be > 0"},
+        /* found by fuzz_plan_json: parsed, but could not be written back */
+        {"{\"schema\":\"frugal-bench-1\",\"model\":{\"params\":1e9,\"quant\":\"\"},\"meter\":"
+         "{\"source\":\"rapl\"},\"prefill_tok_s\":10,\"decode_tok_s\":5,\"j_per_token_prefill\":"
+         "{\"low\":1,\"central\":2,\"high\":3},\"j_per_token_decode\":{\"low\":1,\"central\":2,"
+         "\"high\":4}}",
+         "model.quant is empty"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fr_status st =
