@@ -30,6 +30,15 @@ typedef enum fr_rope_style {
     FR_ROPE_NEOX = 2    /* rotate halves (x[i], x[i + n/2]): qwen2, qwen3 */
 } fr_rope_style;
 
+/* How rope's frequencies are stretched for long contexts (the factors of
+ * Llama 3.1 and LongRoPE come as tensors and combine with any of these). */
+typedef enum fr_rope_scaling {
+    FR_ROPE_SCALING_NONE = 0,
+    FR_ROPE_SCALING_LINEAR, /* positions divided by rope.scaling.factor */
+    FR_ROPE_SCALING_YARN,   /* YaRN: interpolation ramped over the pairs, plus a
+                               magnitude correction */
+} fr_rope_scaling;
+
 typedef struct fr_hparams {
     char arch[32];         /* general.architecture: one of fr_model_supported_archs() */
     uint32_t n_vocab;
@@ -48,6 +57,20 @@ typedef struct fr_hparams {
     float rope_base;
     float rope_freq_scale; /* 1 / linear scaling factor */
     fr_rope_style rope_style;
+    fr_rope_scaling rope_scaling;
+    uint32_t n_ctx_orig;   /* rope.scaling.original_context_length (YaRN, LongRoPE) */
+    float rope_attn_factor; /* rope.scaling.attn_factor: rope's cos and sin are
+                               multiplied by it (LongRoPE) */
+    uint32_t n_swa;        /* sliding window: layers that use one attend to the
+                              last n_swa positions (0: none) */
+    float rope_base_swa;   /* rope base and scale of the sliding-window layers */
+    float rope_freq_scale_swa;
+    float embd_scale;      /* token embeddings are multiplied by this (gemma:
+                              sqrt(n_embd)); 1 otherwise */
+    float attn_scale;      /* q is multiplied by this before attention, which
+                              then does not divide by sqrt(head_dim) (gemma3);
+                              0: the usual 1 / sqrt(head_dim) */
+    float logit_softcap;   /* logits = c tanh(logits / c) (0: none) */
     bool has_qkv_bias;     /* qwen2 */
     bool has_qk_norm;      /* qwen3 */
     bool tied_output;      /* output head reuses token_embd */

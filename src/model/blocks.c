@@ -5,8 +5,11 @@
  *   q, k, v = h Wq, h Wk, h Wv (+ biases) (+ LoRA, added before biases as
  *             llama.cpp's llm_build_lora_mm does)
  *   per-head rmsnorm of q, k (qwen3's q_norm / k_norm, when present)
- *   rope(q, k) at each token's position; k, v appended to the cache
- *   att = softmax(q k^T / sqrt(head_dim), causal) v   (grouped-query heads)
+ *   rope(q, k) at each token's position (the window layers' rope on window
+ *             layers); k, v appended to the cache
+ *   att = softmax(q k^T / sqrt(head_dim), causal) v   (grouped-query heads;
+ *         a sliding window on window layers; sinks in the softmax when the
+ *         arch has them; q * attn_scale instead of / sqrt(head_dim) when set)
  *   o = att Wo (+ bias)
  * Feed-forward:
  *   o = (act(h Wgate) * (h Wup)) Wdown
@@ -45,11 +48,24 @@ void fr_blk_attn(fr_fwd *f, uint32_t l, float *h, float *o)
     if (fr_lf(ly, FR_T_ATTN_K_NORM))
         ops->rmsnorm(be, f->k, f->k, fr_lf(ly, FR_T_ATTN_K_NORM), n * hp->n_head_kv, hd,
                      hp->norm_eps);
-    ops->rope(be, f->q, n, hp->n_head, hp->head_dim, f->rope_cs, hp->n_rot / 2, hp->rope_style);
-    ops->rope(be, f->k, n, hp->n_head_kv, hp->head_dim, f->rope_cs, hp->n_rot / 2, hp->rope_style);
+    const float *cs = f->rope_cs[ly->swa];
+    ops->rope(be, f->q, n, hp->n_head, hp->head_dim, cs, hp->n_rot / 2, hp->rope_style);
+    ops->rope(be, f->k, n, hp->n_head_kv, hp->head_dim, cs, hp->n_rot / 2, hp->rope_style);
     ops->kv_store(be, l, f->seq, f->pos, f->k, f->v, n);
 
-    fr_attn_args aa = {l, f->n_tok, f->seq, f->pos, f->q, h, sqrtf((float)hd)};
+    fr_attn_args aa = {l,
+                       f->n_tok,
+                       f->seq,
+                       f->pos,
+                       f->q,
+                       h,
+                       sqrtf((float)hd),
+                       ly->swa ? hp->n_swa : 0,
+                       fr_lf(ly, FR_T_ATTN_SINKS)};
+    if (hp->attn_scale > 0) { /* gemma3: q scaled first, as llama.cpp does */
+        ops->scale(be, f->q, hp->attn_scale, n * qd);
+        aa.kq_div = 1.0f;
+    }
     ops->attention(be, &aa);
     ops->matmul(be, fr_lw(ly, FR_T_ATTN_OUT), h, n, o, hp->n_embd);
     if (f->lora)

@@ -32,8 +32,10 @@ typedef struct fr_fwd {
     float *o;               /* [n_embd] a block's output */
     float *gate;            /* [n_ff] */
     float *up;              /* [n_ff] */
-    float *rope_cs;         /* [n_rot] cos, sin per rotated pair at each token's position */
-    const float *rope_freq; /* [n_rot / 2] rotation frequency of each pair (host) */
+    /* rope angles at each token's position, [n_rot] cos, sin per rotated
+     * pair: [0] for the layers without a sliding window, [1] for those with
+     * one (the same buffer when their rope is the same) */
+    float *rope_cs[2];
 } fr_fwd;
 
 /* Self-attention of layer l: h (consumed) -> o. */

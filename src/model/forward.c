@@ -3,14 +3,14 @@
  * buffers, and the forward pass of a decoder for a batch of tokens that may
  * belong to different sequences.
  *
- *   x = token_embd[token]
+ *   x = token_embd[token] (* embd_scale)
  *   per layer, for each block of the architecture's layer (arch/<name>.c):
  *     x += post_norm(block(pre_norm(x)))      (blocks.c: attention, FFN, ...)
  *   logits = output(rmsnorm(x) * output_norm)  for the tokens that ask
  *
  * Every operation runs through the backend's table (ops.h; the CPU today).
- * The rope angles are computed once per chunk, not per layer and head (the
- * same values). All buffers are allocated at create time: decode allocates
+ * The rope angles are computed once per chunk (per rope variant: gemma3's
+ * window layers have their own), not per layer and head. All buffers are allocated at create time: decode allocates
  * nothing except when a batch asks for more logits rows than any batch
  * before it.
  */
@@ -33,7 +33,10 @@ struct fr_context {
     int32_t *pos;         /* [n_batch] position of each token in its sequence */
     int32_t *sq;          /* [n_batch] sequence of each token */
     uint32_t *rows;       /* [n_batch] chunk rows whose logits are wanted */
-    float *rope_freq;     /* [n_rot / 2] rotation frequency of each pair */
+    float *rope_freq[2];  /* [n_rot / 2] rotation frequency of each pair: layers
+                             without, with a sliding window */
+    float rope_mscale[2]; /* their magnitudes */
+    bool rope_two;        /* the window layers' rope differs */
     fr_lora_set *lora;    /* active LoRA adapters (lora.c) or NULL */
     float *logits;        /* [logits_cap, n_vocab] */
     uint32_t logits_cap;  /* rows allocated */
@@ -97,25 +100,32 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     f->o = c->ops->alloc(c->be, nb * E);
     f->gate = c->ops->alloc(c->be, nb * hp->n_ff);
     f->up = c->ops->alloc(c->be, nb * hp->n_ff);
-    f->rope_cs = c->ops->alloc(c->be, nb * (hp->n_rot + 1));
+    f->rope_cs[0] = c->ops->alloc(c->be, nb * (hp->n_rot + 1));
     c->seq_len = calloc(p.n_seq, sizeof *c->seq_len);
     c->seq_tok = calloc((size_t)p.n_seq * p.n_ctx, sizeof *c->seq_tok);
     c->pos = malloc(nb * sizeof(int32_t));
     c->sq = malloc(nb * sizeof(int32_t));
     c->rows = malloc(nb * sizeof(uint32_t));
-    c->rope_freq = malloc((hp->n_rot / 2 + 1) * sizeof(float));
+    c->rope_freq[0] = malloc((hp->n_rot / 2 + 1) * sizeof(float));
+    c->rope_freq[1] = malloc((hp->n_rot / 2 + 1) * sizeof(float));
     f->pos = c->pos;
     f->seq = c->sq;
-    f->rope_freq = c->rope_freq;
-    for (uint32_t i = 0; c->rope_freq && i < hp->n_rot / 2; i++) {
-        float freq = 1.0f / powf(hp->rope_base, (float)(2 * i) / (float)hp->n_rot);
-        freq *= hp->rope_freq_scale;
-        if (m->rope_freqs)
-            freq /= m->rope_freqs[i];
-        c->rope_freq[i] = freq;
+    bool ok = f->x && f->h && f->q && f->k && f->v && f->o && f->gate && f->up && f->rope_cs[0] &&
+              c->seq_len && c->seq_tok && c->pos && c->sq && c->rows && c->rope_freq[0] &&
+              c->rope_freq[1];
+    if (ok) {
+        fr_rope_freqs(m, false, p.n_ctx, c->rope_freq[0], &c->rope_mscale[0]);
+        fr_rope_freqs(m, true, p.n_ctx, c->rope_freq[1], &c->rope_mscale[1]);
+        bool any_swa = false;
+        for (uint32_t l = 0; l < hp->n_layer; l++)
+            any_swa |= m->layers[l].swa;
+        c->rope_two = any_swa && (c->rope_mscale[0] != c->rope_mscale[1] ||
+                                  memcmp(c->rope_freq[0], c->rope_freq[1],
+                                         hp->n_rot / 2 * sizeof(float)) != 0);
+        f->rope_cs[1] = c->rope_two ? c->ops->alloc(c->be, nb * (hp->n_rot + 1)) : f->rope_cs[0];
+        ok = f->rope_cs[1] != NULL;
     }
-    if (!(f->x && f->h && f->q && f->k && f->v && f->o && f->gate && f->up && f->rope_cs &&
-          c->seq_len && c->seq_tok && c->pos && c->sq && c->rows && c->rope_freq)) {
+    if (!ok) {
         fr_context_free(c);
         return fr_err_set(err, FR_E_NOMEM, "out of memory allocating a context's batch buffers "
                           "(n_batch %u)", p.n_batch);
@@ -135,7 +145,8 @@ void fr_context_free(fr_context *c)
     free(c->pos);
     free(c->sq);
     free(c->rows);
-    free(c->rope_freq);
+    free(c->rope_freq[0]);
+    free(c->rope_freq[1]);
     free(c->logits);
     fr_lora_set_free(c->lora);
     free(c);
@@ -188,7 +199,11 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
     f->lora = c->lora;
 
     ops->get_rows(be, &m->tok_embd, tokens, n_tok, f->x);
-    ops->rope_angles(be, f->rope_cs, c->rope_freq, hp->n_rot / 2, c->pos, n_tok);
+    if (hp->embd_scale != 1.0f)
+        ops->scale(be, f->x, hp->embd_scale, n_tok * E);
+    for (int v = 0; v < 1 + c->rope_two; v++)
+        ops->rope_angles(be, f->rope_cs[v], c->rope_freq[v], hp->n_rot / 2, c->rope_mscale[v],
+                         c->pos, n_tok);
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const fr_layer *ly = &m->layers[l];
         for (size_t b = 0; b < arch->n_blocks; b++) {
@@ -216,6 +231,8 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
         ops->matmul(be, &m->output, f->h, n_logit_rows, lg, hp->n_vocab);
         if (c->lora)
             ops->lora(be, c->lora, 0, FR_LORA_OUTPUT, f->h, n_logit_rows, lg, hp->n_vocab);
+        if (hp->logit_softcap > 0)
+            ops->softcap(be, lg, hp->logit_softcap, (int64_t)n_logit_rows * hp->n_vocab);
     }
 }
 

@@ -57,6 +57,38 @@ fr_status fr_hp_f32(fr_hp_reader *r, const char *suffix, float *out, float dflt)
     return st;
 }
 
+fr_status fr_hp_swa_pattern(fr_hp_reader *r, uint32_t n_pattern)
+{
+    fr_loader *L = r->L;
+    fr_model *m = L->m;
+    uint32_t n_layer = m->hp.n_layer;
+    char key[128];
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", m->hp.arch);
+    int64_t i = fr_gguf_find_key(m->gguf, key);
+    if (i >= 0 && fr_gguf_kv_type(m->gguf, i) == FR_GGUF_ARRAY) {
+        fr_gguf_arr a;
+        fr_status st = fr_gguf_kv_get_arr(m->gguf, i, &a, L->err);
+        if (st)
+            return st;
+        if (a.n != n_layer)
+            return fr_err_set(L->err, FR_E_FORMAT, "%s: %s has %llu entries for %u layers", L->path,
+                              key, (unsigned long long)a.n, n_layer);
+        for (uint32_t l = 0; l < n_layer; l++) {
+            bool b;
+            if (fr_gguf_arr_bool(&a, l, &b) != FR_OK)
+                return fr_err_set(L->err, FR_E_FORMAT, "%s: %s[%u] is not a bool", L->path, key, l);
+            m->layers[l].swa = b;
+        }
+        return FR_OK;
+    }
+    fr_status st = fr_hp_u32(r, "attention.sliding_window_pattern", &n_pattern, false, n_pattern);
+    if (st)
+        return st;
+    for (uint32_t l = 0; l < n_layer; l++)
+        m->layers[l].swa = n_pattern <= 1 || l % n_pattern < n_pattern - 1;
+    return FR_OK;
+}
+
 static void fr_fmt_shape(const int64_t *ne, uint32_t n, char *buf, size_t sz)
 {
     size_t o = 0;
@@ -230,21 +262,38 @@ static fr_status fr_load_hparams(fr_loader *L)
     snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch);
     fr_gguf_str stype;
     if (fr_gguf_get_str(m->gguf, key, &stype, NULL) == FR_OK) {
-        if (fr_str_is(&stype, "linear")) {
+        if (fr_str_is(&stype, "linear") || fr_str_is(&stype, "yarn")) {
             float factor = 1.0f;
             if ((st = fr_hp_f32(r, "rope.scaling.factor", &factor, 1.0f)))
                 return st;
+            if (factor == 0.0f) /* llama.cpp reads 0 as no scaling */
+                factor = 1.0f;
             if (!(factor >= 1.0f && factor < 1e6f))
                 return fr_err_set(L->err, FR_E_FORMAT, "%s: rope scaling factor %g", L->path,
                                   (double)factor);
             hp->rope_freq_scale = 1.0f / factor;
+            hp->rope_scaling = fr_str_is(&stype, "yarn") ? FR_ROPE_SCALING_YARN
+                                                         : FR_ROPE_SCALING_LINEAR;
         } else if (!fr_str_is(&stype, "none") && !fr_str_is(&stype, "llama3")) {
             return fr_err_set(L->err, FR_E_UNSUPPORTED,
-                              "%s: rope scaling type '%.*s' is not supported (linear, llama3 via "
-                              "rope_freqs)", L->path, (int)(stype.len > 32 ? 32 : stype.len),
-                              stype.ptr);
+                              "%s: rope scaling type '%.*s' is not supported (linear, yarn, "
+                              "llama3 via rope_freqs)", L->path,
+                              (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
         }
     }
+    if ((st = fr_hp_u32(r, "rope.scaling.original_context_length", &hp->n_ctx_orig, false,
+                        hp->n_ctx_train)) ||
+        (st = fr_hp_f32(r, "rope.scaling.attn_factor", &hp->rope_attn_factor, 1.0f)) ||
+        (st = fr_hp_f32(r, "rope.freq_base_swa", &hp->rope_base_swa, 10000.0f)))
+        return st;
+    if (!(hp->rope_attn_factor > 0 && hp->rope_attn_factor < 100) || !(hp->rope_base_swa > 1) ||
+        hp->n_ctx_orig == 0)
+        return fr_err_set(L->err, FR_E_FORMAT,
+                          "%s: implausible rope settings (attn_factor %g, freq_base_swa %g, "
+                          "original_context_length %u)", L->path, (double)hp->rope_attn_factor,
+                          (double)hp->rope_base_swa, hp->n_ctx_orig);
+    hp->rope_freq_scale_swa = 1.0f;
+    hp->embd_scale = 1.0f;
     hp->rope_style = ai->rope;
     if ((st = fr_hp_u32(r, "expert_count", &hp->n_expert, false, 0)) ||
         (st = fr_hp_u32(r, "expert_used_count", &hp->n_expert_used, false, 0)) ||
@@ -265,8 +314,20 @@ static fr_status fr_load_hparams(fr_loader *L)
         return fr_err_set(L->err, FR_E_FORMAT, "%s: %s has %lld rows", L->path,
                           fr_tn_suffix(FR_T_TOKEN_EMBD), (long long)emb->ne[1]);
     hp->n_vocab = (uint32_t)emb->ne[1];
+    m->layers = calloc(hp->n_layer, sizeof *m->layers);
+    if (!m->layers)
+        return fr_err_set(L->err, FR_E_NOMEM, "%s: out of memory", L->path);
     if (ai->hparams && (st = ai->hparams(r, hp, L->err)))
         return st;
+    if (hp->n_swa > (1u << 24) || !(hp->logit_softcap >= 0 && hp->logit_softcap < 1e6f) ||
+        !(hp->attn_scale >= 0 && hp->attn_scale < 1e3f))
+        return fr_err_set(L->err, FR_E_FORMAT,
+                          "%s: implausible sliding window %u, logit softcap %g or attention "
+                          "scale %g", L->path, hp->n_swa, (double)hp->logit_softcap,
+                          (double)hp->attn_scale);
+    if (!hp->n_swa)
+        for (uint32_t l = 0; l < hp->n_layer; l++)
+            m->layers[l].swa = false;
     return FR_OK;
 }
 
@@ -277,9 +338,6 @@ static fr_status fr_bind_weights(fr_loader *L)
     const fr_arch *a = m->arch;
     fr_wt g[FR_T_LAYER_];
     memset(g, 0, sizeof g);
-    m->layers = calloc(hp->n_layer, sizeof *m->layers);
-    if (!m->layers)
-        return fr_err_set(L->err, FR_E_NOMEM, "%s: out of memory", L->path);
     fr_status st;
     for (size_t i = 0; i < a->n_tensors; i++) {
         const fr_tensor_spec *sp = &a->tensors[i];
@@ -295,6 +353,8 @@ static fr_status fr_bind_weights(fr_loader *L)
     m->tok_embd = g[FR_T_TOKEN_EMBD].w;
     m->out_norm = g[FR_T_OUTPUT_NORM].f;
     m->rope_freqs = g[FR_T_ROPE_FREQS].f;
+    m->rope_long = g[FR_T_ROPE_FACTORS_LONG].f;
+    m->rope_short = g[FR_T_ROPE_FACTORS_SHORT].f;
     hp->has_rope_freqs = m->rope_freqs != NULL;
     if (g[FR_T_OUTPUT].w.data) {
         m->output = g[FR_T_OUTPUT].w;

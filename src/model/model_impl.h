@@ -28,6 +28,8 @@ typedef struct fr_wt {
 
 typedef struct fr_layer {
     fr_wt t[FR_T_COUNT_]; /* by role; whole-model roles unused */
+    bool swa;             /* attends to a sliding window (hp.n_swa), with the
+                             window layers' rope */
 } fr_layer;
 
 /* Layer ly's matrix of role t, or NULL when the file has none. */
@@ -46,12 +48,25 @@ struct fr_model {
     fr_weight tok_embd;      /* [n_embd, n_vocab] */
     const float *out_norm;   /* [n_embd] */
     fr_weight output;        /* [n_embd, n_vocab]; == tok_embd when tied */
-    const float *rope_freqs; /* [n_rot/2] or NULL */
+    const float *rope_freqs; /* [n_rot/2] or NULL (Llama 3.1) */
+    const float *rope_long;  /* [n_rot/2] LongRoPE factors or NULL (phi3) */
+    const float *rope_short;
     fr_layer *layers;        /* [n_layer] */
     float **owned;           /* float tensors converted to F32 at load */
     size_t n_owned;
     uint64_t weight_bytes;
     uint64_t n_params;
 };
+
+/* Rope of the layers with (swa) or without a sliding window, at contexts
+ * of n_ctx positions per sequence: freq[n_rot / 2] and the magnitude of cos
+ * and sin (rope.c). */
+void fr_rope_freqs(const fr_model *m, bool swa, uint32_t n_ctx, float *freq, float *mscale);
+
+/* The layers marked swa by an arch hook: pattern n (0 or 1: every layer)
+ * makes layer l a window layer unless l % n == n - 1 (llama.cpp's
+ * set_swa_pattern), unless the file has the key
+ * <arch>.attention.sliding_window_pattern (a count, or one bool per layer). */
+fr_status fr_hp_swa_pattern(fr_hp_reader *r, uint32_t n_pattern);
 
 #endif

@@ -48,6 +48,9 @@ typedef struct fr_attn_args {
     float *out;         /* [n_tok][n_head * head_dim] */
     float kq_div;       /* q.k is divided by this (sqrt(head_dim) unless the arch
                            scales q itself) */
+    uint32_t window;    /* > 0: a query at position p sees keys at p - window < p' <= p */
+    const float *sinks; /* [n_head] logits that join each head's softmax without a
+                           value (gpt-oss), or NULL */
 } fr_attn_args;
 
 typedef struct fr_ops {
@@ -77,8 +80,13 @@ typedef struct fr_ops {
     void (*add)(fr_be *be, float *y, const float *x, int64_t n);
     /* y[r][i] += b[i], rows of d values */
     void (*add_rows)(fr_be *be, float *y, const float *b, int64_t rows, int64_t d);
-    /* cs[t][2i], cs[t][2i+1] = cos, sin of pos[t] * freq[i], i < n_freq */
-    void (*rope_angles)(fr_be *be, float *cs, const float *freq, uint32_t n_freq,
+    /* y[i] *= s, i < n */
+    void (*scale)(fr_be *be, float *y, float s, int64_t n);
+    /* y[i] = c tanh(y[i] / c) */
+    void (*softcap)(fr_be *be, float *y, float c, int64_t n);
+    /* cs[t][2i], cs[t][2i+1] = mscale cos, mscale sin of pos[t] * freq[i],
+     * i < n_freq (freq: host array) */
+    void (*rope_angles)(fr_be *be, float *cs, const float *freq, uint32_t n_freq, float mscale,
                         const int32_t *pos, int64_t n);
     /* rotates the first 2 n_freq values of each of n_heads heads (head_dim
      * apart) of every row t of x by the angles cs[t] */

@@ -14,12 +14,13 @@
  * baseline x86-64 and NEON on ARM) and small register tiles; nothing is
  * reassociated behind the programmer's back (-ffp-contract=off).
  *
- * Paths, chosen per call: the portable one in gemm.c (GCC vector
- * extensions, 4 lanes, multiply then add), AVX2 + FMA in
- * kernels/avx2_gemm.c, and AVX-512 for nn/tn in kernels/avx512_gemm.c
- * (the same arithmetic per element as AVX2, wider tiles). All are
- * deterministic; the portable path differs from the FMA ones in the last
- * bits.
+ * Paths: the kernel table of src/tensor (kernels.h sgemm_nn / nt / tn),
+ * chosen as every kernel is (cpu.h: FRUGAL_ISA or the best path): the
+ * portable one in tensor/kernels/generic_gemm.c (GCC vector extensions, 4
+ * lanes, multiply then add), AVX2 + FMA in avx2_gemm.c, and AVX-512 for
+ * nn/tn in avx512_gemm.c (the same arithmetic per element as AVX2, wider
+ * tiles). All are deterministic; the portable path differs from the FMA
+ * ones in the last bits.
  *
  * Rejected: OpenBLAS. Measured here (one core, shapes of the training
  * products): its sgemm runs at 75-120 GFLOP/s, the portable kernels at
@@ -53,42 +54,5 @@ void fr_gemm_nt_block(int64_t M, int64_t N, int64_t K, float alpha, const float 
                       const float *B, int64_t ldb, bool acc, float *C, int64_t ldc);
 void fr_gemm_tn_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                       const float *B, int64_t ldb, bool acc, float *C, int64_t ldc);
-
-/* The paths themselves (tests compare them). _avx2 only when fr_gemm_avx2()
- * says the CPU has AVX2 and FMA, _avx512 only when fr_gemm_avx512(). */
-void fr_gemm_nn_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
-                              int64_t ldc);
-void fr_gemm_nt_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
-                              int64_t ldc);
-void fr_gemm_tn_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
-                              int64_t ldc);
-void fr_gemm_nn_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
-                           int64_t ldc);
-void fr_gemm_nt_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
-                           int64_t ldc);
-void fr_gemm_tn_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
-                           int64_t ldc);
-void fr_gemm_nn_block_avx512(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                             int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
-                             int64_t ldc);
-void fr_gemm_tn_block_avx512(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                             int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
-                             int64_t ldc);
-/* C (+)= alpha * a(i,k) B with a(i,k) = A[i*sa_i + k*sa_k] (AVX2 path). */
-void fr_gemm_axpy_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                       int64_t sa_i, int64_t sa_k, const float *B, int64_t ldb, bool acc,
-                       float *C, int64_t ldc);
-bool fr_gemm_avx2(void);
-bool fr_gemm_avx512(void);
-
-/* The path for this call: 0 portable, 1 AVX2, 2 AVX-512 (nn/tn; nt stays
- * AVX2). The CPU decides; FRUGAL_ISA=generic or avx2 caps it. */
-int fr_gemm_path(void);
 
 #endif

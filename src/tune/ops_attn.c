@@ -31,28 +31,42 @@
 
 #include "tune/gemm.h"
 
-/* Softmax of rows [i0, i0 + m) of S (row r holds keys 0..i0+r; the rest is
- * set to 0), in place. S has row stride ld. */
-static void fr_causal_softmax(float *S, int64_t ld, int64_t i0, int64_t m)
+/* Softmax of rows [i0, i0 + m) of S (row r holds keys 0..i0+r; with a
+ * window only the last `window` of them; the rest is set to 0), in place; a
+ * head's sink logit joins each row's maximum and sum. S has row stride ld. */
+static void fr_causal_softmax(float *S, int64_t ld, int64_t i0, int64_t m, uint32_t window,
+                              const float *sink)
 {
     for (int64_t r = 0; r < m; r++) {
         float *s = S + r * ld;
         int64_t last = i0 + r; /* inclusive */
-        float mx = s[0];
-        for (int64_t p = 1; p <= last; p++)
+        int64_t first = window && last >= (int64_t)window ? last - (int64_t)window + 1 : 0;
+        float mx = s[first];
+        for (int64_t p = first + 1; p <= last; p++)
             if (s[p] > mx)
                 mx = s[p];
+        if (sink && *sink > mx)
+            mx = *sink;
         float sum = 0.0f;
-        for (int64_t p = 0; p <= last; p++) {
+        for (int64_t p = first; p <= last; p++) {
             s[p] = expf(s[p] - mx);
             sum += s[p];
         }
+        if (sink)
+            sum += expf(*sink - mx);
         float inv = 1.0f / sum;
-        for (int64_t p = 0; p <= last; p++)
+        for (int64_t p = first; p <= last; p++)
             s[p] *= inv;
+        for (int64_t p = 0; p < first; p++)
+            s[p] = 0.0f;
         for (int64_t p = last + 1; p < i0 + m; p++)
             s[p] = 0.0f;
     }
+}
+
+static float fr_attn_scale(const fr_attn_shape *s)
+{
+    return s->scale > 0 ? s->scale : 1.0f / sqrtf((float)s->hd);
 }
 
 /* P for query rows [i0, i1) of head h against keys [0, i1), into P (row
@@ -62,9 +76,9 @@ static void fr_attn_block_probs(float *P, const float *q, const float *k, int64_
 {
     uint32_t hd = s->hd;
     int64_t q_row = (int64_t)s->n_head * hd, kv_row = (int64_t)s->n_head_kv * hd;
-    fr_gemm_nt_block(i1 - i0, i1, hd, 1.0f / sqrtf((float)hd), q + i0 * q_row + (int64_t)h * hd,
-                     q_row, k + (int64_t)kvh * hd, kv_row, false, P, i1);
-    fr_causal_softmax(P, i1, i0, i1 - i0);
+    fr_gemm_nt_block(i1 - i0, i1, hd, fr_attn_scale(s), q + i0 * q_row + (int64_t)h * hd, q_row,
+                     k + (int64_t)kvh * hd, kv_row, false, P, i1);
+    fr_causal_softmax(P, i1, i0, i1 - i0, s->window, s->sinks ? &s->sinks[h] : NULL);
 }
 
 void fr_attention_forward(float *out, const float *q, const float *k, const float *v,
@@ -88,7 +102,7 @@ void fr_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
 {
     uint32_t hd = s->hd, grp = s->n_head / s->n_head_kv;
     int64_t q_row = (int64_t)s->n_head * hd, kv_row = (int64_t)s->n_head_kv * hd;
-    float rscale = 1.0f / sqrtf((float)hd);
+    float rscale = fr_attn_scale(s);
     float *P = scratch, *dS = scratch + FR_ATTN_BLOCK * s->n;
     for (uint32_t kvh = kv0; kvh < kv1; kvh++)
         for (uint32_t h = kvh * grp; h < (kvh + 1) * grp; h++)

@@ -1,21 +1,27 @@
 /*
  * tmodel.c - training forward/backward over the decoder (see tmodel.h).
  *
- * Per layer l, rows x [n][E] (the saved checkpoint ck[l]):
- *   h1 = rmsnorm(x) * attn_norm
- *   q = h1 Wq^T + bq + lora_q(h1)     (same for k, v)
- *   q = rmsnorm_head(q) * q_norm      (qwen3; qpre keeps the input)
- *   q, k = rope(q), rope(k)
- *   att = attention(q, k, v)          (per sequence, causal, GQA)
- *   xm = x + att Wo^T + lora_o(att)
- *   h2 = rmsnorm(xm) * ffn_norm
- *   g, u = h2 Wgate^T + lora, h2 Wup^T + lora
- *   act = silu(g) * u
- *   ck[l+1] = xm + act Wdown^T + lora_down(act)
- * and the head: hn = rmsnorm(ck[L]) * out_norm; logits = hn Wout^T; loss.
+ * The layer is the architecture's own block list (model/arch/<name>.c),
+ * walked forward and then backward, with the row operations of the
+ * inference engine (model/cpu/rows.h). For block b of layer l, rows
+ * xb[b] [n][E] (xb[0] = the saved checkpoint ck[l]):
+ *   hb[b] = rmsnorm(xb[b]) * pre                  (rstd[b] kept)
+ *   ob[b] = body(hb[b])                           (attention or feed-forward)
+ *   xb[b+1] = xb[b] + post(ob[b])                 (post: rmsnorm * post, or none)
+ * and ck[l+1] = xb[n_blocks]. Attention's body:
+ *   q = hb Wq^T + bq + lora_q(hb)     (same for k, v)
+ *   q = rmsnorm_head(q) * q_norm      (qwen3, gemma3; qpre keeps the input)
+ *   q, k = rope(q), rope(k)           (the window layers' rope on window layers)
+ *   att = attention(q, k, v)          (per sequence, causal, GQA, window, sinks)
+ *   ob = att Wo^T + bo + lora_o(att)
+ * the feed-forward's:
+ *   g, u = hb Wgate^T + lora, hb Wup^T + lora;  act = glu(g, u);
+ *   ob = act Wdown^T + lora_down(act)
+ * and the head: hn = rmsnorm(ck[L]) * out_norm; logits = hn Wout^T (softcap);
+ * loss.
  *
- * Backward of a layer reverses this with the ops' _backward functions; dx
- * enters as dL/dck[l+1] and leaves as dL/dck[l]. Biases, norms and base
+ * Backward walks the blocks in reverse with the ops' _backward functions;
+ * dx enters as dL/dck[l+1] and leaves as dL/dck[l]. Biases, norms and base
  * weights are frozen: only the LoRA pairs receive gradients.
  *
  * Buffers are carved out of one allocation (one per family: activations,
@@ -32,27 +38,35 @@
 #include "tune/ops.h"
 #include "tune/parallel.h"
 
+#define FR_MAX_BLOCKS 4
+
 struct fr_tmodel {
     const fr_model *m;
     fr_tlora *lora;
     fr_tune_exec *ex;
     int64_t max_rows, max_seq, chunk;
-    size_t E, QD, KVD, F, R, HALF;
+    size_t E, QD, KVD, F, R, NROT;
+    uint32_t nb;  /* blocks per layer */
     float *block; /* the one allocation */
 
     /* activations */
-    float *ck;        /* [n_layer + 1][max_rows][E] checkpoints */
-    float *h1, *rstd1;
+    float *ck;                   /* [n_layer + 1][max_rows][E] checkpoints */
+    float *xb[FR_MAX_BLOCKS];    /* [rows][E] residual before block b (b >= 1) */
+    float *hb[FR_MAX_BLOCKS];    /* [rows][E] normed input of block b */
+    float *rstd[FR_MAX_BLOCKS];  /* [rows] */
+    float *ob[FR_MAX_BLOCKS];    /* [rows][E] output of block b's body */
+    float *rstdp[FR_MAX_BLOCKS]; /* [rows] post norm (blocks that have one) */
+    float *pb;                   /* [rows][E] post-normed output (scratch) */
     float *qpre, *qrstd, *kpre, *krstd; /* qk-norm inputs [rows][QD|KVD], [rows*H|KV] */
     float *q, *k, *v, *att;
-    float *xm, *h2, *rstd2;
     float *g, *up, *act;
-    float *proj;      /* [rows][E] output of o / down */
     float *u[FR_TARGET_COUNT]; /* [rows][R] LoRA intermediates */
-    float *cs, *sn;   /* [rows][HALF] rope table */
+    float *cs[2];     /* [rows][NROT] rope angles: layers without, with a window */
+    float freq[2][512]; /* rope frequencies of each variant */
+    float mscale[2];
     float *hn, *rstdn;
     /* gradients */
-    float *dx, *dh, *dq, *dk, *dv, *dqn, *dkn, *datt, *dg, *dup, *dact, *du, *dhn;
+    float *dx, *dh, *dob, *dq, *dk, *dv, *dqn, *dkn, *datt, *dg, *dup, *dact, *du, *dhn;
     /* head */
     float *logits;    /* [chunk][V] */
     float *hc, *dhc;  /* [chunk][E] */
@@ -69,21 +83,26 @@ typedef struct fr_tm_sizes {
     int64_t chunk;
 } fr_tm_sizes;
 
-static fr_tm_sizes fr_tm_size(const fr_hparams *hp, uint32_t rank, int64_t N, int64_t max_seq,
+static fr_tm_sizes fr_tm_size(const fr_model *m, uint32_t rank, int64_t N, int64_t max_seq,
                               int64_t logit_rows, int nth)
 {
+    const fr_hparams *hp = &m->hp;
+    const fr_arch *a = m->arch;
     size_t E = hp->n_embd, QD = (size_t)hp->n_head * hp->head_dim;
     size_t KVD = (size_t)hp->n_head_kv * hp->head_dim, F = hp->n_ff, R = rank;
-    size_t HALF = hp->n_rot / 2, n = (size_t)N, H = hp->n_head, KV = hp->n_head_kv;
+    size_t NROT = hp->n_rot, n = (size_t)N, H = hp->n_head, KV = hp->n_head_kv;
+    size_t nb = a->n_blocks, n_post = 0;
+    for (size_t b = 0; b < nb; b++)
+        n_post += a->layer[b].post != FR_T_NONE;
     fr_tm_sizes s;
-    s.act = (hp->n_layer + 1) * n * E           /* ck */
-            + n * E + n                         /* h1, rstd1 */
+    s.act = (hp->n_layer + 1) * n * E                    /* ck */
+            + (nb - 1) * n * E + nb * (2 * n * E + n)    /* xb, hb, ob, rstd */
+            + n_post * n + (n_post ? n * E : 0)          /* rstdp, pb */
             + (hp->has_qk_norm ? n * QD + n * H + n * KVD + n * KV : 0)
-            + n * QD + 2 * n * KVD + n * QD     /* q, k, v, att */
-            + 2 * n * E + n                     /* xm, h2, rstd2 */
-            + 3 * n * F + n * E                 /* g, up, act, proj */
-            + FR_TARGET_COUNT * n * R + 2 * n * HALF + n * E + n; /* u, cs, sn, hn, rstdn */
-    s.grad = 2 * n * E + n * QD + 2 * n * KVD   /* dx, dh, dq, dk, dv */
+            + n * QD + 2 * n * KVD + n * QD              /* q, k, v, att */
+            + 3 * n * F                                  /* g, up, act */
+            + FR_TARGET_COUNT * n * R + 2 * n * NROT + n * E + n; /* u, cs, hn, rstdn */
+    s.grad = 3 * n * E + n * QD + 2 * n * KVD            /* dx, dh, dob, dq, dk, dv */
              + (hp->has_qk_norm ? n * QD + n * KVD : 0) + n * QD + 3 * n * F + n * R + n * E;
     int64_t chunk = logit_rows;
     if (chunk <= 0) {
@@ -102,11 +121,11 @@ static fr_tm_sizes fr_tm_size(const fr_hparams *hp, uint32_t rank, int64_t N, in
     return s;
 }
 
-void fr_tmodel_bytes(const fr_hparams *hp, uint32_t rank, int64_t max_rows, int64_t max_seq,
+void fr_tmodel_bytes(const fr_model *m, uint32_t rank, int64_t max_rows, int64_t max_seq,
                      int64_t logit_rows, int nth, uint64_t *activations, uint64_t *logits,
                      int64_t *chunk_rows)
 {
-    fr_tm_sizes s = fr_tm_size(hp, rank, max_rows, max_seq, logit_rows, nth);
+    fr_tm_sizes s = fr_tm_size(m, rank, max_rows, max_seq, logit_rows, nth);
     *activations = 4ull * (s.act + s.grad + s.att);
     *logits = 4ull * s.head + (uint64_t)s.chunk * (sizeof(int64_t) + sizeof(int32_t));
     *chunk_rows = s.chunk;
@@ -118,9 +137,22 @@ fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
 {
     *out = NULL;
     const fr_hparams *hp = &m->hp;
+    const fr_arch *a = m->arch;
     if (max_rows < 1 || max_seq < 1 || max_seq > max_rows)
         return fr_err_set(err, FR_E_INVALID, "training buffers: bad sizes (rows %lld, seq %lld)",
                           (long long)max_rows, (long long)max_seq);
+    /* The body intermediates are kept once per block kind (one attention
+     * and one feed-forward per layer, as every architecture has). */
+    bool kind_seen[2] = {false, false};
+    for (size_t b = 0; b < a->n_blocks && b < FR_MAX_BLOCKS; b++) {
+        if (kind_seen[a->layer[b].kind])
+            return fr_err_set(err, FR_E_UNSUPPORTED, "training a %s model: two blocks of one kind "
+                              "in a layer", a->name);
+        kind_seen[a->layer[b].kind] = true;
+    }
+    if (a->n_blocks > FR_MAX_BLOCKS || hp->n_rot / 2 > 512)
+        return fr_err_set(err, FR_E_UNSUPPORTED, "training a %s model: %zu blocks per layer",
+                          a->name, a->n_blocks);
     fr_tmodel *tm = calloc(1, sizeof *tm);
     if (!tm)
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
@@ -134,8 +166,11 @@ fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
     tm->KVD = (size_t)hp->n_head_kv * hp->head_dim;
     tm->F = hp->n_ff;
     tm->R = lora->rank;
-    tm->HALF = hp->n_rot / 2;
-    fr_tm_sizes s = fr_tm_size(hp, lora->rank, max_rows, max_seq, logit_rows, ex->nth);
+    tm->NROT = hp->n_rot;
+    tm->nb = (uint32_t)a->n_blocks;
+    fr_rope_freqs(m, false, (uint32_t)max_seq, tm->freq[0], &tm->mscale[0]);
+    fr_rope_freqs(m, true, (uint32_t)max_seq, tm->freq[1], &tm->mscale[1]);
+    fr_tm_sizes s = fr_tm_size(m, lora->rank, max_rows, max_seq, logit_rows, ex->nth);
     tm->chunk = s.chunk;
     size_t floats = s.act + s.grad + s.head + s.att;
     tm->block = malloc(floats * sizeof(float));
@@ -156,9 +191,21 @@ fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
         tm->field = p;                                                                             \
         p += (count);                                                                              \
     } while (0)
+    bool any_post = false;
     CARVE(ck, (hp->n_layer + 1) * n * E);
-    CARVE(h1, n * E);
-    CARVE(rstd1, n);
+    for (uint32_t b = 0; b < tm->nb; b++) {
+        if (b > 0)
+            CARVE(xb[b], n * E);
+        CARVE(hb[b], n * E);
+        CARVE(rstd[b], n);
+        CARVE(ob[b], n * E);
+        if (a->layer[b].post != FR_T_NONE) {
+            CARVE(rstdp[b], n);
+            any_post = true;
+        }
+    }
+    if (any_post)
+        CARVE(pb, n * E);
     if (hp->has_qk_norm) {
         CARVE(qpre, n * QD);
         CARVE(qrstd, n * hp->n_head);
@@ -169,21 +216,18 @@ fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
     CARVE(k, n * KVD);
     CARVE(v, n * KVD);
     CARVE(att, n * QD);
-    CARVE(xm, n * E);
-    CARVE(h2, n * E);
-    CARVE(rstd2, n);
     CARVE(g, n * F);
     CARVE(up, n * F);
     CARVE(act, n * F);
-    CARVE(proj, n * E);
     for (int t = 0; t < FR_TARGET_COUNT; t++)
         CARVE(u[t], n * R);
-    CARVE(cs, n * tm->HALF);
-    CARVE(sn, n * tm->HALF);
+    CARVE(cs[0], n * tm->NROT);
+    CARVE(cs[1], n * tm->NROT);
     CARVE(hn, n * E);
     CARVE(rstdn, n);
     CARVE(dx, n * E);
     CARVE(dh, n * E);
+    CARVE(dob, n * E);
     CARVE(dq, n * QD);
     CARVE(dk, n * KVD);
     CARVE(dv, n * KVD);
@@ -288,28 +332,33 @@ static void fr_norm_bwd(fr_tmodel *tm, float *dx, const float *dy, const float *
     fr_par(tm, rows, rows * d * 6, fr_norm_bwd_rows, &c);
 }
 
+
 typedef struct fr_ew_ctx {
-    float *out, *dg, *du;
-    const float *g, *u, *dout;
+    float *g, *dg, *du;
+    const float *u, *dout, *g0;
+    fr_ffn_act act;
+    const fr_kernel_set *ks;
 } fr_ew_ctx;
 
-static void fr_swiglu_fwd_rows(void *c, int64_t lo, int64_t hi, int ith)
+static void fr_glu_fwd_rows(void *c, int64_t lo, int64_t hi, int ith)
 {
     fr_ew_ctx *e = c;
     (void)ith;
-    fr_swiglu_forward(e->out + lo, e->g + lo, e->u + lo, hi - lo);
+    memcpy(e->g + lo, e->g0 + lo, (size_t)(hi - lo) * sizeof(float));
+    fr_glu_forward(e->ks, e->g + lo, e->u + lo, hi - lo, e->act);
 }
 
-static void fr_swiglu_bwd_rows(void *c, int64_t lo, int64_t hi, int ith)
+static void fr_glu_bwd_rows(void *c, int64_t lo, int64_t hi, int ith)
 {
     fr_ew_ctx *e = c;
     (void)ith;
-    fr_swiglu_backward(e->dg + lo, e->du + lo, e->dout + lo, e->g + lo, e->u + lo, hi - lo);
+    fr_glu_backward(e->dg + lo, e->du + lo, e->dout + lo, e->g0 + lo, e->u + lo, hi - lo, e->act);
 }
 
 typedef struct fr_rope_ctx {
     fr_tmodel *tm;
     float *x;
+    const float *cs;
     uint32_t heads;
     bool backward;
 } fr_rope_ctx;
@@ -318,28 +367,28 @@ static void fr_rope_rows(void *c, int64_t lo, int64_t hi, int ith)
 {
     fr_rope_ctx *r = c;
     const fr_hparams *hp = &r->tm->m->hp;
-    size_t half = r->tm->HALF, row = (size_t)r->heads * hp->head_dim;
+    size_t row = (size_t)r->heads * hp->head_dim;
     (void)ith;
     if (r->backward)
-        fr_rope_backward(r->x + (size_t)lo * row, r->tm->cs + (size_t)lo * half,
-                         r->tm->sn + (size_t)lo * half, hi - lo, r->heads, hp->head_dim,
-                         hp->n_rot, hp->rope_style);
+        fr_rope_backward(r->x + (size_t)lo * row, r->cs + (size_t)lo * r->tm->NROT, hi - lo,
+                         r->heads, hp->head_dim, hp->n_rot / 2, hp->rope_style);
     else
-        fr_rope_forward(r->x + (size_t)lo * row, r->tm->cs + (size_t)lo * half,
-                        r->tm->sn + (size_t)lo * half, hi - lo, r->heads, hp->head_dim, hp->n_rot,
-                        hp->rope_style);
+        fr_rope_forward(r->x + (size_t)lo * row, r->cs + (size_t)lo * r->tm->NROT, hi - lo,
+                        r->heads, hp->head_dim, hp->n_rot / 2, hp->rope_style);
 }
 
-static void fr_rope(fr_tmodel *tm, float *x, uint32_t heads, int64_t rows, bool backward)
+static void fr_rope(fr_tmodel *tm, float *x, const float *cs, uint32_t heads, int64_t rows,
+                    bool backward)
 {
-    fr_rope_ctx c = {tm, x, heads, backward};
-    fr_par(tm, rows, rows * heads * (int64_t)tm->HALF * 6, fr_rope_rows, &c);
+    fr_rope_ctx c = {tm, x, cs, heads, backward};
+    fr_par(tm, rows, rows * heads * (int64_t)tm->NROT * 3, fr_rope_rows, &c);
 }
 
 /* Attention work items: (sequence, kv head) pairs. */
 typedef struct fr_attn_ctx {
     fr_tmodel *tm;
     const fr_tbatch *b;
+    const fr_layer *ly;
     bool backward;
 } fr_attn_ctx;
 
@@ -351,7 +400,13 @@ static void fr_attn_items(void *c, int64_t lo, int64_t hi, int ith)
     for (int64_t it = lo; it < hi; it++) {
         uint32_t s = (uint32_t)(it / hp->n_head_kv), kvh = (uint32_t)(it % hp->n_head_kv);
         int64_t r0 = a->b->seq_off[s], n = a->b->seq_off[s + 1] - r0;
-        fr_attn_shape sh = {n, hp->n_head, hp->n_head_kv, hp->head_dim};
+        fr_attn_shape sh = {n,
+                            hp->n_head,
+                            hp->n_head_kv,
+                            hp->head_dim,
+                            hp->attn_scale,
+                            a->ly->swa ? hp->n_swa : 0,
+                            fr_lf(a->ly, FR_T_ATTN_SINKS)};
         size_t qo = (size_t)r0 * tm->QD, ko = (size_t)r0 * tm->KVD;
         if (a->backward)
             fr_attention_backward(tm->dq + qo, tm->dk + ko, tm->dv + ko, tm->datt + qo,
@@ -398,96 +453,174 @@ static void fr_lin_bwd(fr_tmodel *tm, uint32_t l, int t, const float *x, const f
         fr_lora_backward(tm->ex, &p, x, tm->u[t], dy, n, dx, tm->du);
 }
 
-/* ---- one layer ------------------------------------------------------------------- */
 
-static void fr_layer_forward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, bool write_out)
+/* ---- the blocks: forward / backward pairs ----------------------------------------- */
+
+/* Attention of layer l: h -> out (n rows). */
+static void fr_attn_fwd(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, const float *h,
+                        float *out)
 {
     const fr_hparams *hp = &tm->m->hp;
     const fr_layer *ly = &tm->m->layers[l];
     int64_t n = b->n;
-    size_t E = tm->E, F = tm->F;
-    const float *x = tm->ck + (size_t)l * tm->max_rows * E;
-
-    fr_norm_fwd(tm, tm->h1, tm->rstd1, x, fr_lf(ly, FR_T_ATTN_NORM), n, (int64_t)E);
-    fr_lin_fwd(tm, l, FR_TARGET_Q, fr_lf(ly, FR_T_ATTN_Q_B), tm->h1, n, hp->has_qk_norm ? tm->qpre : tm->q);
-    fr_lin_fwd(tm, l, FR_TARGET_K, fr_lf(ly, FR_T_ATTN_K_B), tm->h1, n, hp->has_qk_norm ? tm->kpre : tm->k);
-    fr_lin_fwd(tm, l, FR_TARGET_V, fr_lf(ly, FR_T_ATTN_V_B), tm->h1, n, tm->v);
+    fr_lin_fwd(tm, l, FR_TARGET_Q, fr_lf(ly, FR_T_ATTN_Q_B), h, n,
+               hp->has_qk_norm ? tm->qpre : tm->q);
+    fr_lin_fwd(tm, l, FR_TARGET_K, fr_lf(ly, FR_T_ATTN_K_B), h, n,
+               hp->has_qk_norm ? tm->kpre : tm->k);
+    fr_lin_fwd(tm, l, FR_TARGET_V, fr_lf(ly, FR_T_ATTN_V_B), h, n, tm->v);
     if (hp->has_qk_norm) {
-        fr_norm_fwd(tm, tm->q, tm->qrstd, tm->qpre, fr_lf(ly, FR_T_ATTN_Q_NORM), n * hp->n_head, hp->head_dim);
-        fr_norm_fwd(tm, tm->k, tm->krstd, tm->kpre, fr_lf(ly, FR_T_ATTN_K_NORM), n * hp->n_head_kv, hp->head_dim);
+        fr_norm_fwd(tm, tm->q, tm->qrstd, tm->qpre, fr_lf(ly, FR_T_ATTN_Q_NORM), n * hp->n_head,
+                    hp->head_dim);
+        fr_norm_fwd(tm, tm->k, tm->krstd, tm->kpre, fr_lf(ly, FR_T_ATTN_K_NORM),
+                    n * hp->n_head_kv, hp->head_dim);
     }
-    fr_rope(tm, tm->q, hp->n_head, n, false);
-    fr_rope(tm, tm->k, hp->n_head_kv, n, false);
-    fr_attn_ctx ac = {tm, b, false};
+    fr_rope(tm, tm->q, tm->cs[ly->swa], hp->n_head, n, false);
+    fr_rope(tm, tm->k, tm->cs[ly->swa], hp->n_head_kv, n, false);
+    fr_attn_ctx ac = {tm, b, ly, false};
     fr_par(tm, (int64_t)b->n_seq * hp->n_head_kv, fr_attn_work(tm, b), fr_attn_items, &ac);
+    fr_lin_fwd(tm, l, FR_TARGET_O, fr_lf(ly, FR_T_ATTN_OUT_B), tm->att, n, out);
+}
 
-    fr_lin_fwd(tm, l, FR_TARGET_O, fr_lf(ly, FR_T_ATTN_OUT_B), tm->att, n, tm->proj);
-    fr_residual_forward(tm->xm, x, tm->proj, n * (int64_t)E);
-    fr_norm_fwd(tm, tm->h2, tm->rstd2, tm->xm, fr_lf(ly, FR_T_FFN_NORM), n, (int64_t)E);
-    fr_lin_fwd(tm, l, FR_TARGET_GATE, NULL, tm->h2, n, tm->g);
-    fr_lin_fwd(tm, l, FR_TARGET_UP, NULL, tm->h2, n, tm->up);
-    fr_ew_ctx ec = {tm->act, NULL, NULL, tm->g, tm->up, NULL};
-    fr_par(tm, n * (int64_t)F, n * (int64_t)F * 20, fr_swiglu_fwd_rows, &ec);
-    if (write_out) {
-        fr_lin_fwd(tm, l, FR_TARGET_DOWN, NULL, tm->act, n, tm->proj);
-        fr_residual_forward(tm->ck + (size_t)(l + 1) * tm->max_rows * E, tm->xm, tm->proj,
-                            n * (int64_t)E);
+/* dh += dL/dh given dout = dL/dout. */
+static void fr_attn_bwd(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, const float *h,
+                        const float *dout, float *dh)
+{
+    const fr_hparams *hp = &tm->m->hp;
+    const fr_layer *ly = &tm->m->layers[l];
+    int64_t n = b->n;
+    size_t QD = tm->QD, KVD = tm->KVD;
+    memset(tm->datt, 0, (size_t)n * QD * sizeof(float));
+    fr_lin_bwd(tm, l, FR_TARGET_O, tm->att, dout, n, tm->datt);
+    memset(tm->dq, 0, (size_t)n * QD * sizeof(float));
+    memset(tm->dk, 0, (size_t)n * KVD * sizeof(float));
+    memset(tm->dv, 0, (size_t)n * KVD * sizeof(float));
+    fr_attn_ctx ac = {tm, b, ly, true};
+    fr_par(tm, (int64_t)b->n_seq * hp->n_head_kv, fr_attn_work(tm, b), fr_attn_items, &ac);
+    fr_rope(tm, tm->dq, tm->cs[ly->swa], hp->n_head, n, true);
+    fr_rope(tm, tm->dk, tm->cs[ly->swa], hp->n_head_kv, n, true);
+    float *dq = tm->dq, *dk = tm->dk;
+    if (hp->has_qk_norm) {
+        memset(tm->dqn, 0, (size_t)n * QD * sizeof(float));
+        memset(tm->dkn, 0, (size_t)n * KVD * sizeof(float));
+        fr_norm_bwd(tm, tm->dqn, tm->dq, tm->qpre, fr_lf(ly, FR_T_ATTN_Q_NORM), tm->qrstd,
+                    n * hp->n_head, hp->head_dim);
+        fr_norm_bwd(tm, tm->dkn, tm->dk, tm->kpre, fr_lf(ly, FR_T_ATTN_K_NORM), tm->krstd,
+                    n * hp->n_head_kv, hp->head_dim);
+        dq = tm->dqn;
+        dk = tm->dkn;
+    }
+    fr_lin_bwd(tm, l, FR_TARGET_Q, h, dq, n, dh);
+    fr_lin_bwd(tm, l, FR_TARGET_K, h, dk, n, dh);
+    fr_lin_bwd(tm, l, FR_TARGET_V, h, tm->dv, n, dh);
+}
+
+/* Gated feed-forward of layer l: h -> out. With out NULL (recomputation
+ * for backward, when nothing reads the output) only the LoRA projection of
+ * act is made. */
+static void fr_ffn_fwd(fr_tmodel *tm, uint32_t l, const float *h, int64_t n, float *out)
+{
+    size_t F = tm->F;
+    fr_lin_fwd(tm, l, FR_TARGET_GATE, NULL, h, n, tm->g);
+    fr_lin_fwd(tm, l, FR_TARGET_UP, NULL, h, n, tm->up);
+    fr_ew_ctx ec = {tm->act, NULL, NULL, tm->up, NULL, tm->g, tm->m->arch->ffn_act, tm->ex->mm.ks};
+    fr_par(tm, n * (int64_t)F, n * (int64_t)F * 20, fr_glu_fwd_rows, &ec);
+    if (out) {
+        fr_lin_fwd(tm, l, FR_TARGET_DOWN, NULL, tm->act, n, out);
     } else {
-        /* Recomputation for backward: the layer's output is already saved;
-         * only the LoRA projection of act is needed. */
         fr_lora_ref p;
         if (fr_tlora_pair(tm->lora, l, FR_TARGET_DOWN, &p))
             fr_lora_project(tm->ex, &p, tm->act, n, tm->u[FR_TARGET_DOWN]);
     }
 }
 
+static void fr_ffn_bwd(fr_tmodel *tm, uint32_t l, const float *h, int64_t n, const float *dout,
+                       float *dh)
+{
+    size_t F = tm->F;
+    memset(tm->dact, 0, (size_t)n * F * sizeof(float));
+    fr_lin_bwd(tm, l, FR_TARGET_DOWN, tm->act, dout, n, tm->dact);
+    memset(tm->dg, 0, (size_t)n * F * sizeof(float));
+    memset(tm->dup, 0, (size_t)n * F * sizeof(float));
+    fr_ew_ctx ec = {NULL, tm->dg, tm->dup, tm->up, tm->dact, tm->g, tm->m->arch->ffn_act, NULL};
+    fr_par(tm, n * (int64_t)F, n * (int64_t)F * 30, fr_glu_bwd_rows, &ec);
+    fr_lin_bwd(tm, l, FR_TARGET_GATE, h, tm->dg, n, dh);
+    fr_lin_bwd(tm, l, FR_TARGET_UP, h, tm->dup, n, dh);
+}
+
+/* ---- one layer: the arch's block list ---------------------------------------------- */
+
+static float *fr_block_in(fr_tmodel *tm, uint32_t l, uint32_t bi)
+{
+    return bi == 0 ? tm->ck + (size_t)l * tm->max_rows * tm->E : tm->xb[bi];
+}
+
+/* Forward of layer l. write_out false (recomputation before backward): the
+ * layer's output is already saved, so the last block stops where nothing
+ * further is read. */
+static void fr_layer_forward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, bool write_out)
+{
+    const fr_model *m = tm->m;
+    const fr_layer *ly = &m->layers[l];
+    int64_t n = b->n, E = (int64_t)tm->E;
+    for (uint32_t bi = 0; bi < tm->nb; bi++) {
+        const fr_block *blk = &m->arch->layer[bi];
+        bool last = bi + 1 == tm->nb;
+        const float *x = fr_block_in(tm, l, bi);
+        fr_norm_fwd(tm, tm->hb[bi], tm->rstd[bi], x, fr_lf(ly, blk->pre), n, E);
+        /* the output is needed unless this is the recomputed last block and
+         * no post norm reads it */
+        bool need = write_out || !last || blk->post != FR_T_NONE;
+        switch (blk->kind) {
+        case FR_BLK_ATTN:
+            fr_attn_fwd(tm, l, b, tm->hb[bi], tm->ob[bi]);
+            break;
+        case FR_BLK_FFN:
+            fr_ffn_fwd(tm, l, tm->hb[bi], n, need ? tm->ob[bi] : NULL);
+            break;
+        }
+        if (last && !write_out) {
+            if (blk->post != FR_T_NONE)
+                fr_norm_fwd(tm, tm->pb, tm->rstdp[bi], tm->ob[bi], fr_lf(ly, blk->post), n, E);
+            break;
+        }
+        float *y = last ? tm->ck + (size_t)(l + 1) * tm->max_rows * tm->E : tm->xb[bi + 1];
+        const float *o = tm->ob[bi];
+        if (blk->post != FR_T_NONE) {
+            fr_norm_fwd(tm, tm->pb, tm->rstdp[bi], tm->ob[bi], fr_lf(ly, blk->post), n, E);
+            o = tm->pb;
+        }
+        fr_residual_forward(y, x, o, n * E);
+    }
+}
+
 /* tm->dx holds dL/d(layer output); on return dL/d(layer input). */
 static void fr_layer_backward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b)
 {
-    const fr_hparams *hp = &tm->m->hp;
-    const fr_layer *ly = &tm->m->layers[l];
-    int64_t n = b->n;
-    size_t E = tm->E, F = tm->F, QD = tm->QD, KVD = tm->KVD;
-    const float *x = tm->ck + (size_t)l * tm->max_rows * E;
-
-    /* out = xm + down(act): d xm gets dx (kept in place), d act = dx W_down */
-    memset(tm->dact, 0, (size_t)n * F * sizeof(float));
-    fr_lin_bwd(tm, l, FR_TARGET_DOWN, tm->act, tm->dx, n, tm->dact);
-    memset(tm->dg, 0, (size_t)n * F * sizeof(float));
-    memset(tm->dup, 0, (size_t)n * F * sizeof(float));
-    fr_ew_ctx ec = {NULL, tm->dg, tm->dup, tm->g, tm->up, tm->dact};
-    fr_par(tm, n * (int64_t)F, n * (int64_t)F * 30, fr_swiglu_bwd_rows, &ec);
-    memset(tm->dh, 0, (size_t)n * E * sizeof(float));
-    fr_lin_bwd(tm, l, FR_TARGET_GATE, tm->h2, tm->dg, n, tm->dh);
-    fr_lin_bwd(tm, l, FR_TARGET_UP, tm->h2, tm->dup, n, tm->dh);
-    fr_norm_bwd(tm, tm->dx, tm->dh, tm->xm, fr_lf(ly, FR_T_FFN_NORM), tm->rstd2, n, (int64_t)E);
-
-    /* xm = x + o(att): d x gets dx (in place), d att = dx W_o */
-    memset(tm->datt, 0, (size_t)n * QD * sizeof(float));
-    fr_lin_bwd(tm, l, FR_TARGET_O, tm->att, tm->dx, n, tm->datt);
-    memset(tm->dq, 0, (size_t)n * QD * sizeof(float));
-    memset(tm->dk, 0, (size_t)n * KVD * sizeof(float));
-    memset(tm->dv, 0, (size_t)n * KVD * sizeof(float));
-    fr_attn_ctx ac = {tm, b, true};
-    fr_par(tm, (int64_t)b->n_seq * hp->n_head_kv, fr_attn_work(tm, b), fr_attn_items, &ac);
-    fr_rope(tm, tm->dq, hp->n_head, n, true);
-    fr_rope(tm, tm->dk, hp->n_head_kv, n, true);
-    float *dq = tm->dq, *dk = tm->dk;
-    if (hp->has_qk_norm) {
-        memset(tm->dqn, 0, (size_t)n * QD * sizeof(float));
-        memset(tm->dkn, 0, (size_t)n * KVD * sizeof(float));
-        fr_norm_bwd(tm, tm->dqn, tm->dq, tm->qpre, fr_lf(ly, FR_T_ATTN_Q_NORM), tm->qrstd, n * hp->n_head,
-                    hp->head_dim);
-        fr_norm_bwd(tm, tm->dkn, tm->dk, tm->kpre, fr_lf(ly, FR_T_ATTN_K_NORM), tm->krstd, n * hp->n_head_kv,
-                    hp->head_dim);
-        dq = tm->dqn;
-        dk = tm->dkn;
+    const fr_model *m = tm->m;
+    const fr_layer *ly = &m->layers[l];
+    int64_t n = b->n, E = (int64_t)tm->E;
+    for (uint32_t bi = tm->nb; bi-- > 0;) {
+        const fr_block *blk = &m->arch->layer[bi];
+        /* y = x + post(o): d x gets dx (kept in place), d o = post'(dx) */
+        const float *dout = tm->dx;
+        if (blk->post != FR_T_NONE) {
+            memset(tm->dob, 0, (size_t)n * tm->E * sizeof(float));
+            fr_norm_bwd(tm, tm->dob, tm->dx, tm->ob[bi], fr_lf(ly, blk->post), tm->rstdp[bi], n,
+                        E);
+            dout = tm->dob;
+        }
+        memset(tm->dh, 0, (size_t)n * tm->E * sizeof(float));
+        switch (blk->kind) {
+        case FR_BLK_ATTN:
+            fr_attn_bwd(tm, l, b, tm->hb[bi], dout, tm->dh);
+            break;
+        case FR_BLK_FFN:
+            fr_ffn_bwd(tm, l, tm->hb[bi], n, dout, tm->dh);
+            break;
+        }
+        fr_norm_bwd(tm, tm->dx, tm->dh, fr_block_in(tm, l, bi), fr_lf(ly, blk->pre),
+                    tm->rstd[bi], n, E);
     }
-    memset(tm->dh, 0, (size_t)n * E * sizeof(float));
-    fr_lin_bwd(tm, l, FR_TARGET_Q, tm->h1, dq, n, tm->dh);
-    fr_lin_bwd(tm, l, FR_TARGET_K, tm->h1, dk, n, tm->dh);
-    fr_lin_bwd(tm, l, FR_TARGET_V, tm->h1, tm->dv, n, tm->dh);
-    fr_norm_bwd(tm, tm->dx, tm->dh, x, fr_lf(ly, FR_T_ATTN_NORM), tm->rstd1, n, (int64_t)E);
 }
 
 /* ---- head and loss ---------------------------------------------------------------- */
@@ -496,6 +629,7 @@ typedef struct fr_xent_ctx {
     fr_tmodel *tm;
     bool grad;
     float scale;
+    float softcap; /* 0 or the logits' cap */
     int64_t V;
 } fr_xent_ctx;
 
@@ -505,9 +639,11 @@ static void fr_xent_rows(void *c, int64_t lo, int64_t hi, int ith)
     fr_tmodel *tm = x->tm;
     (void)ith;
     float *lg = tm->logits + lo * x->V;
+    if (x->softcap > 0)
+        fr_softcap_forward(lg, x->softcap, (hi - lo) * x->V);
     fr_xent_forward(tm->closs + lo, lg, tm->ctgt + lo, hi - lo, x->V);
     if (x->grad)
-        fr_xent_backward(lg, lg, tm->ctgt + lo, x->scale, hi - lo, x->V);
+        fr_xent_backward(lg, lg, tm->ctgt + lo, x->scale, x->softcap, hi - lo, x->V);
 }
 
 /* Loss over the rows in the loss, and (grad) dL/d hn into tm->dhn. */
@@ -536,7 +672,7 @@ static void fr_head(fr_tmodel *tm, const fr_tbatch *b, bool grad, float scale, d
         if (c == 0)
             break;
         fr_base_forward(tm->ex, &m->output, NULL, tm->hc, c, tm->logits);
-        fr_xent_ctx xc = {tm, grad, scale, V};
+        fr_xent_ctx xc = {tm, grad, scale, m->hp.logit_softcap, V};
         fr_par(tm, c, c * V * 20, fr_xent_rows, &xc);
         for (int64_t i = 0; i < c; i++)
             sum += tm->closs[i];
@@ -553,13 +689,18 @@ static void fr_head(fr_tmodel *tm, const fr_tbatch *b, bool grad, float scale, d
     *n_loss = count;
 }
 
+
 /* ---- whole model --------------------------------------------------------------------- */
 
 static void fr_tmodel_embed(fr_tmodel *tm, const fr_tbatch *b)
 {
     const fr_model *m = tm->m;
     fr_embed_forward(tm->ck, &m->tok_embd, b->tok, b->n);
-    fr_rope_table(tm->cs, tm->sn, b->pos, b->n, &m->hp, m->rope_freqs);
+    if (m->hp.embd_scale != 1.0f)
+        for (int64_t i = 0; i < b->n * (int64_t)tm->E; i++)
+            tm->ck[i] *= m->hp.embd_scale;
+    for (int v = 0; v < 2; v++)
+        fr_rope_table(tm->cs[v], tm->freq[v], m->hp.n_rot / 2, tm->mscale[v], b->pos, b->n);
 }
 
 fr_status fr_tmodel_run(fr_tmodel *tm, const fr_tbatch *b, bool grad, float scale,
@@ -605,4 +746,6 @@ void fr_tmodel_logits(fr_tmodel *tm, const fr_tbatch *b, float *out)
     const float *xl = tm->ck + (size_t)m->hp.n_layer * tm->max_rows * tm->E;
     fr_norm_fwd(tm, tm->hn, tm->rstdn, xl, m->out_norm, b->n, (int64_t)tm->E);
     fr_base_forward(tm->ex, &m->output, NULL, tm->hn, b->n, out);
+    if (m->hp.logit_softcap > 0)
+        fr_softcap_forward(out, m->hp.logit_softcap, b->n * (int64_t)m->hp.n_vocab);
 }

@@ -43,7 +43,7 @@ void fr_tmodel_free(fr_tmodel *tm);
 /* Bytes fr_tmodel_create allocates: activations (checkpoints, layer
  * intermediates and gradients) and logits (one chunk), and the rows of
  * logits per chunk that auto picks. */
-void fr_tmodel_bytes(const fr_hparams *hp, uint32_t rank, int64_t max_rows, int64_t max_seq,
+void fr_tmodel_bytes(const fr_model *m, uint32_t rank, int64_t max_rows, int64_t max_seq,
                      int64_t logit_rows, int nth, uint64_t *activations, uint64_t *logits,
                      int64_t *chunk_rows);
 

@@ -151,7 +151,7 @@ fr_status fr_tune_estimate(const fr_model *m, const fr_tune_params *p, fr_tune_m
     out->base = fr_model_weight_bytes(m);
     out->adapter = 8ull * (uint64_t)out->n_params;
     out->optimizer = 8ull * (uint64_t)out->n_params;
-    fr_tmodel_bytes(hp, p->rank, rows, p->n_ctx, p->logit_rows, nth, &out->activations,
+    fr_tmodel_bytes(m, p->rank, rows, p->n_ctx, p->logit_rows, nth, &out->activations,
                     &out->logits, &chunk);
     out->scratch = (uint64_t)nth * 4ull * ((uint64_t)FR_TILE_FLOATS + (uint64_t)fr_max_in(hp)) +
                    (uint64_t)rows * 12 + 8ull * (p->batch + 1);

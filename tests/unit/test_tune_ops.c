@@ -13,6 +13,7 @@
 #include <frugal/tensor.h>
 #include <frugal/types.h>
 
+#include "tensor/kernels/kernels.h"
 #include "tune/gemm.h"
 #include "tune/linear.h"
 #include "tune/ops.h"
@@ -140,25 +141,31 @@ static void test_gemm(void)
     fr_pool_free(p3);
 }
 
-/* Both paths' block kernels against double products, every edge case. */
+/* Every path's block kernels (the kernel table's sgemm entries) against
+ * double products, every edge case. */
 static void test_gemm_paths(void)
 {
-    typedef void (*blk)(int64_t, int64_t, int64_t, float, const float *, int64_t, const float *,
-                        int64_t, bool, float *, int64_t);
-    blk paths[3][3] = {{fr_gemm_nt_block_generic, fr_gemm_nn_block_generic, fr_gemm_tn_block_generic},
-                       {fr_gemm_nt_block_avx2, fr_gemm_nn_block_avx2, fr_gemm_tn_block_avx2},
-                       {fr_gemm_nt_block_avx2, fr_gemm_nn_block_avx512, fr_gemm_tn_block_avx512}};
-    int n_paths = fr_gemm_avx512() ? 3 : fr_gemm_avx2() ? 2 : 1;
-    if (n_paths < 3)
-        fprintf(stderr, "note: this CPU runs %d of the 3 gemm paths; only those are tested\n",
-                n_paths);
+    fr_sgemm_fn paths[FR_ISA_COUNT_][3];
+    int n_paths = 0;
+    for (int isa = 0; isa < FR_ISA_COUNT_; isa++) {
+        const fr_kernel_set *ks = fr_kernel_set_get((fr_isa)isa);
+        if (!ks)
+            continue;
+        paths[n_paths][0] = ks->sgemm_nt;
+        paths[n_paths][1] = ks->sgemm_nn;
+        paths[n_paths][2] = ks->sgemm_tn;
+        n_paths++;
+    }
+    if (n_paths < FR_ISA_COUNT_)
+        fprintf(stderr, "note: this CPU runs %d of the %d gemm paths; only those are tested\n",
+                n_paths, FR_ISA_COUNT_);
     const int64_t sizes[][3] = {{1, 1, 1}, {5, 17, 9}, {7, 70, 33}, {13, 131, 17}, {4, 16, 8},
                                 {9, 100, 20}};
     /* AVX-512 and AVX2 compute every element with the same fused operations */
     if (n_paths == 3) {
         float *A = frand(9 * 40, 1), *B = frand(40 * 150, 1), *C1 = fzero(9 * 150), *C2 = fzero(9 * 150);
-        fr_gemm_nn_block_avx2(9, 150, 40, 0.5f, A, 40, B, 150, false, C1, 150);
-        fr_gemm_nn_block_avx512(9, 150, 40, 0.5f, A, 40, B, 150, false, C2, 150);
+        paths[1][1](9, 150, 40, 0.5f, A, 40, B, 150, false, C1, 150);
+        paths[2][1](9, 150, 40, 0.5f, A, 40, B, 150, false, C2, 150);
         CHECK(memcmp(C1, C2, sizeof(float) * 9 * 150) == 0);
         free(A), free(B), free(C1), free(C2);
     }
@@ -254,6 +261,7 @@ typedef struct rope_ctx {
     double base, fscale;
     const double *ff;
     bool neox;
+    double mscale;
 } rope_ctx;
 
 static void ref_rope(double *x, const rope_ctx *c)
@@ -267,8 +275,8 @@ static void ref_rope(double *x, const rope_ctx *c)
                     th /= c->ff[i];
                 uint32_t a = c->neox ? i : 2 * i, b = c->neox ? i + c->nrot / 2 : 2 * i + 1;
                 double x0 = v[a], x1 = v[b];
-                v[a] = x0 * cos(th) - x1 * sin(th);
-                v[b] = x0 * sin(th) + x1 * cos(th);
+                v[a] = c->mscale * (x0 * cos(th) - x1 * sin(th));
+                v[b] = c->mscale * (x0 * sin(th) + x1 * cos(th));
             }
         }
 }
@@ -289,27 +297,25 @@ static void test_rope(void)
 {
     for (int style = 0; style < 2; style++)
         for (int with_ff = 0; with_ff < 2; with_ff++) {
-            fr_hparams hp;
-            memset(&hp, 0, sizeof hp);
-            hp.head_dim = 10;
-            hp.n_rot = 6; /* partial rotation: dims 6..9 pass through */
-            hp.rope_base = 10000.0f;
-            hp.rope_freq_scale = 0.5f;
-            hp.rope_style = style ? FR_ROPE_NEOX : FR_ROPE_NORMAL;
+            uint32_t hd = 10, nrot = 6; /* partial rotation: dims 6..9 pass through */
+            fr_rope_style rs = style ? FR_ROPE_NEOX : FR_ROPE_NORMAL;
+            float mscale = with_ff ? 1.25f : 1.0f; /* LongRoPE / YaRN magnitude */
             int64_t n = 4;
             uint32_t H = 3;
             int32_t pos[4] = {0, 1, 7, 300};
-            float ffac[3] = {1.0f, 2.0f, 8.0f};
             double ffd[3] = {1, 2, 8};
-            int64_t m = n * H * hp.head_dim;
+            float freq[3];
+            for (int i = 0; i < 3; i++)
+                freq[i] = (float)(pow(10000.0, -2.0 * i / nrot) * 0.5 / (with_ff ? ffd[i] : 1));
+            int64_t m = n * H * hd;
             float *x = frand(m, 1), *c = frand(m, 1);
-            float *cs = fzero(n * 3), *sn = fzero(n * 3);
-            fr_rope_table(cs, sn, pos, n, &hp, with_ff ? ffac : NULL);
-            rope_ctx ctx = {to_d(x, m), c, pos, n, H, hp.head_dim, hp.n_rot, 10000.0, 0.5,
-                            with_ff ? ffd : NULL, style == 1};
+            float *cs = fzero(n * nrot);
+            fr_rope_table(cs, freq, nrot / 2, mscale, pos, n);
+            rope_ctx ctx = {to_d(x, m), c, pos, n, H, hd, nrot, 10000.0, 0.5,
+                            with_ff ? ffd : NULL, style == 1, mscale};
             float *y = malloc(sizeof(float) * (size_t)m);
             memcpy(y, x, sizeof(float) * (size_t)m);
-            fr_rope_forward(y, cs, sn, n, H, hp.head_dim, hp.n_rot, hp.rope_style);
+            fr_rope_forward(y, cs, n, H, hd, nrot / 2, rs);
             double *yr = malloc(sizeof(double) * (size_t)m);
             memcpy(yr, ctx.x, sizeof(double) * (size_t)m);
             ref_rope(yr, &ctx);
@@ -317,9 +323,9 @@ static void test_rope(void)
                 CHECK_NEAR(y[i], yr[i], 2e-5);
             float *g = malloc(sizeof(float) * (size_t)m);
             memcpy(g, c, sizeof(float) * (size_t)m);
-            fr_rope_backward(g, cs, sn, n, H, hp.head_dim, hp.n_rot, hp.rope_style);
+            fr_rope_backward(g, cs, n, H, hd, nrot / 2, rs);
             check_grad(style ? "rope neox dx" : "rope normal dx", rope_loss, &ctx, ctx.x, g, m);
-            free(x), free(c), free(cs), free(sn), free(y), free(yr), free(g), free(ctx.x);
+            free(x), free(c), free(cs), free(y), free(yr), free(g), free(ctx.x);
         }
 }
 
@@ -330,6 +336,9 @@ typedef struct attn_ctx {
     const float *c;
     int64_t n;
     uint32_t H, KV, hd;
+    double scale;        /* 0: 1 / sqrt(hd) */
+    uint32_t window;     /* 0: none */
+    const float *sinks;  /* [H] or NULL */
 } attn_ctx;
 
 static void ref_attention(double *out, const attn_ctx *c)
@@ -341,19 +350,24 @@ static void ref_attention(double *out, const attn_ctx *c)
             uint32_t kvh = h / grp;
             const double *qi = c->q + (i * c->H + h) * hd;
             double mx = -1e300, z = 0;
-            for (int64_t j = 0; j <= i; j++) {
+            int64_t j0 = c->window && i >= c->window ? i - c->window + 1 : 0;
+            for (int64_t j = j0; j <= i; j++) {
                 double s = 0;
                 for (uint32_t d = 0; d < hd; d++)
                     s += qi[d] * c->k[(j * c->KV + kvh) * hd + d];
-                sc[j] = s / sqrt((double)hd);
+                sc[j] = c->scale > 0 ? s * c->scale : s / sqrt((double)hd);
                 if (sc[j] > mx)
                     mx = sc[j];
             }
-            for (int64_t j = 0; j <= i; j++)
+            if (c->sinks && c->sinks[h] > mx)
+                mx = c->sinks[h];
+            for (int64_t j = j0; j <= i; j++)
                 z += (sc[j] = exp(sc[j] - mx));
+            if (c->sinks)
+                z += exp(c->sinks[h] - mx);
             for (uint32_t d = 0; d < hd; d++) {
                 double a = 0;
-                for (int64_t j = 0; j <= i; j++)
+                for (int64_t j = j0; j <= i; j++)
                     a += sc[j] / z * c->v[(j * c->KV + kvh) * hd + d];
                 out[(i * c->H + h) * hd + d] = a;
             }
@@ -374,10 +388,18 @@ static double attn_loss(void *vc)
 
 static void test_attention(void)
 {
-    const uint32_t shapes[][4] = {{5, 4, 2, 3}, {6, 3, 3, 4}, {4, 4, 1, 5}, {1, 2, 1, 2},
-                                  {150, 2, 1, 5}}; /* 150: three query blocks */
+    /* n, heads, kv heads, head dim, window, sinks, scale (x 0.1) */
+    const uint32_t shapes[][7] = {{5, 4, 2, 3, 0, 0, 0},   {6, 3, 3, 4, 0, 0, 0},
+                                  {4, 4, 1, 5, 0, 0, 0},   {1, 2, 1, 2, 0, 0, 0},
+                                  {150, 2, 1, 5, 0, 0, 0}, /* 150: three query blocks */
+                                  {9, 4, 2, 3, 3, 0, 0},   /* sliding window */
+                                  {7, 4, 2, 3, 0, 1, 0},   /* sinks */
+                                  {80, 2, 1, 4, 70, 1, 3}}; /* all, over two blocks */
+    const float sinks[4] = {0.5f, -1.0f, 2.0f, 0.0f};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-        fr_attn_shape s = {shapes[si][0], shapes[si][1], shapes[si][2], shapes[si][3]};
+        fr_attn_shape s = {shapes[si][0],         shapes[si][1], shapes[si][2],
+                           shapes[si][3],         0.1f * (float)shapes[si][6], shapes[si][4],
+                           shapes[si][5] ? sinks : NULL};
         int64_t qm = s.n * s.n_head * s.hd, km = s.n * s.n_head_kv * s.hd;
         float *q = frand(qm, 1.5), *k = frand(km, 1.5), *v = frand(km, 1), *c = frand(qm, 1);
         float *out = fzero(qm), *att = fzero(fr_attn_scratch_floats(s.n));
@@ -385,7 +407,8 @@ static void test_attention(void)
         /* split by kv head, as the driver does */
         for (uint32_t kv = 0; kv < s.n_head_kv; kv++)
             fr_attention_forward(out, q, k, v, &s, kv, kv + 1, att);
-        attn_ctx ctx = {to_d(q, qm), to_d(k, km), to_d(v, km), c, s.n, s.n_head, s.n_head_kv, s.hd};
+        attn_ctx ctx = {to_d(q, qm), to_d(k, km), to_d(v, km), c, s.n, s.n_head, s.n_head_kv,
+                        s.hd, s.scale, s.window, s.sinks};
         double *outr = malloc(sizeof(double) * (size_t)qm);
         ref_attention(outr, &ctx);
         for (int64_t i = 0; i < qm; i++)
@@ -399,37 +422,65 @@ static void test_attention(void)
     }
 }
 
-/* ---- SwiGLU, residual ----------------------------------------------------- */
+/* ---- gated activations, residual ------------------------------------------ */
 
 typedef struct sw_ctx {
     double *g, *u;
     const float *c;
     int64_t n;
+    fr_ffn_act act;
 } sw_ctx;
+
+/* The activations written from their definitions (rows.c's comment). */
+static double ref_glu(double g, double u, fr_ffn_act act)
+{
+    switch (act) {
+    case FR_FFN_SILU:
+        return g / (1 + exp(-g)) * u;
+    case FR_FFN_GELU:
+        return 0.5 * g * (1 + tanh(sqrt(2 / M_PI) * (g + 0.044715 * g * g * g))) * u;
+    case FR_FFN_SWIGLU_OAI: {
+        double x = g < 7 ? g : 7, y = u < -7 ? -7 : u > 7 ? 7 : u;
+        return x / (1 + exp(-1.702 * x)) * (y + 1);
+    }
+    }
+    return 0;
+}
 
 static double sw_loss(void *vc)
 {
     sw_ctx *c = vc;
     double l = 0;
     for (int64_t i = 0; i < c->n; i++)
-        l += c->g[i] / (1 + exp(-c->g[i])) * c->u[i] * c->c[i];
+        l += ref_glu(c->g[i], c->u[i], c->act) * c->c[i];
     return l;
 }
 
 static void test_swiglu_residual(void)
 {
-    int64_t n = 23;
-    float *g = frand(n, 4), *u = frand(n, 2), *c = frand(n, 1), *out = fzero(n);
-    float *dg = fzero(n), *du = fzero(n);
-    g[0] = 30.0f; /* saturated sigmoid */
-    g[1] = -30.0f;
-    fr_swiglu_forward(out, g, u, n);
-    sw_ctx ctx = {to_d(g, n), to_d(u, n), c, n};
-    for (int64_t i = 0; i < n; i++)
-        CHECK_NEAR(out[i], ctx.g[i] / (1 + exp(-ctx.g[i])) * ctx.u[i], 1e-5 * (1 + fabs(out[i])));
-    fr_swiglu_backward(dg, du, c, g, u, n);
-    check_grad("swiglu dg", sw_loss, &ctx, ctx.g, dg, n);
-    check_grad("swiglu du", sw_loss, &ctx, ctx.u, du, n);
+    static const char *names[3] = {"swiglu", "geglu", "swiglu-oai"};
+    for (int a = 0; a < 3; a++) {
+        fr_ffn_act act = (fr_ffn_act)a;
+        int64_t n = 23;
+        float *g = frand(n, 4), *u = frand(n, 2), *c = frand(n, 1), *out = fzero(n);
+        float *dg = fzero(n), *du = fzero(n);
+        g[0] = 30.0f; /* saturated sigmoid (and oai's clamp) */
+        g[1] = -30.0f;
+        u[2] = 9.0f; /* oai: clamped up */
+        memcpy(out, g, sizeof(float) * (size_t)n);
+        fr_glu_forward(fr_kernel_set_get(FR_ISA_GENERIC), out, u, n, act);
+        sw_ctx ctx = {to_d(g, n), to_d(u, n), c, n, act};
+        for (int64_t i = 0; i < n; i++)
+            CHECK_MSG(fabs(out[i] - ref_glu(ctx.g[i], ctx.u[i], act)) <= 1e-5 * (1 + fabs(out[i])),
+                      "%s forward [%lld]", names[a], (long long)i);
+        fr_glu_backward(dg, du, c, g, u, n, act);
+        char label[64];
+        snprintf(label, sizeof label, "%s dg", names[a]);
+        check_grad(label, sw_loss, &ctx, ctx.g, dg, n);
+        snprintf(label, sizeof label, "%s du", names[a]);
+        check_grad(label, sw_loss, &ctx, ctx.u, du, n);
+        free(g), free(u), free(c), free(out), free(dg), free(du), free(ctx.g), free(ctx.u);
+    }
 
     float a[3] = {1, 2, 3}, b[3] = {10, 20, 30}, y[3], da[3] = {1, 1, 1}, db[3] = {0, 0, 0};
     float dy[3] = {0.5f, -1, 2};
@@ -438,7 +489,6 @@ static void test_swiglu_residual(void)
     fr_residual_backward(da, db, dy, 3);
     CHECK_NEAR(da[1], 0, 0);
     CHECK_NEAR(db[2], 2, 0);
-    free(g), free(u), free(c), free(out), free(dg), free(du), free(ctx.g), free(ctx.u);
 }
 
 /* ---- cross-entropy -------------------------------------------------------- */
@@ -477,14 +527,14 @@ static void test_xent(void)
     for (int64_t t = 0; t < n; t++)
         sum += loss[t];
     CHECK_NEAR(sum * 0.25, xe_loss(&ctx), 1e-5);
-    fr_xent_backward(d, x, tgt, 0.25f, n, V);
+    fr_xent_backward(d, x, tgt, 0.25f, 0.0f, n, V);
     check_grad("xent dlogits", xe_loss, &ctx, ctx.x, d, n * V);
     /* in place, and huge logits do not overflow */
     for (int64_t j = 0; j < V; j++)
         x[j] += 1000.0f;
     fr_xent_forward(loss, x, tgt, 1, V);
     CHECK(isfinite(loss[0]));
-    fr_xent_backward(x, x, tgt, 1.0f, 1, V);
+    fr_xent_backward(x, x, tgt, 1.0f, 0.0f, 1, V);
     double s = 0;
     for (int64_t j = 0; j < V; j++)
         s += x[j];

@@ -123,7 +123,10 @@ typedef struct fr_block {
 
 /* Activation of a gated feed-forward: act(gate) * up. */
 typedef enum fr_ffn_act {
-    FR_FFN_SILU, /* SwiGLU */
+    FR_FFN_SILU,       /* SwiGLU: silu(g) * u */
+    FR_FFN_GELU,       /* GeGLU: gelu(g) * u, gelu's tanh approximation */
+    FR_FFN_SWIGLU_OAI, /* gpt-oss: g' sigmoid(1.702 g') (u' + 1), g' = min(g, 7),
+                          u' = clamp(u, -7, 7) */
 } fr_ffn_act;
 
 /* Reads <arch>.<key> (key without the arch prefix). Optional keys fall back

@@ -13,8 +13,9 @@
  * KV cache: every sequence has its own contiguous cache of n_ctx positions
  * per layer; K and V rows are [n_head_kv * head_dim] of kv_type.
  */
-#include "model/ops.h"
+#include "model/cpu/rows.h"
 #include "model/lora_impl.h"
+#include "model/ops.h"
 #include "tensor/kernels/kernels.h"
 
 #include <frugal/tensor.h>
@@ -159,18 +160,7 @@ static void cpu_rmsnorm(fr_be *be, float *y, const float *x, const float *w, int
                         int64_t d, float eps)
 {
     (void)be;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * d;
-        float *yr = y + r * d;
-        float ss = 0.0f;
-        for (int64_t j = 0; j < d; j++)
-            ss += xr[j] * xr[j];
-        ss /= (float)d;
-        ss += eps;
-        ss = 1.0f / sqrtf(ss);
-        for (int64_t j = 0; j < d; j++)
-            yr[j] = w[j] * (ss * xr[j]);
-    }
+    fr_rmsnorm_forward(y, NULL, x, w, rows, d, eps);
 }
 
 static void cpu_add(fr_be *be, float *y, const float *x, int64_t n)
@@ -188,45 +178,37 @@ static void cpu_add_rows(fr_be *be, float *y, const float *b, int64_t rows, int6
             y[t * d + i] += b[i];
 }
 
-static void cpu_rope_angles(fr_be *be, float *cs, const float *freq, uint32_t n_freq,
+static void cpu_scale(fr_be *be, float *y, float s, int64_t n)
+{
+    (void)be;
+    for (int64_t i = 0; i < n; i++)
+        y[i] *= s;
+}
+
+static void cpu_softcap(fr_be *be, float *y, float c, int64_t n)
+{
+    (void)be;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = c * tanhf(y[i] * (1.0f / c));
+}
+
+static void cpu_rope_angles(fr_be *be, float *cs, const float *freq, uint32_t n_freq, float mscale,
                             const int32_t *pos, int64_t n)
 {
     (void)be;
-    for (int64_t t = 0; t < n; t++) {
-        float *c = cs + (size_t)t * 2 * n_freq;
-        for (uint32_t i = 0; i < n_freq; i++) {
-            float val = (float)pos[t] * freq[i];
-            c[2 * i] = cosf(val);
-            c[2 * i + 1] = sinf(val);
-        }
-    }
+    fr_rope_table(cs, freq, n_freq, mscale, pos, n);
 }
 
 static void cpu_rope(fr_be *be, float *x, int64_t rows, uint32_t n_heads, uint32_t head_dim,
                      const float *cs, uint32_t n_freq, fr_rope_style style)
 {
     (void)be;
-    for (int64_t t = 0; t < rows; t++) {
-        const float *c = cs + (size_t)t * 2 * n_freq;
-        for (uint32_t h = 0; h < n_heads; h++) {
-            float *v = x + ((size_t)t * n_heads + h) * head_dim;
-            for (uint32_t i = 0; i < n_freq; i++) {
-                float fcr = c[2 * i], fci = c[2 * i + 1];
-                uint32_t a = style == FR_ROPE_NEOX ? i : 2 * i;
-                uint32_t b = style == FR_ROPE_NEOX ? i + n_freq : 2 * i + 1;
-                float v0 = v[a], v1 = v[b];
-                v[a] = v0 * fcr - v1 * fci;
-                v[b] = v0 * fci + v1 * fcr;
-            }
-        }
-    }
+    fr_rope_forward(x, cs, rows, n_heads, head_dim, n_freq, style);
 }
 
 static void cpu_glu(fr_be *be, float *g, const float *u, int64_t n, fr_ffn_act act)
 {
-    switch (act) {
-    case FR_FFN_SILU: be->mm.ks->swiglu(g, u, n); break;
-    }
+    fr_glu_forward(be->mm.ks, g, u, n, act);
 }
 
 /* ---- KV cache and attention ---------------------------------------------- */
@@ -267,8 +249,9 @@ typedef struct fr_attn_job {
  * descheduled worker costs only the unit it holds. Consecutive units share a
  * KV head (grouped-query attention), which keeps its keys in cache. Per
  * unit: scores of the query against every cached key of its sequence up to
- * its position, a two-pass softmax over that row (in the thread's scratch),
- * then the weighted sum of the values. The row operations come from the
+ * its position (or the last `window` of them), a two-pass softmax over that
+ * row (in the thread's scratch; a head's sink logit joins its maximum and
+ * its sum), then the weighted sum of the values. The row operations come from the
  * kernel set: left to right in the generic path (llama2.c's order), in SIMD
  * lanes otherwise. */
 static void fr_attn_worker(void *arg, int ith, int nth)
@@ -293,35 +276,41 @@ static void fr_attn_worker(void *arg, int ith, int nth)
         int32_t pos = a->pos[t];
         const float *q = a->q + (size_t)t * q_dim + (size_t)h * hd;
         float *out = a->out + (size_t)t * q_dim + (size_t)h * hd;
-        size_t base = fr_kv_index(be, s, a->layer, 0) + (size_t)kvh * hd;
+        /* keys p0..pos: all of them, or the last `window` */
+        int32_t p0 = a->window && pos >= (int32_t)a->window ? pos - (int32_t)a->window + 1 : 0;
+        size_t base = fr_kv_index(be, s, a->layer, (uint32_t)p0) + (size_t)kvh * hd;
         if (f32) {
             const float *k = (const float *)be->kcache + base;
-            for (int32_t p = 0; p <= pos; p++, k += be->kv_row)
+            for (int32_t p = p0; p <= pos; p++, k += be->kv_row)
                 att[p] = ks->dot_f32(q, k, hd) / scale;
         } else {
             const uint16_t *k = (const uint16_t *)be->kcache + base;
-            for (int32_t p = 0; p <= pos; p++, k += be->kv_row)
+            for (int32_t p = p0; p <= pos; p++, k += be->kv_row)
                 att[p] = ks->dot_f16(q, k, hd) / scale;
         }
-        float mx = att[0];
-        for (int32_t p = 1; p <= pos; p++)
+        float mx = att[p0];
+        for (int32_t p = p0 + 1; p <= pos; p++)
             if (att[p] > mx)
                 mx = att[p];
+        if (a->sinks && a->sinks[h] > mx)
+            mx = a->sinks[h];
         float sum = 0.0f;
-        for (int32_t p = 0; p <= pos; p++) {
+        for (int32_t p = p0; p <= pos; p++) {
             att[p] = expf(att[p] - mx);
             sum += att[p];
         }
-        for (int32_t p = 0; p <= pos; p++)
+        if (a->sinks)
+            sum += expf(a->sinks[h] - mx);
+        for (int32_t p = p0; p <= pos; p++)
             att[p] /= sum;
         memset(out, 0, hd * sizeof(float));
         if (f32) {
             const float *v = (const float *)be->vcache + base;
-            for (int32_t p = 0; p <= pos; p++, v += be->kv_row)
+            for (int32_t p = p0; p <= pos; p++, v += be->kv_row)
                 ks->axpy_f32(out, att[p], v, hd);
         } else {
             const uint16_t *v = (const uint16_t *)be->vcache + base;
-            for (int32_t p = 0; p <= pos; p++, v += be->kv_row)
+            for (int32_t p = p0; p <= pos; p++, v += be->kv_row)
                 ks->axpy_f16(out, att[p], v, hd);
         }
     }
@@ -348,6 +337,8 @@ const fr_ops fr_ops_cpu = {
     .rmsnorm = cpu_rmsnorm,
     .add = cpu_add,
     .add_rows = cpu_add_rows,
+    .scale = cpu_scale,
+    .softcap = cpu_softcap,
     .rope_angles = cpu_rope_angles,
     .rope = cpu_rope,
     .glu = cpu_glu,

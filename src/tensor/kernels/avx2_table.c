@@ -32,5 +32,8 @@ const fr_kernel_set fr_kernels_avx2 = {
     .axpy_f32 = fr_axpy_f32_avx2,
     .axpy_f16 = fr_axpy_f16_avx2,
     .swiglu = fr_swiglu_avx2,
+    .sgemm_nn = fr_gemm_nn_block_avx2,
+    .sgemm_nt = fr_gemm_nt_block_avx2,
+    .sgemm_tn = fr_gemm_tn_block_avx2,
 };
 #endif

@@ -33,5 +33,8 @@ const fr_kernel_set fr_kernels_avx512 = {
     .axpy_f32 = fr_axpy_f32_avx512,
     .axpy_f16 = fr_axpy_f16_avx512,
     .swiglu = fr_swiglu_avx512,
+    .sgemm_nn = fr_gemm_nn_block_avx512,
+    .sgemm_nt = fr_gemm_nt_block_avx2,
+    .sgemm_tn = fr_gemm_tn_block_avx512,
 };
 #endif

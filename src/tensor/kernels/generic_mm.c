@@ -358,4 +358,7 @@ const fr_kernel_set fr_kernels_generic = {
     .axpy_f32 = fr_axpy_f32_generic,
     .axpy_f16 = fr_axpy_f16_generic,
     .swiglu = fr_swiglu_generic,
+    .sgemm_nn = fr_gemm_nn_block_generic,
+    .sgemm_nt = fr_gemm_nt_block_generic,
+    .sgemm_tn = fr_gemm_tn_block_generic,
 };

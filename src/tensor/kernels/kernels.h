@@ -119,6 +119,15 @@ typedef struct fr_mm_kernel {
     fr_gemm_fn gemm;
 } fr_mm_kernel;
 
+/* Float32 products for training (tune/gemm.h has the contract):
+ *   nn: C[M][N] (+)= alpha A[M][K] B[K][N]
+ *   nt: C[M][N] (+)= alpha A[M][K] B[N][K]^T
+ *   tn: C[M][N] (+)= alpha A[K][M]^T B[K][N]
+ * acc false overwrites C. Single-threaded on the block given. */
+typedef void (*fr_sgemm_fn)(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                            int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                            int64_t ldc);
+
 typedef struct fr_kernel_set {
     fr_isa isa;
     const char *name;
@@ -142,6 +151,7 @@ typedef struct fr_kernel_set {
     /* SwiGLU's g[i] = silu(g[i]) * u[i] = g[i] u[i] / (1 + e^-g[i]): libm's
      * expf in generic (the reference), a vector e^x within 2 ulp in SIMD. */
     void (*swiglu)(float *g, const float *u, int64_t n);
+    fr_sgemm_fn sgemm_nn, sgemm_nt, sgemm_tn;
 } fr_kernel_set;
 
 /* The set of path isa, or NULL when this build or CPU cannot run it.
@@ -186,6 +196,39 @@ float fr_dot_f16_avx512(const float *q, const uint16_t *k, int64_t n);
 void fr_axpy_f32_avx512(float *y, float a, const float *v, int64_t n);
 void fr_axpy_f16_avx512(float *y, float a, const uint16_t *v, int64_t n);
 void fr_swiglu_avx512(float *g, const float *u, int64_t n);
+#endif
+
+/* The training products of each path (generic_gemm.c, avx2_gemm.c,
+ * avx512_gemm.c; avx512 has no nt of its own). */
+void fr_gemm_nn_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                              int64_t ldc);
+void fr_gemm_nt_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                              int64_t ldc);
+void fr_gemm_tn_block_generic(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                              int64_t ldc);
+#if defined(__x86_64__)
+void fr_gemm_nn_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                           int64_t ldc);
+void fr_gemm_nt_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                           int64_t ldc);
+void fr_gemm_tn_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                           int64_t ldc);
+void fr_gemm_nn_block_avx512(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                             int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                             int64_t ldc);
+void fr_gemm_tn_block_avx512(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                             int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                             int64_t ldc);
+/* C (+)= alpha * a(i,k) B with a(i,k) = A[i*sa_i + k*sa_k] (AVX2 path). */
+void fr_gemm_axpy_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                       int64_t sa_i, int64_t sa_k, const float *B, int64_t ldb, bool acc,
+                       float *C, int64_t ldc);
 #endif
 
 /* Canonical unpacking of one stored row of n values (see the top of this

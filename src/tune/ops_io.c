@@ -1,9 +1,6 @@
 /*
- * ops_act.c - SwiGLU and cross-entropy, forward and backward (see ops.h).
- *
- * SwiGLU: out = silu(g) * u with silu(x) = x * sigmoid(x), computed as
- * forward.c does (x * (1 / (1 + expf(-x)))). Its derivative is
- * silu'(x) = s(x) * (1 + x * (1 - s(x))) with s the sigmoid.
+ * ops_io.c - the ends of the training graph, forward and backward (see
+ * ops.h): the embedding lookup (input) and cross-entropy (output).
  *
  * Cross-entropy takes the row maximum out before exponentiating and sums in
  * double, so a 150k-token vocabulary neither overflows nor loses the small
@@ -14,23 +11,19 @@
 
 #include <math.h>
 
-void fr_swiglu_forward(float *out, const float *g, const float *u, int64_t n)
+void fr_embed_forward(float *x, const fr_weight *emb, const int32_t *tok, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float x = g[i];
-        out[i] = x * (1.0f / (1.0f + expf(-x))) * u[i];
-    }
+    for (int64_t t = 0; t < n; t++)
+        fr_weight_row(emb, tok[t], x + t * emb->n_in);
 }
 
-void fr_swiglu_backward(float *dg, float *du, const float *dout, const float *g, const float *u,
-                        int64_t n)
+void fr_embed_backward(float *demb, const float *dx, const int32_t *tok, int64_t n, int64_t d)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float x = g[i];
-        float sg = 1.0f / (1.0f + expf(-x));
-        float silu = x * sg;
-        du[i] += dout[i] * silu;
-        dg[i] += dout[i] * u[i] * (sg * (1.0f + x * (1.0f - sg)));
+    for (int64_t t = 0; t < n; t++) {
+        float *row = demb + (int64_t)tok[t] * d;
+        const float *g = dx + t * d;
+        for (int64_t i = 0; i < d; i++)
+            row[i] += g[i];
     }
 }
 
@@ -64,7 +57,7 @@ void fr_xent_forward(float *loss, const float *logits, const int32_t *tgt, int64
 }
 
 void fr_xent_backward(float *dlogits, const float *logits, const int32_t *tgt, float scale,
-                      int64_t n, int64_t V)
+                      float softcap, int64_t n, int64_t V)
 {
     for (int64_t t = 0; t < n; t++) {
         float *d = dlogits + t * V;
@@ -77,8 +70,24 @@ void fr_xent_backward(float *dlogits, const float *logits, const int32_t *tgt, f
         float mx;
         double lse;
         fr_row_lse(x, V, &mx, &lse);
+        if (softcap > 0) { /* x = c tanh(z / c): dx/dz = 1 - (x / c)^2 */
+            for (int64_t j = 0; j < V; j++) {
+                float xj = x[j], r = xj / softcap;
+                float g = scale * (float)exp((double)(xj - mx) - lse);
+                if (j == tgt[t])
+                    g -= scale;
+                d[j] = g * (1.0f - r * r);
+            }
+            continue;
+        }
         for (int64_t j = 0; j < V; j++)
             d[j] = scale * (float)exp((double)(x[j] - mx) - lse);
         d[tgt[t]] -= scale;
     }
+}
+
+void fr_softcap_forward(float *x, float c, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = c * tanhf(x[i] * (1.0f / c));
 }

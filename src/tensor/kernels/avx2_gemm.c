@@ -4,7 +4,7 @@
  * is compiled with -mavx2 -mfma; nothing here runs otherwise).
  *
  * Same structure and the same invariant as the portable kernels in
- * gemm.c: every element of C is computed by the same operations wherever
+ * generic_gemm.c: every element of C is computed by the same operations wherever
  * it falls. For nn/tn an element is s = fma(a_k, b_k, s) for k = 0..K-1
  * from 0, then alpha * s (+ C); edges use fmaf, which rounds like a vector
  * lane. For nt the sum is split into 8 lanes by k mod 8, reduced in one
@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tune/gemm.h"
+#include "tensor/kernels/kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -212,7 +212,7 @@ void fr_gemm_nt_block_avx2(int64_t M, int64_t N, int64_t K, float alpha, const f
             fr_fin1(C + i * ldc + j, fr_dot8(A + i * lda, B + j * ldb, K), alpha, acc);
 }
 
-#else /* not x86: never called (fr_gemm_avx2() is false), defined so the library links */
+#else /* not x86: never called (no avx2 kernel set), defined so the library links */
 
 void fr_gemm_axpy_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                        int64_t sa_i, int64_t sa_k, const float *B, int64_t ldb, bool acc,

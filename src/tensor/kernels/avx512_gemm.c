@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tune/gemm.h"
+#include "tensor/kernels/kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -97,7 +97,7 @@ void fr_gemm_tn_block_avx512(int64_t M, int64_t N, int64_t K, float alpha, const
     fr_axpy_avx512(M, N, K, alpha, A, 1, lda, B, ldb, acc, C, ldc);
 }
 
-#else /* not x86-64: never called (fr_gemm_avx512() is false) */
+#else /* not x86-64: never called (no avx512 kernel set off x86-64) */
 
 void fr_gemm_nn_block_avx512(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                              int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
