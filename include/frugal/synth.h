@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 typedef struct fr_synth_spec {
-    const char *arch;   /* "llama", "qwen2", "qwen3" */
+    const char *arch;   /* one of fr_model_supported_archs() */
     uint32_t n_vocab, n_embd, n_layer, n_ff, n_head, n_head_kv;
     uint32_t head_dim;  /* 0: n_embd / n_head */
     uint32_t n_ctx;     /* context_length key */
@@ -32,6 +32,20 @@ typedef struct fr_synth_spec {
     bool byte_vocab;    /* add a SentencePiece-style vocab: <unk> <s> </s> and
                            256 byte tokens, then merges of printable pairs up to
                            n_vocab (n_vocab >= 259), so text can be run */
+    /* What the newer architectures add (0 / false: not written). */
+    uint32_t n_rot;        /* rope.dimension_count (partial rotation) */
+    uint32_t n_swa;        /* attention.sliding_window */
+    uint32_t swa_pattern;  /* attention.sliding_window_pattern */
+    float rope_base_swa;   /* rope.freq_base_swa */
+    float rope_scale;      /* rope.scaling.factor (linear, or YaRN with yarn) */
+    bool yarn;             /* rope.scaling.type yarn */
+    uint32_t n_ctx_orig;   /* rope.scaling.original_context_length */
+    bool rope_factors;     /* LongRoPE rope_factors_long / _short tensors */
+    float rope_attn_factor; /* rope.scaling.attn_factor */
+    float logit_softcap;   /* final_logit_softcapping */
+    bool attn_sinks;       /* attn_sinks tensors (gpt-oss needs them) */
+    bool out_bias;         /* attn_output.bias, and the experts' biases */
+    uint32_t n_expert, n_expert_used, n_ff_exp; /* mixture of experts */
 } fr_synth_spec;
 
 /* Writes the model to path atomically. progress (may be NULL) is called with

@@ -257,30 +257,37 @@ static fr_status fr_load_hparams(fr_loader *L)
     if (!(hp->norm_eps > 0 && hp->norm_eps < 1) || !(hp->rope_base > 1))
         return fr_err_set(L->err, FR_E_FORMAT, "%s: implausible rms epsilon %g or rope base %g",
                           L->path, (double)hp->norm_eps, (double)hp->rope_base);
+    /* As llama.cpp: the scaling type defaults to linear, and the factor
+     * applies whatever the type (0 or absent: none) unless the type is none;
+     * longrope's and llama3's own factors come as tensors. */
     hp->rope_freq_scale = 1.0f;
     char key[128];
     snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch);
     fr_gguf_str stype;
-    if (fr_gguf_get_str(m->gguf, key, &stype, NULL) == FR_OK) {
-        if (fr_str_is(&stype, "linear") || fr_str_is(&stype, "yarn")) {
-            float factor = 1.0f;
-            if ((st = fr_hp_f32(r, "rope.scaling.factor", &factor, 1.0f)))
-                return st;
-            if (factor == 0.0f) /* llama.cpp reads 0 as no scaling */
-                factor = 1.0f;
-            if (!(factor >= 1.0f && factor < 1e6f))
-                return fr_err_set(L->err, FR_E_FORMAT, "%s: rope scaling factor %g", L->path,
-                                  (double)factor);
-            hp->rope_freq_scale = 1.0f / factor;
-            hp->rope_scaling = fr_str_is(&stype, "yarn") ? FR_ROPE_SCALING_YARN
-                                                         : FR_ROPE_SCALING_LINEAR;
-        } else if (!fr_str_is(&stype, "none") && !fr_str_is(&stype, "llama3")) {
-            return fr_err_set(L->err, FR_E_UNSUPPORTED,
-                              "%s: rope scaling type '%.*s' is not supported (linear, yarn, "
-                              "llama3 via rope_freqs)", L->path,
-                              (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
-        }
+    if (fr_gguf_get_str(m->gguf, key, &stype, NULL) != FR_OK) {
+        stype.ptr = "linear";
+        stype.len = 6;
     }
+    bool is_none = fr_str_is(&stype, "none");
+    if (fr_str_is(&stype, "yarn"))
+        hp->rope_scaling = FR_ROPE_SCALING_YARN;
+    else if (fr_str_is(&stype, "linear"))
+        hp->rope_scaling = FR_ROPE_SCALING_LINEAR;
+    else if (!is_none && !fr_str_is(&stype, "llama3") && !fr_str_is(&stype, "longrope"))
+        return fr_err_set(L->err, FR_E_UNSUPPORTED,
+                          "%s: rope scaling type '%.*s' is not supported (linear, yarn, longrope, "
+                          "llama3 via rope_freqs)", L->path,
+                          (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
+    float factor = 0.0f;
+    if ((st = fr_hp_f32(r, "rope.scaling.factor", &factor, 0.0f)))
+        return st;
+    if (factor == 0.0f && (st = fr_hp_f32(r, "rope.scale_linear", &factor, 0.0f)))
+        return st;
+    if (factor != 0.0f && !(factor >= 1.0f && factor < 1e6f))
+        return fr_err_set(L->err, FR_E_FORMAT, "%s: rope scaling factor %g", L->path,
+                          (double)factor);
+    if (factor != 0.0f && !is_none)
+        hp->rope_freq_scale = 1.0f / factor;
     if ((st = fr_hp_u32(r, "rope.scaling.original_context_length", &hp->n_ctx_orig, false,
                         hp->n_ctx_train)) ||
         (st = fr_hp_f32(r, "rope.scaling.attn_factor", &hp->rope_attn_factor, 1.0f)) ||

@@ -63,10 +63,5 @@ struct fr_model {
  * and sin (rope.c). */
 void fr_rope_freqs(const fr_model *m, bool swa, uint32_t n_ctx, float *freq, float *mscale);
 
-/* The layers marked swa by an arch hook: pattern n (0 or 1: every layer)
- * makes layer l a window layer unless l % n == n - 1 (llama.cpp's
- * set_swa_pattern), unless the file has the key
- * <arch>.attention.sliding_window_pattern (a count, or one bool per layer). */
-fr_status fr_hp_swa_pattern(fr_hp_reader *r, uint32_t n_pattern);
 
 #endif

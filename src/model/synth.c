@@ -23,11 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* name, model, {arch, V, E, L, F, H, KV, head_dim, ctx, wtype, embd_type,
- *               tied, bias, qk_norm, rope_base, seed, vocab} */
-#define P(n, model, arch, V, E, L, F, H, KV, HD, CTX, TIED, BIAS, QKN, ROPE)                      \
-    {n, model, {arch, V, E, L, F, H, KV, HD, CTX, FR_TYPE_F32, FR_TYPE_COUNT_, TIED, BIAS, QKN,     \
-                ROPE, 1, false}}
+/* name, model, {arch, V, E, L, F, H, KV, head_dim, ctx, tied, bias, qk_norm, rope_base} and
+ * then the newer architectures' fields, each preset the shapes of its model's
+ * config.json (weights F32 until the caller picks a type). */
+#define P(n_, m_, a_, v_, e_, l_, f_, h_, kv_, hd_, ctx_, tied_, bias_, qkn_, rope_, ...)         \
+    {n_, m_,                                                                                       \
+     {.arch = a_, .n_vocab = v_, .n_embd = e_, .n_layer = l_, .n_ff = f_, .n_head = h_,             \
+      .n_head_kv = kv_, .head_dim = hd_, .n_ctx = ctx_, .wtype = FR_TYPE_F32,                       \
+      .embd_type = FR_TYPE_COUNT_, .tied = tied_, .qkv_bias = bias_, .qk_norm = qkn_,               \
+      .rope_base = rope_, .seed = 1, __VA_ARGS__}}
 static const fr_synth_preset fr_presets[] = {
     P("smollm2-135m", "SmolLM2-135M", "llama", 49152, 576, 30, 1536, 9, 3, 0, 8192, true, false, false, 100000),
     P("smollm2-360m", "SmolLM2-360M", "llama", 49152, 960, 32, 2560, 15, 5, 0, 8192, true, false, false, 100000),
@@ -41,6 +45,10 @@ static const fr_synth_preset fr_presets[] = {
     P("llama-3.1-8b", "Llama-3.1-8B", "llama", 128256, 4096, 32, 14336, 32, 8, 0, 131072, false, false, false, 500000),
     P("tinyllama-1.1b", "TinyLlama-1.1B", "llama", 32000, 2048, 22, 5632, 32, 4, 0, 2048, false, false, false, 10000),
     P("mistral-7b", "Mistral-7B-v0.3", "llama", 32768, 4096, 32, 14336, 32, 8, 0, 32768, false, false, false, 1000000),
+    P("gemma-3-1b", "Gemma-3-1B", "gemma3", 262144, 1152, 26, 6912, 4, 1, 256, 32768, true, false, true, 1000000,
+      .n_swa = 512, .rope_base_swa = 10000),
+    P("gemma-3-4b", "Gemma-3-4B (text)", "gemma3", 262208, 2560, 34, 10240, 8, 4, 256, 131072, true, false, true, 1000000,
+      .n_swa = 1024, .rope_base_swa = 10000, .rope_scale = 8),
 };
 #undef P
 
@@ -97,12 +105,18 @@ static void fr_rng_normals(fr_rng *r, float *out, size_t n, float scale, float m
 
 /* ---- tensor plan --------------------------------------------------------- */
 
-typedef enum fr_synth_kind { FR_SYN_MATRIX, FR_SYN_NORM, FR_SYN_BIAS } fr_synth_kind;
+typedef enum fr_synth_kind {
+    FR_SYN_MATRIX, /* N(0, 1/n_in) */
+    FR_SYN_NORM,   /* N(1, 0.1^2) */
+    FR_SYN_BIAS,   /* N(0, 0.1^2) */
+    FR_SYN_FACTOR, /* rope factors: 1 + |N(0, 1)| */
+    FR_SYN_SINK,   /* attention sinks: N(0, 1) */
+} fr_synth_kind;
 
 typedef struct fr_synth_tensor {
     char name[64];
     fr_type type;
-    int64_t ne[2];
+    int64_t ne[3];
     uint32_t n_dims;
     fr_synth_kind kind;
 } fr_synth_tensor;
@@ -140,22 +154,27 @@ static fr_type fr_synth_fit(fr_type t, int64_t n_in)
 }
 
 static void fr_synth_add(fr_synth_ctx *c, const char *name, fr_synth_kind kind, fr_type type,
-                         int64_t ne0, int64_t ne1)
+                         const int64_t ne[3])
 {
     fr_synth_tensor *t = &c->t[c->n++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->kind = kind;
-    t->ne[0] = ne0;
-    t->ne[1] = ne1;
-    t->n_dims = ne1 ? 2 : 1;
-    t->type = kind == FR_SYN_MATRIX ? fr_synth_fit(type, ne0) : FR_TYPE_F32;
+    for (int d = 0; d < 3; d++)
+        t->ne[d] = ne[d];
+    t->n_dims = ne[2] > 1 ? 3 : ne[1] > 1 ? 2 : 1;
+    t->type = kind == FR_SYN_MATRIX ? fr_synth_fit(type, ne[0]) : FR_TYPE_F32;
+}
+
+static int64_t fr_synth_count_of(const fr_synth_tensor *t)
+{
+    return t->ne[0] * t->ne[1] * t->ne[2];
 }
 
 static fr_status fr_synth_fill(void *user, int64_t index, void *dst, uint64_t nbytes, fr_err *err)
 {
     fr_synth_ctx *c = user;
     const fr_synth_tensor *t = &c->t[index];
-    int64_t n = t->ne[0] * (t->ne[1] ? t->ne[1] : 1);
+    int64_t n = fr_synth_count_of(t);
     fr_rng r = {c->s->seed * 0x100000001B3ull + (uint64_t)index * 0x9E3779B97F4A7C15ull + 1};
     switch (t->kind) {
     case FR_SYN_MATRIX:
@@ -166,6 +185,14 @@ static fr_status fr_synth_fill(void *user, int64_t index, void *dst, uint64_t nb
         break;
     case FR_SYN_BIAS:
         fr_rng_normals(&r, c->buf, (size_t)n, 0.1f, 0.0f);
+        break;
+    case FR_SYN_FACTOR:
+        fr_rng_normals(&r, c->buf, (size_t)n, 1.0f, 0.0f);
+        for (int64_t i = 0; i < n; i++)
+            c->buf[i] = 1.0f + fabsf(c->buf[i]);
+        break;
+    case FR_SYN_SINK:
+        fr_rng_normals(&r, c->buf, (size_t)n, 1.0f, 0.0f);
         break;
     }
     fr_status st = fr_quantize(t->type, c->buf, dst, n, err);
@@ -253,7 +280,10 @@ static void fr_synth_hparams(const fr_synth_spec *s, fr_hparams *hp)
     hp->n_head = s->n_head;
     hp->n_head_kv = s->n_head_kv;
     hp->head_dim = fr_synth_hd(s);
-    hp->n_rot = hp->head_dim;
+    hp->n_rot = s->n_rot ? s->n_rot : hp->head_dim;
+    hp->n_expert = s->n_expert;
+    hp->n_expert_used = s->n_expert_used;
+    hp->n_ff_exp = s->n_ff_exp;
 }
 
 /* Whether the spec writes the table entry sp (required ones always). */
@@ -271,16 +301,26 @@ static bool fr_synth_wants(const fr_synth_spec *s, const fr_tensor_spec *sp)
     case FR_T_ATTN_Q_NORM:
     case FR_T_ATTN_K_NORM:
         return s->qk_norm;
+    case FR_T_ROPE_FACTORS_LONG:
+    case FR_T_ROPE_FACTORS_SHORT:
+        return s->rope_factors;
+    case FR_T_ATTN_SINKS:
+        return s->attn_sinks;
+    case FR_T_ATTN_OUT_B:
+    case FR_T_FFN_GATE_EXPS_B:
+    case FR_T_FFN_UP_EXPS_B:
+    case FR_T_FFN_DOWN_EXPS_B:
+        return s->out_bias;
     default:
         return false;
     }
 }
 
-/* Calls add(user, role, layer, ne0, ne1) for every tensor of the spec's
- * file, in file order. */
+/* Calls add(user, role, layer, ne) for every tensor of the spec's file, in
+ * file order. */
 static fr_status fr_synth_plan(const fr_synth_spec *s,
-                               void (*add)(void *, const fr_tensor_spec *, uint32_t, int64_t,
-                                           int64_t),
+                               void (*add)(void *, const fr_tensor_spec *, uint32_t,
+                                           const int64_t[3]),
                                void *user, fr_err *err)
 {
     const fr_arch *a = fr_arch_find(s->arch);
@@ -295,18 +335,19 @@ static fr_status fr_synth_plan(const fr_synth_spec *s,
                 const fr_tensor_spec *sp = &a->tensors[i];
                 if ((sp->role >= FR_T_LAYER_) != (pass == 1) || !fr_synth_wants(s, sp))
                     continue;
-                add(user, sp, l, fr_dim_value(sp->ne[0], &hp),
-                    sp->ne[1] == FR_D_1 ? 0 : fr_dim_value(sp->ne[1], &hp));
+                int64_t ne[3];
+                for (int d = 0; d < 3; d++)
+                    ne[d] = fr_dim_value(sp->ne[d], &hp);
+                add(user, sp, l, ne);
             }
     return FR_OK;
 }
 
-static void fr_synth_count(void *user, const fr_tensor_spec *sp, uint32_t l, int64_t ne0,
-                           int64_t ne1)
+static void fr_synth_count(void *user, const fr_tensor_spec *sp, uint32_t l, const int64_t ne[3])
 {
     (void)sp;
     (void)l;
-    *(uint64_t *)user += (uint64_t)ne0 * (uint64_t)(ne1 ? ne1 : 1);
+    *(uint64_t *)user += (uint64_t)ne[0] * (uint64_t)ne[1] * (uint64_t)ne[2];
 }
 
 uint64_t fr_synth_n_params(const fr_synth_spec *s)
@@ -318,18 +359,24 @@ uint64_t fr_synth_n_params(const fr_synth_spec *s)
     return n;
 }
 
-static void fr_synth_plan_add(void *user, const fr_tensor_spec *sp, uint32_t l, int64_t ne0,
-                              int64_t ne1)
+static void fr_synth_plan_add(void *user, const fr_tensor_spec *sp, uint32_t l,
+                              const int64_t ne[3])
 {
     fr_synth_ctx *c = user;
     const fr_synth_spec *s = c->s;
     char n[64];
     fr_tn_name(sp->role, l, n, sizeof n);
-    fr_synth_kind kind = !(sp->flags & FR_FLOAT)                ? FR_SYN_MATRIX
-                         : strstr(fr_tn_suffix(sp->role), "norm") ? FR_SYN_NORM
-                                                                  : FR_SYN_BIAS;
+    fr_synth_kind kind = FR_SYN_BIAS;
+    if (!(sp->flags & FR_FLOAT))
+        kind = FR_SYN_MATRIX;
+    else if (strstr(fr_tn_suffix(sp->role), "norm"))
+        kind = FR_SYN_NORM;
+    else if (sp->role == FR_T_ROPE_FACTORS_LONG || sp->role == FR_T_ROPE_FACTORS_SHORT)
+        kind = FR_SYN_FACTOR;
+    else if (sp->role == FR_T_ATTN_SINKS)
+        kind = FR_SYN_SINK;
     fr_type et = s->embd_type == FR_TYPE_COUNT_ ? s->wtype : s->embd_type;
-    fr_synth_add(c, n, kind, sp->role == FR_T_TOKEN_EMBD ? et : s->wtype, ne0, ne1);
+    fr_synth_add(c, n, kind, sp->role == FR_T_TOKEN_EMBD ? et : s->wtype, ne);
 }
 
 fr_status fr_synth_write(const fr_synth_spec *s, const char *path,
@@ -352,7 +399,7 @@ fr_status fr_synth_write(const fr_synth_spec *s, const char *path,
         goto done;
     int64_t max_n = 0;
     for (int64_t i = 0; i < c.n; i++) {
-        int64_t cnt = c.t[i].ne[0] * (c.t[i].ne[1] ? c.t[i].ne[1] : 1);
+        int64_t cnt = fr_synth_count_of(&c.t[i]);
         if (cnt > max_n)
             max_n = cnt;
         c.total += fr_type_row_bytes(c.t[i].type, cnt);
@@ -378,7 +425,26 @@ fr_status fr_synth_write(const fr_synth_spec *s, const char *path,
         fr_gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-5f) ||
         fr_gguf_writer_set_f32(w, KEY("rope.freq_base"), s->rope_base > 0 ? s->rope_base : 10000.0f) ||
         (s->head_dim && (fr_gguf_writer_set_u32(w, KEY("attention.key_length"), hd) ||
-                         fr_gguf_writer_set_u32(w, KEY("attention.value_length"), hd)))) {
+                         fr_gguf_writer_set_u32(w, KEY("attention.value_length"), hd))) ||
+        (s->n_rot && fr_gguf_writer_set_u32(w, KEY("rope.dimension_count"), s->n_rot)) ||
+        (s->n_swa && fr_gguf_writer_set_u32(w, KEY("attention.sliding_window"), s->n_swa)) ||
+        (s->swa_pattern &&
+         fr_gguf_writer_set_u32(w, KEY("attention.sliding_window_pattern"), s->swa_pattern)) ||
+        (s->rope_base_swa > 0 &&
+         fr_gguf_writer_set_f32(w, KEY("rope.freq_base_swa"), s->rope_base_swa)) ||
+        (s->rope_scale > 0 &&
+         (fr_gguf_writer_set_str(w, KEY("rope.scaling.type"), s->yarn ? "yarn" : "linear") ||
+          fr_gguf_writer_set_f32(w, KEY("rope.scaling.factor"), s->rope_scale))) ||
+        (s->n_ctx_orig &&
+         fr_gguf_writer_set_u32(w, KEY("rope.scaling.original_context_length"), s->n_ctx_orig)) ||
+        (s->rope_attn_factor > 0 &&
+         fr_gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), s->rope_attn_factor)) ||
+        (s->logit_softcap > 0 &&
+         fr_gguf_writer_set_f32(w, KEY("final_logit_softcapping"), s->logit_softcap)) ||
+        (s->n_expert && (fr_gguf_writer_set_u32(w, KEY("expert_count"), s->n_expert) ||
+                         fr_gguf_writer_set_u32(w, KEY("expert_used_count"), s->n_expert_used) ||
+                         fr_gguf_writer_set_u32(w, KEY("expert_feed_forward_length"),
+                                                s->n_ff_exp)))) {
         st = fr_err_set(err, FR_E_NOMEM, "out of memory writing metadata");
         goto done;
     }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The files frugal writes, read by llama.cpp itself: every `frugal quantize`
 # type of stories260K, random llama / qwen2 / qwen3 models (n_embd 256, so
-# the K types use real 256-wide super-blocks) at F32 and quantized, a LoRA
+# the K types use real 256-wide super-blocks) at F32 and quantized, random
+# models of the newer architectures (gemma3: logits of the first steps
+# too), a LoRA
 # adapter trained by `frugal tune` and the model `frugal merge` bakes it into.
 # llama.cpp must load each one and agree with frugal's greedy tokens step by
 # step (support/llamacpp_agree.mjs: argmax, or a near-tie where kernels may
@@ -27,20 +29,36 @@ export LLAMACPP_NODE_MODULES=$root/node_modules
 
 PROMPT="Once upon a time"
 N=48
-# agree LABEL MODEL [--lora FILE:S]: frugal's greedy tokens, checked by llama.cpp
+# agree LABEL MODEL [--lora FILE:S] [--logits]: frugal's greedy tokens, checked
+# by llama.cpp; --logits also compares the logits of the first 4 steps (1e-3)
 agree() {
   local label=$1 model=$2; shift 2
-  local lora=()
-  [ $# -ge 2 ] && [ "$1" = "--lora" ] && lora=(--lora "$2")
+  local lora=() logits=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --lora) lora=(--lora "$2"); shift 2 ;;
+      --logits) logits=1; shift ;;
+      *) shift ;;
+    esac
+  done
   run_ok "$FRUGAL" tokenize -m "$model" --ids "$PROMPT"
-  local prompt="[${OUT// /,}]"
-  run_ok "$FRUGAL" run -t 1 -m "$model" -p "$PROMPT" -n "$N" --temp 0 --json "${lora[@]}"
+  local prompt="[${OUT// /,}]" prompt_ids=$OUT
+  run_ok "$FRUGAL" run -t 1 --ctx 512 -m "$model" -p "$PROMPT" -n "$N" --temp 0 --json "${lora[@]}"
   local ids
   ids=$(node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
                  process.stdout.write(JSON.stringify(j.token_ids))' <<<"$OUT") ||
     { fail "$label: no token_ids in frugal run --json"; return; }
   [ "$ids" != "[]" ] || { fail "$label: frugal generated nothing"; return; }
-  _run node "$HERE/support/llamacpp_agree.mjs" "$model" "$prompt" "$ids" "${lora[@]}"
+  local extra=()
+  if [ "$logits" = 1 ]; then
+    local first3
+    first3=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).slice(0, 3).join(" "))' "$ids")
+    # shellcheck disable=SC2086
+    "$B/test_model_forward" --logits "$model" 4 $prompt_ids $first3 > "$TMP/logits.json" ||
+      { fail "$label: frugal's logits"; return; }
+    extra=(--logits "$TMP/logits.json")
+  fi
+  _run node "$HERE/support/llamacpp_agree.mjs" "$model" "$prompt" "$ids" "${lora[@]}" "${extra[@]}"
   echo "$label: $OUT"
   [ "$RC" -eq 0 ] || fail "$label: llama.cpp disagrees with frugal (exit $RC): $OUT ${ERR: -400}"
   LAST_IDS=$ids
@@ -62,6 +80,21 @@ for arch in llama qwen2 qwen3; do
     agree "$arch $t" "$TMP/$arch-$t.gguf"
   done
 done
+
+# ---- the newer architectures: random models with every feature that
+# distinguishes them (tests/unit/test_model_forward.c --write-model), 60
+# greedy steps (prompt + generation longer than any sliding window), the
+# first steps' logits at F32, and the quantized types
+N=60
+for arch in gemma3; do
+  "$B/test_model_forward" --write-model "$arch" "$TMP/$arch.gguf" || { fail "write $arch"; continue; }
+  agree "$arch f32" "$TMP/$arch.gguf" --logits
+  for t in q8_0 q4_k_m; do
+    run_ok "$FRUGAL" quantize "$TMP/$arch.gguf" "$TMP/$arch-$t.gguf" "$t"
+    agree "$arch $t" "$TMP/$arch-$t.gguf"
+  done
+done
+N=48
 
 # ---- a LoRA adapter from frugal tune, and the model frugal merge writes with it
 cat > "$TMP/train.txt" <<'EOF'

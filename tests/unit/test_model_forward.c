@@ -21,13 +21,29 @@
 
 /* ---- the naive reference ------------------------------------------------ */
 
+/* Everything the reference needs to know, from the spec the test wrote (not
+ * from the engine's hyper-parameters). */
 typedef struct ref_model {
     const fr_gguf *g;
     const char *arch;
     int E, L, F, H, KV, HD, V, NROT;
     double eps, base;
     bool neox;
-    int ACT; /* activation block of the weights' type (0: float activations) */
+    int ACT;            /* activation block of the weights' type (0: float activations) */
+    int n_ctx;          /* context the engine runs at (LongRoPE's choice) */
+    double embd_scale;  /* gemma: sqrt(E) */
+    double q_scale;     /* > 0: q *= q_scale, scores unscaled (gemma3) */
+    int n_swa, swa_pattern; /* window layers: l % pattern < pattern - 1 */
+    double base_swa;    /* their rope base (unscaled) */
+    double rope_scale;  /* linear / YaRN factor (0: none) */
+    bool yarn;
+    int n_ctx_orig;
+    double attn_factor; /* rope magnitude (LongRoPE); 1 */
+    double softcap;
+    int act;            /* 0 silu, 1 gelu (tanh), 2 gpt-oss's clamped swiglu */
+    int n_exp, n_used, FX;
+    bool softmax_after_topk; /* gpt-oss: weights = softmax of the chosen logits */
+    bool pan_is_ffn_norm;    /* gpt-oss names its pre-FFN norm post_attention_norm */
 } ref_model;
 
 /* Whole tensor as doubles (malloc'd), or NULL when absent. */
@@ -61,11 +77,12 @@ static double *ref_layer_tensor(const fr_gguf *g, int l, const char *suffix)
     return ref_tensor(g, n, NULL);
 }
 
-/* y[o] = sum_i W[o*n_in + i] x[i]. With blk > 0, x is first rounded to 8
- * bits per block of blk values (scale max|x|/127, nearest integer), as the
- * engine does for quantized weights (src/tensor/kernels/kernels.h: blocks
- * of 32 for Q4_0..Q8_0, 256 for the K types), so that quantized models are
- * compared with a tight tolerance instead of one wide enough to hide bugs. */
+/* y[o] = sum_i W[o*n_in + i] x[i] (+ b[o]). With blk > 0, x is first rounded
+ * to 8 bits per block of blk values (scale max|x|/127, nearest integer), as
+ * the engine does for quantized weights (src/tensor/kernels/kernels.h:
+ * blocks of 32 for Q4_0..Q8_0, 256 for the K types), so that quantized
+ * models are compared with a tight tolerance instead of one wide enough to
+ * hide bugs. */
 static void ref_mv(const double *W, const double *x, double *y, int n_in, int n_out, int blk)
 {
     double *xq = malloc(sizeof(double) * (size_t)n_in);
@@ -88,6 +105,12 @@ static void ref_mv(const double *W, const double *x, double *y, int n_in, int n_
     free(xq);
 }
 
+static void ref_add(double *y, const double *b, int n)
+{
+    for (int i = 0; b && i < n; i++)
+        y[i] += b[i];
+}
+
 static void ref_rmsnorm(double *o, const double *x, const double *w, int n, double eps)
 {
     double ss = 0;
@@ -98,18 +121,71 @@ static void ref_rmsnorm(double *o, const double *x, const double *w, int n, doub
         o[i] = x[i] * r * w[i];
 }
 
-static void ref_rope(double *v, int pos, const ref_model *m)
+/* YaRN's ramp over the pairs (the paper's gamma, llama.cpp's corr dims with
+ * beta_fast 32, beta_slow 1). */
+static double ref_yarn_ramp(const ref_model *m, int i, double base)
 {
+    double lo = floor(m->NROT * log(m->n_ctx_orig / (32 * 2 * M_PI)) / (2 * log(base)));
+    double hi = ceil(m->NROT * log(m->n_ctx_orig / (1 * 2 * M_PI)) / (2 * log(base)));
+    lo = lo > 0 ? lo : 0;
+    hi = hi < m->NROT - 1 ? hi : m->NROT - 1;
+    double y = (i - lo) / (hi - lo > 0.001 ? hi - lo : 0.001);
+    return 1 - (y < 0 ? 0 : y > 1 ? 1 : y);
+}
+
+static void ref_rope(double *v, int pos, const ref_model *m, bool swa, const double *ff)
+{
+    double base = swa ? m->base_swa : m->base;
+    double scale = !swa && m->rope_scale > 0 ? 1 / m->rope_scale : 1;
+    double mag = m->attn_factor;
+    if (m->yarn && scale < 1)
+        mag *= 1 + 0.1 * log(1 / scale);
     for (int i = 0; i < m->NROT / 2; i++) {
-        double theta = pos * pow(m->base, -2.0 * i / m->NROT);
+        double f = pow(base, -2.0 * i / m->NROT) / (ff ? ff[i] : 1);
+        if (m->yarn) {
+            double r = ref_yarn_ramp(m, i, base);
+            f = f * scale * (1 - r) + f * r;
+        } else {
+            f *= scale;
+        }
+        double theta = pos * f;
         int a = m->neox ? i : 2 * i, b = m->neox ? i + m->NROT / 2 : 2 * i + 1;
         double x0 = v[a], x1 = v[b];
-        v[a] = x0 * cos(theta) - x1 * sin(theta);
-        v[b] = x0 * sin(theta) + x1 * cos(theta);
+        v[a] = mag * (x0 * cos(theta) - x1 * sin(theta));
+        v[b] = mag * (x0 * sin(theta) + x1 * cos(theta));
     }
 }
 
-/* Logits for every position of tokens[0..n): out[n][V]. */
+static double ref_act(double g, double u, int act)
+{
+    if (act == 0)
+        return g / (1 + exp(-g)) * u;
+    if (act == 1)
+        return 0.5 * g * (1 + tanh(sqrt(2 / M_PI) * (g + 0.044715 * g * g * g))) * u;
+    double x = g < 7 ? g : 7, y = u < -7 ? -7 : u > 7 ? 7 : u;
+    return x / (1 + exp(-1.702 * x)) * (y + 1);
+}
+
+/* The gated feed-forward of one expert (or the dense one): out[E]. */
+static void ref_ffn(const ref_model *m, const double *wg, const double *bg, const double *wu,
+                    const double *bu, const double *wd, const double *bd, int F, const double *h,
+                    double *out)
+{
+    double *g = malloc(sizeof(double) * (size_t)F), *u = malloc(sizeof(double) * (size_t)F);
+    ref_mv(wg, h, g, m->E, F, m->ACT);
+    ref_mv(wu, h, u, m->E, F, m->ACT);
+    ref_add(g, bg, F);
+    ref_add(u, bu, F);
+    for (int i = 0; i < F; i++)
+        g[i] = ref_act(g[i], u[i], m->act);
+    ref_mv(wd, g, out, F, m->E, m->ACT);
+    ref_add(out, bd, m->E);
+    free(g), free(u);
+}
+
+/* Logits for every position of tokens[0..n): out[n][V]. The layer is
+ *   x += post_norm(attention(norm(x)));  x += post_norm(ffn or moe(norm(x)))
+ * with each feature on when the file has its tensor or the spec says so. */
 static void ref_forward(const ref_model *m, const int *tokens, int n, double *out)
 {
     int E = m->E, QD = m->H * m->HD, KD = m->KV * m->HD;
@@ -120,14 +196,20 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
     double *q = malloc(sizeof(double) * (size_t)QD);
     double *att = malloc(sizeof(double) * (size_t)QD);
     double *o = malloc(sizeof(double) * (size_t)E);
-    double *g = malloc(sizeof(double) * (size_t)m->F);
-    double *u = malloc(sizeof(double) * (size_t)m->F);
+    double *eo = malloc(sizeof(double) * (size_t)E);
     double *sc = malloc(sizeof(double) * (size_t)n);
+    double *qkv = malloc(sizeof(double) * (size_t)(QD + 2 * KD));
     double *emb = ref_tensor(m->g, "token_embd.weight", NULL);
+    double *flong = ref_tensor(m->g, "rope_factors_long.weight", NULL);
+    double *fshort = ref_tensor(m->g, "rope_factors_short.weight", NULL);
+    const double *ff = flong && m->n_ctx > m->n_ctx_orig ? flong : fshort;
     for (int t = 0; t < n; t++)
-        memcpy(x + (size_t)t * E, emb + (size_t)tokens[t] * E, sizeof(double) * (size_t)E);
+        for (int i = 0; i < E; i++)
+            x[(size_t)t * E + i] = emb[(size_t)tokens[t] * E + i] * m->embd_scale;
     for (int l = 0; l < m->L; l++) {
+        bool swa = m->n_swa > 0 && (m->swa_pattern <= 1 || l % m->swa_pattern < m->swa_pattern - 1);
         double *an = ref_layer_tensor(m->g, l, "attn_norm.weight");
+        double *wqkv = ref_layer_tensor(m->g, l, "attn_qkv.weight");
         double *wq = ref_layer_tensor(m->g, l, "attn_q.weight");
         double *wk = ref_layer_tensor(m->g, l, "attn_k.weight");
         double *wv = ref_layer_tensor(m->g, l, "attn_v.weight");
@@ -135,12 +217,29 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
         double *bq = ref_layer_tensor(m->g, l, "attn_q.bias");
         double *bk = ref_layer_tensor(m->g, l, "attn_k.bias");
         double *bv = ref_layer_tensor(m->g, l, "attn_v.bias");
+        double *bo = ref_layer_tensor(m->g, l, "attn_output.bias");
         double *qn = ref_layer_tensor(m->g, l, "attn_q_norm.weight");
         double *kn = ref_layer_tensor(m->g, l, "attn_k_norm.weight");
+        double *sinks = ref_layer_tensor(m->g, l, "attn_sinks.weight");
+        double *pan = ref_layer_tensor(m->g, l, "post_attention_norm.weight");
         double *fn = ref_layer_tensor(m->g, l, "ffn_norm.weight");
+        double *pfn = ref_layer_tensor(m->g, l, "post_ffw_norm.weight");
         double *wg = ref_layer_tensor(m->g, l, "ffn_gate.weight");
         double *wu = ref_layer_tensor(m->g, l, "ffn_up.weight");
         double *wd = ref_layer_tensor(m->g, l, "ffn_down.weight");
+        double *wr = ref_layer_tensor(m->g, l, "ffn_gate_inp.weight");
+        double *br = ref_layer_tensor(m->g, l, "ffn_gate_inp.bias");
+        double *xg = ref_layer_tensor(m->g, l, "ffn_gate_exps.weight");
+        double *xu = ref_layer_tensor(m->g, l, "ffn_up_exps.weight");
+        double *xd = ref_layer_tensor(m->g, l, "ffn_down_exps.weight");
+        double *xbg = ref_layer_tensor(m->g, l, "ffn_gate_exps.bias");
+        double *xbu = ref_layer_tensor(m->g, l, "ffn_up_exps.bias");
+        double *xbd = ref_layer_tensor(m->g, l, "ffn_down_exps.bias");
+        if (wqkv) { /* fused: rows Q, then K, then V */
+            wq = wqkv;
+            wk = wqkv + (size_t)QD * E;
+            wv = wqkv + (size_t)(QD + KD) * E;
+        }
         double *xn = malloc(sizeof(double) * (size_t)n * E);
         /* all keys/values of this layer first (causality comes from the
          * attention loop bounds below) */
@@ -150,64 +249,113 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
             double *kt = K + (size_t)t * KD, *vt = Vc + (size_t)t * KD;
             ref_mv(wk, h, kt, E, KD, m->ACT);
             ref_mv(wv, h, vt, E, KD, m->ACT);
-            for (int i = 0; i < KD; i++) {
-                if (bk)
-                    kt[i] += bk[i];
-                if (bv)
-                    vt[i] += bv[i];
-            }
+            ref_add(kt, bk, KD);
+            ref_add(vt, bv, KD);
             for (int hh = 0; hh < m->KV; hh++) {
                 if (kn)
                     ref_rmsnorm(kt + hh * m->HD, kt + hh * m->HD, kn, m->HD, m->eps);
-                ref_rope(kt + hh * m->HD, t, m);
+                ref_rope(kt + hh * m->HD, t, m, swa, ff);
             }
         }
         for (int t = 0; t < n; t++) {
             ref_mv(wq, xn + (size_t)t * E, q, E, QD, m->ACT);
+            ref_add(q, bq, QD);
+            int p0 = swa && t >= m->n_swa ? t - m->n_swa + 1 : 0;
             for (int hh = 0; hh < m->H; hh++) {
                 double *qh = q + hh * m->HD;
-                if (bq)
-                    for (int i = 0; i < m->HD; i++)
-                        qh[i] += bq[hh * m->HD + i];
                 if (qn)
                     ref_rmsnorm(qh, qh, qn, m->HD, m->eps);
-                ref_rope(qh, t, m);
+                ref_rope(qh, t, m, swa, ff);
                 int kvh = hh / (m->H / m->KV);
                 double mx = -1e300;
-                for (int p = 0; p <= t; p++) {
+                for (int p = p0; p <= t; p++) {
                     double s = 0;
                     for (int i = 0; i < m->HD; i++)
                         s += qh[i] * K[(size_t)p * KD + kvh * m->HD + i];
-                    sc[p] = s / sqrt((double)m->HD);
+                    sc[p] = m->q_scale > 0 ? s * m->q_scale : s / sqrt((double)m->HD);
                     if (sc[p] > mx)
                         mx = sc[p];
                 }
-                double z = 0;
-                for (int p = 0; p <= t; p++)
+                if (sinks && sinks[hh] > mx)
+                    mx = sinks[hh];
+                double z = sinks ? exp(sinks[hh] - mx) : 0;
+                for (int p = p0; p <= t; p++)
                     z += (sc[p] = exp(sc[p] - mx));
                 for (int i = 0; i < m->HD; i++) {
                     double a = 0;
-                    for (int p = 0; p <= t; p++)
+                    for (int p = p0; p <= t; p++)
                         a += sc[p] / z * Vc[(size_t)p * KD + kvh * m->HD + i];
                     att[hh * m->HD + i] = a;
                 }
             }
             ref_mv(wo, att, o, QD, E, m->ACT);
+            ref_add(o, bo, E);
+            if (pan && !m->pan_is_ffn_norm)
+                ref_rmsnorm(o, o, pan, E, m->eps);
             double *xt = x + (size_t)t * E;
             for (int i = 0; i < E; i++)
                 xt[i] += o[i];
-            ref_rmsnorm(h, xt, fn, E, m->eps);
-            ref_mv(wg, h, g, E, m->F, m->ACT);
-            ref_mv(wu, h, u, E, m->F, m->ACT);
-            for (int i = 0; i < m->F; i++)
-                g[i] = g[i] / (1 + exp(-g[i])) * u[i];
-            ref_mv(wd, g, o, m->F, E, m->ACT);
+            ref_rmsnorm(h, xt, m->pan_is_ffn_norm ? pan : fn, E, m->eps);
+            if (!wr) {
+                if (!wg) /* fused: rows gate, then up */
+                    ref_ffn(m, wu, NULL, wu + (size_t)m->F * E, NULL, wd, NULL, m->F, h, o);
+                else
+                    ref_ffn(m, wg, NULL, wu, NULL, wd, NULL, m->F, h, o);
+            } else {
+                double *lg = malloc(sizeof(double) * (size_t)m->n_exp);
+                double *w = malloc(sizeof(double) * (size_t)m->n_exp);
+                int *sel = malloc(sizeof(int) * (size_t)m->n_used);
+                ref_mv(wr, h, lg, E, m->n_exp, m->ACT);
+                ref_add(lg, br, m->n_exp);
+                double lmx = -1e300, zz = 0;
+                for (int e = 0; e < m->n_exp; e++)
+                    lmx = lg[e] > lmx ? lg[e] : lmx;
+                for (int e = 0; e < m->n_exp; e++)
+                    zz += (w[e] = exp(lg[e] - lmx));
+                for (int e = 0; e < m->n_exp; e++)
+                    w[e] /= zz;
+                for (int k = 0; k < m->n_used; k++) { /* top-k by the logits */
+                    int best = -1;
+                    for (int e = 0; e < m->n_exp; e++) {
+                        bool taken = false;
+                        for (int j = 0; j < k; j++)
+                            taken |= sel[j] == e;
+                        if (!taken && (best < 0 || lg[e] > lg[best]))
+                            best = e;
+                    }
+                    sel[k] = best;
+                }
+                double wsum = 0, smx = -1e300;
+                for (int k = 0; k < m->n_used; k++) {
+                    wsum += w[sel[k]];
+                    smx = lg[sel[k]] > smx ? lg[sel[k]] : smx;
+                }
+                double sz = 0;
+                for (int k = 0; k < m->n_used; k++)
+                    sz += exp(lg[sel[k]] - smx);
+                memset(o, 0, sizeof(double) * (size_t)E);
+                for (int k = 0; k < m->n_used; k++) {
+                    int e = sel[k];
+                    size_t ms = (size_t)m->FX * E;
+                    ref_ffn(m, xg + e * ms, xbg ? xbg + (size_t)e * m->FX : NULL, xu + e * ms,
+                            xbu ? xbu + (size_t)e * m->FX : NULL, xd + e * ms,
+                            xbd ? xbd + (size_t)e * E : NULL, m->FX, h, eo);
+                    double we = m->softmax_after_topk ? exp(lg[e] - smx) / sz : w[e] / wsum;
+                    for (int i = 0; i < E; i++)
+                        o[i] += we * eo[i];
+                }
+                free(lg), free(w), free(sel);
+            }
+            if (pfn)
+                ref_rmsnorm(o, o, pfn, E, m->eps);
             for (int i = 0; i < E; i++)
                 xt[i] += o[i];
         }
         free(xn);
-        free(an), free(wq), free(wk), free(wv), free(wo), free(bq), free(bk), free(bv);
-        free(qn), free(kn), free(fn), free(wg), free(wu), free(wd);
+        free(an), free(wqkv ? NULL : wq), free(wqkv ? NULL : wk), free(wqkv ? NULL : wv);
+        free(wqkv), free(wo), free(bq), free(bk), free(bv), free(bo), free(qn), free(kn);
+        free(sinks), free(pan), free(fn), free(pfn), free(wg), free(wu), free(wd), free(wr);
+        free(br), free(xg), free(xu), free(xd), free(xbg), free(xbu), free(xbd);
     }
     double *on = ref_tensor(m->g, "output_norm.weight", NULL);
     double *wout = ref_tensor(m->g, "output.weight", NULL);
@@ -215,10 +363,13 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
         wout = ref_tensor(m->g, "token_embd.weight", NULL);
     for (int t = 0; t < n; t++) {
         ref_rmsnorm(h, x + (size_t)t * E, on, E, m->eps);
-        ref_mv(wout, h, out + (size_t)t * m->V, E, m->V, m->ACT);
+        double *lt = out + (size_t)t * m->V;
+        ref_mv(wout, h, lt, E, m->V, m->ACT);
+        for (int i = 0; m->softcap > 0 && i < m->V; i++)
+            lt[i] = m->softcap * tanh(lt[i] / m->softcap);
     }
-    free(on), free(wout), free(emb);
-    free(x), free(K), free(Vc), free(h), free(q), free(att), free(o), free(g), free(u), free(sc);
+    free(on), free(wout), free(emb), free(flong), free(fshort), free(qkv), free(eo);
+    free(x), free(K), free(Vc), free(h), free(q), free(att), free(o), free(sc);
 }
 
 /* ---- the cases ---------------------------------------------------------- */
@@ -238,8 +389,10 @@ static double max_rel_err(const float *a, const double *b, size_t n)
     return md / (mx > 0 ? mx : 1);
 }
 
-static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int F, int V,
-                     fr_type wt, double tol, int n_threads)
+/* The spec of a small random model of arch (the features each arch has,
+ * switched on). */
+static fr_synth_spec mk(const char *arch, int L, int E, int H, int KV, int HD, int F, int V,
+                        fr_type wt)
 {
     fr_synth_spec s = {0};
     s.arch = arch;
@@ -255,9 +408,29 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     s.embd_type = FR_TYPE_COUNT_;
     s.tied = L % 2 == 0;
     s.qkv_bias = strcmp(arch, "qwen2") == 0;
-    s.qk_norm = strcmp(arch, "qwen3") == 0;
+    s.qk_norm = strcmp(arch, "qwen3") == 0 || strcmp(arch, "gemma3") == 0;
     s.rope_base = 10000.0f;
     s.seed = (uint64_t)(L * 131 + E * 7 + H);
+    if (strcmp(arch, "gemma3") == 0) {
+        /* window 3 on layers l % 3 < 2; the others global with base 1e6
+         * scaled 1/8 */
+        s.n_swa = 3;
+        s.swa_pattern = 3;
+        s.rope_base = 1e6f;
+        s.rope_base_swa = 10000.0f;
+        s.rope_scale = 8.0f;
+        s.logit_softcap = 15.0f;
+    }
+    return s;
+}
+
+static void run_case(const fr_synth_spec *sp, double tol, int n_threads)
+{
+    const fr_synth_spec s = *sp;
+    const char *arch = s.arch;
+    int L = (int)s.n_layer, E = (int)s.n_embd, H = (int)s.n_head, KV = (int)s.n_head_kv;
+    int HD = (int)s.head_dim, V = (int)s.n_vocab;
+    fr_type wt = s.wtype;
     char path[320];
     snprintf(path, sizeof path, "%s/m.gguf", tmpdir);
     fr_err e;
@@ -271,9 +444,29 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     if (st)
         return;
     const fr_hparams *hp = fr_model_hparams(m);
-    ref_model r = {fr_model_gguf(m), arch, E, L, F, H, KV, HD ? HD : E / H, V, 0, 1e-5, 10000.0,
-                   strcmp(arch, "llama") != 0, 0};
-    r.NROT = r.HD;
+    ref_model r = {0};
+    r.g = fr_model_gguf(m);
+    r.arch = arch;
+    r.E = E, r.L = L, r.F = (int)s.n_ff, r.H = H, r.KV = KV, r.HD = HD ? HD : E / H, r.V = V;
+    r.NROT = s.n_rot ? (int)s.n_rot : r.HD;
+    r.eps = 1e-5;
+    r.base = s.rope_base;
+    r.neox = strcmp(arch, "llama") != 0;
+    r.n_ctx = 16;
+    r.embd_scale = strcmp(arch, "gemma3") == 0 ? sqrt((double)E) : 1;
+    r.q_scale = strcmp(arch, "gemma3") == 0 ? 1 / sqrt((double)r.HD) : 0;
+    r.n_swa = (int)s.n_swa;
+    r.swa_pattern = (int)s.swa_pattern;
+    r.base_swa = s.rope_base_swa > 0 ? s.rope_base_swa : 10000;
+    r.rope_scale = s.rope_scale;
+    r.yarn = s.yarn;
+    r.n_ctx_orig = s.n_ctx_orig ? (int)s.n_ctx_orig : (int)s.n_ctx;
+    r.attn_factor = s.rope_attn_factor > 0 ? s.rope_attn_factor : 1;
+    r.softcap = s.logit_softcap;
+    r.act = strcmp(arch, "gemma3") == 0 ? 1 : strcmp(arch, "gpt-oss") == 0 ? 2 : 0;
+    r.n_exp = (int)s.n_expert, r.n_used = (int)s.n_expert_used, r.FX = (int)s.n_ff_exp;
+    r.softmax_after_topk = strcmp(arch, "gpt-oss") == 0;
+    r.pan_is_ffn_norm = strcmp(arch, "gpt-oss") == 0;
     if (fr_type_get(wt)->quantized)
         r.ACT = fr_type_get(wt)->block_size == 256 ? 256 : 32;
     CHECK_EQ_INT(hp->head_dim, r.HD);
@@ -305,6 +498,8 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     double err_p = max_rel_err(prefill, ref, (size_t)N * V);
     CHECK_MSG(err_p < tol, "%s L%d E%d H%d/%d hd%d %s: prefill rel err %.3g", arch, L, E, H, KV,
               HD, fr_type_name(wt), err_p);
+    if (getenv("FR_TEST_VERBOSE"))
+        fprintf(stderr, "%s L%d E%d %s: prefill rel err %.3g\n", arch, L, E, fr_type_name(wt), err_p);
 
     /* token by token in a second sequence-less context */
     fr_context_seq_truncate(c, 0, 0);
@@ -428,6 +623,20 @@ static int write_model(const char *arch, const char *path)
     s.rope_base = 10000.0f;
     s.seed = 7;
     s.byte_vocab = true;
+    if (strcmp(arch, "gemma3") == 0) {
+        /* a window of 16 with layers 0, 1 windowed and 2 global, each with its
+         * own rope (global: base 1e6 scaled 1/8), logits softcapped */
+        s.n_layer = 3;
+        s.head_dim = 96;
+        s.tied = false; /* tied, the scaled embedding makes every token predict itself */
+        s.qk_norm = true;
+        s.n_swa = 16;
+        s.swa_pattern = 3;
+        s.rope_base = 1e6f;
+        s.rope_base_swa = 10000.0f;
+        s.rope_scale = 8.0f;
+        s.logit_softcap = 30.0f;
+    }
     fr_err e;
     if (fr_synth_write(&s, path, NULL, NULL, &e) != FR_OK) {
         fprintf(stderr, "%s\n", e.msg);
@@ -436,25 +645,80 @@ static int write_model(const char *arch, const char *path)
     return 0;
 }
 
+/* `test_model_forward --logits MODEL K ID...` prints, as one JSON array,
+ * the logits (F32 KV cache, one thread) of the last K positions of the
+ * token sequence ID..., for the CLI test that compares them with
+ * llama.cpp's. */
+static int print_logits(const char *path, int k, int n, char **ids)
+{
+    fr_err e;
+    fr_model *m;
+    if (fr_model_load(path, &m, &e) != FR_OK) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    fr_context_params cp = fr_context_default_params();
+    cp.n_ctx = 512;
+    cp.n_threads = 1;
+    fr_context *c;
+    int32_t *tok = calloc((size_t)n, sizeof *tok);
+    bool *want = calloc((size_t)n, sizeof *want);
+    int rc = 1;
+    if (!tok || !want || k < 1 || k > n || fr_context_create(m, &cp, &c, &e) != FR_OK)
+        goto out_model;
+    for (int i = 0; i < n; i++) {
+        tok[i] = (int32_t)strtol(ids[i], NULL, 10);
+        want[i] = i >= n - k;
+    }
+    fr_batch b = {(uint32_t)n, tok, NULL, want};
+    if (fr_context_decode(c, &b, &e) != FR_OK) {
+        fprintf(stderr, "%s\n", e.msg);
+    } else {
+        uint32_t V = fr_model_hparams(m)->n_vocab;
+        printf("[");
+        for (int r = 0; r < k; r++) {
+            const float *lg = fr_context_logits(c, (uint32_t)r);
+            printf("%s[", r ? ",\n" : "");
+            for (uint32_t i = 0; i < V; i++)
+                printf("%s%.9g", i ? "," : "", (double)lg[i]);
+            printf("]");
+        }
+        printf("]\n");
+        rc = 0;
+    }
+    fr_context_free(c);
+out_model:
+    free(tok);
+    free(want);
+    fr_model_free(m);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--write-model") == 0)
         return write_model(argv[2], argv[3]);
+    if (argc >= 5 && strcmp(argv[1], "--logits") == 0)
+        return print_logits(argv[2], (int)strtol(argv[3], NULL, 10), argc - 4, argv + 4);
     fr_test_tmpdir(tmpdir, sizeof tmpdir);
     /* arch, layers, n_embd, heads, kv heads, head_dim (0 = E/H), n_ff, vocab */
-    run_case("llama", 1, 32, 4, 4, 0, 48, 40, FR_TYPE_F32, 1e-4, 1);
-    run_case("llama", 2, 48, 6, 2, 0, 64, 50, FR_TYPE_F32, 1e-4, 2);
-    run_case("llama", 3, 36, 3, 1, 0, 40, 33, FR_TYPE_F32, 1e-4, 3);
-    run_case("qwen2", 2, 40, 5, 5, 0, 56, 45, FR_TYPE_F32, 1e-4, 2);
-    run_case("qwen2", 3, 64, 4, 2, 0, 96, 64, FR_TYPE_F32, 1e-4, 1);
-    run_case("qwen3", 2, 32, 4, 2, 16, 48, 40, FR_TYPE_F32, 1e-4, 2);
-    run_case("qwen3", 1, 48, 6, 3, 12, 40, 38, FR_TYPE_F32, 1e-4, 3);
+    fr_synth_spec c;
+    c = mk("llama", 1, 32, 4, 4, 0, 48, 40, FR_TYPE_F32), run_case(&c, 1e-4, 1);
+    c = mk("llama", 2, 48, 6, 2, 0, 64, 50, FR_TYPE_F32), run_case(&c, 1e-4, 2);
+    c = mk("llama", 3, 36, 3, 1, 0, 40, 33, FR_TYPE_F32), run_case(&c, 1e-4, 3);
+    c = mk("qwen2", 2, 40, 5, 5, 0, 56, 45, FR_TYPE_F32), run_case(&c, 1e-4, 2);
+    c = mk("qwen2", 3, 64, 4, 2, 0, 96, 64, FR_TYPE_F32), run_case(&c, 1e-4, 1);
+    c = mk("qwen3", 2, 32, 4, 2, 16, 48, 40, FR_TYPE_F32), run_case(&c, 1e-4, 2);
+    c = mk("qwen3", 1, 48, 6, 3, 12, 40, 38, FR_TYPE_F32), run_case(&c, 1e-4, 3);
+    c = mk("gemma3", 3, 64, 4, 2, 32, 96, 40, FR_TYPE_F32), run_case(&c, 1e-4, 2);
+    c = mk("gemma3", 4, 48, 3, 1, 24, 40, 45, FR_TYPE_F32), run_case(&c, 1e-4, 3);
     /* quantized weights: same reference on the dequantized values */
-    run_case("llama", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q8_0, 1e-4, 2);
-    run_case("qwen2", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q4_0, 1e-4, 2);
-    run_case("llama", 2, 256, 4, 2, 0, 512, 40, FR_TYPE_Q4_K, 1e-4, 2);
-    run_case("qwen3", 2, 256, 4, 1, 64, 256, 40, FR_TYPE_Q6_K, 1e-4, 2);
-    run_case("llama", 1, 64, 2, 1, 0, 64, 40, FR_TYPE_F16, 1e-4, 1);
+    c = mk("llama", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
+    c = mk("qwen2", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q4_0), run_case(&c, 1e-4, 2);
+    c = mk("llama", 2, 256, 4, 2, 0, 512, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
+    c = mk("qwen3", 2, 256, 4, 1, 64, 256, 40, FR_TYPE_Q6_K), run_case(&c, 1e-4, 2);
+    c = mk("llama", 1, 64, 2, 1, 0, 64, 40, FR_TYPE_F16), run_case(&c, 1e-4, 1);
+    c = mk("gemma3", 3, 256, 4, 2, 64, 256, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
     test_multi_seq();
     rmdir(tmpdir);
     TEST_END();

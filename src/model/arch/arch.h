@@ -134,6 +134,11 @@ typedef enum fr_ffn_act {
 typedef struct fr_hp_reader fr_hp_reader;
 fr_status fr_hp_u32(fr_hp_reader *r, const char *key, uint32_t *out, bool required, uint32_t dflt);
 fr_status fr_hp_f32(fr_hp_reader *r, const char *key, float *out, float dflt);
+/* Marks the sliding-window layers: with pattern n (0 or 1: every layer),
+ * layer l has a window unless l % n == n - 1 (llama.cpp's set_swa_pattern);
+ * the file's <arch>.attention.sliding_window_pattern (a count, or one bool
+ * per layer) overrides n. */
+fr_status fr_hp_swa_pattern(fr_hp_reader *r, uint32_t n_pattern);
 
 typedef struct fr_arch {
     const char *name;   /* general.architecture */
