@@ -13,6 +13,8 @@
  *   o = att Wo (+ bias)
  * Feed-forward:
  *   o = (act(h Wgate) * (h Wup)) Wdown
+ * Fused matrices (phi3's attn_qkv, and ffn_up holding gate|up) are used as
+ * views of their row ranges, so they take the same products.
  * Q, K and V are one grouped product, gate and up another (matmul.h).
  */
 #include "model/blocks.h"
@@ -28,9 +30,18 @@ void fr_blk_attn(fr_fwd *f, uint32_t l, float *h, float *o)
     int64_t n = f->n_tok, hd = hp->head_dim;
     int64_t qd = (int64_t)hp->n_head * hd, kvd = (int64_t)hp->n_head_kv * hd;
 
-    fr_mm_part qkv[3] = {{fr_lw(ly, FR_T_ATTN_Q), f->q, qd},
-                         {fr_lw(ly, FR_T_ATTN_K), f->k, kvd},
-                         {fr_lw(ly, FR_T_ATTN_V), f->v, kvd}};
+    fr_weight wq, wk, wv;
+    const fr_weight *fused = fr_lw(ly, FR_T_ATTN_QKV);
+    if (fused) { /* phi3: one matrix, rows Q then K then V */
+        wq = fr_weight_rows(fused, 0, qd);
+        wk = fr_weight_rows(fused, qd, kvd);
+        wv = fr_weight_rows(fused, qd + kvd, kvd);
+    } else {
+        wq = *fr_lw(ly, FR_T_ATTN_Q);
+        wk = *fr_lw(ly, FR_T_ATTN_K);
+        wv = *fr_lw(ly, FR_T_ATTN_V);
+    }
+    fr_mm_part qkv[3] = {{&wq, f->q, qd}, {&wk, f->k, kvd}, {&wv, f->v, kvd}};
     ops->matmul_multi(be, qkv, 3, h, n);
     if (f->lora) {
         ops->lora(be, f->lora, l, FR_LORA_Q, h, n, f->q, qd);
@@ -82,7 +93,15 @@ void fr_blk_ffn(fr_fwd *f, uint32_t l, float *h, float *o)
     const fr_layer *ly = &f->m->layers[l];
     int64_t n = f->n_tok, F = hp->n_ff;
 
-    fr_mm_part gu[2] = {{fr_lw(ly, FR_T_FFN_GATE), f->gate, F}, {fr_lw(ly, FR_T_FFN_UP), f->up, F}};
+    fr_weight wg, wu;
+    if (fr_lw(ly, FR_T_FFN_GATE)) {
+        wg = *fr_lw(ly, FR_T_FFN_GATE);
+        wu = *fr_lw(ly, FR_T_FFN_UP);
+    } else { /* phi3: ffn_up holds gate's rows then up's */
+        wg = fr_weight_rows(fr_lw(ly, FR_T_FFN_UP), 0, F);
+        wu = fr_weight_rows(fr_lw(ly, FR_T_FFN_UP), F, F);
+    }
+    fr_mm_part gu[2] = {{&wg, f->gate, F}, {&wu, f->up, F}};
     ops->matmul_multi(be, gu, 2, h, n);
     if (f->lora) {
         ops->lora(be, f->lora, l, FR_LORA_GATE, h, n, f->gate, F);

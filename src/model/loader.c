@@ -369,6 +369,20 @@ static fr_status fr_bind_weights(fr_loader *L)
         m->output = m->tok_embd;
         hp->tied_output = true;
     }
+    /* Attention's projections: a fused attn_qkv where the arch allows one,
+     * or all three of attn_q, attn_k, attn_v. */
+    for (uint32_t l = 0; l < hp->n_layer; l++) {
+        const fr_layer *ly = &m->layers[l];
+        bool fused = fr_lw(ly, FR_T_ATTN_QKV) != NULL;
+        bool split = fr_lw(ly, FR_T_ATTN_Q) && fr_lw(ly, FR_T_ATTN_K) && fr_lw(ly, FR_T_ATTN_V);
+        if (fused == split) {
+            char name[96];
+            return fr_err_set(L->err, FR_E_FORMAT,
+                              fused ? "%s: layer %u has both %s and attn_q/k/v"
+                                    : "%s: layer %u has neither %s nor all of attn_q/k/v",
+                              L->path, l, fr_tn_name(FR_T_ATTN_QKV, l, name, sizeof name));
+        }
+    }
     const fr_layer *l0 = &m->layers[0];
     hp->has_qkv_bias = fr_lf(l0, FR_T_ATTN_Q_B) != NULL;
     hp->has_qk_norm = fr_lf(l0, FR_T_ATTN_Q_NORM) != NULL;

@@ -38,6 +38,16 @@ static inline const fr_weight *fr_lw(const fr_layer *ly, fr_tn t)
     return ly->t[t].w.data ? &ly->t[t].w : NULL;
 }
 
+/* Rows [r0, r0 + n) of w as a weight of their own (fused matrices: Q|K|V,
+ * gate|up). */
+static inline fr_weight fr_weight_rows(const fr_weight *w, int64_t r0, int64_t n)
+{
+    fr_weight v = *w;
+    v.data = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+    v.n_out = n;
+    return v;
+}
+
 /* Layer ly's float tensor of role t, or NULL. */
 static inline const float *fr_lf(const fr_layer *ly, fr_tn t) { return ly->t[t].f; }
 

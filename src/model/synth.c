@@ -49,6 +49,10 @@ static const fr_synth_preset fr_presets[] = {
       .n_swa = 512, .rope_base_swa = 10000),
     P("gemma-3-4b", "Gemma-3-4B (text)", "gemma3", 262208, 2560, 34, 10240, 8, 4, 256, 131072, true, false, true, 1000000,
       .n_swa = 1024, .rope_base_swa = 10000, .rope_scale = 8),
+    P("phi-3.5-mini", "Phi-3.5-mini", "phi3", 32064, 3072, 32, 8192, 32, 32, 0, 131072, false, false, false, 10000,
+      .rope_factors = true, .n_ctx_orig = 4096, .rope_attn_factor = 1.1902380714f),
+    P("phi-4-mini", "Phi-4-mini", "phi3", 200064, 3072, 32, 8192, 24, 8, 0, 131072, true, false, false, 10000,
+      .n_rot = 96, .rope_factors = true, .n_ctx_orig = 4096, .rope_attn_factor = 1.1902380714f),
 };
 #undef P
 
@@ -286,12 +290,20 @@ static void fr_synth_hparams(const fr_synth_spec *s, fr_hparams *hp)
     hp->n_ff_exp = s->n_ff_exp;
 }
 
-/* Whether the spec writes the table entry sp (required ones always). */
-static bool fr_synth_wants(const fr_synth_spec *s, const fr_tensor_spec *sp)
+/* Whether the spec writes the table entry sp of arch a (required ones
+ * always; a fused attn_qkv instead of attn_q/k/v where the arch has one). */
+static bool fr_synth_wants(const fr_synth_spec *s, const fr_arch *a, const fr_tensor_spec *sp)
 {
     if (sp->flags & FR_REQ)
         return true;
+    bool fused = fr_arch_tensor(a, FR_T_ATTN_QKV) != NULL;
     switch (sp->role) {
+    case FR_T_ATTN_QKV:
+        return true;
+    case FR_T_ATTN_Q:
+    case FR_T_ATTN_K:
+    case FR_T_ATTN_V:
+        return !fused;
     case FR_T_OUTPUT:
         return !s->tied;
     case FR_T_ATTN_Q_B:
@@ -333,7 +345,7 @@ static fr_status fr_synth_plan(const fr_synth_spec *s,
         for (uint32_t l = 0; l < (pass ? s->n_layer : 1); l++)
             for (size_t i = 0; i < a->n_tensors; i++) {
                 const fr_tensor_spec *sp = &a->tensors[i];
-                if ((sp->role >= FR_T_LAYER_) != (pass == 1) || !fr_synth_wants(s, sp))
+                if ((sp->role >= FR_T_LAYER_) != (pass == 1) || !fr_synth_wants(s, a, sp))
                     continue;
                 int64_t ne[3];
                 for (int d = 0; d < 3; d++)

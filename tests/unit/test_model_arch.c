@@ -48,7 +48,7 @@ static void test_names(void)
 
 static void test_registry(void)
 {
-    CHECK_STR(fr_model_supported_archs(), "llama, qwen2, qwen3, gemma3");
+    CHECK_STR(fr_model_supported_archs(), "llama, qwen2, qwen3, gemma3, phi3");
     size_t n;
     const fr_arch *const *all = fr_arch_all(&n);
     CHECK(n >= 3);
@@ -94,10 +94,13 @@ static void test_arch_tables(void)
                       "%s block %zu post", a->name, b);
             switch (blk->kind) {
             case FR_BLK_ATTN:
+                /* Q, K, V required, or all optional beside a fused attn_qkv
+                 * (the loader then demands one form or the other) */
                 CHECK_MSG(has_req(a, FR_T_ATTN_OUT) &&
-                              (has_req(a, FR_T_ATTN_QKV) ||
-                               (has_req(a, FR_T_ATTN_Q) && has_req(a, FR_T_ATTN_K) &&
-                                has_req(a, FR_T_ATTN_V))),
+                              ((has_req(a, FR_T_ATTN_Q) && has_req(a, FR_T_ATTN_K) &&
+                                has_req(a, FR_T_ATTN_V) && !fr_arch_tensor(a, FR_T_ATTN_QKV)) ||
+                               (fr_arch_tensor(a, FR_T_ATTN_QKV) && fr_arch_tensor(a, FR_T_ATTN_Q) &&
+                                fr_arch_tensor(a, FR_T_ATTN_K) && fr_arch_tensor(a, FR_T_ATTN_V))),
                           "%s: attention tensors", a->name);
                 break;
             case FR_BLK_FFN:

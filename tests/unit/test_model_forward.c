@@ -421,6 +421,15 @@ static fr_synth_spec mk(const char *arch, int L, int E, int H, int KV, int HD, i
         s.rope_scale = 8.0f;
         s.logit_softcap = 15.0f;
     }
+    if (strcmp(arch, "phi3") == 0) {
+        /* fused qkv and gate|up (the arch's own layout), rope on 3/4 of
+         * each head, LongRoPE factors: the test's context (16) is longer
+         * than the original 8, so the long ones, and a magnitude */
+        s.n_rot = (uint32_t)((HD ? HD : E / H) * 3 / 4) & ~1u;
+        s.rope_factors = true;
+        s.n_ctx_orig = 8;
+        s.rope_attn_factor = 1.19f;
+    }
     return s;
 }
 
@@ -637,6 +646,16 @@ static int write_model(const char *arch, const char *path)
         s.rope_scale = 8.0f;
         s.logit_softcap = 30.0f;
     }
+    if (strcmp(arch, "phi3") == 0) {
+        /* Phi-4-mini's layout: rope on 48 of 64 dims per head, LongRoPE
+         * (long factors: llama.cpp's context of 512 exceeds the original
+         * 128), a magnitude */
+        s.n_rot = 48;
+        s.rope_factors = true;
+        s.n_ctx_orig = 128;
+        s.rope_attn_factor = 1.19f;
+        s.tied = true;
+    }
     fr_err e;
     if (fr_synth_write(&s, path, NULL, NULL, &e) != FR_OK) {
         fprintf(stderr, "%s\n", e.msg);
@@ -712,6 +731,8 @@ int main(int argc, char **argv)
     c = mk("qwen3", 1, 48, 6, 3, 12, 40, 38, FR_TYPE_F32), run_case(&c, 1e-4, 3);
     c = mk("gemma3", 3, 64, 4, 2, 32, 96, 40, FR_TYPE_F32), run_case(&c, 1e-4, 2);
     c = mk("gemma3", 4, 48, 3, 1, 24, 40, 45, FR_TYPE_F32), run_case(&c, 1e-4, 3);
+    c = mk("phi3", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_F32), run_case(&c, 1e-4, 2);
+    c = mk("phi3", 3, 48, 4, 4, 0, 40, 37, FR_TYPE_F32), run_case(&c, 1e-4, 1);
     /* quantized weights: same reference on the dequantized values */
     c = mk("llama", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
     c = mk("qwen2", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q4_0), run_case(&c, 1e-4, 2);
@@ -719,6 +740,7 @@ int main(int argc, char **argv)
     c = mk("qwen3", 2, 256, 4, 1, 64, 256, 40, FR_TYPE_Q6_K), run_case(&c, 1e-4, 2);
     c = mk("llama", 1, 64, 2, 1, 0, 64, 40, FR_TYPE_F16), run_case(&c, 1e-4, 1);
     c = mk("gemma3", 3, 256, 4, 2, 64, 256, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
+    c = mk("phi3", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
     test_multi_seq();
     rmdir(tmpdir);
     TEST_END();
