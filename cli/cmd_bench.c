@@ -10,8 +10,9 @@
  * J/token is the energy counted divided by the tokens of the run.
  *
  * Decode reads every weight once per token (token_embd only one row unless
- * it is also the output head), so bytes/token x tok/s is the achieved read
- * bandwidth, the number that bounds decode on a CPU.
+ * it is also the output head; of a mixture of experts only the experts a
+ * token uses: fr_model_decode_bytes), so bytes/token x tok/s is the
+ * achieved read bandwidth, the number that bounds decode on a CPU.
  */
 #include "llm.h"
 
@@ -87,23 +88,6 @@ static void bench_list(void)
     }
     printf("\nuse: frugal bench --synthetic PRESET[:TYPE], TYPE one of f16, bf16, q8_0 (default),\n"
            "q4_0, q4_1, q5_0, q5_1, q4_k, q4_k_m, q5_k, q5_k_m, q6_k\n");
-}
-
-/* Decode reads every weight once per token, except token_embd when it is
- * not the output head (one row per token). */
-static uint64_t bench_bytes_per_token(const fr_model *m)
-{
-    const fr_gguf *g = fr_model_gguf(m);
-    uint64_t b = 0;
-    bool tied = fr_model_hparams(m)->tied_output;
-    for (int64_t i = 0; i < fr_gguf_n_tensors(g); i++) {
-        const fr_gguf_tensor *t = fr_gguf_tensor_at(g, i);
-        if (!tied && strcmp(t->name, "token_embd.weight") == 0)
-            b += t->nbytes / (uint64_t)t->ne[1];
-        else
-            b += t->nbytes;
-    }
-    return b;
 }
 
 /* One test: warm-up, then reps timed runs. */
@@ -387,7 +371,7 @@ int cmd_bench(int argc, char **argv)
     /* ---- report ---- */
     {
         const fr_hparams *hp = fr_model_hparams(L.model);
-        uint64_t bpt = bench_bytes_per_token(L.model);
+        uint64_t bpt = fr_model_decode_bytes(L.model);
         char cpu[256], wsz[32], bps[32];
         fr_cpu_model_name(cpu, sizeof cpu);
         cli_human_bytes(fr_model_weight_bytes(L.model), wsz, sizeof wsz);

@@ -90,6 +90,10 @@ FR_API const fr_gguf *fr_model_gguf(const fr_model *m);       /* borrowed */
 /* Bytes of weights (tensor data) and parameter count. */
 FR_API uint64_t fr_model_weight_bytes(const fr_model *m);
 FR_API uint64_t fr_model_n_params(const fr_model *m);
+/* Bytes of weights one decoded token reads: every tensor once, except
+ * token_embd when it is not also the output head (one row), and the
+ * experts of a mixture (the n_expert_used of n_expert a token uses). */
+FR_API uint64_t fr_model_decode_bytes(const fr_model *m);
 /* Architectures this build supports, e.g. "llama, qwen2, qwen3". */
 FR_API const char *fr_model_supported_archs(void);
 

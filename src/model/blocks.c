@@ -15,11 +15,18 @@
  *   o = (act(h Wgate) * (h Wup)) Wdown
  * Fused matrices (phi3's attn_qkv, and ffn_up holding gate|up) are used as
  * views of their row ranges, so they take the same products.
+ * Mixture of experts:
+ *   logits = h Wrouter (+ b); each token's k experts and weights (arch's
+ *   gating); for each expert that any token chose, its tokens' rows are
+ *   gathered and run through its own gated FFN (3-D tensors: expert e is
+ *   the e-th [n_in, n_out] slice; biases [n_out, n_expert]); o = sum over
+ *   the token's experts of weight * output. Only chosen experts are read.
  * Q, K and V are one grouped product, gate and up another (matmul.h).
  */
 #include "model/blocks.h"
 
 #include <math.h>
+#include <string.h>
 
 void fr_blk_attn(fr_fwd *f, uint32_t l, float *h, float *o)
 {
@@ -111,4 +118,62 @@ void fr_blk_ffn(fr_fwd *f, uint32_t l, float *h, float *o)
     ops->matmul(be, fr_lw(ly, FR_T_FFN_DOWN), f->gate, n, o, hp->n_embd);
     if (f->lora)
         ops->lora(be, f->lora, l, FR_LORA_DOWN, f->gate, n, o, hp->n_embd);
+}
+
+void fr_blk_moe(fr_fwd *f, uint32_t l, float *h, float *o)
+{
+    const fr_ops *ops = f->ops;
+    fr_be *be = f->be;
+    const fr_model *m = f->m;
+    const fr_hparams *hp = &m->hp;
+    const fr_layer *ly = &m->layers[l];
+    int64_t n = f->n_tok, E = hp->n_embd, FX = hp->n_ff_exp;
+    uint32_t X = hp->n_expert, K = hp->n_expert_used;
+
+    ops->matmul(be, fr_lw(ly, FR_T_FFN_GATE_INP), h, n, f->moe_logits, X);
+    if (fr_lf(ly, FR_T_FFN_GATE_INP_B))
+        ops->add_rows(be, f->moe_logits, fr_lf(ly, FR_T_FFN_GATE_INP_B), n, X);
+    ops->moe_route(be, f->moe_logits, n, X, K, m->arch->moe_gating, f->moe_sel, f->moe_w);
+
+    /* group (token, weight) pairs by expert: a counting sort */
+    memset(f->moe_off, 0, (X + 1) * sizeof *f->moe_off);
+    for (int64_t i = 0; i < n * K; i++)
+        f->moe_off[f->moe_sel[i] + 1]++;
+    for (uint32_t e = 0; e < X; e++)
+        f->moe_off[e + 1] += f->moe_off[e];
+    for (int64_t t = 0; t < n; t++)
+        for (uint32_t j = 0; j < K; j++) {
+            int32_t e = f->moe_sel[t * K + j];
+            uint32_t at = f->moe_off[e]++;
+            f->moe_rows[at] = (int32_t)t;
+            f->moe_rw[at] = f->moe_w[t * K + j];
+        }
+    for (uint32_t e = X; e > 0; e--) /* back to group starts */
+        f->moe_off[e] = f->moe_off[e - 1];
+    f->moe_off[0] = 0;
+
+    ops->zero(be, o, n * E);
+    const fr_wt *tg = &ly->t[FR_T_FFN_GATE_EXPS], *tu = &ly->t[FR_T_FFN_UP_EXPS];
+    const fr_wt *td = &ly->t[FR_T_FFN_DOWN_EXPS];
+    const float *bg = fr_lf(ly, FR_T_FFN_GATE_EXPS_B), *bu = fr_lf(ly, FR_T_FFN_UP_EXPS_B);
+    const float *bd = fr_lf(ly, FR_T_FFN_DOWN_EXPS_B);
+    for (uint32_t e = 0; e < X; e++) {
+        uint32_t r0 = f->moe_off[e], cnt = f->moe_off[e + 1] - r0;
+        if (!cnt)
+            continue;
+        const int32_t *rows = f->moe_rows + r0;
+        ops->gather(be, f->moe_x, h, rows, cnt, E);
+        fr_weight wg = fr_expert(tg, e), wu = fr_expert(tu, e), wd = fr_expert(td, e);
+        fr_mm_part gu[2] = {{&wg, f->gate, FX}, {&wu, f->up, FX}};
+        ops->matmul_multi(be, gu, 2, f->moe_x, cnt);
+        if (bg)
+            ops->add_rows(be, f->gate, bg + (size_t)e * FX, cnt, FX);
+        if (bu)
+            ops->add_rows(be, f->up, bu + (size_t)e * FX, cnt, FX);
+        ops->glu(be, f->gate, f->up, cnt * FX, m->arch->ffn_act);
+        ops->matmul(be, &wd, f->gate, cnt, f->moe_y, E);
+        if (bd)
+            ops->add_rows(be, f->moe_y, bd + (size_t)e * E, cnt, E);
+        ops->scatter_add(be, o, f->moe_y, rows, f->moe_rw + r0, cnt, E);
+    }
 }

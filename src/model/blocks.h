@@ -36,11 +36,23 @@ typedef struct fr_fwd {
      * pair: [0] for the layers without a sliding window, [1] for those with
      * one (the same buffer when their rope is the same) */
     float *rope_cs[2];
+    /* mixture of experts */
+    float *moe_logits;  /* [n_batch][n_expert] router logits (backend) */
+    float *moe_x;       /* [n_batch][n_embd] one expert's gathered rows (backend) */
+    float *moe_y;       /* [n_batch][n_embd] its outputs (backend) */
+    int32_t *moe_sel;   /* [n_batch][n_expert_used] chosen experts (host) */
+    float *moe_w;       /* [n_batch][n_expert_used] their weights (host) */
+    int32_t *moe_rows;  /* [n_batch * n_expert_used] token rows grouped by expert (host) */
+    float *moe_rw;      /* [n_batch * n_expert_used] the weight of each (host) */
+    uint32_t *moe_off;  /* [n_expert + 1] start of each expert's group (host) */
 } fr_fwd;
 
 /* Self-attention of layer l: h (consumed) -> o. */
 void fr_blk_attn(fr_fwd *f, uint32_t l, float *h, float *o);
 /* Gated feed-forward of layer l: h -> o. */
 void fr_blk_ffn(fr_fwd *f, uint32_t l, float *h, float *o);
+/* Mixture of experts of layer l: h -> o. Only the chosen experts' weights
+ * are read. */
+void fr_blk_moe(fr_fwd *f, uint32_t l, float *h, float *o);
 
 #endif

@@ -37,6 +37,7 @@ struct fr_context {
                              without, with a sliding window */
     float rope_mscale[2]; /* their magnitudes */
     bool rope_two;        /* the window layers' rope differs */
+    void *moe_host;       /* the experts' host tables (fr_fwd moe_sel ... moe_off) */
     fr_lora_set *lora;    /* active LoRA adapters (lora.c) or NULL */
     float *logits;        /* [logits_cap, n_vocab] */
     uint32_t logits_cap;  /* rows allocated */
@@ -82,6 +83,8 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
     size_t hw = q_dim > E ? q_dim : E, nb = p.n_batch;
     size_t max_in = hp->n_ff > hw ? hp->n_ff : hw;
+    if (hp->n_ff_exp > max_in)
+        max_in = hp->n_ff_exp;
     fr_be_params bp = {hp, p.n_ctx, p.n_seq, p.n_batch, p.n_threads, p.kv_type, (int64_t)max_in};
     fr_status st = c->ops->create(&bp, &c->be, err);
     if (st) {
@@ -98,8 +101,27 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     f->k = c->ops->alloc(c->be, nb * kv_dim);
     f->v = c->ops->alloc(c->be, nb * kv_dim);
     f->o = c->ops->alloc(c->be, nb * E);
-    f->gate = c->ops->alloc(c->be, nb * hp->n_ff);
-    f->up = c->ops->alloc(c->be, nb * hp->n_ff);
+    size_t ffw = hp->n_ff > hp->n_ff_exp ? hp->n_ff : hp->n_ff_exp;
+    f->gate = c->ops->alloc(c->be, nb * ffw);
+    f->up = c->ops->alloc(c->be, nb * ffw);
+    bool moe_ok = true;
+    if (hp->n_expert) {
+        size_t X = hp->n_expert, K = hp->n_expert_used;
+        f->moe_logits = c->ops->alloc(c->be, nb * X);
+        f->moe_x = c->ops->alloc(c->be, nb * E);
+        f->moe_y = c->ops->alloc(c->be, nb * E);
+        c->moe_host = malloc(nb * K * (2 * sizeof(int32_t) + 2 * sizeof(float)) +
+                             (X + 1) * sizeof(uint32_t));
+        if (c->moe_host) {
+            uint8_t *p8 = c->moe_host;
+            f->moe_sel = (int32_t *)p8;
+            f->moe_rows = f->moe_sel + nb * K;
+            f->moe_w = (float *)(f->moe_rows + nb * K);
+            f->moe_rw = f->moe_w + nb * K;
+            f->moe_off = (uint32_t *)(f->moe_rw + nb * K);
+        }
+        moe_ok = f->moe_logits && f->moe_x && f->moe_y && c->moe_host;
+    }
     f->rope_cs[0] = c->ops->alloc(c->be, nb * (hp->n_rot + 1));
     c->seq_len = calloc(p.n_seq, sizeof *c->seq_len);
     c->seq_tok = calloc((size_t)p.n_seq * p.n_ctx, sizeof *c->seq_tok);
@@ -110,7 +132,7 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     c->rope_freq[1] = malloc((hp->n_rot / 2 + 1) * sizeof(float));
     f->pos = c->pos;
     f->seq = c->sq;
-    bool ok = f->x && f->h && f->q && f->k && f->v && f->o && f->gate && f->up && f->rope_cs[0] &&
+    bool ok = moe_ok && f->x && f->h && f->q && f->k && f->v && f->o && f->gate && f->up && f->rope_cs[0] &&
               c->seq_len && c->seq_tok && c->pos && c->sq && c->rows && c->rope_freq[0] &&
               c->rope_freq[1];
     if (ok) {
@@ -145,6 +167,7 @@ void fr_context_free(fr_context *c)
     free(c->pos);
     free(c->sq);
     free(c->rows);
+    free(c->moe_host);
     free(c->rope_freq[0]);
     free(c->rope_freq[1]);
     free(c->logits);
@@ -215,6 +238,9 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
                 break;
             case FR_BLK_FFN:
                 fr_blk_ffn(f, l, f->h, f->o);
+                break;
+            case FR_BLK_MOE:
+                fr_blk_moe(f, l, f->h, f->o);
                 break;
             }
             if (blk->post != FR_T_NONE)

@@ -306,6 +306,8 @@ static fr_status fr_load_hparams(fr_loader *L)
         (st = fr_hp_u32(r, "expert_used_count", &hp->n_expert_used, false, 0)) ||
         (st = fr_hp_u32(r, "expert_feed_forward_length", &hp->n_ff_exp, false, 0)))
         return st;
+    if (hp->n_expert && !hp->n_ff_exp && hp->n_expert_used) /* llama.cpp's fallback */
+        hp->n_ff_exp = hp->n_ff / hp->n_expert_used;
     if (hp->n_expert > 1024 || hp->n_expert_used > hp->n_expert || hp->n_ff_exp > (1u << 22) ||
         (hp->n_expert && (!hp->n_expert_used || !hp->n_ff_exp)))
         return fr_err_set(L->err, FR_E_FORMAT,
@@ -449,3 +451,25 @@ const fr_hparams *fr_model_hparams(const fr_model *m) { return &m->hp; }
 const fr_gguf *fr_model_gguf(const fr_model *m) { return m->gguf; }
 uint64_t fr_model_weight_bytes(const fr_model *m) { return m->weight_bytes; }
 uint64_t fr_model_n_params(const fr_model *m) { return m->n_params; }
+
+uint64_t fr_model_decode_bytes(const fr_model *m)
+{
+    const fr_hparams *hp = &m->hp;
+    uint64_t b = 0;
+    for (int64_t i = 0; i < fr_gguf_n_tensors(m->gguf); i++) {
+        const fr_gguf_tensor *t = fr_gguf_tensor_at(m->gguf, i);
+        fr_tn role;
+        uint32_t l;
+        bool known = fr_tn_parse(t->name, hp->n_layer, &role, &l);
+        if (known && role == FR_T_TOKEN_EMBD && !hp->tied_output)
+            b += t->nbytes / (uint64_t)t->ne[1];
+        else if (known && hp->n_expert &&
+                 (role == FR_T_FFN_GATE_EXPS || role == FR_T_FFN_UP_EXPS ||
+                  role == FR_T_FFN_DOWN_EXPS || role == FR_T_FFN_GATE_EXPS_B ||
+                  role == FR_T_FFN_UP_EXPS_B || role == FR_T_FFN_DOWN_EXPS_B))
+            b += t->nbytes / hp->n_expert * hp->n_expert_used;
+        else
+            b += t->nbytes;
+    }
+    return b;
+}

@@ -48,6 +48,14 @@ static inline fr_weight fr_weight_rows(const fr_weight *w, int64_t r0, int64_t n
     return v;
 }
 
+/* Expert e's matrix of a 3-D expert tensor. */
+static inline fr_weight fr_expert(const fr_wt *t, int64_t e)
+{
+    fr_weight v = t->w;
+    v.data = (const uint8_t *)t->w.data + (size_t)e * t->expert_bytes;
+    return v;
+}
+
 /* Layer ly's float tensor of role t, or NULL. */
 static inline const float *fr_lf(const fr_layer *ly, fr_tn t) { return ly->t[t].f; }
 

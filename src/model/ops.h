@@ -99,6 +99,19 @@ typedef struct fr_ops {
     void (*kv_store)(fr_be *be, uint32_t layer, const int32_t *seq, const int32_t *pos,
                      const float *k, const float *v, int64_t n);
     void (*attention)(fr_be *be, const fr_attn_args *a);
+    /* Mixture of experts: for each of n rows of router logits [n][n_exp],
+     * the k chosen experts (sel, host [n][k]) and their weights (w, host
+     * [n][k]) by the gating function */
+    void (*moe_route)(fr_be *be, const float *logits, int64_t n, uint32_t n_exp, uint32_t k,
+                      fr_moe_gating gating, int32_t *sel, float *w);
+    /* dst[i] = src[rows[i]], rows of d values, i < n */
+    void (*gather)(fr_be *be, float *dst, const float *src, const int32_t *rows, int64_t n,
+                   int64_t d);
+    /* dst[rows[i]] += w[i] * src[i], rows of d values, i < n */
+    void (*scatter_add)(fr_be *be, float *dst, const float *src, const int32_t *rows,
+                        const float *w, int64_t n, int64_t d);
+    /* y[i] = 0, i < n */
+    void (*zero)(fr_be *be, float *y, int64_t n);
 } fr_ops;
 
 /* The CPU backend (cpu/cpu_ops.c). */

@@ -53,6 +53,8 @@ static const fr_synth_preset fr_presets[] = {
       .rope_factors = true, .n_ctx_orig = 4096, .rope_attn_factor = 1.1902380714f),
     P("phi-4-mini", "Phi-4-mini", "phi3", 200064, 3072, 32, 8192, 24, 8, 0, 131072, true, false, false, 10000,
       .n_rot = 96, .rope_factors = true, .n_ctx_orig = 4096, .rope_attn_factor = 1.1902380714f),
+    P("qwen3-30b-a3b", "Qwen3-30B-A3B", "qwen3moe", 151936, 2048, 48, 6144, 32, 4, 128, 40960, false, false, true, 1000000,
+      .n_expert = 128, .n_expert_used = 8, .n_ff_exp = 768),
 };
 #undef P
 

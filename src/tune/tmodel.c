@@ -143,7 +143,7 @@ fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
                           (long long)max_rows, (long long)max_seq);
     /* The body intermediates are kept once per block kind (one attention
      * and one feed-forward per layer, as every architecture has). */
-    bool kind_seen[2] = {false, false};
+    bool kind_seen[3] = {false, false, false};
     for (size_t b = 0; b < a->n_blocks && b < FR_MAX_BLOCKS; b++) {
         if (kind_seen[a->layer[b].kind])
             return fr_err_set(err, FR_E_UNSUPPORTED, "training a %s model: two blocks of one kind "
@@ -577,6 +577,8 @@ static void fr_layer_forward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, bool
         case FR_BLK_FFN:
             fr_ffn_fwd(tm, l, tm->hb[bi], n, need ? tm->ob[bi] : NULL);
             break;
+        case FR_BLK_MOE: /* refused by fr_tune_check until trained */
+            break;
         }
         if (last && !write_out) {
             if (blk->post != FR_T_NONE)
@@ -616,6 +618,8 @@ static void fr_layer_backward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b)
             break;
         case FR_BLK_FFN:
             fr_ffn_bwd(tm, l, tm->hb[bi], n, dout, tm->dh);
+            break;
+        case FR_BLK_MOE: /* refused by fr_tune_check until trained */
             break;
         }
         fr_norm_bwd(tm, tm->dx, tm->dh, fr_block_in(tm, l, bi), fr_lf(ly, blk->pre),

@@ -135,6 +135,9 @@ static fr_status fr_tune_check(const fr_model *m, const fr_tune_params *p, fr_er
     if ((unsigned)p->schedule > FR_SCHED_CONSTANT)
         return fr_err_set(err, FR_E_INVALID, "unknown schedule");
     const fr_layer *l0 = &m->layers[0];
+    if (hp->n_expert)
+        return fr_err_set(err, FR_E_UNSUPPORTED,
+                          "frugal tune cannot train %s models yet (mixture of experts)", hp->arch);
     if (fr_lw(l0, FR_T_ATTN_QKV) || !fr_lw(l0, FR_T_FFN_GATE))
         return fr_err_set(err, FR_E_UNSUPPORTED,
                           "frugal tune cannot train %s models yet: their attention or "

@@ -48,7 +48,7 @@ static void test_names(void)
 
 static void test_registry(void)
 {
-    CHECK_STR(fr_model_supported_archs(), "llama, qwen2, qwen3, gemma3, phi3");
+    CHECK_STR(fr_model_supported_archs(), "llama, qwen2, qwen3, gemma3, phi3, qwen3moe");
     size_t n;
     const fr_arch *const *all = fr_arch_all(&n);
     CHECK(n >= 3);
@@ -106,6 +106,11 @@ static void test_arch_tables(void)
             case FR_BLK_FFN:
                 CHECK_MSG(has_req(a, FR_T_FFN_UP) && has_req(a, FR_T_FFN_DOWN),
                           "%s: feed-forward tensors", a->name);
+                break;
+            case FR_BLK_MOE:
+                CHECK_MSG(has_req(a, FR_T_FFN_GATE_INP) && has_req(a, FR_T_FFN_GATE_EXPS) &&
+                              has_req(a, FR_T_FFN_UP_EXPS) && has_req(a, FR_T_FFN_DOWN_EXPS),
+                          "%s: expert tensors", a->name);
                 break;
             }
         }

@@ -421,6 +421,12 @@ static fr_synth_spec mk(const char *arch, int L, int E, int H, int KV, int HD, i
         s.rope_scale = 8.0f;
         s.logit_softcap = 15.0f;
     }
+    if (strcmp(arch, "qwen3moe") == 0) {
+        s.qk_norm = true;
+        s.n_expert = 5;
+        s.n_expert_used = 2;
+        s.n_ff_exp = (uint32_t)F / 2;
+    }
     if (strcmp(arch, "phi3") == 0) {
         /* fused qkv and gate|up (the arch's own layout), rope on 3/4 of
          * each head, LongRoPE factors: the test's context (16) is longer
@@ -646,6 +652,14 @@ static int write_model(const char *arch, const char *path)
         s.rope_scale = 8.0f;
         s.logit_softcap = 30.0f;
     }
+    if (strcmp(arch, "qwen3moe") == 0) {
+        /* 8 experts, 2 per token, each 256 wide (K types fit) */
+        s.head_dim = 128;
+        s.qk_norm = true;
+        s.n_expert = 8;
+        s.n_expert_used = 2;
+        s.n_ff_exp = 256;
+    }
     if (strcmp(arch, "phi3") == 0) {
         /* Phi-4-mini's layout: rope on 48 of 64 dims per head, LongRoPE
          * (long factors: llama.cpp's context of 512 exceeds the original
@@ -733,6 +747,8 @@ int main(int argc, char **argv)
     c = mk("gemma3", 4, 48, 3, 1, 24, 40, 45, FR_TYPE_F32), run_case(&c, 1e-4, 3);
     c = mk("phi3", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_F32), run_case(&c, 1e-4, 2);
     c = mk("phi3", 3, 48, 4, 4, 0, 40, 37, FR_TYPE_F32), run_case(&c, 1e-4, 1);
+    c = mk("qwen3moe", 2, 64, 4, 2, 16, 96, 40, FR_TYPE_F32), run_case(&c, 1e-4, 2);
+    c = mk("qwen3moe", 3, 32, 4, 1, 0, 64, 33, FR_TYPE_F32), run_case(&c, 1e-4, 3);
     /* quantized weights: same reference on the dequantized values */
     c = mk("llama", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
     c = mk("qwen2", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q4_0), run_case(&c, 1e-4, 2);
@@ -741,6 +757,7 @@ int main(int argc, char **argv)
     c = mk("llama", 1, 64, 2, 1, 0, 64, 40, FR_TYPE_F16), run_case(&c, 1e-4, 1);
     c = mk("gemma3", 3, 256, 4, 2, 64, 256, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
     c = mk("phi3", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
+    c = mk("qwen3moe", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
     test_multi_seq();
     rmdir(tmpdir);
     TEST_END();

@@ -112,6 +112,7 @@ typedef struct fr_tensor_spec {
 typedef enum fr_block_kind {
     FR_BLK_ATTN, /* self-attention over the KV cache */
     FR_BLK_FFN,  /* dense gated feed-forward */
+    FR_BLK_MOE,  /* mixture of gated feed-forward experts */
 } fr_block_kind;
 
 /* x += post(body(pre(x))): pre and post are RMSNorm weights (post FR_T_NONE
@@ -129,6 +130,14 @@ typedef enum fr_ffn_act {
                           u' = clamp(u, -7, 7) */
 } fr_ffn_act;
 
+/* How a mixture of experts turns router logits into the chosen experts'
+ * weights (llama.cpp's gating functions). */
+typedef enum fr_moe_gating {
+    FR_MOE_SOFTMAX,      /* softmax over all experts, top-k, weights renormalized to sum
+                            to 1 (Qwen3 MoE: norm_topk_prob) */
+    FR_MOE_TOPK_SOFTMAX, /* top-k of the logits, softmax over those k (gpt-oss) */
+} fr_moe_gating;
+
 /* Reads <arch>.<key> (key without the arch prefix). Optional keys fall back
  * to dflt; errors name the file and the key. */
 typedef struct fr_hp_reader fr_hp_reader;
@@ -144,7 +153,8 @@ typedef struct fr_arch {
     const char *name;   /* general.architecture */
     const char *models; /* the model families it covers, for people */
     fr_rope_style rope;
-    fr_ffn_act ffn_act;
+    fr_ffn_act ffn_act;      /* the feed-forward's and the experts' activation */
+    fr_moe_gating moe_gating;
     const fr_tensor_spec *tensors;
     size_t n_tensors;
     const fr_block *layer;
