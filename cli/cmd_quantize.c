@@ -31,7 +31,7 @@ static void on_progress(void *user, uint64_t done, uint64_t total)
 }
 
 static const char *const TYPES_HELP =
-    "f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q4_k_s q4_k_m q5_k q5_k_s q5_k_m q6_k f32";
+    "f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q4_k_s q4_k_m q5_k q5_k_s q5_k_m q6_k mxfp4_moe f32";
 
 static void print_summary(const char *out, fr_ftype ft, const fr_quant_stats *s, double secs)
 {
@@ -97,6 +97,7 @@ int cmd_quantize(int argc, char **argv)
         "  q4_k_m q5_k_m         K-quant mixes (attn_v/ffn_down of some layers Q6_K)\n"
         "  q4_k (= q4_k_s) q5_k (= q5_k_s) q6_k\n"
         "                        K-quant types (note: llama.cpp's alias Q4_K means Q4_K_M)\n"
+        "  mxfp4_moe             experts (3-D tensors) MXFP4, everything else Q8_0\n"
         "1-D tensors and norms stay as they are; output.weight becomes Q6_K; a tensor\n"
         "whose rows do not fit a K-quant's 256-value blocks falls back (Q4_K -> Q5_0,\n"
         "Q5_K -> Q5_1, Q6_K -> Q8_0, then F16). The output is written atomically and\n"

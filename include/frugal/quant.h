@@ -44,7 +44,8 @@ typedef enum fr_ftype {
     FR_FTYPE_Q5_K_S = 16,
     FR_FTYPE_Q5_K_M = 17,
     FR_FTYPE_Q6_K = 18,
-    FR_FTYPE_BF16 = 32
+    FR_FTYPE_BF16 = 32,
+    FR_FTYPE_MXFP4_MOE = 38 /* experts (3-D tensors) MXFP4, everything else Q8_0 */
 } fr_ftype;
 
 /* Parses a target name (case-insensitive): f32, f16, bf16, q8_0, q4_0,

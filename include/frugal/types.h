@@ -38,6 +38,7 @@ typedef enum fr_type {
     FR_TYPE_I64 = 27,
     FR_TYPE_F64 = 28,
     FR_TYPE_BF16 = 30,
+    FR_TYPE_MXFP4 = 39, /* OCP microscaling FP4: E8M0 scale + 32 E2M1 values (gpt-oss) */
     FR_TYPE_COUNT_ = 40 /* ids >= this are unknown */
 } fr_type;
 

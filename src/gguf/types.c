@@ -44,7 +44,7 @@ static const fr_type_info fr_types[FR_TYPE_COUNT_] = {
     [FR_TYPE_BF16] = {"bf16", 1, 2, false, true},
     [34] = {"tq1_0", 256, 54, true, false},
     [35] = {"tq2_0", 256, 66, true, false},
-    [39] = {"mxfp4", 32, 17, true, false}, /* e8m0 scale + 16 bytes of 4-bit values */
+    [FR_TYPE_MXFP4] = {"mxfp4", 32, 17, true, true}, /* e8m0 scale + 16 bytes of 4-bit values */
 };
 
 const fr_type_info *fr_type_get(uint32_t id)

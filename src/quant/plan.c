@@ -65,6 +65,7 @@ static const ftype_info ftypes[] = {
     {FR_FTYPE_Q5_K_S, "Q5_K_S", FR_TYPE_Q5_K, true},
     {FR_FTYPE_Q5_K_M, "Q5_K_M", FR_TYPE_Q5_K, true},
     {FR_FTYPE_Q6_K, "Q6_K", FR_TYPE_Q6_K, true},
+    {FR_FTYPE_MXFP4_MOE, "MXFP4_MOE", FR_TYPE_Q8_0, true},
 };
 #define N_FTYPES (sizeof ftypes / sizeof ftypes[0])
 
@@ -259,7 +260,10 @@ static fr_type mix_type(const model_facts *m, counters *c, fr_ftype f, const fr_
     int64_t nx = t->ne[0];
     bool km = f == FR_FTYPE_Q4_K_M || f == FR_FTYPE_Q5_K_M;
 
-    if (strcmp(name, "output.weight") == 0 ||
+    if (f == FR_FTYPE_MXFP4_MOE) {
+        /* llama.cpp: MoE tensors (3-D) MXFP4, everything else Q8_0 */
+        ty = t->n_dims >= 3 && t->ne[2] > 1 ? FR_TYPE_MXFP4 : FR_TYPE_Q8_0;
+    } else if (strcmp(name, "output.weight") == 0 ||
         (!m->has_output && strcmp(name, "token_embd.weight") == 0)) {
         if (m->falcon || nx % fr_type_get(ty)->block_size != 0)
             ty = FR_TYPE_Q8_0;

@@ -40,7 +40,8 @@ fr_status fr_dequantize(fr_type t, const void *src, float *dst, int64_t n, fr_er
     if (!k || !k->dequant)
         return fr_err_set(err, FR_E_UNSUPPORTED,
                           "dequantize: tensor type %s is not supported by frugal; convert the "
-                          "model with a type frugal reads (f32, f16, bf16, q4_0..q8_0, q2_K..q6_K)",
+                          "model with a type frugal reads (f32, f16, bf16, q4_0..q8_0, q2_K..q6_K, "
+                          "mxfp4)",
                           fr_type_name((uint32_t)t));
     if (n > 0)
         k->dequant(src, dst, n);

@@ -51,7 +51,7 @@ static float nrand(void)
 static const fr_type all_types[] = {
     FR_TYPE_F32,  FR_TYPE_F16,  FR_TYPE_BF16, FR_TYPE_Q8_0, FR_TYPE_Q4_0,
     FR_TYPE_Q4_1, FR_TYPE_Q5_0, FR_TYPE_Q5_1, FR_TYPE_Q2_K, FR_TYPE_Q3_K,
-    FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K,
+    FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_MXFP4,
 };
 #define N_TYPES ((int)(sizeof all_types / sizeof all_types[0]))
 

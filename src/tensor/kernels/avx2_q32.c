@@ -1,6 +1,6 @@
 /*
  * avx2_q32.c - AVX2 products of the 32-value block types (Q4_0, Q4_1, Q5_0,
- * Q5_1, Q8_0) with Q8B activations.
+ * Q5_1, Q8_0, MXFP4) with Q8B activations.
  *
  * One ymm holds a block's 32 quants. vpmaddubsw multiplies unsigned weight
  * quants with signed activation quants into 16 int16 pair sums (at most
@@ -8,6 +8,9 @@
  * as off * (pair sums of the activations, one vpmaddubsw per token), and
  * vpmaddwd with ones widens to 8 int32 lanes. Q8_0's quants are signed, so
  * it uses |w| and sign(a, w) instead (|w| <= 127: again no saturation).
+ * MXFP4's nibbles become its signed levels (-12..12, doubled E2M1) by one
+ * vpshufb on a table and then take Q8_0's path; its E8M0 scale is a power
+ * of two built from the exponent bits.
  * The float step multiplies by d_w * d_a (and adds m * d_a * sum(a) for the
  * types with a min) per block, as in avx512_q32.c.
  *
@@ -19,16 +22,35 @@
 
 #if defined(__x86_64__)
 
-enum { FR_Q40, FR_Q41, FR_Q50, FR_Q51, FR_Q80 };
+enum { FR_Q40, FR_Q41, FR_Q50, FR_Q51, FR_Q80, FR_QMX };
 
 FR_AI int fr_q_bs(const int T)
 {
-    return T == FR_Q40 ? 18 : T == FR_Q41 ? 20 : T == FR_Q50 ? 22 : T == FR_Q51 ? 24 : 34;
+    return T == FR_Q40   ? 18
+           : T == FR_Q41 ? 20
+           : T == FR_Q50 ? 22
+           : T == FR_Q51 ? 24
+           : T == FR_QMX ? 17
+                         : 34;
 }
 
 FR_AI int fr_q_off(const int T) { return T == FR_Q40 ? 8 : T == FR_Q50 ? 16 : 0; }
 FR_AI int fr_q_min(const int T) { return T == FR_Q41 || T == FR_Q51; }
-FR_AI int fr_q_qs(const int T) { return T == FR_Q40 ? 2 : T == FR_Q41 ? 4 : T == FR_Q50 ? 6 : 8; }
+FR_AI int fr_q_qs(const int T)
+{
+    return T == FR_Q40 ? 2 : T == FR_Q41 ? 4 : T == FR_Q50 ? 6 : T == FR_QMX ? 1 : 8;
+}
+/* signed quants: Q8_0 and MXFP4's levels */
+FR_AI int fr_q_signed(const int T) { return T == FR_Q80 || T == FR_QMX; }
+
+/* MXFP4's scale, 2^(e - 128) (generic_dequant.c fr_e8m0_half) */
+FR_AI float fr_e8m0_half_y(uint8_t e)
+{
+    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 
 /* 32 bits -> 32 bytes of 0x10 where the bit is set. */
 FR_AI __m256i fr_bits_to_16(uint32_t bits)
@@ -44,6 +66,16 @@ FR_AI __m256i fr_bits_to_16(uint32_t bits)
 /* Block at p: quants in value order (unsigned; Q8_0 signed), scale, min. */
 FR_AI __m256i fr_q_dec_y(const int T, const uint8_t *p, __m256 *dw, __m256 *mw)
 {
+    if (T == FR_QMX) {
+        const __m256i lut = _mm256_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8,
+                                             -12, 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6,
+                                             -8, -12);
+        *dw = _mm256_set1_ps(fr_e8m0_half_y(p[0]));
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + 1));
+        __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x),
+                                     _mm256_set1_epi8(0x0f));
+        return _mm256_shuffle_epi8(lut, q);
+    }
     *dw = _mm256_set1_ps(fr_h2f(fr_u16(p)));
     if (fr_q_min(T))
         *mw = _mm256_set1_ps(fr_h2f(fr_u16(p + 2)));
@@ -90,7 +122,7 @@ FR_AI void fr_q_tile_y(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, co
         for (int i = 0; i < RM; i++) {
             fr_pf(w[i] + b * bs + pf, lim, bs);
             wq[i] = fr_q_dec_y(T, w[i] + b * bs, &dw[i], &mw[i]);
-            if (T == FR_Q80)
+            if (fr_q_signed(T))
                 wabs[i] = _mm256_abs_epi8(wq[i]);
         }
         FR_UNROLL
@@ -106,7 +138,7 @@ FR_AI void fr_q_tile_y(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, co
             FR_UNROLL
             for (int i = 0; i < RM; i++) {
                 __m256i p16;
-                if (T == FR_Q80)
+                if (fr_q_signed(T))
                     p16 = _mm256_maddubs_epi16(wabs[i], _mm256_sign_epi8(av, wq[i]));
                 else
                     p16 = _mm256_maddubs_epi16(wq[i], av);
@@ -157,4 +189,5 @@ FR_Q_ENTRY(q4_1, FR_Q41)
 FR_Q_ENTRY(q5_0, FR_Q50)
 FR_Q_ENTRY(q5_1, FR_Q51)
 FR_Q_ENTRY(q8_0, FR_Q80)
+FR_Q_ENTRY(mxfp4, FR_QMX)
 #endif

@@ -18,6 +18,7 @@ const fr_kernel_set fr_kernels_avx2 = {
             [FR_TYPE_Q5_0] = {FR_ACT_Q8B, fr_gemm_q5_0_avx2},
             [FR_TYPE_Q5_1] = {FR_ACT_Q8B, fr_gemm_q5_1_avx2},
             [FR_TYPE_Q8_0] = {FR_ACT_Q8B, fr_gemm_q8_0_avx2},
+            [FR_TYPE_MXFP4] = {FR_ACT_Q8B, fr_gemm_mxfp4_avx2},
             [FR_TYPE_Q2_K] = {FR_ACT_Q8K, fr_gemm_q2_k_avx2},
             [FR_TYPE_Q3_K] = {FR_ACT_Q8K, fr_gemm_q3_k_avx2},
             [FR_TYPE_Q4_K] = {FR_ACT_Q8K, fr_gemm_q4_k_avx2},

@@ -18,6 +18,7 @@ void fr_gemm_q4_1_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratc
 void fr_gemm_q5_0_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_q5_1_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_q8_0_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_mxfp4_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_q2_k_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_q3_k_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_q4_k_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);

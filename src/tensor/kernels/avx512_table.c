@@ -2,6 +2,7 @@
  * avx512_table.c - the avx512 kernel set (kernels.h): AVX-512 F/BW/VL with
  * VNNI for every type.
  */
+#include "tensor/kernels/avx2_util.h"
 #include "tensor/kernels/avx512_util.h"
 
 #if defined(__x86_64__)
@@ -18,6 +19,8 @@ const fr_kernel_set fr_kernels_avx512 = {
             [FR_TYPE_Q5_0] = {FR_ACT_Q8B, fr_gemm_q5_0_avx512},
             [FR_TYPE_Q5_1] = {FR_ACT_Q8B, fr_gemm_q5_1_avx512},
             [FR_TYPE_Q8_0] = {FR_ACT_Q8B, fr_gemm_q8_0_avx512},
+            /* the AVX2 kernel (this path's CPUs run it; qs stays beside qsi) */
+            [FR_TYPE_MXFP4] = {FR_ACT_Q8B, fr_gemm_mxfp4_avx2},
             [FR_TYPE_Q2_K] = {FR_ACT_Q8K, fr_gemm_q2_k_avx512},
             [FR_TYPE_Q3_K] = {FR_ACT_Q8K, fr_gemm_q3_k_avx512},
             [FR_TYPE_Q4_K] = {FR_ACT_Q8K, fr_gemm_q4_k_avx512},

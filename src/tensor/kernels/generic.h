@@ -35,6 +35,12 @@ void fr_dequant_q3_k_ref(const void *src, float *dst, int64_t n);
 void fr_dequant_q4_k_ref(const void *src, float *dst, int64_t n);
 void fr_dequant_q5_k_ref(const void *src, float *dst, int64_t n);
 void fr_dequant_q6_k_ref(const void *src, float *dst, int64_t n);
+void fr_dequant_mxfp4_ref(const void *src, float *dst, int64_t n);
+
+/* MXFP4's E2M1 levels doubled (ggml's kvalues_mxfp4), and its E8M0 block
+ * scale halved (ggml_e8m0_to_fp32_half): value = level * scale. */
+extern const int8_t fr_mxfp4_levels[16];
+float fr_e8m0_half(uint8_t e);
 
 /* Quantizers of the plain and 32-value block types (generic_quant.c);
  * Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 give llama.cpp's reference bytes. */
@@ -46,6 +52,7 @@ void fr_quant_q4_1_ref(const float *src, void *dst, int64_t n);
 void fr_quant_q5_0_ref(const float *src, void *dst, int64_t n);
 void fr_quant_q5_1_ref(const float *src, void *dst, int64_t n);
 void fr_quant_q8_0_ref(const float *src, void *dst, int64_t n);
+void fr_quant_mxfp4_ref(const float *src, void *dst, int64_t n);
 
 /* K-quantizers (generic_quant_k.c): our own least-squares fits, decoded by
  * the layouts above; they do not reproduce llama.cpp's bytes. */

@@ -58,6 +58,32 @@ void fr_dequant_q4_0_ref(const void *src, float *dst, int64_t n)
     }
 }
 
+/* MXFP4, 17 bytes: e (E8M0) @0, qs[16] @1 (nibbles as Q4_0). The nibble
+ * is an E2M1 number: sign, 2 exponent bits, 1 mantissa bit, i.e. 0, 0.5,
+ * 1, 1.5, 2, 3, 4, 6 and their negatives; ggml stores them doubled as
+ * integers and halves the scale instead: x = levels[q] * 2^(e - 128). */
+const int8_t fr_mxfp4_levels[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+float fr_e8m0_half(uint8_t e)
+{
+    /* 2^(e - 128): for e < 2 a denormal (0x00200000 << e), otherwise the
+     * normal float with exponent field e - 1 */
+    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+void fr_dequant_mxfp4_ref(const void *src, float *dst, int64_t n)
+{
+    const uint8_t *b = src;
+    for (int64_t i = 0; i < n / FR_QK; i++, b += 17) {
+        float d = fr_e8m0_half(b[0]);
+        for (int j = 0; j < FR_QK; j++)
+            dst[i * FR_QK + j] = (float)fr_mxfp4_levels[nib(b + 1, j)] * d;
+    }
+}
+
 /* Q4_1, 20 bytes: d f16 @0, m f16 @2, qs[16] @4. x = q * d + m */
 void fr_dequant_q4_1_ref(const void *src, float *dst, int64_t n)
 {

@@ -124,6 +124,13 @@ bool fr_unpack32(fr_type t, const void *row, int64_t n, int8_t *q, float *d, flo
             memcpy(qb, b + 2, FR_QK);
             b += 34;
             break;
+        case FR_TYPE_MXFP4: /* 17 bytes: e, qs[16]; levels[q] * 2^(e - 128) */
+            d[i] = fr_e8m0_half(b[0]);
+            m[i] = 0.0f;
+            for (int j = 0; j < FR_QK; j++)
+                qb[j] = fr_mxfp4_levels[fr_nib(b + 1, j)];
+            b += 17;
+            break;
         default:
             return false;
         }
@@ -344,6 +351,7 @@ const fr_kernel_set fr_kernels_generic = {
             [FR_TYPE_Q5_0] = {FR_ACT_Q8B, fr_gemm_q32_generic},
             [FR_TYPE_Q5_1] = {FR_ACT_Q8B, fr_gemm_q32_generic},
             [FR_TYPE_Q8_0] = {FR_ACT_Q8B, fr_gemm_q32_generic},
+            [FR_TYPE_MXFP4] = {FR_ACT_Q8B, fr_gemm_q32_generic},
             [FR_TYPE_Q2_K] = {FR_ACT_Q8K, fr_gemm_qk_generic},
             [FR_TYPE_Q3_K] = {FR_ACT_Q8K, fr_gemm_qk_generic},
             [FR_TYPE_Q4_K] = {FR_ACT_Q8K, fr_gemm_qk_generic},

@@ -151,6 +151,41 @@ void fr_quant_q4_1_ref(const float *src, void *dst, int64_t n)
     }
 }
 
+/* MXFP4 (llama.cpp's quantize_row_mxfp4_ref): the scale exponent is
+ * floor(log2(absmax)) - 2 (so the largest value lands near level 4..6 of
+ * E2M1's 6), e = that + 127 as E8M0 (0 for an all-zero block), and each
+ * value takes the nearest level (the first on ties, in the table's order). */
+static int fr_mxfp4_best(float x, float d)
+{
+    int best = 0;
+    float err = fabsf((float)fr_mxfp4_levels[0] * d - x);
+    for (int i = 1; i < 16; i++) {
+        float e = fabsf((float)fr_mxfp4_levels[i] * d - x);
+        if (e < err) {
+            best = i;
+            err = e;
+        }
+    }
+    return best;
+}
+
+void fr_quant_mxfp4_ref(const float *src, void *dst, int64_t n)
+{
+    uint8_t *b = dst;
+    for (int64_t i = 0; i < n / FR_QK; i++, b += 17) {
+        const float *x = src + i * FR_QK;
+        float amax = 0.0f;
+        for (int j = 0; j < FR_QK; j++)
+            if (amax < fabsf(x[j]))
+                amax = fabsf(x[j]);
+        uint8_t e = amax > 0.0f ? (uint8_t)(floorf(log2f(amax)) - 2 + 127) : 0;
+        float d = fr_e8m0_half(e);
+        b[0] = e;
+        for (int j = 0; j < FR_QK / 2; j++)
+            b[1 + j] = (uint8_t)(fr_mxfp4_best(x[j], d) | fr_mxfp4_best(x[j + FR_QK / 2], d) << 4);
+    }
+}
+
 /* Q5_0: as Q4_0 with 32 levels (d = m / -16, + 16.5). */
 void fr_quant_q5_0_ref(const float *src, void *dst, int64_t n)
 {

@@ -23,6 +23,7 @@ static const fr_kernels_ref fr_ref_table[FR_TYPE_COUNT_] = {
     [FR_TYPE_Q4_K] = {fr_dequant_q4_k_ref, fr_quant_q4_k_ref},
     [FR_TYPE_Q5_K] = {fr_dequant_q5_k_ref, fr_quant_q5_k_ref},
     [FR_TYPE_Q6_K] = {fr_dequant_q6_k_ref, fr_quant_q6_k_ref},
+    [FR_TYPE_MXFP4] = {fr_dequant_mxfp4_ref, fr_quant_mxfp4_ref},
 };
 
 const fr_kernels_ref *fr_kernels_ref_get(uint32_t t)
