@@ -55,6 +55,9 @@ static const fr_synth_preset fr_presets[] = {
       .n_rot = 96, .rope_factors = true, .n_ctx_orig = 4096, .rope_attn_factor = 1.1902380714f),
     P("qwen3-30b-a3b", "Qwen3-30B-A3B", "qwen3moe", 151936, 2048, 48, 6144, 32, 4, 128, 40960, false, false, true, 1000000,
       .n_expert = 128, .n_expert_used = 8, .n_ff_exp = 768),
+    P("gpt-oss-20b", "gpt-oss-20b", "gpt-oss", 201088, 2880, 24, 2880, 64, 8, 64, 131072, false, true, false, 150000,
+      .n_swa = 128, .rope_scale = 32, .yarn = true, .n_ctx_orig = 4096, .attn_sinks = true, .out_bias = true,
+      .n_expert = 32, .n_expert_used = 4, .n_ff_exp = 2880),
 };
 #undef P
 
@@ -113,6 +116,10 @@ static void fr_rng_normals(fr_rng *r, float *out, size_t n, float scale, float m
 
 typedef enum fr_synth_kind {
     FR_SYN_MATRIX, /* N(0, 1/n_in) */
+    FR_SYN_ROUTER, /* N(0, 16/n_in): a MoE router whose choices are clear-cut,
+                      as trained ones are (with N(0, 1/n_in) the k-th and
+                      (k+1)-th logits are often within rounding of each other,
+                      and two correct engines pick different experts) */
     FR_SYN_NORM,   /* N(1, 0.1^2) */
     FR_SYN_BIAS,   /* N(0, 0.1^2) */
     FR_SYN_FACTOR, /* rope factors: 1 + |N(0, 1)| */
@@ -168,7 +175,7 @@ static void fr_synth_add(fr_synth_ctx *c, const char *name, fr_synth_kind kind, 
     for (int d = 0; d < 3; d++)
         t->ne[d] = ne[d];
     t->n_dims = ne[2] > 1 ? 3 : ne[1] > 1 ? 2 : 1;
-    t->type = kind == FR_SYN_MATRIX ? fr_synth_fit(type, ne[0]) : FR_TYPE_F32;
+    t->type = kind == FR_SYN_MATRIX || kind == FR_SYN_ROUTER ? fr_synth_fit(type, ne[0]) : FR_TYPE_F32;
 }
 
 static int64_t fr_synth_count_of(const fr_synth_tensor *t)
@@ -185,6 +192,9 @@ static fr_status fr_synth_fill(void *user, int64_t index, void *dst, uint64_t nb
     switch (t->kind) {
     case FR_SYN_MATRIX:
         fr_rng_normals(&r, c->buf, (size_t)n, (float)(1.0 / sqrt((double)t->ne[0])), 0.0f);
+        break;
+    case FR_SYN_ROUTER:
+        fr_rng_normals(&r, c->buf, (size_t)n, (float)(4.0 / sqrt((double)t->ne[0])), 0.0f);
         break;
     case FR_SYN_NORM:
         fr_rng_normals(&r, c->buf, (size_t)n, 0.1f, 1.0f);
@@ -381,7 +391,9 @@ static void fr_synth_plan_add(void *user, const fr_tensor_spec *sp, uint32_t l,
     char n[64];
     fr_tn_name(sp->role, l, n, sizeof n);
     fr_synth_kind kind = FR_SYN_BIAS;
-    if (!(sp->flags & FR_FLOAT))
+    if (sp->role == FR_T_FFN_GATE_INP)
+        kind = FR_SYN_ROUTER;
+    else if (!(sp->flags & FR_FLOAT))
         kind = FR_SYN_MATRIX;
     else if (strstr(fr_tn_suffix(sp->role), "norm"))
         kind = FR_SYN_NORM;

@@ -2,8 +2,8 @@
 # The files frugal writes, read by llama.cpp itself: every `frugal quantize`
 # type of stories260K, random llama / qwen2 / qwen3 models (n_embd 256, so
 # the K types use real 256-wide super-blocks) at F32 and quantized, random
-# models of the newer architectures (gemma3, phi3, qwen3moe; the logits of
-# their first steps too), a LoRA
+# models of the newer architectures (gemma3, phi3, qwen3moe, gpt-oss, whose
+# MXFP4 experts too; the logits of their first steps at F32), a LoRA
 # adapter trained by `frugal tune` and the model `frugal merge` bakes it into.
 # llama.cpp must load each one and agree with frugal's greedy tokens step by
 # step (support/llamacpp_agree.mjs: argmax, or a near-tie where kernels may
@@ -86,10 +86,12 @@ done
 # greedy steps (prompt + generation longer than any sliding window), the
 # first steps' logits at F32, and the quantized types
 N=60
-for arch in gemma3 phi3 qwen3moe; do
+for arch in gemma3 phi3 qwen3moe gpt-oss; do
   "$B/test_model_forward" --write-model "$arch" "$TMP/$arch.gguf" || { fail "write $arch"; continue; }
   agree "$arch f32" "$TMP/$arch.gguf" --logits
-  for t in q8_0 q4_k_m; do
+  types="q8_0 q4_k_m"
+  [ "$arch" = gpt-oss ] && types="$types mxfp4_moe"
+  for t in $types; do
     run_ok "$FRUGAL" quantize "$TMP/$arch.gguf" "$TMP/$arch-$t.gguf" "$t"
     agree "$arch $t" "$TMP/$arch-$t.gguf"
   done

@@ -48,7 +48,7 @@ static void test_names(void)
 
 static void test_registry(void)
 {
-    CHECK_STR(fr_model_supported_archs(), "llama, qwen2, qwen3, gemma3, phi3, qwen3moe");
+    CHECK_STR(fr_model_supported_archs(), "llama, qwen2, qwen3, gemma3, phi3, qwen3moe, gpt-oss");
     size_t n;
     const fr_arch *const *all = fr_arch_all(&n);
     CHECK(n >= 3);

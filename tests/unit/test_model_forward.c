@@ -34,7 +34,8 @@ typedef struct ref_model {
     double embd_scale;  /* gemma: sqrt(E) */
     double q_scale;     /* > 0: q *= q_scale, scores unscaled (gemma3) */
     int n_swa, swa_pattern; /* window layers: l % pattern < pattern - 1 */
-    double base_swa;    /* their rope base (unscaled) */
+    double base_swa;    /* their rope base */
+    bool swa_scaled;    /* their rope is scaled too (gpt-oss; gemma3's is not) */
     double rope_scale;  /* linear / YaRN factor (0: none) */
     bool yarn;
     int n_ctx_orig;
@@ -136,7 +137,7 @@ static double ref_yarn_ramp(const ref_model *m, int i, double base)
 static void ref_rope(double *v, int pos, const ref_model *m, bool swa, const double *ff)
 {
     double base = swa ? m->base_swa : m->base;
-    double scale = !swa && m->rope_scale > 0 ? 1 / m->rope_scale : 1;
+    double scale = (!swa || m->swa_scaled) && m->rope_scale > 0 ? 1 / m->rope_scale : 1;
     double mag = m->attn_factor;
     if (m->yarn && scale < 1)
         mag *= 1 + 0.1 * log(1 / scale);
@@ -427,6 +428,21 @@ static fr_synth_spec mk(const char *arch, int L, int E, int H, int KV, int HD, i
         s.n_expert_used = 2;
         s.n_ff_exp = (uint32_t)F / 2;
     }
+    if (strcmp(arch, "gpt-oss") == 0) {
+        /* window 3 on even layers, sinks, biases everywhere, YaRN (factor 4
+         * over an original context of 8), 4 experts, 2 per token */
+        s.tied = false;
+        s.qkv_bias = true;
+        s.out_bias = true;
+        s.attn_sinks = true;
+        s.n_swa = 3;
+        s.rope_scale = 4.0f;
+        s.yarn = true;
+        s.n_ctx_orig = 8;
+        s.n_expert = 4;
+        s.n_expert_used = 2;
+        s.n_ff_exp = (uint32_t)F / 2;
+    }
     if (strcmp(arch, "phi3") == 0) {
         /* fused qkv and gate|up (the arch's own layout), rope on 3/4 of
          * each head, LongRoPE factors: the test's context (16) is longer
@@ -470,9 +486,13 @@ static void run_case(const fr_synth_spec *sp, double tol, int n_threads)
     r.n_ctx = 16;
     r.embd_scale = strcmp(arch, "gemma3") == 0 ? sqrt((double)E) : 1;
     r.q_scale = strcmp(arch, "gemma3") == 0 ? 1 / sqrt((double)r.HD) : 0;
+    bool gptoss = strcmp(arch, "gpt-oss") == 0;
     r.n_swa = (int)s.n_swa;
-    r.swa_pattern = (int)s.swa_pattern;
-    r.base_swa = s.rope_base_swa > 0 ? s.rope_base_swa : 10000;
+    /* the pattern the file says, else the arch's (gemma3 5 of 6, gpt-oss
+     * every other layer) */
+    r.swa_pattern = s.swa_pattern ? (int)s.swa_pattern : gptoss ? 2 : 6;
+    r.base_swa = s.rope_base_swa > 0 ? s.rope_base_swa : gptoss ? s.rope_base : 10000;
+    r.swa_scaled = gptoss;
     r.rope_scale = s.rope_scale;
     r.yarn = s.yarn;
     r.n_ctx_orig = s.n_ctx_orig ? (int)s.n_ctx_orig : (int)s.n_ctx;
@@ -660,6 +680,23 @@ static int write_model(const char *arch, const char *path)
         s.n_expert_used = 2;
         s.n_ff_exp = 256;
     }
+    if (strcmp(arch, "gpt-oss") == 0) {
+        /* gpt-oss-20b's layout at small size: window 16 on even layers,
+         * sinks, biases, YaRN (factor 32 over 64), 8 experts, 2 per token */
+        s.head_dim = 64;
+        s.tied = false;
+        s.qkv_bias = true;
+        s.out_bias = true;
+        s.attn_sinks = true;
+        s.n_swa = 16;
+        s.rope_base = 150000.0f;
+        s.rope_scale = 32.0f;
+        s.yarn = true;
+        s.n_ctx_orig = 64;
+        s.n_expert = 8;
+        s.n_expert_used = 2;
+        s.n_ff_exp = 256;
+    }
     if (strcmp(arch, "phi3") == 0) {
         /* Phi-4-mini's layout: rope on 48 of 64 dims per head, LongRoPE
          * (long factors: llama.cpp's context of 512 exceeds the original
@@ -749,6 +786,8 @@ int main(int argc, char **argv)
     c = mk("phi3", 3, 48, 4, 4, 0, 40, 37, FR_TYPE_F32), run_case(&c, 1e-4, 1);
     c = mk("qwen3moe", 2, 64, 4, 2, 16, 96, 40, FR_TYPE_F32), run_case(&c, 1e-4, 2);
     c = mk("qwen3moe", 3, 32, 4, 1, 0, 64, 33, FR_TYPE_F32), run_case(&c, 1e-4, 3);
+    c = mk("gpt-oss", 2, 64, 4, 2, 16, 96, 40, FR_TYPE_F32), run_case(&c, 1e-4, 2);
+    c = mk("gpt-oss", 3, 48, 6, 3, 0, 64, 37, FR_TYPE_F32), run_case(&c, 1e-4, 1);
     /* quantized weights: same reference on the dequantized values */
     c = mk("llama", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
     c = mk("qwen2", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q4_0), run_case(&c, 1e-4, 2);
@@ -758,6 +797,9 @@ int main(int argc, char **argv)
     c = mk("gemma3", 3, 256, 4, 2, 64, 256, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
     c = mk("phi3", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
     c = mk("qwen3moe", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
+    c = mk("gpt-oss", 2, 64, 4, 2, 16, 128, 40, FR_TYPE_MXFP4), run_case(&c, 1e-4, 2);
+    c = mk("gpt-oss", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
+    c = mk("gpt-oss", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
     test_multi_seq();
     rmdir(tmpdir);
     TEST_END();

@@ -117,7 +117,7 @@ int64_t fr_dim_value(fr_dim d, const fr_hparams *hp)
 /* Every architecture: its C identifier (src/model/arch/<id>.c defines
  * fr_arch_<id>) and its general.architecture name. */
 #define FR_ARCHS(X) X(llama, "llama") X(qwen2, "qwen2") X(qwen3, "qwen3") X(gemma3, "gemma3")   \
-    X(phi3, "phi3") X(qwen3moe, "qwen3moe")
+    X(phi3, "phi3") X(qwen3moe, "qwen3moe") X(gpt_oss, "gpt-oss")
 
 #define FR_DECL(id, name) extern const fr_arch fr_arch_##id;
 #define FR_PTR(id, name) &fr_arch_##id,
