@@ -21,12 +21,17 @@
  *           questions: recall@1/5/10 of its own abstract, queries/s, and the
  *           gate's pass rate; then, with the question's own abstract removed
  *           (a savepoint, rolled back after each question), the share of
- *           questions where the gate abstains.
+ *           questions where the gate abstains. Then the whole ask pipeline
+ *           (gate, then the verdict) with a stand-in for the model that
+ *           answers with the reference conclusion (LONG_ANSWER, which is
+ *           not part of CONTEXTS): answered / abstained with the own
+ *           abstract indexed and removed.
  *
  * Never fails on a number; prints "skipped" and exits 0 when data is
  * missing. BENCH_SWEEP=1 adds balanced accuracy per threshold; BENCH_DUMP=1
  * writes every scored claim to stderr (for error analysis).
  */
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/file.h"
 #include "rag/kb.h"
@@ -322,6 +327,88 @@ static int bench_wice(const char *dir, const cfg *c)
     return 0;
 }
 
+/* A stand-in for the model: answers with the question's reference
+ * conclusion (PubMedQA's LONG_ANSWER), each sentence citing the first three
+ * passages, so that what is measured is the pipeline's decision (the gate,
+ * then the verdict on the cited passages), not a model's skill. */
+static fr_status longanswer_gen(void *user, const fr_rag_gen_request *req, fr_rag_gen_result *res, fr_err *err)
+{
+    (void)err;
+    const char *la = user;
+    size_t n = strlen(la);
+    fr_buf b = FR_BUF_INIT;
+    char cites[32];
+    int k = req->n_passages < 3 ? req->n_passages : 3;
+    int cl = 0;
+    for (int c = 1; c <= k; c++)
+        cl += snprintf(cites + cl, sizeof cites - (size_t)cl, "[%d]", c);
+    for (size_t off = 0; off < n;) {
+        size_t e = fr_sentence_end(la, n, off);
+        if (e <= off)
+            e = n;
+        size_t a = off;
+        while (a < e && (la[a] == ' ' || la[a] == '\n'))
+            a++;
+        if (a < e) {
+            if (b.len)
+                fr_buf_putc(&b, ' ');
+            for (size_t q = a; q < e; q++)
+                fr_buf_putc(&b, la[q] == '[' ? '(' : la[q] == ']' ? ')' : la[q] == '\n' ? ' ' : la[q]);
+            while (b.len && b.data[b.len - 1] == ' ')
+                b.len--;
+            if (b.len && !strchr(".!?", b.data[b.len - 1]))
+                fr_buf_putc(&b, '.');
+            fr_buf_printf(&b, " %s", cites);
+        }
+        off = e;
+    }
+    if (!b.len)
+        fr_buf_puts(&b, FR_RAG_NOT_FOUND);
+    res->text = fr_buf_take(&b);
+    res->n_tokens = 0;
+    return res->text ? FR_OK : FR_E_NOMEM;
+}
+
+/* ask on every question with the stand-in generator, with each question's
+ * own abstract in the index and removed from it. */
+static void ask_standin(fr_kb *kb, char **qs, char **las, char **names, size_t nq, double gate_min, double rare)
+{
+    size_t out[2][5] = {{0}};
+    fr_rag_ask_opts o = {0};
+    o.retrieve.gate_min = gate_min;
+    o.retrieve.rare_idf = rare;
+    o.generate = longanswer_gen;
+    fr_err err;
+    double t0 = fr_now_s();
+    for (int removed = 0; removed < 2; removed++) {
+        fr_kb_exec(kb, "BEGIN", NULL);
+        for (size_t i = 0; i < nq; i++) {
+            if (removed && (fr_kb_savepoint(kb, &err) || fr_kb_remove(kb, names[i], &err))) {
+                fr_kb_rollback(kb, NULL);
+                continue;
+            }
+            o.gen_user = las[i];
+            fr_rag_result *r = NULL;
+            if (fr_rag_ask(kb, qs[i], &o, &r, &err) == FR_OK) {
+                out[removed][r->outcome]++;
+                fr_rag_result_free(r);
+            }
+            if (removed)
+                fr_kb_rollback(kb, NULL);
+        }
+        fr_kb_exec(kb, "ROLLBACK", NULL);
+    }
+    printf("  ask with a stand-in for the model that answers with the reference conclusion (LONG_ANSWER), "
+           "citing passages [1]-[3] (%.1f s):\n",
+           fr_now_s() - t0);
+    printf("    | own abstract | answered | abstained: retrieval gate | abstained: verdict |\n"
+           "    |---|---|---|---|\n");
+    for (int removed = 0; removed < 2; removed++)
+        printf("    | %s | %.3f | %.3f | %.3f |\n", removed ? "removed" : "indexed",
+               (double)out[removed][FR_RAG_ANSWERED] / nq, (double)out[removed][FR_RAG_ABSTAIN_GATE] / nq,
+               (double)out[removed][FR_RAG_ABSTAIN_SUPPORT] / nq);
+}
+
 static int bench_pubmedqa(const char *dir, double gate_min, double rare)
 {
     char path[8192];
@@ -345,7 +432,7 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
         return 0;
     }
     size_t nq = json_object_size(root);
-    char **names = calloc(nq, sizeof *names), **qs = calloc(nq, sizeof *qs);
+    char **names = calloc(nq, sizeof *names), **qs = calloc(nq, sizeof *qs), **las = calloc(nq, sizeof *las);
     const char *key;
     json_t *rec;
     size_t i = 0;
@@ -368,6 +455,8 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
             printf("  add %s: %s\n", name, err.msg);
         names[i] = strdup(name);
         qs[i] = strdup(json_string_value(json_object_get(rec, "QUESTION")) ? json_string_value(json_object_get(rec, "QUESTION")) : "");
+        const char *la = json_string_value(json_object_get(rec, "LONG_ANSWER"));
+        las[i] = strdup(la ? la : "");
         i++;
         fr_buf_free(&b);
     }
@@ -454,12 +543,15 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
     free(sh_in);
     free(cov_out);
     free(sh_out);
+    ask_standin(kb, qs, las, names, nq, gate_min, rare);
     for (i = 0; i < nq; i++) {
         free(names[i]);
         free(qs[i]);
+        free(las[i]);
     }
     free(names);
     free(qs);
+    free(las);
     fr_kb_free(kb);
     unlink(dbp);
     json_decref(root);
