@@ -34,6 +34,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/file.h"
+#include "rag/eval.h"
 #include "rag/kb.h"
 #include "rag/text.h"
 
@@ -45,11 +46,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct scored {
-    double s;
-    int y; /* 1 supported */
-    int split; /* 0 tune, 1 test */
-} scored;
+typedef fr_scored scored;
 
 static int cmp_s(const void *a, const void *b)
 {
@@ -57,50 +54,11 @@ static int cmp_s(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* AUROC by the rank-sum (Mann-Whitney) formula, ties averaged. */
-static double auroc(const scored *in, size_t n, int split)
-{
-    scored *v = malloc(n * sizeof *v);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (split < 0 || in[i].split == split)
-            v[m++] = in[i];
-    qsort(v, m, sizeof *v, cmp_s);
-    double rank_sum = 0;
-    size_t pos = 0, neg = 0;
-    for (size_t i = 0; i < m;) {
-        size_t j = i;
-        while (j < m && v[j].s == v[i].s)
-            j++;
-        double r = (double)(i + j + 1) / 2.0; /* average 1-based rank */
-        for (size_t k = i; k < j; k++)
-            if (v[k].y)
-                rank_sum += r;
-        i = j;
-    }
-    for (size_t i = 0; i < m; i++)
-        v[i].y ? pos++ : neg++;
-    free(v);
-    if (!pos || !neg)
-        return NAN;
-    return (rank_sum - (double)pos * (double)(pos + 1) / 2.0) / ((double)pos * (double)neg);
-}
+static double auroc(const scored *v, size_t n, int split) { return fr_eval_auroc(v, n, split); }
 
 static double bal_acc(const scored *v, size_t n, int split, double thr)
 {
-    size_t tp = 0, p = 0, tn = 0, q = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (split >= 0 && v[i].split != split)
-            continue;
-        if (v[i].y) {
-            p++;
-            tp += v[i].s >= thr;
-        } else {
-            q++;
-            tn += v[i].s < thr;
-        }
-    }
-    return p && q ? 0.5 * ((double)tp / (double)p + (double)tn / (double)q) : NAN;
+    return fr_eval_balanced_accuracy(v, n, split, thr);
 }
 
 /* Threshold with the best balanced accuracy on split (midpoints). */

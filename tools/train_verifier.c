@@ -51,6 +51,7 @@
  * written atomically, with the report's figures in "training".
  */
 #include "base/file.h"
+#include "rag/eval.h"
 #include "rag/ground.h"
 #include "rag/text.h"
 #include "rag/verifier.h"
@@ -278,10 +279,7 @@ static void load(dataset *d, const char *dir)
 
 /* ---- metrics ------------------------------------------------------------- */
 
-typedef struct scored {
-    double s;
-    int y;
-} scored;
+typedef fr_scored scored;
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -289,48 +287,8 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int cmp_scored(const void *a, const void *b)
-{
-    double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
-    return x < y ? -1 : x > y;
-}
-
-/* AUROC by the rank-sum formula, ties averaged. */
-static double auroc(scored *v, size_t m)
-{
-    qsort(v, m, sizeof *v, cmp_scored);
-    double rank_sum = 0;
-    size_t pos = 0, neg = 0;
-    for (size_t i = 0; i < m;) {
-        size_t j = i;
-        while (j < m && v[j].s == v[i].s)
-            j++;
-        for (size_t k = i; k < j; k++)
-            if (v[k].y)
-                rank_sum += (double)(i + j + 1) / 2.0;
-        i = j;
-    }
-    for (size_t i = 0; i < m; i++)
-        v[i].y ? pos++ : neg++;
-    if (!pos || !neg)
-        return NAN;
-    return (rank_sum - (double)pos * (double)(pos + 1) / 2.0) / ((double)pos * (double)neg);
-}
-
-static double bal_acc(const scored *v, size_t m, double thr)
-{
-    size_t tp = 0, p = 0, tn = 0, q = 0;
-    for (size_t i = 0; i < m; i++) {
-        if (v[i].y) {
-            p++;
-            tp += v[i].s >= thr;
-        } else {
-            q++;
-            tn += v[i].s < thr;
-        }
-    }
-    return p && q ? 0.5 * ((double)tp / (double)p + (double)tn / (double)q) : NAN;
-}
+static double auroc(scored *v, size_t m) { return fr_eval_auroc(v, m, -1); }
+static double bal_acc(const scored *v, size_t m, double thr) { return fr_eval_balanced_accuracy(v, m, -1, thr); }
 
 /* The threshold (a midpoint between neighbouring probabilities) with the
  * best balanced accuracy, a claim being supported when its probability
@@ -349,7 +307,7 @@ static double best_threshold(const example *ex, const double *prob, const double
         const example *e = &ex[idx[i]];
         /* a vetoed claim is never supported: score it below every threshold */
         double s = isinf(veto[idx[i]]) ? prob[idx[i]] : -1.0;
-        v[e->ds][m[e->ds]++] = (scored){s, e->y};
+        v[e->ds][m[e->ds]++] = (scored){.s = s, .y = e->y, .split = 0};
         if ((ds < 0 || e->ds == ds) && s >= 0)
             cand[nc++] = s;
     }
@@ -643,8 +601,8 @@ static void metrics(const dataset *d, const size_t *idx, size_t n, const double 
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
             if (d->ex[idx[i]].ds == s)
-                v[m++] = (scored){veto ? claim_score(prob[idx[i]], veto[idx[i]], thr) : prob[idx[i]],
-                                  d->ex[idx[i]].y};
+                v[m++] = (scored){.s = veto ? claim_score(prob[idx[i]], veto[idx[i]], thr) : prob[idx[i]],
+                                  .y = d->ex[idx[i]].y, .split = 0};
         cnt[s] = m;
         ba[s] = bal_acc(v, m, thr);
         au[s] = auroc(v, m);
@@ -838,7 +796,7 @@ int main(int argc, char **argv)
                     double mn = INFINITY;
                     for (size_t u = d.ex[i].u0; u < d.ex[i].u0 + d.ex[i].nu; u++)
                         mn = fmin(mn, d.feats[u * NF + k]);
-                    v[m++] = (scored){mn, d.ex[i].y};
+                    v[m++] = (scored){.s = mn, .y = d.ex[i].y, .split = 0};
                 }
                 printf(" %.3f", auroc(v, m));
             }

@@ -161,19 +161,8 @@ fail:
     return st;
 }
 
-/* A JSON string from text that may hold invalid UTF-8 (a model's output). */
-static json_t *jstrn(const char *t, size_t n)
-{
-    if (fr_utf8_valid(t, n, NULL))
-        return json_stringn(t, n);
-    fr_buf b = FR_BUF_INIT;
-    fr_utf8_repair(t, n, &b);
-    json_t *j = fr_buf_ok(&b) ? json_stringn(b.data ? b.data : "", b.len) : json_string("");
-    fr_buf_free(&b);
-    return j;
-}
-
-static json_t *jstr(const char *t) { return jstrn(t, strlen(t)); }
+static json_t *jstrn(const char *t, size_t n) { return fr_rag_json_text(t, n); }
+static json_t *jstr(const char *t) { return fr_rag_json_text(t, strlen(t)); }
 
 /* A snippet: the first ~240 bytes of text, cut at a UTF-8 boundary. */
 static json_t *snippet(const char *t)

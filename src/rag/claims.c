@@ -67,22 +67,7 @@ static const char *const cl_not_ed[] = {"bed", "hundred", "indeed", "need", "red
 static const char *const cl_months[] = {"april", "august", "december", "february", "january", "july",
                                         "june", "march", "may", "november", "october", "september"};
 
-static bool in_list(const char *w, const char *const *list, size_t n)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(w, list[mid]);
-        if (c == 0)
-            return true;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return false;
-}
-#define IN(w, list) in_list((w), (list), sizeof(list) / sizeof *(list))
+#define IN(w, list) fr_in_sorted((list), sizeof(list) / sizeof *(list), (w), strlen(w))
 
 static bool ends_with(const char *w, const char *suf)
 {

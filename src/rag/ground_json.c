@@ -19,8 +19,7 @@
 
 #include <string.h>
 
-/* A JSON string from text that may hold invalid UTF-8. */
-static json_t *jtext(const char *t, size_t n)
+json_t *fr_rag_json_text(const char *t, size_t n)
 {
     if (fr_utf8_valid(t, n, NULL))
         return json_stringn(t, n);
@@ -46,7 +45,7 @@ static json_t *evidence(const fr_rag_subclaim *s, const char *const *ptext, cons
     json_object_set_new(j, "passage", json_integer(s->passage + 1));
     json_object_set_new(j, "offset", json_integer((json_int_t)off));
     json_object_set_new(j, "length", json_integer((json_int_t)len));
-    json_object_set_new(j, "text", jtext(t + off, show));
+    json_object_set_new(j, "text", fr_rag_json_text(t + off, show));
     json_object_set_new(j, "truncated", json_boolean(show < len));
     return j;
 }
@@ -61,14 +60,14 @@ json_t *fr_ground_subclaims_json(const fr_rag_checked *c, size_t sentence, const
     for (size_t q = s->first_sub; q < s->first_sub + s->n_subs && q < c->n_subs; q++) {
         const fr_rag_subclaim *u = &c->subs[q];
         json_t *j = json_object();
-        json_object_set_new(j, "text", jtext(u->text, strlen(u->text)));
+        json_object_set_new(j, "text", fr_rag_json_text(u->text, strlen(u->text)));
         json_object_set_new(j, "kind", json_string(u->kind));
         json_object_set_new(j, "verdict", json_string(u->supported ? "supported" : "unsupported"));
         json_object_set_new(j, "score", json_real(u->prob));
         json_object_set_new(j, "support", json_real(u->support));
         json_object_set_new(j, "facts", json_integer(u->n_facts));
         json_object_set_new(j, "facts_missing", json_integer(u->n_facts_missing));
-        json_object_set_new(j, "missing", u->missing[0] ? jtext(u->missing, strlen(u->missing)) : json_null());
+        json_object_set_new(j, "missing", u->missing[0] ? fr_rag_json_text(u->missing, strlen(u->missing)) : json_null());
         json_object_set_new(j, "evidence", evidence(u, ptext, plen, np));
         json_array_append_new(a, j);
     }
