@@ -30,6 +30,7 @@ typedef enum family {
     F_MISTRAL_V7_TEKKEN,
     F_MISTRAL_V7,
     F_LLAMA4,
+    F_GPT_OSS,
     F_COUNT
 } family;
 

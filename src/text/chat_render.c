@@ -50,6 +50,18 @@ static void today(char *buf, size_t n)
     }
     snprintf(buf, n, "%02d %s %04d", tm.tm_mday, MONTHS[tm.tm_mon], tm.tm_year + 1900);
 }
+/* Today as ISO 8601 (gpt-oss's strftime_now("%Y-%m-%d")). */
+static void today_iso(char *buf, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    if (now == (time_t)-1 || !localtime_r(&now, &tm)) {
+        snprintf(buf, n, "2024-07-26");
+        return;
+    }
+    snprintf(buf, n, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
 /* ---- rendering -------------------------------------------------------- */
 
 typedef struct render_ctx {
@@ -373,6 +385,46 @@ static void render_phi4(render_ctx *c)
         puts_(c->b, "<|im_start|>assistant<|im_sep|>");
 }
 
+/* gpt-oss (harmony, OpenAI's template for a plain conversation): a
+ * system message it writes itself (identity, knowledge cutoff, today's
+ * date, reasoning effort medium, the valid channels), the conversation's
+ * system message as a developer message under "# Instructions", users
+ * as <|start|>user<|message|>U<|end|>, earlier answers on the final
+ * channel, and the generation prompt <|start|>assistant (the model then
+ * writes its own channel header). */
+static void render_gpt_oss(render_ctx *c, const char *date)
+{
+    puts_(c->b, "<|start|>system<|message|>You are ChatGPT, a large language model trained by "
+                "OpenAI.\nKnowledge cutoff: 2024-06\nCurrent date: ");
+    puts_(c->b, date);
+    puts_(c->b, "\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. Channel "
+                "must be included for every message.<|end|>");
+    size_t i = 0;
+    if (c->n && c->m[0].role == FR_CHAT_SYSTEM) {
+        if (c->m[0].len) {
+            puts_(c->b, "<|start|>developer<|message|># Instructions\n\n");
+            put_msg(c, 0, false);
+            puts_(c->b, "\n\n<|end|>");
+        }
+        i = 1;
+    }
+    for (; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (m->role == FR_CHAT_USER) {
+            puts_(c->b, "<|start|>user<|message|>");
+            put_msg(c, i, false);
+            puts_(c->b, "<|end|>");
+        } else if (m->role == FR_CHAT_ASSISTANT) {
+            puts_(c->b, "<|start|>assistant<|channel|>final<|message|>");
+            put_msg(c, i, false);
+            /* the template's last-turn-without-prompt case ends in <|return|> */
+            puts_(c->b, !c->gen && i + 1 == c->n ? "<|return|>" : "<|end|>");
+        }
+    }
+    if (c->gen)
+        puts_(c->b, "<|start|>assistant");
+}
+
 /* Mistral v7 tekken: bos, then '[SYSTEM_PROMPT]' + S + '[/SYSTEM_PROMPT]'
  * for each system message where it stands, '[INST]' + U + '[/INST]', and
  * A + eos; no generation prompt (the open [/INST] is one). Mistral Small
@@ -589,6 +641,12 @@ fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, siz
     case F_MISTRAL_V7_TEKKEN:
     case F_MISTRAL_V7: render_mistral_v7(&c); break;
     case F_LLAMA4: render_llama4(&c); break;
+    case F_GPT_OSS: {
+        char iso[32];
+        today_iso(iso, sizeof iso);
+        render_gpt_oss(&c, opts->date_string ? opts->date_string : iso);
+        break;
+    }
     case F_COUNT: break;
     }
 

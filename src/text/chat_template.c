@@ -8,7 +8,7 @@
  * texts (Qwen2.5, SmolLM2, Llama 3 / 3.1 / 3.2 / 4, Llama 2 chat, Mistral 7B
  * Instruct v0.1 / v0.3, Mixtral 8x7B, Mistral Nemo, Mistral Large 2411 (v7),
  * Mistral Small 3 / 3.1 (v7 tekken), Phi-3 / 3.5, Phi-4, Gemma 2 / 3, Zephyr, DeepSeek LLM / V2,
- * DeepSeek V3 / R1), which the unit tests carry as fixtures. Tool calls and
+ * DeepSeek V3 / R1, gpt-oss's harmony format), which the unit tests carry as fixtures. Tool calls and
  * tool results are not rendered (no family here prints them yet).
  *
  * Where a template raises an exception for a conversation that a chat
@@ -55,6 +55,9 @@ const family_info fr_chat_families[F_COUNT] = {
     [F_MISTRAL_V7_TEKKEN] = {"mistral-v7-tekken", "<s>", "</s>", NULL, true},
     [F_MISTRAL_V7] = {"mistral-v7", "<s>", "</s>", NULL, true},
     [F_LLAMA4] = {"llama4", "<|begin_of_text|>", "<|eot|>", "<|eot|>", true},
+    /* gpt-oss (harmony): a turn ends with <|end|>, but the answer's last
+     * message with <|return|>, so that is where generation stops */
+    [F_GPT_OSS] = {"gpt-oss", NULL, "<|return|>", "<|return|>", false},
 };
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -206,6 +209,8 @@ static family detect_family(const char *s, size_t n)
     for (int f = 0; f < F_COUNT; f++)
         if (strlen(fr_chat_families[f].name) == n && memcmp(fr_chat_families[f].name, s, n) == 0)
             return (family)f;
+    if (has(s, n, "<|start|>") && has(s, n, "<|channel|>") && has(s, n, "<|message|>"))
+        return F_GPT_OSS;
     if (has(s, n, "<|im_start|>")) {
         /* Phi-4 (<|im_sep|>) and SmolVLM look like ChatML but are not. */
         if (has(s, n, "<|im_sep|>"))

@@ -395,6 +395,57 @@ static const char LLAMA4[] =
 /* ---- the conversation ------------------------------------------------- */
 
 #define S "You are a helpful assistant"
+/* openai/gpt-oss-20b / 120b (harmony): the main logic of the template for
+ * plain text messages (tool rendering, thinking and tool-call branches
+ * left out). */
+static const char GPT_OSS[] =
+    "{%- macro build_system_message() -%}\n"
+    "    {%- if model_identity is not defined %}\n"
+    "        {%- set model_identity = \"You are ChatGPT, a large language model trained by OpenAI.\" %}\n"
+    "    {%- endif %}\n"
+    "    {{- model_identity + \"\\n\" }}\n"
+    "    {{- \"Knowledge cutoff: 2024-06\\n\" }}\n"
+    "    {{- \"Current date: \" + strftime_now(\"%Y-%m-%d\") + \"\\n\\n\" }}\n"
+    "    {%- if reasoning_effort is not defined %}\n"
+    "        {%- set reasoning_effort = \"medium\" %}\n"
+    "    {%- endif %}\n"
+    "    {{- \"Reasoning: \" + reasoning_effort + \"\\n\\n\" }}\n"
+    "    {{- \"# Valid channels: analysis, commentary, final. Channel must be included for every message.\" }}\n"
+    "{%- endmacro -%}\n"
+    "{{- \"<|start|>system<|message|>\" }}\n"
+    "{{- build_system_message() }}\n"
+    "{{- \"<|end|>\" }}\n"
+    "{%- if messages[0].role == \"developer\" or messages[0].role == \"system\" %}\n"
+    "    {%- set developer_message = messages[0].content %}\n"
+    "    {%- set loop_messages = messages[1:] %}\n"
+    "{%- else %}\n"
+    "    {%- set developer_message = \"\" %}\n"
+    "    {%- set loop_messages = messages %}\n"
+    "{%- endif %}\n"
+    "{%- if developer_message or tools %}\n"
+    "    {{- \"<|start|>developer<|message|>\" }}\n"
+    "    {%- if developer_message %}\n"
+    "        {{- \"# Instructions\\n\\n\" }}\n"
+    "        {{- developer_message }}\n"
+    "        {{- \"\\n\\n\" }}\n"
+    "    {%- endif %}\n"
+    "    {{- \"<|end|>\" }}\n"
+    "{%- endif %}\n"
+    "{%- for message in loop_messages -%}\n"
+    "    {%- if message.role == 'assistant' -%}\n"
+    "        {%- if loop.last and not add_generation_prompt %}\n"
+    "            {{- \"<|start|>assistant<|channel|>final<|message|>\" + message.content + \"<|return|>\" }}\n"
+    "        {%- else %}\n"
+    "            {{- \"<|start|>assistant<|channel|>final<|message|>\" + message.content + \"<|end|>\" }}\n"
+    "        {%- endif %}\n"
+    "    {%- elif message.role == 'user' -%}\n"
+    "        {{- \"<|start|>user<|message|>\" + message.content + \"<|end|>\" }}\n"
+    "    {%- endif -%}\n"
+    "{%- endfor -%}\n"
+    "{%- if add_generation_prompt -%}\n"
+    "<|start|>assistant\n"
+    "{%- endif -%}";
+
 static const fr_chat_msg CONV[] = {
     {FR_CHAT_SYSTEM, S, sizeof S - 1},
     {FR_CHAT_USER, "Hello", 5},
@@ -572,6 +623,19 @@ static void test_families(void)
         "<|im_start|>user<|im_sep|>Another question<|im_end|>"
         "<|im_start|>assistant<|im_sep|>";
     check_family(PHI4, "phi4", phi4_want, false);
+    check_family(GPT_OSS, "gpt-oss",
+                 "<|start|>system<|message|>You are ChatGPT, a large language model trained by "
+                 "OpenAI.\nKnowledge cutoff: 2024-06\nCurrent date: 01 Jan 2025\n\nReasoning: "
+                 "medium\n\n# Valid channels: analysis, commentary, final. Channel must be "
+                 "included for every message.<|end|>"
+                 "<|start|>developer<|message|># Instructions\n\nYou are a helpful assistant\n\n<|end|>"
+                 "<|start|>user<|message|>Hello<|end|>"
+                 "<|start|>assistant<|channel|>final<|message|>Hi there<|end|>"
+                 "<|start|>user<|message|>Who are you<|end|>"
+                 "<|start|>assistant<|channel|>final<|message|>   I am an assistant   <|end|>"
+                 "<|start|>user<|message|>Another question<|end|>"
+                 "<|start|>assistant",
+                 false);
     check_family(PHI4_OPEN, "phi4", phi4_want, false);
     check_family(MISTRAL_V7, "mistral-v7-tekken",
                  "<s>[SYSTEM_PROMPT]You are a helpful assistant[/SYSTEM_PROMPT]"
