@@ -129,6 +129,8 @@ fr_status fr_tlora_create(const fr_model *m, uint32_t rank, float alpha, unsigne
             if (!(targets & (1u << t)))
                 continue;
             const fr_weight *w = fr_tlora_weight(&m->layers[l], t);
+            if (!w) /* a mixture of experts has no dense gate/up/down to adapt */
+                continue;
             fr_tlora_slot *sl = &s->slot[(size_t)l * FR_TARGET_COUNT + (size_t)t];
             sl->on = true;
             sl->n_in = w->n_in;

@@ -17,6 +17,10 @@
  * the feed-forward's:
  *   g, u = hb Wgate^T + lora, hb Wup^T + lora;  act = glu(g, u);
  *   ob = act Wdown^T + lora_down(act)
+ * and the mixture of experts' (frozen; LoRA trains the attention of MoE
+ * models): router logits, the chosen experts' FFNs on their tokens,
+ * weighted; its backward passes the gradient to hb through the experts and
+ * through the router's softmax over the chosen.
  * and the head: hn = rmsnorm(ck[L]) * out_norm; logits = hn Wout^T (softcap);
  * loss.
  *
@@ -60,6 +64,13 @@ struct fr_tmodel {
     float *qpre, *qrstd, *kpre, *krstd; /* qk-norm inputs [rows][QD|KVD], [rows*H|KV] */
     float *q, *k, *v, *att;
     float *g, *up, *act;
+    /* mixture of experts (frozen: only gradients to its input flow) */
+    float *mlog, *mw;        /* [rows][n_expert] router logits, [rows][k] weights */
+    float *mg, *mu, *my;     /* by expert group [rows * k][n_ff_exp | n_embd]: gate, up, output */
+    float *mx, *ma;          /* [rows][n_embd], [rows][n_ff_exp] one group's input, activation */
+    int32_t *msel, *mrows, *mslot; /* [rows * k] chosen experts; grouped: token, (token, j) */
+    uint32_t *moff;          /* [n_expert + 1] group starts */
+    void *mint;              /* the allocation of the four above */
     float *u[FR_TARGET_COUNT]; /* [rows][R] LoRA intermediates */
     float *cs[2];     /* [rows][NROT] rope angles: layers without, with a window */
     float freq[2][512]; /* rope frequencies of each variant */
@@ -67,6 +78,7 @@ struct fr_tmodel {
     float *hn, *rstdn;
     /* gradients */
     float *dx, *dh, *dob, *dq, *dk, *dv, *dqn, *dkn, *datt, *dg, *dup, *dact, *du, *dhn;
+    float *mdlog, *mdw, *mdy, *mda, *mdg, *mdu, *mdx; /* experts' gradients (one group) */
     /* head */
     float *logits;    /* [chunk][V] */
     float *hc, *dhc;  /* [chunk][E] */
@@ -104,6 +116,11 @@ static fr_tm_sizes fr_tm_size(const fr_model *m, uint32_t rank, int64_t N, int64
             + FR_TARGET_COUNT * n * R + 2 * n * NROT + n * E + n; /* u, cs, hn, rstdn */
     s.grad = 3 * n * E + n * QD + 2 * n * KVD            /* dx, dh, dob, dq, dk, dv */
              + (hp->has_qk_norm ? n * QD + n * KVD : 0) + n * QD + 3 * n * F + n * R + n * E;
+    if (hp->n_expert) {
+        size_t X = hp->n_expert, K = hp->n_expert_used, FX = hp->n_ff_exp;
+        s.act += n * X + n * K + 2 * n * K * FX + n * K * E + n * E + n * FX;
+        s.grad += n * X + n * K + 2 * n * E + 3 * n * FX;
+    }
     int64_t chunk = logit_rows;
     if (chunk <= 0) {
         /* about 64 MiB of logits, at least 8 rows */
@@ -219,6 +236,32 @@ fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
     CARVE(g, n * F);
     CARVE(up, n * F);
     CARVE(act, n * F);
+    if (hp->n_expert) {
+        size_t X = hp->n_expert, K = hp->n_expert_used, FX = hp->n_ff_exp;
+        CARVE(mlog, n * X);
+        CARVE(mw, n * K);
+        CARVE(mg, n * K * FX);
+        CARVE(mu, n * K * FX);
+        CARVE(my, n * K * E);
+        CARVE(mx, n * E);
+        CARVE(ma, n * FX);
+        CARVE(mdlog, n * X);
+        CARVE(mdw, n * K);
+        CARVE(mdy, n * E);
+        CARVE(mda, n * FX);
+        CARVE(mdg, n * FX);
+        CARVE(mdu, n * FX);
+        CARVE(mdx, n * E);
+        tm->mint = malloc(3 * n * K * sizeof(int32_t) + (X + 1) * sizeof(uint32_t));
+        if (!tm->mint) {
+            fr_tmodel_free(tm);
+            return fr_err_set(err, FR_E_NOMEM, "out of memory for the experts' tables");
+        }
+        tm->msel = tm->mint;
+        tm->mrows = tm->msel + n * K;
+        tm->mslot = tm->mrows + n * K;
+        tm->moff = (uint32_t *)(tm->mslot + n * K);
+    }
     for (int t = 0; t < FR_TARGET_COUNT; t++)
         CARVE(u[t], n * R);
     CARVE(cs[0], n * tm->NROT);
@@ -262,6 +305,7 @@ void fr_tmodel_free(fr_tmodel *tm)
     free(tm->crow);
     free(tm->ctgt);
     free(tm->att_row);
+    free(tm->mint);
     free(tm);
 }
 
@@ -547,6 +591,109 @@ static void fr_ffn_bwd(fr_tmodel *tm, uint32_t l, const float *h, int64_t n, con
     fr_lin_bwd(tm, l, FR_TARGET_UP, h, tm->dup, n, dh);
 }
 
+/* Mixture of experts of layer l: h -> out (blocks.c's arithmetic: the
+ * chosen experts of each token, grouped by expert). The experts and the
+ * router are frozen; what is kept serves the backward. */
+static void fr_moe_fwd(fr_tmodel *tm, uint32_t l, const float *h, int64_t n, float *out)
+{
+    const fr_model *m = tm->m;
+    const fr_hparams *hp = &m->hp;
+    const fr_layer *ly = &m->layers[l];
+    fr_tune_exec *ex = tm->ex;
+    int64_t E = (int64_t)tm->E, FX = hp->n_ff_exp;
+    uint32_t X = hp->n_expert, K = hp->n_expert_used;
+    fr_base_forward(ex, fr_lw(ly, FR_T_FFN_GATE_INP), fr_lf(ly, FR_T_FFN_GATE_INP_B), h, n,
+                    tm->mlog);
+    fr_moe_route(tm->mlog, n, X, K, m->arch->moe_gating, tm->msel, tm->mw);
+    memset(tm->moff, 0, (X + 1) * sizeof *tm->moff);
+    for (int64_t i = 0; i < n * K; i++)
+        tm->moff[tm->msel[i] + 1]++;
+    for (uint32_t e = 0; e < X; e++)
+        tm->moff[e + 1] += tm->moff[e];
+    for (int64_t i = 0; i < n * K; i++) {
+        uint32_t at = tm->moff[tm->msel[i]]++;
+        tm->mrows[at] = (int32_t)(i / K);
+        tm->mslot[at] = (int32_t)i;
+    }
+    for (uint32_t e = X; e > 0; e--)
+        tm->moff[e] = tm->moff[e - 1];
+    tm->moff[0] = 0;
+    memset(out, 0, (size_t)(n * E) * sizeof(float));
+    const float *bg = fr_lf(ly, FR_T_FFN_GATE_EXPS_B), *bu = fr_lf(ly, FR_T_FFN_UP_EXPS_B);
+    const float *bd = fr_lf(ly, FR_T_FFN_DOWN_EXPS_B);
+    for (uint32_t e = 0; e < X; e++) {
+        uint32_t r0 = tm->moff[e], cnt = tm->moff[e + 1] - r0;
+        if (!cnt)
+            continue;
+        for (uint32_t i = 0; i < cnt; i++)
+            memcpy(tm->mx + (size_t)i * E, h + (size_t)tm->mrows[r0 + i] * E, (size_t)E * sizeof(float));
+        fr_weight wg = fr_expert(&ly->t[FR_T_FFN_GATE_EXPS], e);
+        fr_weight wu = fr_expert(&ly->t[FR_T_FFN_UP_EXPS], e);
+        fr_weight wd = fr_expert(&ly->t[FR_T_FFN_DOWN_EXPS], e);
+        float *g = tm->mg + (size_t)r0 * FX, *u = tm->mu + (size_t)r0 * FX;
+        float *y = tm->my + (size_t)r0 * E;
+        fr_base_forward(ex, &wg, bg ? bg + (size_t)e * FX : NULL, tm->mx, cnt, g);
+        fr_base_forward(ex, &wu, bu ? bu + (size_t)e * FX : NULL, tm->mx, cnt, u);
+        memcpy(tm->ma, g, (size_t)cnt * FX * sizeof(float));
+        fr_glu_forward(ex->mm.ks, tm->ma, u, cnt * FX, m->arch->ffn_act);
+        fr_base_forward(ex, &wd, bd ? bd + (size_t)e * E : NULL, tm->ma, cnt, y);
+        for (uint32_t i = 0; i < cnt; i++) {
+            float w = tm->mw[tm->mslot[r0 + i]], *o = out + (size_t)tm->mrows[r0 + i] * E;
+            for (int64_t d = 0; d < E; d++)
+                o[d] += w * y[(size_t)i * E + d];
+        }
+    }
+}
+
+/* dh += dL/dh given dout: through every chosen expert (weighted) and
+ * through the weights' dependence on the router's logits. */
+static void fr_moe_bwd(fr_tmodel *tm, uint32_t l, int64_t n, const float *dout, float *dh)
+{
+    const fr_model *m = tm->m;
+    const fr_hparams *hp = &m->hp;
+    const fr_layer *ly = &m->layers[l];
+    fr_tune_exec *ex = tm->ex;
+    int64_t E = (int64_t)tm->E, FX = hp->n_ff_exp;
+    uint32_t X = hp->n_expert, K = hp->n_expert_used;
+    for (int64_t p = 0; p < n * K; p++) { /* d weight = dout . expert output */
+        const float *o = dout + (size_t)tm->mrows[p] * E, *y = tm->my + (size_t)p * E;
+        double s = 0.0;
+        for (int64_t d = 0; d < E; d++)
+            s += (double)o[d] * (double)y[d];
+        tm->mdw[tm->mslot[p]] = (float)s;
+    }
+    for (uint32_t e = 0; e < X; e++) {
+        uint32_t r0 = tm->moff[e], cnt = tm->moff[e + 1] - r0;
+        if (!cnt)
+            continue;
+        fr_weight wg = fr_expert(&ly->t[FR_T_FFN_GATE_EXPS], e);
+        fr_weight wu = fr_expert(&ly->t[FR_T_FFN_UP_EXPS], e);
+        fr_weight wd = fr_expert(&ly->t[FR_T_FFN_DOWN_EXPS], e);
+        for (uint32_t i = 0; i < cnt; i++) {
+            float w = tm->mw[tm->mslot[r0 + i]];
+            const float *o = dout + (size_t)tm->mrows[r0 + i] * E;
+            for (int64_t d = 0; d < E; d++)
+                tm->mdy[(size_t)i * E + d] = w * o[d];
+        }
+        memset(tm->mda, 0, (size_t)cnt * FX * sizeof(float));
+        fr_base_backward(ex, &wd, tm->mdy, cnt, tm->mda);
+        memset(tm->mdg, 0, (size_t)cnt * FX * sizeof(float));
+        memset(tm->mdu, 0, (size_t)cnt * FX * sizeof(float));
+        fr_glu_backward(tm->mdg, tm->mdu, tm->mda, tm->mg + (size_t)r0 * FX,
+                        tm->mu + (size_t)r0 * FX, cnt * FX, m->arch->ffn_act);
+        memset(tm->mdx, 0, (size_t)cnt * E * sizeof(float));
+        fr_base_backward(ex, &wg, tm->mdg, cnt, tm->mdx);
+        fr_base_backward(ex, &wu, tm->mdu, cnt, tm->mdx);
+        for (uint32_t i = 0; i < cnt; i++) {
+            float *d = dh + (size_t)tm->mrows[r0 + i] * E;
+            for (int64_t k = 0; k < E; k++)
+                d[k] += tm->mdx[(size_t)i * E + k];
+        }
+    }
+    fr_moe_route_backward(tm->mdlog, tm->mdw, tm->msel, tm->mw, n, X, K);
+    fr_base_backward(ex, fr_lw(ly, FR_T_FFN_GATE_INP), tm->mdlog, n, dh);
+}
+
 /* ---- one layer: the arch's block list ---------------------------------------------- */
 
 static float *fr_block_in(fr_tmodel *tm, uint32_t l, uint32_t bi)
@@ -577,7 +724,8 @@ static void fr_layer_forward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, bool
         case FR_BLK_FFN:
             fr_ffn_fwd(tm, l, tm->hb[bi], n, need ? tm->ob[bi] : NULL);
             break;
-        case FR_BLK_MOE: /* refused by fr_tune_check until trained */
+        case FR_BLK_MOE:
+            fr_moe_fwd(tm, l, tm->hb[bi], n, tm->ob[bi]);
             break;
         }
         if (last && !write_out) {
@@ -619,7 +767,8 @@ static void fr_layer_backward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b)
         case FR_BLK_FFN:
             fr_ffn_bwd(tm, l, tm->hb[bi], n, dout, tm->dh);
             break;
-        case FR_BLK_MOE: /* refused by fr_tune_check until trained */
+        case FR_BLK_MOE:
+            fr_moe_bwd(tm, l, n, dout, tm->dh);
             break;
         }
         fr_norm_bwd(tm, tm->dx, tm->dh, fr_block_in(tm, l, bi), fr_lf(ly, blk->pre),

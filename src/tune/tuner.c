@@ -80,7 +80,7 @@ int64_t fr_tune_n_params(const fr_hparams *hp, uint32_t rank, unsigned targets)
     int64_t io[FR_TARGET_COUNT] = {E + QD, E + KVD, E + KVD, QD + E, E + F, E + F, F + E};
     int64_t per_layer = 0;
     for (int t = 0; t < FR_TARGET_COUNT; t++)
-        if (targets & (1u << t))
+        if ((targets & (1u << t)) && !(hp->n_expert && t >= FR_TARGET_GATE)) /* MoE: no dense FFN */
             per_layer += io[t];
     return per_layer * (int64_t)rank * (int64_t)hp->n_layer;
 }
@@ -101,6 +101,8 @@ static int64_t fr_max_in(const fr_hparams *hp)
     int64_t m = hp->n_embd;
     if (hp->n_ff > m)
         m = hp->n_ff;
+    if (hp->n_ff_exp > m)
+        m = hp->n_ff_exp;
     if ((int64_t)hp->n_head * hp->head_dim > m)
         m = (int64_t)hp->n_head * hp->head_dim;
     return m;
@@ -135,10 +137,12 @@ static fr_status fr_tune_check(const fr_model *m, const fr_tune_params *p, fr_er
     if ((unsigned)p->schedule > FR_SCHED_CONSTANT)
         return fr_err_set(err, FR_E_INVALID, "unknown schedule");
     const fr_layer *l0 = &m->layers[0];
-    if (hp->n_expert)
+    if (hp->n_expert && !(p->targets & ((1u << FR_TARGET_Q) | (1u << FR_TARGET_K) |
+                                        (1u << FR_TARGET_V) | (1u << FR_TARGET_O))))
         return fr_err_set(err, FR_E_UNSUPPORTED,
-                          "frugal tune cannot train %s models yet (mixture of experts)", hp->arch);
-    if (fr_lw(l0, FR_T_ATTN_QKV) || !fr_lw(l0, FR_T_FFN_GATE))
+                          "--targets: %s has a mixture of experts and no dense feed-forward, so "
+                          "LoRA trains its attention: include q, k, v or o", hp->arch);
+    if (fr_lw(l0, FR_T_ATTN_QKV) || (!fr_lw(l0, FR_T_FFN_GATE) && fr_lw(l0, FR_T_FFN_UP)))
         return fr_err_set(err, FR_E_UNSUPPORTED,
                           "frugal tune cannot train %s models yet: their attention or "
                           "feed-forward matrices are fused (attn_qkv, gate|up in ffn_up)",

@@ -334,8 +334,8 @@ static void test_tensors(void)
     EXPECT_FAIL(&b, FR_E_UNSUPPORTED, -1, "iq4_nl is not supported");
     one_tensor(&b, "t", 2, ne, 31, 0, 128);
     EXPECT_FAIL(&b, FR_E_UNSUPPORTED, -1, "q4_0_4_4) was removed");
-    one_tensor(&b, "t", 2, ne, 39, 0, 128);
-    EXPECT_FAIL(&b, FR_E_UNSUPPORTED, -1, "mxfp4 is not supported");
+    one_tensor(&b, "t", 2, ne, 34, 0, 128);
+    EXPECT_FAIL(&b, FR_E_UNSUPPORTED, -1, "tq1_0 is not supported");
     one_tensor(&b, "t", 2, ne, 40, 0, 128);
     EXPECT_FAIL(&b, FR_E_FORMAT, -1, "tensor type id 40 is unknown");
     one_tensor(&b, "t", 2, ne, 26, 0, 128); /* i32 */

@@ -261,7 +261,7 @@ static void test_round_trip(uint32_t align)
               FR_OK);
         n_t++;
     }
-    CHECK(n_t == 13); /* f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K..q6_K */
+    CHECK(n_t == 14); /* f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K..q6_K mxfp4 */
     char path[512];
     snprintf(path, sizeof path, "%s/rt%u.gguf", dir, align);
     fill_state fs = {NULL, 0, true, -1, -1, true};

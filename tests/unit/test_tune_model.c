@@ -456,9 +456,170 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     unlink(path);
 }
 
+/* ---- the newer architectures: backward against the training forward ----------
+ *
+ * For gemma3 (post norms, GeGLU, sliding window, q scale, softcap), qwen3moe
+ * and gpt-oss (mixtures of experts, whose backward reaches the attention
+ * below through the experts and the router; gpt-oss: sinks, biases, YaRN)
+ * the training forward is checked against inference (whose own oracle is
+ * test_model_forward's naive reference), and the gradients against central
+ * differences of that training forward (float products, no activation
+ * quantization; a step of 1e-3 and a tolerance that a wrong term, sign or
+ * missing path exceeds by orders of magnitude). */
+static double fd_loss(fr_tmodel *tm, const fr_tbatch *b)
+{
+    double l = 0;
+    int64_t nl = 0;
+    fr_err e;
+    if (fr_tmodel_run(tm, b, false, 1.0f, &l, &nl, NULL, NULL, &e) != FR_OK)
+        abort();
+    return l;
+}
+
+static void run_fd_case(const fr_synth_spec *sp, unsigned targets)
+{
+    fr_err e;
+    char path[320];
+    snprintf(path, sizeof path, "%s/fd_%s.gguf", tmpdir, sp->arch);
+    fr_model *m = NULL;
+    if (fr_synth_write(sp, path, NULL, NULL, &e) != FR_OK || fr_model_load(path, &m, &e) != FR_OK) {
+        CHECK_MSG(false, "%s: %s", sp->arch, e.msg);
+        return;
+    }
+    const fr_hparams *hp = fr_model_hparams(m);
+    int V = (int)hp->n_vocab;
+    fr_tlora *set;
+    CHECK(fr_tlora_create(m, 3, 6.0f, targets, &set, &e) == FR_OK);
+    uint64_t rng = 11;
+    fr_tlora_init(set, &rng);
+    int64_t max_in = hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd;
+    if ((int64_t)hp->n_head * hp->head_dim > max_in)
+        max_in = (int64_t)hp->n_head * hp->head_dim;
+    if (hp->n_ff_exp > max_in)
+        max_in = hp->n_ff_exp;
+    fr_tune_exec ex;
+    CHECK(fr_tune_exec_init(&ex, 2, max_in, 16, &e) == FR_OK);
+    fr_tmodel *tm;
+    CHECK(fr_tmodel_create(m, set, &ex, 16, 9, 0, &tm, &e) == FR_OK);
+
+    /* B = 0: the training forward's logits are inference's */
+    enum { N1 = 9 };
+    int32_t tok[N1] = {1, 5, (int32_t)V - 1, 3, 3, 0, 17 % V, 2, 9}, pos[N1], none[N1];
+    for (int i = 0; i < N1; i++)
+        pos[i] = i, none[i] = -1;
+    int64_t off1[2] = {0, N1};
+    fr_tbatch b1 = {N1, 1, tok, none, pos, off1};
+    float *lg = malloc(sizeof(float) * N1 * (size_t)V);
+    fr_tmodel_logits(tm, &b1, lg);
+    fr_context_params cp = fr_context_default_params();
+    cp.n_ctx = 16;
+    cp.n_threads = 2;
+    fr_context *c;
+    CHECK(fr_context_create(m, &cp, &c, &e) == FR_OK);
+    bool all[N1];
+    for (int i = 0; i < N1; i++)
+        all[i] = true;
+    fr_batch fb = {N1, tok, NULL, all};
+    CHECK(fr_context_decode(c, &fb, &e) == FR_OK);
+    double md = 0, mx = 0;
+    for (int t = 0; t < N1; t++)
+        for (int i = 0; i < V; i++) {
+            md = fmax(md, fabs((double)lg[(size_t)t * V + i] - fr_context_logits(c, (uint32_t)t)[i]));
+            mx = fmax(mx, fabs((double)fr_context_logits(c, (uint32_t)t)[i]));
+        }
+    CHECK_MSG(md <= 2e-6 * mx, "%s: B = 0 training forward vs inference: max diff %g (max %g)",
+              sp->arch, md, mx);
+    fr_context_free(c);
+    free(lg);
+
+    /* gradients of a two-sequence batch (5 and 4 rows, some masked) */
+    for (int64_t i = 0; i < set->n_params; i++)
+        set->param[i] += (float)((double)((i * 7919) % 1000) / 1000.0 - 0.5) * 0.2f;
+    ex.exact = true;
+    enum { N = 9 };
+    int32_t bt[N] = {3, 1, 4, 1, 5, 9, 2, 6, 5}, tg[N] = {1, -1, 1, 5, 9, -1, 6, 5, 3};
+    int32_t bp[N] = {0, 1, 2, 3, 4, 0, 1, 2, 3};
+    for (int i = 0; i < N; i++) {
+        bt[i] %= V;
+        if (tg[i] >= 0)
+            tg[i] = (tg[i] * 13 + 1) % V;
+    }
+    int64_t off[3] = {0, 5, N};
+    fr_tbatch b = {N, 2, bt, tg, bp, off};
+    double loss;
+    int64_t nl;
+    memset(set->grad, 0, sizeof(float) * (size_t)set->n_params);
+    CHECK(fr_tmodel_run(tm, &b, true, 1.0f, &loss, &nl, NULL, NULL, &e) == FR_OK);
+    float *g = malloc(sizeof(float) * (size_t)set->n_params);
+    memcpy(g, set->grad, sizeof(float) * (size_t)set->n_params);
+    int bad = 0, checked = 0;
+    double worst = 0;
+    for (uint32_t l = 0; l < set->n_layer; l++)
+        for (int t = 0; t < FR_TARGET_COUNT; t++) {
+            const fr_tlora_slot *sl = fr_tlora_slot_at(set, l, t);
+            if (!sl->on)
+                continue;
+            int64_t na = (int64_t)set->rank * sl->n_in, nb = sl->n_out * (int64_t)set->rank;
+            int64_t idx[4] = {sl->a_off + 1, sl->a_off + na - 2, sl->b_off + 1, sl->b_off + nb - 2};
+            for (int j = 0; j < 4; j++) {
+                int64_t i = idx[j];
+                float keep = set->param[i], h = 1e-3f;
+                set->param[i] = keep + h;
+                double lp = fd_loss(tm, &b);
+                set->param[i] = keep - h;
+                double lm = fd_loss(tm, &b);
+                set->param[i] = keep;
+                double num = (lp - lm) / (2.0 * h), an = g[i];
+                double err = fabs(num - an), tol = 2e-3 + 2e-2 * fabs(num);
+                checked++;
+                worst = fmax(worst, err / tol);
+                if (err > tol && bad++ < 6)
+                    fprintf(stderr, "%s layer %u %s %s: analytic %.7g numeric %.7g\n", sp->arch, l,
+                            fr_tune_target_name(t), j < 2 ? "A" : "B", an, num);
+            }
+        }
+    CHECK_MSG(checked > 0 && bad == 0, "%s: %d of %d LoRA gradients off (worst %.2f x tolerance)",
+              sp->arch, bad, checked, worst);
+    fprintf(stderr, "%s: %d gradients checked against the forward, worst %.3f x tolerance\n",
+            sp->arch, checked, worst);
+    free(g);
+    fr_tmodel_free(tm);
+    fr_tune_exec_free(&ex);
+    fr_tlora_free(set);
+    fr_model_free(m);
+    unlink(path);
+}
+
+static fr_synth_spec fd_spec(const char *arch)
+{
+    fr_synth_spec s = {0};
+    s.arch = arch;
+    s.n_vocab = 43, s.n_embd = 32, s.n_layer = 2, s.n_ff = 48, s.n_head = 4, s.n_head_kv = 2;
+    s.head_dim = 16;
+    s.n_ctx = 64;
+    s.wtype = FR_TYPE_F32;
+    s.embd_type = FR_TYPE_COUNT_;
+    s.rope_base = 10000.0f;
+    s.seed = 3;
+    if (strcmp(arch, "gemma3") == 0) {
+        s.qk_norm = true, s.n_swa = 3, s.swa_pattern = 2, s.rope_base = 1e6f;
+        s.rope_base_swa = 10000.0f, s.rope_scale = 4.0f, s.logit_softcap = 20.0f;
+    } else if (strcmp(arch, "qwen3moe") == 0) {
+        s.qk_norm = true, s.n_expert = 4, s.n_expert_used = 2, s.n_ff_exp = 24;
+    } else if (strcmp(arch, "gpt-oss") == 0) {
+        s.qkv_bias = s.out_bias = s.attn_sinks = true, s.n_swa = 3, s.rope_scale = 4.0f;
+        s.yarn = true, s.n_ctx_orig = 8, s.n_expert = 4, s.n_expert_used = 2, s.n_ff_exp = 24;
+    }
+    return s;
+}
+
 int main(void)
 {
     fr_test_tmpdir(tmpdir, sizeof tmpdir);
+    fr_synth_spec s;
+    s = fd_spec("gemma3"), run_fd_case(&s, FR_TARGETS_ALL);
+    s = fd_spec("qwen3moe"), run_fd_case(&s, FR_TARGETS_ALL);
+    s = fd_spec("gpt-oss"), run_fd_case(&s, FR_TARGETS_ALL);
     run_case("llama", 2, 32, 4, 2, 0, 40, 67, FR_TYPE_F32, false);
     run_case("qwen2", 2, 64, 4, 1, 0, 96, 51, FR_TYPE_Q8_0, true);
     run_case("qwen3", 1, 256, 4, 2, 64, 256, 40, FR_TYPE_Q4_K, true);

@@ -325,42 +325,11 @@ static void cpu_attention(fr_be *be, const fr_attn_args *a)
 
 /* ---- mixture of experts ---------------------------------------------------- */
 
-/* Top k of n values (largest first, the lower index on ties) into idx. */
-static void fr_topk(const float *v, uint32_t n, uint32_t k, int32_t *idx)
-{
-    for (uint32_t j = 0; j < k; j++) {
-        int32_t best = -1;
-        for (uint32_t e = 0; e < n; e++) {
-            bool taken = false;
-            for (uint32_t i = 0; i < j && !taken; i++)
-                taken = idx[i] == (int32_t)e;
-            if (!taken && (best < 0 || v[e] > v[best]))
-                best = (int32_t)e;
-        }
-        idx[j] = best;
-    }
-}
-
 static void cpu_moe_route(fr_be *be, const float *logits, int64_t n, uint32_t n_exp, uint32_t k,
                           fr_moe_gating gating, int32_t *sel, float *w)
 {
     (void)be;
-    for (int64_t t = 0; t < n; t++) {
-        const float *lg = logits + t * n_exp;
-        int32_t *st = sel + t * k;
-        float *wt = w + t * k;
-        fr_topk(lg, n_exp, k, st);
-        /* both gatings end as a softmax over the chosen logits: softmax
-         * then renormalizing over the chosen is the same numbers */
-        float mx = lg[st[0]], sum = 0.0f;
-        if (gating == FR_MOE_SOFTMAX)
-            for (uint32_t e = 0; e < n_exp; e++)
-                mx = lg[e] > mx ? lg[e] : mx;
-        for (uint32_t j = 0; j < k; j++)
-            sum += (wt[j] = expf(lg[st[j]] - mx));
-        for (uint32_t j = 0; j < k; j++)
-            wt[j] /= sum;
-    }
+    fr_moe_route(logits, n, n_exp, k, gating, sel, w);
 }
 
 static void cpu_gather(fr_be *be, float *dst, const float *src, const int32_t *rows, int64_t n,

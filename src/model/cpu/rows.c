@@ -189,3 +189,54 @@ void fr_residual_backward(float *da, float *db, const float *dy, int64_t n)
         for (int64_t i = 0; i < n; i++)
             db[i] += dy[i];
 }
+
+/* Top k of n values (largest first, the lower index on ties) into idx. */
+static void fr_topk(const float *v, uint32_t n, uint32_t k, int32_t *idx)
+{
+    for (uint32_t j = 0; j < k; j++) {
+        int32_t best = -1;
+        for (uint32_t e = 0; e < n; e++) {
+            bool taken = false;
+            for (uint32_t i = 0; i < j && !taken; i++)
+                taken = idx[i] == (int32_t)e;
+            if (!taken && (best < 0 || v[e] > v[best]))
+                best = (int32_t)e;
+        }
+        idx[j] = best;
+    }
+}
+
+void fr_moe_route(const float *logits, int64_t n, uint32_t n_exp, uint32_t k, fr_moe_gating gating,
+                  int32_t *sel, float *w)
+{
+    for (int64_t t = 0; t < n; t++) {
+        const float *lg = logits + t * n_exp;
+        int32_t *st = sel + t * k;
+        float *wt = w + t * k;
+        fr_topk(lg, n_exp, k, st);
+        float mx = lg[st[0]], sum = 0.0f;
+        if (gating == FR_MOE_SOFTMAX) /* llama.cpp subtracts the maximum of all */
+            for (uint32_t e = 0; e < n_exp; e++)
+                mx = lg[e] > mx ? lg[e] : mx;
+        for (uint32_t j = 0; j < k; j++)
+            sum += (wt[j] = expf(lg[st[j]] - mx));
+        for (uint32_t j = 0; j < k; j++)
+            wt[j] /= sum;
+    }
+}
+
+void fr_moe_route_backward(float *dlogits, const float *dw, const int32_t *sel, const float *w,
+                           int64_t n, uint32_t n_exp, uint32_t k)
+{
+    for (int64_t t = 0; t < n; t++) {
+        float *d = dlogits + t * n_exp;
+        const float *wt = w + t * k, *dwt = dw + t * k;
+        for (uint32_t e = 0; e < n_exp; e++)
+            d[e] = 0.0f;
+        double dot = 0.0;
+        for (uint32_t j = 0; j < k; j++)
+            dot += (double)wt[j] * (double)dwt[j];
+        for (uint32_t j = 0; j < k; j++)
+            d[sel[t * k + j]] = wt[j] * (dwt[j] - (float)dot);
+    }
+}

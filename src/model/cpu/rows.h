@@ -57,6 +57,20 @@ void fr_glu_forward(const fr_kernel_set *ks, float *g, const float *u, int64_t n
 void fr_glu_backward(float *dg, float *du, const float *dout, const float *g, const float *u,
                      int64_t n, fr_ffn_act act);
 
+/* ---- mixture-of-experts routing -------------------------------------------- */
+
+/* For each of n rows of router logits [n][n_exp]: the k largest (largest
+ * first, the lower index on ties) into sel [n][k] and their weights into w
+ * [n][k]. Both gatings give the softmax of the chosen logits (Qwen3's
+ * softmax over all experts renormalized over the chosen is the same
+ * numbers), so the backward is the softmax's over the chosen. */
+void fr_moe_route(const float *logits, int64_t n, uint32_t n_exp, uint32_t k,
+                  fr_moe_gating gating, int32_t *sel, float *w);
+/* dlogits [n][n_exp] = the gradient through the chosen weights: for row t,
+ * dlogits[sel] = w (dw - sum_j w_j dw_j), 0 elsewhere. */
+void fr_moe_route_backward(float *dlogits, const float *dw, const int32_t *sel, const float *w,
+                           int64_t n, uint32_t n_exp, uint32_t k);
+
 /* ---- residual: y = a + b -------------------------------------------------- */
 
 void fr_residual_forward(float *y, const float *a, const float *b, int64_t n);
