@@ -50,10 +50,14 @@ void fr_blk_attn(fr_fwd *f, uint32_t l, float *h, float *o)
     }
     fr_mm_part qkv[3] = {{&wq, f->q, qd}, {&wk, f->k, kvd}, {&wv, f->v, kvd}};
     ops->matmul_multi(be, qkv, 3, h, n);
-    if (f->lora) {
-        ops->lora(be, f->lora, l, FR_LORA_Q, h, n, f->q, qd);
-        ops->lora(be, f->lora, l, FR_LORA_K, h, n, f->k, kvd);
-        ops->lora(be, f->lora, l, FR_LORA_V, h, n, f->v, kvd);
+    if (f->lora && fused) { /* an adapter of attn_qkv: its rows Q, K, V */
+        ops->lora(be, f->lora, l, FR_LORA_QKV, 0, qd, h, n, f->q, qd);
+        ops->lora(be, f->lora, l, FR_LORA_QKV, qd, kvd, h, n, f->k, kvd);
+        ops->lora(be, f->lora, l, FR_LORA_QKV, qd + kvd, kvd, h, n, f->v, kvd);
+    } else if (f->lora) {
+        ops->lora(be, f->lora, l, FR_LORA_Q, 0, -1, h, n, f->q, qd);
+        ops->lora(be, f->lora, l, FR_LORA_K, 0, -1, h, n, f->k, kvd);
+        ops->lora(be, f->lora, l, FR_LORA_V, 0, -1, h, n, f->v, kvd);
     }
     if (fr_lf(ly, FR_T_ATTN_Q_B))
         ops->add_rows(be, f->q, fr_lf(ly, FR_T_ATTN_Q_B), n, qd);
@@ -87,7 +91,7 @@ void fr_blk_attn(fr_fwd *f, uint32_t l, float *h, float *o)
     ops->attention(be, &aa);
     ops->matmul(be, fr_lw(ly, FR_T_ATTN_OUT), h, n, o, hp->n_embd);
     if (f->lora)
-        ops->lora(be, f->lora, l, FR_LORA_O, h, n, o, hp->n_embd);
+        ops->lora(be, f->lora, l, FR_LORA_O, 0, -1, h, n, o, hp->n_embd);
     if (fr_lf(ly, FR_T_ATTN_OUT_B))
         ops->add_rows(be, o, fr_lf(ly, FR_T_ATTN_OUT_B), n, hp->n_embd);
 }
@@ -101,7 +105,8 @@ void fr_blk_ffn(fr_fwd *f, uint32_t l, float *h, float *o)
     int64_t n = f->n_tok, F = hp->n_ff;
 
     fr_weight wg, wu;
-    if (fr_lw(ly, FR_T_FFN_GATE)) {
+    bool fused = !fr_lw(ly, FR_T_FFN_GATE);
+    if (!fused) {
         wg = *fr_lw(ly, FR_T_FFN_GATE);
         wu = *fr_lw(ly, FR_T_FFN_UP);
     } else { /* phi3: ffn_up holds gate's rows then up's */
@@ -110,14 +115,17 @@ void fr_blk_ffn(fr_fwd *f, uint32_t l, float *h, float *o)
     }
     fr_mm_part gu[2] = {{&wg, f->gate, F}, {&wu, f->up, F}};
     ops->matmul_multi(be, gu, 2, h, n);
-    if (f->lora) {
-        ops->lora(be, f->lora, l, FR_LORA_GATE, h, n, f->gate, F);
-        ops->lora(be, f->lora, l, FR_LORA_UP, h, n, f->up, F);
+    if (f->lora && fused) { /* an adapter of ffn_up holding gate|up */
+        ops->lora(be, f->lora, l, FR_LORA_UP, 0, F, h, n, f->gate, F);
+        ops->lora(be, f->lora, l, FR_LORA_UP, F, F, h, n, f->up, F);
+    } else if (f->lora) {
+        ops->lora(be, f->lora, l, FR_LORA_GATE, 0, -1, h, n, f->gate, F);
+        ops->lora(be, f->lora, l, FR_LORA_UP, 0, -1, h, n, f->up, F);
     }
     ops->glu(be, f->gate, f->up, n * F, f->m->arch->ffn_act);
     ops->matmul(be, fr_lw(ly, FR_T_FFN_DOWN), f->gate, n, o, hp->n_embd);
     if (f->lora)
-        ops->lora(be, f->lora, l, FR_LORA_DOWN, f->gate, n, o, hp->n_embd);
+        ops->lora(be, f->lora, l, FR_LORA_DOWN, 0, -1, f->gate, n, o, hp->n_embd);
 }
 
 void fr_blk_moe(fr_fwd *f, uint32_t l, float *h, float *o)

@@ -256,7 +256,7 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
     if (n_logit_rows) {
         ops->matmul(be, &m->output, f->h, n_logit_rows, lg, hp->n_vocab);
         if (c->lora)
-            ops->lora(be, c->lora, 0, FR_LORA_OUTPUT, f->h, n_logit_rows, lg, hp->n_vocab);
+            ops->lora(be, c->lora, 0, FR_LORA_OUTPUT, 0, -1, f->h, n_logit_rows, lg, hp->n_vocab);
         if (hp->logit_softcap > 0)
             ops->softcap(be, lg, hp->logit_softcap, (int64_t)n_logit_rows * hp->n_vocab);
     }

@@ -116,6 +116,7 @@ typedef struct lora_job {
     float *y;
     int64_t ldy;
     float s;
+    int64_t row0, n_out; /* the rows of B applied: [row0, row0 + n_out) */
 } lora_job;
 
 static float dot(const float *a, const float *b, int64_t n)
@@ -142,9 +143,9 @@ static void lora_down(void *arg, int ith, int nth)
 static void lora_up_rows(const lora_job *j, const float *u, int ith, int nth)
 {
     int64_t r = j->w->rank, lo, hi;
-    fr_split_range(j->w->n_out, ith, nth, &lo, &hi);
+    fr_split_range(j->n_out, ith, nth, &lo, &hi);
     for (int64_t o = lo; o < hi; o++) {
-        const float *b = j->w->b + o * r;
+        const float *b = j->w->b + (j->row0 + o) * r;
         for (int64_t t = 0; t < j->n_tok; t++)
             j->y[t * j->ldy + o] += j->s * dot(b, u + t * r, r);
     }
@@ -169,14 +170,16 @@ static void lora_fused(void *arg, int ith, int nth)
 }
 
 void fr_lora_apply_set(const fr_lora_set *s, fr_pool *pool, uint32_t layer, fr_lora_kind kind,
-                       const float *x, int64_t n_tok, float *y, int64_t ldy)
+                       int64_t row0, int64_t n_rows, const float *x, int64_t n_tok, float *y,
+                       int64_t ldy)
 {
     for (size_t k = 0; k < s->n; k++) {
         const fr_lora_w *w = fr_lora_find(s->ad[k], layer, kind);
-        if (!w)
+        if (!w || row0 >= w->n_out)
             continue;
+        int64_t n_out = n_rows < 0 || row0 + n_rows > w->n_out ? w->n_out - row0 : n_rows;
         lora_job j = {w, x, n_tok, s->u, s->u_thread, s->max_rank, y, ldy,
-                      fr_lora_effective_scale(s->ad[k]->alpha, w->rank, s->scale[k])};
+                      fr_lora_effective_scale(s->ad[k]->alpha, w->rank, s->scale[k]), row0, n_out};
         if (n_tok <= FUSED_MAX_TOK) {
             fr_pool_run(pool, lora_fused, &j);
         } else {

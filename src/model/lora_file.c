@@ -31,8 +31,8 @@
 
 /* The role of each adapted kind (names: arch/tensors.c). */
 static const fr_tn k_kind_role[FR_LORA_N_LAYER_KINDS + 1] = {
-    FR_T_ATTN_Q,    FR_T_ATTN_K,  FR_T_ATTN_V,    FR_T_ATTN_OUT,
-    FR_T_FFN_GATE,  FR_T_FFN_UP,  FR_T_FFN_DOWN,  FR_T_OUTPUT,
+    FR_T_ATTN_Q,   FR_T_ATTN_K,   FR_T_ATTN_V,    FR_T_ATTN_OUT, FR_T_FFN_GATE,
+    FR_T_FFN_UP,   FR_T_FFN_DOWN, FR_T_ATTN_QKV,  FR_T_OUTPUT,
 };
 
 bool fr_lora_kind_of(const char *name, uint32_t n_layer, uint32_t *layer, fr_lora_kind *kind)

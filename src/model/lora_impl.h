@@ -25,6 +25,7 @@ typedef enum fr_lora_kind {
     FR_LORA_GATE,
     FR_LORA_UP,
     FR_LORA_DOWN,
+    FR_LORA_QKV,  /* fused attn_qkv (phi3) */
     FR_LORA_N_LAYER_KINDS,
     FR_LORA_OUTPUT = FR_LORA_N_LAYER_KINDS /* layer argument ignored */
 } fr_lora_kind;
@@ -75,20 +76,24 @@ typedef struct fr_lora_set fr_lora_set;
 
 void fr_lora_set_free(fr_lora_set *s);
 
-/* y[t * ldy + o] += s_k * (B_k (A_k x_t))[o] for every active adapter k that
- * adapts (layer, kind), for t < n_tok (n_tok <= the context's n_batch);
- * x rows are n_in floats apart. Results do not depend on the thread count. */
+/* y[t * ldy + o] += s_k * (B_k (A_k x_t))[row0 + o] for o < n_rows (n_rows
+ * < 0: every row of B from row0) for every active adapter k that adapts
+ * (layer, kind), for t < n_tok (n_tok <= the context's n_batch); x rows are
+ * n_in floats apart. A row range serves fused matrices (attn_qkv's Q, K
+ * and V rows go to three buffers). Results do not depend on the thread
+ * count. */
 void fr_lora_apply_set(const fr_lora_set *s, fr_pool *pool, uint32_t layer, fr_lora_kind kind,
-                       const float *x, int64_t n_tok, float *y, int64_t ldy);
+                       int64_t row0, int64_t n_rows, const float *x, int64_t n_tok, float *y,
+                       int64_t ldy);
 
 /* The call the forward pass makes after each projection (a no-op without
  * adapters or without rows). */
 static inline void fr_lora_apply(const fr_lora_set *s, fr_pool *pool, uint32_t layer,
-                                 fr_lora_kind kind, const float *x, int64_t n_tok, float *y,
-                                 int64_t ldy)
+                                 fr_lora_kind kind, int64_t row0, int64_t n_rows, const float *x,
+                                 int64_t n_tok, float *y, int64_t ldy)
 {
     if (s && n_tok > 0)
-        fr_lora_apply_set(s, pool, layer, kind, x, n_tok, y, ldy);
+        fr_lora_apply_set(s, pool, layer, kind, row0, n_rows, x, n_tok, y, ldy);
 }
 
 /* What lora.c needs from forward.c's fr_context. */

@@ -68,9 +68,10 @@ typedef struct fr_ops {
     /* several products of the same x (fr_matmul_multi's contract) */
     void (*matmul_multi)(fr_be *be, const fr_mm_part *parts, int n_parts, const float *x,
                          int64_t n);
-    /* y[t][o] += lora(x[t]) of every active adapter of (layer, kind) */
-    void (*lora)(fr_be *be, const fr_lora_set *s, uint32_t layer, fr_lora_kind kind, const float *x,
-                 int64_t n, float *y, int64_t ldy);
+    /* y[t][o] += lora(x[t])[row0 + o], o < n_rows (< 0: all), of every
+     * active adapter of (layer, kind) */
+    void (*lora)(fr_be *be, const fr_lora_set *s, uint32_t layer, fr_lora_kind kind, int64_t row0,
+                 int64_t n_rows, const float *x, int64_t n, float *y, int64_t ldy);
     /* y[t] = row ids[t] of w, as floats */
     void (*get_rows)(fr_be *be, const fr_weight *w, const int32_t *ids, int64_t n, float *y);
     /* y[r] = w * x[r] / sqrt(mean(x[r]^2) + eps), rows of d values (y may be x) */

@@ -61,7 +61,7 @@ static fr_status fr_write_adapter(const fr_tuner *t, const char *path, fr_err *e
             const fr_tlora_slot *sl = fr_tlora_slot_at(s, l, k);
             if (!sl->on)
                 continue;
-            fr_tlora_name(k, l, names[i], sizeof names[i]);
+            fr_tlora_name(t->m, k, l, names[i], sizeof names[i]);
             ts[i].name = names[i];
             ts[i].n_in = sl->n_in;
             ts[i].n_out = sl->n_out;

@@ -16,17 +16,38 @@
 static const char *const fr_target_names[FR_TARGET_COUNT] = {"q",    "k",  "v",   "o",
                                                              "gate", "up", "down"};
 /* The tensor role of each target (names: model/arch/tensors.c). */
-static const fr_tn fr_target_roles[FR_TARGET_COUNT] = {
-    FR_T_ATTN_Q, FR_T_ATTN_K, FR_T_ATTN_V, FR_T_ATTN_OUT, FR_T_FFN_GATE, FR_T_FFN_UP, FR_T_FFN_DOWN};
+static const fr_tn fr_target_roles[FR_TARGET_COUNT] = {FR_T_ATTN_Q,   FR_T_ATTN_K,   FR_T_ATTN_V,
+                                                       FR_T_ATTN_OUT, FR_T_FFN_GATE, FR_T_FFN_UP,
+                                                       FR_T_FFN_DOWN};
 
 const char *fr_tune_target_name(int t)
 {
     return t >= 0 && t < FR_TARGET_COUNT ? fr_target_names[t] : NULL;
 }
 
-char *fr_tlora_name(int t, uint32_t l, char *buf, size_t size)
+/* The tensor target t adapts in a layer: its own, or where a fused matrix
+ * holds it, the fused one (q -> attn_qkv, with k and v inside it; up ->
+ * ffn_up holding gate|up, with gate inside it); FR_T_NONE when the layer
+ * has no such matrix (the dense FFN of a mixture of experts). */
+static fr_tn fr_target_role(const fr_layer *ly, int t)
 {
-    return fr_tn_name(fr_target_roles[t], l, buf, size);
+    bool qkv = fr_lw(ly, FR_T_ATTN_QKV) != NULL;
+    bool gate_up = !fr_lw(ly, FR_T_FFN_GATE) && fr_lw(ly, FR_T_FFN_UP);
+    switch (t) {
+    case FR_TARGET_Q: return qkv ? FR_T_ATTN_QKV : FR_T_ATTN_Q;
+    case FR_TARGET_K:
+    case FR_TARGET_V: return qkv ? FR_T_NONE : fr_target_roles[t];
+    case FR_TARGET_GATE:
+        return gate_up ? FR_T_NONE : fr_lw(ly, FR_T_FFN_GATE) ? FR_T_FFN_GATE : FR_T_NONE;
+    case FR_TARGET_UP:
+    case FR_TARGET_DOWN: return fr_lw(ly, fr_target_roles[t]) ? fr_target_roles[t] : FR_T_NONE;
+    default: return fr_target_roles[t];
+    }
+}
+
+char *fr_tlora_name(const fr_model *m, int t, uint32_t l, char *buf, size_t size)
+{
+    return fr_tn_name(fr_target_role(&m->layers[l], t), l, buf, size);
 }
 
 int fr_tlora_target_of(const char *name, uint32_t n_layer, uint32_t *l)
@@ -34,6 +55,8 @@ int fr_tlora_target_of(const char *name, uint32_t n_layer, uint32_t *l)
     fr_tn role;
     if (!fr_tn_parse(name, n_layer, &role, l))
         return -1;
+    if (role == FR_T_ATTN_QKV)
+        return FR_TARGET_Q;
     for (int t = 0; t < FR_TARGET_COUNT; t++)
         if (fr_target_roles[t] == role)
             return t;
@@ -97,11 +120,12 @@ const fr_weight *fr_tlora_weight(const void *layer, int t)
 {
     if (t < 0 || t >= FR_TARGET_COUNT)
         return NULL;
-    return fr_lw(layer, fr_target_roles[t]);
+    fr_tn role = fr_target_role(layer, t);
+    return role == FR_T_NONE ? NULL : fr_lw(layer, role);
 }
 
 fr_status fr_tlora_create(const fr_model *m, uint32_t rank, float alpha, unsigned targets,
-                             fr_tlora **out, fr_err *err)
+                          fr_tlora **out, fr_err *err)
 {
     *out = NULL;
     const fr_hparams *hp = &m->hp;
@@ -123,10 +147,18 @@ fr_status fr_tlora_create(const fr_model *m, uint32_t rank, float alpha, unsigne
         fr_tlora_free(s);
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
     }
+    /* a fused matrix is adapted as a whole when any target inside it is asked
+     * for: attn_qkv by q (for k or v too), gate|up by up (for gate too) */
+    const fr_layer *l0 = &m->layers[0];
+    unsigned eff = targets;
+    if (fr_lw(l0, FR_T_ATTN_QKV) && (eff & ((1u << FR_TARGET_K) | (1u << FR_TARGET_V))))
+        eff |= 1u << FR_TARGET_Q;
+    if (!fr_lw(l0, FR_T_FFN_GATE) && fr_lw(l0, FR_T_FFN_UP) && (eff & (1u << FR_TARGET_GATE)))
+        eff |= 1u << FR_TARGET_UP;
     int64_t off = 0;
     for (uint32_t l = 0; l < hp->n_layer; l++)
         for (int t = 0; t < FR_TARGET_COUNT; t++) {
-            if (!(targets & (1u << t)))
+            if (!(eff & (1u << t)))
                 continue;
             const fr_weight *w = fr_tlora_weight(&m->layers[l], t);
             if (!w) /* a mixture of experts has no dense gate/up/down to adapt */
@@ -152,7 +184,8 @@ fr_status fr_tlora_create(const fr_model *m, uint32_t rank, float alpha, unsigne
         fr_tlora_free(s);
         return fr_err_set(err, FR_E_NOMEM,
                           "out of memory for %lld LoRA parameters (rank %u); use a smaller "
-                          "--rank or fewer --targets", (long long)off, rank);
+                          "--rank or fewer --targets",
+                          (long long)off, rank);
     }
     *out = s;
     return FR_OK;

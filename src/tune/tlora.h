@@ -52,11 +52,14 @@ static inline const fr_tlora_slot *fr_tlora_slot_at(const fr_tlora *s, uint32_t 
 /* The pair of layer l, target t for the linear ops (NULL when not trained). */
 bool fr_tlora_pair(fr_tlora *s, uint32_t l, int t, fr_lora_ref *out);
 
-/* Weight of target t in layer ly. */
+/* Weight target t adapts in layer ly, or NULL where the layer has none:
+ * with a fused attn_qkv (phi3), target q adapts it and k, v have none; with
+ * gate|up fused in ffn_up, up adapts it and gate has none; a mixture of
+ * experts has no dense gate/up/down. */
 const fr_weight *fr_tlora_weight(const void *layer, int t);
-/* The GGUF name of target t's weight in layer l ("blk.3.attn_q.weight")
- * into buf; returns buf. */
-char *fr_tlora_name(int t, uint32_t l, char *buf, size_t size);
+/* The GGUF name of the weight target t adapts in layer l of m
+ * ("blk.3.attn_q.weight", "blk.3.attn_qkv.weight") into buf; returns buf. */
+char *fr_tlora_name(const fr_model *m, int t, uint32_t l, char *buf, size_t size);
 /* The target whose weight a GGUF name is (and its layer, < n_layer), or
  * -1. */
 int fr_tlora_target_of(const char *name, uint32_t n_layer, uint32_t *l);

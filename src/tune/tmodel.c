@@ -17,6 +17,9 @@
  * the feed-forward's:
  *   g, u = hb Wgate^T + lora, hb Wup^T + lora;  act = glu(g, u);
  *   ob = act Wdown^T + lora_down(act)
+ * Fused matrices (phi3's attn_qkv, gate|up in ffn_up) are one product (and
+ * one LoRA pair) whose rows are split into q, k, v (g, u); their gradients
+ * are joined back before the product's backward.
  * and the mixture of experts' (frozen; LoRA trains the attention of MoE
  * models): router logits, the chosen experts' FFNs on their tokens,
  * weighted; its backward passes the gradient to hb through the experts and
@@ -51,6 +54,7 @@ struct fr_tmodel {
     int64_t max_rows, max_seq, chunk;
     size_t E, QD, KVD, F, R, NROT;
     uint32_t nb;  /* blocks per layer */
+    bool fused_qkv, fused_gu; /* phi3: attn_qkv, and gate|up in ffn_up */
     float *block; /* the one allocation */
 
     /* activations */
@@ -64,6 +68,8 @@ struct fr_tmodel {
     float *qpre, *qrstd, *kpre, *krstd; /* qk-norm inputs [rows][QD|KVD], [rows*H|KV] */
     float *q, *k, *v, *att;
     float *g, *up, *act;
+    float *qkv, *dqkv;         /* fused attn_qkv's rows [rows][QD + 2 KVD] and their gradient */
+    float *gu, *dgu;           /* fused gate|up [rows][2 F] and its gradient */
     /* mixture of experts (frozen: only gradients to its input flow) */
     float *mlog, *mw;        /* [rows][n_expert] router logits, [rows][k] weights */
     float *mg, *mu, *my;     /* by expert group [rows * k][n_ff_exp | n_embd]: gate, up, output */
@@ -116,6 +122,11 @@ static fr_tm_sizes fr_tm_size(const fr_model *m, uint32_t rank, int64_t N, int64
             + FR_TARGET_COUNT * n * R + 2 * n * NROT + n * E + n; /* u, cs, hn, rstdn */
     s.grad = 3 * n * E + n * QD + 2 * n * KVD            /* dx, dh, dob, dq, dk, dv */
              + (hp->has_qk_norm ? n * QD + n * KVD : 0) + n * QD + 3 * n * F + n * R + n * E;
+    const fr_layer *l0 = &m->layers[0];
+    if (fr_lw(l0, FR_T_ATTN_QKV))
+        s.act += 2 * n * (QD + 2 * KVD);
+    if (!fr_lw(l0, FR_T_FFN_GATE) && fr_lw(l0, FR_T_FFN_UP))
+        s.act += 4 * n * F;
     if (hp->n_expert) {
         size_t X = hp->n_expert, K = hp->n_expert_used, FX = hp->n_ff_exp;
         s.act += n * X + n * K + 2 * n * K * FX + n * K * E + n * E + n * FX;
@@ -236,6 +247,16 @@ fr_status fr_tmodel_create(const fr_model *m, fr_tlora *lora, fr_tune_exec *ex,
     CARVE(g, n * F);
     CARVE(up, n * F);
     CARVE(act, n * F);
+    tm->fused_qkv = fr_lw(&m->layers[0], FR_T_ATTN_QKV) != NULL;
+    tm->fused_gu = !fr_lw(&m->layers[0], FR_T_FFN_GATE) && fr_lw(&m->layers[0], FR_T_FFN_UP);
+    if (tm->fused_qkv) {
+        CARVE(qkv, n * (QD + 2 * KVD));
+        CARVE(dqkv, n * (QD + 2 * KVD));
+    }
+    if (tm->fused_gu) {
+        CARVE(gu, 2 * n * F);
+        CARVE(dgu, 2 * n * F);
+    }
     if (hp->n_expert) {
         size_t X = hp->n_expert, K = hp->n_expert_used, FX = hp->n_ff_exp;
         CARVE(mlog, n * X);
@@ -507,11 +528,20 @@ static void fr_attn_fwd(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, const flo
     const fr_hparams *hp = &tm->m->hp;
     const fr_layer *ly = &tm->m->layers[l];
     int64_t n = b->n;
-    fr_lin_fwd(tm, l, FR_TARGET_Q, fr_lf(ly, FR_T_ATTN_Q_B), h, n,
-               hp->has_qk_norm ? tm->qpre : tm->q);
-    fr_lin_fwd(tm, l, FR_TARGET_K, fr_lf(ly, FR_T_ATTN_K_B), h, n,
-               hp->has_qk_norm ? tm->kpre : tm->k);
-    fr_lin_fwd(tm, l, FR_TARGET_V, fr_lf(ly, FR_T_ATTN_V_B), h, n, tm->v);
+    float *qd = hp->has_qk_norm ? tm->qpre : tm->q, *kd = hp->has_qk_norm ? tm->kpre : tm->k;
+    if (tm->fused_qkv) { /* one product (target q adapts attn_qkv), then its rows split */
+        size_t QD = tm->QD, KVD = tm->KVD, W = QD + 2 * KVD;
+        fr_lin_fwd(tm, l, FR_TARGET_Q, fr_lf(ly, FR_T_ATTN_QKV_B), h, n, tm->qkv);
+        for (int64_t t = 0; t < n; t++) {
+            memcpy(qd + t * QD, tm->qkv + t * W, QD * sizeof(float));
+            memcpy(kd + t * KVD, tm->qkv + t * W + QD, KVD * sizeof(float));
+            memcpy(tm->v + t * KVD, tm->qkv + t * W + QD + KVD, KVD * sizeof(float));
+        }
+    } else {
+        fr_lin_fwd(tm, l, FR_TARGET_Q, fr_lf(ly, FR_T_ATTN_Q_B), h, n, qd);
+        fr_lin_fwd(tm, l, FR_TARGET_K, fr_lf(ly, FR_T_ATTN_K_B), h, n, kd);
+        fr_lin_fwd(tm, l, FR_TARGET_V, fr_lf(ly, FR_T_ATTN_V_B), h, n, tm->v);
+    }
     if (hp->has_qk_norm) {
         fr_norm_fwd(tm, tm->q, tm->qrstd, tm->qpre, fr_lf(ly, FR_T_ATTN_Q_NORM), n * hp->n_head,
                     hp->head_dim);
@@ -553,6 +583,16 @@ static void fr_attn_bwd(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, const flo
         dq = tm->dqn;
         dk = tm->dkn;
     }
+    if (tm->fused_qkv) {
+        size_t W = QD + 2 * KVD;
+        for (int64_t t = 0; t < n; t++) {
+            memcpy(tm->dqkv + t * W, dq + t * QD, QD * sizeof(float));
+            memcpy(tm->dqkv + t * W + QD, dk + t * KVD, KVD * sizeof(float));
+            memcpy(tm->dqkv + t * W + QD + KVD, tm->dv + t * KVD, KVD * sizeof(float));
+        }
+        fr_lin_bwd(tm, l, FR_TARGET_Q, h, tm->dqkv, n, dh);
+        return;
+    }
     fr_lin_bwd(tm, l, FR_TARGET_Q, h, dq, n, dh);
     fr_lin_bwd(tm, l, FR_TARGET_K, h, dk, n, dh);
     fr_lin_bwd(tm, l, FR_TARGET_V, h, tm->dv, n, dh);
@@ -564,8 +604,16 @@ static void fr_attn_bwd(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, const flo
 static void fr_ffn_fwd(fr_tmodel *tm, uint32_t l, const float *h, int64_t n, float *out)
 {
     size_t F = tm->F;
-    fr_lin_fwd(tm, l, FR_TARGET_GATE, NULL, h, n, tm->g);
-    fr_lin_fwd(tm, l, FR_TARGET_UP, NULL, h, n, tm->up);
+    if (tm->fused_gu) { /* ffn_up holds gate's rows then up's (target up adapts it) */
+        fr_lin_fwd(tm, l, FR_TARGET_UP, NULL, h, n, tm->gu);
+        for (int64_t t = 0; t < n; t++) {
+            memcpy(tm->g + t * F, tm->gu + t * 2 * F, F * sizeof(float));
+            memcpy(tm->up + t * F, tm->gu + t * 2 * F + F, F * sizeof(float));
+        }
+    } else {
+        fr_lin_fwd(tm, l, FR_TARGET_GATE, NULL, h, n, tm->g);
+        fr_lin_fwd(tm, l, FR_TARGET_UP, NULL, h, n, tm->up);
+    }
     fr_ew_ctx ec = {tm->act, NULL, NULL, tm->up, NULL, tm->g, tm->m->arch->ffn_act, tm->ex->mm.ks};
     fr_par(tm, n * (int64_t)F, n * (int64_t)F * 20, fr_glu_fwd_rows, &ec);
     if (out) {
@@ -587,6 +635,14 @@ static void fr_ffn_bwd(fr_tmodel *tm, uint32_t l, const float *h, int64_t n, con
     memset(tm->dup, 0, (size_t)n * F * sizeof(float));
     fr_ew_ctx ec = {NULL, tm->dg, tm->dup, tm->up, tm->dact, tm->g, tm->m->arch->ffn_act, NULL};
     fr_par(tm, n * (int64_t)F, n * (int64_t)F * 30, fr_glu_bwd_rows, &ec);
+    if (tm->fused_gu) {
+        for (int64_t t = 0; t < n; t++) {
+            memcpy(tm->dgu + t * 2 * F, tm->dg + t * F, F * sizeof(float));
+            memcpy(tm->dgu + t * 2 * F + F, tm->dup + t * F, F * sizeof(float));
+        }
+        fr_lin_bwd(tm, l, FR_TARGET_UP, h, tm->dgu, n, dh);
+        return;
+    }
     fr_lin_bwd(tm, l, FR_TARGET_GATE, h, tm->dg, n, dh);
     fr_lin_bwd(tm, l, FR_TARGET_UP, h, tm->dup, n, dh);
 }

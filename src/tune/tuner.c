@@ -136,17 +136,11 @@ static fr_status fr_tune_check(const fr_model *m, const fr_tune_params *p, fr_er
                           "weight decay >= 0, clip >= 0, 0 <= min lr ratio <= 1)");
     if ((unsigned)p->schedule > FR_SCHED_CONSTANT)
         return fr_err_set(err, FR_E_INVALID, "unknown schedule");
-    const fr_layer *l0 = &m->layers[0];
     if (hp->n_expert && !(p->targets & ((1u << FR_TARGET_Q) | (1u << FR_TARGET_K) |
                                         (1u << FR_TARGET_V) | (1u << FR_TARGET_O))))
         return fr_err_set(err, FR_E_UNSUPPORTED,
                           "--targets: %s has a mixture of experts and no dense feed-forward, so "
                           "LoRA trains its attention: include q, k, v or o", hp->arch);
-    if (fr_lw(l0, FR_T_ATTN_QKV) || (!fr_lw(l0, FR_T_FFN_GATE) && fr_lw(l0, FR_T_FFN_UP)))
-        return fr_err_set(err, FR_E_UNSUPPORTED,
-                          "frugal tune cannot train %s models yet: their attention or "
-                          "feed-forward matrices are fused (attn_qkv, gate|up in ffn_up)",
-                          hp->arch);
     return FR_OK;
 }
 

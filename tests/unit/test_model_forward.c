@@ -699,11 +699,12 @@ static int write_model(const char *arch, const char *path)
     }
     if (strcmp(arch, "phi3") == 0) {
         /* Phi-4-mini's layout: rope on 48 of 64 dims per head, LongRoPE
-         * (long factors: llama.cpp's context of 512 exceeds the original
-         * 128), a magnitude */
+         * (a context of 512 exceeds the original 256: long factors; of 64,
+         * short; 256 because llama.cpp compares its context rounded up to
+         * a multiple of 256), a magnitude */
         s.n_rot = 48;
         s.rope_factors = true;
-        s.n_ctx_orig = 128;
+        s.n_ctx_orig = 256;
         s.rope_attn_factor = 1.19f;
         s.tied = true;
     }

@@ -66,7 +66,7 @@ static double *deq_l(const fr_gguf *g, int l, const char *s)
     return deq(g, n);
 }
 
-static const char *stems[7] = {"attn_q.weight", "attn_k.weight", "attn_v.weight",
+static const char *stems[7] = {"attn_q.weight",      "attn_k.weight",   "attn_v.weight",
                                "attn_output.weight", "ffn_gate.weight", "ffn_up.weight",
                                "ffn_down.weight"};
 
@@ -176,8 +176,10 @@ static double ref_seq_loss(const ref *r, const int32_t *tok, const int32_t *tgt,
 {
     int E = r->E, QD = r->QD, KD = r->KD, F = r->F, HD = r->HD;
     double *x = calloc((size_t)n * E, sizeof(double)), *h = malloc(sizeof(double) * (size_t)n * E);
-    double *q = malloc(sizeof(double) * (size_t)n * QD), *k = malloc(sizeof(double) * (size_t)n * KD);
-    double *v = malloc(sizeof(double) * (size_t)n * KD), *att = malloc(sizeof(double) * (size_t)n * QD);
+    double *q = malloc(sizeof(double) * (size_t)n * QD),
+           *k = malloc(sizeof(double) * (size_t)n * KD);
+    double *v = malloc(sizeof(double) * (size_t)n * KD),
+           *att = malloc(sizeof(double) * (size_t)n * QD);
     double *tmp = malloc(sizeof(double) * (size_t)(F > QD ? (F > E ? F : E) : (QD > E ? QD : E)));
     double *g = malloc(sizeof(double) * (size_t)F), *u = malloc(sizeof(double) * (size_t)F);
     double *sc = malloc(sizeof(double) * (size_t)n), *lg = malloc(sizeof(double) * (size_t)r->V);
@@ -375,7 +377,10 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
         for (int t = 0; t < FR_TARGET_COUNT; t++) {
             const fr_tlora_slot *sl = fr_tlora_slot_at(set, l, t);
             for (int64_t i = 0; i < sl->n_out * (int64_t)set->rank; i++)
-                set->param[sl->b_off + i] = (float)((double)((i * 7919 + l * 31 + (uint64_t)t * 17) % 1000) / 1000.0 - 0.5) * 0.4f;
+                set->param[sl->b_off + i] =
+                    (float)((double)((i * 7919 + l * 31 + (uint64_t)t * 17) % 1000) / 1000.0 -
+                            0.5) *
+                    0.4f;
         }
     /* two sequences (5 and 4 rows), some targets masked */
     enum { N = 9 };
@@ -458,7 +463,8 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
 
 /* ---- the newer architectures: backward against the training forward ----------
  *
- * For gemma3 (post norms, GeGLU, sliding window, q scale, softcap), qwen3moe
+ * For gemma3 (post norms, GeGLU, sliding window, q scale, softcap), phi3
+ * (fused attn_qkv and gate|up, each one LoRA pair; partial LongRoPE), qwen3moe
  * and gpt-oss (mixtures of experts, whose backward reaches the attention
  * below through the experts and the router; gpt-oss: sinks, biases, YaRN)
  * the training forward is checked against inference (whose own oracle is
@@ -524,7 +530,8 @@ static void run_fd_case(const fr_synth_spec *sp, unsigned targets)
     double md = 0, mx = 0;
     for (int t = 0; t < N1; t++)
         for (int i = 0; i < V; i++) {
-            md = fmax(md, fabs((double)lg[(size_t)t * V + i] - fr_context_logits(c, (uint32_t)t)[i]));
+            md = fmax(md,
+                      fabs((double)lg[(size_t)t * V + i] - fr_context_logits(c, (uint32_t)t)[i]));
             mx = fmax(mx, fabs((double)fr_context_logits(c, (uint32_t)t)[i]));
         }
     CHECK_MSG(md <= 2e-6 * mx, "%s: B = 0 training forward vs inference: max diff %g (max %g)",
@@ -606,6 +613,8 @@ static fr_synth_spec fd_spec(const char *arch)
         s.rope_base_swa = 10000.0f, s.rope_scale = 4.0f, s.logit_softcap = 20.0f;
     } else if (strcmp(arch, "qwen3moe") == 0) {
         s.qk_norm = true, s.n_expert = 4, s.n_expert_used = 2, s.n_ff_exp = 24;
+    } else if (strcmp(arch, "phi3") == 0) {
+        s.n_rot = 12, s.rope_factors = true, s.n_ctx_orig = 8, s.rope_attn_factor = 1.2f;
     } else if (strcmp(arch, "gpt-oss") == 0) {
         s.qkv_bias = s.out_bias = s.attn_sinks = true, s.n_swa = 3, s.rope_scale = 4.0f;
         s.yarn = true, s.n_ctx_orig = 8, s.n_expert = 4, s.n_expert_used = 2, s.n_ff_exp = 24;
@@ -618,6 +627,7 @@ int main(void)
     fr_test_tmpdir(tmpdir, sizeof tmpdir);
     fr_synth_spec s;
     s = fd_spec("gemma3"), run_fd_case(&s, FR_TARGETS_ALL);
+    s = fd_spec("phi3"), run_fd_case(&s, FR_TARGETS_ALL);
     s = fd_spec("qwen3moe"), run_fd_case(&s, FR_TARGETS_ALL);
     s = fd_spec("gpt-oss"), run_fd_case(&s, FR_TARGETS_ALL);
     run_case("llama", 2, 32, 4, 2, 0, 40, 67, FR_TYPE_F32, false);

@@ -144,9 +144,9 @@ static void cpu_matmul_multi(fr_be *be, const fr_mm_part *parts, int n_parts, co
 }
 
 static void cpu_lora(fr_be *be, const fr_lora_set *s, uint32_t layer, fr_lora_kind kind,
-                     const float *x, int64_t n, float *y, int64_t ldy)
+                     int64_t row0, int64_t n_rows, const float *x, int64_t n, float *y, int64_t ldy)
 {
-    fr_lora_apply(s, be->pool, layer, kind, x, n, y, ldy);
+    fr_lora_apply(s, be->pool, layer, kind, row0, n_rows, x, n, y, ldy);
 }
 
 static void cpu_get_rows(fr_be *be, const fr_weight *w, const int32_t *ids, int64_t n, float *y)
