@@ -16,6 +16,7 @@
 
 #include "gguf/summary.h"
 
+#include <frugal/arch.h>
 #include <frugal/gguf.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -491,7 +492,10 @@ static void print_human(const inspect *in, bool tensors, bool metadata)
            fr_gguf_alignment(g), fr_gguf_n_kv(g), fr_gguf_n_tensors(g));
     printf("  %-14s %s%s%s%s\n", "kind", in->kind, in->gtype[0] ? " (general.type = " : "",
            in->gtype, in->gtype[0] ? ")" : "");
-    printf("  %-14s %s\n", "architecture", in->hp.arch[0] ? in->hp.arch : "(not set)");
+    printf("  %-14s %s", "architecture", in->hp.arch[0] ? in->hp.arch : "(not set)");
+    if (strcmp(in->kind, "model") == 0 && in->hp.arch[0] && !fr_model_arch_supported(in->hp.arch))
+        printf("  (not supported: frugal runs %s)", fr_model_supported_archs());
+    printf("\n");
     printf("  %-14s ", "name");
     if (fr_gguf_get_str(g, "general.name", &s, NULL) == FR_OK)
         put_text(stdout, s.ptr, s.len, 60);
@@ -730,6 +734,9 @@ static json_t *build_json(const inspect *in, bool tensors)
     json_object_set_new(root, "general_type", in->gtype[0] ? json_string(in->gtype) : json_null());
     json_object_set_new(root, "architecture",
                         hp->arch[0] ? js_strn(hp->arch, strlen(hp->arch)) : json_null());
+    json_object_set_new(root, "architecture_supported",
+                        json_boolean(hp->arch[0] && fr_model_arch_supported(hp->arch)));
+    json_object_set_new(root, "supported_architectures", json_string(fr_model_supported_archs()));
     json_object_set_new(root, "name",
                         fr_gguf_get_str(g, "general.name", &s, NULL) == FR_OK
                             ? js_strn(s.ptr, s.len)

@@ -17,6 +17,7 @@
 #ifndef FRUGAL_MODEL_H
 #define FRUGAL_MODEL_H
 
+#include <frugal/arch.h>
 #include <frugal/base.h>
 #include <frugal/gguf.h>
 #include <frugal/types.h>
@@ -94,8 +95,7 @@ FR_API uint64_t fr_model_n_params(const fr_model *m);
  * token_embd when it is not also the output head (one row), and the
  * experts of a mixture (the n_expert_used of n_expert a token uses). */
 FR_API uint64_t fr_model_decode_bytes(const fr_model *m);
-/* Architectures this build supports, e.g. "llama, qwen2, qwen3". */
-FR_API const char *fr_model_supported_archs(void);
+
 
 typedef struct fr_context_params {
     uint32_t n_ctx;     /* per sequence; 0 = min(n_ctx_train, 4096) */

@@ -2,6 +2,7 @@
 // frugal's writer (so a writer bug cannot hide a reader bug).
 //   node gguf_fixtures.js lora OUT   a LoRA adapter as llama.cpp lays it out
 //   node gguf_fixtures.js iq OUT     a tensor of type iq2_xxs (unsupported)
+//   node gguf_fixtures.js mamba OUT  a model of an architecture frugal does not run
 'use strict';
 const fs = require('fs');
 
@@ -16,6 +17,7 @@ class W {
   header(nt, nkv) { this.push(Buffer.from('GGUF')); this.u32(3); this.u64(nt); this.u64(nkv); }
   kvStr(k, v) { this.str(k); this.u32(8); this.str(v); }
   kvF32(k, v) { this.str(k); this.u32(6); this.f32(v); }
+  kvU32(k, v) { this.str(k); this.u32(4); this.u32(v); }
   tensor(name, ne, type, off) {
     this.str(name); this.u32(ne.length); for (const d of ne) this.u64(d); this.u32(type); this.u64(off);
   }
@@ -44,8 +46,16 @@ if (kind === 'lora') {
   w.tensor('token_embd.weight', [256, 1], 16 /* iq2_xxs */, 0);
   w.pad(32);
   w.push(Buffer.alloc(66));
+} else if (kind === 'mamba') {
+  w.header(1, 3);
+  w.kvStr('general.architecture', 'mamba');
+  w.kvStr('general.name', 'not a transformer');
+  w.kvU32('mamba.block_count', 2);
+  w.tensor('token_embd.weight', [64, 8], 0 /* f32 */, 0);
+  w.pad(32);
+  w.push(Buffer.alloc(64 * 8 * 4));
 } else {
-  console.error('usage: gguf_fixtures.js lora|iq OUT');
+  console.error('usage: gguf_fixtures.js lora|iq|mamba OUT');
   process.exit(2);
 }
 fs.writeFileSync(out, w.buf());

@@ -110,6 +110,17 @@ expect_contains "$OUT" "kind           vocab"
 expect_contains "$OUT" "151936 tokens, 151387 merges"
 expect_contains "$OUT" "not applicable (vocab-only file"
 
+# --- an architecture frugal does not run: inspect names it and lists those it runs
+node "$HERE/gguf_fixtures.js" mamba "$TMP/mamba.gguf" || fail "cannot build the mamba fixture"
+run_ok "$FRUGAL" inspect "$TMP/mamba.gguf"
+expect_contains "$OUT" "architecture   mamba  (not supported: frugal runs llama, qwen2, qwen3, gemma3, phi3, qwen3moe, gpt-oss)"
+run_ok "$FRUGAL" inspect --json "$TMP/mamba.gguf"
+json_check "$OUT" 'd.architecture === "mamba" && d.architecture_supported === false && d.supported_architectures.split(", ").includes("gpt-oss")'
+run_ok "$FRUGAL" inspect --json "$S"
+json_check "$OUT" 'd.architecture_supported === true'
+run_status 1 "$FRUGAL" run -m "$TMP/mamba.gguf" -p hi
+expect_contains "$ERR" "architecture 'mamba' is not supported (supported: llama, qwen2"
+
 # --- a LoRA adapter (built byte by byte by gguf_fixtures.js)
 node "$HERE/gguf_fixtures.js" lora "$TMP/lora.gguf" || fail "cannot build the LoRA fixture"
 run_ok "$FRUGAL" inspect "$TMP/lora.gguf"

@@ -153,3 +153,5 @@ const char *fr_model_supported_archs(void)
 {
     return fr_arch_text + 2;
 }
+
+bool fr_model_arch_supported(const char *arch) { return arch && fr_arch_find(arch) != NULL; }
