@@ -116,7 +116,8 @@ int cmd_serve(int argc, char **argv)
                *cors = NULL, *meter_name = "auto", *db = NULL;
     long port = 8080, parallel = 4, max_queue = 64, max_messages = 4096, max_conn = 256,
          test_delay_ms = 0;
-    double timeout = 600, shutdown_timeout = 10, max_body_mib = 8;
+    double timeout = 600, shutdown_timeout = 10, max_body_mib = 8, price_kwh = 0;
+    bool no_web = false;
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(&mo),
         {"--host", NULL, CLI_STR, &host, "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 = all)", 0, 0, NULL},
@@ -133,6 +134,8 @@ int cmd_serve(int argc, char **argv)
         {"--max-messages", NULL, CLI_INT, &max_messages, "N", "messages per chat request (default 4096)", 1, 1 << 20, NULL},
         {"--max-connections", NULL, CLI_INT, &max_conn, "N", "concurrent connections (default 256)", 1, 65536, NULL},
         {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base for POST /v1/ask (from frugal index)", 0, 0, NULL},
+        {"--no-web", NULL, CLI_FLAG, &no_web, NULL, "no web page at / (the API only)", 0, 0, NULL},
+        {"--price-kwh", NULL, CLI_DOUBLE, &price_kwh, "USD", "electricity price the web page turns joules into dollars with (default 0.16)", 1e-6, 100, NULL},
         {"--energy-meter", NULL, CLI_CHOICE, &meter_name, NULL, "energy source for usage.energy_joules (default auto)", 0, 0, "auto|estimate|rapl|nvml|battery|none"},
         CLI_SAMPLING_OPTS(&so),
         {"--test-load-delay", NULL, CLI_INT, &test_delay_ms, "MS", "wait MS before loading (for tests of /health)", 0, 600000, NULL},
@@ -146,7 +149,9 @@ int cmd_serve(int argc, char **argv)
         "into one forward pass per step. Sampling options set the defaults for fields\n"
         "a request leaves out. With --db, POST /v1/ask answers from the knowledge base\n"
         "as `frugal ask --json` does; chat requests may send \"documents\" to ground the\n"
-        "answer on their own passages. SIGTERM or Ctrl-C stops gracefully.",
+        "answer on their own passages. A web page at / chats with the model and (with\n"
+        "--db) asks the knowledge base, showing citations and what each answer cost;\n"
+        "--no-web turns it off. SIGTERM or Ctrl-C stops gracefully.",
         opts, 0, 0};
     const char *pos[64];
     int npos;
@@ -202,6 +207,8 @@ int cmd_serve(int argc, char **argv)
     sp.fixed_seed = so.seed >= 0; /* else each request draws its own seed unless it sends one */
     sp.log = serve_log;
     sp.kb_path = db;
+    sp.no_web = no_web;
+    sp.price_kwh = price_kwh;
     fr_server *srv = NULL;
     fr_err e;
     if (fr_server_start(&sp, &srv, &e) != FR_OK) {
@@ -249,11 +256,11 @@ int cmd_serve(int argc, char **argv)
     }
     fprintf(stderr,
             "frugal serve: ready: model '%s', %ld slots x %u tokens of context, chat template %s, "
-            "energy %s%s%s\n",
+            "energy %s%s%s%s\n",
             sp.model_id, parallel, fr_context_n_ctx(L.ctx),
             L.tmpl ? fr_chat_template_name(L.tmpl) : "none",
             meter ? fr_meter_label(meter) : "not measured", db ? ", POST /v1/ask from " : "",
-            db ? db : "");
+            db ? db : "", no_web ? "" : "; web page at /");
     fflush(stderr);
 
     int sig = 0;

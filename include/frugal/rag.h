@@ -196,6 +196,12 @@ typedef struct fr_rag_sentence {
     char missing[64];   /* first missing fact or word ("" when none) */
     double lp_term;     /* exp(mean logprob) of uncopied tokens; 1 when none */
     double score;       /* combined, in [0, 1] */
+    /* The span of each passage it was scored against (its cited passages, in
+     * cites order; up to 8) that supports it best: bytes of that passage's
+     * text, the one sentence or two consecutive sentences holding the most of
+     * its found content-word weight (the checker's locality window). len 0:
+     * that passage holds none of its content words. */
+    uint32_t span_off[8], span_len[8];
 } fr_rag_sentence;
 
 /*

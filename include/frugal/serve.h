@@ -17,7 +17,9 @@
  * Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,
  * GET /health, GET /metrics (Prometheus text), POST /tokenize,
  * POST /detokenize, GET /props, and with a knowledge base (kb_path) POST
- * /v1/ask: the JSON of `frugal ask --json`. Chat requests may carry
+ * /v1/ask: the JSON of `frugal ask --json`. GET / is a web page (chat, and
+ * ask with citations and what each answer cost) that uses those endpoints
+ * with the same key rules; no_web turns it off. Chat requests may carry
  * "documents" to ground the answer on passages the client supplies (the
  * answer then comes with a "grounding" object; see src/serve/grounded.c). Requests and responses follow OpenAI's API
  * (errors as {"error": {"message", "type", "param", "code"}}); fields that
@@ -73,6 +75,10 @@ typedef struct fr_server_params {
                                  /v1/ask answers 404. Checked at start; then opened
                                  read-only per request, so re-indexing while serving is
                                  seen by the next request. Copied. */
+    bool no_web;              /* true: no web page at / (GET /, /web/...: 404) */
+    double price_kwh;         /* electricity, USD per kWh: GET /props reports it and the
+                                 web page turns energy_joules into dollars with it
+                                 (0: FR_DEFAULT_PRICE_KWH) */
 } fr_server_params;
 
 FR_API void fr_server_params_default(fr_server_params *p);

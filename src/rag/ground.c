@@ -197,9 +197,13 @@ typedef struct claim_term {
  * weight held by the best window. Also marks a number "anchored" when a
  * window holds it together with another word of the claim: "up to 80
  * sensors" is not supported by "-80 degrees" in an unrelated sentence.
+ * And records each passage's best window (for passage p < n_span) in
+ * span_off/span_len: the span a reader is shown as the one that supports
+ * the claim.
  */
 static double locality(const char *const *passages, const size_t *plens, size_t np,
-                       claim_term *ct, size_t nct, fr_token *tk)
+                       claim_term *ct, size_t nct, uint32_t *span_off, uint32_t *span_len,
+                       size_t n_span)
 {
     bool cur[FR_CLAIM_TERMS_MAX], prev[FR_CLAIM_TERMS_MAX];
     double best = 0;
@@ -212,9 +216,10 @@ static double locality(const char *const *passages, const size_t *plens, size_t 
         memset(cur, 0, nct * sizeof *cur);
         memset(prev, 0, nct * sizeof *prev);
         size_t pos = 0, last_end = 0, last_len = 0;
+        size_t cur_start = 0, prev_start = 0; /* first byte of each window sentence */
+        double pbest = 0;                     /* this passage's best window */
         bool last_upper = false;
         fr_token t;
-        (void)tk;
         for (;;) {
             bool more = fr_next_token(s, n, &pos, &t);
             bool boundary = !more;
@@ -235,6 +240,18 @@ static double locality(const char *const *passages, const size_t *plens, size_t 
                 }
                 best = wc > best ? wc : best;
                 best = wp > best ? wp : best;
+                /* the span: this passage's best window; the one sentence
+                 * when the previous one adds nothing */
+                double wb = wp > wc ? wp : wc;
+                if (wb > pbest && p < n_span) {
+                    pbest = wb;
+                    size_t a = wp > wc ? prev_start : cur_start, b = last_end;
+                    while (b < n && (s[b] == '.' || s[b] == '!' || s[b] == '?'))
+                        b++;
+                    span_off[p] = (uint32_t)(a > UINT32_MAX ? UINT32_MAX : a);
+                    span_len[p] = (uint32_t)(b - a > UINT32_MAX ? UINT32_MAX : b - a);
+                }
+                prev_start = cur_start;
                 bool words = false;
                 for (size_t i = 0; i < nct && !words; i++)
                     words = !ct[i].num && (cur[i] || prev[i]);
@@ -246,6 +263,8 @@ static double locality(const char *const *passages, const size_t *plens, size_t 
             }
             if (!more)
                 break;
+            if (boundary || last_end == 0)
+                cur_start = t.off;
             last_end = t.off + t.len;
             last_len = t.len;
             last_upper = (t.flags & FR_TF_UPPER) != 0;
@@ -389,8 +408,11 @@ void fr_rag_score_sentence(const char *s, size_t n, const char *const *passages,
     out->support = w_all > 0 ? w_found / w_all : 1.0;
     double loc_exp = o && o->locality != 0 ? o->locality : 0.5;
     double ratio = 1.0;
-    if (loc_exp > 0 && w_found > 0 && nct > 1) {
-        ratio = locality(passages, plens, n_passages, ct, nct, tk) / w_found;
+    if (nct > 0) {
+        double held = locality(passages, plens, n_passages, ct, nct, out->span_off,
+                               out->span_len, sizeof out->span_off / sizeof out->span_off[0]);
+        if (loc_exp > 0 && w_found > 0 && nct > 1)
+            ratio = held / w_found;
         /* Numbers not anchored (ct[i].anchored false) are NOT failed here:
          * on WiCE that cost 0.03 AUROC (claims cite years and counts from
          * a different evidence sentence than their words); kept as data

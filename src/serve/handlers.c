@@ -88,6 +88,10 @@ static enum MHD_Result handle_props(srv_conn *c, srv_sched *sched)
     if (!o)
         return MHD_NO;
     json_object_set_new(o, "energy_source", json_string(st.energy_source ? st.energy_source : "none"));
+    /* what the web page needs to know: /v1/ask is on, and the price it
+     * turns joules into dollars with */
+    json_object_set_new(o, "ask", json_boolean(s->kb_path != NULL));
+    json_object_set_new(o, "price_kwh", json_real(s->price_kwh));
     json_object_set_new(o, "default_generation_settings",
                         json_pack("{s:f, s:i, s:f, s:f, s:f, s:f, s:f, s:i}",
                                   "temperature", (double)d->temperature, "top_k", (int)d->top_k,
@@ -398,6 +402,7 @@ enum MHD_Result srv_handle(srv_conn *c)
     case SRV_R_MODELS:
     case SRV_R_MODEL: return handle_models(c);
     case SRV_R_METRICS: return handle_metrics(c, ready ? sched : NULL);
+    case SRV_R_WEB: return srv_handle_web(c);
     default: break;
     }
     srv_error e = {0};

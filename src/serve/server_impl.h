@@ -25,6 +25,8 @@
 struct fr_server {
     char *host, *model_id, *cors;
     char *kb_path;          /* NULL: no /v1/ask */
+    bool web;               /* the page at / (web.c); false with --no-web */
+    double price_kwh;       /* USD per kWh, for the page's cost figures (/props) */
     bool has_key;
     uint8_t key_digest[32]; /* SHA-256 of the key; the key itself is not kept */
     uint32_t max_queue, max_messages, max_connections, n_batch;
@@ -65,7 +67,8 @@ typedef enum srv_route {
     SRV_R_TOKENIZE,
     SRV_R_DETOKENIZE,
     SRV_R_PROPS,
-    SRV_R_ASK
+    SRV_R_ASK,
+    SRV_R_WEB /* the page: /, /index.html, /web/FILE (web.c) */
 } srv_route;
 
 typedef struct srv_conn {
@@ -105,6 +108,8 @@ enum MHD_Result srv_reply_json(srv_conn *c, int status, json_t *body /* stolen *
 enum MHD_Result srv_reply_error(srv_conn *c, const srv_error *e);
 enum MHD_Result srv_reply_text(srv_conn *c, int status, const char *content_type, char *text /* stolen */, size_t len);
 enum MHD_Result srv_reply_sse(srv_conn *c);
+/* Queues a response the caller built (adds the common headers; destroys r). */
+enum MHD_Result srv_reply_response(srv_conn *c, int status, struct MHD_Response *r);
 /* True when the client has closed its end. */
 bool srv_client_gone(srv_conn *c);
 /* A new response id ("chatcmpl-..." / "cmpl-...") into c->id. */
@@ -123,6 +128,8 @@ ssize_t srv_sse_read(void *cls, uint64_t pos, char *buf, size_t max);
  * checked. */
 enum MHD_Result srv_handle_ask(srv_conn *c, srv_sched *sched);
 enum MHD_Result srv_handle_grounded_chat(srv_conn *c, srv_sched *sched);
+/* GET of the web page's files (web.c). */
+enum MHD_Result srv_handle_web(srv_conn *c);
 /* Releases a request's generation state (cancels a running job). */
 void srv_conn_release(srv_conn *c);
 
