@@ -355,6 +355,7 @@
     }
     state.ctrl = null;
     $('chat-stop').disabled = true;
+    const stick = nearBottom();
     out.m.classList.remove('streaming');
     if (failed) {
       out.m.classList.add('error');
@@ -364,6 +365,7 @@
       state.chat.push({role: 'assistant', content: text2});
       chatStats(out.stats, s);
     }
+    if (stick) log.scrollTop = log.scrollHeight;
     setReady(state.ready);
     if (state.ready) $('chat-input').focus();
   }
@@ -404,6 +406,13 @@
     return i >= 0 ? path.slice(i + 1) : path;
   }
 
+  /* "[2] Catalog › Aurora X2": the document's title and the passage's own heading. */
+  function passageName(p) {
+    const name = p.title || baseName(p.path);
+    const last = p.heading ? String(p.heading).split(' > ').pop() : '';
+    return '[' + p.n + '] ' + name + (last && last !== name ? ' › ' + last : '');
+  }
+
   /* The passage, with its span (bytes of its UTF-8 text) in a <mark>. */
   function passageBody(text, span) {
     const div = $('passage-text');
@@ -419,21 +428,21 @@
     return mark;
   }
 
-  function openPassage(p, span, marker) {
+  /* cited: opened from a citation marker (span is then the sentence's). */
+  function openPassage(p, span, marker, cited) {
     if (state.lastMarker) state.lastMarker.classList.remove('active');
     state.lastMarker = marker || null;
     if (marker) marker.classList.add('active');
     const panel = $('passage');
-    $('passage-title').textContent = '[' + p.n + '] ' + (p.title || baseName(p.path));
+    $('passage-title').textContent = passageName(p);
     const meta = $('passage-meta');
     meta.replaceChildren();
     const row = (k, v) => meta.append(h('dt', {text: k}), h('dd', {text: v}));
     row('Document', p.path);
-    if (p.heading) row('Section', p.heading);
     if (p.page > 0) row('Page', String(p.page));
     row('Bytes', p.byte_off + '–' + (p.byte_off + p.byte_len) + ' (' + p.byte_len + ' bytes)');
     const mark = passageBody(p.text || p.snippet || '', span);
-    if (marker) {
+    if (cited) {
       row('Highlighted', mark ? 'the part of this passage that supports the sentence'
                               : 'nothing: the passage holds none of the sentence\'s words');
     }
@@ -471,7 +480,7 @@
       const b = h('button', {type: 'button', className: 'cite', dataset: {testid: 'citation', n: String(n)},
                              'aria-label': 'Source ' + n + (p ? ': ' + baseName(p.path) : ''),
                              text: String(n)});
-      if (p) b.addEventListener('click', () => openPassage(p, cite && cite.span, b));
+      if (p) b.addEventListener('click', () => openPassage(p, cite && cite.span, b, true));
       else b.disabled = true;
       body.append(b);
     }
@@ -511,8 +520,8 @@
     const passages = j.passages || [];
     const list = () => h('ol', {className: 'closest'}, ...passages.map((p) =>
       h('li', {}, h('button', {type: 'button', className: 'passage-link',
-                               on: {click: (ev) => openPassage(p, null, ev.currentTarget)}},
-                    h('span', {className: 'ref', text: '[' + p.n + '] ' + (p.title || baseName(p.path))}),
+                               on: {click: (ev) => openPassage(p, null, ev.currentTarget, false)}},
+                    h('span', {className: 'ref', text: passageName(p)}),
                     h('span', {className: 'snip', text: p.snippet || ''})))));
     if (!j.abstained) {
       const para = h('p', {className: 'sentences'});
@@ -537,7 +546,7 @@
     const e = j.energy || {};
     const tokens = u.completion_tokens || 0;
     st.append(h('span', {text: [tokens ? tokens + ' tokens generated' : 'no tokens generated',
-                                (u.prompt_tokens || 0) + ' prompt tokens',
+                                u.prompt_tokens ? u.prompt_tokens + ' prompt tokens' : null,
                                 'retrieval ' + fmtSeconds(e.retrieve_seconds),
                                 tokens ? 'generation ' + fmtSeconds(e.generate_seconds) : null]
                                 .filter(Boolean).join(' · ')}),
