@@ -20,6 +20,7 @@ PKGS=(
   poppler-utils                     # pdftotext for frugal index
   nodejs npm                        # the real OpenAI client in server tests
   curl                              # HTTP tests
+  chromium                          # the web page's browser test (playwright-core drives it)
 )
 
 if [ "${FRUGAL_NO_DEPS:-0}" = 1 ]; then exit 0; fi
