@@ -359,8 +359,10 @@ FR_API fr_status fr_rag_ask(fr_kb *kb, const char *question, const fr_rag_ask_op
                             fr_rag_result **out, fr_err *err);
 FR_API void fr_rag_result_free(fr_rag_result *r);
 
-/* The JSON document of `frugal ask --json` and POST /v1/ask. Owned by
- * caller: free(). NULL on out of memory. */
+/* The JSON document of `frugal ask --json` and POST /v1/ask: passages with
+ * their text, and each sentence's citations with "span" ({"off", "len"}:
+ * bytes of that passage's text that support it, or null). Owned by caller:
+ * free(). NULL on out of memory. */
 FR_API char *fr_rag_result_json(const fr_rag_result *r, const char *question);
 
 #ifdef __cplusplus
