@@ -47,7 +47,8 @@ enum MHD_Result srv_handle_web(srv_conn *c)
     }
     const char *inm =
         MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    bool fresh = inm && strstr(inm, a->etag) != NULL;
+    /* the client's copy is this one: its ETag in the list, or "*" */
+    bool fresh = inm && (strstr(inm, a->etag) != NULL || strcmp(inm, "*") == 0);
     struct MHD_Response *r = MHD_create_response_from_buffer(
         fresh ? 0 : a->len, fresh ? NULL : (void *)a->data, MHD_RESPMEM_PERSISTENT);
     if (!r)

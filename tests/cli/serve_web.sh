@@ -58,6 +58,8 @@ done <<EOF
 /web/app.css app.css text/css; charset=utf-8
 /web/favicon.svg favicon.svg image/svg+xml
 EOF
+expect_status 304 GET /web/app.js -H 'If-None-Match: *'
+expect_status 200 GET /web/app.js -H 'If-None-Match: "0123"'
 # HEAD: the headers and the length, no body
 CODE=$(curl -s -I -o "$TMP/head" -w '%{http_code}' "$BASE/")
 [ "$CODE" = 200 ] || fail "HEAD /: $CODE"
