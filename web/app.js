@@ -428,7 +428,9 @@
     return mark;
   }
 
-  /* cited: opened from a citation marker (span is then the sentence's). */
+  /* cited: opened from a citation marker (span is then the sentence's: the
+   * best evidence window in this passage of its sub-claims, or null when
+   * none of them has its best evidence here; see fr_rag_sentence_span). */
   function openPassage(p, span, marker, cited) {
     if (state.lastMarker) state.lastMarker.classList.remove('active');
     state.lastMarker = marker || null;
@@ -444,7 +446,7 @@
     const mark = passageBody(p.text || p.snippet || '', span);
     if (cited) {
       row('Highlighted', mark ? 'the part of this passage that supports the sentence'
-                              : 'nothing: the passage holds none of the sentence\'s words');
+                              : 'nothing: no part of the sentence has its best evidence here');
     }
     panel.hidden = false;
     panel.focus({preventScroll: true});

@@ -93,7 +93,12 @@ function answeredResponse(real) {
     sentences: [{text, score: 0.91, support: 0.91, facts: 2, facts_missing: 0, missing: null,
                  token_prob: 0.93,
                  citations: [{n: p.n, path: p.path, page: p.page, byte_off: p.byte_off,
-                              byte_len: p.byte_len, span}]}],
+                              byte_len: p.byte_len, span}],
+                 // the citation's span is its sub-claim's evidence window
+                 subclaims: [{text: 'The Aurora X2 costs $149.00', kind: 'main', verdict: 'supported',
+                              score: 0.91, support: 1, facts: 2, facts_missing: 0, missing: null,
+                              evidence: {passage: p.n, offset: span.off, length: span.len, text: want,
+                                         truncated: false}}]}],
     gate: retrieved.gate, passages,
     energy: {tokens: 12, generate_seconds: 0.41, joules: 1.75, retrieve_seconds: 0.004},
     id: 'ask-test', model: real.model,
