@@ -220,6 +220,18 @@ static void clear_bar(tune_run *r)
     }
 }
 
+/* One JSON progress line on stderr in one write (stderr is unbuffered and
+ * mpirun forwards what each write holds), then frees j. */
+static void json_line(json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (text) {
+        fprintf(stderr, "%s\n", text);
+        free(text);
+    }
+    json_decref(j);
+}
+
 static void draw(tune_run *r, const fr_tune_step_info *in, bool force)
 {
     double now = fr_now_s(), el = now - r->t0;
@@ -241,9 +253,7 @@ static void draw(tune_run *r, const fr_tune_step_info *in, bool force)
         if (j) {
             json_object_set_new(j, "ranks", json_integer(r->ranks));
             json_object_set_new(j, "global_batch", json_integer((json_int_t)gbatch));
-            json_dumpf(j, stderr, JSON_COMPACT | JSON_REAL_PRECISION(6));
-            fputc('\n', stderr);
-            json_decref(j);
+            json_line(j);
         }
         return;
     }
@@ -291,11 +301,8 @@ static void report_eval(tune_run *r, uint64_t step, double loss)
     if (r->json) {
         json_t *j = json_pack("{s:s,s:I,s:f,s:f}", "event", "eval", "step", (json_int_t)step,
                               "val_loss", loss, "val_ppl", exp(loss));
-        if (j) {
-            json_dumpf(j, stderr, JSON_COMPACT | JSON_REAL_PRECISION(6));
-            fputc('\n', stderr);
-            json_decref(j);
-        }
+        if (j)
+            json_line(j);
         return;
     }
     if (r->quiet)
