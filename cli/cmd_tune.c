@@ -694,16 +694,15 @@ int cmd_tune(int argc, char **argv)
     }
     st = fr_tuner_create(model, &p, &t, &e);
 set_up_done:
-    if (st) /* each rank names its own failure */
-        rc = cli_fail(&e);
-    if (ranks > 1) {
-        fr_err ae;
-        fr_err_clear(&ae);
-        fr_status all = fr_tune_comm_agree(comm, st, &ae);
+    if (ranks > 1 && !dump) { /* (with --dump-masks the other ranks have left) */
+        /* the lowest failing rank's error, "rank R: ..." when not rank 0's,
+         * printed once, by rank 0 (usually every rank fails the same way) */
+        st = fr_tune_comm_agree(comm, st, &e);
         agreed = true;
-        if (all && !st) /* another rank failed and said why */
-            rc = all == FR_E_INVALID ? FR_EXIT_USAGE : FR_EXIT_RUNTIME;
-        st = all;
+        if (st)
+            rc = tune_fail(lead, &e);
+    } else if (st) {
+        rc = cli_fail(&e);
     }
     if (st)
         goto out;
@@ -879,7 +878,7 @@ restore:
 out:
     /* a failure only some ranks met, with the others possibly waiting in a
      * collective call: end them all */
-    if (rc != FR_EXIT_OK && ranks > 1 && !agreed)
+    if (rc != FR_EXIT_OK && ranks > 1 && !agreed && !dump)
         fr_tune_comm_abort(comm, rc);
     fr_tuner_free(t);
     fr_dataset_free(train);

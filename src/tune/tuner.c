@@ -258,8 +258,9 @@ fr_status fr_tuner_set_comm(fr_tuner *t, fr_tune_comm *c, fr_err *err)
     uint64_t h = fr_run_hash(t);
     if (!fr_comm_same(c, &h, sizeof h))
         return fr_err_set(err, FR_E_INVALID,
-                          "the ranks have different base models or training settings: every "
-                          "rank needs the same -m file and options");
+                          "the ranks have different base models, data sizes or training "
+                          "settings: every rank needs the same model and data files and the "
+                          "same options");
     t->comm = c;
     return FR_OK;
 }
