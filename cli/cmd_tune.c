@@ -4,10 +4,16 @@
  * The command: loads the model and the data, prints what it will train on
  * and how much memory that takes (refusing above --mem-limit), then runs the
  * steps with a progress display, periodic validation and checkpoints, and
- * writes the adapter in llama.cpp's format. Ctrl-C / SIGTERM / SIGUSR1 finish nothing
- * half-way: the step in flight is dropped, a checkpoint of the last
- * completed step is written, and the command says how to resume. A NaN/Inf
- * loss stops the run and names the last good checkpoint.
+ * writes the adapter in llama.cpp's format. Ctrl-C / SIGTERM / SIGUSR1
+ * finish nothing half-way: the step in flight is dropped, a checkpoint of
+ * the last completed step is written, and the command says how to resume.
+ * A NaN/Inf loss stops the run and names the last good checkpoint.
+ *
+ * Under mpirun (data parallel, see tune.h): every rank loads the model and
+ * the data; set-up failures are agreed on once before the first collective
+ * call (a failure outside the agreed points ends the job with MPI_Abort);
+ * from then on every library call returns the same status on every rank,
+ * and only rank 0 prints and writes files.
  *
  * Progress (stderr): a bar redrawn in place on a terminal; plain lines
  * (every ~5% of the run or 10 s, and at every evaluation) otherwise;

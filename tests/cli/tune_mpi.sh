@@ -14,14 +14,11 @@ set -u
 need_shared models/stories260K.gguf
 M=$SHARED/models/stories260K.gguf
 
-cat > "$TMP/story.txt" <<'TXT'
-Once upon a time, there was a little dog named Max. Max liked to run in the garden. One day, Max saw
-a big red ball under the tree. He ran to the ball and played with it all day. His friend, a small cat
-named Tom, came to play too. They were very happy together. The sun was warm and the grass was green.
-Tom and Max ran and jumped until the sun went down. Then they went home and slept. The next day, they
-played again, and every day after that. They were best friends forever.
-TXT
-for i in 1 2 3; do cat "$TMP/story.txt"; done > "$TMP/train.txt"
+# training text: the stories llama2.c generated with this model (its reference outputs)
+need_shared models/stories260K.reference.txt
+sed -n '/^--- BEGIN STDOUT ---$/,/^--- END STDOUT ---$/p' "$SHARED/models/stories260K.reference.txt" |
+  grep -v '^--- ' > "$TMP/train.txt"
+[ "$(wc -c < "$TMP/train.txt")" -gt 1000 ] || { echo "FAIL: too little text in the reference file" >&2; exit 1; }
 COMMON=(-m "$M" -d "$TMP/train.txt" --ctx 32 --rank 4 --lr 5e-3 -t 1 --seed 5 --val-split 0.2
         --eval-every 0 --steps 6 --json)
 
