@@ -81,6 +81,7 @@ static long launch_size(const char **var)
     return 0;
 }
 
+#ifdef FR_HAVE_MPI
 static int local_size(void)
 {
     long n = env_count("OMPI_COMM_WORLD_LOCAL_SIZE");
@@ -88,6 +89,7 @@ static int local_size(void)
         n = env_count("MPI_LOCALNRANKS");
     return n > 0 ? (int)n : 1;
 }
+#endif
 
 const char *fr_tune_mpi_library(void)
 {
