@@ -18,16 +18,16 @@ CONF_SRC=${FR_SRC:-$(dirname "$0")/../..}/docs/nginx-replicas.conf
 M=$SHARED/models/stories260K.gguf
 
 # expected greedy outputs from `frugal run`
-run_ok "$FRUGAL" run -m "$M" -p "Once upon a time" -n 40 --temp 0 --json -t 1
+run_ok "$FRUGAL" run -m "$M" -p "Once upon a time" -n 24 --temp 0 --json -t 1
 printf '%s' "$OUT" > "$TMP/c.json"
-run_ok "$FRUGAL" run -m "$M" -p "Tell me a story." -n 30 --temp 0 --json --chat -t 1
+run_ok "$FRUGAL" run -m "$M" -p "Tell me a story." -n 16 --temp 0 --json --chat -t 1
 printf '%s' "$OUT" > "$TMP/h.json"
 node -e '
   const fs = require("fs");
   const c = JSON.parse(fs.readFileSync(process.argv[1])), h = JSON.parse(fs.readFileSync(process.argv[2]));
   fs.writeFileSync(process.argv[3], JSON.stringify({
-    completion: {prompt: "Once upon a time", n: 40, text: c.text},
-    chat: {prompt: "Tell me a story.", n: 30, text: h.text}}));
+    completion: {prompt: "Once upon a time", n: 24, text: c.text},
+    chat: {prompt: "Tell me a story.", n: 16, text: h.text}}));
 ' "$TMP/c.json" "$TMP/h.json" "$TMP/expect.json"
 
 # two replicas (serve_start keeps one SPID: remember both)
@@ -108,7 +108,7 @@ expect_contains "$(cat "$A_LOG")" "draining for 1.5 s"
 a_n=$(grep -c 'POST /v1/[a-z/]* 200' "$A_LOG")
 b_n=$(grep -c 'POST /v1/[a-z/]* 200' "$B_LOG")
 [ "$a_n" -ge 1 ] && [ "$b_n" -ge 1 ] || fail "requests were not spread: A served $a_n, B served $b_n"
-[ $((a_n + b_n)) -eq 24 ] || fail "24 requests sent, the replicas logged $((a_n + b_n)) (A $a_n, B $b_n)"
+[ $((a_n + b_n)) -eq 18 ] || fail "18 requests sent, the replicas logged $((a_n + b_n)) (A $a_n, B $b_n)"
 grep -q 'connect() failed (111: Connection refused) while connecting to upstream' "$NG/logs/error.log" ||
   fail "nginx never met the stopped replica (no retry exercised): $(tail -5 "$NG/logs/error.log")"
 grep -q ' 50[0-9] ' "$NG/logs/access.log" && fail "nginx answered a 5xx: $(grep ' 50[0-9] ' "$NG/logs/access.log" | head -3)"
