@@ -3,7 +3,7 @@
 # never fail on a number; they fail only when a program cannot run.
 #
 #   BENCH_QUICK=1 make bench     fewer repetitions, qwen2.5-0.5b shapes only
-#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag serve tune mpi)
+#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag verifier verifier-cv serve tune mpi)
 #
 # The speed section measures random-weight models with the exact shapes of
 # Llama-3.2-1B and Qwen2.5-0.5B (generated once into ~/.cache/frugal/synthetic)
@@ -139,6 +139,8 @@ SERVE_TOKENS=32; [ "${BENCH_QUICK:-0}" = 1 ] && SERVE_TOKENS=16
 run_section serve "Server: aggregate decode tok/s at 1, 2, 4, 8 parallel streams (continuous batching)" "$BUILD/bench_serve" --type q8_0 --streams 1,2,4,8 --tokens "$SERVE_TOKENS"
 run_section tune "LoRA fine-tuning (stories260K on PubMedQA abstracts; qwen2.5-0.5b Q4_0 shape)" env FR_SHARED="$SHARED" "$BUILD/bench_tune" --shared "$SHARED" $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 run_section rag "Grounding: checker quality, retrieval, abstention" "$BUILD/bench_rag" --data "$SHARED/data"
+run_section verifier "Groundedness verdict: time per claim (one core)" "$BUILD/bench_verifier" --data "$SHARED/data" --reps "$([ "${BENCH_QUICK:-0}" = 1 ] && echo 20 || echo 200)"
+run_section verifier-cv "Groundedness verdict: 5-fold cross-validation (make train-verifier, nothing written)" "$BUILD/train_verifier" --data "$SHARED/data" --report-only
 
 # Data-parallel tuning: one global batch of 2 samples per step, as 1 rank x 2
 # threads and as 2 ranks x 1 thread (mpirun), on the Qwen2.5-0.5B-shaped Q4_0
