@@ -4,13 +4,15 @@
  * Order: parse options, block SIGINT/SIGTERM (every thread inherits the
  * mask, so only sigwait below sees them), start listening (/health says
  * "loading"), load the model, its template and an n_seq = --parallel
- * context, hand them to the server, wait for a signal, shut down
- * gracefully. The access log and notes go to stderr; the API key never
+ * context, hand them to the server, wait for a signal, optionally drain
+ * (--drain-delay: /health says 503 while requests are still served, so a
+ * load balancer takes this replica out first), shut down gracefully. The access log and notes go to stderr; the API key never
  * does (prefer --api-key-file or FRUGAL_API_KEY: a key on the command line
  * is visible to other users in `ps`).
  */
 #include "llm.h"
 
+#include "base/clock.h"
 #include "base/file.h"
 
 #include <frugal/energy.h>
@@ -116,7 +118,8 @@ int cmd_serve(int argc, char **argv)
                *cors = NULL, *meter_name = "auto", *db = NULL;
     long port = 8080, parallel = 4, max_queue = 64, max_messages = 4096, max_conn = 256,
          test_delay_ms = 0;
-    double timeout = 600, shutdown_timeout = 10, max_body_mib = 8, price_kwh = 0;
+    double timeout = 600, shutdown_timeout = 10, max_body_mib = 8, price_kwh = 0,
+           drain_delay = 0;
     bool no_web = false;
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(&mo),
@@ -130,6 +133,7 @@ int cmd_serve(int argc, char **argv)
         {"--max-queue", NULL, CLI_INT, &max_queue, "N", "requests waiting for a slot before 503 (default 64)", 1, 1000000, NULL},
         {"--timeout", NULL, CLI_DOUBLE, &timeout, "S", "close idle connections and drop queued requests after S s (default 600)", 1, 86400, NULL},
         {"--shutdown-timeout", NULL, CLI_DOUBLE, &shutdown_timeout, "S", "on SIGTERM, let running requests finish for S s (default 10)", 0, 3600, NULL},
+        {"--drain-delay", NULL, CLI_DOUBLE, &drain_delay, "S", "on SIGTERM, first answer /health with 503 \"draining\" for S s while still serving, so a load balancer takes this replica out (default 0; a second signal ends it)", 0, 3600, NULL},
         {"--max-body", NULL, CLI_DOUBLE, &max_body_mib, "MIB", "largest request body in MiB (default 8)", 0.001, 1024, NULL},
         {"--max-messages", NULL, CLI_INT, &max_messages, "N", "messages per chat request (default 4096)", 1, 1 << 20, NULL},
         {"--max-connections", NULL, CLI_INT, &max_conn, "N", "concurrent connections (default 256)", 1, 65536, NULL},
@@ -265,6 +269,22 @@ int cmd_serve(int argc, char **argv)
 
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {
+    }
+    if (drain_delay > 0) {
+        fprintf(stderr, "frugal serve: %s: draining for %.3g s (/health says 503; requests are "
+                        "still served; a second signal stops now)\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", drain_delay);
+        fflush(stderr);
+        fr_server_drain(srv);
+        double end = fr_now_s() + drain_delay;
+        for (double left; (left = end - fr_now_s()) > 0;) {
+            struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+            int got = sigtimedwait(&sigs, NULL, &ts);
+            if (got == SIGINT || got == SIGTERM) {
+                sig = got;
+                break;
+            }
+        }
     }
     fprintf(stderr, "frugal serve: %s: shutting down (running requests get up to %.0f s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", shutdown_timeout);

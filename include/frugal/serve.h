@@ -8,6 +8,8 @@
  *     ... load the model, tokenizer, template and an n_seq = N context ...
  *     fr_server_set_model(s, &model, &err); // the scheduler starts; /health 200
  *     ... wait for SIGTERM ...
+ *     fr_server_drain(s);                   // optional: /health 503 "draining", still serving
+ *     ... wait for the load balancer to notice ...
  *     fr_server_shutdown(s, 10.0);          // stop accepting, finish or cancel in flight
  *     fr_server_free(s);
  *
@@ -108,6 +110,13 @@ typedef struct fr_server_model {
 } fr_server_model;
 
 FR_API fr_status fr_server_set_model(fr_server *s, const fr_server_model *m, fr_err *err);
+
+/* Readiness off: from now on /health answers 503 "draining" while every
+ * other endpoint works as before, so that a load balancer polling /health
+ * stops sending new requests before fr_server_shutdown closes the
+ * listening socket (frugal serve --drain-delay S waits S seconds between
+ * the two). Idempotent; NULL is a no-op. */
+FR_API void fr_server_drain(fr_server *s);
 
 /* Graceful stop: the listening socket closes, /health says 503, queued
  * requests get 503; requests already generating may finish for up to

@@ -43,11 +43,21 @@ static enum MHD_Result handle_models(srv_conn *c)
     return srv_reply_json(c, 200, json_pack("{s:s, s:[o]}", "object", "list", "data", model_object(s)));
 }
 
+/* Readiness, for load balancers and orchestrators: 200 only while new
+ * requests are welcome. 503 "loading" before the model is in, "draining"
+ * after fr_server_drain (requests are still served, so a balancer that
+ * polls /health takes the replica out before its listener closes), and
+ * "shutting_down" once it stops accepting. */
 static enum MHD_Result handle_health(srv_conn *c, bool ready, bool shutting)
 {
     srv_error e = {0};
     if (shutting) {
         srv_fail(&e, 503, "server_error", "shutting_down", NULL, "the server is shutting down");
+        return srv_reply_error(c, &e);
+    }
+    if (srv_server_draining(c->srv)) {
+        srv_fail(&e, 503, "server_error", "draining", NULL,
+                 "the server is draining: it finishes what it has and stops soon");
         return srv_reply_error(c, &e);
     }
     if (!ready) {

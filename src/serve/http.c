@@ -700,3 +700,23 @@ bool srv_server_state(fr_server *s, srv_sched **sched, bool *shutting)
 {
     return server_ready(s, sched, shutting);
 }
+
+bool srv_server_draining(fr_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool d = s->draining;
+    pthread_mutex_unlock(&s->mu);
+    return d;
+}
+
+void fr_server_drain(fr_server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    bool first = !s->draining;
+    s->draining = true;
+    pthread_mutex_unlock(&s->mu);
+    if (first)
+        srv_log(s, "draining: /health answers 503 \"draining\"; requests are still served");
+}

@@ -2,7 +2,7 @@
  * server_impl.h - what http.c (libmicrohttpd plumbing, lifecycle) and
  * handlers.c (the endpoints) share: the server and the per-request state.
  *
- * State guarded by fr_server.mu: ready, shutting_down, sched. The model
+ * State guarded by fr_server.mu: ready, shutting_down, draining, sched. The model
  * fields are written once by fr_server_set_model before `ready` is set
  * under the mutex and only read afterwards, so a request that saw ready
  * reads them without the lock.
@@ -46,6 +46,7 @@ struct fr_server {
     pthread_mutex_t mu;
     pthread_cond_t idle_cv; /* signalled when inflight drops to 0 */
     bool ready, shutting_down, stopped;
+    bool draining;          /* fr_server_drain: /health says 503, the rest is served */
     srv_sched *sched;
     uint32_t inflight;      /* requests holding a job, until their last byte is sent */
 
@@ -118,6 +119,8 @@ void srv_log(fr_server *s, const char *fmt, ...) __attribute__((format(printf, 2
 
 /* ready, the scheduler and whether a shutdown began, read under the mutex. */
 bool srv_server_state(fr_server *s, srv_sched **sched, bool *shutting);
+/* fr_server_drain was called (read under the mutex). */
+bool srv_server_draining(fr_server *s);
 
 /* The endpoint (handlers.c); called once the whole body is in. */
 enum MHD_Result srv_handle(srv_conn *c);
