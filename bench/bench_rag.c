@@ -349,7 +349,7 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
     json_t *rec;
     size_t i = 0;
     double t0 = fr_now_s();
-    fr_kb_exec(kb, "BEGIN", NULL);
+    fr_kb_tx_run(kb, FR_KB_TX_BEGIN, NULL);
     json_object_foreach(root, key, rec)
     {
         json_t *ctx = json_object_get(rec, "CONTEXTS"), *c;
@@ -370,7 +370,7 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
         i++;
         fr_buf_free(&b);
     }
-    fr_kb_exec(kb, "COMMIT", NULL);
+    fr_kb_tx_run(kb, FR_KB_TX_COMMIT, NULL);
     double t_index = fr_now_s() - t0;
     fr_kb_stats st;
     fr_kb_stats_get(kb, &st, &err);
@@ -414,11 +414,11 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
            gate_min, rare, (double)pass / nq, 1 - (double)pass / nq);
     size_t abstain = 0;
     t0 = fr_now_s();
-    fr_kb_exec(kb, "BEGIN", NULL);
+    fr_kb_tx_run(kb, FR_KB_TX_BEGIN, NULL);
     for (i = 0; i < nq; i++) {
-        if (fr_kb_savepoint(kb, &err) || fr_kb_remove(kb, names[i], &err)) {
+        if (fr_kb_tx_run(kb, FR_KB_TX_SAVEPOINT, &err) || fr_kb_remove(kb, names[i], &err)) {
             printf("  remove: %s\n", err.msg);
-            fr_kb_rollback(kb, NULL);
+            fr_kb_tx_run(kb, FR_KB_TX_ROLLBACK_TO, NULL);
             continue;
         }
         fr_kb_hits *h = NULL;
@@ -428,12 +428,12 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
             sh_out[i] = h->missing_share;
             fr_kb_hits_free(h);
         }
-        fr_kb_rollback(kb, NULL);
+        fr_kb_tx_run(kb, FR_KB_TX_ROLLBACK_TO, NULL);
     }
     printf("  abstention with the own abstract removed: %.3f of questions abstain at the gate "
            "(%.1f s)\n",
            (double)abstain / nq, fr_now_s() - t0);
-    fr_kb_exec(kb, "ROLLBACK", NULL);
+    fr_kb_tx_run(kb, FR_KB_TX_ROLLBACK, NULL);
     printf("  gate operating points (pass rate with the own abstract / abstain rate without it):\n");
     static const double gates[] = {0.3, 0.4, 0.5, 0.6, 0.7}, rares[] = {0.25, 0.35, 0.5, 1.01};
     for (size_t a = 0; a < sizeof gates / sizeof *gates; a++) {
