@@ -1,7 +1,8 @@
 /*
  * bench_rag.c - grounding quality and retrieval figures on ../shared/data.
  *
- *   bench_rag [--data DIR] [halueval] [wice] [pubmedqa]   (default: all three)
+ *   bench_rag [--data DIR] [--pg postgresql://...] [halueval] [wice] [pubmedqa]
+ *             (default: all three)
  *
  * halueval  checker on HaluEval QA: knowledge vs right (supported) and
  *           hallucinated (unsupported) answer.
@@ -18,7 +19,9 @@
  *           questions: recall@1/5/10 of its own abstract, queries/s, and the
  *           gate's pass rate; then, with the question's own abstract removed
  *           (a savepoint, rolled back after each question), the share of
- *           questions where the gate abstains.
+ *           questions where the gate abstains. With --pg URI it runs again
+ *           on a PostgreSQL knowledge base (all in one transaction, rolled
+ *           back) and prints the recall differences.
  *
  * Never fails on a number; prints "skipped" and exits 0 when data is
  * missing. BENCH_SWEEP=1 adds balanced accuracy per threshold; BENCH_DUMP=1
@@ -321,28 +324,48 @@ static int bench_wice(const char *dir, const cfg *c)
     return 0;
 }
 
-static int bench_pubmedqa(const char *dir, double gate_min, double rare)
+typedef struct recall {
+    bool ok;
+    double r1, r5, r10, qps;
+} recall;
+
+/* pg: a postgresql:// URI to measure instead of a temporary SQLite file;
+ * everything is written in one transaction that is rolled back at the end,
+ * so the database is left as it was (but for frugal's empty schema). */
+static recall bench_pubmedqa(const char *dir, double gate_min, double rare, const char *pg)
 {
+    recall res = {false, 0, 0, 0, 0};
     char path[8192];
     snprintf(path, sizeof path, "%s/pubmedqa_ori_pqal.json", dir);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root) {
         printf("pubmedqa: skipped (%s: %s)\n", path, je.text);
-        return 0;
+        return res;
     }
     char dbp[] = "/tmp/frugal-bench-rag-XXXXXX";
-    int fd = mkstemp(dbp);
-    if (fd >= 0)
-        close(fd);
-    unlink(dbp);
+    if (!pg) {
+        int fd = mkstemp(dbp);
+        if (fd >= 0)
+            close(fd);
+        unlink(dbp);
+    }
     fr_err err;
     fr_kb *kb = NULL;
-    if (fr_kb_open(dbp, true, &kb, &err)) {
-        printf("pubmedqa: %s\n", err.msg);
+    if (fr_kb_open(pg ? pg : dbp, true, &kb, &err)) {
+        printf("pubmedqa: skipped (%s)\n", err.msg);
         json_decref(root);
-        return 0;
+        return res;
     }
+    fr_kb_stats st0;
+    if (fr_kb_stats_get(kb, &st0, &err) || st0.documents > 0) {
+        printf("pubmedqa: skipped (%s: %s)\n", fr_kb_name(kb),
+               st0.documents ? "needs an empty knowledge base" : err.msg);
+        fr_kb_free(kb);
+        json_decref(root);
+        return res;
+    }
+    printf("store: %s (%s)\n", fr_kb_kind(kb), pg ? fr_kb_name(kb) : "temporary file");
     size_t nq = json_object_size(root);
     char **names = calloc(nq, sizeof *names), **qs = calloc(nq, sizeof *qs);
     const char *key;
@@ -370,7 +393,8 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
         i++;
         fr_buf_free(&b);
     }
-    fr_kb_tx_run(kb, FR_KB_TX_COMMIT, NULL);
+    if (!pg)
+        fr_kb_tx_run(kb, FR_KB_TX_COMMIT, NULL);
     double t_index = fr_now_s() - t0;
     fr_kb_stats st;
     fr_kb_stats_get(kb, &st, &err);
@@ -409,12 +433,14 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
     printf("  retrieval (k=10, BM25 + trigram, RRF): recall@1 %.3f  @5 %.3f  @10 %.3f  "
            "%.0f queries/s (1 thread, includes the gate)\n",
            (double)r1 / nq, (double)r5 / nq, (double)r10 / nq, (double)nq / dt);
+    res = (recall){true, (double)r1 / nq, (double)r5 / nq, (double)r10 / nq, (double)nq / dt};
     printf("  gate (coverage >= %.2f, rare-term share < %.2f) with the own abstract present: "
            "passes %.3f (false abstention %.3f)\n",
            gate_min, rare, (double)pass / nq, 1 - (double)pass / nq);
     size_t abstain = 0;
     t0 = fr_now_s();
-    fr_kb_tx_run(kb, FR_KB_TX_BEGIN, NULL);
+    if (!pg)
+        fr_kb_tx_run(kb, FR_KB_TX_BEGIN, NULL);
     for (i = 0; i < nq; i++) {
         if (fr_kb_tx_run(kb, FR_KB_TX_SAVEPOINT, &err) || fr_kb_remove(kb, names[i], &err)) {
             printf("  remove: %s\n", err.msg);
@@ -460,9 +486,10 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
     free(names);
     free(qs);
     fr_kb_free(kb);
-    unlink(dbp);
+    if (!pg)
+        unlink(dbp);
     json_decref(root);
-    return 0;
+    return res;
 }
 
 int main(int argc, char **argv)
@@ -476,6 +503,7 @@ int main(int argc, char **argv)
     bool hv = false, wi = false, pm = false;
     cfg c = {0, 0, 0, false};
     double gate = 0.5, rare = 0.35;
+    const char *pg = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
             dir = argv[++i];
@@ -489,6 +517,8 @@ int main(int argc, char **argv)
             c.stem_credit = strtod(argv[++i], NULL);
         else if (strcmp(argv[i], "--locality") == 0 && i + 1 < argc)
             c.locality = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--pg") == 0 && i + 1 < argc)
+            pg = argv[++i];
         else if (strcmp(argv[i], "--no-idf") == 0)
             c.no_idf = true;
         else if (strcmp(argv[i], "halueval") == 0)
@@ -508,7 +538,14 @@ int main(int argc, char **argv)
         bench_halueval(dir, &c);
     if (wi)
         bench_wice(dir, &c);
-    if (pm)
-        bench_pubmedqa(dir, gate, rare);
+    if (pm) {
+        recall a = bench_pubmedqa(dir, gate, rare, NULL), b = {false, 0, 0, 0, 0};
+        if (pg)
+            b = bench_pubmedqa(dir, gate, rare, pg);
+        if (a.ok && b.ok)
+            printf("PostgreSQL - SQLite on the same documents: recall@1 %+.3f  @5 %+.3f  "
+                   "@10 %+.3f; queries/s %.2fx\n",
+                   b.r1 - a.r1, b.r5 - a.r5, b.r10 - a.r10, a.qps > 0 ? b.qps / a.qps : 0);
+    }
     return 0;
 }
