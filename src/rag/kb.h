@@ -74,15 +74,16 @@ typedef struct fr_kb_ops {
     fr_status (*list)(fr_kb *kb, const char *path, bool under, fr_kb_path_fn fn, void *user,
                       fr_err *err);
     fr_status (*chunk_count)(fr_kb *kb, uint64_t *n, fr_err *err);
-    /* Chunks whose words (stemmed, as the index stems them) contain word. */
-    fr_status (*df)(fr_kb *kb, const char *word, uint64_t *df, fr_err *err);
+    /* df[i]: the chunks whose words (stemmed, as the index stems them)
+     * contain words[i] (lowercase; at most 256 bytes). */
+    fr_status (*df)(fr_kb *kb, const char *const *words, size_t n, uint64_t *df, fr_err *err);
     fr_status (*stats)(fr_kb *kb, fr_kb_stats *s, fr_err *err);
     /* Chunk ids of one ranked list, best first, at most depth. */
     fr_status (*rank)(fr_kb *kb, fr_kb_rank which, const fr_kb_query *q, int depth, int64_t *ids,
                       int *n, fr_err *err);
-    /* Fills p's text, heading, page, offsets, path and title from
-     * p->chunk_id. */
-    fr_status (*fetch)(fr_kb *kb, fr_kb_passage *p, fr_err *err);
+    /* Fills the text, heading, page, offsets, path and title of v[0..n)
+     * from their chunk_id. */
+    fr_status (*fetch)(fr_kb *kb, fr_kb_passage *v, size_t n, fr_err *err);
     fr_status (*tx)(fr_kb *kb, fr_kb_tx op, fr_err *err);
 } fr_kb_ops;
 
@@ -104,6 +105,9 @@ bool fr_kb_is_pg_uri(const char *s);
 /* A copy of a URI with any password replaced by "***" (owned; NULL on OOM). */
 char *fr_kb_redact_uri(const char *uri);
 
+/* Document frequencies of several words at once (see fr_kb_df). */
+fr_status fr_kb_df_many(fr_kb *kb, const char *const *words, size_t n, uint64_t *df,
+                        uint64_t *n_chunks, fr_err *err);
 /* Chunk count (cached on the handle). */
 fr_status fr_kb_chunk_count(fr_kb *kb, uint64_t *n, fr_err *err);
 /* Transactions for bulk loads and benchmarks (see fr_kb_tx). */

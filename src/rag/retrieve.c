@@ -291,17 +291,17 @@ fr_status fr_kb_retrieve(fr_kb *kb, const char *question, const fr_kb_retrieve_o
         p->bm25_rank = f[i].r1;
         p->tri_rank = f[i].r2;
         h->n++;
-        if ((st = kb->ops->fetch(kb, p, err)))
-            goto done;
     }
+    if (take && (st = kb->ops->fetch(kb, h->v, take, err)))
+        goto done;
 
     /* ---- the gate ---- */
     double total = 0;
+    uint64_t dfs[FR_Q_TERMS_MAX], n_chunks = 0;
+    if (nq && (st = fr_kb_df_many(kb, words, nq, dfs, &n_chunks, err)))
+        goto done;
     for (size_t i = 0; i < nq; i++) {
-        uint64_t df = 0, nc = 0;
-        if ((st = fr_kb_df(kb, q[i].word, &df, &nc, err)))
-            goto done;
-        q[i].idf = fr_idf(df, nc);
+        q[i].idf = fr_idf(dfs[i], n_chunks);
         total += q[i].idf;
     }
     if (nq == 0 || total <= 0) {

@@ -120,16 +120,37 @@ fr_status fr_kb_stats_get(fr_kb *kb, fr_kb_stats *s, fr_err *err)
     return kb->ops->stats(kb, s, err);
 }
 
-fr_status fr_kb_df(fr_kb *kb, const char *term, uint64_t *df, uint64_t *n_chunks, fr_err *err)
+fr_status fr_kb_df_many(fr_kb *kb, const char *const *words, size_t n, uint64_t *df,
+                        uint64_t *n_chunks, fr_err *err)
 {
     fr_status st = fr_kb_chunk_count(kb, n_chunks, err);
     if (st)
         return st;
-    *df = 0;
-    size_t n = strlen(term);
-    if (n == 0 || n > 256)
-        return FR_OK;
-    return kb->ops->df(kb, term, df, err);
+    /* words the index cannot hold are in no chunk; the store sees the rest */
+    const char *w[64];
+    size_t idx[64];
+    for (size_t i = 0; i < n; i += 64) {
+        size_t m = 0;
+        for (size_t j = i; j < n && j < i + 64; j++) {
+            df[j] = 0;
+            size_t l = strlen(words[j]);
+            if (l > 0 && l <= 256) {
+                w[m] = words[j];
+                idx[m++] = j;
+            }
+        }
+        uint64_t d[64];
+        if (m && (st = kb->ops->df(kb, w, m, d, err)))
+            return st;
+        for (size_t k = 0; k < m; k++)
+            df[idx[k]] = d[k];
+    }
+    return FR_OK;
+}
+
+fr_status fr_kb_df(fr_kb *kb, const char *term, uint64_t *df, uint64_t *n_chunks, fr_err *err)
+{
+    return fr_kb_df_many(kb, &term, 1, df, n_chunks, err);
 }
 
 fr_status fr_kb_doc_hash(fr_kb *kb, const char *path, char hash[65], fr_err *err)

@@ -67,11 +67,15 @@
 #define PG_MIN_SERVER 120000     /* generated columns */
 #define PG_INSERT_BATCH 64       /* chunks per INSERT statement */
 
+#define PG_PREPARED_MAX 32 /* statements prepared per connection */
+
 typedef struct kb_pg {
     fr_kb base;
     PGconn *conn;
     int read_depth;   /* FR_KB_TX_READ calls open */
     bool read_began;  /* the outermost of them began a transaction */
+    char *prepared[PG_PREPARED_MAX]; /* SQL of statement "fr<i>" (owned) */
+    int n_prepared;
 } kb_pg;
 
 static PGconn *CONN(fr_kb *kb) { return ((kb_pg *)kb)->conn; }
@@ -188,12 +192,46 @@ static fr_status pg_fail(fr_kb *kb, const PGresult *r, fr_err *err, const char *
     return fr_err_set(err, st, "%s: %s: %s", kb->name, what, m);
 }
 
+/* The name of a prepared statement for sql, preparing it on first use
+ * (parsed once per connection; planned at every execution, see
+ * plan_cache_mode below); NULL when the cache is full. */
+static const char *prepared(fr_kb *kb, const char *sql, int n, PGresult **fail)
+{
+    kb_pg *k = (kb_pg *)kb;
+    static const char *const names[PG_PREPARED_MAX] = {
+        "fr0",  "fr1",  "fr2",  "fr3",  "fr4",  "fr5",  "fr6",  "fr7",  "fr8",  "fr9",  "fr10",
+        "fr11", "fr12", "fr13", "fr14", "fr15", "fr16", "fr17", "fr18", "fr19", "fr20", "fr21",
+        "fr22", "fr23", "fr24", "fr25", "fr26", "fr27", "fr28", "fr29", "fr30", "fr31"};
+    for (int i = 0; i < k->n_prepared; i++)
+        if (strcmp(k->prepared[i], sql) == 0)
+            return names[i];
+    if (k->n_prepared == PG_PREPARED_MAX)
+        return NULL;
+    char *copy = strdup(sql);
+    if (!copy)
+        return NULL;
+    PGresult *r = PQprepare(CONN(kb), names[k->n_prepared], sql, n, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        free(copy);
+        *fail = r;
+        return NULL;
+    }
+    PQclear(r);
+    k->prepared[k->n_prepared] = copy;
+    return names[k->n_prepared++];
+}
+
 /* Runs a statement with text parameters; NULL (err set) unless it
  * succeeded. Owned by caller: PQclear. */
 static PGresult *pg_run(fr_kb *kb, const char *sql, int n, const char *const *params, fr_err *err,
                         const char *what)
 {
-    PGresult *r = PQexecParams(CONN(kb), sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *r = NULL;
+    const char *name = prepared(kb, sql, n, &r);
+    if (name)
+        r = PQexecPrepared(CONN(kb), name, n, params, NULL, NULL, 0);
+    else if (!r)
+        r = PQexecParams(CONN(kb), sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
         return r;
@@ -491,17 +529,37 @@ static fr_status pg_chunk_count(fr_kb *kb, uint64_t *n, fr_err *err)
                                : st;
 }
 
-static fr_status pg_df(fr_kb *kb, const char *word, uint64_t *df, fr_err *err)
+static fr_status pg_df(fr_kb *kb, const char *const *words, size_t n, uint64_t *df, fr_err *err)
 {
-    if (!fr_utf8_valid(word, strlen(word), NULL))
-        return FR_OK;
-    int64_t v = 0;
-    fr_status st = pg_int(kb,
-                          "SELECT count(*) FROM frugal_chunks"
-                          " WHERE tsv @@ phraseto_tsquery('frugal_ts', $1)",
-                          word, 0, &v, err, "document frequency");
-    *df = v > 0 ? (uint64_t)v : 0;
-    return st;
+    fr_buf a = FR_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        df[i] = 0;
+        /* a word that is not UTF-8 is in no chunk (every chunk is UTF-8);
+         * an empty line keeps the numbering */
+        bool ok = fr_utf8_valid(words[i], strlen(words[i]), NULL) && !strchr(words[i], '\n');
+        fr_buf_printf(&a, "%s%s", i ? "\n" : "", ok ? words[i] : "");
+    }
+    if (!fr_buf_ok(&a)) {
+        fr_buf_free(&a);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    }
+    const char *p[1] = {a.data ? a.data : ""};
+    PGresult *r = pg_run(kb,
+                         "SELECT t.ord, (SELECT count(*) FROM frugal_chunks c"
+                         " WHERE c.tsv @@ phraseto_tsquery('frugal_ts', t.word))"
+                         " FROM unnest(string_to_array($1, E'\\n')) WITH ORDINALITY AS t(word, ord)"
+                         " WHERE t.word <> ''",
+                         1, p, err, "document frequency");
+    fr_buf_free(&a);
+    if (!r)
+        return err ? err->code : FR_E_IO;
+    for (int i = 0; i < PQntuples(r); i++) {
+        long long ord = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        if (ord >= 1 && (size_t)ord <= n)
+            df[ord - 1] = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+    }
+    PQclear(r);
+    return FR_OK;
 }
 
 static fr_status pg_stats(fr_kb *kb, fr_kb_stats *s, fr_err *err)
@@ -607,35 +665,50 @@ done:
     return st;
 }
 
-static char *val_dup(const PGresult *r, int col)
+static char *val_dup(const PGresult *r, int row, int col)
 {
-    return PQgetisnull(r, 0, col) ? NULL : strdup(PQgetvalue(r, 0, col));
+    return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
 }
 
-static fr_status pg_fetch(fr_kb *kb, fr_kb_passage *p, fr_err *err)
+static fr_status pg_fetch(fr_kb *kb, fr_kb_passage *v, size_t n, fr_err *err)
 {
-    char id[24];
-    snprintf(id, sizeof id, "%" PRId64, p->chunk_id);
-    const char *a[1] = {id};
+    fr_buf ids = FR_BUF_INIT;
+    fr_buf_putc(&ids, '{');
+    for (size_t i = 0; i < n; i++)
+        fr_buf_printf(&ids, "%s%" PRId64, i ? "," : "", v[i].chunk_id);
+    fr_buf_putc(&ids, '}');
+    if (!fr_buf_ok(&ids)) {
+        fr_buf_free(&ids);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    }
+    const char *a[1] = {ids.data};
     PGresult *r = pg_run(kb,
-                         "SELECT c.text, c.heading, c.page, c.byte_off, c.byte_len, d.path,"
+                         "SELECT c.id, c.text, c.heading, c.page, c.byte_off, c.byte_len, d.path,"
                          " d.title FROM frugal_chunks c JOIN frugal_documents d"
-                         " ON d.id = c.doc_id WHERE c.id = $1",
-                         1, a, err, "fetch passage");
+                         " ON d.id = c.doc_id WHERE c.id = ANY ($1::bigint[])",
+                         1, a, err, "fetch passages");
+    fr_buf_free(&ids);
     if (!r)
         return err ? err->code : FR_E_IO;
     fr_status st = FR_OK;
-    if (PQntuples(r) < 1) {
-        st = fr_err_set(err, FR_E_INTERNAL, "%s: passage %s vanished during retrieval", kb->name,
-                        id);
-    } else {
-        p->text = val_dup(r, 0);
-        p->heading = val_dup(r, 1);
-        p->page = (int)strtol(PQgetvalue(r, 0, 2), NULL, 10);
-        p->byte_off = strtoull(PQgetvalue(r, 0, 3), NULL, 10);
-        p->byte_len = strtoull(PQgetvalue(r, 0, 4), NULL, 10);
-        p->path = val_dup(r, 5);
-        p->title = val_dup(r, 6);
+    for (size_t i = 0; i < n && st == FR_OK; i++) {
+        fr_kb_passage *p = &v[i];
+        int row = -1;
+        for (int j = 0; j < PQntuples(r) && row < 0; j++)
+            if (strtoll(PQgetvalue(r, j, 0), NULL, 10) == p->chunk_id)
+                row = j;
+        if (row < 0) {
+            st = fr_err_set(err, FR_E_INTERNAL, "%s: passage %" PRId64 " vanished during retrieval",
+                            kb->name, p->chunk_id);
+            break;
+        }
+        p->text = val_dup(r, row, 1);
+        p->heading = val_dup(r, row, 2);
+        p->page = (int)strtol(PQgetvalue(r, row, 3), NULL, 10);
+        p->byte_off = strtoull(PQgetvalue(r, row, 4), NULL, 10);
+        p->byte_len = strtoull(PQgetvalue(r, row, 5), NULL, 10);
+        p->path = val_dup(r, row, 6);
+        p->title = val_dup(r, row, 7);
         if (!p->text || !p->path)
             st = fr_err_set(err, FR_E_NOMEM, "out of memory fetching a passage");
     }
@@ -678,6 +751,9 @@ static fr_status pg_tx(fr_kb *kb, fr_kb_tx op, fr_err *err)
 
 static void pg_close(fr_kb *kb)
 {
+    kb_pg *k = (kb_pg *)kb;
+    for (int i = 0; i < k->n_prepared; i++)
+        free(k->prepared[i]);
     PQfinish(CONN(kb));
     free(kb->name);
     free(kb);
@@ -693,21 +769,30 @@ static fr_status schema_check(fr_kb *kb, int mode, const char *uri_shown, fr_err
 {
     fr_status st = FR_OK;
     bool locked = false;
-    if (mode != 0) {
-        /* re-checked under the lock: another process may be creating it */
-        char sql[96];
-        snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%d, %d)", PG_LOCK_CLASS,
-                 PG_LOCK_SCHEMA);
-        if ((st = pg_exec(kb, sql, err, "lock the schema")))
-            return st;
-        locked = true;
-    }
     int64_t has_meta = 0, has_docs = 0;
+again:
     if ((st = pg_int(kb, "SELECT (to_regclass('frugal_meta') IS NOT NULL)::int", NULL, 0,
                      &has_meta, err, "look for the schema")) ||
         (st = pg_int(kb, "SELECT (to_regclass('frugal_documents') IS NOT NULL)::int", NULL, 0,
                      &has_docs, err, "look for the schema")))
         goto done;
+    if (!has_meta && !has_docs && mode == 2 && !locked) {
+        /* create it under the lock, after looking again: another process
+         * may have been creating it. A session lock, taken in a statement
+         * of its own before BEGIN, so that the transaction starts after the
+         * wait and sees, in its catalog caches too, what the other process
+         * committed (a transaction that waited inside keeps its stale
+         * negative cache entry for frugal_meta). */
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, %d)", PG_LOCK_CLASS,
+                 PG_LOCK_SCHEMA);
+        if ((st = pg_exec(kb, sql, err, "lock the schema")))
+            return st;
+        locked = true;
+        if ((st = pg_exec(kb, "BEGIN", err, "begin")))
+            goto done;
+        goto again;
+    }
     if (!has_meta && has_docs) {
         st = fr_err_set(err, FR_E_FORMAT,
                         "%s: this database has a frugal_documents table but no frugal_meta: "
@@ -775,9 +860,13 @@ static fr_status schema_check(fr_kb *kb, int mode, const char *uri_shown, fr_err
 done:
     if (locked) {
         if (st)
-            pg_exec(kb, "ROLLBACK", NULL, "rollback");
+            pg_exec(kb, "ROLLBACK", NULL, "rollback"); /* a warning when none is open */
         else
             st = pg_exec(kb, "COMMIT", err, "create the knowledge base");
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%d, %d)", PG_LOCK_CLASS,
+                 PG_LOCK_SCHEMA);
+        pg_exec(kb, sql, NULL, "unlock the schema");
     }
     return st;
 }
@@ -818,6 +907,10 @@ fr_status fr_kb_pg_open(const char *uri, int mode, fr_kb **out, fr_err *err)
                         PQserverVersion(k->conn) % 10000 / 100);
         goto fail;
     }
+    /* planned with the actual words each time: a generic plan cannot know
+     * whether a word is in three chunks or in all of them */
+    if ((st = pg_exec(kb, "SET plan_cache_mode = force_custom_plan", err, "set up the session")))
+        goto fail;
     if ((st = schema_check(kb, mode, kb->name, err)))
         goto fail;
     if (mode == 0 &&

@@ -151,31 +151,35 @@ static fr_status sq_stats(fr_kb *kb, fr_kb_stats *stt, fr_err *err)
     return FR_OK;
 }
 
-static fr_status sq_df(fr_kb *kb, const char *term, uint64_t *df, fr_err *err)
+static fr_status sq_df(fr_kb *kb, const char *const *words, size_t nw, uint64_t *df,
+                       fr_err *err)
 {
-    /* quote the term so that FTS5 syntax in it is literal */
-    size_t n = strlen(term);
-    char q[2 * 256 + 3];
-    size_t k = 0;
-    q[k++] = '"';
-    for (size_t i = 0; i < n && i < 256; i++) {
-        if (term[i] == '"')
-            q[k++] = '"';
-        q[k++] = term[i];
-    }
-    q[k++] = '"';
-    q[k] = '\0';
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(DB(kb), "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1",
                            -1, &s, NULL) != SQLITE_OK)
         return sql_err(kb, err, "document frequency");
-    sqlite3_bind_text(s, 1, q, (int)k, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
     fr_status st = FR_OK;
-    if (rc == SQLITE_ROW)
-        *df = (uint64_t)sqlite3_column_int64(s, 0);
-    else
-        st = sql_err(kb, err, "document frequency");
+    for (size_t w = 0; w < nw && st == FR_OK; w++) {
+        /* quote the term so that FTS5 syntax in it is literal */
+        const char *term = words[w];
+        size_t n = strlen(term);
+        char q[2 * 256 + 3];
+        size_t k = 0;
+        q[k++] = '"';
+        for (size_t i = 0; i < n && i < 256; i++) {
+            if (term[i] == '"')
+                q[k++] = '"';
+            q[k++] = term[i];
+        }
+        q[k++] = '"';
+        q[k] = '\0';
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, q, (int)k, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            df[w] = (uint64_t)sqlite3_column_int64(s, 0);
+        else
+            st = sql_err(kb, err, "document frequency");
+    }
     sqlite3_finalize(s);
     return st;
 }
@@ -349,15 +353,9 @@ static char *col_dup(sqlite3_stmt *s, int i)
     return t ? strdup(t) : NULL;
 }
 
-static fr_status sq_fetch(fr_kb *kb, fr_kb_passage *p, fr_err *err)
+/* One passage from the prepared fetch statement s. */
+static fr_status fetch_one(fr_kb *kb, sqlite3_stmt *s, fr_kb_passage *p, fr_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(DB(kb),
-                           "SELECT c.text, c.heading, c.page, c.byte_off, c.byte_len, d.path,"
-                           " d.title FROM chunks c JOIN documents d ON d.id = c.doc_id"
-                           " WHERE c.id = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
-        return sql_err(kb, err, "fetch passage");
     sqlite3_bind_int64(s, 1, p->chunk_id);
     fr_status st = FR_OK;
     int rc = sqlite3_step(s);
@@ -376,6 +374,23 @@ static fr_status sq_fetch(fr_kb *kb, fr_kb_passage *p, fr_err *err)
                         kb->name, (long long)p->chunk_id);
     } else {
         st = sql_err(kb, err, "fetch passage");
+    }
+    return st;
+}
+
+static fr_status sq_fetch(fr_kb *kb, fr_kb_passage *v, size_t n, fr_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(DB(kb),
+                           "SELECT c.text, c.heading, c.page, c.byte_off, c.byte_len, d.path,"
+                           " d.title FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                           " WHERE c.id = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return sql_err(kb, err, "fetch passage");
+    fr_status st = FR_OK;
+    for (size_t i = 0; i < n && st == FR_OK; i++) {
+        sqlite3_reset(s);
+        st = fetch_one(kb, s, &v[i], err);
     }
     sqlite3_finalize(s);
     return st;
