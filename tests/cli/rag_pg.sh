@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# frugal index / index --stats / ask / serve --db with a postgresql:// URI,
+# against a throwaway cluster (tests/pg_cluster.sh; skipped when PostgreSQL
+# is not installed or frugal was built without libpq): the counts and
+# messages of tests/cli/rag.sh on the same corpus, a password never shown,
+# a database without a knowledge base refused with what to do, and a
+# server whose database goes away answering 500 and staying up.
+set -u
+. "$(dirname "$0")/../lib.sh"
+export FRUGAL_PROGRESS=0
+SRC=${FR_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+
+run_status 1 "$FRUGAL" index --db "postgresql:///x?host=/nonexistent-frugal-dir" --stats
+case "$ERR" in
+*"not built with PostgreSQL support"*) echo "SKIP: frugal was built without PostgreSQL support"; exit 77 ;;
+esac
+expect_contains "$ERR" "cannot connect"
+ENVS=$("$SRC/tests/pg_cluster.sh" start $$)
+case $? in
+0) ;;
+77) echo "$ENVS"; exit 77 ;;
+*) echo "could not start a PostgreSQL cluster" >&2; exit 1 ;;
+esac
+eval "$ENVS"
+stop_cluster() { [ -n "${PG_DIR:-}" ] && "$SRC/tests/pg_cluster.sh" stop "$PG_DIR"; PG_DIR=; }
+
+mkdir -p "$TMP/docs"
+cp "$SRC"/tests/data/rag/* "$TMP/docs/"
+printf 'bin\0ary' > "$TMP/docs/blob.txt"
+DB=$PG_URI_USER
+
+# ---- index, incrementally --------------------------------------------------------
+run_ok "$FRUGAL" index --db "$DB" "$TMP/docs"
+expect_contains "$OUT" "added 6, updated 0, skipped 0 (unchanged), removed 0, rejected 1"
+expect_contains "$OUT" "blob.txt: binary data"
+run_ok "$FRUGAL" index --db "$DB" "$TMP/docs"
+expect_contains "$OUT" "added 0, updated 0, skipped 6 (unchanged), removed 0, rejected 1"
+rm "$TMP/docs/tickets.jsonl"
+echo "The Oslo office closed in 2019." > "$TMP/docs/oslo.txt"
+run_ok "$FRUGAL" index --db "$DB" "$TMP/docs" --json
+expect_contains "$OUT" '"added": 1'
+expect_contains "$OUT" '"removed": 1'
+expect_contains "$OUT" '"skipped": 5'
+
+# ---- stats; the password is never shown ------------------------------------------
+SECRET="postgresql://kb:s3cret-pw@/kb?host=$PG_DIR"
+run_ok "$FRUGAL" index --db "$SECRET" --stats
+expect_contains "$OUT" "6 documents"
+expect_contains "$OUT" "kb:***@"
+expect_not_contains "$OUT" "s3cret-pw"
+run_ok "$FRUGAL" index --db "$DB" --stats --json
+expect_contains "$OUT" '"schema_version": 1'
+expect_contains "$OUT" '"store": "postgresql"'
+
+# ---- ask ---------------------------------------------------------------------------
+run_ok "$FRUGAL" ask --db "$DB" --retrieve-only "How much does the Aurora X2 cost?"
+expect_contains "$OUT" "gate: pass"
+expect_contains "$OUT" "products.md"
+expect_contains "$OUT" '$149.00'
+run_ok "$FRUGAL" ask --db "$DB" --retrieve-only "What is the price of the Zephyr 9000 drone?"
+expect_contains "$OUT" "gate: ABSTAIN"
+run_ok "$FRUGAL" ask --db "$DB" --retrieve-only --json 'price* NEAR("Aurora" text:X2) ^'
+expect_contains "$OUT" '"fts_query": "\"price\" OR'
+run_ok "$FRUGAL" ask --db "$DB" --retrieve-only --k 2 "SKU-9104K"
+expect_contains "$OUT" "trigram rank 1"
+run_status 1 "$FRUGAL" ask --db "$DB" -m "$TMP/no-such-model.gguf" "How much does the Aurora X2 cost?"
+expect_contains "$ERR" "no-such-model.gguf"
+# a database without a knowledge base: refused, with what to do
+run_status 1 "$FRUGAL" ask --db "$PG_URI" --retrieve-only "q"
+expect_contains "$ERR" "no frugal knowledge base in this database"
+expect_contains "$ERR" "frugal index --db"
+run_status 1 "$FRUGAL" index --db "$PG_URI" --stats
+expect_contains "$ERR" "no frugal knowledge base"
+
+# ---- serve --db --------------------------------------------------------------------
+if [ -e "$SHARED/models/stories260K.gguf" ] && command -v curl >/dev/null && command -v node >/dev/null; then
+  . "$(dirname "$0")/support/serve_common.sh"
+  trap '_serve_cleanup; stop_cluster' EXIT
+  M=$SHARED/models/stories260K.gguf
+  J='-H Content-Type:application/json'
+  run_status 1 "$FRUGAL" serve -m "$M" --port 0 -t 1 --db "$PG_URI"
+  expect_contains "$ERR" "--db"
+  expect_contains "$ERR" "frugal index"
+  serve_start -m "$M" --db "$DB" --ctx 2304
+  serve_wait_ready
+  expect_status 200 POST /v1/ask $J -d '{"question":"Which drones does the Zephyr 9000 support?"}'
+  [ "$(json_get "$TMP/body" '[j.outcome, j.energy.tokens].join("|")')" = "abstain_retrieval|0" ] ||
+    fail "gate abstention: ${BODY:0:400}"
+  expect_status 200 POST /v1/ask $J \
+    -d '{"question":"What does the Aurora X2 thermometer cost?","k":2,"max_bytes":60}'
+  # the citation points at the heading's text in the source file
+  off=$(grep -bo 'Aurora X2 thermometer' "$SRC/tests/data/rag/products.md" | head -1 | cut -d: -f1)
+  [ "$(json_get "$TMP/body" '[j.gate.pass, /products\.md$/.test(j.passages[0].path), j.passages[0].byte_off].join("|")')" = \
+    "true|true|$off" ] || fail "/v1/ask from PostgreSQL: ${BODY:0:400}"
+  # the database goes away: each ask is a 500 that says why; the server stays up
+  stop_cluster
+  expect_status 500 POST /v1/ask $J -d '{"question":"What does the Aurora X2 cost?"}'
+  expect_contains "$BODY" "cannot connect"
+  expect_status 200 GET /health
+  serve_stop
+fi
+stop_cluster
+finish
