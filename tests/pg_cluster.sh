@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pg_cluster.sh start [WATCH_PID] | stop DIR
+# pg_cluster.sh start [WATCH_PID] | stop DIR | down DIR | up DIR
 #
 # A throwaway PostgreSQL cluster for the tests of the PostgreSQL knowledge
 # base: initdb + pg_ctl in a new directory under /tmp, listening only on a
@@ -17,7 +17,8 @@
 # package creates (or `nobody`), through runuser; the directory is handed
 # to that user. With WATCH_PID, a watchdog stops the cluster and removes the
 # directory when that process exits, so a test killed by a timeout leaves no
-# server behind. `stop DIR` stops it and removes DIR at once.
+# server behind. `stop DIR` stops it and removes DIR at once; `down DIR`
+# and `up DIR` stop and start its server, keeping the data.
 set -euo pipefail
 
 find_bin() {
@@ -53,7 +54,26 @@ stop_cluster() {
   rm -rf "$d"
 }
 
+server_up() {
+  as_owner "$BIN/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 \
+    -o "-c listen_addresses='' -c unix_socket_directories='$1' -c fsync=off \
+        -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB \
+        -c max_connections=50" start >/dev/null 2>&1
+}
+
 case "${1:-}" in
+down | up)
+  # stop or start the server of a cluster, keeping its data (a database
+  # restart, as a test sees it)
+  [ -f "${2:-}/.frugal-pg" ] || { echo "usage: pg_cluster.sh down|up DIR" >&2; exit 2; }
+  BIN=$(cat "$2/.frugal-pg")
+  OWNER=$(stat -c %U "$2")
+  if [ "$1" = down ]; then
+    as_owner "$BIN/pg_ctl" -D "$2/data" stop -m fast -w -t 30 >/dev/null
+  else
+    server_up "$2" || { tail -n 20 "$2/server.log" >&2; exit 1; }
+  fi
+  ;;
 start)
   BIN=$(find_bin) || { echo "SKIP: PostgreSQL server binaries (initdb) not installed"; exit 77; }
   [ -x "$BIN/pg_ctl" ] || { echo "SKIP: $BIN/pg_ctl missing"; exit 77; }
@@ -71,10 +91,7 @@ start)
     echo "pg_cluster.sh: initdb failed:" >&2; tail -n 20 "$D/initdb.log" >&2
     stop_cluster "$D"; exit 1
   fi
-  if ! as_owner "$BIN/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 60 \
-      -o "-c listen_addresses='' -c unix_socket_directories='$D' -c fsync=off \
-          -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB \
-          -c max_connections=50" start >/dev/null 2>&1; then
+  if ! server_up "$D"; then
     echo "pg_cluster.sh: the server did not start:" >&2; tail -n 20 "$D/server.log" >&2
     stop_cluster "$D"; exit 1
   fi
@@ -100,7 +117,7 @@ stop)
   stop_cluster "$2"
   ;;
 *)
-  echo "usage: pg_cluster.sh start [WATCH_PID] | stop DIR" >&2
+  echo "usage: pg_cluster.sh start [WATCH_PID] | stop DIR | down DIR | up DIR" >&2
   exit 2
   ;;
 esac

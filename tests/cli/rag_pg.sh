@@ -4,7 +4,7 @@
 # is not installed or frugal was built without libpq): the counts and
 # messages of tests/cli/rag.sh on the same corpus, a password never shown,
 # a database without a knowledge base refused with what to do, and a
-# server whose database goes away answering 500 and staying up.
+# server whose database restarts answering 500 meanwhile and then again.
 set -u
 . "$(dirname "$0")/../lib.sh"
 export FRUGAL_PROGRESS=0
@@ -92,11 +92,14 @@ if [ -e "$SHARED/models/stories260K.gguf" ] && command -v curl >/dev/null && com
   off=$(grep -bo 'Aurora X2 thermometer' "$SRC/tests/data/rag/products.md" | head -1 | cut -d: -f1)
   [ "$(json_get "$TMP/body" '[j.gate.pass, /products\.md$/.test(j.passages[0].path), j.passages[0].byte_off].join("|")')" = \
     "true|true|$off" ] || fail "/v1/ask from PostgreSQL: ${BODY:0:400}"
-  # the database goes away: each ask is a 500 that says why; the server stays up
-  stop_cluster
+  # the database restarts: meanwhile each ask is a 500 that says why, the
+  # server stays up, and afterwards it answers again
+  "$SRC/tests/pg_cluster.sh" down "$PG_DIR"
   expect_status 500 POST /v1/ask $J -d '{"question":"What does the Aurora X2 cost?"}'
   expect_contains "$BODY" "cannot connect"
   expect_status 200 GET /health
+  "$SRC/tests/pg_cluster.sh" up "$PG_DIR"
+  expect_status 200 POST /v1/ask $J -d '{"question":"Which drones does the Zephyr 9000 support?"}'
   serve_stop
 fi
 stop_cluster
