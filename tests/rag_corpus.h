@@ -285,4 +285,13 @@ static void corpus_check_readonly(const char *db, bool db_file)
     }
 }
 
+/* Removes g_dir and everything in it. */
+static void corpus_remove_dir(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", g_dir);
+}
+
 #endif

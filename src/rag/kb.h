@@ -45,8 +45,9 @@ typedef enum fr_kb_rank {
 } fr_kb_rank;
 
 typedef enum fr_kb_tx {
-    FR_KB_TX_READ,      /* start a read snapshot, unless a transaction is open */
-    FR_KB_TX_READ_END,  /* end the snapshot FR_KB_TX_READ started (if it did) */
+    FR_KB_TX_READ,      /* start a read snapshot (store: set kb->read_began if it
+                           opened something READ_END must close) */
+    FR_KB_TX_READ_END,  /* end it (store: called only when read_began) */
     FR_KB_TX_BEGIN,     /* explicit transaction (bulk loads, benchmarks) */
     FR_KB_TX_COMMIT,
     FR_KB_TX_ROLLBACK,
@@ -92,6 +93,8 @@ struct fr_kb {
     char *name;       /* for messages: the file path, or the URI without its password */
     bool read_only;
     int64_t n_chunks; /* cached chunk count; -1 when stale */
+    int read_depth;   /* FR_KB_TX_READ calls not yet ended (store.c counts them) */
+    bool read_began;  /* the outermost of them opened a snapshot */
 };
 
 /* The stores. Each returns an opened handle or an error naming `name`.

@@ -160,8 +160,23 @@ fr_status fr_kb_doc_hash(fr_kb *kb, const char *path, char hash[65], fr_err *err
 
 fr_status fr_kb_tx_run(fr_kb *kb, fr_kb_tx op, fr_err *err)
 {
-    if (op != FR_KB_TX_READ && op != FR_KB_TX_READ_END)
-        kb->n_chunks = -1;
+    if (op == FR_KB_TX_READ) {
+        /* only the outermost read opens a snapshot */
+        if (kb->read_depth++ > 0)
+            return FR_OK;
+        kb->read_began = false;
+        fr_status st = kb->ops->tx(kb, op, err);
+        if (st)
+            kb->read_depth = 0;
+        return st;
+    }
+    if (op == FR_KB_TX_READ_END) {
+        if (kb->read_depth == 0 || --kb->read_depth > 0 || !kb->read_began)
+            return FR_OK;
+        kb->read_began = false;
+        return kb->ops->tx(kb, op, err);
+    }
+    kb->n_chunks = -1;
     return kb->ops->tx(kb, op, err);
 }
 

@@ -10,7 +10,8 @@
  *                    n_chunks, n_words, n_bytes, n_repairs)
  *   frugal_chunks(id, doc_id -> frugal_documents ON DELETE CASCADE, seq,
  *                 heading, page, byte_off, byte_len, n_words, text,
- *                 tsv = text (weight A) || heading (weight B), generated)
+ *                 tsv = text (weight A) || heading (weight B),
+ *                 tf = {lexeme: weighted frequency}; both set by a trigger)
  *                 GIN on tsv (full-text search), GIN gin_trgm_ops on text
  *   frugal_totals(n_chunks, n_words, n_bytes)   one row: BM25's N and avgdl
  *                 without a scan of the chunks
@@ -19,7 +20,8 @@
  *                 (as SQLite's "porter unicode61 remove_diacritics 2", which
  *                 keeps every word: the question side drops its stopwords)
  * plus the pg_trgm and unaccent extensions (contrib; trusted since
- * PostgreSQL 13, so the database owner may create them).
+ * PostgreSQL 13, so the database owner may create them; on 12 a superuser
+ * creates them first).
  *
  * Ranking. PostgreSQL's ts_rank has no inverse document frequency, and
  * ranking an OR of the question's words without it lets "patients" outvote
@@ -28,7 +30,7 @@
  * floored at 1e-6, heading weight 0.5): each question word becomes a phrase
  * query (phraseto_tsquery, so "1,299.00" stays one term and no input is
  * query syntax), its matches come from the GIN index, df is the number of
- * matches, tf is counted from the tsvector's positions. The codes list is
+ * matches, tf comes from the chunk's stored tf map. The codes list is
  * BM25 over case-insensitive substring hits (ILIKE, answered by the trigram
  * index), tf the number of occurrences and the length in bytes: what FTS5's
  * trigram index computes for a quoted code. Rank fusion and the gate are
@@ -64,7 +66,7 @@
 #define PG_LOCK_CLASS 1718773095 /* "frug": advisory locks' first key */
 #define PG_LOCK_SCHEMA 1         /* second key of the schema lock (the path lock uses
                                     class + 1 and hashtext(path)) */
-#define PG_MIN_SERVER 120000     /* generated columns */
+#define PG_MIN_SERVER 120000     /* WITH ... AS MATERIALIZED */
 #define PG_INSERT_BATCH 64       /* chunks per INSERT statement */
 
 #define PG_PREPARED_MAX 32 /* statements prepared per connection */
@@ -72,8 +74,6 @@
 typedef struct kb_pg {
     fr_kb base;
     PGconn *conn;
-    int read_depth;   /* FR_KB_TX_READ calls open */
-    bool read_began;  /* the outermost of them began a transaction */
     char *prepared[PG_PREPARED_MAX]; /* SQL of statement "fr<i>" (owned) */
     int n_prepared;
 } kb_pg;
@@ -723,26 +723,15 @@ static fr_status pg_fetch(fr_kb *kb, fr_kb_passage *v, size_t n, fr_err *err)
 
 static fr_status pg_tx(fr_kb *kb, fr_kb_tx op, fr_err *err)
 {
-    kb_pg *k = (kb_pg *)kb;
     switch (op) {
     case FR_KB_TX_READ:
-        if (k->read_depth++ > 0 || in_tx(kb))
+        if (in_tx(kb)) /* the caller's transaction is the snapshot */
             return FR_OK;
-        k->read_began = true;
-        {
-            fr_status st = pg_exec(kb, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err,
-                                   "begin a read");
-            if (st) {
-                k->read_began = false;
-                k->read_depth--;
-            }
-            return st;
-        }
-    case FR_KB_TX_READ_END:
-        if (k->read_depth == 0 || --k->read_depth > 0 || !k->read_began)
-            return FR_OK;
-        k->read_began = false;
-        return pg_exec(kb, "COMMIT", err, "end a read");
+        kb->read_began =
+            pg_exec(kb, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, "begin a read") ==
+            FR_OK;
+        return kb->read_began ? FR_OK : err ? err->code : FR_E_IO;
+    case FR_KB_TX_READ_END: return pg_exec(kb, "COMMIT", err, "end a read");
     case FR_KB_TX_BEGIN: return pg_exec(kb, "BEGIN", err, "begin");
     case FR_KB_TX_COMMIT: return pg_exec(kb, "COMMIT", err, "commit");
     case FR_KB_TX_ROLLBACK: return pg_exec(kb, "ROLLBACK", err, "rollback");

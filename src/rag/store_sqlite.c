@@ -39,7 +39,6 @@
 typedef struct kb_sqlite {
     fr_kb base;
     sqlite3 *db;
-    int read_depth; /* FR_KB_TX_READ savepoints open */
 } kb_sqlite;
 
 static sqlite3 *DB(fr_kb *kb) { return ((kb_sqlite *)kb)->db; }
@@ -398,18 +397,13 @@ static fr_status sq_fetch(fr_kb *kb, fr_kb_passage *v, size_t n, fr_err *err)
 
 static fr_status sq_tx(fr_kb *kb, fr_kb_tx op, fr_err *err)
 {
-    kb_sqlite *k = (kb_sqlite *)kb;
     switch (op) {
     case FR_KB_TX_READ:
         /* a savepoint opens a (deferred) transaction at the top level and
          * nests inside an open one */
-        k->read_depth++;
-        return exec(kb, "SAVEPOINT fr_read", err);
-    case FR_KB_TX_READ_END:
-        if (k->read_depth == 0)
-            return FR_OK;
-        k->read_depth--;
-        return exec(kb, "RELEASE fr_read", err);
+        kb->read_began = exec(kb, "SAVEPOINT fr_read", err) == FR_OK;
+        return kb->read_began ? FR_OK : err ? err->code : FR_E_IO;
+    case FR_KB_TX_READ_END: return exec(kb, "RELEASE fr_read", err);
     case FR_KB_TX_BEGIN: return exec(kb, "BEGIN", err);
     case FR_KB_TX_COMMIT: return exec(kb, "COMMIT", err);
     case FR_KB_TX_ROLLBACK: return exec(kb, "ROLLBACK", err);

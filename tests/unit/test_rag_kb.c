@@ -104,9 +104,6 @@ int main(void)
     corpus_check_readonly(db, true);
     test_schema(g_dir);
     test_uri();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
+    corpus_remove_dir();
     TEST_END();
 }

@@ -454,10 +454,7 @@ int main(void)
     test_schema_pg();
     test_concurrency();
     stop_cluster();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
+    corpus_remove_dir();
     TEST_END();
 }
 #endif
