@@ -103,6 +103,11 @@ fr_status fr_kb_sqlite_open(const char *path, int mode, fr_kb **out, fr_err *err
 #ifdef FR_HAVE_POSTGRESQL
 fr_status fr_kb_pg_open(const char *uri, int mode, fr_kb **out, fr_err *err);
 #endif
+/* The check of a store's schema_version when it is opened: lookup is the
+ * status of reading it (FR_E_NOTFOUND: no version row), ver its value;
+ * FR_E_FORMAT, with what to do, unless 1 <= ver <= readable. */
+fr_status fr_kb_check_version(const char *name, fr_status lookup, int64_t ver, int readable,
+                              fr_err *err);
 /* True for a libpq connection URI (postgresql:// or postgres://). */
 bool fr_kb_is_pg_uri(const char *s);
 /* A copy of a URI with any password replaced by "***" (owned; NULL on OOM). */

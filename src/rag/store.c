@@ -61,6 +61,21 @@ char *fr_kb_redact_uri(const char *uri)
     return fr_buf_take(&b);
 }
 
+fr_status fr_kb_check_version(const char *name, fr_status lookup, int64_t ver, int readable,
+                              fr_err *err)
+{
+    if (lookup == FR_E_NOTFOUND)
+        return fr_err_set(err, FR_E_FORMAT, "%s: knowledge base without a schema version", name);
+    if (lookup)
+        return lookup;
+    if (ver > readable || ver < 1)
+        return fr_err_set(err, FR_E_FORMAT,
+                          "%s: knowledge base schema version %lld, this frugal reads %d "
+                          "(upgrade frugal, or index into a new knowledge base)",
+                          name, (long long)ver, readable);
+    return FR_OK;
+}
+
 static fr_status kb_open(const char *db, int mode, fr_kb **out, fr_err *err)
 {
     *out = NULL;

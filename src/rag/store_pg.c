@@ -838,18 +838,7 @@ again:
                     "SELECT CASE WHEN value ~ '^[0-9]{1,9}$' THEN value::int ELSE -1 END"
                     " FROM frugal_meta WHERE key = 'schema_version'",
                     NULL, 0, &v, err, "read the schema version");
-        if (st == FR_E_NOTFOUND)
-            st = fr_err_set(err, FR_E_FORMAT, "%s: knowledge base without a schema version",
-                            uri_shown);
-        if (st)
-            goto done;
-        if (v > PG_SCHEMA_VERSION || v < 1) {
-            st = fr_err_set(err, FR_E_FORMAT,
-                            "%s: knowledge base schema version %lld, this frugal reads %d "
-                            "(upgrade frugal, or index into another database)",
-                            uri_shown, (long long)v, PG_SCHEMA_VERSION);
-            goto done;
-        }
+        st = fr_kb_check_version(uri_shown, st, v, PG_SCHEMA_VERSION, err);
     }
 done:
     if (locked) {

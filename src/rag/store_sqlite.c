@@ -495,17 +495,8 @@ fr_status fr_kb_sqlite_open(const char *path, int mode, fr_kb **out, fr_err *err
         int64_t ver = 0;
         st = kb_int(kb, "SELECT CAST(value AS INTEGER) FROM meta WHERE key='schema_version'",
                     NULL, &ver, err);
-        if (st == FR_E_NOTFOUND)
-            st = fr_err_set(err, FR_E_FORMAT, "%s: knowledge base without a schema version", path);
-        if (st)
+        if ((st = fr_kb_check_version(path, st, ver, FR_KB_SCHEMA_VERSION, err)))
             goto fail;
-        if (ver > FR_KB_SCHEMA_VERSION || ver < 1) {
-            st = fr_err_set(err, FR_E_FORMAT,
-                            "%s: knowledge base schema version %lld, this frugal reads %d "
-                            "(upgrade frugal or re-index)",
-                            path, (long long)ver, FR_KB_SCHEMA_VERSION);
-            goto fail;
-        }
     }
     *out = kb;
     return FR_OK;
