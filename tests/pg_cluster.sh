@@ -86,7 +86,10 @@ start)
   echo "$BIN" > "$D/.frugal-pg"
   chmod 755 "$D"
   [ "$(id -u)" = 0 ] && chown "$OWNER" "$D"
-  if ! as_owner "$BIN/initdb" -D "$D/data" -U frugal --auth=trust -E UTF8 --locale=C.UTF-8 \
+  # C.UTF-8 where the C library has it (Debian does), plain C otherwise
+  locale=C
+  locale -a 2>/dev/null | grep -qix 'C.utf-\?8' && locale=C.UTF-8
+  if ! as_owner "$BIN/initdb" -D "$D/data" -U frugal --auth=trust -E UTF8 --locale="$locale" \
       -N >"$D/initdb.log" 2>&1; then
     echo "pg_cluster.sh: initdb failed:" >&2; tail -n 20 "$D/initdb.log" >&2
     stop_cluster "$D"; exit 1

@@ -15,19 +15,21 @@
  *     one process rewrites them and a reader retrieves; no process sees an
  *     error, no retrieval sees two versions of one document, and the
  *     documents, chunks and totals agree at every read and at the end. */
-#include "test.h"
-
-#include "base/buf.h"
-#include "rag/kb.h"
-#include "rag_corpus.h"
-
 #ifndef FR_HAVE_POSTGRESQL
+#include <stdio.h>
+
 int main(void)
 {
     printf("SKIP: frugal was built without PostgreSQL support (libpq-dev)\n");
     return 77;
 }
 #else
+#include "test.h"
+
+#include "base/buf.h"
+#include "rag/kb.h"
+#include "rag_corpus.h"
+
 #include <errno.h>
 #include <libpq-fe.h>
 #include <signal.h>
