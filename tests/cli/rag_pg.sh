@@ -55,17 +55,18 @@ if [ -e "$SHARED/models/stories260K.gguf" ] && command -v curl >/dev/null && com
   run_status 1 "$FRUGAL" serve -m "$M" --port 0 -t 1 --db "$PG_URI"
   expect_contains "$ERR" "--db"
   expect_contains "$ERR" "frugal index"
-  serve_start -m "$M" --db "$DB" --ctx 2304
+  serve_start -m "$M" --db "$DB"
   serve_wait_ready
+  # questions the gate stops (generation is tests/cli/serve_ask.sh's part,
+  # and slow under the sanitizers); the closest passages come back all the
+  # same, and the first points at the heading's text in the source file
   expect_status 200 POST /v1/ask $J -d '{"question":"Which drones does the Zephyr 9000 support?"}'
   [ "$(json_get "$TMP/body" '[j.outcome, j.energy.tokens].join("|")')" = "abstain_retrieval|0" ] ||
     fail "gate abstention: ${BODY:0:400}"
-  expect_status 200 POST /v1/ask $J \
-    -d '{"question":"What does the Aurora X2 thermometer cost?","k":2,"max_bytes":60}'
-  # the citation points at the heading's text in the source file
+  expect_status 200 POST /v1/ask $J -d '{"question":"What does the Aurora X2 thermometer cost in yen?","k":2}'
   off=$(grep -bo 'Aurora X2 thermometer' "$SRC/tests/data/rag/products.md" | head -1 | cut -d: -f1)
-  [ "$(json_get "$TMP/body" '[j.gate.pass, /products\.md$/.test(j.passages[0].path), j.passages[0].byte_off].join("|")')" = \
-    "true|true|$off" ] || fail "/v1/ask from PostgreSQL: ${BODY:0:400}"
+  [ "$(json_get "$TMP/body" '[j.outcome, j.gate.missing, /products\.md$/.test(j.passages[0].path), j.passages[0].byte_off].join("|")')" = \
+    "abstain_retrieval|yen|true|$off" ] || fail "/v1/ask from PostgreSQL: ${BODY:0:400}"
   # the database restarts: meanwhile each ask is a 500 that says why, the
   # server stays up, and afterwards it answers again
   "$SRC/tests/pg_cluster.sh" down "$PG_DIR"
