@@ -1,8 +1,11 @@
-/* Tests for the knowledge base: incremental, idempotent indexing (counts of
- * added/updated/skipped/removed/rejected; a second run leaves the database
- * file byte-identical), hostile files in a directory walk, schema checks,
- * retrieval (BM25 + trigram for codes), the gate on answerable and
- * unanswerable questions, and questions full of FTS5 syntax. */
+/* Tests for the knowledge base in SQLite: incremental, idempotent indexing
+ * (counts of added/updated/skipped/removed/rejected; a second run leaves
+ * the database file byte-identical), hostile files in a directory walk,
+ * schema checks, retrieval (BM25 + trigram for codes), the gate on
+ * answerable and unanswerable questions, and questions full of FTS5 syntax
+ * (the store-independent checks are in tests/rag_corpus.h; test_rag_pg runs
+ * them on PostgreSQL); which store a --db names, and URIs shown without
+ * their password. */
 #include "test.h"
 
 #include "rag/kb.h"
