@@ -45,6 +45,7 @@ typedef struct ref_model {
     int n_exp, n_used, FX;
     bool softmax_after_topk; /* gpt-oss: weights = softmax of the chosen logits */
     bool pan_is_ffn_norm;    /* gpt-oss names its pre-FFN norm post_attention_norm */
+    int *sel_log;            /* when set: [layer][token][n_used] experts chosen */
 } ref_model;
 
 /* Whole tensor as doubles (malloc'd), or NULL when absent. */
@@ -326,6 +327,9 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
                     }
                     sel[k] = best;
                 }
+                if (m->sel_log)
+                    memcpy(m->sel_log + ((size_t)l * n + t) * m->n_used, sel,
+                           sizeof(int) * (size_t)m->n_used);
                 double wsum = 0, smx = -1e300;
                 for (int k = 0; k < m->n_used; k++) {
                     wsum += w[sel[k]];
@@ -381,6 +385,8 @@ static double max_rel_err(const float *a, const double *b, size_t n)
 {
     double mx = 0, md = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]))
+            return INFINITY;
         double d = fabs((double)a[i] - b[i]);
         if (d > md)
             md = d;
@@ -455,6 +461,46 @@ static fr_synth_spec mk(const char *arch, int L, int E, int H, int KV, int HD, i
     return s;
 }
 
+/* The reference's description of the random model s, loaded as m. */
+static ref_model ref_of(const fr_synth_spec *s, const fr_model *m)
+{
+    ref_model rr = {0}, *r = &rr;
+    const char *arch = s->arch;
+    int L = (int)s->n_layer, E = (int)s->n_embd, H = (int)s->n_head, KV = (int)s->n_head_kv;
+    int HD = (int)s->head_dim, V = (int)s->n_vocab;
+    fr_type wt = s->wtype;
+    r->g = fr_model_gguf(m);
+    r->arch = arch;
+    r->E = E, r->L = L, r->F = (int)s->n_ff, r->H = H, r->KV = KV, r->HD = HD ? HD : E / H;
+    r->V = V;
+    r->NROT = s->n_rot ? (int)s->n_rot : r->HD;
+    r->eps = 1e-5;
+    r->base = s->rope_base;
+    r->neox = strcmp(arch, "llama") != 0;
+    r->n_ctx = 16;
+    r->embd_scale = strcmp(arch, "gemma3") == 0 ? sqrt((double)E) : 1;
+    r->q_scale = strcmp(arch, "gemma3") == 0 ? 1 / sqrt((double)r->HD) : 0;
+    bool gptoss = strcmp(arch, "gpt-oss") == 0;
+    r->n_swa = (int)s->n_swa;
+    /* the pattern the file says, else the arch's (gemma3 5 of 6, gpt-oss
+     * every other layer) */
+    r->swa_pattern = s->swa_pattern ? (int)s->swa_pattern : gptoss ? 2 : 6;
+    r->base_swa = s->rope_base_swa > 0 ? s->rope_base_swa : gptoss ? s->rope_base : 10000;
+    r->swa_scaled = gptoss;
+    r->rope_scale = s->rope_scale;
+    r->yarn = s->yarn;
+    r->n_ctx_orig = s->n_ctx_orig ? (int)s->n_ctx_orig : (int)s->n_ctx;
+    r->attn_factor = s->rope_attn_factor > 0 ? s->rope_attn_factor : 1;
+    r->softcap = s->logit_softcap;
+    r->act = strcmp(arch, "gemma3") == 0 ? 1 : strcmp(arch, "gpt-oss") == 0 ? 2 : 0;
+    r->n_exp = (int)s->n_expert, r->n_used = (int)s->n_expert_used, r->FX = (int)s->n_ff_exp;
+    r->softmax_after_topk = strcmp(arch, "gpt-oss") == 0;
+    r->pan_is_ffn_norm = strcmp(arch, "gpt-oss") == 0;
+    if (fr_type_get(wt)->quantized)
+        r->ACT = fr_type_get(wt)->block_size == 256 ? 256 : 32;
+    return rr;
+}
+
 static void run_case(const fr_synth_spec *sp, double tol, int n_threads)
 {
     const fr_synth_spec s = *sp;
@@ -475,35 +521,7 @@ static void run_case(const fr_synth_spec *sp, double tol, int n_threads)
     if (st)
         return;
     const fr_hparams *hp = fr_model_hparams(m);
-    ref_model r = {0};
-    r.g = fr_model_gguf(m);
-    r.arch = arch;
-    r.E = E, r.L = L, r.F = (int)s.n_ff, r.H = H, r.KV = KV, r.HD = HD ? HD : E / H, r.V = V;
-    r.NROT = s.n_rot ? (int)s.n_rot : r.HD;
-    r.eps = 1e-5;
-    r.base = s.rope_base;
-    r.neox = strcmp(arch, "llama") != 0;
-    r.n_ctx = 16;
-    r.embd_scale = strcmp(arch, "gemma3") == 0 ? sqrt((double)E) : 1;
-    r.q_scale = strcmp(arch, "gemma3") == 0 ? 1 / sqrt((double)r.HD) : 0;
-    bool gptoss = strcmp(arch, "gpt-oss") == 0;
-    r.n_swa = (int)s.n_swa;
-    /* the pattern the file says, else the arch's (gemma3 5 of 6, gpt-oss
-     * every other layer) */
-    r.swa_pattern = s.swa_pattern ? (int)s.swa_pattern : gptoss ? 2 : 6;
-    r.base_swa = s.rope_base_swa > 0 ? s.rope_base_swa : gptoss ? s.rope_base : 10000;
-    r.swa_scaled = gptoss;
-    r.rope_scale = s.rope_scale;
-    r.yarn = s.yarn;
-    r.n_ctx_orig = s.n_ctx_orig ? (int)s.n_ctx_orig : (int)s.n_ctx;
-    r.attn_factor = s.rope_attn_factor > 0 ? s.rope_attn_factor : 1;
-    r.softcap = s.logit_softcap;
-    r.act = strcmp(arch, "gemma3") == 0 ? 1 : strcmp(arch, "gpt-oss") == 0 ? 2 : 0;
-    r.n_exp = (int)s.n_expert, r.n_used = (int)s.n_expert_used, r.FX = (int)s.n_ff_exp;
-    r.softmax_after_topk = strcmp(arch, "gpt-oss") == 0;
-    r.pan_is_ffn_norm = strcmp(arch, "gpt-oss") == 0;
-    if (fr_type_get(wt)->quantized)
-        r.ACT = fr_type_get(wt)->block_size == 256 ? 256 : 32;
+    ref_model r = ref_of(&s, m);
     CHECK_EQ_INT(hp->head_dim, r.HD);
 
     enum { N = 7 };
@@ -574,6 +592,130 @@ static void run_case(const fr_synth_spec *sp, double tol, int n_threads)
     free(ref);
     fr_context_free(c);
     fr_model_free(m);
+    unlink(path);
+}
+
+/* A mixture of experts reads only the experts its router picks, and bench's
+ * bytes per token count only those: every
+ * expert no token of the prompt selects (by the reference's routing) is
+ * overwritten with NaN in the file, weights and biases; prefill and
+ * token-by-token decoding must still match the reference on the intact
+ * file. An engine that touched an unselected expert (even times a zero
+ * weight) would return NaN. */
+static void test_moe_reads_selected(const char *arch)
+{
+    fr_synth_spec s = mk(arch, 2, 64, 4, 2, 16, 96, 40, FR_TYPE_F32);
+    s.n_expert = 16; /* 2 per token: at most 6 of 16 used by 3 tokens */
+    char path[320];
+    snprintf(path, sizeof path, "%s/moe.gguf", tmpdir);
+    fr_err e;
+    fr_model *m;
+    if (fr_synth_write(&s, path, NULL, NULL, &e) || fr_model_load(path, &m, &e)) {
+        CHECK_MSG(false, "%s: %s", arch, e.msg);
+        return;
+    }
+    enum { N = 3 };
+    int toks[N] = {7, 2, 31};
+    int32_t toks32[N] = {7, 2, 31};
+    ref_model r = ref_of(&s, m);
+    int L = r.L, V = r.V, X = r.n_exp, U = r.n_used;
+    r.sel_log = malloc(sizeof(int) * (size_t)(L * N * U));
+    double *ref = malloc(sizeof(double) * N * (size_t)V);
+    ref_forward(&r, toks, N, ref);
+
+    /* where each expert tensor's bytes are in the file */
+    static const char *const exps[] = {"ffn_gate_exps.weight", "ffn_up_exps.weight",
+                                       "ffn_down_exps.weight", "ffn_gate_exps.bias",
+                                       "ffn_up_exps.bias",     "ffn_down_exps.bias"};
+    enum { NT = sizeof exps / sizeof exps[0] };
+    uint64_t off[2][NT] = {{0}}, per[2][NT] = {{0}};
+    int poisoned = 0;
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < NT; k++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "blk.%d.%s", l, exps[k]);
+            const fr_gguf_tensor *t = fr_gguf_find_tensor(r.g, nm);
+            if (!t)
+                continue;
+            CHECK(t->type == FR_TYPE_F32 && t->nbytes % (uint64_t)X == 0);
+            off[l][k] = fr_gguf_data_offset(r.g) + t->offset;
+            per[l][k] = t->nbytes / (uint64_t)X;
+        }
+    fr_model_free(m);
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (!f)
+        goto out;
+    for (int l = 0; l < L; l++)
+        for (int x = 0; x < X; x++) {
+            bool used = false;
+            for (int i = 0; i < N * U; i++)
+                used |= r.sel_log[(size_t)l * N * U + i] == x;
+            if (used)
+                continue;
+            poisoned++;
+            for (int k = 0; k < NT; k++)
+                for (uint64_t b = 0; b < per[l][k]; b += sizeof(float)) {
+                    float nan = NAN;
+                    CHECK(fseek(f, (long)(off[l][k] + (uint64_t)x * per[l][k] + b), SEEK_SET) == 0);
+                    CHECK(fwrite(&nan, sizeof nan, 1, f) == 1);
+                }
+        }
+    CHECK(fclose(f) == 0);
+    CHECK_MSG(poisoned >= 2 * (X - N * U), "%s: %d experts poisoned", arch, poisoned);
+
+    if (fr_model_load(path, &m, &e)) {
+        CHECK_MSG(false, "%s: %s", arch, e.msg);
+        goto out;
+    }
+    /* what `frugal bench` reports as bytes read per decoded token: all
+     * but the experts, U of X experts, one row of token_embd when the
+     * output head is its own tensor */
+    const fr_gguf *g = fr_model_gguf(m);
+    uint64_t want = 0;
+    bool own_head = fr_gguf_find_tensor(g, "output.weight") != NULL;
+    for (int64_t i = 0; i < fr_gguf_n_tensors(g); i++) {
+        const fr_gguf_tensor *t = fr_gguf_tensor_at(g, i);
+        if (strstr(t->name, "_exps."))
+            want += t->nbytes / (uint64_t)X * (uint64_t)U;
+        else if (own_head && strcmp(t->name, "token_embd.weight") == 0)
+            want += t->nbytes / (uint64_t)V;
+        else
+            want += t->nbytes;
+    }
+    CHECK_MSG(fr_model_decode_bytes(m) == want, "%s: decode bytes %llu, want %llu", arch,
+              (unsigned long long)fr_model_decode_bytes(m), (unsigned long long)want);
+    CHECK(fr_model_decode_bytes(m) < fr_model_weight_bytes(m) / 2);
+    fr_context_params cp = fr_context_default_params();
+    cp.n_ctx = 16;
+    cp.n_threads = 2;
+    fr_context *c;
+    if (fr_context_create(m, &cp, &c, &e)) {
+        CHECK_MSG(false, "%s", e.msg);
+        fr_model_free(m);
+        goto out;
+    }
+    bool all[N] = {true, true, true};
+    fr_batch b = {N, toks32, NULL, all};
+    CHECK(fr_context_decode(c, &b, &e) == FR_OK);
+    for (int t = 0; t < N; t++) {
+        double d = max_rel_err(fr_context_logits(c, (uint32_t)t), ref + (size_t)t * V, (size_t)V);
+        CHECK_MSG(d < 1e-4, "%s prefill, poisoned unselected experts: t=%d rel err %.3g", arch, t,
+                  d);
+    }
+    fr_context_seq_truncate(c, 0, 0);
+    for (int t = 0; t < N; t++) {
+        fr_batch one = {1, &toks32[t], NULL, NULL};
+        CHECK(fr_context_decode(c, &one, &e) == FR_OK);
+        double d = max_rel_err(fr_context_logits(c, 0), ref + (size_t)t * V, (size_t)V);
+        CHECK_MSG(d < 1e-4, "%s decode, poisoned unselected experts: t=%d rel err %.3g", arch, t,
+                  d);
+    }
+    fr_context_free(c);
+    fr_model_free(m);
+out:
+    free(r.sel_log);
+    free(ref);
     unlink(path);
 }
 
@@ -801,6 +943,8 @@ int main(int argc, char **argv)
     c = mk("gpt-oss", 2, 64, 4, 2, 16, 128, 40, FR_TYPE_MXFP4), run_case(&c, 1e-4, 2);
     c = mk("gpt-oss", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
     c = mk("gpt-oss", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
+    test_moe_reads_selected("qwen3moe");
+    test_moe_reads_selected("gpt-oss");
     test_multi_seq();
     rmdir(tmpdir);
     TEST_END();
