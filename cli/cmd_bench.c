@@ -445,7 +445,7 @@ int cmd_bench(int argc, char **argv)
         mo.threads = threads[ti];
         long need = o.n_gen ? max_depth + o.n_gen : 0;
         mo.ctx = (max_prompt > need ? max_prompt : need) + 16;
-        mo.batch = max_prompt > 512 ? max_prompt : 512;
+        mo.batch = 512; /* longer prompts run in batches, as llama-bench's ubatch */
         if ((rc = cli_llm_open(&mo, 1, false, &L)))
             goto out;
         uint32_t V = fr_model_hparams(L.model)->n_vocab;
@@ -541,6 +541,9 @@ int cmd_bench(int argc, char **argv)
         fr_isa isa = FR_ISA_GENERIC;
         (void)fr_isa_select(&isa, NULL);
         const fr_cpu_features *cf = fr_cpu_get();
+        /* K and V of every layer at every position of the (last) context */
+        uint64_t kv_bytes = 2ull * hp->n_layer * fr_context_n_ctx(L.ctx) * hp->n_head_kv *
+                            hp->head_dim * (mo.kv_type && strcmp(mo.kv_type, "f16") == 0 ? 2 : 4);
         if (o.json) {
             fr_bench_summary bs = {0};
             bs.params = (double)fr_model_n_params(L.model);
@@ -588,6 +591,9 @@ int cmd_bench(int argc, char **argv)
             json_object_set_new(root, "decode_bytes_per_token", json_integer((json_int_t)bpt));
             json_object_set_new(root, "decode_gb_s", json_real(best_tg * (double)bpt / 1e9));
             json_object_set_new(root, "peak_rss_bytes", json_integer((json_int_t)peak_rss_kb * 1024));
+            json_object_set_new(root, "n_ctx", json_integer(fr_context_n_ctx(L.ctx)));
+            json_object_set_new(root, "kv_type", json_string(mo.kv_type ? mo.kv_type : "f32"));
+            json_object_set_new(root, "kv_cache_bytes", json_integer((json_int_t)kv_bytes));
             json_t *tests = json_array();
             for (int i = 0; i < n_results; i++) {
                 const bench_result *r = &results[i];

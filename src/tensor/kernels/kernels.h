@@ -123,6 +123,11 @@ typedef struct fr_kernel_set {
     fr_isa isa;
     const char *name;
     fr_mm_kernel mm[FR_TYPE_COUNT_];
+    /* Products of weights repacked into the x8 layouts (pack.h): a->w is
+     * the packed copy, rows are still numbered as in the matrix (r0 a
+     * multiple of 8). act FR_ACT_NONE: the set has none for that type, and
+     * its weights are not packed for this set. */
+    fr_mm_kernel mm_x8[FR_TYPE_COUNT_];
     fr_quant_q8b_fn quant_q8b;
     fr_quant_q8k_fn quant_q8k;
     /* Optional: rearranges one quantized Q8B row (nb blocks of qs) into
