@@ -5,8 +5,14 @@
  * Matrices stay in their stored type inside the mapping. Small 1-D tensors
  * (norm weights, biases, rope factors) are used as float arrays; when a file
  * stores them in another type they are converted once into owned memory.
+ * Then the matrices that the kernel path has a faster layout for are
+ * repacked into owned memory, one at a time, and the mapped pages of each
+ * original are given back (tensor/pack.h), so the weights are resident
+ * once.
  */
 #include "model/model_impl.h"
+#include "gguf/pages.h"
+#include "tensor/pack.h"
 
 #include <frugal/tensor.h>
 #include <stdio.h>
@@ -306,6 +312,39 @@ static fr_status fr_bind_weights(fr_loader *L)
     return FR_OK;
 }
 
+/* Repacks every matrix the chosen kernel path has an x8 product for. */
+static fr_status fr_pack_weights(fr_loader *L)
+{
+    fr_model *m = L->m;
+    fr_isa isa;
+    if (!fr_pack_enabled() || fr_isa_select(&isa, NULL) != FR_OK)
+        return FR_OK; /* a bad FRUGAL_ISA is reported when a context is made */
+    size_t cap = 1 + 7 * (size_t)m->hp.n_layer;
+    m->packed = calloc(cap, sizeof *m->packed);
+    if (!m->packed)
+        return fr_err_set(L->err, FR_E_NOMEM, "%s: out of memory", L->path);
+    for (size_t i = 0; i < cap; i++) {
+        fr_weight *w;
+        if (i == 0) {
+            w = &m->output;
+        } else {
+            fr_layer *ly = &m->layers[(i - 1) / 7];
+            fr_weight *ws[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->w_gate, &ly->w_up,
+                                &ly->w_down};
+            w = ws[(i - 1) % 7];
+        }
+        fr_packed *p = NULL;
+        fr_status st = fr_weight_pack(w, isa, &p, L->err);
+        if (st)
+            return fr_err_prefix(L->err, "%s", L->path);
+        if (!p)
+            continue;
+        m->packed[m->n_packed++] = p;
+        fr_gguf_release(m->gguf, w->data, (size_t)w->n_out * w->row_bytes);
+    }
+    return FR_OK;
+}
+
 fr_status fr_model_load(const char *path, fr_model **out, fr_err *err)
 {
     *out = NULL;
@@ -318,6 +357,8 @@ fr_status fr_model_load(const char *path, fr_model **out, fr_err *err)
         st = fr_load_hparams(&L);
     if (st == FR_OK)
         st = fr_bind_weights(&L);
+    if (st == FR_OK)
+        st = fr_pack_weights(&L);
     if (st != FR_OK) {
         fr_model_free(m);
         return st;
@@ -333,6 +374,9 @@ void fr_model_free(fr_model *m)
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    for (size_t i = 0; i < m->n_packed; i++)
+        fr_packed_free(m->packed[i]);
+    free(m->packed);
     free(m->layers);
     fr_gguf_free(m->gguf);
     free(m);
