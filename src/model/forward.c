@@ -15,9 +15,9 @@
  *
  * The arithmetic mirrors llama2.c's reference run.c (left-to-right float
  * sums, the same rope angle formula, two-pass softmax over a score row), so
- * greedy tokens agree with its recorded outputs; the row operations (attention
- * dots, SwiGLU) come from the kernel set, exactly run.c's on the generic
- * path. Q, K and V are one grouped product, gate and up another (matmul.h);
+ * greedy tokens agree with its recorded outputs; attention (tensor/attn.h:
+ * row by row on the generic path, exactly run.c's order; tiled with an
+ * online softmax on the SIMD paths) and SwiGLU come from the kernel set. Q, K and V are one grouped product, gate and up another (matmul.h);
  * the rope angles are computed once per token, not per layer and head (the
  * same values). Every sequence has its own
  * contiguous cache of n_ctx positions; K and V rows are [n_head_kv*head_dim].
@@ -25,12 +25,12 @@
  * when a batch asks for more logits rows than any batch before it.
  */
 #include "model/model_impl.h"
+#include "tensor/attn.h"
 #include "tensor/kernels/kernels.h"
 #include "model/lora_impl.h"
 
 #include <frugal/tensor.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +60,8 @@ struct fr_context {
     float *rope_freq; /* [n_rot / 2] rotation frequency of each pair */
     float *rope_cs;   /* [n_batch][n_rot] cos, sin per pair at each token's position */
 
-    float **att_scratch; /* per thread: [n_ctx] scores */
+    float **att_scratch; /* per thread: fr_attn_scratch_bytes (attn.h) */
+    uint32_t *attn_blocks; /* [n_batch + 1] attention's token blocks */
     int n_att;           /* entries of att_scratch */
     fr_matmul_scratch mm; /* kernel path + buffers for every fr_matmul */
 
@@ -132,6 +133,7 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     c->pos = malloc(nb * sizeof(int32_t));
     c->sq = malloc(nb * sizeof(int32_t));
     c->rows = malloc(nb * sizeof(uint32_t));
+    c->attn_blocks = malloc((nb + 1) * sizeof(uint32_t));
     c->rope_freq = malloc((hp->n_rot / 2 + 1) * sizeof(float));
     c->rope_cs = malloc(nb * (hp->n_rot + 1) * sizeof(float));
     for (uint32_t i = 0; c->rope_freq && i < hp->n_rot / 2; i++) {
@@ -153,10 +155,13 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
         return st;
     }
     bool ok = c->kcache && c->vcache && c->seq_len && c->seq_tok && c->x && c->h && c->q && c->k && c->v &&
-              c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->att_scratch &&
+              c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->attn_blocks && c->att_scratch &&
               c->rope_freq && c->rope_cs;
     for (int i = 0; ok && i < nth; i++) {
-        c->att_scratch[i] = malloc((size_t)p.n_ctx * sizeof(float));
+        size_t ab = (fr_attn_scratch_bytes(p.n_ctx, hp->head_dim) + 63) & ~(size_t)63;
+        c->att_scratch[i] = NULL;
+        if (posix_memalign((void **)&c->att_scratch[i], 64, ab) != 0)
+            c->att_scratch[i] = NULL;
         ok = c->att_scratch[i] != NULL;
     }
     if (!ok) {
@@ -194,6 +199,7 @@ void fr_context_free(fr_context *c)
     free(c->pos);
     free(c->sq);
     free(c->rows);
+    free(c->attn_blocks);
     free(c->rope_freq);
     free(c->rope_cs);
     free(c->logits);
@@ -301,78 +307,6 @@ static void fr_kv_store(fr_context *c, void *cache, size_t idx, const float *src
     }
 }
 
-/* ---- attention ---------------------------------------------------------- */
-
-typedef struct fr_attn_job {
-    fr_context *c;
-    uint32_t layer, n_tok;
-    atomic_int next; /* next (token, head) unit to take */
-} fr_attn_job;
-
-/* Units are (token, query head) pairs handed out one at a time, so a
- * descheduled worker costs only the unit it holds. Consecutive units share a
- * KV head (grouped-query attention), which keeps its keys in cache. Per
- * unit: scores of the query against every cached key of its sequence up to
- * its position, a two-pass softmax over that row (in the thread's scratch),
- * then the weighted sum of the values. The row operations come from the
- * kernel set: left to right in the generic path (llama2.c's order), in SIMD
- * lanes otherwise. */
-static void fr_attn_worker(void *arg, int ith, int nth)
-{
-    (void)nth;
-    fr_attn_job *j = arg;
-    fr_context *c = j->c;
-    const fr_hparams *hp = &c->m->hp;
-    const fr_kernel_set *ks = c->mm.ks;
-    uint32_t hd = hp->head_dim, n_head = hp->n_head, grp = hp->n_head / hp->n_head_kv;
-    size_t q_dim = (size_t)n_head * hd;
-    float *att = c->att_scratch[ith];
-    float scale = sqrtf((float)hd);
-    bool f32 = c->kv_type == FR_TYPE_F32;
-    int64_t n_units = (int64_t)j->n_tok * n_head;
-    for (;;) {
-        int64_t w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (w >= n_units)
-            break;
-        uint32_t t = (uint32_t)(w / n_head), h = (uint32_t)(w % n_head);
-        uint32_t kvh = h / grp, s = (uint32_t)c->sq[t];
-        int32_t pos = c->pos[t];
-        const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
-        float *out = c->h + (size_t)t * q_dim + (size_t)h * hd;
-        size_t base = fr_kv_index(c, s, j->layer, 0) + (size_t)kvh * hd;
-        if (f32) {
-            const float *k = (const float *)c->kcache + base;
-            for (int32_t p = 0; p <= pos; p++, k += c->kv_row)
-                att[p] = ks->dot_f32(q, k, hd) / scale;
-        } else {
-            const uint16_t *k = (const uint16_t *)c->kcache + base;
-            for (int32_t p = 0; p <= pos; p++, k += c->kv_row)
-                att[p] = ks->dot_f16(q, k, hd) / scale;
-        }
-        float mx = att[0];
-        for (int32_t p = 1; p <= pos; p++)
-            if (att[p] > mx)
-                mx = att[p];
-        float sum = 0.0f;
-        for (int32_t p = 0; p <= pos; p++) {
-            att[p] = expf(att[p] - mx);
-            sum += att[p];
-        }
-        for (int32_t p = 0; p <= pos; p++)
-            att[p] /= sum;
-        memset(out, 0, hd * sizeof(float));
-        if (f32) {
-            const float *v = (const float *)c->vcache + base;
-            for (int32_t p = 0; p <= pos; p++, v += c->kv_row)
-                ks->axpy_f32(out, att[p], v, hd);
-        } else {
-            const uint16_t *v = (const uint16_t *)c->vcache + base;
-            for (int32_t p = 0; p <= pos; p++, v += c->kv_row)
-                ks->axpy_f16(out, att[p], v, hd);
-        }
-    }
-}
-
 /* ---- one chunk of at most n_batch tokens -------------------------------- */
 
 static void fr_add_bias(float *y, const float *b, uint32_t n_tok, size_t n)
@@ -427,9 +361,12 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
             fr_kv_store(c, c->kcache, idx, c->k + t * kvd);
             fr_kv_store(c, c->vcache, idx, c->v + t * kvd);
         }
-        fr_attn_job aj = {c, l, n_tok, 0};
-        atomic_init(&aj.next, 0);
-        fr_pool_run_dynamic(c->pool, fr_attn_worker, &aj);
+        fr_attn_desc ad = {c->q, c->h, n_tok, c->pos, c->sq,
+                           (const char *)c->kcache + fr_kv_index(c, 0, l, 0) * fr_kv_elem(c->kv_type),
+                           (const char *)c->vcache + fr_kv_index(c, 0, l, 0) * fr_kv_elem(c->kv_type),
+                           (size_t)hp->n_layer * c->n_ctx * kvd, kvd, c->kv_type, hp->n_head,
+                           hp->n_head_kv, (uint32_t)hd, c->attn_blocks};
+        fr_attention(c->pool, c->mm.ks, &ad, (void *const *)c->att_scratch);
         fr_matmul(c->pool, &ly->wo, c->h, n_tok, c->o, (int64_t)E, &c->mm);
         fr_lora_apply(c->lora, c->pool, l, FR_LORA_O, c->h, n_tok, c->o, (int64_t)E);
         fr_add_bias(c->o, ly->bo, n_tok, E);

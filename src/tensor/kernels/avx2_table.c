@@ -46,5 +46,6 @@ const fr_kernel_set fr_kernels_avx2 = {
     .axpy_f32 = fr_axpy_f32_avx2,
     .axpy_f16 = fr_axpy_f16_avx2,
     .swiglu = fr_swiglu_avx2,
+    .attn_tile = fr_attn_tile_avx2,
 };
 #endif
