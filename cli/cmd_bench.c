@@ -337,7 +337,7 @@ int cmd_bench(int argc, char **argv)
         {"--depth", "-d", CLI_STR, &o.depths, "D[,D...]", "decode after D prompt tokens in the cache (default 0)", 0, 0, NULL},
         {"--threads", "-t", CLI_STR, &o.threads, "N[,N...]", "thread counts to test (default: all CPUs)", 0, 0, NULL},
         {"--repetitions", "-r", CLI_INT, &o.reps, "N", "timed runs per test (default 3)", 1, 1000, NULL},
-        {"--kv-type", NULL, CLI_CHOICE, &mo.kv_type, NULL, "KV cache type (default f32)", 0, 0, "f32|f16"},
+        {"--kv-type", NULL, CLI_CHOICE, &mo.kv_type, NULL, "KV cache type (default f16)", 0, 0, "f32|f16"},
         CLI_LORA_OPT(&mo),
         {"--price-kwh", NULL, CLI_DOUBLE, &o.price_kwh, "USD", "electricity price (default 0.16)", 0, 100, NULL},
         {"--hw-price", NULL, CLI_DOUBLE, &o.hw_price, "USD", "machine price, amortised into $/Mtok", 0, 1e9, NULL},
@@ -543,7 +543,7 @@ int cmd_bench(int argc, char **argv)
         const fr_cpu_features *cf = fr_cpu_get();
         /* K and V of every layer at every position of the (last) context */
         uint64_t kv_bytes = 2ull * hp->n_layer * fr_context_n_ctx(L.ctx) * hp->n_head_kv *
-                            hp->head_dim * (mo.kv_type && strcmp(mo.kv_type, "f16") == 0 ? 2 : 4);
+                            hp->head_dim * (mo.kv_type && strcmp(mo.kv_type, "f32") == 0 ? 4 : 2);
         if (o.json) {
             fr_bench_summary bs = {0};
             bs.params = (double)fr_model_n_params(L.model);
@@ -592,7 +592,7 @@ int cmd_bench(int argc, char **argv)
             json_object_set_new(root, "decode_gb_s", json_real(best_tg * (double)bpt / 1e9));
             json_object_set_new(root, "peak_rss_bytes", json_integer((json_int_t)peak_rss_kb * 1024));
             json_object_set_new(root, "n_ctx", json_integer(fr_context_n_ctx(L.ctx)));
-            json_object_set_new(root, "kv_type", json_string(mo.kv_type ? mo.kv_type : "f32"));
+            json_object_set_new(root, "kv_type", json_string(mo.kv_type ? mo.kv_type : "f16"));
             json_object_set_new(root, "kv_cache_bytes", json_integer((json_int_t)kv_bytes));
             json_t *tests = json_array();
             for (int i = 0; i < n_results; i++) {

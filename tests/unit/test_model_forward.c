@@ -290,6 +290,7 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     fr_context_params cp = fr_context_default_params();
     cp.n_ctx = 16;
     cp.n_threads = (uint32_t)n_threads;
+    cp.kv_type = FR_TYPE_F32; /* exact comparison: F16 keys and values would round */
     cp.n_batch = 4; /* forces the prompt through more than one chunk */
     fr_context *c;
     st = fr_context_create(m, &cp, &c, &e);
@@ -374,6 +375,7 @@ static void test_multi_seq(void)
     fr_context_params cp = fr_context_default_params();
     cp.n_ctx = 16;
     cp.n_seq = 2;
+    cp.kv_type = FR_TYPE_F32; /* exact comparison: F16 keys and values would round */
     cp.n_threads = 2;
     fr_context *c;
     CHECK(fr_context_create(m, &cp, &c, &e) == FR_OK);
