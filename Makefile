@@ -3,6 +3,7 @@
 #   make test          build and run every test, then again under ASan+UBSan
 #   make demo          build, get a small model, a short tour (inspect, run, chat)
 #   make bench         benchmarks -> BENCHMARKS.md (never fails on a number)
+#   make train-verifier  retrain the groundedness verdict on ../shared/data -> data/verifier.json
 #   make fuzz          run the libFuzzer targets (FUZZ_SECONDS each, default 60)
 #   make install PREFIX=/usr/local
 BUILD      ?= build
@@ -14,7 +15,9 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
 CTEST_ARGS ?=
 
-.PHONY: all deps build test test-release test-asan test-tsan demo bench fuzz install clean format
+SHARED_DATA ?= ../shared/data
+
+.PHONY: all deps build test test-release test-asan test-tsan demo bench fuzz install clean format train-verifier
 
 all: build
 
@@ -54,6 +57,13 @@ demo: build
 
 bench: build
 	./scripts/bench.sh $(BUILD)/frugal
+
+# Trains the verdict's weights (tools/train_verifier.c) on the public data in
+# $(SHARED_DATA), prints the cross-validation, writes data/verifier.json and
+# rebuilds so that the library carries the new weights.
+train-verifier: build
+	$(BUILD)/train_verifier --data $(SHARED_DATA) --out data/verifier.json
+	cmake --build $(BUILD) -j $(JOBS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

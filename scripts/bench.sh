@@ -4,7 +4,7 @@
 #
 #   BENCH_QUICK=1 make bench     a few minutes: qwen2.5-0.5b shapes, 2 threads,
 #                                pp128 pp512 tg64, one repetition
-#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag serve tune)
+#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag verifier verifier-cv serve tune)
 #   BENCH_MODELS, BENCH_TYPES, BENCH_THREADS, BENCH_REPS   override the speed rows
 #   FRUGAL_PEERS=DIR             where the peer engines are built (default ~/.cache/frugal-peers)
 #
@@ -183,4 +183,6 @@ SERVE_TOKENS=32; [ "${BENCH_QUICK:-0}" = 1 ] && SERVE_TOKENS=16
 run_section serve "Server: aggregate decode tok/s at 1, 2, 4, 8 parallel streams (continuous batching)" "$BUILD/bench_serve" --type q8_0 --streams 1,2,4,8 --tokens "$SERVE_TOKENS"
 run_section tune "LoRA fine-tuning (stories260K on PubMedQA abstracts; qwen2.5-0.5b Q4_0 shape)" env FR_SHARED="$SHARED" "$BUILD/bench_tune" --shared "$SHARED" $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 run_section rag "Grounding: checker quality, retrieval, abstention" "$BUILD/bench_rag" --data "$SHARED/data"
+run_section verifier "Groundedness verdict: time per claim (one core)" "$BUILD/bench_verifier" --data "$SHARED/data" --reps "$([ "${BENCH_QUICK:-0}" = 1 ] && echo 20 || echo 200)"
+run_section verifier-cv "Groundedness verdict: 5-fold cross-validation (make train-verifier, nothing written)" "$BUILD/train_verifier" --data "$SHARED/data" --report-only
 echo "bench: wrote $OUT" >&2

@@ -53,7 +53,7 @@ static void fr_attn_rows_worker(void *arg, int ith, int nth)
     uint32_t hd = d->head_dim, n_head = d->n_head, grp = d->n_head / d->n_head_kv;
     size_t q_dim = (size_t)n_head * hd;
     float *att = j->scratch[ith];
-    float scale = sqrtf((float)hd);
+    float scale = d->kq_div;
     bool f32 = d->kv_type == FR_TYPE_F32;
     int64_t n_units = (int64_t)d->n_tok * n_head;
     for (;;) {
@@ -130,7 +130,7 @@ static void fr_attn_tiled_worker(void *arg, int ith, int nth)
             .v = (const uint8_t *)d->v + base,
             .kv_ld = d->kv_ld,
             .f16 = d->kv_type == FR_TYPE_F16,
-            .scale = 1.0f / sqrtf((float)hd),
+            .scale = 1.0f / d->kq_div,
         };
         j->ks->attn_tile(&u, j->scratch[ith]);
     }

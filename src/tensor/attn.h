@@ -5,7 +5,7 @@
  *
  * For each token t of the batch and query head h, with kv head kh = h /
  * (n_head / n_head_kv) (grouped-query attention):
- *   out[t][h] = sum_p softmax_p(q[t][h] . k[s_t][p][kh] / sqrt(hd)) v[s_t][p][kh]
+ *   out[t][h] = sum_p softmax_p(q[t][h] . k[s_t][p][kh] / kq_div) v[s_t][p][kh]
  * over the positions p = 0 .. pos[t] of the token's sequence s_t, whose
  * keys and values (this token's included) are already in the cache.
  *
@@ -52,6 +52,8 @@ typedef struct fr_attn_desc {
     size_t kv_ld;         /* elements from one position to the next (n_head_kv * head_dim) */
     fr_type kv_type;      /* FR_TYPE_F32 or FR_TYPE_F16 */
     uint32_t n_head, n_head_kv, head_dim;
+    float kq_div;         /* q.k is divided by this (sqrt(head_dim) unless the
+                             architecture scales q itself) */
     uint32_t *blocks;     /* caller's buffer of n_tok + 1 entries (the tiled way's
                              token blocks are laid out there) */
 } fr_attn_desc;
@@ -68,7 +70,7 @@ typedef struct fr_attn_unit {
     const void *k, *v;    /* position 0 of the unit's kv head */
     size_t kv_ld;
     bool f16;
-    float scale;          /* 1 / sqrt(hd) */
+    float scale;          /* 1 / kq_div */
 } fr_attn_unit;
 
 /* Per-thread scratch (bytes) the attention of a context needs: n_ctx

@@ -98,7 +98,7 @@ static void run(const acase *c, fr_isa isa, int nth, const float *q, const int32
     size_t kvd = (size_t)c->n_head_kv * c->hd;
     fr_attn_desc d = {q,      out,     n_tok,         pos,         seq,
                       c->k,   c->v,    (size_t)c->n_ctx * kvd, kvd, c->kv,
-                      c->n_head, c->n_head_kv, c->hd, blocks};
+                      c->n_head, c->n_head_kv, c->hd, sqrtf((float)c->hd), blocks};
     fr_attention(pools[nth], fr_kernel_set_get(isa), &d, scr);
     free(blocks);
 }
