@@ -213,11 +213,110 @@ FR_AI void fr_x8_tile(const fr_mm_args *a, int64_t r, int64_t r1, int64_t t, con
     }
 }
 
+/* One-token decode: rows r .. r+15 (two groups), written out without
+ * arrays so that both groups' accumulators stay in registers. Same float
+ * operations per row as fr_x8_tile. */
+FR_AI void fr_x8_dec(const fr_mm_args *a, int64_t r, int64_t r1, const int T)
+{
+    const int bs8 = 8 * fr_x_bs(T), off = fr_x_off(T), qs = fr_x_qs(T);
+    const size_t gbytes = 8 * a->row_bytes;
+    const int64_t last_g = (r1 - 1) / 8;
+    const uint8_t *w0 = a->w + (size_t)fr_min64(r / 8, last_g) * gbytes;
+    const uint8_t *w1 = a->w + (size_t)fr_min64(r / 8 + 1, last_g) * gbytes;
+    const int8_t *aq = a->qa.qs;
+    const float *ad = a->qa.d, *as = a->qa.s;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256 voff = _mm256_set1_ps((float)off);
+    const size_t pf = fr_pf_dist(2 * gbytes);
+    int64_t pf_rows = a->pf_r1 > r1 ? a->pf_r1 : r1;
+    const uint8_t *lim = a->w + (size_t)((pf_rows + 7) / 8) * gbytes;
+    const int64_t nb = a->n_in / FR_QA_BLK;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p0 = w0 + b * bs8, *p1 = w1 + b * bs8;
+        const int8_t *ab = aq + b * FR_QA_BLK;
+        fr_pf(p0 + pf, lim, bs8);
+        fr_pf(p1 + pf, lim, bs8);
+        __m256i s0, s1;
+        if (T == FR_X80) {
+            s0 = s1 = _mm256_setzero_si256();
+            FR_UNROLL
+            for (int k = 0; k < 8; k++) {
+                __m256i av = fr_bcast32(ab + 4 * k);
+                __m256i x0 = _mm256_loadu_si256((const __m256i *)(p0 + 16 + 32 * k));
+                __m256i x1 = _mm256_loadu_si256((const __m256i *)(p1 + 16 + 32 * k));
+                s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(
+                                              _mm256_abs_epi8(x0), _mm256_sign_epi8(av, x0)), ones));
+                s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(
+                                              _mm256_abs_epi8(x1), _mm256_sign_epi8(av, x1)), ones));
+            }
+        } else {
+            __m256i h0 = _mm256_setzero_si256(), h1 = _mm256_setzero_si256();
+            __m256i hb0 = h0, hb1 = h1;
+            if (fr_x_five(T)) {
+                hb0 = _mm256_loadu_si256((const __m256i *)(p0 + qs - 32));
+                hb1 = _mm256_loadu_si256((const __m256i *)(p1 + qs - 32));
+            }
+            s0 = s1 = _mm256_setzero_si256();
+            FR_UNROLL
+            for (int k = 0; k < 4; k++) {
+                __m256i al = fr_bcast32(ab + 4 * k), ah = fr_bcast32(ab + 16 + 4 * k);
+                __m256i x0 = _mm256_loadu_si256((const __m256i *)(p0 + qs + 32 * k));
+                __m256i x1 = _mm256_loadu_si256((const __m256i *)(p1 + qs + 32 * k));
+                __m256i l0 = _mm256_and_si256(x0, m4), u0 = _mm256_and_si256(_mm256_srli_epi16(x0, 4), m4);
+                __m256i l1 = _mm256_and_si256(x1, m4), u1 = _mm256_and_si256(_mm256_srli_epi16(x1, 4), m4);
+                if (fr_x_five(T)) {
+                    l0 = _mm256_or_si256(l0, _mm256_and_si256(fr_sh16(hb0, 4 - k), b4));
+                    u0 = _mm256_or_si256(u0, _mm256_and_si256(fr_sh16(hb0, -k), b4));
+                    l1 = _mm256_or_si256(l1, _mm256_and_si256(fr_sh16(hb1, 4 - k), b4));
+                    u1 = _mm256_or_si256(u1, _mm256_and_si256(fr_sh16(hb1, -k), b4));
+                }
+                s0 = _mm256_add_epi16(s0, _mm256_add_epi16(_mm256_maddubs_epi16(l0, al),
+                                                           _mm256_maddubs_epi16(u0, ah)));
+                s1 = _mm256_add_epi16(s1, _mm256_add_epi16(_mm256_maddubs_epi16(l1, al),
+                                                           _mm256_maddubs_epi16(u1, ah)));
+                if (fr_x_five(T) && k == 1) {
+                    h0 = _mm256_madd_epi16(s0, ones);
+                    h1 = _mm256_madd_epi16(s1, ones);
+                    s0 = s1 = _mm256_setzero_si256();
+                }
+            }
+            s0 = _mm256_madd_epi16(s0, ones);
+            s1 = _mm256_madd_epi16(s1, ones);
+            if (fr_x_five(T)) {
+                s0 = _mm256_add_epi32(h0, s0);
+                s1 = _mm256_add_epi32(h1, s1);
+            }
+        }
+        __m256 da = _mm256_broadcast_ss(ad + b);
+        __m256 f0, f1;
+        if (off) {
+            __m256 so = _mm256_mul_ps(voff, _mm256_broadcast_ss(as + b));
+            f0 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(s0), da, so);
+            f1 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(s1), da, so);
+        } else {
+            f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(s0), da);
+            f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(s1), da);
+        }
+        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p0)), f0, acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p1)), f1, acc1);
+        if (fr_x_min(T)) {
+            __m256 sv = _mm256_broadcast_ss(as + b);
+            acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p0 + 16))), sv, acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p1 + 16))), sv, acc1);
+        }
+    }
+    fr_x8_store(a->y, r, r1, acc0);
+    if (r + 8 < r1)
+        fr_x8_store(a->y, r + 8, r1, acc1);
+}
+
 FR_AI void fr_x8_gemm(const fr_mm_args *a, int64_t r0, int64_t r1, const int T)
 {
     if (a->n_tok == 1) {
         for (int64_t r = r0; r < r1; r += 16)
-            fr_x8_tile(a, r, r1, 0, T, 2, 1);
+            fr_x8_dec(a, r, r1, T);
         return;
     }
     for (int64_t r = r0; r < r1; r += 8) {
