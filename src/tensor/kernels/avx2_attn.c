@@ -137,6 +137,8 @@ void fr_swiglu_avx2(float *g, const float *u, int64_t n)
  * rows of its unit (a token decoded alone gets the bits it gets in a
  * prompt). */
 
+#define FR_UNROLL8 _Pragma("GCC unroll 8")
+
 static inline void fr_tr8(__m256 r[8])
 {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -224,11 +226,13 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
                 continue;
             const float *q = u->q + (m / u->grp) * u->q_ld + (size_t)(m % u->grp) * hd;
             __m256 s[B / 8];
+            FR_UNROLL8
             for (int c = 0; c < B / 8; c++)
                 s[c] = _mm256_setzero_ps();
             for (int d = 0; d < hd; d++) {
                 __m256 qd = _mm256_broadcast_ss(q + d);
                 const float *kr = kt + (size_t)d * B;
+                FR_UNROLL8
                 for (int c = 0; c < B / 8; c++)
                     s[c] = _mm256_fmadd_ps(qd, _mm256_load_ps(kr + 8 * c), s[c]);
             }
@@ -236,6 +240,7 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
             int valid = lim - kb + 1 < nk ? lim - kb + 1 : nk;
             __m256i vlim = _mm256_set1_epi32(valid);
             __m256 bm = ninf;
+            FR_UNROLL8
             for (int c = 0; c < B / 8; c++) {
                 __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * c));
                 __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(vlim, idx));
@@ -248,6 +253,7 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
             float corr = mx[m] == -INFINITY ? 0.0f : expf(mx[m] - newm);
             __m256 vm = _mm256_set1_ps(newm), sum = _mm256_setzero_ps();
             float *prow = S + (size_t)m * B;
+            FR_UNROLL8
             for (int c = 0; c < B / 8; c++) {
                 __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * c));
                 __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(vlim, idx));
@@ -261,19 +267,31 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
             __m256 vc = _mm256_set1_ps(corr);
             for (int d0 = 0; d0 < hd; d0 += 64) {
                 int nd = hd - d0 < 64 ? (hd - d0) / 8 : 8;
-                __m256 acc[8];
-                for (int i = 0; i < 8; i++)
-                    acc[i] = i < nd ? _mm256_mul_ps(_mm256_loadu_ps(o + d0 + 8 * i), vc)
-                                    : _mm256_setzero_ps();
-                for (int k = 0; k < valid; k++) {
-                    __m256 p = _mm256_broadcast_ss(prow + k);
-                    const float *vr = vrow + (size_t)k * vld + d0;
+                if (nd == 8) {
+                    /* a whole 64 dims: eight accumulators in registers */
+                    __m256 acc[8];
+                    FR_UNROLL8
                     for (int i = 0; i < 8; i++)
-                        if (i < nd)
+                        acc[i] = _mm256_mul_ps(_mm256_loadu_ps(o + d0 + 8 * i), vc);
+                    for (int k = 0; k < valid; k++) {
+                        __m256 p = _mm256_broadcast_ss(prow + k);
+                        const float *vr = vrow + (size_t)k * vld + d0;
+                        FR_UNROLL8
+                        for (int i = 0; i < 8; i++)
                             acc[i] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * i), acc[i]);
+                    }
+                    FR_UNROLL8
+                    for (int i = 0; i < 8; i++)
+                        _mm256_storeu_ps(o + d0 + 8 * i, acc[i]);
+                    continue;
                 }
-                for (int i = 0; i < nd; i++)
-                    _mm256_storeu_ps(o + d0 + 8 * i, acc[i]);
+                for (int i = 0; i < nd; i++) {
+                    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(o + d0 + 8 * i), vc);
+                    for (int k = 0; k < valid; k++)
+                        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(prow + k),
+                                              _mm256_loadu_ps(vrow + (size_t)k * vld + d0 + 8 * i), acc);
+                    _mm256_storeu_ps(o + d0 + 8 * i, acc);
+                }
             }
         }
     }
