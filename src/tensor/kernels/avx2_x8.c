@@ -319,10 +319,17 @@ FR_AI void fr_x8_gemm(const fr_mm_args *a, int64_t r0, int64_t r1, const int T)
             fr_x8_dec(a, r, r1, T);
         return;
     }
-    for (int64_t r = r0; r < r1; r += 8) {
-#define FR_TILE_(t, rn) fr_x8_tile(a, r, r1, t, T, 1, rn)
-        FR_FOR_TOKEN_TILES(a->n_tok, FR_TILE_);
+    /* Tokens in blocks whose activations stay in the second-level cache
+     * while every row group of the piece passes over them (the piece's
+     * weights stay there too). */
+    int64_t tb = fr_x8_token_block(a->n_in);
+    for (int64_t t0 = 0; t0 < a->n_tok; t0 += tb) {
+        int64_t nt = fr_min64(tb, a->n_tok - t0);
+        for (int64_t r = r0; r < r1; r += 8) {
+#define FR_TILE_(t, rn) fr_x8_tile(a, r, r1, t0 + (t), T, 1, rn)
+            FR_FOR_TOKEN_TILES(nt, FR_TILE_);
 #undef FR_TILE_
+        }
     }
 }
 
