@@ -3,7 +3,9 @@
  *
  *   fr_kb        a knowledge base: one SQLite file with the documents, their
  *                chunks, an FTS5 index (BM25, Porter stemming) and a trigram
- *                FTS5 index for codes such as "SKU-4821X".
+ *                FTS5 index for codes such as "SKU-4821X"; or the same in a
+ *                PostgreSQL database (full-text search + pg_trgm) named by a
+ *                postgresql:// URI, for several machines and processes.
  *   retrieval    question -> OR query of its content terms -> BM25 + trigram
  *                ranks fused by reciprocal rank -> a gate that abstains when
  *                the question's rare terms are missing from the top passages.
@@ -36,9 +38,13 @@ extern "C" {
 
 typedef struct fr_kb fr_kb;
 
-/* Opens (create: creates when missing) the knowledge base at path. Fails
- * with FR_E_FORMAT for a SQLite file that is not a frugal KB or has a newer
- * schema. Owned by caller: fr_kb_free. */
+/* Opens (create: creates when missing) the knowledge base at path: a SQLite
+ * file, or a libpq URI (postgresql://user@host:5432/db, or
+ * postgresql:///db?host=/run/postgresql for a Unix socket) whose database
+ * gets frugal's tables (frugal_*) and the pg_trgm and unaccent extensions.
+ * Fails with FR_E_FORMAT for a SQLite file that is not a frugal KB or a
+ * knowledge base with a newer schema; FR_E_UNSUPPORTED for a URI when frugal
+ * was built without libpq. Owned by caller: fr_kb_free. */
 FR_API fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err);
 /* Opens an existing knowledge base for reading only (retrieval, stats): what
  * a server opens per request, so that `frugal index` may update the file
@@ -46,6 +52,11 @@ FR_API fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *
  * FR_E_FORMAT. Owned by caller: fr_kb_free. */
 FR_API fr_status fr_kb_open_readonly(const char *path, fr_kb **out, fr_err *err);
 FR_API void fr_kb_free(fr_kb *kb);
+/* The knowledge base's name for messages: its file path, or its URI with
+ * any password replaced by "***". Borrowed from kb. */
+FR_API const char *fr_kb_name(const fr_kb *kb);
+/* Its store: "sqlite" or "postgresql". Static. */
+FR_API const char *fr_kb_kind(const fr_kb *kb);
 
 typedef enum fr_kb_action {
     FR_KB_ADDED,
@@ -284,6 +295,16 @@ FR_API fr_status fr_rag_check_answer(const char *answer, size_t len, const char 
                                      fr_rag_checked **out, fr_err *err);
 FR_API void fr_rag_checked_free(fr_rag_checked *c);
 
+/* The span of passage p (0-based, as given to fr_rag_check_answer) that
+ * supports c->sentences[sentence]: the best evidence window of those of
+ * its sub-claims whose best evidence lies in p (fr_rag_subclaim.passage,
+ * span_off, span_len); when several do, that of the one the verifier is
+ * surest of. What the web page highlights behind a citation [p+1]. False
+ * (and 0, 0) when none does: that passage is not the best evidence for
+ * any part of the sentence. */
+FR_API bool fr_rag_sentence_span(const fr_rag_checked *c, size_t sentence, size_t p, uint32_t *off,
+                                 uint32_t *len);
+
 /* ---- answers: citations and constrained decoding -------------------------- */
 
 #define FR_RAG_NOT_FOUND "NOT_FOUND"
@@ -396,8 +417,11 @@ FR_API fr_status fr_rag_ask(fr_kb *kb, const char *question, const fr_rag_ask_op
                             fr_rag_result **out, fr_err *err);
 FR_API void fr_rag_result_free(fr_rag_result *r);
 
-/* The JSON document of `frugal ask --json` and POST /v1/ask. Owned by
- * caller: free(). NULL on out of memory. */
+/* The JSON document of `frugal ask --json` and POST /v1/ask: passages with
+ * their text, each sentence's sub-claims with their evidence, and its
+ * citations with "span" ({"off", "len"}: bytes of that passage's text that
+ * support it, fr_rag_sentence_span; or null). Owned by caller: free().
+ * NULL on out of memory. */
 FR_API char *fr_rag_result_json(const fr_rag_result *r, const char *question);
 
 #ifdef __cplusplus

@@ -228,6 +228,12 @@ char *fr_rag_result_json(const fr_rag_result *r, const char *question)
                     json_object_set_new(jc, "byte_off", json_integer((json_int_t)p->byte_off));
                     json_object_set_new(jc, "byte_len", json_integer((json_int_t)p->byte_len));
                 }
+                /* the bytes of that passage's "text" that support the sentence */
+                uint32_t so, sl;
+                json_object_set_new(jc, "span",
+                                    n >= 1 && fr_rag_sentence_span(r->check, i, (size_t)n - 1, &so, &sl)
+                                        ? json_pack("{s:I, s:I}", "off", (json_int_t)so, "len", (json_int_t)sl)
+                                        : json_null());
                 json_array_append_new(cs, jc);
             }
             json_object_set_new(js, "citations", cs);
@@ -263,6 +269,7 @@ char *fr_rag_result_json(const fr_rag_result *r, const char *question)
             json_object_set_new(jp, "trigram_rank", json_integer(p->tri_rank));
             json_object_set_new(jp, "coverage", json_real(p->coverage));
             json_object_set_new(jp, "snippet", snippet(p->text ? p->text : ""));
+            json_object_set_new(jp, "text", jstr(p->text ? p->text : ""));
             json_array_append_new(ps, jp);
         }
         json_object_set_new(root, "passages", ps);

@@ -331,6 +331,25 @@ void fr_rag_checked_free(fr_rag_checked *c)
     free(c);
 }
 
+bool fr_rag_sentence_span(const fr_rag_checked *c, size_t sentence, size_t p, uint32_t *off, uint32_t *len)
+{
+    *off = *len = 0;
+    if (!c || sentence >= c->n)
+        return false;
+    const fr_rag_sentence *s = &c->sentences[sentence];
+    const fr_rag_subclaim *best = NULL;
+    for (size_t q = s->first_sub; q < s->first_sub + s->n_subs && q < c->n_subs; q++) {
+        const fr_rag_subclaim *u = &c->subs[q];
+        if (u->passage >= 0 && (size_t)u->passage == p && u->span_len && (!best || u->prob > best->prob))
+            best = u;
+    }
+    if (!best)
+        return false;
+    *off = best->span_off;
+    *len = best->span_len;
+    return true;
+}
+
 /* The evidence of the passages a sentence cites, rebuilt only when the
  * cited set changes from one sentence to the next. */
 typedef struct ev_cache {

@@ -452,6 +452,28 @@ static void test_pipeline(void)
             json_t *s0 = json_array_get(json_object_get(j, "sentences"), 0);
             json_t *c0 = json_array_get(json_object_get(s0, "citations"), 0);
             CHECK(strstr(json_string_value(json_object_get(c0, "path")), "products.md") != NULL);
+            /* the citation's span: bytes of the cited passage's "text", the
+             * sub-claim's evidence window (fr_rag_sentence_span), which ends
+             * with the sentence that holds the price (it may start earlier:
+             * the sentence splitter reads "0.1 °C. The" as an initial) */
+            json_t *sp = json_object_get(c0, "span");
+            json_int_t n0 = json_integer_value(json_object_get(c0, "n"));
+            const char *pt = json_string_value(json_object_get(
+                json_array_get(json_object_get(j, "passages"), (size_t)(n0 - 1)), "text"));
+            json_int_t so = json_integer_value(json_object_get(sp, "off"));
+            json_int_t sl = json_integer_value(json_object_get(sp, "len"));
+            CHECK(json_is_object(sp) && pt && so >= 0 && sl > 0 && (size_t)(so + sl) <= strlen(pt));
+            if (json_is_object(sp) && pt && so >= 0 && sl > 0 && (size_t)(so + sl) <= strlen(pt)) {
+                char got[256];
+                snprintf(got, sizeof got, "%.*s", (int)sl, pt + so);
+                const char *want = "The Aurora X2 costs $149.00 and ships with a calibration certificate.";
+                size_t gl = strlen(got), wl = strlen(want);
+                CHECK_MSG(gl >= wl && strcmp(got + gl - wl, want) == 0, "span \"%s\"", got);
+                json_t *ev = json_object_get(json_array_get(json_object_get(s0, "subclaims"), 0), "evidence");
+                CHECK_EQ_INT(json_integer_value(json_object_get(ev, "passage")), n0);
+                CHECK_EQ_INT(json_integer_value(json_object_get(ev, "offset")), so);
+                CHECK_EQ_INT(json_integer_value(json_object_get(ev, "length")), sl);
+            }
             CHECK(json_real_value(json_object_get(json_object_get(j, "energy"), "joules")) == 1.5);
         }
         json_decref(j);
