@@ -263,6 +263,7 @@ static void problem_make(problem *p, fr_type t, int64_t n_in, int64_t n_out, int
     }
     free(half);
     free(row);
+    p->wt = (fr_weight){0}; /* no packed copy until a case makes one */
     p->wt.type = t;
     p->wt.data = p->w;
     p->wt.n_in = n_in;
