@@ -46,6 +46,10 @@ typedef struct fr_synth_spec {
     bool attn_sinks;       /* attn_sinks tensors (gpt-oss needs them) */
     bool out_bias;         /* attn_output.bias, and the experts' biases */
     uint32_t n_expert, n_expert_used, n_ff_exp; /* mixture of experts */
+    const char *vocab_from; /* or NULL: a GGUF whose tokenizer.* keys are
+                           copied (a real tokenizer, e.g. ../shared/vocab's
+                           ggml-vocab-llama-bpe.gguf, so llama.cpp loads the
+                           file); it must hold exactly n_vocab tokens */
 } fr_synth_spec;
 
 /* Writes the model to path atomically. progress (may be NULL) is called with

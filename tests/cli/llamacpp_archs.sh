@@ -46,7 +46,7 @@ EOF
 ppl_of() { # MODEL TEXT [ADAPTER]: frugal's perplexity at -c 64
   local lora=()
   [ $# -ge 3 ] && lora=(--lora "$3")
-  run_ok "$FRUGAL" perplexity -t 1 -m "$1" -f "$2" -c 64 --json "${lora[@]}"
+  run_ok "$FRUGAL" perplexity -t 1 --kv-type f32 -m "$1" -f "$2" -c 64 --json "${lora[@]}"
   node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(0, "utf8")).ppl))' <<<"$OUT"
 }
 for arch in gemma3 phi3 qwen3moe gpt-oss; do

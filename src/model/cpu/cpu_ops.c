@@ -7,8 +7,9 @@
  * adds) are cheap next to them and run on the calling thread. Arithmetic
  * mirrors llama2.c's reference run.c (left-to-right float sums, the same
  * rope angle formula, two-pass softmax over a score row), so greedy tokens
- * agree with its recorded outputs; the row operations of attention and the
- * GLU come from the kernel set, exactly run.c's on the generic path.
+ * agree with its recorded outputs; attention (tensor/attn.h: row by row on
+ * the generic path, exactly run.c's order; tiled with an online softmax on
+ * the SIMD paths) and the GLU come from the kernel set.
  *
  * KV cache: every sequence has its own contiguous cache of n_ctx positions
  * per layer; K and V rows are [n_head_kv * head_dim] of kv_type.
@@ -16,6 +17,7 @@
 #include "model/cpu/rows.h"
 #include "model/lora_impl.h"
 #include "model/ops.h"
+#include "tensor/attn.h"
 #include "tensor/kernels/kernels.h"
 
 #include <frugal/tensor.h>
@@ -32,7 +34,8 @@ struct fr_be {
     size_t kv_row; /* values per cached K or V row: n_head_kv * head_dim */
     void *kcache;  /* [n_seq][n_layer][n_ctx][kv_row] of kv_type */
     void *vcache;
-    float **att_scratch; /* per thread: [n_ctx] scores */
+    float **att_scratch; /* per thread: fr_attn_scratch_bytes (tensor/attn.h) */
+    uint32_t *attn_blocks; /* [n_batch + 1] attention's token blocks */
     int n_att;
     float **bufs; /* what alloc handed out */
     size_t n_bufs;
@@ -50,6 +53,7 @@ static void cpu_free(fr_be *be)
     for (int i = 0; be->att_scratch && i < be->n_att; i++)
         free(be->att_scratch[i]);
     free(be->att_scratch);
+    free(be->attn_blocks);
     for (size_t i = 0; i < be->n_bufs; i++)
         free(be->bufs[i]);
     free(be->bufs);
@@ -94,10 +98,13 @@ static fr_status cpu_create(const fr_be_params *p, fr_be **out, fr_err *err)
     be->vcache = calloc(1, kv_bytes ? kv_bytes : 1);
     be->n_att = nth;
     be->att_scratch = calloc((size_t)nth, sizeof(float *));
-    bool ok = be->kcache && be->vcache && be->att_scratch;
+    be->attn_blocks = malloc(((size_t)p->n_batch + 1) * sizeof(uint32_t));
+    bool ok = be->kcache && be->vcache && be->att_scratch && be->attn_blocks;
+    size_t ab = (fr_attn_scratch_bytes(p->n_ctx, hp->head_dim) + 63) & ~(size_t)63;
     for (int i = 0; ok && i < nth; i++) {
-        be->att_scratch[i] = malloc((size_t)p->n_ctx * sizeof(float));
-        ok = be->att_scratch[i] != NULL;
+        void *b = NULL;
+        ok = posix_memalign(&b, 64, ab) == 0;
+        be->att_scratch[i] = b;
     }
     if (!ok) {
         cpu_free(be);
@@ -245,7 +252,9 @@ typedef struct fr_attn_job {
     atomic_int next; /* next (token, head) unit to take */
 } fr_attn_job;
 
-/* Units are (token, query head) pairs handed out one at a time, so a
+/* Attention with a sliding window or sinks (gemma3, phi3, gpt-oss): the
+ * tiled kernel of tensor/attn.h does not have them yet, so these layers run
+ * row by row here. Units are (token, query head) pairs handed out one at a time, so a
  * descheduled worker costs only the unit it holds. Consecutive units share a
  * KV head (grouped-query attention), which keeps its keys in cache. Per
  * unit: scores of the query against every cached key of its sequence up to
@@ -316,11 +325,35 @@ static void fr_attn_worker(void *arg, int ith, int nth)
     }
 }
 
+/* tensor/attn.h: row by row on the generic path (run.c's order), tiled
+ * with an online softmax on the SIMD paths */
 static void cpu_attention(fr_be *be, const fr_attn_args *a)
 {
-    fr_attn_job j = {be, a, 0};
-    atomic_init(&j.next, 0);
-    fr_pool_run_dynamic(be->pool, fr_attn_worker, &j);
+    if (a->window || a->sinks) {
+        fr_attn_job j = {be, a, 0};
+        atomic_init(&j.next, 0);
+        fr_pool_run_dynamic(be->pool, fr_attn_worker, &j);
+        return;
+    }
+    size_t base = fr_kv_index(be, 0, a->layer, 0) * fr_kv_elem(be->kv_type);
+    fr_attn_desc d = {
+        .q = a->q,
+        .out = a->out,
+        .n_tok = a->n_tok,
+        .pos = a->pos,
+        .seq = a->seq,
+        .k = (const char *)be->kcache + base,
+        .v = (const char *)be->vcache + base,
+        .seq_ld = (size_t)be->n_layer * be->n_ctx * be->kv_row,
+        .kv_ld = be->kv_row,
+        .kv_type = be->kv_type,
+        .n_head = be->n_head,
+        .n_head_kv = be->n_head_kv,
+        .head_dim = be->head_dim,
+        .kq_div = a->kq_div,
+        .blocks = be->attn_blocks,
+    };
+    fr_attention(be->pool, be->mm.ks, &d, (void *const *)be->att_scratch);
 }
 
 /* ---- mixture of experts ---------------------------------------------------- */

@@ -39,5 +39,8 @@ const fr_kernel_set fr_kernels_avx512 = {
     .sgemm_nn = fr_gemm_nn_block_avx512,
     .sgemm_nt = fr_gemm_nt_block_avx2,
     .sgemm_tn = fr_gemm_tn_block_avx512,
+    /* the AVX2 tiled attention (tested on AVX2 machines; AVX-512 CPUs run it
+     * as is): no 512-bit version yet */
+    .attn_tile = fr_attn_tile_avx2,
 };
 #endif

@@ -32,7 +32,7 @@ agree() {
   done
   run_ok "$FRUGAL" tokenize -m "$model" --ids "$PROMPT"
   local prompt="[${OUT// /,}]" prompt_ids=$OUT
-  run_ok "$FRUGAL" run -t 1 --ctx 512 -m "$model" -p "$PROMPT" -n "$N" --temp 0 --json "${lora[@]}"
+  run_ok "$FRUGAL" run -t 1 --ctx 512 --kv-type f32 -m "$model" -p "$PROMPT" -n "$N" --temp 0 --json "${lora[@]}"
   local ids
   ids=$(node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
                  process.stdout.write(JSON.stringify(j.token_ids))' <<<"$OUT") ||
