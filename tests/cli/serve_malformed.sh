@@ -11,7 +11,7 @@ need_shared models/stories260K.gguf
 M=$SHARED/models/stories260K.gguf
 J='-H Content-Type:application/json'
 
-serve_start -m "$M" --timeout 2 --parallel 2 --max-connections 64
+serve_start -m "$M" --timeout 2 --read-timeout 2 --parallel 2 --max-connections 64
 serve_wait_ready
 
 alive() {
@@ -136,7 +136,7 @@ alive
 # ---- slow clients ------------------------------------------------------------------------
 # 20 connections that send half a request line, one that promises a body and
 # sends 10 bytes: the others are still served, and the server closes the
-# idle ones after --timeout (2 s).
+# idle ones after --read-timeout (2 s).
 for i in $(seq 4 23); do
   eval "exec $i<>/dev/tcp/127.0.0.1/$PORT"
   printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n' >&$i
