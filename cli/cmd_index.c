@@ -67,7 +67,7 @@ static json_t *stats_json(const fr_kb_stats *s)
 int cmd_index(int argc, char **argv)
 {
     const char *db = NULL;
-    bool stats = false, json = false, verbose = false;
+    bool stats = false, json = false, verbose = false, follow_links = false;
     long max_file = 32L << 20, max_line = 1L << 20, words = 300;
     const cli_opt opts[] = {
         {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base file (created if missing)", 0, 0, NULL},
@@ -77,6 +77,7 @@ int cmd_index(int argc, char **argv)
         {"--max-file", NULL, CLI_INT, &max_file, "BYTES", "reject larger files (default 32 MiB)", 1, 1L << 32, NULL},
         {"--max-line", NULL, CLI_INT, &max_line, "BYTES", "reject text with longer lines (default 1 MiB)", 1, 1L << 31, NULL},
         {"--chunk-words", NULL, CLI_INT, &words, "N", "words per chunk at most (default 300)", 20, 4000, NULL},
+        {"--follow-links", NULL, CLI_FLAG, &follow_links, NULL, "also index symbolic links to files outside PATH... (rejected by default)", 0, 0, NULL},
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {
@@ -112,6 +113,7 @@ int cmd_index(int argc, char **argv)
         io.max_file_bytes = (size_t)max_file;
         io.max_line_bytes = (size_t)max_line;
         io.max_words = (size_t)words;
+        io.follow_links = follow_links;
         io.on_event = on_event;
         io.user = &ctx;
         fr_kb_index_report rep;
@@ -144,6 +146,12 @@ int cmd_index(int argc, char **argv)
                    (unsigned long long)rep.rejected, (unsigned long long)rep.chunks_written);
             for (size_t i = 0; i < ctx.n_rej; i++)
                 printf("  rejected %s: %s\n", ctx.rej[i].path, ctx.rej[i].why);
+        }
+        if (rep.missing) {
+            /* a typo in PATH must not look like a successful (empty) run */
+            cli_error("index: %llu of the given paths do%s not exist (see the rejected list)",
+                      (unsigned long long)rep.missing, rep.missing == 1 ? "es" : "");
+            code = FR_EXIT_RUNTIME;
         }
     }
     if (stats) {

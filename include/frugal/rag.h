@@ -65,18 +65,25 @@ typedef struct fr_kb_index_opts {
     const char *pdftotext; /* NULL: from PATH */
     fr_kb_event_fn on_event;
     void *user;
+    bool follow_links;     /* index symbolic links to files outside the given paths
+                              (default: rejected, so that a link planted in a shared
+                              folder cannot publish /etc/passwd) */
 } fr_kb_index_opts;
 
 typedef struct fr_kb_index_report {
     uint64_t added, updated, skipped, removed, rejected;
     uint64_t chunks_written; /* chunks inserted by this run */
+    uint64_t missing;        /* given paths that do not exist (and had no documents to
+                                remove); also counted in rejected */
 } fr_kb_index_report;
 
 /* Indexes files and directories (recursively; hidden entries and symlinked
- * directories are skipped). A document whose path lies under one of the
- * given roots but was not seen in this walk is removed. Each document is
- * written in its own transaction. Fails only on database errors; a bad file
- * is reported through on_event and counted as rejected. */
+ * directories are skipped). A symbolic link to a file is indexed when the
+ * file lies under one of the given paths (or with follow_links); otherwise
+ * it is rejected with the reason. A document whose path lies under one of
+ * the given roots but was not seen in this walk is removed. Each document
+ * is written in its own transaction. Fails only on database errors; a bad
+ * file is reported through on_event and counted as rejected. */
 FR_API fr_status fr_kb_index(fr_kb *kb, const char *const *paths, size_t n_paths,
                              const fr_kb_index_opts *opts, fr_kb_index_report *rep, fr_err *err);
 
