@@ -52,6 +52,21 @@ static void on_event(void *user, const char *path, fr_kb_action a, const char *w
         c->n_rej++;
 }
 
+static void on_phase(void *user, const char *path, const char *phase, uint64_t done,
+                     uint64_t total)
+{
+    index_ctx *c = user;
+    if (!c->bar && total > 0)
+        c->bar = cli_progress_start("indexing", total, "files");
+    if (!c->bar)
+        return;
+    cli_progress_update(c->bar, done);
+    const char *base = strrchr(path, '/');
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", phase, base ? base + 1 : path);
+    cli_progress_phase(c->bar, what);
+}
+
 static json_t *stats_json(const fr_kb_stats *s)
 {
     json_t *j = json_object();
@@ -115,6 +130,7 @@ int cmd_index(int argc, char **argv)
         io.max_words = (size_t)words;
         io.follow_links = follow_links;
         io.on_event = on_event;
+        io.on_phase = on_phase;
         io.user = &ctx;
         fr_kb_index_report rep;
         fr_status st = fr_kb_index(kb, pos, (size_t)npos, &io, &rep, &err);

@@ -77,10 +77,12 @@ cli_progress *cli_progress_start(const char *label, uint64_t total, const char *
 
 static void cli_fmt_amount(const cli_progress *p, uint64_t n, char *out, size_t sz)
 {
+    size_t ul = strlen(p->unit);
     if (p->bytes)
         cli_human_bytes(n, out, sz);
-    else
-        snprintf(out, sz, "%llu%s%s", (unsigned long long)n, p->unit[0] ? " " : "", p->unit);
+    else /* "1 file", "2 files" */
+        snprintf(out, sz, "%llu%s%.*s", (unsigned long long)n, ul ? " " : "",
+                 (int)(n == 1 && ul > 1 && p->unit[ul - 1] == 's' ? ul - 1 : ul), p->unit);
 }
 
 static void cli_progress_draw(cli_progress *p, bool final)
@@ -110,9 +112,15 @@ static void cli_progress_draw(cli_progress *p, bool final)
              final ? "in" : "ETA", final ? els : e, extra[0] ? "  " : "", extra);
     char line[640];
     if (p->tty) {
-        /* the bar takes what the terminal has left, 10 to 30 characters */
+        /* the bar takes what the terminal has left, 10 to 30 characters;
+         * the rate goes first when there is not room for both */
         int cols = cli_term_width();
         int room = cols - 1 - (int)strlen(p->label) - (int)strlen(tail) - 4;
+        if (room < 10) {
+            snprintf(tail, sizeof tail, "%3.0f%% %s/%s %s %s%s%s", frac * 100, d, t,
+                     final ? "in" : "ETA", final ? els : e, extra[0] ? "  " : "", extra);
+            room = cols - 1 - (int)strlen(p->label) - (int)strlen(tail) - 4;
+        }
         int bw = room > 30 ? 30 : room;
         if (bw >= 10) {
             char bar[31];

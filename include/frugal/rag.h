@@ -58,6 +58,13 @@ typedef enum fr_kb_action {
 typedef void (*fr_kb_event_fn)(void *user, const char *path, fr_kb_action action,
                                const char *reason, uint64_t done, uint64_t total);
 
+/* Called before each step of the work on one file (path borrowed; phase:
+ * "reading", "extracting text", "chunking and indexing"), with the files
+ * finished so far and the number to do: a big file takes a while in each,
+ * and a progress display can say which. */
+typedef void (*fr_kb_phase_fn)(void *user, const char *path, const char *phase,
+                               uint64_t files_done, uint64_t files_total);
+
 typedef struct fr_kb_index_opts {
     size_t max_file_bytes; /* 0: 32 MiB; larger files are rejected unread */
     size_t max_line_bytes; /* 0: 1 MiB */
@@ -65,6 +72,7 @@ typedef struct fr_kb_index_opts {
     const char *pdftotext; /* NULL: from PATH */
     fr_kb_event_fn on_event;
     void *user;
+    fr_kb_phase_fn on_phase; /* may be NULL; called with user */
     bool follow_links;     /* index symbolic links to files outside the given paths
                               (default: rejected, so that a link planted in a shared
                               folder cannot publish /etc/passwd) */

@@ -129,6 +129,13 @@ static void event(const fr_kb_index_opts *o, const char *path, fr_kb_action a, c
         o->on_event(o->user, path, a, why, done, total);
 }
 
+static void phase(const fr_kb_index_opts *o, const char *path, const char *what, uint64_t done,
+                  uint64_t total)
+{
+    if (o && o->on_phase)
+        o->on_phase(o->user, path, what, done, total);
+}
+
 /* True when the canonical path real lies under one of the canonical roots
  * (a directory root: strictly below it; a file root: the file itself). */
 static bool under_roots(const char *real, const str_list *roots, const bool *root_dir)
@@ -177,8 +184,10 @@ static fr_status index_file(fr_kb *kb, const char *path, const char *real,
     else if ((uint64_t)sb.st_size > cap)
         fst = fr_err_set(&ferr, FR_E_NOMEM, "%lld bytes is over the %zu-byte file cap",
                          (long long)sb.st_size, cap);
-    else
+    else {
+        phase(o, path, "reading", done - 1, total);
         fst = fr_read_file(real, cap, &data, &n, &ferr);
+    }
     fr_status st = fr_kb_doc_hash(kb, path, old, err);
     if (st != FR_OK && st != FR_E_NOTFOUND) {
         free(data);
@@ -194,6 +203,7 @@ static fr_status index_file(fr_kb *kb, const char *path, const char *real,
             event(o, path, FR_KB_SKIPPED, NULL, done, total);
             return FR_OK;
         }
+        phase(o, path, "extracting text", done - 1, total);
         if (strcmp(fmt, "pdf") == 0)
             fst = fr_extract_file(real, &eo, &doc, &ferr);
         else
@@ -223,6 +233,7 @@ static fr_status index_file(fr_kb *kb, const char *path, const char *real,
     }
     bool replaced = false;
     uint64_t nch = 0;
+    phase(o, path, "chunking and indexing", done - 1, total);
     st = fr_kb_put_doc(kb, path, hash, n, doc, o ? o->max_words : 0, &replaced, &nch, &ferr);
     fr_doc_free(doc);
     if (st == FR_E_FORMAT && ferr.msg[0] && !strstr(ferr.msg, "SQL")) {
