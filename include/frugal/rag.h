@@ -115,6 +115,12 @@ typedef struct fr_kb_stats {
 
 FR_API fr_status fr_kb_stats_get(fr_kb *kb, fr_kb_stats *st, fr_err *err);
 
+/* The deepest directory that holds every document, with its final '/'
+ * ("/srv/docs/"; "" when the documents are not absolute paths, or there are
+ * none): strip it to name documents without giving away where they live.
+ * Owned by caller: free(). */
+FR_API fr_status fr_kb_common_dir(fr_kb *kb, char **dir, fr_err *err);
+
 /* Document frequency of a (lowercase) term over the chunks, and the number
  * of chunks: the IDF statistics the gate and the checker use. */
 FR_API fr_status fr_kb_df(fr_kb *kb, const char *term, uint64_t *df, uint64_t *n_chunks,
