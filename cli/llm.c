@@ -93,7 +93,7 @@ int cli_llm_open(const cli_model_opts *o, uint32_t n_seq, bool with_template, cl
             cli_llm_close(out);
             return cli_fail(&e);
         }
-        if (fr_chat_template_warning(out->tmpl))
+        if (fr_chat_template_warning(out->tmpl) && !o->quiet_template)
             cli_warn("%s", fr_chat_template_warning(out->tmpl));
     }
     fr_context_params cp = fr_context_default_params();
