@@ -62,8 +62,12 @@ bad '{"content":5}' /tokenize
 alive
 
 # ---- huge numbers --------------------------------------------------------------------
-for v in 1e309 -1e309 99999999999999999999999999 1e308 4294967296 -9223372036854775809 1099511627776; do
+for v in 1e309 -1e309 99999999999999999999999999 1e308 -9223372036854775809 0 -5; do
   bad "{$m,\"max_tokens\":$v}"
+done
+# a huge positive max_tokens is accepted: generation stops at the context
+for v in 4294967296 1099511627776; do
+  expect_status 200 POST /v1/chat/completions $J -d "{$m,\"max_tokens\":$v,\"stop\":[\" \"]}"
 done
 bad "{$m,\"temperature\":1e308}"
 bad "{$m,\"seed\":18446744073709551616}"
