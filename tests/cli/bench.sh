@@ -11,6 +11,12 @@ run_ok "$FRUGAL" bench -m "$M" -p 16 -n 8 -r 2 -t 1,2
 expect_contains "$OUT" "| pp16  |       1 |"
 expect_contains "$OUT" "| tg8   |       2 |"
 expect_contains "$OUT" "decode reads"
+# a 1 MiB model lives in the caches: no "116% of the RAM speed"
+expect_contains "$OUT" "the weights fit in the CPU's caches"
+expect_not_contains "$OUT" "% of the"
+expect_contains "$OUT" "1 thread:"
+expect_not_contains "$OUT" "1 threads"
+expect_contains "$ERR" "1 thread,"
 expect_contains "$OUT" "estimate"
 expect_contains "$OUT" "commit"
 
