@@ -16,7 +16,6 @@ expect_contains "$OUT" "the weights fit in the CPU's caches"
 expect_not_contains "$OUT" "% of the"
 expect_contains "$OUT" "1 thread:"
 expect_not_contains "$OUT" "1 threads"
-expect_contains "$ERR" "1 thread,"
 expect_contains "$OUT" "estimate"
 expect_contains "$OUT" "commit"
 

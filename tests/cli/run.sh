@@ -70,6 +70,10 @@ run_status 2 "$FRUGAL" import safetensors a b -o x
 run_status 1 "$FRUGAL" import llama2c "$SHARED/models/tok512.bin" "$SHARED/models/tok512.bin" -o "$TMP/x.gguf"
 [ ! -e "$TMP/x.gguf" ] || fail "a failed import left a file behind"
 
+# "1 thread", not "1 threads"
+run_ok "$FRUGAL" run -m "$M" -p "Once" -n 2 -t 1
+expect_contains "$ERR" "ctx 2048, 1 thread,"
+
 # chat: turns from stdin, /stats and /reset, clean exit
 printf 'Hello\n/stats\n/reset\nTell me a story\n/exit\n' > "$TMP/turns"
 _run "$FRUGAL" chat -m "$M" -n 16 --temp 0 < "$TMP/turns"
