@@ -14,13 +14,16 @@ J='-H Content-Type:application/json'
 CHAT='{"model":"stories260K","messages":[{"role":"user","content":"Hi"}],"max_tokens":8,"temperature":0}'
 
 # ---- loading: the socket answers before the model is there -----------------
+# (the three requests first, their checks after: each check starts node,
+# which on a loaded machine can outlast the 1.5 s of loading)
 FRUGAL_API_KEY=$KEY serve_start -m "$M" --test-load-delay 1500 --energy-meter estimate --parallel 2
 expect_status 503 GET /health
-expect_error_shape loading
+H_BODY=$BODY
 expect_status 200 GET /v1/models                     # public, needs no model
 expect_status 503 POST /v1/chat/completions -H "Authorization: Bearer $KEY" $J -d "$CHAT"
 expect_error_shape loading
 expect_contains "$HDRS" "Retry-After"
+BODY=$H_BODY expect_error_shape loading
 serve_wait_ready
 expect_status 200 GET /health
 [ "$(json_get "$TMP/body" j.status)" = ok ] || fail "/health body: $BODY"
