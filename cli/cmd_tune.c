@@ -540,9 +540,11 @@ static const char *const TUNE_SUMMARY =
     "                      chat template; only assistant turns (with their end-of-turn\n"
     "                      token) learned. Check with --dump-masks N.\n"
     "\n"
-    "Ctrl-C or SIGTERM writes a checkpoint and stops; --resume DIR continues exactly\n"
-    "(same data and -t give a bit-identical adapter). Training options come from\n"
-    "the checkpoint when resuming.";
+    "Ctrl-C or SIGTERM writes a checkpoint and stops; `frugal tune --resume DIR`\n"
+    "continues exactly (same data and -t give a bit-identical adapter): the\n"
+    "checkpoint keeps every option. Files, -t, validation, checkpoint and progress\n"
+    "options given with --resume replace the saved ones; training settings cannot\n"
+    "change.";
 
 int cmd_tune(int argc, char **argv)
 {
