@@ -17,10 +17,13 @@ expect_not_contains "$OUT" "draft, not shown"
 expect_not_contains "$OUT" "support per sentence"
 # the model was used: the missing template is worth a warning
 expect_contains "$ERR" "no chat template"
-if [[ "$OUT" == *"--verbose shows the model's draft"* ]]; then
-  run_ok "$FRUGAL" ask --db "$TMP/kb.sqlite" -m "$M" --max-bytes 200 --verbose "What does the Aurora X2 thermometer cost?"
+# (two short passages and a short answer keep this run cheap under the sanitizers)
+run_ok "$FRUGAL" ask --db "$TMP/kb.sqlite" -m "$M" --k 2 --max-bytes 80 --verbose "What does the Aurora X2 thermometer cost?"
+if [[ "$OUT" == *"not supported well enough"* ]]; then
   expect_contains "$OUT" "model's draft, not shown as an answer: "
   expect_contains "$OUT" "support per sentence"
+else
+  echo "note: the short --verbose run did not abstain on support; its draft display is not checked"
 fi
 run_ok "$FRUGAL" ask --db "$TMP/kb.sqlite" -m "$M" --max-bytes 200 --json "What does the Aurora X2 thermometer cost?"
 printf '%s' "$OUT" > "$TMP/a.json"
