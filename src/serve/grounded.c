@@ -13,7 +13,8 @@
  *       document paths are relative to the directory that holds them all
  *       (fr_kb_common_dir; the server's file system layout is its own),
  *       and when it abstains, the draft it did not stand behind
- *       ("model_answer" and the sentences' "text") is left out.
+ *       ("model_answer", the sentences' and sub-claims' "text") is left
+ *       out.
  *
  *   POST /v1/chat/completions with "documents" (frugal's extension): the
  *       client supplies the passages. They are numbered [1]..[n] in the
@@ -26,7 +27,7 @@
  *       by fr_rag_check_answer against the passages each sentence cites
  *       (IDF over the supplied documents; the model's token probabilities
  *       count as in `frugal ask`), and shown only above the threshold
- *       ("min_support", default 0.60); otherwise the content is "The
+ *       ("min_support", default: the verifier's threshold); otherwise the content is "The
  *       documents do not answer this." The response is an ordinary
  *       chat.completion plus a top-level "grounding" object:
  *
@@ -37,7 +38,8 @@
  *           "threshold": number,
  *           "model_answer": the model's constrained text (shown or not),
  *           "sentences": [{"text", "score", "support", "facts", "facts_missing",
- *                          "missing", "token_prob", "citations": [n, ...]}],
+ *                          "missing", "token_prob", "citations": [n, ...],
+ *                          "subclaims": [...] (rag/ground_json.c)}],
  *           "citations": [{"n": 1-based passage number, "document": 0-based index
  *                          into "documents", "title": string | null}]
  *         }
@@ -60,6 +62,7 @@
 #include "serve/grounded.h"
 #include "serve/server_impl.h"
 
+#include "rag/ground_json.h"
 #include "rag/text.h"
 #include "text/chat_tokens.h"
 
@@ -238,8 +241,13 @@ static void ask_public(json_t *o, const char *dir)
         json_object_del(o, "model_answer");
         size_t i;
         json_t *se;
-        json_array_foreach(json_object_get(o, "sentences"), i, se)
+        json_array_foreach(json_object_get(o, "sentences"), i, se) {
             json_object_del(se, "text");
+            size_t k;
+            json_t *u;
+            json_array_foreach(json_object_get(se, "subclaims"), k, u)
+                json_object_del(u, "text");
+        }
     }
 }
 
@@ -331,9 +339,9 @@ static json_t *jtext(const char *t, size_t n)
     return srv_json_text(t, n);
 }
 
-static json_t *grounding_json(const srv_document *docs, size_t n_docs, const fr_rag_checked *ck,
-                              const char *answer, const char *outcome, bool abstained,
-                              double threshold)
+static json_t *grounding_json(const srv_document *docs, size_t n_docs, const char *const *ptext,
+                              const size_t *plen, const fr_rag_checked *ck, const char *answer,
+                              const char *outcome, bool abstained, double threshold)
 {
     json_t *g = json_object();
     if (!g)
@@ -368,6 +376,7 @@ static json_t *grounding_json(const srv_document *docs, size_t n_docs, const fr_
                                                           : json_null());
         json_object_set_new(js, "token_prob", json_real(se->lp_term));
         json_object_set_new(js, "citations", cites);
+        json_object_set_new(js, "subclaims", fr_ground_subclaims_json(ck, i, ptext, plen, n_docs));
         json_array_append_new(ss, js);
     }
     json_object_set_new(g, "sentences", ss);
@@ -405,7 +414,6 @@ json_t *srv_grounding_check(const srv_document *docs, size_t n_docs, const char 
     co.n_lps = n_lps;
     co.lp_weight = 1.0;
     co.threshold = min_support;
-    double threshold = min_support > 0 ? min_support : FR_RAG_DEFAULT_THRESHOLD;
     if (fr_rag_check_answer(answer, strlen(answer), ptext, plen, n_docs, FR_RAG_CITES_REQUIRED,
                             &co, &ck, &err) != FR_OK) {
         srv_fail(e, 500, NULL, NULL, NULL, "checking the answer failed: %s", err.msg);
@@ -415,7 +423,8 @@ json_t *srv_grounding_check(const srv_document *docs, size_t n_docs, const char 
                         : ck->abstain ? FR_RAG_ABSTAIN_SUPPORT
                                       : FR_RAG_ANSWERED;
     bool abstained = oc != FR_RAG_ANSWERED;
-    g = grounding_json(docs, n_docs, ck, answer, fr_rag_outcome_str(oc), abstained, threshold);
+    g = grounding_json(docs, n_docs, ptext, plen, ck, answer, fr_rag_outcome_str(oc), abstained,
+                       ck->threshold);
     if (!g)
         srv_fail(e, 500, NULL, NULL, NULL, "out of memory writing the answer");
     else

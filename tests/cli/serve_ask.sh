@@ -76,14 +76,16 @@ node -e '
   if (!["abstain_low_support", "abstain_not_found"].includes(j.outcome)) errs.push("outcome " + j.outcome);
   if (j.abstained !== true || j.answer !== "The documents do not answer this.") errs.push("abstained/answer");
   // an abstention does not hand out the draft it did not stand behind
-  if ("model_answer" in j || (j.sentences || []).some(s => "text" in s)) errs.push("draft shown");
+  if ("model_answer" in j || (j.sentences || []).some(s => "text" in s ||
+      (s.subclaims || []).some(u => "text" in u))) errs.push("draft shown");
   // document paths are relative to the indexed directory, not the server'"'"'s layout
   const paths = (j.passages || []).map(p => p.path).concat(
       (j.sentences || []).flatMap(s => s.citations.map(c => c.path).filter(Boolean)));
   if (paths.some(p => p.startsWith("/") || p.includes(process.argv[3]))) errs.push("absolute path");
   if (!(j.gate && j.gate.pass === true)) errs.push("gate");
   if (!Array.isArray(j.passages) || j.passages.length < 1 || j.passages[0].path !== "products.md") errs.push("passages");
-  if (!Array.isArray(j.sentences) || typeof j.score !== "number" || j.threshold !== 0.6) errs.push("check");
+  if (!Array.isArray(j.sentences) || typeof j.score !== "number" || !(j.threshold > 0 && j.threshold < 1)) errs.push("check");
+  if (j.sentences.some(s => !Array.isArray(s.subclaims))) errs.push("subclaims");
   if (!(j.energy && j.energy.tokens > 0 && typeof j.energy.joules === "number")) errs.push("energy");
   const u = j.usage;
   if (!u || u.completion_tokens !== j.energy.tokens || !(u.prompt_tokens > 100) ||
@@ -123,7 +125,7 @@ node -e '
   if (!c || c.message.role !== "assistant" || typeof c.message.content !== "string") errs.push("message");
   if (!["stop", "length"].includes(c.finish_reason)) errs.push("finish_reason");
   const g = j.grounding;
-  if (!g || typeof g.abstained !== "boolean" || typeof g.score !== "number" || g.threshold !== 0.6 ||
+  if (!g || typeof g.abstained !== "boolean" || typeof g.score !== "number" || !(g.threshold > 0 && g.threshold < 1) ||
       !Array.isArray(g.sentences) || !Array.isArray(g.citations) || typeof g.model_answer !== "string")
     errs.push("grounding");
   else {
