@@ -1,7 +1,8 @@
 /*
  * bench_rag.c - grounding quality and retrieval figures on ../shared/data.
  *
- *   bench_rag [--data DIR] [halueval] [wice] [pubmedqa]   (default: all three)
+ *   bench_rag [--data DIR] [--pg postgresql://...] [halueval] [wice] [pubmedqa]
+ *             (default: all three)
  *
  * halueval  checker on HaluEval QA: knowledge vs right (supported) and
  *           hallucinated (unsupported) answer.
@@ -25,7 +26,9 @@
  *           (gate, then the verdict) with a stand-in for the model that
  *           answers with the reference conclusion (LONG_ANSWER, which is
  *           not part of CONTEXTS): answered / abstained with the own
- *           abstract indexed and removed.
+ *           abstract indexed and removed. With --pg URI the retrieval runs
+ *           again on a PostgreSQL knowledge base (all in one transaction,
+ *           rolled back) and prints the recall differences.
  *
  * Never fails on a number; prints "skipped" and exits 0 when data is
  * missing. BENCH_SWEEP=1 adds balanced accuracy per threshold; BENCH_DUMP=1
@@ -339,10 +342,10 @@ static void ask_standin(fr_kb *kb, char **qs, char **las, char **names, size_t n
     fr_err err;
     double t0 = fr_now_s();
     for (int removed = 0; removed < 2; removed++) {
-        fr_kb_exec(kb, "BEGIN", NULL);
+        fr_kb_tx_run(kb, FR_KB_TX_BEGIN, NULL);
         for (size_t i = 0; i < nq; i++) {
-            if (removed && (fr_kb_savepoint(kb, &err) || fr_kb_remove(kb, names[i], &err))) {
-                fr_kb_rollback(kb, NULL);
+            if (removed && (fr_kb_tx_run(kb, FR_KB_TX_SAVEPOINT, &err) || fr_kb_remove(kb, names[i], &err))) {
+                fr_kb_tx_run(kb, FR_KB_TX_ROLLBACK_TO, NULL);
                 continue;
             }
             o.gen_user = las[i];
@@ -352,9 +355,9 @@ static void ask_standin(fr_kb *kb, char **qs, char **las, char **names, size_t n
                 fr_rag_result_free(r);
             }
             if (removed)
-                fr_kb_rollback(kb, NULL);
+                fr_kb_tx_run(kb, FR_KB_TX_ROLLBACK_TO, NULL);
         }
-        fr_kb_exec(kb, "ROLLBACK", NULL);
+        fr_kb_tx_run(kb, FR_KB_TX_ROLLBACK, NULL);
     }
     printf("  ask with a stand-in for the model that answers with the reference conclusion (LONG_ANSWER), "
            "citing passages [1]-[3] (%.1f s):\n",
@@ -367,35 +370,56 @@ static void ask_standin(fr_kb *kb, char **qs, char **las, char **names, size_t n
                (double)out[removed][FR_RAG_ABSTAIN_SUPPORT] / nq);
 }
 
-static int bench_pubmedqa(const char *dir, double gate_min, double rare)
+typedef struct recall {
+    bool ok;
+    double r1, r5, r10, qps;
+} recall;
+
+/* pg: a postgresql:// URI to measure instead of a temporary SQLite file;
+ * everything is written in one transaction that is rolled back at the end,
+ * so the database is left as it was (but for frugal's empty schema). */
+static recall bench_pubmedqa(const char *dir, double gate_min, double rare, const char *pg)
 {
+    recall res = {false, 0, 0, 0, 0};
     char path[8192];
     snprintf(path, sizeof path, "%s/pubmedqa_ori_pqal.json", dir);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root) {
         printf("pubmedqa: skipped (%s: %s)\n", path, je.text);
-        return 0;
+        return res;
     }
     char dbp[] = "/tmp/frugal-bench-rag-XXXXXX";
-    int fd = mkstemp(dbp);
-    if (fd >= 0)
-        close(fd);
-    unlink(dbp);
+    if (!pg) {
+        int fd = mkstemp(dbp);
+        if (fd >= 0)
+            close(fd);
+        if (!pg)
+        unlink(dbp);
+    }
     fr_err err;
     fr_kb *kb = NULL;
-    if (fr_kb_open(dbp, true, &kb, &err)) {
-        printf("pubmedqa: %s\n", err.msg);
+    if (fr_kb_open(pg ? pg : dbp, true, &kb, &err)) {
+        printf("pubmedqa: skipped (%s)\n", err.msg);
         json_decref(root);
-        return 0;
+        return res;
     }
+    fr_kb_stats st0;
+    if (fr_kb_stats_get(kb, &st0, &err) || st0.documents > 0) {
+        printf("pubmedqa: skipped (%s: %s)\n", fr_kb_name(kb),
+               st0.documents ? "needs an empty knowledge base" : err.msg);
+        fr_kb_free(kb);
+        json_decref(root);
+        return res;
+    }
+    printf("store: %s (%s)\n", fr_kb_kind(kb), pg ? fr_kb_name(kb) : "temporary file");
     size_t nq = json_object_size(root);
     char **names = calloc(nq, sizeof *names), **qs = calloc(nq, sizeof *qs), **las = calloc(nq, sizeof *las);
     const char *key;
     json_t *rec;
     size_t i = 0;
     double t0 = fr_now_s();
-    fr_kb_exec(kb, "BEGIN", NULL);
+    fr_kb_tx_run(kb, FR_KB_TX_BEGIN, NULL);
     json_object_foreach(root, key, rec)
     {
         json_t *ctx = json_object_get(rec, "CONTEXTS"), *c;
@@ -418,7 +442,8 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
         i++;
         fr_buf_free(&b);
     }
-    fr_kb_exec(kb, "COMMIT", NULL);
+    if (!pg)
+        fr_kb_tx_run(kb, FR_KB_TX_COMMIT, NULL);
     double t_index = fr_now_s() - t0;
     fr_kb_stats st;
     fr_kb_stats_get(kb, &st, &err);
@@ -460,13 +485,15 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
     printf("  gate (coverage >= %.2f, rare-term share < %.2f) with the own abstract present: "
            "passes %.3f (false abstention %.3f)\n",
            gate_min, rare, (double)pass / nq, 1 - (double)pass / nq);
+    res = (recall){true, (double)r1 / nq, (double)r5 / nq, (double)r10 / nq, (double)nq / dt};
     size_t abstain = 0;
     t0 = fr_now_s();
-    fr_kb_exec(kb, "BEGIN", NULL);
+    if (!pg)
+        fr_kb_tx_run(kb, FR_KB_TX_BEGIN, NULL);
     for (i = 0; i < nq; i++) {
-        if (fr_kb_savepoint(kb, &err) || fr_kb_remove(kb, names[i], &err)) {
+        if (fr_kb_tx_run(kb, FR_KB_TX_SAVEPOINT, &err) || fr_kb_remove(kb, names[i], &err)) {
             printf("  remove: %s\n", err.msg);
-            fr_kb_rollback(kb, NULL);
+            fr_kb_tx_run(kb, FR_KB_TX_ROLLBACK_TO, NULL);
             continue;
         }
         fr_kb_hits *h = NULL;
@@ -476,12 +503,12 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
             sh_out[i] = h->missing_share;
             fr_kb_hits_free(h);
         }
-        fr_kb_rollback(kb, NULL);
+        fr_kb_tx_run(kb, FR_KB_TX_ROLLBACK_TO, NULL);
     }
     printf("  abstention with the own abstract removed: %.3f of questions abstain at the gate "
            "(%.1f s)\n",
            (double)abstain / nq, fr_now_s() - t0);
-    fr_kb_exec(kb, "ROLLBACK", NULL);
+    fr_kb_tx_run(kb, FR_KB_TX_ROLLBACK, NULL);
     printf("  gate operating points (pass rate with the own abstract / abstain rate without it):\n");
     static const double gates[] = {0.3, 0.4, 0.5, 0.6, 0.7}, rares[] = {0.25, 0.35, 0.5, 1.01};
     for (size_t a = 0; a < sizeof gates / sizeof *gates; a++) {
@@ -501,7 +528,8 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
     free(sh_in);
     free(cov_out);
     free(sh_out);
-    ask_standin(kb, qs, las, names, nq, gate_min, rare);
+    if (!pg) /* with pg the ROLLBACK above took the whole index back */
+        ask_standin(kb, qs, las, names, nq, gate_min, rare);
     for (i = 0; i < nq; i++) {
         free(names[i]);
         free(qs[i]);
@@ -513,7 +541,7 @@ static int bench_pubmedqa(const char *dir, double gate_min, double rare)
     fr_kb_free(kb);
     unlink(dbp);
     json_decref(root);
-    return 0;
+    return res;
 }
 
 int main(int argc, char **argv)
@@ -527,6 +555,7 @@ int main(int argc, char **argv)
     bool hv = false, wi = false, pm = false;
     cfg c = {false};
     double gate = 0.5, rare = 0.35;
+    const char *pg = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
             dir = argv[++i];
@@ -536,6 +565,8 @@ int main(int argc, char **argv)
             rare = strtod(argv[++i], NULL);
         else if (strcmp(argv[i], "--no-idf") == 0)
             c.no_idf = true;
+        else if (strcmp(argv[i], "--pg") == 0 && i + 1 < argc)
+            pg = argv[++i];
         else if (strcmp(argv[i], "halueval") == 0)
             hv = true;
         else if (strcmp(argv[i], "wice") == 0)
@@ -553,7 +584,14 @@ int main(int argc, char **argv)
         bench_halueval(dir, &c);
     if (wi)
         bench_wice(dir, &c);
-    if (pm)
-        bench_pubmedqa(dir, gate, rare);
+    if (pm) {
+        recall a = bench_pubmedqa(dir, gate, rare, NULL), b = {false, 0, 0, 0, 0};
+        if (pg)
+            b = bench_pubmedqa(dir, gate, rare, pg);
+        if (a.ok && b.ok)
+            printf("PostgreSQL - SQLite on the same documents: recall@1 %+.3f  @5 %+.3f  "
+                   "@10 %+.3f; queries/s %.2fx\n",
+                   b.r1 - a.r1, b.r5 - a.r5, b.r10 - a.r10, a.qps > 0 ? b.qps / a.qps : 0);
+    }
     return 0;
 }

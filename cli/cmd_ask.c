@@ -123,7 +123,7 @@ int cmd_ask(int argc, char **argv)
     bool json = false, retrieve_only = false, no_gate = false, verbose = false;
     long max_bytes = 2048;
     const cli_opt opts[] = {
-        {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base (from frugal index)", 0, 0, NULL},
+        {"--db", NULL, CLI_STR, &db, "KB", "knowledge base from frugal index: a SQLite file or a postgresql:// URI", 0, 0, NULL},
         CLI_MODEL_OPTS(&mo),
         {"--k", NULL, CLI_INT, &k, "N", "passages to retrieve (default 5)", 1, 50, NULL},
         {"--min-support", NULL, CLI_DOUBLE, &min_support, "T", "abstain below this groundedness score (default: the threshold stored with the verifier's weights)", 0.001, 1, NULL},
@@ -136,7 +136,7 @@ int cmd_ask(int argc, char **argv)
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {
-        "frugal ask --db KB.sqlite (-m MODEL | --retrieve-only) [options] \"question\"",
+        "frugal ask --db KB.sqlite|postgresql://... (-m MODEL | --retrieve-only) [options] \"question\"",
         "Answer a question from the knowledge base with citations, or abstain when the "
         "documents do not support an answer.",
         opts, 1, 1};
@@ -146,7 +146,7 @@ int cmd_ask(int argc, char **argv)
     if (rc)
         return rc < 0 ? FR_EXIT_OK : rc;
     if (!db) {
-        cli_error("ask: --db KB.sqlite is required");
+        cli_error("ask: --db KB.sqlite (or a postgresql:// URI) is required");
         return FR_EXIT_USAGE;
     }
     if (!mo.model && !getenv("FRUGAL_MODEL") && !retrieve_only) {

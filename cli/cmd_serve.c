@@ -139,7 +139,7 @@ int cmd_serve(int argc, char **argv)
         {"--max-messages", NULL, CLI_INT, &max_messages, "N", "messages per chat request (default 4096)", 1, 1 << 20, NULL},
         {"--max-connections", NULL, CLI_INT, &max_conn, "N", "concurrent connections (default 256)", 1, 65536, NULL},
         {"--max-client-connections", NULL, CLI_INT, &max_client_conn, "N", "concurrent connections from one client address (default 32; behind a proxy raise it to --max-connections)", 1, 65536, NULL},
-        {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base for POST /v1/ask (from frugal index)", 0, 0, NULL},
+        {"--db", NULL, CLI_STR, &db, "KB", "knowledge base for POST /v1/ask (from frugal index): a SQLite file or a postgresql:// URI", 0, 0, NULL},
         {"--no-web", NULL, CLI_FLAG, &no_web, NULL, "no web page at / (the API only)", 0, 0, NULL},
         {"--price-kwh", NULL, CLI_DOUBLE, &price_kwh, "USD", "electricity price the web page turns joules into dollars with (default 0.16)", 1e-6, 100, NULL},
         {"--energy-meter", NULL, CLI_CHOICE, &meter_name, NULL, "energy source for usage.energy_joules (default auto)", 0, 0, "auto|estimate|rapl|nvml|battery|none"},

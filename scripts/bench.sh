@@ -3,7 +3,7 @@
 # never fail on a number; they fail only when a program cannot run.
 #
 #   BENCH_QUICK=1 make bench     fewer repetitions, qwen2.5-0.5b shapes only
-#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag verifier verifier-cv serve tune mpi)
+#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag rag-pg verifier verifier-cv serve tune mpi)
 #
 # The speed section measures random-weight models with the exact shapes of
 # Llama-3.2-1B and Qwen2.5-0.5B (generated once into ~/.cache/frugal/synthetic)
@@ -184,4 +184,17 @@ if ! skip mpi; then
     echo
   } >> "$OUT"
 fi
+
+# PubMedQA retrieval with the knowledge base in PostgreSQL, next to SQLite on
+# the same documents, in a throwaway cluster started as the tests start it
+rag_pg() {
+  local src env rc=0
+  src=$(cd "$(dirname "$0")/.." && pwd)
+  env=$("$src/tests/pg_cluster.sh" start $$) || { echo "skipped: ${env:-no PostgreSQL cluster}"; return 0; }
+  eval "$env"
+  "$BUILD/bench_rag" --data "$SHARED/data" --pg "$PG_URI" pubmedqa || rc=$?
+  "$src/tests/pg_cluster.sh" stop "$PG_DIR"
+  return "$rc"
+}
+run_section rag-pg "Knowledge base in PostgreSQL: PubMedQA retrieval next to SQLite" rag_pg
 echo "bench: wrote $OUT" >&2

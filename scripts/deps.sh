@@ -11,6 +11,7 @@ PKGS=(
   libpcre2-dev                      # tokenizer pre-splitting (UTF + Unicode properties)
   libicu-dev                        # WordPiece (BERT) tokenizer: decomposition, categories, case
   libsqlite3-dev                    # document store (FTS5)
+  libpq-dev postgresql              # document store in PostgreSQL (--db postgresql://...) and its tests
   libjansson-dev                    # JSON
   libmicrohttpd-dev                 # HTTP server
   libcurl4-openssl-dev              # frugal pull

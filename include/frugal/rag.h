@@ -3,7 +3,9 @@
  *
  *   fr_kb        a knowledge base: one SQLite file with the documents, their
  *                chunks, an FTS5 index (BM25, Porter stemming) and a trigram
- *                FTS5 index for codes such as "SKU-4821X".
+ *                FTS5 index for codes such as "SKU-4821X"; or the same in a
+ *                PostgreSQL database (full-text search + pg_trgm) named by a
+ *                postgresql:// URI, for several machines and processes.
  *   retrieval    question -> OR query of its content terms -> BM25 + trigram
  *                ranks fused by reciprocal rank -> a gate that abstains when
  *                the question's rare terms are missing from the top passages.
@@ -36,9 +38,13 @@ extern "C" {
 
 typedef struct fr_kb fr_kb;
 
-/* Opens (create: creates when missing) the knowledge base at path. Fails
- * with FR_E_FORMAT for a SQLite file that is not a frugal KB or has a newer
- * schema. Owned by caller: fr_kb_free. */
+/* Opens (create: creates when missing) the knowledge base at path: a SQLite
+ * file, or a libpq URI (postgresql://user@host:5432/db, or
+ * postgresql:///db?host=/run/postgresql for a Unix socket) whose database
+ * gets frugal's tables (frugal_*) and the pg_trgm and unaccent extensions.
+ * Fails with FR_E_FORMAT for a SQLite file that is not a frugal KB or a
+ * knowledge base with a newer schema; FR_E_UNSUPPORTED for a URI when frugal
+ * was built without libpq. Owned by caller: fr_kb_free. */
 FR_API fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err);
 /* Opens an existing knowledge base for reading only (retrieval, stats): what
  * a server opens per request, so that `frugal index` may update the file
@@ -46,6 +52,11 @@ FR_API fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *
  * FR_E_FORMAT. Owned by caller: fr_kb_free. */
 FR_API fr_status fr_kb_open_readonly(const char *path, fr_kb **out, fr_err *err);
 FR_API void fr_kb_free(fr_kb *kb);
+/* The knowledge base's name for messages: its file path, or its URI with
+ * any password replaced by "***". Borrowed from kb. */
+FR_API const char *fr_kb_name(const fr_kb *kb);
+/* Its store: "sqlite" or "postgresql". Static. */
+FR_API const char *fr_kb_kind(const fr_kb *kb);
 
 typedef enum fr_kb_action {
     FR_KB_ADDED,

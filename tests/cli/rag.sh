@@ -5,44 +5,11 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 export FRUGAL_PROGRESS=0
 SRC=${FR_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-mkdir -p "$TMP/docs"
-cp "$SRC"/tests/data/rag/* "$TMP/docs/"
-printf 'bin\0ary' > "$TMP/docs/blob.txt"
+. "$(dirname "$0")/support/rag_corpus.sh"
+rag_corpus_docs
 DB="$TMP/kb.sqlite"
-
-run_ok "$FRUGAL" index --db "$DB" "$TMP/docs"
-expect_contains "$OUT" "added 6, updated 0, skipped 0 (unchanged), removed 0, rejected 1"
-expect_contains "$OUT" "blob.txt: binary data"
-before=$(sha256sum "$DB" | cut -d' ' -f1)
-run_ok "$FRUGAL" index --db "$DB" "$TMP/docs"
-expect_contains "$OUT" "added 0, updated 0, skipped 6 (unchanged), removed 0, rejected 1"
-after=$(sha256sum "$DB" | cut -d' ' -f1)
-[ "$before" = "$after" ] || fail "second index run changed the database file"
-rm "$TMP/docs/tickets.jsonl"
-echo "The Oslo office closed in 2019." > "$TMP/docs/oslo.txt"
-run_ok "$FRUGAL" index --db "$DB" "$TMP/docs" --json
-expect_contains "$OUT" '"added": 1'
-expect_contains "$OUT" '"removed": 1'
-expect_contains "$OUT" '"skipped": 5'
-run_ok "$FRUGAL" index --db "$DB" --stats
-expect_contains "$OUT" "6 documents"
-run_ok "$FRUGAL" index --db "$DB" --stats --json
-expect_contains "$OUT" '"schema_version": 1'
-
-run_ok "$FRUGAL" ask --db "$DB" --retrieve-only "How much does the Aurora X2 cost?"
-expect_contains "$OUT" "gate: pass"
-expect_contains "$OUT" "products.md"
-expect_contains "$OUT" '$149.00'
-run_ok "$FRUGAL" ask --db "$DB" --retrieve-only "What is the price of the Zephyr 9000 drone?"
-expect_contains "$OUT" "gate: ABSTAIN"
-expect_contains "$OUT" "The documents do not answer this."
-run_ok "$FRUGAL" ask --db "$DB" --retrieve-only --json 'price* NEAR("Aurora" text:X2) ^'
-expect_contains "$OUT" '"fts_query": "\"price\" OR'
-run_ok "$FRUGAL" ask --db "$DB" --retrieve-only --k 2 "SKU-9104K"
-expect_contains "$OUT" "trigram rank 1"
-run_status 1 "$FRUGAL" ask --db "$DB" -m "$TMP/no-such-model.gguf" "How much does the Aurora X2 cost?"
-expect_contains "$ERR" "no-such-model.gguf"
-run_status 2 "$FRUGAL" ask --db "$DB" "question"
+rag_index_checks "$DB" "$DB"
+rag_ask_checks "$DB"
 run_status 1 "$FRUGAL" ask --db "$TMP/missing.sqlite" --retrieve-only "q"
 expect_contains "$ERR" "no such knowledge base"
 # a PATH that does not exist is an error (a typo must not look like success)
