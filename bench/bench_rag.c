@@ -334,7 +334,8 @@ static fr_status longanswer_gen(void *user, const fr_rag_gen_request *req, fr_ra
  * own abstract in the index and removed from it. */
 static void ask_standin(fr_kb *kb, char **qs, char **las, char **names, size_t nq, double gate_min, double rare)
 {
-    size_t out[2][5] = {{0}};
+    size_t out[2][5] = {{0}}, vetoed[2] = {0};
+    double *score[2] = {calloc(nq, sizeof(double)), calloc(nq, sizeof(double))}; /* -1: no answer checked */
     fr_rag_ask_opts o = {0};
     o.retrieve.gate_min = gate_min;
     o.retrieve.rare_idf = rare;
@@ -350,8 +351,16 @@ static void ask_standin(fr_kb *kb, char **qs, char **las, char **names, size_t n
             }
             o.gen_user = las[i];
             fr_rag_result *r = NULL;
+            if (score[removed])
+                score[removed][i] = -1;
             if (fr_rag_ask(kb, qs[i], &o, &r, &err) == FR_OK) {
                 out[removed][r->outcome]++;
+                bool fact = false;
+                for (size_t q = 0; r->check && q < r->check->n_subs; q++)
+                    fact |= r->check->subs[q].n_facts_missing > 0;
+                vetoed[removed] += r->outcome == FR_RAG_ABSTAIN_SUPPORT && fact;
+                if (score[removed] && r->check && (r->outcome == FR_RAG_ANSWERED || r->outcome == FR_RAG_ABSTAIN_SUPPORT))
+                    score[removed][i] = r->check->score;
                 fr_rag_result_free(r);
             }
             if (removed)
@@ -368,6 +377,27 @@ static void ask_standin(fr_kb *kb, char **qs, char **las, char **names, size_t n
         printf("    | %s | %.3f | %.3f | %.3f |\n", removed ? "removed" : "indexed",
                (double)out[removed][FR_RAG_ANSWERED] / nq, (double)out[removed][FR_RAG_ABSTAIN_GATE] / nq,
                (double)out[removed][FR_RAG_ABSTAIN_SUPPORT] / nq);
+    printf("    the verdict's abstentions where a number or name of the answer is absent from the cited passages: "
+           "%.3f indexed, %.3f removed\n",
+           (double)vetoed[0] / nq, (double)vetoed[1] / nq);
+    if (score[0] && score[1]) {
+        /* the same answers under other thresholds (a vetoed sub-claim scores at most a tenth of the
+         * default threshold, so it stays below each of these) */
+        printf("    other thresholds (`ask --min-support T`): answered with the own abstract indexed / abstained "
+               "with it removed:\n     ");
+        static const double ts[] = {0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5};
+        for (size_t t = 0; t < sizeof ts / sizeof *ts; t++) {
+            size_t ans = 0, abst = 0;
+            for (size_t i = 0; i < nq; i++) {
+                ans += score[0][i] >= ts[t];
+                abst += !(score[1][i] >= ts[t]);
+            }
+            printf(" %.2f: %.3f/%.3f", ts[t], (double)ans / nq, (double)abst / nq);
+        }
+        printf("\n");
+    }
+    free(score[0]);
+    free(score[1]);
 }
 
 typedef struct recall {
