@@ -241,6 +241,8 @@ expect_contains "$BODY" "frugal_slots_active 0"
 expect_contains "$BODY" "frugal_queue_depth 0"
 [ "$ms" -lt 1500 ] || fail "slot freed only after $ms ms"
 expect_status 200 POST /v1/completions $J -d '{"model":"stories260K","prompt":"Once","max_tokens":2}'
+# the log line is written by the slot's thread: give a loaded machine a moment
+for _ in $(seq 1 100); do grep -q client-gone "$SLOG" && break; sleep 0.05; done
 expect_contains "$(cat "$SLOG")" "client-gone"
 
 # ---- shutdown: a stream past the deadline ends with an error event; exit 0 --------------
