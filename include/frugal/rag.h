@@ -201,7 +201,9 @@ typedef struct fr_rag_token_lp {
 
 /* Inverse document frequency of a word: word is its lowercase surface form
  * (what an FTS5 index looks up), term the stemmed form frugal matches on
- * (what an in-memory table counts). NULL idf means "every word weighs 1". */
+ * (what an in-memory table counts). NULL idf means "every word weighs 1".
+ * The verdict also asks once per sub-claim for word "\x01", which no document
+ * holds, to scale the claim's mean IDF by the corpus's largest. */
 typedef double (*fr_rag_idf_fn)(void *user, const char *word, const char *term);
 
 /* The learned verdict's weights (logistic regression on the features of
