@@ -45,7 +45,7 @@ const char *const fr_feature_names[FR_F_COUNT] = {
     "support",     "support_exact",   "support_plain", "support_prefix",  "support_soft",
     "missing_verb_w", "missing_noun_w", "window",
     "window1",     "window3",         "locality",      "missing_top",     "missing_run",
-    "missing_run_w", "terms",         "missing",       "idf_mean",        "numbers_missing",
+    "missing_run_w", "terms",         "missing",       "idf_rel",        "numbers_missing",
     "names_missing", "facts",         "pairs",         "negation",        "span_pos",
     "evidence",    "subclaims",       "sent_support",  "sent_window",     "sent_missing_run",
     "sent_pairs",
@@ -148,6 +148,25 @@ static int month_of(const char *w, size_t n)
             return m + 1;
     }
     return 0;
+}
+
+static const char *const ev_numwords[] = {"zero",     "one",     "two",       "three",    "four",
+                                          "five",     "six",     "seven",     "eight",    "nine",
+                                          "ten",      "eleven",  "twelve",    "thirteen", "fourteen",
+                                          "fifteen",  "sixteen", "seventeen", "eighteen", "nineteen",
+                                          "twenty"};
+static const char *const ev_tens[] = {"thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"};
+
+/* The value of a number word ("three" 3, "forty" 40), -1 for other words. */
+static int numword_of(const char *w)
+{
+    for (int k = 0; k < (int)(sizeof ev_numwords / sizeof *ev_numwords); k++)
+        if (strcmp(w, ev_numwords[k]) == 0)
+            return k;
+    for (int k = 0; k < (int)(sizeof ev_tens / sizeof *ev_tens); k++)
+        if (strcmp(w, ev_tens[k]) == 0)
+            return 30 + 10 * k;
+    return -1;
 }
 
 /* Canonical unit of a token (a symbol or a unit word), or NULL. */
@@ -371,6 +390,34 @@ static bool add_sentence(fr_evidence *ev, uint32_t p, const char *s, size_t off,
             if (!hset_add(&ev->terms, hash_of('t', num, (size_t)l)))
                 return false;
         }
+        /* "three" also stands for "3", "08" for "8" */
+        int nw = numword_of(low);
+        if (nw >= 0) {
+            char num[4];
+            int l = snprintf(num, sizeof num, "%d", nw);
+            if (!hset_add(&ev->terms, hash_of('t', num, (size_t)l)))
+                return false;
+        }
+        if ((tk[i].flags & FR_TF_DIGIT) && term[0] == '0' && tl > 1) {
+            char z[FR_TERM_MAX];
+            memcpy(z, term, tl + 1);
+            size_t zl = strip_zeros(z, tl);
+            if (zl != tl && !hset_add(&ev->terms, hash_of('t', z, zl)))
+                return false;
+        }
+        /* an ISO date "2018-11-10" also names its month ("November") */
+        if (i + 2 < nt && tl == 4 && (tk[i].flags & FR_TF_DIGIT) && !(tk[i].flags & FR_TF_ALPHA) &&
+            tk[i + 1].kind == FR_TOK_WORD && tk[i + 2].kind == FR_TOK_WORD && tk[i + 1].len <= 2 &&
+            tk[i + 1].off == tk[i].off + 5 && s[tk[i].off + 4] == '-' && tk[i + 2].off == tk[i + 1].off + tk[i + 1].len + 1 &&
+            s[tk[i + 2].off - 1] == '-' && (tk[i + 1].flags & FR_TF_DIGIT) && !(tk[i + 1].flags & FR_TF_ALPHA)) {
+            int mo = atoi(s + tk[i + 1].off);
+            if (mo >= 1 && mo <= 12) {
+                char mt[FR_TERM_MAX];
+                size_t ml = fr_term(ev_months[mo - 1], strlen(ev_months[mo - 1]), mt);
+                if (ml && !hset_add(&ev->terms, hash_of('t', mt, ml)))
+                    return false;
+            }
+        }
         if (tk[i].flags & FR_TF_DIGIT) {
             const char *u = attached_unit(s, tk, nt, i);
             if (u) {
@@ -532,6 +579,13 @@ void fr_evidence_score(const fr_evidence *ev, const char *s, size_t n, fr_rag_id
             size_t zl = strip_zeros(z, tl);
             present = hset_has(&ev->terms, hash_of('t', z, zl));
         }
+        if (!present && !digit) {
+            /* "three" found as "3" */
+            int nw = numword_of(low);
+            char num[4];
+            if (nw >= 0)
+                present = hset_has(&ev->terms, hash_of('t', num, (size_t)snprintf(num, sizeof num, "%d", nw)));
+        }
         bool stop = fr_is_stopword(low, ll) || fr_is_stopword(term, tl);
         /* facts: numbers (with their unit) and names */
         bool is_fact = false, fact_ok = true;
@@ -545,7 +599,10 @@ void fr_evidence_score(const fr_evidence *ev, const char *s, size_t n, fr_rag_id
             }
         } else if (!stop && (((tk[i].flags & FR_TF_UPPER) && !sent0) || (tk[i].flags & FR_TF_CAPS))) {
             is_fact = true;
-            fact_ok = present;
+            /* a name is found, or another form of it is ("Canadian" by "Canada", "Libyan" by
+             * "Libya": the same first five letters, for names of six or more) */
+            fact_ok = present || (ll >= 6 && !(tk[i].flags & FR_TF_CAPS) &&
+                                  hset_has(&ev->prefixes, hash_of('p', low, PREFIX_LEN)));
         }
         if (is_fact) {
             out->n_facts++;
@@ -688,7 +745,10 @@ void fr_evidence_score(const fr_evidence *ev, const char *s, size_t n, fr_rag_id
     f[FR_F_MISSING_RUN_W] = w_all > 0 ? fmin(1.0, run_w_max / w_all) : 0.0;
     f[FR_F_TERMS] = log1p(n_terms);
     f[FR_F_MISSING] = log1p(n_terms - n_found);
-    f[FR_F_IDF_MEAN] = n_terms ? w_all / n_terms / 10.0 : 0.0;
+    /* relative to the weight of a word the corpus lacks (its largest), so that the figure means
+     * the same for a one-page source as for a knowledge base */
+    double w_max = idf ? idf(idf_user, "\x01", "\x01") : 1.0;
+    f[FR_F_IDF_MEAN] = n_terms && w_max > 0 && isfinite(w_max) ? fmin(1.0, w_all / n_terms / w_max) : 0.0;
     f[FR_F_NUMBERS_MISSING] = nums_missing < 3 ? nums_missing : 3;
     f[FR_F_NAMES_MISSING] = names_missing < 3 ? names_missing : 3;
     f[FR_F_FACTS] = out->n_facts ? (double)(out->n_facts - out->n_facts_missing) / out->n_facts : 1.0;

@@ -47,7 +47,8 @@ enum {
     FR_F_MISSING_RUN_W,  /* that run's share of the weight */
     FR_F_TERMS,          /* log(1 + distinct content terms) */
     FR_F_MISSING,        /* log(1 + content terms not found) */
-    FR_F_IDF_MEAN,       /* mean IDF weight of the content terms / 10 */
+    FR_F_IDF_MEAN,       /* mean IDF weight of the content terms / the weight of a word the
+                            corpus lacks (idf(user, "\x01", "\x01"): the largest) */
     FR_F_NUMBERS_MISSING,/* numbers (with their unit) not found, at most 3 */
     FR_F_NAMES_MISSING,  /* capitalised names not found, at most 3 */
     FR_F_FACTS,          /* share of numbers and names found (1 when none) */

@@ -73,6 +73,31 @@ static void test_features(void)
     /* dates: "March 4, 2021" supports "2021-03-04" */
     u = feats("It launched on 2021-03-04.", "It was launched on March 4, 2021.");
     CHECK_EQ_INT(u.n_facts_missing, 0);
+    /* a number word is its number; a leading zero changes nothing; a word is not a number */
+    u = feats("The clinic has three wards.", "The clinic has 3 wards.");
+    CHECK_EQ_INT(u.n_facts_missing, 0);
+    CHECK_NEAR(u.f[FR_F_SUPPORT_PLAIN], 1.0, 1e-12);
+    u = feats("The clinic has 3 wards.", "The clinic has three wards.");
+    CHECK_EQ_INT(u.n_facts, 1);
+    CHECK_EQ_INT(u.n_facts_missing, 0);
+    u = feats("The clinic has 4 wards.", "The clinic has three wards.");
+    CHECK_EQ_INT(u.n_facts_missing, 1);
+    u = feats("Room 8 is closed.", "Room 08 is closed.");
+    CHECK_EQ_INT(u.n_facts_missing, 0);
+    /* an ISO date names its month; another month is missing */
+    u = feats("It was launched in March 2021.", "It was launched on 2021-03-04.");
+    CHECK_EQ_INT(u.n_facts, 2);
+    CHECK_EQ_INT(u.n_facts_missing, 0);
+    u = feats("It was launched in April 2021.", "It was launched on 2021-03-04.");
+    CHECK_STR(u.missing, "April");
+    /* a name found in another form ("Canadian" by "Canada"), not by another name */
+    u = feats("The Canadian team won.", "The team from Canada won.");
+    CHECK_EQ_INT(u.n_facts, 1);
+    CHECK_EQ_INT(u.n_facts_missing, 0);
+    u = feats("The Chinese team won.", "The team from Canada won.");
+    CHECK_EQ_INT(u.n_facts_missing, 1);
+    /* mean IDF over the corpus's largest: every word weighs 1 without IDF */
+    CHECK_NEAR(feats("Alpha beta.", "alpha").f[FR_F_IDF_MEAN], 1.0, 1e-12);
     /* negation: the claim denies what the evidence says */
     CHECK_NEAR(feats("The museum is not open on Mondays.", "The museum is open on Mondays.").f[FR_F_NEGATION], 1, 0);
     CHECK_NEAR(feats("The museum isn't open on Mondays.", "The museum is open on Mondays.").f[FR_F_NEGATION], 1, 0);
