@@ -268,7 +268,7 @@ static enum MHD_Result handle_generate(srv_conn *c, srv_kind kind, srv_sched *sc
         srv_fail(&e, 500, NULL, NULL, NULL, "out of memory");
         return srv_reply_error(c, &e);
     }
-    bool ok = srv_job_setup(c->job, s->m.tok, s->n_vocab, ids, n, &gp, &e);
+    bool ok = srv_job_setup(c->job, s->m.tok, s->n_vocab, ids, n, &gp, NULL, &e);
     free(ids);
     if (!ok)
         return srv_reply_error(c, &e);
