@@ -1,0 +1,517 @@
+/*
+ * json_schema_scalar.c - JSON Schema scalars -> GBNF rule bodies (see
+ * json_schema.c for the whole): integers in a range (digit patterns per
+ * length, the classic range-to-regular-expression split), numbers with a
+ * sign bound, strings with lengths, a pattern (an ECMAScript regular
+ * expression subset) or a format.
+ *
+ * A pattern matches the decoded string while the grammar writes its JSON
+ * form, so literal characters that JSON escapes are written escaped, and
+ * classes and `.` are narrowed to characters that need no escape (never a
+ * quote, a backslash or a control character). Not anchored at an end, a
+ * pattern may have any characters there, as ECMAScript's search allows.
+ */
+#include "model/json_schema_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- integers in a range ---- */
+
+static void digits_of(unsigned long long v, char *d, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        d[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* Alternatives for the digit strings of length n between a and b
+ * (inclusive, leading zeros allowed), each ending in " |". */
+static void same_len(fr_buf *b, const char *a, const char *z, int n)
+{
+    if (n == 0) {
+        fr_buf_puts(b, "\"\" |");
+        return;
+    }
+    if (a[0] == z[0]) {
+        /* common first digit: prefix every alternative of the rest */
+        fr_buf inner = FR_BUF_INIT;
+        same_len(&inner, a + 1, z + 1, n - 1);
+        const char *p = inner.data ? inner.data : "";
+        while (*p) {
+            const char *bar = strstr(p, " |");
+            if (!bar)
+                break;
+            fr_buf_printf(b, " \"%c\" %.*s |", a[0], (int)(bar - p), p);
+            p = bar + 2;
+        }
+        fr_buf_free(&inner);
+        return;
+    }
+    bool a_rest_zero = true, z_rest_nine = true;
+    for (int i = 1; i < n; i++) {
+        a_rest_zero &= a[i] == '0';
+        z_rest_nine &= z[i] == '9';
+    }
+    char lo = a[0], hi = z[0];
+    if (!a_rest_zero) {
+        char nines[JS_INT_DIGITS + 1];
+        memset(nines, '9', (size_t)n);
+        fr_buf inner = FR_BUF_INIT;
+        same_len(&inner, a + 1, nines + 1, n - 1);
+        const char *p = inner.data ? inner.data : "";
+        while (*p) {
+            const char *bar = strstr(p, " |");
+            if (!bar)
+                break;
+            fr_buf_printf(b, " \"%c\" %.*s |", a[0], (int)(bar - p), p);
+            p = bar + 2;
+        }
+        fr_buf_free(&inner);
+        lo++;
+    }
+    char top = z_rest_nine ? hi : (char)(hi - 1);
+    if (lo <= top) {
+        fr_buf_printf(b, " [%c-%c]", lo, top);
+        if (n > 1)
+            fr_buf_printf(b, " [0-9]{%d}", n - 1);
+        fr_buf_puts(b, " |");
+    }
+    if (!z_rest_nine) {
+        char zeros[JS_INT_DIGITS + 1];
+        memset(zeros, '0', (size_t)n);
+        fr_buf inner = FR_BUF_INIT;
+        same_len(&inner, zeros + 1, z + 1, n - 1);
+        const char *p = inner.data ? inner.data : "";
+        while (*p) {
+            const char *bar = strstr(p, " |");
+            if (!bar)
+                break;
+            fr_buf_printf(b, " \"%c\" %.*s |", z[0], (int)(bar - p), p);
+            p = bar + 2;
+        }
+        fr_buf_free(&inner);
+    }
+}
+
+static int n_digits(unsigned long long v)
+{
+    int n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* Alternatives for the decimal forms (no leading zeros) of lo..hi. */
+static void uint_range(fr_buf *b, unsigned long long lo, unsigned long long hi)
+{
+    for (int d = n_digits(lo); d <= n_digits(hi); d++) {
+        unsigned long long dmin = 1, dmax;
+        for (int i = 1; i < d; i++)
+            dmin *= 10;
+        dmax = dmin * 10 - 1;
+        if (d == 1)
+            dmin = 0;
+        unsigned long long a = lo > dmin ? lo : dmin, z = hi < dmax ? hi : dmax;
+        if (a > z)
+            continue;
+        char da[JS_INT_DIGITS + 1], dz[JS_INT_DIGITS + 1];
+        digits_of(a, da, d);
+        digits_of(z, dz, d);
+        same_len(b, da, dz, d);
+    }
+}
+
+bool js_gen_integer(js *j, json_t *s, fr_buf *b)
+{
+    const unsigned long long LIM = 9999999999999999ull; /* 16 digits */
+    double lo = -(double)LIM, hi = (double)LIM;
+    bool has_lo = false, has_hi = false;
+    static const char *const keys[4] = {"minimum", "exclusiveMinimum", "maximum",
+                                        "exclusiveMaximum"};
+    for (int k = 0; k < 4; k++) {
+        json_t *v = json_object_get(s, keys[k]);
+        if (!v)
+            continue;
+        if (!json_is_number(v))
+            return js_fail(j, "\"%s\" must be a number", keys[k]);
+        double x = json_number_value(v);
+        if (k == 0 && ceil(x) > lo)
+            lo = ceil(x), has_lo = true;
+        if (k == 1 && floor(x) + 1 > lo)
+            lo = floor(x) + 1, has_lo = true;
+        if (k == 2 && floor(x) < hi)
+            hi = floor(x), has_hi = true;
+        if (k == 3 && ceil(x) - 1 < hi)
+            hi = ceil(x) - 1, has_hi = true;
+    }
+    if (!has_lo && !has_hi) {
+        fr_buf_puts(b, js_prim(j, P_INT));
+        return true;
+    }
+    if (lo < -(double)LIM)
+        lo = -(double)LIM;
+    if (hi > (double)LIM)
+        hi = (double)LIM;
+    if (lo > hi)
+        return js_fail(j, "no integer of at most %d digits lies within the bounds",
+                       JS_INT_DIGITS);
+    fr_buf alts = FR_BUF_INIT;
+    if (hi >= 0)
+        uint_range(&alts, lo > 0 ? (unsigned long long)lo : 0, (unsigned long long)hi);
+    if (lo < 0) {
+        /* -x for x in [max(1, -hi), -lo] */
+        fr_buf neg = FR_BUF_INIT;
+        uint_range(&neg, hi < 0 ? (unsigned long long)-hi : 1, (unsigned long long)-lo);
+        const char *p = neg.data ? neg.data : "";
+        while (*p) {
+            const char *bar = strstr(p, " |");
+            if (!bar)
+                break;
+            fr_buf_printf(&alts, " \"-\"%.*s |", (int)(bar - p), p);
+            p = bar + 2;
+        }
+        fr_buf_free(&neg);
+    }
+    if (!fr_buf_ok(&alts) || alts.len < 2) {
+        fr_buf_free(&alts);
+        return js_fail(j, "out of memory");
+    }
+    fr_buf_puts(b, "(");
+    fr_buf_append(b, alts.data, alts.len - 2); /* drop the last " |" */
+    fr_buf_puts(b, " )");
+    fr_buf_free(&alts);
+    return true;
+}
+
+bool js_gen_number(js *j, json_t *s, fr_buf *b)
+{
+    json_t *mn = json_object_get(s, "minimum"), *xmn = json_object_get(s, "exclusiveMinimum"),
+           *mx = json_object_get(s, "maximum"), *xmx = json_object_get(s, "exclusiveMaximum");
+    if (!mn && !xmn && !mx && !xmx) {
+        fr_buf_puts(b, js_prim(j, P_NUMBER));
+        return true;
+    }
+    /* only the sign bounds: >= 0, > 0, <= 0, < 0 */
+    bool zero = (!mn || (json_is_number(mn) && json_number_value(mn) == 0)) &&
+                (!xmn || (json_is_number(xmn) && json_number_value(xmn) == 0)) &&
+                (!mx || (json_is_number(mx) && json_number_value(mx) == 0)) &&
+                (!xmx || (json_is_number(xmx) && json_number_value(xmx) == 0));
+    bool low = mn || xmn, high = mx || xmx;
+    if (!zero || (low && high))
+        return js_fail(j, "bounds on a \"number\" are only supported as a sign (minimum 0, "
+                       "exclusiveMinimum 0, maximum 0 or exclusiveMaximum 0); use \"integer\" "
+                       "for other ranges");
+    const char *exp = "([eE] [-+]? [0-9]{1,2})?";
+    const char *nonneg = "([0] | [1-9] [0-9]{0,15}) (\".\" [0-9]{1,16})?";
+    const char *pos = "([1-9] [0-9]{0,15} (\".\" [0-9]{1,16})? | \"0.\" [0-9]{0,15} [1-9])";
+    bool strict = xmn || xmx;
+    fr_buf_printf(b, "(%s%s %s)", high ? "\"-\" " : "", strict ? pos : nonneg, exp);
+    if (high && !strict)
+        fr_buf_puts(b, " | \"0\""); /* unreachable form kept simple: <= 0 includes zero */
+    return true;
+}
+
+/* ---- strings ---- */
+
+/* Regular expression (the ECMAScript subset of frugal/grammar.h) -> GBNF. */
+typedef struct rx {
+    js *j;
+    const char *p, *end;
+    int depth;
+} rx;
+
+static bool rx_alt(rx *r, fr_buf *b);
+
+static bool rx_class_escape(rx *r, char e, fr_buf *b, bool in_class)
+{
+    /* inside a class, the caller wraps: emit the ranges only */
+    const char *digits = "0-9", *word = "a-zA-Z0-9_", *space = " ";
+    switch (e) {
+    case 'd': fr_buf_puts(b, in_class ? digits : "[0-9]"); return true;
+    case 'w': fr_buf_puts(b, in_class ? word : "[a-zA-Z0-9_]"); return true;
+    case 's': fr_buf_puts(b, in_class ? space : "[ ]"); return true;
+    case 'D': case 'W': case 'S':
+        if (in_class)
+            return js_fail(r->j, "\"pattern\": \\%c inside a class is not supported", e);
+        fr_buf_printf(b, "[^%s\"\\\\\\x7F\\x00-\\x1F]",
+                      e == 'D' ? digits : e == 'W' ? word : " ");
+        return true;
+    default: return false;
+    }
+}
+
+/* One literal character c of the pattern as JSON string content. */
+static void rx_put_char(fr_buf *b, unsigned c)
+{
+    if (c == '"')
+        fr_buf_puts(b, "\"\\\\\\\"\"");      /* JSON \" */
+    else if (c == '\\')
+        fr_buf_puts(b, "\"\\\\\\\\\"");      /* JSON \\ */
+    else if (c == '\n')
+        fr_buf_puts(b, "\"\\\\n\"");
+    else if (c == '\t')
+        fr_buf_puts(b, "\"\\\\t\"");
+    else if (c == '\r')
+        fr_buf_puts(b, "\"\\\\r\"");
+    else if (c < 0x20 || c == 0x7f)
+        fr_buf_printf(b, "\"\\\\u%04X\"", c);
+    else {
+        char s[1] = {(char)c};
+        js_put_literal(b, s, 1);
+    }
+}
+
+/* A class character as GBNF class text; quotes, backslashes and controls
+ * are left out (they would need escapes inside a JSON string). */
+static bool rx_class(rx *r, fr_buf *b)
+{
+    bool neg = r->p < r->end && *r->p == '^';
+    if (neg)
+        r->p++;
+    fr_buf_puts(b, neg ? "[^\"\\\\\\x7F\\x00-\\x1F" : "[");
+    bool any = false;
+    while (r->p < r->end && *r->p != ']') {
+        unsigned char c = (unsigned char)*r->p++;
+        if (c == '\\') {
+            if (r->p >= r->end)
+                return js_fail(r->j, "\"pattern\": unfinished escape");
+            char e = *r->p++;
+            if (rx_class_escape(r, e, b, true)) {
+                any = true;
+                continue;
+            }
+            if (r->j->failed)
+                return false;
+            if (e == 'n' || e == 't' || e == 'r' || e == 'f' || e == 'v')
+                continue; /* control characters: never written raw */
+            c = (unsigned char)e;
+        }
+        if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f)
+            continue;
+        if (c == '[' || c == ']' || c == '^')
+            fr_buf_putc(b, '\\');
+        fr_buf_putc(b, (char)c);
+        any = true;
+    }
+    if (r->p >= r->end)
+        return js_fail(r->j, "\"pattern\": class not closed with ']'");
+    r->p++;
+    if (!any && !neg)
+        return js_fail(r->j, "\"pattern\": a class that matches nothing writable");
+    if (!neg)
+        fr_buf_puts(b, "]");
+    else
+        fr_buf_puts(b, "]");
+    return true;
+}
+
+static bool rx_quant(rx *r, fr_buf *b)
+{
+    if (r->p >= r->end)
+        return true;
+    char c = *r->p;
+    if (c == '*' || c == '+' || c == '?') {
+        fr_buf_putc(b, c);
+        r->p++;
+    } else if (c == '{') {
+        const char *q = r->p + 1;
+        long long m = 0, n = -1;
+        if (q >= r->end || *q < '0' || *q > '9')
+            return js_fail(r->j, "\"pattern\": a '{' that is not a quantifier (write \\{)");
+        while (q < r->end && *q >= '0' && *q <= '9' && m <= JS_MAX_ITEMS_BOUND)
+            m = m * 10 + (*q++ - '0');
+        if (q < r->end && *q == ',') {
+            q++;
+            if (q < r->end && *q >= '0' && *q <= '9') {
+                n = 0;
+                while (q < r->end && *q >= '0' && *q <= '9' && n <= JS_MAX_ITEMS_BOUND)
+                    n = n * 10 + (*q++ - '0');
+            }
+        } else {
+            n = m;
+        }
+        if (q >= r->end || *q != '}' || m > JS_MAX_ITEMS_BOUND || n > JS_MAX_ITEMS_BOUND ||
+            (n >= 0 && n < m))
+            return js_fail(r->j, "\"pattern\": bad or too large {m,n} quantifier");
+        r->p = q + 1;
+        js_put_repeat(b, m, n);
+    } else {
+        return true;
+    }
+    if (r->p < r->end && *r->p == '?')
+        r->p++; /* lazy: the same set of strings */
+    return true;
+}
+
+static bool rx_seq(rx *r, fr_buf *b)
+{
+    while (r->p < r->end && *r->p != '|' && *r->p != ')') {
+        unsigned char c = (unsigned char)*r->p;
+        fr_buf_putc(b, ' ');
+        if (c == '(') {
+            r->p++;
+            if (r->p < r->end && *r->p == '?') {
+                if (r->end - r->p >= 2 && r->p[1] == ':')
+                    r->p += 2;
+                else
+                    return js_fail(r->j, "\"pattern\": lookarounds and named groups are not "
+                                   "supported");
+            }
+            if (++r->depth > 64)
+                return js_fail(r->j, "\"pattern\": groups nested too deep");
+            fr_buf_putc(b, '(');
+            if (!rx_alt(r, b))
+                return false;
+            if (r->p >= r->end || *r->p != ')')
+                return js_fail(r->j, "\"pattern\": '(' not closed");
+            r->p++;
+            r->depth--;
+            fr_buf_putc(b, ')');
+        } else if (c == '[') {
+            r->p++;
+            if (!rx_class(r, b))
+                return false;
+        } else if (c == '.') {
+            r->p++;
+            fr_buf_puts(b, "[^\"\\\\\\x7F\\x00-\\x1F\\u2028\\u2029]");
+        } else if (c == '\\') {
+            r->p++;
+            if (r->p >= r->end)
+                return js_fail(r->j, "\"pattern\": unfinished escape");
+            char e = *r->p++;
+            if (rx_class_escape(r, e, b, false))
+                ;
+            else if (r->j->failed)
+                return false;
+            else if (e == 'n')
+                rx_put_char(b, '\n');
+            else if (e == 't')
+                rx_put_char(b, '\t');
+            else if (e == 'r')
+                rx_put_char(b, '\r');
+            else if ((e >= '0' && e <= '9') || e == 'b' || e == 'B' || e == 'p' || e == 'P' ||
+                     e == 'u' || e == 'x' || e == 'k' || e == 'c')
+                return js_fail(r->j, "\"pattern\": the escape \\%c is not supported", e);
+            else
+                rx_put_char(b, (unsigned char)e);
+        } else if (c == '^' || c == '$') {
+            return js_fail(r->j, "\"pattern\": anchors are only supported at the very start "
+                           "(^) and end ($) of the pattern");
+        } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+            return js_fail(r->j, "\"pattern\": a quantifier with nothing to repeat");
+        } else {
+            /* one UTF-8 character as a literal */
+            size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if ((size_t)(r->end - r->p) < n)
+                return js_fail(r->j, "\"pattern\": invalid UTF-8");
+            if (n == 1)
+                rx_put_char(b, c);
+            else
+                js_put_literal(b, r->p, n);
+            r->p += n;
+        }
+        if (!rx_quant(r, b))
+            return false;
+    }
+    return true;
+}
+
+static bool rx_alt(rx *r, fr_buf *b)
+{
+    for (;;) {
+        fr_buf_puts(b, " (");
+        if (!rx_seq(r, b))
+            return false;
+        fr_buf_puts(b, " \"\" )"); /* an empty branch stays valid GBNF */
+        if (r->p < r->end && *r->p == '|') {
+            r->p++;
+            fr_buf_puts(b, " |");
+            continue;
+        }
+        return true;
+    }
+}
+
+static bool gen_pattern(js *j, const char *pat, size_t len, fr_buf *b)
+{
+    rx r = {j, pat, pat + len, 0};
+    bool start = len && pat[0] == '^';
+    bool end = len > 1 && pat[len - 1] == '$' && pat[len - 2] != '\\';
+    if (start)
+        r.p++;
+    if (end)
+        r.end--;
+    fr_buf_puts(b, "\"\\\"\"");
+    if (!start)
+        fr_buf_printf(b, " %s*", js_prim(j, P_CHAR));
+    fr_buf_puts(b, " (");
+    if (!rx_alt(&r, b))
+        return false;
+    if (r.p != r.end)
+        return js_fail(j, "\"pattern\": unbalanced ')'");
+    fr_buf_puts(b, " )");
+    if (!end)
+        fr_buf_printf(b, " %s*", js_prim(j, P_CHAR));
+    fr_buf_puts(b, " \"\\\"\"");
+    return true;
+}
+
+static bool gen_format(js *j, const char *f, fr_buf *b)
+{
+    static const char date[] =
+        "[0-9]{4} \"-\" ((\"0\" [13578] | \"1\" [02]) \"-\" (\"0\" [1-9] | [12] [0-9] | \"3\" "
+        "[01]) | (\"0\" [469] | \"11\") \"-\" (\"0\" [1-9] | [12] [0-9] | \"30\") | \"02\" \"-\" "
+        "(\"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8]))";
+    static const char time_[] =
+        "([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9] \":\" [0-5] [0-9] (\".\" [0-9]{1,6})? \"Z\"";
+    if (strcmp(f, "date") == 0)
+        fr_buf_printf(b, "\"\\\"\" %s \"\\\"\"", date);
+    else if (strcmp(f, "time") == 0)
+        fr_buf_printf(b, "\"\\\"\" %s \"\\\"\"", time_);
+    else if (strcmp(f, "date-time") == 0)
+        fr_buf_printf(b, "\"\\\"\" %s \"T\" %s \"\\\"\"", date, time_);
+    else if (strcmp(f, "uuid") == 0)
+        fr_buf_puts(b, "\"\\\"\" [0-9a-f]{8} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" "
+                       "[0-9a-f]{4} \"-\" [0-9a-f]{12} \"\\\"\"");
+    else
+        return js_fail(j, "\"format\": \"%.40s\" is not supported (supported: date, time, "
+                       "date-time, uuid)", f);
+    return true;
+}
+
+bool js_gen_string(js *j, json_t *s, fr_buf *b)
+{
+    long long mn = 0, mx = -1;
+    if (!js_get_count(j, s, "minLength", &mn) || !js_get_count(j, s, "maxLength", &mx))
+        return false;
+    json_t *pat = json_object_get(s, "pattern"), *fmt = json_object_get(s, "format");
+    if (mx >= 0 && mx < mn)
+        return js_fail(j, "\"maxLength\" is below \"minLength\"");
+    bool lens = json_object_get(s, "minLength") || json_object_get(s, "maxLength");
+    if ((pat && (fmt || lens)) || (fmt && lens))
+        return js_fail(j, "\"pattern\", \"format\" and lengths cannot be combined here; use one");
+    if (pat) {
+        if (!json_is_string(pat))
+            return js_fail(j, "\"pattern\" must be a string");
+        return gen_pattern(j, json_string_value(pat), json_string_length(pat), b);
+    }
+    if (fmt) {
+        if (!json_is_string(fmt))
+            return js_fail(j, "\"format\" must be a string");
+        return gen_format(j, json_string_value(fmt), b);
+    }
+    if (!lens) {
+        fr_buf_puts(b, js_prim(j, P_STRING));
+        return true;
+    }
+    fr_buf_printf(b, "\"\\\"\" %s", js_prim(j, P_CHAR));
+    js_put_repeat(b, mn, mx);
+    fr_buf_puts(b, " \"\\\"\"");
+    return true;
+}
