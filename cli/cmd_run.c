@@ -152,7 +152,7 @@ int cmd_run(int argc, char **argv)
     fr_grammar_vocab *gv = NULL;
     fr_constraint *cons = NULL;
     if (grammar) {
-        if (fr_grammar_vocab_create(L.tok, fr_model_hparams(L.model)->n_vocab, &gv, &e) != FR_OK ||
+        if (fr_grammar_vocab_create(L.tok, fr_model_hparams(L.model)->n_vocab, NULL, 0, &gv, &e) != FR_OK ||
             fr_grammar_constraint(grammar, gv, &cons, &e) != FR_OK) {
             if (!gv)
                 fr_grammar_free(grammar);

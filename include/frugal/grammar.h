@@ -24,6 +24,7 @@
 #define FRUGAL_GRAMMAR_H
 
 #include <frugal/base.h>
+#include <frugal/chat.h>
 #include <frugal/constraint.h>
 #include <frugal/tokenizer.h>
 
@@ -85,6 +86,37 @@ FR_API fr_status fr_grammar_from_json_schema(const char *schema, size_t len, con
 FR_API fr_status fr_grammar_json_object(fr_grammar **out, fr_err *err);
 
 /*
+ * Tool calls (OpenAI's function calling) as a grammar: the answer in the
+ * call format of the model's family (fr_chat_template_tool_format), with a
+ * tool's name and arguments valid against its "parameters" schema.
+ *   FR_TOOL_CHOICE_AUTO      text (or content_schema) or calls
+ *   FR_TOOL_CHOICE_NONE      text (or content_schema), never a call
+ *   FR_TOOL_CHOICE_REQUIRED  one call (several with parallel)
+ *   FR_TOOL_CHOICE_NAMED     calls of the function `name` only
+ * Free text never spells the family's call marker ("<tool_call>",
+ * "[TOOL_CALLS]"; Llama 3: never starts with "{"). tools_json is OpenAI's
+ * "tools" array. A schema the compiler cannot honour is an error naming the
+ * tool and the keyword. *gbnf is malloc'd (caller frees).
+ */
+typedef enum fr_tool_choice {
+    FR_TOOL_CHOICE_AUTO = 0,
+    FR_TOOL_CHOICE_NONE,
+    FR_TOOL_CHOICE_REQUIRED,
+    FR_TOOL_CHOICE_NAMED
+} fr_tool_choice;
+
+typedef struct fr_tool_grammar_opts {
+    fr_tool_format format;
+    fr_tool_choice choice;
+    const char *name;           /* FR_TOOL_CHOICE_NAMED */
+    bool parallel;              /* more than one call (not in Llama 3's format) */
+    const char *content_schema; /* JSON Schema for the text answer; NULL: free text */
+} fr_tool_grammar_opts;
+
+FR_API fr_status fr_tool_grammar(const char *tools_json, size_t len,
+                                 const fr_tool_grammar_opts *o, char **gbnf, fr_err *err);
+
+/*
  * The vocabulary as the grammar constraint reads it: every token's bytes
  * (fr_token_piece, flags 0) in a trie, so that the tokens sharing a prefix
  * are checked together, and which tokens end generation. Build it once per
@@ -94,7 +126,11 @@ FR_API fr_status fr_grammar_json_object(fr_grammar **out, fr_err *err);
  */
 typedef struct fr_grammar_vocab fr_grammar_vocab;
 
+/* specials[0..n_specials): texts of special (control) tokens to include by
+ * their text, as a call marker like Mistral's "[TOOL_CALLS]" needs (other
+ * control tokens are never allowed); may be NULL. */
 FR_API fr_status fr_grammar_vocab_create(const fr_tokenizer *tok, uint32_t n_vocab,
+                                         const char *const *specials, size_t n_specials,
                                          fr_grammar_vocab **out, fr_err *err);
 FR_API void fr_grammar_vocab_free(fr_grammar_vocab *v);
 

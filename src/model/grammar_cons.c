@@ -41,14 +41,28 @@ struct fr_grammar_vocab {
     uint32_t n_ids;
     uint32_t max_len;   /* longest token, in bytes */
     uint64_t *eog;      /* (FR_MASK_WORDS(n_vocab)) end-of-generation tokens */
+    uint64_t *special;  /* (FR_MASK_WORDS(n_vocab)) control tokens read by their text */
 };
 
-static int cmp_piece(const void *a, const void *b, void *u)
+/* The bytes the constraint reads for token id: its piece, or the text of a
+ * special token named in the vocab's specials. */
+static const char *vocab_piece(const fr_grammar_vocab *v, int32_t id, size_t *len)
 {
-    const fr_tokenizer *tok = u;
+    const char *p = fr_token_piece(v->tok, id, 0, len);
+    if (p && *len)
+        return p;
+    if ((uint32_t)id < v->n_vocab && v->special && (v->special[id >> 6] >> (id & 63) & 1))
+        return fr_token_piece(v->tok, id, FR_DECODE_SPECIAL, len);
+    *len = 0;
+    return p;
+}
+
+static int cmp_piece_v(const void *a, const void *b, void *u)
+{
+    const fr_grammar_vocab *v = u;
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     size_t lx, ly;
-    const char *px = fr_token_piece(tok, x, 0, &lx), *py = fr_token_piece(tok, y, 0, &ly);
+    const char *px = vocab_piece(v, x, &lx), *py = vocab_piece(v, y, &ly);
     size_t n = lx < ly ? lx : ly;
     int c = n ? memcmp(px, py, n) : 0;
     if (c)
@@ -58,8 +72,9 @@ static int cmp_piece(const void *a, const void *b, void *u)
     return x < y ? -1 : x > y;
 }
 
-fr_status fr_grammar_vocab_create(const fr_tokenizer *tok, uint32_t n_vocab, fr_grammar_vocab **out,
-                                  fr_err *err)
+fr_status fr_grammar_vocab_create(const fr_tokenizer *tok, uint32_t n_vocab,
+                                  const char *const *specials, size_t n_specials,
+                                  fr_grammar_vocab **out, fr_err *err)
 {
     *out = NULL;
     fr_grammar_vocab *v = calloc(1, sizeof *v);
@@ -75,11 +90,23 @@ fr_status fr_grammar_vocab_create(const fr_tokenizer *tok, uint32_t n_vocab, fr_
     uint64_t total = 1;
     if (!v->ids || !v->eog)
         goto nomem;
+    v->special = calloc(FR_MASK_WORDS(n_vocab) + 1, sizeof *v->special);
+    if (!v->special)
+        goto nomem;
+    for (uint32_t i = 0; i < nt && n_specials; i++) {
+        size_t len;
+        const char *p = fr_token_piece(tok, (int32_t)i, FR_DECODE_SPECIAL, &len);
+        if (!p || fr_tokenizer_is_eog(tok, (int32_t)i))
+            continue;
+        for (size_t k = 0; k < n_specials; k++)
+            if (strlen(specials[k]) == len && memcmp(specials[k], p, len) == 0)
+                v->special[i >> 6] |= (uint64_t)1 << (i & 63);
+    }
     for (uint32_t i = 0; i < nt; i++) {
         if (fr_tokenizer_is_eog(tok, (int32_t)i))
             v->eog[i >> 6] |= (uint64_t)1 << (i & 63);
         size_t len;
-        const char *p = fr_token_piece(tok, (int32_t)i, 0, &len);
+        const char *p = vocab_piece(v, (int32_t)i, &len);
         if (!p || !len)
             continue;
         v->ids[v->n_ids++] = (int32_t)i;
@@ -87,7 +114,7 @@ fr_status fr_grammar_vocab_create(const fr_tokenizer *tok, uint32_t n_vocab, fr_
         if (len > v->max_len)
             v->max_len = (uint32_t)len;
     }
-    qsort_r(v->ids, v->n_ids, sizeof *v->ids, cmp_piece, (void *)tok);
+    qsort_r(v->ids, v->n_ids, sizeof *v->ids, cmp_piece_v, v);
     /* at most one node per byte of every token, plus the root */
     if (total > UINT32_MAX - 1)
         goto nomem;
@@ -110,7 +137,7 @@ fr_status fr_grammar_vocab_create(const fr_tokenizer *tok, uint32_t n_vocab, fr_
     size_t prev_len = 0;
     for (uint32_t k = 0; k < v->n_ids; k++) {
         size_t len;
-        const char *p = fr_token_piece(tok, v->ids[k], 0, &len);
+        const char *p = vocab_piece(v, v->ids[k], &len);
         size_t common = 0;
         while (common < len && common < prev_len && common < depth && p[common] == prev[common])
             common++;
@@ -155,6 +182,7 @@ void fr_grammar_vocab_free(fr_grammar_vocab *v)
     free(v->tok_off);
     free(v->ids);
     free(v->eog);
+    free(v->special);
     free(v);
 }
 
@@ -209,7 +237,7 @@ static bool gc_allows(void *self, int32_t t)
     if (is_eog(c->v, t))
         return gr_complete(&c->cur);
     size_t len;
-    const char *p = fr_token_piece(c->v->tok, t, 0, &len);
+    const char *p = vocab_piece(c->v, t, &len);
     if (!p || !len)
         return false;
     const gr_state *res;
@@ -363,7 +391,7 @@ static fr_status gc_accept(void *self, int32_t t, fr_err *err)
     if (is_eog(c->v, t))
         return FR_OK;
     size_t len;
-    const char *p = fr_token_piece(c->v->tok, t, 0, &len);
+    const char *p = vocab_piece(c->v, t, &len);
     const gr_state *res = NULL;
     int r = p && len ? feed_bytes(c, &c->cur, p, len, &res) : 0;
     if (r < 0)

@@ -774,6 +774,60 @@ static bool gen(js *j, json_t *s, const char *hint, char *name, size_t cap)
     return ok;
 }
 
+bool js_init(js *j, const char *origin, fr_err *err)
+{
+    memset(j, 0, sizeof *j);
+    j->origin = origin;
+    j->err = err;
+    if (!fr_strmap_init(&j->names, 64) || !fr_strmap_init(&j->refs, 16)) {
+        js_release(j);
+        fr_err_set(err, FR_E_NOMEM, "%s: out of memory", origin);
+        return false;
+    }
+    int32_t old;
+    static const char *const reserved[] = {"root", "ws", "char", "safe", "string", "integer",
+                                           "number", "boolean", "null", "value", "object",
+                                           "array", NULL};
+    for (const char *const *r = reserved; *r; r++)
+        if (fr_strmap_put(&j->names, *r, strlen(*r), 1, &old) < 0) {
+            js_release(j);
+            fr_err_set(err, FR_E_NOMEM, "%s: out of memory", origin);
+            return false;
+        }
+    return true;
+}
+
+static void refs_clear(js *j)
+{
+    for (size_t i = 0; i < j->n_refs; i++)
+        free(j->ref_names[i]);
+    j->n_refs = 0;
+    fr_strmap_free(&j->refs);
+}
+
+void js_release(js *j)
+{
+    refs_clear(j);
+    free(j->ref_names);
+    fr_buf_free(&j->out);
+    fr_strmap_free(&j->names);
+}
+
+bool js_compile(js *j, json_t *schema, const char *hint, char *name, size_t cap)
+{
+    if (j->failed)
+        return false;
+    /* $refs resolve inside this schema: forget the previous one's */
+    refs_clear(j);
+    if (!fr_strmap_init(&j->refs, 16))
+        return js_fail(j, "out of memory");
+    j->root = schema;
+    j->path_len = 0;
+    j->path[0] = '\0';
+    j->depth = 0;
+    return gen(j, schema, hint, name, cap);
+}
+
 fr_status fr_json_schema_to_gbnf(const char *schema, size_t len, const char *origin, char **gbnf,
                                  fr_err *err)
 {
@@ -785,45 +839,22 @@ fr_status fr_json_schema_to_gbnf(const char *schema, size_t len, const char *ori
     if (!root)
         return fr_err_set(err, FR_E_FORMAT, "%s: not valid JSON: %s (line %d, column %d)", origin,
                           je.text, je.line, je.column);
-    js j = {0};
-    j.root = root;
-    j.origin = origin;
-    j.err = err;
+    js j;
     fr_status st = FR_OK;
-    if (!fr_strmap_init(&j.names, 64) || !fr_strmap_init(&j.refs, 16)) {
-        st = fr_err_set(err, FR_E_NOMEM, "%s: out of memory", origin);
-        goto done;
+    if (!js_init(&j, origin, err)) {
+        json_decref(root);
+        return FR_E_NOMEM;
     }
-    int32_t old;
-    fr_strmap_put(&j.names, "root", 4, 1, &old);
-    static const char *const reserved[] = {"ws", "char", "safe", "string", "integer", "number",
-                                           "boolean", "null", "value", "object", "array", NULL};
-    for (const char *const *r = reserved; *r; r++)
-        fr_strmap_put(&j.names, *r, strlen(*r), 1, &old);
     char top[128];
-    if (!gen(&j, root, "schema", top, sizeof top)) {
-        st = err ? err->code : FR_E_UNSUPPORTED;
-        if (st == FR_OK)
-            st = FR_E_UNSUPPORTED;
+    if (!js_compile(&j, root, "schema", top, sizeof top)) {
+        st = FR_E_UNSUPPORTED;
         goto done;
     }
     fr_buf_printf(&j.out, "root ::= %s %s %s\n", js_prim(&j, P_WS), top, js_prim(&j, P_WS));
-    if (!fr_buf_ok(&j.out)) {
-        st = fr_err_set(err, FR_E_NOMEM, "%s: out of memory", origin);
-        goto done;
-    }
-    *gbnf = fr_buf_take(&j.out);
-    if (!*gbnf)
+    if (!fr_buf_ok(&j.out) || !(*gbnf = fr_buf_take(&j.out)))
         st = fr_err_set(err, FR_E_NOMEM, "%s: out of memory", origin);
 done:
-    if (j.failed && st == FR_OK)
-        st = FR_E_UNSUPPORTED;
-    fr_buf_free(&j.out);
-    for (size_t i = 0; i < j.n_refs; i++)
-        free(j.ref_names[i]);
-    free(j.ref_names);
-    fr_strmap_free(&j.names);
-    fr_strmap_free(&j.refs);
+    js_release(&j);
     json_decref(root);
     return st;
 }

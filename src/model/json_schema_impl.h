@@ -39,6 +39,15 @@ typedef struct js {
 enum { P_WS = 1, P_CHAR = 2, P_STRING = 4, P_INT = 8, P_NUMBER = 16, P_BOOL = 32, P_NULL = 64,
        P_VALUE = 128, P_SAFE = 256 };
 
+/* A compilation session: shared rules (ws, string, ...) are written once
+ * however many schemas are compiled into it; rule names stay unique. The
+ * rules accumulate in j->out. js_release frees everything. */
+bool js_init(js *j, const char *origin, fr_err *err);
+void js_release(js *j);
+/* Compiles schema (its $refs resolve inside it) into rules; the top rule's
+ * name goes to name. false with the error recorded. */
+bool js_compile(js *j, json_t *schema, const char *hint, char *name, size_t cap);
+
 /* Records the first error (FR_E_UNSUPPORTED, with the JSON pointer of the
  * schema being compiled); always returns false. */
 bool js_fail(js *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -222,7 +222,7 @@ int main(void)
     n_vocab = fr_tokenizer_n_tokens(tok);
     fr_grammar_vocab *v = NULL;
     double t0 = fr_now_s();
-    CHECK_MSG(fr_grammar_vocab_create(tok, n_vocab, &v, &e) == FR_OK, "%s", e.msg);
+    CHECK_MSG(fr_grammar_vocab_create(tok, n_vocab, NULL, 0, &v, &e) == FR_OK, "%s", e.msg);
     fprintf(stderr, "vocabulary trie for %u tokens: %.1f ms\n", n_vocab, (fr_now_s() - t0) * 1e3);
     voc = v;
     if (v) {

@@ -1,0 +1,490 @@
+/* Tests for src/text/chat_tools.c and chat_render_tools.c: tools, tool
+ * calls and tool results in the chat templates, and reading calls back out
+ * of generated text.
+ *
+ * Rendering: the templates are the real ones in ../shared/vocab (Qwen2.5's
+ * in ggml-vocab-qwen2.gguf, Llama 3.2's in ggml-vocab-llama-bpe.gguf, with
+ * their tool branches). The expected strings were produced by evaluating
+ * those template texts with jinja2 3.1 the way transformers'
+ * apply_chat_template does (trim_blocks, lstrip_blocks, tojson =
+ * json.dumps(ensure_ascii=False)), arguments given as parsed objects, as
+ * OpenAI-compatible servers pass them; not by the code under test.
+ * Qwen3's and Mistral's tool branches are not in ../shared: their cases
+ * pin the structure of those branches as published (from their
+ * tokenizer_config.json), written out by hand.
+ *
+ * Parsing: every answer is fed whole and then split at every byte, and
+ * must give the same events. */
+#include "test.h"
+
+#include "text/chat_impl.h"
+
+#include <frugal/chat.h>
+#include <frugal/gguf.h>
+
+static const char WANT_QWEN25[] =
+    "<|im_start|>system\n"
+    "You are terse.\n"
+    "\n"
+    "# Tools\n"
+    "\n"
+    "You may call one or more functions to assist with the user query.\n"
+    "\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n"
+    "<tools>\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \""
+    "Weather by city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {"
+    "\"type\": \"string\"}, \"days\": {\"type\": \"integer\"}}, \"required\": [\"city\"]}}}"
+    "\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time"
+    "\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}}\n"
+    "</tools>\n"
+    "\n"
+    "For each function call, return a json object with function name and arguments within <"
+    "tool_call></tool_call> XML tags:\n"
+    "<tool_call>\n"
+    "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Weather in Paris?<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "<tool_call>\n"
+    "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2, \"lat\":"
+    " 48.8566, \"scale\": 1e-05, \"big\": 1e+20, \"x\": 1.0, \"note\": \"\xc3\xa9" "\\\"\\n"
+    "\"}}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "<tool_response>\n"
+    "{\"temp\": 21.5}\n"
+    "</tool_response><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Thanks<|im_end|>\n"
+    "<|im_start|>assistant\n";
+
+static const char WANT_QWEN25_TWO[] =
+    "<|im_start|>system\n"
+    "You are terse.\n"
+    "\n"
+    "# Tools\n"
+    "\n"
+    "You may call one or more functions to assist with the user query.\n"
+    "\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n"
+    "<tools>\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \""
+    "Weather by city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {"
+    "\"type\": \"string\"}, \"days\": {\"type\": \"integer\"}}, \"required\": [\"city\"]}}}"
+    "\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time"
+    "\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}}\n"
+    "</tools>\n"
+    "\n"
+    "For each function call, return a json object with function name and arguments within <"
+    "tool_call></tool_call> XML tags:\n"
+    "<tool_call>\n"
+    "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Weather in Paris?<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "Checking.\n"
+    "<tool_call>\n"
+    "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n"
+    "</tool_call>\n"
+    "<tool_call>\n"
+    "{\"name\": \"now\", \"arguments\": {}}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "<tool_response>\n"
+    "{\"temp\": 21.5}\n"
+    "</tool_response>\n"
+    "<tool_response>\n"
+    "12:00\n"
+    "</tool_response><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Thanks<|im_end|>\n"
+    "<|im_start|>assistant\n";
+
+static const char WANT_QWEN25_NOSYS[] =
+    "<|im_start|>system\n"
+    "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.\n"
+    "\n"
+    "# Tools\n"
+    "\n"
+    "You may call one or more functions to assist with the user query.\n"
+    "\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n"
+    "<tools>\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \""
+    "Weather by city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {"
+    "\"type\": \"string\"}, \"days\": {\"type\": \"integer\"}}, \"required\": [\"city\"]}}}"
+    "\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time"
+    "\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}}\n"
+    "</tools>\n"
+    "\n"
+    "For each function call, return a json object with function name and arguments within <"
+    "tool_call></tool_call> XML tags:\n"
+    "<tool_call>\n"
+    "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Weather in Paris?<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "<tool_call>\n"
+    "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2, \"lat\":"
+    " 48.8566, \"scale\": 1e-05, \"big\": 1e+20, \"x\": 1.0, \"note\": \"\xc3\xa9" "\\\"\\n"
+    "\"}}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "<tool_response>\n"
+    "{\"temp\": 21.5}\n"
+    "</tool_response><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Thanks<|im_end|>\n"
+    "<|im_start|>assistant\n";
+
+static const char WANT_LLAMA32[] =
+    "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n"
+    "\n"
+    "Environment: ipython\n"
+    "Cutting Knowledge Date: December 2023\n"
+    "Today Date: 26 Jul 2024\n"
+    "\n"
+    "You are terse.<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+    "\n"
+    "Given the following functions, please respond with a JSON for a function call with its"
+    " proper arguments that best answers the given prompt.\n"
+    "\n"
+    "Respond in the format {\"name\": function name, \"parameters\": dictionary of argument"
+    " name and its value}.Do not use variables.\n"
+    "\n"
+    "{\n"
+    "    \"type\": \"function\",\n"
+    "    \"function\": {\n"
+    "        \"name\": \"get_weather\",\n"
+    "        \"description\": \"Weather by city\",\n"
+    "        \"parameters\": {\n"
+    "            \"type\": \"object\",\n"
+    "            \"properties\": {\n"
+    "                \"city\": {\n"
+    "                    \"type\": \"string\"\n"
+    "                },\n"
+    "                \"days\": {\n"
+    "                    \"type\": \"integer\"\n"
+    "                }\n"
+    "            },\n"
+    "            \"required\": [\n"
+    "                \"city\"\n"
+    "            ]\n"
+    "        }\n"
+    "    }\n"
+    "}\n"
+    "\n"
+    "{\n"
+    "    \"type\": \"function\",\n"
+    "    \"function\": {\n"
+    "        \"name\": \"now\",\n"
+    "        \"description\": \"The time\",\n"
+    "        \"parameters\": {\n"
+    "            \"type\": \"object\",\n"
+    "            \"properties\": {}\n"
+    "        }\n"
+    "    }\n"
+    "}\n"
+    "\n"
+    "Weather in Paris?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+    "\n"
+    "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"days\": 2, \"lat\""
+    ": 48.8566, \"scale\": 1e-05, \"big\": 1e+20, \"x\": 1.0, \"note\": \"\xc3\xa9" "\\\"\\"
+    "n\"}}<|eot_id|><|start_header_id|>ipython<|end_header_id|>\n"
+    "\n"
+    "\"{\\\"temp\\\": 21.5}\"<|eot_id|><|start_header_id|>user<|end_header_id|>\n"
+    "\n"
+    "Thanks<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n"
+    "\n";
+
+static const char TOOLS[] =
+    "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": "
+    "\"Weather by city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": "
+    "{\"type\": \"string\"}, \"days\": {\"type\": \"integer\"}}, \"required\": [\"city\"]}}}, "
+    "{\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time\", "
+    "\"parameters\": {\"type\": \"object\", \"properties\": {}}}}]";
+static const char ARGS[] = "{\"city\": \"Paris\", \"days\": 2, \"lat\": 48.8566, \"scale\": 1e-05, "
+                           "\"big\": 1e+20, \"x\": 1.0, \"note\": \"\\u00e9\\\"\\n\"}";
+
+/* The conversation the expected strings were rendered from (mode "", "two", "nosys"). */
+static char *render(const fr_chat_template *t, const char *mode)
+{
+    fr_chat_msg m[8];
+    fr_chat_msg_tools mt[8];
+    memset(mt, 0, sizeof mt);
+    size_t k = 0;
+    bool two = strcmp(mode, "two") == 0;
+    if (strcmp(mode, "nosys") != 0)
+        m[k++] = (fr_chat_msg){FR_CHAT_SYSTEM, "You are terse.", 14};
+    m[k++] = (fr_chat_msg){FR_CHAT_USER, "Weather in Paris?", 17};
+    static fr_chat_tool_call calls[2];
+    calls[0] = (fr_chat_tool_call){"call_1", "get_weather", two ? "{\"city\": \"Paris\"}" : ARGS};
+    calls[1] = (fr_chat_tool_call){"call_2", "now", "{}"};
+    m[k] = two ? (fr_chat_msg){FR_CHAT_ASSISTANT, "Checking.", 9}
+               : (fr_chat_msg){FR_CHAT_ASSISTANT, "", 0};
+    mt[k].calls = calls;
+    mt[k++].n_calls = two ? 2 : 1;
+    m[k] = (fr_chat_msg){FR_CHAT_TOOL, "{\"temp\": 21.5}", 14};
+    mt[k++].call_id = "call_1";
+    if (two) {
+        m[k] = (fr_chat_msg){FR_CHAT_TOOL, "12:00", 5};
+        mt[k++].call_id = "call_2";
+    }
+    m[k++] = (fr_chat_msg){FR_CHAT_USER, "Thanks", 6};
+    fr_chat_opts o = {0};
+    o.add_generation_prompt = true;
+    o.tools = TOOLS;
+    o.msg_tools = mt;
+    o.date_string = "26 Jul 2024";
+    o.bos_text = "<|begin_of_text|>";
+    fr_chat_prompt p;
+    fr_err e;
+    if (fr_chat_render(t, m, k, &o, &p, &e) != FR_OK) {
+        CHECK_MSG(false, "render: %s", e.msg);
+        return NULL;
+    }
+    return p.text;
+}
+
+static void same(const char *got, const char *want, const char *what)
+{
+    if (!got)
+        return;
+    size_t i = 0;
+    while (got[i] && got[i] == want[i])
+        i++;
+    CHECK_MSG(!got[i] && !want[i], "%s differs at byte %zu:\n--- got ---\n%s\n--- want ---\n%s",
+              what, i, got + (i > 40 ? i - 40 : 0), want + (i > 40 ? i - 40 : 0));
+}
+
+static void test_real_templates(void)
+{
+    static const struct {
+        const char *file, *family, *mode, *want;
+    } cases[] = {
+        {"vocab/ggml-vocab-qwen2.gguf", "chatml", "", WANT_QWEN25},
+        {"vocab/ggml-vocab-qwen2.gguf", "chatml", "two", WANT_QWEN25_TWO},
+        {"vocab/ggml-vocab-qwen2.gguf", "chatml", "nosys", WANT_QWEN25_NOSYS},
+        {"vocab/ggml-vocab-llama-bpe.gguf", "llama3.1", "", WANT_LLAMA32},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char path[512];
+        const char *root = getenv("FR_SHARED") ? getenv("FR_SHARED") : "../shared";
+        snprintf(path, sizeof path, "%s/%s", root, cases[c].file);
+        fr_gguf *g = NULL;
+        fr_err e;
+        if (fr_gguf_open(path, &g, &e) != FR_OK) {
+            fprintf(stderr, "(%s absent: case skipped)\n", path);
+            continue;
+        }
+        fr_chat_template *t = NULL;
+        CHECK(fr_chat_template_from_gguf(g, 0, &t, &e) == FR_OK);
+        if (t) {
+            CHECK_STR(fr_chat_template_name(t), cases[c].family);
+            CHECK(fr_chat_template_tools_native(t));
+            char *got = render(t, cases[c].mode);
+            same(got, cases[c].want, cases[c].file);
+            free(got);
+        }
+        fr_chat_template_free(t);
+        fr_gguf_free(g);
+    }
+}
+
+/* One call, one result, by family name. */
+static char *render_small(const char *family, const char *id)
+{
+    fr_chat_template *t = NULL;
+    fr_err e;
+    CHECK(fr_chat_template_from_name(family, &t, &e) == FR_OK);
+    if (!t)
+        return NULL;
+    static const char tools[] = "[{\"type\": \"function\", \"function\": {\"name\": \"now\", "
+                                "\"description\": \"The time\", \"parameters\": {\"type\": "
+                                "\"object\", \"properties\": {}}}}]";
+    fr_chat_tool_call call = {id, "now", "{}"};
+    fr_chat_msg m[4] = {{FR_CHAT_USER, "Q", 1}, {FR_CHAT_ASSISTANT, "", 0}, {FR_CHAT_TOOL, "sunny", 5},
+                        {FR_CHAT_USER, "R", 1}};
+    fr_chat_msg_tools mt[4] = {{0}};
+    mt[1].calls = &call;
+    mt[1].n_calls = 1;
+    mt[2].call_id = id;
+    fr_chat_opts o = {0};
+    o.add_generation_prompt = true;
+    o.tools = tools;
+    o.msg_tools = mt;
+    fr_chat_prompt p = {0};
+    if (fr_chat_render(t, m, 4, &o, &p, &e) != FR_OK)
+        CHECK_MSG(false, "%s: %s", family, e.msg);
+    fr_chat_template_free(t);
+    return p.text;
+}
+
+#define HERMES_BLOCK                                                                               \
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"            \
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"      \
+    "{\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time\", "    \
+    "\"parameters\": {\"type\": \"object\", \"properties\": {}}}}\n</tools>\n\n"                  \
+    "For each function call, return a json object with function name and arguments within "     \
+    "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": " \
+    "<args-json-object>}\n</tool_call>"
+
+static void test_other_families(void)
+{
+    /* Qwen3: the block without a default system prompt; calls right after the content */
+    char *q3 = render_small("qwen3", "call_1");
+    same(q3,
+         "<|im_start|>system\n" HERMES_BLOCK "<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
+         "<|im_start|>assistant\n<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n"
+         "</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\nsunny\n</tool_response>"
+         "<|im_end|>\n<|im_start|>user\nR<|im_end|>\n<|im_start|>assistant\n",
+         "qwen3");
+    free(q3);
+    /* Mistral v0.3: tools before the last user turn; ids of 9 characters kept */
+    char *mv3 = render_small("mistral-v3", "abcDEF123");
+    same(mv3,
+         "<s>[INST] Q[/INST][TOOL_CALLS] [{\"name\": \"now\", \"arguments\": {}, \"id\": "
+         "\"abcDEF123\"}]</s>[TOOL_RESULTS] {\"content\": sunny, \"call_id\": \"abcDEF123\"}"
+         "[/TOOL_RESULTS][AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": "
+         "\"now\", \"description\": \"The time\", \"parameters\": {\"type\": \"object\", "
+         "\"properties\": {}}}}][/AVAILABLE_TOOLS][INST] R[/INST]",
+         "mistral-v3");
+    free(mv3);
+    /* an OpenAI id becomes one 9-character id, the same for the call and its result */
+    char *mx = render_small("mistral-v3", "call_Gk9P2JTyHINr9aB4pCrS79Wr");
+    if (mx) {
+        const char *a = strstr(mx, "\"id\": \""), *b = strstr(mx, "\"call_id\": \"");
+        CHECK(a && b && strncmp(a + 7, b + 12, 9) == 0 && a[16] == '"');
+        free(mx);
+    }
+    /* a family without tools (gemma): the Hermes block in the system text, which gemma
+     * puts at the start of the first turn; calls and results as text */
+    char *gm = render_small("gemma", "call_1");
+    same(gm,
+         "<bos><start_of_turn>user\n" HERMES_BLOCK "\n\nQ<end_of_turn>\n<start_of_turn>model\n"
+         "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call><end_of_turn>\n"
+         "<start_of_turn>user\n<tool_response>\nsunny\n</tool_response><end_of_turn>\n"
+         "<start_of_turn>user\nR<end_of_turn>\n<start_of_turn>model\n",
+         "gemma");
+    free(gm);
+    /* tools that are not an array of functions */
+    fr_chat_template *t = NULL;
+    fr_err e;
+    CHECK(fr_chat_template_from_name("chatml", &t, &e) == FR_OK);
+    fr_chat_msg m = {FR_CHAT_USER, "Q", 1};
+    fr_chat_opts o = {0};
+    o.tools = "{\"name\": \"x\"}";
+    fr_chat_prompt p;
+    CHECK(fr_chat_render(t, &m, 1, &o, &p, &e) == FR_E_INVALID);
+    o.tools = "[{\"type\": \"function\"}]";
+    CHECK(fr_chat_render(t, &m, 1, &o, &p, &e) == FR_E_INVALID);
+    CHECK(strstr(e.msg, "tools[0]") != NULL);
+    fr_chat_template_free(t);
+}
+
+/* ---- reading calls back ---- */
+
+typedef struct summary {
+    char s[8192];
+    size_t n;
+    int last; /* kind of the last event, -1 none */
+} summary;
+
+static void add(summary *sm, const char *t, size_t n)
+{
+    if (sm->n + n + 1 < sizeof sm->s) {
+        memcpy(sm->s + sm->n, t, n);
+        sm->n += n;
+        sm->s[sm->n] = '\0';
+    }
+}
+
+/* The events as one string: "|T:text" for content (pieces joined), "|C0:name(args)" per
+ * call, ")" once it ended. Any split of the same text must give the same string. */
+static bool collect(void *user, const fr_tool_event *ev)
+{
+    summary *sm = user;
+    char head[32];
+    switch (ev->kind) {
+    case FR_TOOL_EV_CONTENT:
+        if (sm->last != FR_TOOL_EV_CONTENT)
+            add(sm, "|T:", 3);
+        add(sm, ev->text, ev->len);
+        break;
+    case FR_TOOL_EV_CALL:
+        snprintf(head, sizeof head, "|C%d:", ev->index);
+        add(sm, head, strlen(head));
+        add(sm, ev->text, ev->len);
+        add(sm, "(", 1);
+        break;
+    case FR_TOOL_EV_ARGS: add(sm, ev->text, ev->len); break;
+    case FR_TOOL_EV_END: add(sm, ")", 1); break;
+    }
+    sm->last = (int)ev->kind;
+    return true;
+}
+
+static void parse_in_pieces(fr_tool_format f, const char *text, size_t step, summary *sm)
+{
+    memset(sm, 0, sizeof *sm);
+    sm->last = -1;
+    fr_tool_parser *p = NULL;
+    CHECK(fr_tool_parser_create(f, &p, NULL) == FR_OK);
+    size_t n = strlen(text);
+    for (size_t i = 0; i < n; i += step)
+        CHECK(fr_tool_parser_feed(p, text + i, i + step > n ? n - i : step, collect, sm));
+    CHECK(fr_tool_parser_finish(p, collect, sm));
+    fr_tool_parser_free(p);
+}
+
+static void parses(fr_tool_format f, const char *text, const char *want)
+{
+    for (size_t step = 1; step <= strlen(text) + 1; step++) {
+        summary sm;
+        parse_in_pieces(f, text, step, &sm);
+        CHECK_MSG(strcmp(sm.s, want) == 0, "format %d, pieces of %zu bytes:\n  text %s\n  got  %s\n  want %s",
+                  (int)f, step, text, sm.s, want);
+        if (strcmp(sm.s, want) != 0)
+            break;
+    }
+}
+
+static void test_parser(void)
+{
+    const fr_tool_format H = FR_TOOLS_HERMES, L = FR_TOOLS_LLAMA3, M = FR_TOOLS_MISTRAL;
+    parses(H, "Just text, <tools> and <tool_ca too.", "|T:Just text, <tools> and <tool_ca too.");
+    parses(H, "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>",
+           "|C0:now({})");
+    parses(H, "Let me check.\n<tool_call>\n{\"name\": \"w\", \"arguments\": {\"c\": \"}{\\\"\", "
+              "\"n\": [1, {\"x\": 2}]}}\n</tool_call>\n<tool_call>\n{\"name\": \"t\", \"arguments\": "
+              "{}}\n</tool_call>",
+           "|T:Let me check.\n|C0:w({\"c\": \"}{\\\"\", \"n\": [1, {\"x\": 2}]})|C1:t({})");
+    /* not a call after all: the text comes back as content */
+    parses(H, "<tool_call> oops", "|T:<tool_call> oops");
+    /* an unfinished call stays a call (the answer ran out of tokens) */
+    parses(H, "<tool_call>\n{\"name\": \"w\", \"arguments\": {\"c\": 1", "|C0:w({\"c\": 1");
+    parses(L, "{\"name\": \"w\", \"parameters\": {\"c\": 1}}", "|C0:w({\"c\": 1})");
+    parses(L, "  {\"name\": \"w\", \"parameters\": {}}", "|C0:w({})");
+    parses(L, "Hello {not a call}", "|T:Hello {not a call}");
+    parses(L, "{oops", "|T:{oops");
+    parses(M, "[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {\"x\": 1}}, {\"name\": \"b\", "
+              "\"arguments\": {}, \"id\": \"abcDEF123\"}]",
+           "|C0:a({\"x\": 1})|C1:b({})");
+    parses(M, "Sure. [TOOL_CALLS][{\"name\": \"a\", \"arguments\": {}}]", "|T:Sure. |C0:a({})");
+    parses(M, "no calls [TOOL", "|T:no calls [TOOL");
+}
+
+int main(void)
+{
+    test_real_templates();
+    test_other_families();
+    test_parser();
+    TEST_END();
+}
