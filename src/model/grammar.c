@@ -257,7 +257,10 @@ static int cmp_u32pair(const void *a, const void *b)
 static int64_t make_class(pb *b, bool negate)
 {
     uint32_t n = b->n_tmp / 2;
-    qsort(b->tmp, n, 2 * sizeof *b->tmp, cmp_u32pair);
+    if (!grow((void **)&b->tmp, &b->cap_tmp, 2, sizeof *b->tmp))
+        return nomem(b), -1; /* an empty class ("[]") still needs a key buffer */
+    if (n > 1)
+        qsort(b->tmp, n, 2 * sizeof *b->tmp, cmp_u32pair);
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t lo = b->tmp[2 * i], hi = b->tmp[2 * i + 1];
