@@ -31,7 +31,7 @@ typedef enum fr_rope_style {
 } fr_rope_style;
 
 typedef struct fr_hparams {
-    char arch[32];         /* "llama", "qwen2", "qwen3" */
+    char arch[32];         /* general.architecture: one of fr_model_supported_archs() */
     uint32_t n_vocab;
     uint32_t n_ctx_train;  /* <arch>.context_length */
     uint32_t n_embd;
@@ -41,6 +41,9 @@ typedef struct fr_hparams {
     uint32_t n_head_kv;
     uint32_t head_dim;     /* key/value length per head */
     uint32_t n_rot;        /* rotated dimensions per head (<= head_dim) */
+    uint32_t n_expert;     /* mixture of experts: experts per layer (0: dense) */
+    uint32_t n_expert_used; /* experts each token uses */
+    uint32_t n_ff_exp;     /* hidden width of one expert */
     float norm_eps;
     float rope_base;
     float rope_freq_scale; /* 1 / linear scaling factor */
@@ -54,7 +57,7 @@ typedef struct fr_hparams {
 typedef struct fr_model fr_model;
 typedef struct fr_context fr_context;
 
-/* Loads a GGUF model (architectures: llama, qwen2, qwen3). Errors name the
+/* Loads a GGUF model (architectures: fr_model_supported_archs()). Errors name the
  * missing or misshapen tensor or the unsupported architecture. Owned by the
  * caller; free with fr_model_free. */
 FR_API fr_status fr_model_load(const char *path, fr_model **out, fr_err *err);

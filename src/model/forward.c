@@ -1,36 +1,23 @@
 /*
- * forward.c - fr_context: KV cache, scratch buffers and the forward pass of
- * a llama-style decoder (llama, qwen2, qwen3), for a batch of tokens that may
+ * forward.c - fr_context: a sequence's cache bookkeeping, the batch
+ * buffers, and the forward pass of a decoder for a batch of tokens that may
  * belong to different sequences.
  *
- * Per layer, for the batch x [n_tok, n_embd]:
- *   h = rmsnorm(x) * attn_norm
- *   q, k, v = h Wq, h Wk, h Wv (+ biases); per-head rmsnorm of q, k (qwen3)
- *   rope(q, k) at each token's position; k, v appended to the sequence's cache
- *   o = softmax(q k^T / sqrt(head_dim), causal) v   (grouped-query heads)
- *   x += o Wo
- *   h = rmsnorm(x) * ffn_norm
- *   x += (silu(h Wgate) * (h Wup)) Wdown
- * then logits = rmsnorm(x) * out_norm Wout for the tokens that ask.
+ *   x = token_embd[token]
+ *   per layer, for each block of the architecture's layer (arch/<name>.c):
+ *     x += post_norm(block(pre_norm(x)))      (blocks.c: attention, FFN, ...)
+ *   logits = output(rmsnorm(x) * output_norm)  for the tokens that ask
  *
- * The arithmetic mirrors llama2.c's reference run.c (left-to-right float
- * sums, the same rope angle formula, two-pass softmax over a score row), so
- * greedy tokens agree with its recorded outputs; the row operations (attention
- * dots, SwiGLU) come from the kernel set, exactly run.c's on the generic
- * path. Q, K and V are one grouped product, gate and up another (matmul.h);
- * the rope angles are computed once per token, not per layer and head (the
- * same values). Every sequence has its own
- * contiguous cache of n_ctx positions; K and V rows are [n_head_kv*head_dim].
- * All buffers are allocated at create time: decode allocates nothing except
- * when a batch asks for more logits rows than any batch before it.
+ * Every operation runs through the backend's table (ops.h; the CPU today).
+ * The rope angles are computed once per chunk, not per layer and head (the
+ * same values). All buffers are allocated at create time: decode allocates
+ * nothing except when a batch asks for more logits rows than any batch
+ * before it.
  */
-#include "model/model_impl.h"
-#include "tensor/kernels/kernels.h"
-#include "model/lora_impl.h"
+#include "model/blocks.h"
 
 #include <frugal/tensor.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,34 +25,16 @@ struct fr_context {
     fr_model *m;
     uint32_t n_ctx, n_seq, n_batch;
     fr_type kv_type;
-    fr_pool *pool;
-    size_t kv_row; /* values per cached K or V row: n_head_kv * head_dim */
-    void *kcache;  /* [n_seq][n_layer][n_ctx][kv_row] of kv_type */
-    void *vcache;
-    uint32_t *seq_len; /* [n_seq] */
-    int32_t *seq_tok;  /* [n_seq][n_ctx] token at each cached position */
-
-    /* per-batch scratch, n_batch rows each */
-    float *x;     /* [n_batch, n_embd] residual stream */
-    float *h;     /* [n_batch, max(n_embd, q_dim)] normed input / attention out */
-    float *q;     /* [n_batch, q_dim] */
-    float *k;     /* [n_batch, kv_row] */
-    float *v;     /* [n_batch, kv_row] */
-    float *o;     /* [n_batch, n_embd] projection output */
-    float *gate;  /* [n_batch, n_ff] */
-    float *up;    /* [n_batch, n_ff] */
-    int32_t *pos; /* [n_batch] position of each token in its sequence */
-    int32_t *sq;  /* [n_batch] sequence of each token */
-    uint32_t *rows; /* [n_batch] chunk rows whose logits are wanted */
-    float *rope_freq; /* [n_rot / 2] rotation frequency of each pair */
-    float *rope_cs;   /* [n_batch][n_rot] cos, sin per pair at each token's position */
-
-    float **att_scratch; /* per thread: [n_ctx] scores */
-    int n_att;           /* entries of att_scratch */
-    fr_matmul_scratch mm; /* kernel path + buffers for every fr_matmul */
-
+    const fr_ops *ops;
+    fr_be *be;            /* where operations run, and the KV cache */
+    fr_fwd f;             /* the forward pass's buffers */
+    uint32_t *seq_len;    /* [n_seq] */
+    int32_t *seq_tok;     /* [n_seq][n_ctx] token at each cached position */
+    int32_t *pos;         /* [n_batch] position of each token in its sequence */
+    int32_t *sq;          /* [n_batch] sequence of each token */
+    uint32_t *rows;       /* [n_batch] chunk rows whose logits are wanted */
+    float *rope_freq;     /* [n_rot / 2] rotation frequency of each pair */
     fr_lora_set *lora;    /* active LoRA adapters (lora.c) or NULL */
-
     float *logits;        /* [logits_cap, n_vocab] */
     uint32_t logits_cap;  /* rows allocated */
     uint32_t n_logits;    /* rows valid from the last decode */
@@ -76,8 +45,6 @@ fr_context_params fr_context_default_params(void)
     fr_context_params p = {0, 1, 512, 0, FR_TYPE_F32};
     return p;
 }
-
-static size_t fr_kv_elem(fr_type t) { return t == FR_TYPE_F16 ? 2 : 4; }
 
 fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context **out, fr_err *err)
 {
@@ -107,33 +74,39 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     c->n_seq = p.n_seq;
     c->n_batch = p.n_batch;
     c->kv_type = p.kv_type;
-    c->kv_row = (size_t)hp->n_head_kv * hp->head_dim;
-    fr_status st = fr_pool_create((int)p.n_threads, &c->pool, err);
+    c->ops = &fr_ops_cpu;
+    size_t E = hp->n_embd, q_dim = (size_t)hp->n_head * hp->head_dim;
+    size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
+    size_t hw = q_dim > E ? q_dim : E, nb = p.n_batch;
+    size_t max_in = hp->n_ff > hw ? hp->n_ff : hw;
+    fr_be_params bp = {hp, p.n_ctx, p.n_seq, p.n_batch, p.n_threads, p.kv_type, (int64_t)max_in};
+    fr_status st = c->ops->create(&bp, &c->be, err);
     if (st) {
         free(c);
         return st;
     }
-    size_t q_dim = (size_t)hp->n_head * hp->head_dim;
-    size_t hw = q_dim > hp->n_embd ? q_dim : hp->n_embd;
-    size_t nb = p.n_batch;
-    size_t kv_bytes = (size_t)p.n_seq * hp->n_layer * p.n_ctx * c->kv_row * fr_kv_elem(p.kv_type);
-    c->kcache = calloc(1, kv_bytes ? kv_bytes : 1);
-    c->vcache = calloc(1, kv_bytes ? kv_bytes : 1);
+    fr_fwd *f = &c->f;
+    f->m = m;
+    f->ops = c->ops;
+    f->be = c->be;
+    f->x = c->ops->alloc(c->be, nb * E);
+    f->h = c->ops->alloc(c->be, nb * hw);
+    f->q = c->ops->alloc(c->be, nb * q_dim);
+    f->k = c->ops->alloc(c->be, nb * kv_dim);
+    f->v = c->ops->alloc(c->be, nb * kv_dim);
+    f->o = c->ops->alloc(c->be, nb * E);
+    f->gate = c->ops->alloc(c->be, nb * hp->n_ff);
+    f->up = c->ops->alloc(c->be, nb * hp->n_ff);
+    f->rope_cs = c->ops->alloc(c->be, nb * (hp->n_rot + 1));
     c->seq_len = calloc(p.n_seq, sizeof *c->seq_len);
     c->seq_tok = calloc((size_t)p.n_seq * p.n_ctx, sizeof *c->seq_tok);
-    c->x = malloc(nb * hp->n_embd * sizeof(float));
-    c->h = malloc(nb * hw * sizeof(float));
-    c->q = malloc(nb * q_dim * sizeof(float));
-    c->k = malloc(nb * c->kv_row * sizeof(float));
-    c->v = malloc(nb * c->kv_row * sizeof(float));
-    c->o = malloc(nb * hp->n_embd * sizeof(float));
-    c->gate = malloc(nb * hp->n_ff * sizeof(float));
-    c->up = malloc(nb * hp->n_ff * sizeof(float));
     c->pos = malloc(nb * sizeof(int32_t));
     c->sq = malloc(nb * sizeof(int32_t));
     c->rows = malloc(nb * sizeof(uint32_t));
     c->rope_freq = malloc((hp->n_rot / 2 + 1) * sizeof(float));
-    c->rope_cs = malloc(nb * (hp->n_rot + 1) * sizeof(float));
+    f->pos = c->pos;
+    f->seq = c->sq;
+    f->rope_freq = c->rope_freq;
     for (uint32_t i = 0; c->rope_freq && i < hp->n_rot / 2; i++) {
         float freq = 1.0f / powf(hp->rope_base, (float)(2 * i) / (float)hp->n_rot);
         freq *= hp->rope_freq_scale;
@@ -141,30 +114,11 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
             freq /= m->rope_freqs[i];
         c->rope_freq[i] = freq;
     }
-    int nth = (int)p.n_threads;
-    c->n_att = nth;
-    c->att_scratch = calloc((size_t)nth, sizeof(float *));
-    /* Matmul scratch: rows up to the longest input of any product, batches
-     * of n_batch tokens (the path is chosen here: FRUGAL_ISA or the best). */
-    size_t max_in = hp->n_ff > hw ? hp->n_ff : hw;
-    st = fr_matmul_scratch_init(&c->mm, nth, (int64_t)max_in, (int64_t)nb, err);
-    if (st) {
+    if (!(f->x && f->h && f->q && f->k && f->v && f->o && f->gate && f->up && f->rope_cs &&
+          c->seq_len && c->seq_tok && c->pos && c->sq && c->rows && c->rope_freq)) {
         fr_context_free(c);
-        return st;
-    }
-    bool ok = c->kcache && c->vcache && c->seq_len && c->seq_tok && c->x && c->h && c->q && c->k && c->v &&
-              c->o && c->gate && c->up && c->pos && c->sq && c->rows && c->att_scratch &&
-              c->rope_freq && c->rope_cs;
-    for (int i = 0; ok && i < nth; i++) {
-        c->att_scratch[i] = malloc((size_t)p.n_ctx * sizeof(float));
-        ok = c->att_scratch[i] != NULL;
-    }
-    if (!ok) {
-        fr_context_free(c);
-        return fr_err_set(err, FR_E_NOMEM,
-                          "out of memory allocating a context (KV cache %.1f MiB for n_ctx %u x "
-                          "%u sequences); try a smaller --ctx", 2.0 * (double)kv_bytes / 1048576.0,
-                          p.n_ctx, p.n_seq);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory allocating a context's batch buffers "
+                          "(n_batch %u)", p.n_batch);
     }
     *out = c;
     return FR_OK;
@@ -174,28 +128,14 @@ void fr_context_free(fr_context *c)
 {
     if (!c)
         return;
-    for (int i = 0; c->att_scratch && i < c->n_att; i++)
-        free(c->att_scratch[i]);
-    free(c->att_scratch);
-    fr_matmul_scratch_free(&c->mm);
-    fr_pool_free(c->pool);
-    free(c->kcache);
-    free(c->vcache);
+    if (c->be)
+        c->ops->free(c->be);
     free(c->seq_len);
     free(c->seq_tok);
-    free(c->x);
-    free(c->h);
-    free(c->q);
-    free(c->k);
-    free(c->v);
-    free(c->o);
-    free(c->gate);
-    free(c->up);
     free(c->pos);
     free(c->sq);
     free(c->rows);
     free(c->rope_freq);
-    free(c->rope_cs);
     free(c->logits);
     fr_lora_set_free(c->lora);
     free(c);
@@ -203,10 +143,10 @@ void fr_context_free(fr_context *c)
 
 uint32_t fr_context_n_ctx(const fr_context *c) { return c->n_ctx; }
 uint32_t fr_context_n_seq(const fr_context *c) { return c->n_seq; }
-uint32_t fr_context_n_threads(const fr_context *c) { return (uint32_t)fr_pool_size(c->pool); }
+uint32_t fr_context_n_threads(const fr_context *c) { return c->ops->n_threads(c->be); }
 const fr_model *fr_context_model(const fr_context *c) { return c->m; }
 fr_lora_set **fr_context_lora_slot(fr_context *c) { return &c->lora; }
-fr_pool *fr_context_pool(fr_context *c) { return c->pool; }
+fr_pool *fr_context_pool(fr_context *c) { return c->ops->pool(c->be); }
 uint32_t fr_context_n_batch(const fr_context *c) { return c->n_batch; }
 
 uint32_t fr_context_seq_len(const fr_context *c, uint32_t s)
@@ -232,231 +172,51 @@ const float *fr_context_logits(const fr_context *c, uint32_t j)
     return c->logits + (size_t)j * c->m->hp.n_vocab;
 }
 
-/* ---- elementwise ops (reference) ---------------------------------------- */
-
-static void fr_rmsnorm(float *o, const float *x, const float *w, int64_t n, float eps)
-{
-    float ss = 0.0f;
-    for (int64_t j = 0; j < n; j++)
-        ss += x[j] * x[j];
-    ss /= (float)n;
-    ss += eps;
-    ss = 1.0f / sqrtf(ss);
-    for (int64_t j = 0; j < n; j++)
-        o[j] = w[j] * (ss * x[j]);
-}
-
-/* Angles of every rotated pair at each token's position, once per chunk
- * (every layer and head rotates by the same ones): cs[2i], cs[2i + 1] =
- * cos, sin of pos * freq[i], freq as the reference computes it. */
-static void fr_rope_angles(fr_context *c, uint32_t n_tok)
-{
-    const fr_hparams *hp = &c->m->hp;
-    uint32_t half = hp->n_rot / 2;
-    for (uint32_t t = 0; t < n_tok; t++) {
-        float *cs = c->rope_cs + (size_t)t * 2 * half;
-        for (uint32_t i = 0; i < half; i++) {
-            float val = (float)c->pos[t] * c->rope_freq[i];
-            cs[2 * i] = cosf(val);
-            cs[2 * i + 1] = sinf(val);
-        }
-    }
-}
-
-/* Rotates the first n_rot dims of one head vector by the angles cs. */
-static void fr_rope(float *v, const float *cs, const fr_hparams *hp)
-{
-    uint32_t half = hp->n_rot / 2;
-    for (uint32_t i = 0; i < half; i++) {
-        float fcr = cs[2 * i], fci = cs[2 * i + 1];
-        uint32_t a, b;
-        if (hp->rope_style == FR_ROPE_NEOX) {
-            a = i;
-            b = i + half;
-        } else {
-            a = 2 * i;
-            b = 2 * i + 1;
-        }
-        float v0 = v[a], v1 = v[b];
-        v[a] = v0 * fcr - v1 * fci;
-        v[b] = v0 * fci + v1 * fcr;
-    }
-}
-
-/* ---- KV cache access ---------------------------------------------------- */
-
-static inline size_t fr_kv_index(const fr_context *c, uint32_t s, uint32_t l, uint32_t p)
-{
-    return (((size_t)s * c->m->hp.n_layer + l) * c->n_ctx + p) * c->kv_row;
-}
-
-static void fr_kv_store(fr_context *c, void *cache, size_t idx, const float *src)
-{
-    if (c->kv_type == FR_TYPE_F32) {
-        memcpy((float *)cache + idx, src, c->kv_row * sizeof(float));
-    } else {
-        uint16_t *d = (uint16_t *)cache + idx;
-        for (size_t i = 0; i < c->kv_row; i++)
-            d[i] = fr_fp32_to_fp16(src[i]);
-    }
-}
-
-/* ---- attention ---------------------------------------------------------- */
-
-typedef struct fr_attn_job {
-    fr_context *c;
-    uint32_t layer, n_tok;
-    atomic_int next; /* next (token, head) unit to take */
-} fr_attn_job;
-
-/* Units are (token, query head) pairs handed out one at a time, so a
- * descheduled worker costs only the unit it holds. Consecutive units share a
- * KV head (grouped-query attention), which keeps its keys in cache. Per
- * unit: scores of the query against every cached key of its sequence up to
- * its position, a two-pass softmax over that row (in the thread's scratch),
- * then the weighted sum of the values. The row operations come from the
- * kernel set: left to right in the generic path (llama2.c's order), in SIMD
- * lanes otherwise. */
-static void fr_attn_worker(void *arg, int ith, int nth)
-{
-    (void)nth;
-    fr_attn_job *j = arg;
-    fr_context *c = j->c;
-    const fr_hparams *hp = &c->m->hp;
-    const fr_kernel_set *ks = c->mm.ks;
-    uint32_t hd = hp->head_dim, n_head = hp->n_head, grp = hp->n_head / hp->n_head_kv;
-    size_t q_dim = (size_t)n_head * hd;
-    float *att = c->att_scratch[ith];
-    float scale = sqrtf((float)hd);
-    bool f32 = c->kv_type == FR_TYPE_F32;
-    int64_t n_units = (int64_t)j->n_tok * n_head;
-    for (;;) {
-        int64_t w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (w >= n_units)
-            break;
-        uint32_t t = (uint32_t)(w / n_head), h = (uint32_t)(w % n_head);
-        uint32_t kvh = h / grp, s = (uint32_t)c->sq[t];
-        int32_t pos = c->pos[t];
-        const float *q = c->q + (size_t)t * q_dim + (size_t)h * hd;
-        float *out = c->h + (size_t)t * q_dim + (size_t)h * hd;
-        size_t base = fr_kv_index(c, s, j->layer, 0) + (size_t)kvh * hd;
-        if (f32) {
-            const float *k = (const float *)c->kcache + base;
-            for (int32_t p = 0; p <= pos; p++, k += c->kv_row)
-                att[p] = ks->dot_f32(q, k, hd) / scale;
-        } else {
-            const uint16_t *k = (const uint16_t *)c->kcache + base;
-            for (int32_t p = 0; p <= pos; p++, k += c->kv_row)
-                att[p] = ks->dot_f16(q, k, hd) / scale;
-        }
-        float mx = att[0];
-        for (int32_t p = 1; p <= pos; p++)
-            if (att[p] > mx)
-                mx = att[p];
-        float sum = 0.0f;
-        for (int32_t p = 0; p <= pos; p++) {
-            att[p] = expf(att[p] - mx);
-            sum += att[p];
-        }
-        for (int32_t p = 0; p <= pos; p++)
-            att[p] /= sum;
-        memset(out, 0, hd * sizeof(float));
-        if (f32) {
-            const float *v = (const float *)c->vcache + base;
-            for (int32_t p = 0; p <= pos; p++, v += c->kv_row)
-                ks->axpy_f32(out, att[p], v, hd);
-        } else {
-            const uint16_t *v = (const uint16_t *)c->vcache + base;
-            for (int32_t p = 0; p <= pos; p++, v += c->kv_row)
-                ks->axpy_f16(out, att[p], v, hd);
-        }
-    }
-}
-
 /* ---- one chunk of at most n_batch tokens -------------------------------- */
-
-static void fr_add_bias(float *y, const float *b, uint32_t n_tok, size_t n)
-{
-    if (!b)
-        return;
-    for (uint32_t t = 0; t < n_tok; t++)
-        for (size_t i = 0; i < n; i++)
-            y[t * n + i] += b[i];
-}
 
 static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_tok,
                              const uint32_t *logit_rows, uint32_t n_logit_rows, uint32_t logit_base)
 {
-    fr_model *m = c->m;
+    const fr_model *m = c->m;
     const fr_hparams *hp = &m->hp;
-    size_t E = hp->n_embd, F = hp->n_ff, hd = hp->head_dim;
-    size_t q_dim = (size_t)hp->n_head * hd, kvd = c->kv_row;
+    const fr_arch *arch = m->arch;
+    const fr_ops *ops = c->ops;
+    fr_be *be = c->be;
+    fr_fwd *f = &c->f;
+    int64_t E = hp->n_embd;
+    f->n_tok = n_tok;
+    f->lora = c->lora;
 
-    for (uint32_t t = 0; t < n_tok; t++)
-        fr_weight_row(&m->tok_embd, tokens[t], c->x + t * E);
-    fr_rope_angles(c, n_tok);
-
+    ops->get_rows(be, &m->tok_embd, tokens, n_tok, f->x);
+    ops->rope_angles(be, f->rope_cs, c->rope_freq, hp->n_rot / 2, c->pos, n_tok);
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const fr_layer *ly = &m->layers[l];
-        for (uint32_t t = 0; t < n_tok; t++)
-            fr_rmsnorm(c->h + t * E, c->x + t * E, ly->attn_norm, (int64_t)E, hp->norm_eps);
-        fr_mm_part qkv[3] = {{&ly->wq, c->q, (int64_t)q_dim},
-                             {&ly->wk, c->k, (int64_t)kvd},
-                             {&ly->wv, c->v, (int64_t)kvd}};
-        fr_matmul_multi(c->pool, qkv, 3, c->h, n_tok, &c->mm);
-        fr_lora_apply(c->lora, c->pool, l, FR_LORA_Q, c->h, n_tok, c->q, (int64_t)q_dim);
-        fr_lora_apply(c->lora, c->pool, l, FR_LORA_K, c->h, n_tok, c->k, (int64_t)kvd);
-        fr_lora_apply(c->lora, c->pool, l, FR_LORA_V, c->h, n_tok, c->v, (int64_t)kvd);
-        fr_add_bias(c->q, ly->bq, n_tok, q_dim);
-        fr_add_bias(c->k, ly->bk, n_tok, kvd);
-        fr_add_bias(c->v, ly->bv, n_tok, kvd);
-        for (uint32_t t = 0; t < n_tok; t++) {
-            for (uint32_t h = 0; h < hp->n_head; h++) {
-                float *qh = c->q + t * q_dim + h * hd;
-                if (ly->q_norm)
-                    fr_rmsnorm(qh, qh, ly->q_norm, (int64_t)hd, hp->norm_eps);
-                fr_rope(qh, c->rope_cs + (size_t)t * 2 * (hp->n_rot / 2), hp);
+        for (size_t b = 0; b < arch->n_blocks; b++) {
+            const fr_block *blk = &arch->layer[b];
+            ops->rmsnorm(be, f->h, f->x, fr_lf(ly, blk->pre), n_tok, E, hp->norm_eps);
+            switch (blk->kind) {
+            case FR_BLK_ATTN:
+                fr_blk_attn(f, l, f->h, f->o);
+                break;
+            case FR_BLK_FFN:
+                fr_blk_ffn(f, l, f->h, f->o);
+                break;
             }
-            for (uint32_t h = 0; h < hp->n_head_kv; h++) {
-                float *kh = c->k + t * kvd + h * hd;
-                if (ly->k_norm)
-                    fr_rmsnorm(kh, kh, ly->k_norm, (int64_t)hd, hp->norm_eps);
-                fr_rope(kh, c->rope_cs + (size_t)t * 2 * (hp->n_rot / 2), hp);
-            }
-            size_t idx = fr_kv_index(c, (uint32_t)c->sq[t], l, (uint32_t)c->pos[t]);
-            fr_kv_store(c, c->kcache, idx, c->k + t * kvd);
-            fr_kv_store(c, c->vcache, idx, c->v + t * kvd);
+            if (blk->post != FR_T_NONE)
+                ops->rmsnorm(be, f->o, f->o, fr_lf(ly, blk->post), n_tok, E, hp->norm_eps);
+            ops->add(be, f->x, f->o, n_tok * E);
         }
-        fr_attn_job aj = {c, l, n_tok, 0};
-        atomic_init(&aj.next, 0);
-        fr_pool_run_dynamic(c->pool, fr_attn_worker, &aj);
-        fr_matmul(c->pool, &ly->wo, c->h, n_tok, c->o, (int64_t)E, &c->mm);
-        fr_lora_apply(c->lora, c->pool, l, FR_LORA_O, c->h, n_tok, c->o, (int64_t)E);
-        fr_add_bias(c->o, ly->bo, n_tok, E);
-        for (size_t i = 0; i < n_tok * E; i++)
-            c->x[i] += c->o[i];
-
-        for (uint32_t t = 0; t < n_tok; t++)
-            fr_rmsnorm(c->h + t * E, c->x + t * E, ly->ffn_norm, (int64_t)E, hp->norm_eps);
-        fr_mm_part gu[2] = {{&ly->w_gate, c->gate, (int64_t)F}, {&ly->w_up, c->up, (int64_t)F}};
-        fr_matmul_multi(c->pool, gu, 2, c->h, n_tok, &c->mm);
-        fr_lora_apply(c->lora, c->pool, l, FR_LORA_GATE, c->h, n_tok, c->gate, (int64_t)F);
-        fr_lora_apply(c->lora, c->pool, l, FR_LORA_UP, c->h, n_tok, c->up, (int64_t)F);
-        c->mm.ks->swiglu(c->gate, c->up, (int64_t)(n_tok * F));
-        fr_matmul(c->pool, &ly->w_down, c->gate, n_tok, c->o, (int64_t)E, &c->mm);
-        fr_lora_apply(c->lora, c->pool, l, FR_LORA_DOWN, c->gate, n_tok, c->o, (int64_t)E);
-        for (size_t i = 0; i < n_tok * E; i++)
-            c->x[i] += c->o[i];
     }
 
     /* Final norm and output head only for the rows that want logits. */
     for (uint32_t r = 0; r < n_logit_rows; r++)
-        fr_rmsnorm(c->h + r * E, c->x + logit_rows[r] * E, m->out_norm, (int64_t)E, hp->norm_eps);
-    if (n_logit_rows)
-        fr_matmul(c->pool, &m->output, c->h, n_logit_rows,
-                  c->logits + (size_t)logit_base * hp->n_vocab, hp->n_vocab, &c->mm);
-    fr_lora_apply(c->lora, c->pool, 0, FR_LORA_OUTPUT, c->h, n_logit_rows,
-                  c->logits + (size_t)logit_base * hp->n_vocab, hp->n_vocab);
+        ops->rmsnorm(be, f->h + r * E, f->x + logit_rows[r] * E, m->out_norm, 1, E, hp->norm_eps);
+    float *lg = c->logits + (size_t)logit_base * hp->n_vocab;
+    if (n_logit_rows) {
+        ops->matmul(be, &m->output, f->h, n_logit_rows, lg, hp->n_vocab);
+        if (c->lora)
+            ops->lora(be, c->lora, 0, FR_LORA_OUTPUT, f->h, n_logit_rows, lg, hp->n_vocab);
+    }
 }
 
 fr_status fr_context_decode(fr_context *c, const fr_batch *b, fr_err *err)

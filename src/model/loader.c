@@ -1,10 +1,13 @@
 /*
- * loader.c - fr_model_load: hyper-parameters from GGUF keys and weights
- * bound by name, with every shape checked against them.
+ * loader.c - fr_model_load: the hyper-parameters every architecture shares
+ * from GGUF keys, then the architecture's own (its hook), then its tensor
+ * table (arch/arch.h) bound by name, every shape checked against the
+ * hyper-parameters.
  *
- * Matrices stay in their stored type inside the mapping. Small 1-D tensors
- * (norm weights, biases, rope factors) are used as float arrays; when a file
- * stores them in another type they are converted once into owned memory.
+ * Matrices stay in their stored type inside the mapping. Float tensors
+ * (norm weights, biases, rope factors, sinks) are used as float arrays; when
+ * a file stores them in another type they are converted once into owned
+ * memory.
  */
 #include "model/model_impl.h"
 
@@ -19,9 +22,15 @@ typedef struct fr_loader {
     fr_err *err;
 } fr_loader;
 
-static fr_status fr_get_u32_key(fr_loader *L, const char *arch, const char *suffix, uint32_t *out,
-                                bool required, uint32_t dflt)
+struct fr_hp_reader {
+    fr_loader *L;
+};
+
+fr_status fr_hp_u32(fr_hp_reader *r, const char *suffix, uint32_t *out, bool required,
+                    uint32_t dflt)
 {
+    fr_loader *L = r->L;
+    const char *arch = L->m->hp.arch;
     char key[128];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     fr_status st = fr_gguf_get_u32(L->m->gguf, key, out, L->err);
@@ -35,11 +44,11 @@ static fr_status fr_get_u32_key(fr_loader *L, const char *arch, const char *suff
     return st;
 }
 
-static fr_status fr_get_f32_key(fr_loader *L, const char *arch, const char *suffix, float *out,
-                                float dflt)
+fr_status fr_hp_f32(fr_hp_reader *r, const char *suffix, float *out, float dflt)
 {
+    fr_loader *L = r->L;
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    snprintf(key, sizeof key, "%s.%s", L->m->hp.arch, suffix);
     fr_status st = fr_gguf_get_f32(L->m->gguf, key, out, L->err);
     if (st == FR_E_NOTFOUND) {
         *out = dflt;
@@ -58,8 +67,9 @@ static void fr_fmt_shape(const int64_t *ne, uint32_t n, char *buf, size_t sz)
         snprintf(buf + o, sz - o, "]");
 }
 
-/* Finds name and checks its shape is exactly [ne0] (ne1 == 0) or [ne0, ne1]. */
-static fr_status fr_find(fr_loader *L, const char *name, int64_t ne0, int64_t ne1, bool required,
+/* Finds tensor name and checks its shape is exactly want[0..3) (1 = no
+ * such dimension). NULL in *out when absent and not required. */
+static fr_status fr_find(fr_loader *L, const char *name, const int64_t want[3], bool required,
                          const fr_gguf_tensor **out)
 {
     *out = NULL;
@@ -71,11 +81,10 @@ static fr_status fr_find(fr_loader *L, const char *name, int64_t ne0, int64_t ne
                           "%s: tensor %s is missing; a %s model with these hyper-parameters needs it",
                           L->path, name, L->m->hp.arch);
     }
-    uint32_t want_dims = ne1 ? 2 : 1;
-    int64_t want[2] = {ne0, ne1};
-    bool ok = t->ne[0] == ne0 && (ne1 ? t->ne[1] == ne1 : true);
-    for (uint32_t d = want_dims; d < FR_GGUF_MAX_DIMS; d++)
-        if (t->ne[d] != 1)
+    uint32_t want_dims = want[2] != 1 ? 3 : want[1] != 1 ? 2 : 1;
+    bool ok = true;
+    for (uint32_t d = 0; d < FR_GGUF_MAX_DIMS; d++)
+        if (t->ne[d] != (d < 3 ? want[d] : 1))
             ok = false;
     if (!ok) {
         char got[96], exp[96];
@@ -92,37 +101,39 @@ static fr_status fr_find(fr_loader *L, const char *name, int64_t ne0, int64_t ne
     return FR_OK;
 }
 
-static fr_status fr_bind_matrix(fr_loader *L, const char *name, int64_t n_in, int64_t n_out,
-                                fr_weight *w)
+/* Binds one tensor of the table into *w. */
+static fr_status fr_bind(fr_loader *L, const fr_tensor_spec *sp, uint32_t layer, fr_wt *w)
 {
+    const fr_hparams *hp = &L->m->hp;
+    char name[96];
+    fr_tn_name(sp->role, layer, name, sizeof name);
+    int64_t want[3];
+    for (int d = 0; d < 3; d++)
+        want[d] = fr_dim_value(sp->ne[d], hp);
     const fr_gguf_tensor *t;
-    fr_status st = fr_find(L, name, n_in, n_out, true, &t);
-    if (st)
-        return st;
-    w->type = t->type;
-    w->data = t->data;
-    w->n_in = n_in;
-    w->n_out = n_out;
-    w->row_bytes = (size_t)fr_type_row_bytes(t->type, n_in);
-    return FR_OK;
-}
-
-static fr_status fr_bind_vector(fr_loader *L, const char *name, int64_t n, bool required,
-                                const float **out)
-{
-    *out = NULL;
-    const fr_gguf_tensor *t;
-    fr_status st = fr_find(L, name, n, 0, required, &t);
+    fr_status st = fr_find(L, name, want, (sp->flags & FR_REQ) != 0, &t);
     if (st || !t)
         return st;
-    if (t->type == FR_TYPE_F32) {
-        *out = t->data;
+    if (!(sp->flags & FR_FLOAT)) {
+        w->w.type = t->type;
+        w->w.data = t->data;
+        w->w.n_in = want[0];
+        w->w.n_out = want[1];
+        w->w.row_bytes = (size_t)fr_type_row_bytes(t->type, want[0]);
+        w->n_expert = want[2];
+        w->expert_bytes = w->w.row_bytes * (size_t)want[1];
         return FR_OK;
     }
+    w->n_expert = 1;
+    if (t->type == FR_TYPE_F32) {
+        w->f = t->data;
+        return FR_OK;
+    }
+    int64_t n = want[0] * want[1] * want[2];
     const fr_type_info *ti = fr_type_get((uint32_t)t->type);
-    if (n % ti->block_size)
-        return fr_err_set(L->err, FR_E_FORMAT, "%s: tensor %s: %lld values do not fill %s blocks",
-                          L->path, name, (long long)n, ti->name);
+    if (want[0] % ti->block_size)
+        return fr_err_set(L->err, FR_E_FORMAT, "%s: tensor %s: rows of %lld values do not fill %s blocks",
+                          L->path, name, (long long)want[0], ti->name);
     float *buf = malloc((size_t)n * sizeof(float));
     float **list = realloc(L->m->owned, (L->m->n_owned + 1) * sizeof *list);
     if (!buf || !list) {
@@ -136,8 +147,14 @@ static fr_status fr_bind_vector(fr_loader *L, const char *name, int64_t n, bool 
     st = fr_dequantize(t->type, t->data, buf, n, L->err);
     if (st)
         return fr_err_prefix(L->err, "%s: tensor %s", L->path, name);
-    *out = buf;
+    w->f = buf;
     return FR_OK;
+}
+
+static bool fr_str_is(const fr_gguf_str *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s->len == n && memcmp(s->ptr, lit, n) == 0;
 }
 
 static fr_status fr_load_hparams(fr_loader *L)
@@ -157,24 +174,24 @@ static fr_status fr_load_hparams(fr_loader *L)
     memcpy(hp->arch, s.ptr, s.len);
     hp->arch[s.len] = '\0';
     fr_gguf_str gt;
-    if (fr_gguf_get_str(m->gguf, "general.type", &gt, NULL) == FR_OK && gt.len == 7 &&
-        memcmp(gt.ptr, "adapter", 7) == 0)
+    if (fr_gguf_get_str(m->gguf, "general.type", &gt, NULL) == FR_OK && fr_str_is(&gt, "adapter"))
         return fr_err_set(L->err, FR_E_INVALID,
                           "%s: this is a LoRA adapter, not a model; pass it with --lora and give "
                           "the base model with -m", L->path);
-    const fr_arch_info *ai = fr_arch_find(hp->arch);
+    const fr_arch *ai = fr_arch_find(hp->arch);
     if (!ai)
         return fr_err_set(L->err, FR_E_UNSUPPORTED,
                           "%s: architecture '%s' is not supported (supported: %s)", L->path,
                           hp->arch, fr_model_supported_archs());
-    const char *a = hp->arch;
-    if ((st = fr_get_u32_key(L, a, "embedding_length", &hp->n_embd, true, 0)) ||
-        (st = fr_get_u32_key(L, a, "block_count", &hp->n_layer, true, 0)) ||
-        (st = fr_get_u32_key(L, a, "feed_forward_length", &hp->n_ff, true, 0)) ||
-        (st = fr_get_u32_key(L, a, "attention.head_count", &hp->n_head, true, 0)) ||
-        (st = fr_get_u32_key(L, a, "context_length", &hp->n_ctx_train, false, 2048)))
+    m->arch = ai;
+    fr_hp_reader R = {L}, *r = &R;
+    if ((st = fr_hp_u32(r, "embedding_length", &hp->n_embd, true, 0)) ||
+        (st = fr_hp_u32(r, "block_count", &hp->n_layer, true, 0)) ||
+        (st = fr_hp_u32(r, "feed_forward_length", &hp->n_ff, true, 0)) ||
+        (st = fr_hp_u32(r, "attention.head_count", &hp->n_head, true, 0)) ||
+        (st = fr_hp_u32(r, "context_length", &hp->n_ctx_train, false, 2048)))
         return st;
-    if ((st = fr_get_u32_key(L, a, "attention.head_count_kv", &hp->n_head_kv, false, hp->n_head)))
+    if ((st = fr_hp_u32(r, "attention.head_count_kv", &hp->n_head_kv, false, hp->n_head)))
         return st;
     if (hp->n_embd == 0 || hp->n_layer == 0 || hp->n_ff == 0 || hp->n_head == 0 ||
         hp->n_head_kv == 0 || hp->n_embd > (1u << 20) || hp->n_ff > (1u << 22) ||
@@ -189,42 +206,39 @@ static fr_status fr_load_hparams(fr_loader *L)
                           hp->n_head, hp->n_head_kv);
     uint32_t hd_default = hp->n_embd / hp->n_head;
     uint32_t kl, vl;
-    if ((st = fr_get_u32_key(L, a, "attention.key_length", &kl, false, hd_default)) ||
-        (st = fr_get_u32_key(L, a, "attention.value_length", &vl, false, kl)))
+    if ((st = fr_hp_u32(r, "attention.key_length", &kl, false, hd_default)) ||
+        (st = fr_hp_u32(r, "attention.value_length", &vl, false, kl)))
         return st;
     if (kl != vl || kl == 0 || kl > 1024)
         return fr_err_set(L->err, FR_E_UNSUPPORTED,
                           "%s: key length %u and value length %u: frugal needs them equal and in "
                           "[1, 1024]", L->path, kl, vl);
     hp->head_dim = kl;
-    if ((st = fr_get_u32_key(L, a, "rope.dimension_count", &hp->n_rot, false, hp->head_dim)))
+    if ((st = fr_hp_u32(r, "rope.dimension_count", &hp->n_rot, false, hp->head_dim)))
         return st;
     if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
         return fr_err_set(L->err, FR_E_FORMAT, "%s: rope dimension %u must be even and <= %u",
                           L->path, hp->n_rot, hp->head_dim);
-    if ((st = fr_get_f32_key(L, a, "attention.layer_norm_rms_epsilon", &hp->norm_eps, 1e-5f)) ||
-        (st = fr_get_f32_key(L, a, "rope.freq_base", &hp->rope_base, 10000.0f)))
+    if ((st = fr_hp_f32(r, "attention.layer_norm_rms_epsilon", &hp->norm_eps, 1e-5f)) ||
+        (st = fr_hp_f32(r, "rope.freq_base", &hp->rope_base, 10000.0f)))
         return st;
     if (!(hp->norm_eps > 0 && hp->norm_eps < 1) || !(hp->rope_base > 1))
         return fr_err_set(L->err, FR_E_FORMAT, "%s: implausible rms epsilon %g or rope base %g",
                           L->path, (double)hp->norm_eps, (double)hp->rope_base);
     hp->rope_freq_scale = 1.0f;
     char key[128];
-    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+    snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch);
     fr_gguf_str stype;
     if (fr_gguf_get_str(m->gguf, key, &stype, NULL) == FR_OK) {
-        bool is_linear = stype.len == 6 && memcmp(stype.ptr, "linear", 6) == 0;
-        bool is_none = stype.len == 4 && memcmp(stype.ptr, "none", 4) == 0;
-        bool is_llama3 = stype.len == 6 && memcmp(stype.ptr, "llama3", 6) == 0;
-        if (is_linear) {
+        if (fr_str_is(&stype, "linear")) {
             float factor = 1.0f;
-            if ((st = fr_get_f32_key(L, a, "rope.scaling.factor", &factor, 1.0f)))
+            if ((st = fr_hp_f32(r, "rope.scaling.factor", &factor, 1.0f)))
                 return st;
             if (!(factor >= 1.0f && factor < 1e6f))
                 return fr_err_set(L->err, FR_E_FORMAT, "%s: rope scaling factor %g", L->path,
                                   (double)factor);
             hp->rope_freq_scale = 1.0f / factor;
-        } else if (!is_none && !is_llama3) {
+        } else if (!fr_str_is(&stype, "none") && !fr_str_is(&stype, "llama3")) {
             return fr_err_set(L->err, FR_E_UNSUPPORTED,
                               "%s: rope scaling type '%.*s' is not supported (linear, llama3 via "
                               "rope_freqs)", L->path, (int)(stype.len > 32 ? 32 : stype.len),
@@ -232,14 +246,27 @@ static fr_status fr_load_hparams(fr_loader *L)
         }
     }
     hp->rope_style = ai->rope;
+    if ((st = fr_hp_u32(r, "expert_count", &hp->n_expert, false, 0)) ||
+        (st = fr_hp_u32(r, "expert_used_count", &hp->n_expert_used, false, 0)) ||
+        (st = fr_hp_u32(r, "expert_feed_forward_length", &hp->n_ff_exp, false, 0)))
+        return st;
+    if (hp->n_expert > 1024 || hp->n_expert_used > hp->n_expert || hp->n_ff_exp > (1u << 22) ||
+        (hp->n_expert && (!hp->n_expert_used || !hp->n_ff_exp)))
+        return fr_err_set(L->err, FR_E_FORMAT,
+                          "%s: implausible experts (expert_count %u, expert_used_count %u, "
+                          "expert_feed_forward_length %u)", L->path, hp->n_expert,
+                          hp->n_expert_used, hp->n_ff_exp);
     /* Vocabulary size: from the embedding matrix, the source of truth. */
-    const fr_gguf_tensor *emb = fr_gguf_find_tensor(m->gguf, "token_embd.weight");
+    const fr_gguf_tensor *emb = fr_gguf_find_tensor(m->gguf, fr_tn_suffix(FR_T_TOKEN_EMBD));
     if (!emb)
-        return fr_err_set(L->err, FR_E_FORMAT, "%s: tensor token_embd.weight is missing", L->path);
+        return fr_err_set(L->err, FR_E_FORMAT, "%s: tensor %s is missing", L->path,
+                          fr_tn_suffix(FR_T_TOKEN_EMBD));
     if (emb->ne[1] < 1 || emb->ne[1] > (1 << 24))
-        return fr_err_set(L->err, FR_E_FORMAT, "%s: token_embd.weight has %lld rows", L->path,
-                          (long long)emb->ne[1]);
+        return fr_err_set(L->err, FR_E_FORMAT, "%s: %s has %lld rows", L->path,
+                          fr_tn_suffix(FR_T_TOKEN_EMBD), (long long)emb->ne[1]);
     hp->n_vocab = (uint32_t)emb->ne[1];
+    if (ai->hparams && (st = ai->hparams(r, hp, L->err)))
+        return st;
     return FR_OK;
 }
 
@@ -247,54 +274,53 @@ static fr_status fr_bind_weights(fr_loader *L)
 {
     fr_model *m = L->m;
     fr_hparams *hp = &m->hp;
-    const fr_arch_info *ai = fr_arch_find(hp->arch);
-    int64_t E = hp->n_embd, F = hp->n_ff, V = hp->n_vocab;
-    int64_t QD = (int64_t)hp->n_head * hp->head_dim, KD = (int64_t)hp->n_head_kv * hp->head_dim;
+    const fr_arch *a = m->arch;
+    fr_wt g[FR_T_LAYER_];
+    memset(g, 0, sizeof g);
+    m->layers = calloc(hp->n_layer, sizeof *m->layers);
+    if (!m->layers)
+        return fr_err_set(L->err, FR_E_NOMEM, "%s: out of memory", L->path);
     fr_status st;
-    if ((st = fr_bind_matrix(L, "token_embd.weight", E, V, &m->tok_embd)) ||
-        (st = fr_bind_vector(L, "output_norm.weight", E, true, &m->out_norm)))
-        return st;
-    if (fr_gguf_find_tensor(m->gguf, "output.weight")) {
-        if ((st = fr_bind_matrix(L, "output.weight", E, V, &m->output)))
-            return st;
+    for (size_t i = 0; i < a->n_tensors; i++) {
+        const fr_tensor_spec *sp = &a->tensors[i];
+        if (sp->role < FR_T_LAYER_) {
+            if ((st = fr_bind(L, sp, 0, &g[sp->role])))
+                return st;
+            continue;
+        }
+        for (uint32_t l = 0; l < hp->n_layer; l++)
+            if ((st = fr_bind(L, sp, l, &m->layers[l].t[sp->role])))
+                return st;
+    }
+    m->tok_embd = g[FR_T_TOKEN_EMBD].w;
+    m->out_norm = g[FR_T_OUTPUT_NORM].f;
+    m->rope_freqs = g[FR_T_ROPE_FREQS].f;
+    hp->has_rope_freqs = m->rope_freqs != NULL;
+    if (g[FR_T_OUTPUT].w.data) {
+        m->output = g[FR_T_OUTPUT].w;
     } else {
         m->output = m->tok_embd;
         hp->tied_output = true;
     }
-    if ((st = fr_bind_vector(L, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs)))
-        return st;
-    hp->has_rope_freqs = m->rope_freqs != NULL;
-    m->layers = calloc(hp->n_layer, sizeof *m->layers);
-    if (!m->layers)
-        return fr_err_set(L->err, FR_E_NOMEM, "%s: out of memory", L->path);
-    char n[96];
-#define NAME(suffix) (snprintf(n, sizeof n, "blk.%u." suffix, l), n)
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
-        fr_layer *ly = &m->layers[l];
-        if ((st = fr_bind_vector(L, NAME("attn_norm.weight"), E, true, &ly->attn_norm)) ||
-            (st = fr_bind_matrix(L, NAME("attn_q.weight"), E, QD, &ly->wq)) ||
-            (st = fr_bind_matrix(L, NAME("attn_k.weight"), E, KD, &ly->wk)) ||
-            (st = fr_bind_matrix(L, NAME("attn_v.weight"), E, KD, &ly->wv)) ||
-            (st = fr_bind_matrix(L, NAME("attn_output.weight"), QD, E, &ly->wo)) ||
-            (st = fr_bind_vector(L, NAME("attn_q.bias"), QD, ai->qkv_bias_required, &ly->bq)) ||
-            (st = fr_bind_vector(L, NAME("attn_k.bias"), KD, ai->qkv_bias_required, &ly->bk)) ||
-            (st = fr_bind_vector(L, NAME("attn_v.bias"), KD, ai->qkv_bias_required, &ly->bv)) ||
-            (st = fr_bind_vector(L, NAME("attn_output.bias"), E, false, &ly->bo)) ||
-            (st = fr_bind_vector(L, NAME("attn_q_norm.weight"), hp->head_dim, ai->qk_norm,
-                                 &ly->q_norm)) ||
-            (st = fr_bind_vector(L, NAME("attn_k_norm.weight"), hp->head_dim, ai->qk_norm,
-                                 &ly->k_norm)) ||
-            (st = fr_bind_vector(L, NAME("ffn_norm.weight"), E, true, &ly->ffn_norm)) ||
-            (st = fr_bind_matrix(L, NAME("ffn_gate.weight"), E, F, &ly->w_gate)) ||
-            (st = fr_bind_matrix(L, NAME("ffn_up.weight"), E, F, &ly->w_up)) ||
-            (st = fr_bind_matrix(L, NAME("ffn_down.weight"), F, E, &ly->w_down)))
-            return st;
-        if (ly->bq)
-            hp->has_qkv_bias = true;
-        if (ly->q_norm)
-            hp->has_qk_norm = true;
+    const fr_layer *l0 = &m->layers[0];
+    hp->has_qkv_bias = fr_lf(l0, FR_T_ATTN_Q_B) != NULL;
+    hp->has_qk_norm = fr_lf(l0, FR_T_ATTN_Q_NORM) != NULL;
+    /* An optional tensor is all or nothing: the forward pass decides per
+     * model, not per layer. */
+    for (size_t i = 0; i < a->n_tensors; i++) {
+        fr_tn t = a->tensors[i].role;
+        if (t < FR_T_LAYER_ || (a->tensors[i].flags & FR_REQ))
+            continue;
+        bool first = l0->t[t].w.data || l0->t[t].f;
+        for (uint32_t l = 1; l < hp->n_layer; l++)
+            if ((m->layers[l].t[t].w.data || m->layers[l].t[t].f) != first) {
+                char name[96];
+                return fr_err_set(L->err, FR_E_FORMAT,
+                                  "%s: tensor %s is %s, but blk.0 %s it; frugal needs every "
+                                  "layer alike", L->path, fr_tn_name(t, l, name, sizeof name),
+                                  first ? "missing" : "present", first ? "has" : "lacks");
+            }
     }
-#undef NAME
     for (int64_t i = 0; i < fr_gguf_n_tensors(m->gguf); i++) {
         const fr_gguf_tensor *t = fr_gguf_tensor_at(m->gguf, i);
         m->weight_bytes += t->nbytes;

@@ -29,38 +29,22 @@
 #define FR_LORA_MAX_RANK 65536u
 #define LORA_NAME_MAX 64 /* ggml's GGML_MAX_NAME, NUL included */
 
-static const char *const k_kind_suffix[FR_LORA_N_LAYER_KINDS] = {
-    "attn_q.weight", "attn_k.weight",  "attn_v.weight",   "attn_output.weight",
-    "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
+/* The role of each adapted kind (names: arch/tensors.c). */
+static const fr_tn k_kind_role[FR_LORA_N_LAYER_KINDS + 1] = {
+    FR_T_ATTN_Q,    FR_T_ATTN_K,  FR_T_ATTN_V,    FR_T_ATTN_OUT,
+    FR_T_FFN_GATE,  FR_T_FFN_UP,  FR_T_FFN_DOWN,  FR_T_OUTPUT,
 };
 
 bool fr_lora_kind_of(const char *name, uint32_t n_layer, uint32_t *layer, fr_lora_kind *kind)
 {
-    if (strcmp(name, "output.weight") == 0) {
-        *layer = 0;
-        *kind = FR_LORA_OUTPUT;
-        return true;
-    }
-    if (strncmp(name, "blk.", 4) != 0)
+    fr_tn t;
+    if (!fr_tn_parse(name, n_layer, &t, layer))
         return false;
-    const char *p = name + 4;
-    uint64_t l = 0;
-    int digits = 0;
-    while (*p >= '0' && *p <= '9' && digits < 9) {
-        l = l * 10 + (uint64_t)(*p - '0');
-        p++;
-        digits++;
-    }
-    if (digits == 0 || *p != '.' || (digits > 1 && name[4] == '0') || l >= n_layer)
-        return false;
-    p++;
-    for (int k = 0; k < FR_LORA_N_LAYER_KINDS; k++) {
-        if (strcmp(p, k_kind_suffix[k]) == 0) {
-            *layer = (uint32_t)l;
+    for (int k = 0; k <= FR_LORA_N_LAYER_KINDS; k++)
+        if (k_kind_role[k] == t) {
             *kind = (fr_lora_kind)k;
             return true;
         }
-    }
     return false;
 }
 
@@ -196,7 +180,7 @@ static fr_status add_pair(lora_loader *L, const char *name, const fr_gguf_tensor
     const fr_hparams *hp = fr_model_hparams(a->base);
     const fr_gguf_tensor *bw = fr_gguf_find_tensor(L->bg, name);
     if (!bw) {
-        const char *hint = strcmp(name, "output.weight") == 0 && hp->tied_output
+        const char *hint = strcmp(name, fr_tn_suffix(FR_T_OUTPUT)) == 0 && hp->tied_output
                                ? " (this base model ties its output head to token_embd.weight)"
                                : " (wrong base model?)";
         return fr_err_set(L->err, FR_E_INVALID,

@@ -1,6 +1,11 @@
 /*
- * model_impl.h - the inside of fr_model, shared by the loader and the
- * forward pass (and, later, LoRA and training code).
+ * model_impl.h - the inside of fr_model, shared by the loader, the forward
+ * pass, LoRA and training.
+ *
+ * Tensors are bound by role (arch/arch.h): a layer is an array indexed by
+ * fr_tn, so that the forward pass asks for "this layer's attn_q" without a
+ * struct field per architecture. An absent optional tensor has data NULL
+ * (matrices) or f NULL (float tensors).
  *
  * Shapes are written as [ne0, ne1] in GGUF order: ne0 is the row length.
  */
@@ -8,44 +13,45 @@
 #define FR_MODEL_IMPL_H
 
 #include <frugal/model.h>
+
+#include "model/arch/arch.h"
 #include "tensor/matmul.h"
 
+/* One bound tensor. */
+typedef struct fr_wt {
+    fr_weight w;         /* matrices, in their stored type: [n_in, n_out] (per expert
+                            for 3-D tensors); w.data NULL when absent */
+    const float *f;      /* FR_FLOAT tensors as F32 (into the mapping, or owned) */
+    int64_t n_expert;    /* 3-D tensors: experts (ne2); 1 otherwise */
+    size_t expert_bytes; /* 3-D tensors: bytes of one expert's matrix */
+} fr_wt;
+
 typedef struct fr_layer {
-    const float *attn_norm; /* [n_embd] */
-    fr_weight wq;           /* [n_embd, n_head*head_dim] */
-    fr_weight wk;           /* [n_embd, n_head_kv*head_dim] */
-    fr_weight wv;           /* [n_embd, n_head_kv*head_dim] */
-    fr_weight wo;           /* [n_head*head_dim, n_embd] */
-    const float *bq, *bk, *bv, *bo; /* biases or NULL */
-    const float *q_norm, *k_norm;   /* [head_dim] (qwen3) or NULL */
-    const float *ffn_norm;  /* [n_embd] */
-    fr_weight w_gate;       /* [n_embd, n_ff] */
-    fr_weight w_up;         /* [n_embd, n_ff] */
-    fr_weight w_down;       /* [n_ff, n_embd] */
+    fr_wt t[FR_T_COUNT_]; /* by role; whole-model roles unused */
 } fr_layer;
+
+/* Layer ly's matrix of role t, or NULL when the file has none. */
+static inline const fr_weight *fr_lw(const fr_layer *ly, fr_tn t)
+{
+    return ly->t[t].w.data ? &ly->t[t].w : NULL;
+}
+
+/* Layer ly's float tensor of role t, or NULL. */
+static inline const float *fr_lf(const fr_layer *ly, fr_tn t) { return ly->t[t].f; }
 
 struct fr_model {
     fr_gguf *gguf;
     fr_hparams hp;
+    const fr_arch *arch;
     fr_weight tok_embd;      /* [n_embd, n_vocab] */
     const float *out_norm;   /* [n_embd] */
     fr_weight output;        /* [n_embd, n_vocab]; == tok_embd when tied */
     const float *rope_freqs; /* [n_rot/2] or NULL */
     fr_layer *layers;        /* [n_layer] */
-    float **owned;           /* 1-D tensors converted to F32 at load */
+    float **owned;           /* float tensors converted to F32 at load */
     size_t n_owned;
     uint64_t weight_bytes;
     uint64_t n_params;
 };
-
-/* Architecture flags: the differences between architectures are data. */
-typedef struct fr_arch_info {
-    const char *name;
-    fr_rope_style rope;
-    bool qkv_bias_required; /* qwen2; other archs load them if present */
-    bool qk_norm;           /* qwen3 */
-} fr_arch_info;
-
-const fr_arch_info *fr_arch_find(const char *name);
 
 #endif

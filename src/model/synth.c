@@ -7,10 +7,16 @@
  * index), so the file does not depend on the order of production.
  * Matrix values are N(0, 1/n_in): each output of a product then has unit
  * variance, and the residual stream stays O(1) at any depth.
+ *
+ * The tensors written are the architecture's own table (arch/arch.h):
+ * whole-model tensors, then layer by layer in table order; the required
+ * ones always, the optional ones the spec asks for.
  */
 #include <frugal/gguf.h>
 #include <frugal/synth.h>
 #include <frugal/tensor.h>
+
+#include "model/arch/arch.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -57,18 +63,6 @@ const fr_synth_preset *fr_synth_preset_find(const char *name)
 static uint32_t fr_synth_hd(const fr_synth_spec *s)
 {
     return s->head_dim ? s->head_dim : s->n_embd / s->n_head;
-}
-
-uint64_t fr_synth_n_params(const fr_synth_spec *s)
-{
-    uint64_t E = s->n_embd, F = s->n_ff, V = s->n_vocab, hd = fr_synth_hd(s);
-    uint64_t qd = (uint64_t)s->n_head * hd, kd = (uint64_t)s->n_head_kv * hd;
-    uint64_t per_layer = 2 * E + E * qd + 2 * E * kd + qd * E + 3 * E * F;
-    if (s->qkv_bias)
-        per_layer += qd + 2 * kd;
-    if (s->qk_norm)
-        per_layer += 2 * hd;
-    return V * E * (s->tied ? 1 : 2) + E + per_layer * s->n_layer;
 }
 
 /* ---- deterministic generator (splitmix64 + Box-Muller) ------------------ */
@@ -248,6 +242,96 @@ done:
     return st;
 }
 
+/* The hyper-parameters a spec describes (what the loader will read back). */
+static void fr_synth_hparams(const fr_synth_spec *s, fr_hparams *hp)
+{
+    memset(hp, 0, sizeof *hp);
+    hp->n_vocab = s->n_vocab;
+    hp->n_embd = s->n_embd;
+    hp->n_layer = s->n_layer;
+    hp->n_ff = s->n_ff;
+    hp->n_head = s->n_head;
+    hp->n_head_kv = s->n_head_kv;
+    hp->head_dim = fr_synth_hd(s);
+    hp->n_rot = hp->head_dim;
+}
+
+/* Whether the spec writes the table entry sp (required ones always). */
+static bool fr_synth_wants(const fr_synth_spec *s, const fr_tensor_spec *sp)
+{
+    if (sp->flags & FR_REQ)
+        return true;
+    switch (sp->role) {
+    case FR_T_OUTPUT:
+        return !s->tied;
+    case FR_T_ATTN_Q_B:
+    case FR_T_ATTN_K_B:
+    case FR_T_ATTN_V_B:
+        return s->qkv_bias;
+    case FR_T_ATTN_Q_NORM:
+    case FR_T_ATTN_K_NORM:
+        return s->qk_norm;
+    default:
+        return false;
+    }
+}
+
+/* Calls add(user, role, layer, ne0, ne1) for every tensor of the spec's
+ * file, in file order. */
+static fr_status fr_synth_plan(const fr_synth_spec *s,
+                               void (*add)(void *, const fr_tensor_spec *, uint32_t, int64_t,
+                                           int64_t),
+                               void *user, fr_err *err)
+{
+    const fr_arch *a = fr_arch_find(s->arch);
+    if (!a)
+        return fr_err_set(err, FR_E_INVALID, "synthetic model: unknown architecture '%s' (%s)",
+                          s->arch, fr_model_supported_archs());
+    fr_hparams hp;
+    fr_synth_hparams(s, &hp);
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t l = 0; l < (pass ? s->n_layer : 1); l++)
+            for (size_t i = 0; i < a->n_tensors; i++) {
+                const fr_tensor_spec *sp = &a->tensors[i];
+                if ((sp->role >= FR_T_LAYER_) != (pass == 1) || !fr_synth_wants(s, sp))
+                    continue;
+                add(user, sp, l, fr_dim_value(sp->ne[0], &hp),
+                    sp->ne[1] == FR_D_1 ? 0 : fr_dim_value(sp->ne[1], &hp));
+            }
+    return FR_OK;
+}
+
+static void fr_synth_count(void *user, const fr_tensor_spec *sp, uint32_t l, int64_t ne0,
+                           int64_t ne1)
+{
+    (void)sp;
+    (void)l;
+    *(uint64_t *)user += (uint64_t)ne0 * (uint64_t)(ne1 ? ne1 : 1);
+}
+
+uint64_t fr_synth_n_params(const fr_synth_spec *s)
+{
+    uint64_t n = 0;
+    fr_err e;
+    if (fr_synth_plan(s, fr_synth_count, &n, &e))
+        return 0;
+    return n;
+}
+
+static void fr_synth_plan_add(void *user, const fr_tensor_spec *sp, uint32_t l, int64_t ne0,
+                              int64_t ne1)
+{
+    fr_synth_ctx *c = user;
+    const fr_synth_spec *s = c->s;
+    char n[64];
+    fr_tn_name(sp->role, l, n, sizeof n);
+    fr_synth_kind kind = !(sp->flags & FR_FLOAT)                ? FR_SYN_MATRIX
+                         : strstr(fr_tn_suffix(sp->role), "norm") ? FR_SYN_NORM
+                                                                  : FR_SYN_BIAS;
+    fr_type et = s->embd_type == FR_TYPE_COUNT_ ? s->wtype : s->embd_type;
+    fr_synth_add(c, n, kind, sp->role == FR_T_TOKEN_EMBD ? et : s->wtype, ne0, ne1);
+}
+
 fr_status fr_synth_write(const fr_synth_spec *s, const char *path,
                          void (*progress)(void *, uint64_t, uint64_t), void *user, fr_err *err)
 {
@@ -255,12 +339,8 @@ fr_status fr_synth_write(const fr_synth_spec *s, const char *path,
         !s->n_head_kv || s->n_head % s->n_head_kv || (!s->head_dim && s->n_embd % s->n_head))
         return fr_err_set(err, FR_E_INVALID, "synthetic model: inconsistent shape");
     uint32_t hd = fr_synth_hd(s);
-    int64_t E = s->n_embd, F = s->n_ff, V = s->n_vocab;
-    int64_t QD = (int64_t)s->n_head * hd, KD = (int64_t)s->n_head_kv * hd;
-    fr_type wt = s->wtype;
-    fr_type et = s->embd_type == FR_TYPE_COUNT_ ? wt : s->embd_type;
     fr_synth_ctx c = {.s = s, .progress = progress, .user = user};
-    size_t max_tensors = 3 + (size_t)s->n_layer * 16;
+    size_t max_tensors = 8 + (size_t)s->n_layer * FR_T_COUNT_;
     c.t = calloc(max_tensors, sizeof *c.t);
     fr_gguf_writer *w = NULL;
     fr_status st = FR_OK;
@@ -268,37 +348,8 @@ fr_status fr_synth_write(const fr_synth_spec *s, const char *path,
         st = fr_err_set(err, FR_E_NOMEM, "out of memory");
         goto done;
     }
-    char n[64];
-    fr_synth_add(&c, "token_embd.weight", FR_SYN_MATRIX, et, E, V);
-    fr_synth_add(&c, "output_norm.weight", FR_SYN_NORM, FR_TYPE_F32, E, 0);
-    if (!s->tied)
-        fr_synth_add(&c, "output.weight", FR_SYN_MATRIX, wt, E, V);
-    for (uint32_t l = 0; l < s->n_layer; l++) {
-#define ADD(suffix, kind, ne0, ne1)                             \
-    do {                                                        \
-        snprintf(n, sizeof n, "blk.%u.%s", l, suffix);          \
-        fr_synth_add(&c, n, kind, wt, ne0, ne1);                \
-    } while (0)
-        ADD("attn_norm.weight", FR_SYN_NORM, E, 0);
-        ADD("attn_q.weight", FR_SYN_MATRIX, E, QD);
-        ADD("attn_k.weight", FR_SYN_MATRIX, E, KD);
-        ADD("attn_v.weight", FR_SYN_MATRIX, E, KD);
-        if (s->qkv_bias) {
-            ADD("attn_q.bias", FR_SYN_BIAS, QD, 0);
-            ADD("attn_k.bias", FR_SYN_BIAS, KD, 0);
-            ADD("attn_v.bias", FR_SYN_BIAS, KD, 0);
-        }
-        if (s->qk_norm) {
-            ADD("attn_q_norm.weight", FR_SYN_NORM, hd, 0);
-            ADD("attn_k_norm.weight", FR_SYN_NORM, hd, 0);
-        }
-        ADD("attn_output.weight", FR_SYN_MATRIX, QD, E);
-        ADD("ffn_norm.weight", FR_SYN_NORM, E, 0);
-        ADD("ffn_gate.weight", FR_SYN_MATRIX, E, F);
-        ADD("ffn_up.weight", FR_SYN_MATRIX, E, F);
-        ADD("ffn_down.weight", FR_SYN_MATRIX, F, E);
-#undef ADD
-    }
+    if ((st = fr_synth_plan(s, fr_synth_plan_add, &c, err)))
+        goto done;
     int64_t max_n = 0;
     for (int64_t i = 0; i < c.n; i++) {
         int64_t cnt = c.t[i].ne[0] * (c.t[i].ne[1] ? c.t[i].ne[1] : 1);

@@ -61,7 +61,7 @@ static fr_status fr_write_adapter(const fr_tuner *t, const char *path, fr_err *e
             const fr_tlora_slot *sl = fr_tlora_slot_at(s, l, k);
             if (!sl->on)
                 continue;
-            snprintf(names[i], sizeof names[i], "blk.%u.%s.weight", l, fr_tlora_stem(k));
+            fr_tlora_name(k, l, names[i], sizeof names[i]);
             ts[i].name = names[i];
             ts[i].n_in = sl->n_in;
             ts[i].n_out = sl->n_out;
@@ -575,18 +575,9 @@ fr_status fr_tuner_load_checkpoint(fr_tuner *t, const fr_dataset *train, const c
         fr_lora_pair_info pi;
         if ((st = fr_lora_pair(a, i, &pi, err)))
             goto done;
-        unsigned l = 0;
-        int k = -1, used = 0;
-        for (int c = 0; c < FR_TARGET_COUNT; c++) {
-            char nm[64];
-            if (sscanf(pi.name, "blk.%u.%n", &l, &used) == 1 && used > 0) {
-                snprintf(nm, sizeof nm, "%s.weight", fr_tlora_stem(c));
-                if (strcmp(pi.name + used, nm) == 0)
-                    k = c;
-            }
-        }
-        const fr_tlora_slot *sl = k >= 0 && l < t->set->n_layer ? fr_tlora_slot_at(t->set, l, k)
-                                                                 : NULL;
+        uint32_t l = 0;
+        int k = fr_tlora_target_of(pi.name, t->set->n_layer, &l);
+        const fr_tlora_slot *sl = k >= 0 ? fr_tlora_slot_at(t->set, l, k) : NULL;
         if (!sl || !sl->on || pi.rank != t->set->rank || pi.type_a != FR_TYPE_F32 ||
             pi.type_b != FR_TYPE_F32) {
             st = fr_err_set(err, FR_E_FORMAT,

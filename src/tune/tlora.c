@@ -15,17 +15,29 @@
 
 static const char *const fr_target_names[FR_TARGET_COUNT] = {"q",    "k",  "v",   "o",
                                                              "gate", "up", "down"};
-static const char *const fr_target_stems[FR_TARGET_COUNT] = {
-    "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+/* The tensor role of each target (names: model/arch/tensors.c). */
+static const fr_tn fr_target_roles[FR_TARGET_COUNT] = {
+    FR_T_ATTN_Q, FR_T_ATTN_K, FR_T_ATTN_V, FR_T_ATTN_OUT, FR_T_FFN_GATE, FR_T_FFN_UP, FR_T_FFN_DOWN};
 
 const char *fr_tune_target_name(int t)
 {
     return t >= 0 && t < FR_TARGET_COUNT ? fr_target_names[t] : NULL;
 }
 
-const char *fr_tlora_stem(int t)
+char *fr_tlora_name(int t, uint32_t l, char *buf, size_t size)
 {
-    return t >= 0 && t < FR_TARGET_COUNT ? fr_target_stems[t] : NULL;
+    return fr_tn_name(fr_target_roles[t], l, buf, size);
+}
+
+int fr_tlora_target_of(const char *name, uint32_t n_layer, uint32_t *l)
+{
+    fr_tn role;
+    if (!fr_tn_parse(name, n_layer, &role, l))
+        return -1;
+    for (int t = 0; t < FR_TARGET_COUNT; t++)
+        if (fr_target_roles[t] == role)
+            return t;
+    return -1;
 }
 
 void fr_tune_targets_str(unsigned targets, char *buf, size_t size)
@@ -83,17 +95,9 @@ fr_status fr_tune_parse_targets(const char *list, unsigned *out, fr_err *err)
 
 const fr_weight *fr_tlora_weight(const void *layer, int t)
 {
-    const fr_layer *ly = layer;
-    switch (t) {
-    case FR_TARGET_Q: return &ly->wq;
-    case FR_TARGET_K: return &ly->wk;
-    case FR_TARGET_V: return &ly->wv;
-    case FR_TARGET_O: return &ly->wo;
-    case FR_TARGET_GATE: return &ly->w_gate;
-    case FR_TARGET_UP: return &ly->w_up;
-    case FR_TARGET_DOWN: return &ly->w_down;
-    default: return NULL;
-    }
+    if (t < 0 || t >= FR_TARGET_COUNT)
+        return NULL;
+    return fr_lw(layer, fr_target_roles[t]);
 }
 
 fr_status fr_tlora_create(const fr_model *m, uint32_t rank, float alpha, unsigned targets,

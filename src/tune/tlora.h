@@ -52,9 +52,13 @@ static inline const fr_tlora_slot *fr_tlora_slot_at(const fr_tlora *s, uint32_t 
 /* The pair of layer l, target t for the linear ops (NULL when not trained). */
 bool fr_tlora_pair(fr_tlora *s, uint32_t l, int t, fr_lora_ref *out);
 
-/* Weight of target t in layer ly, and the GGUF name stem of target t
- * ("attn_q", ...). */
+/* Weight of target t in layer ly. */
 const fr_weight *fr_tlora_weight(const void *layer, int t);
-const char *fr_tlora_stem(int t);
+/* The GGUF name of target t's weight in layer l ("blk.3.attn_q.weight")
+ * into buf; returns buf. */
+char *fr_tlora_name(int t, uint32_t l, char *buf, size_t size);
+/* The target whose weight a GGUF name is (and its layer, < n_layer), or
+ * -1. */
+int fr_tlora_target_of(const char *name, uint32_t n_layer, uint32_t *l);
 
 #endif

@@ -408,22 +408,22 @@ static void fr_layer_forward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b, bool
     size_t E = tm->E, F = tm->F;
     const float *x = tm->ck + (size_t)l * tm->max_rows * E;
 
-    fr_norm_fwd(tm, tm->h1, tm->rstd1, x, ly->attn_norm, n, (int64_t)E);
-    fr_lin_fwd(tm, l, FR_TARGET_Q, ly->bq, tm->h1, n, hp->has_qk_norm ? tm->qpre : tm->q);
-    fr_lin_fwd(tm, l, FR_TARGET_K, ly->bk, tm->h1, n, hp->has_qk_norm ? tm->kpre : tm->k);
-    fr_lin_fwd(tm, l, FR_TARGET_V, ly->bv, tm->h1, n, tm->v);
+    fr_norm_fwd(tm, tm->h1, tm->rstd1, x, fr_lf(ly, FR_T_ATTN_NORM), n, (int64_t)E);
+    fr_lin_fwd(tm, l, FR_TARGET_Q, fr_lf(ly, FR_T_ATTN_Q_B), tm->h1, n, hp->has_qk_norm ? tm->qpre : tm->q);
+    fr_lin_fwd(tm, l, FR_TARGET_K, fr_lf(ly, FR_T_ATTN_K_B), tm->h1, n, hp->has_qk_norm ? tm->kpre : tm->k);
+    fr_lin_fwd(tm, l, FR_TARGET_V, fr_lf(ly, FR_T_ATTN_V_B), tm->h1, n, tm->v);
     if (hp->has_qk_norm) {
-        fr_norm_fwd(tm, tm->q, tm->qrstd, tm->qpre, ly->q_norm, n * hp->n_head, hp->head_dim);
-        fr_norm_fwd(tm, tm->k, tm->krstd, tm->kpre, ly->k_norm, n * hp->n_head_kv, hp->head_dim);
+        fr_norm_fwd(tm, tm->q, tm->qrstd, tm->qpre, fr_lf(ly, FR_T_ATTN_Q_NORM), n * hp->n_head, hp->head_dim);
+        fr_norm_fwd(tm, tm->k, tm->krstd, tm->kpre, fr_lf(ly, FR_T_ATTN_K_NORM), n * hp->n_head_kv, hp->head_dim);
     }
     fr_rope(tm, tm->q, hp->n_head, n, false);
     fr_rope(tm, tm->k, hp->n_head_kv, n, false);
     fr_attn_ctx ac = {tm, b, false};
     fr_par(tm, (int64_t)b->n_seq * hp->n_head_kv, fr_attn_work(tm, b), fr_attn_items, &ac);
 
-    fr_lin_fwd(tm, l, FR_TARGET_O, ly->bo, tm->att, n, tm->proj);
+    fr_lin_fwd(tm, l, FR_TARGET_O, fr_lf(ly, FR_T_ATTN_OUT_B), tm->att, n, tm->proj);
     fr_residual_forward(tm->xm, x, tm->proj, n * (int64_t)E);
-    fr_norm_fwd(tm, tm->h2, tm->rstd2, tm->xm, ly->ffn_norm, n, (int64_t)E);
+    fr_norm_fwd(tm, tm->h2, tm->rstd2, tm->xm, fr_lf(ly, FR_T_FFN_NORM), n, (int64_t)E);
     fr_lin_fwd(tm, l, FR_TARGET_GATE, NULL, tm->h2, n, tm->g);
     fr_lin_fwd(tm, l, FR_TARGET_UP, NULL, tm->h2, n, tm->up);
     fr_ew_ctx ec = {tm->act, NULL, NULL, tm->g, tm->up, NULL};
@@ -460,7 +460,7 @@ static void fr_layer_backward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b)
     memset(tm->dh, 0, (size_t)n * E * sizeof(float));
     fr_lin_bwd(tm, l, FR_TARGET_GATE, tm->h2, tm->dg, n, tm->dh);
     fr_lin_bwd(tm, l, FR_TARGET_UP, tm->h2, tm->dup, n, tm->dh);
-    fr_norm_bwd(tm, tm->dx, tm->dh, tm->xm, ly->ffn_norm, tm->rstd2, n, (int64_t)E);
+    fr_norm_bwd(tm, tm->dx, tm->dh, tm->xm, fr_lf(ly, FR_T_FFN_NORM), tm->rstd2, n, (int64_t)E);
 
     /* xm = x + o(att): d x gets dx (in place), d att = dx W_o */
     memset(tm->datt, 0, (size_t)n * QD * sizeof(float));
@@ -476,9 +476,9 @@ static void fr_layer_backward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b)
     if (hp->has_qk_norm) {
         memset(tm->dqn, 0, (size_t)n * QD * sizeof(float));
         memset(tm->dkn, 0, (size_t)n * KVD * sizeof(float));
-        fr_norm_bwd(tm, tm->dqn, tm->dq, tm->qpre, ly->q_norm, tm->qrstd, n * hp->n_head,
+        fr_norm_bwd(tm, tm->dqn, tm->dq, tm->qpre, fr_lf(ly, FR_T_ATTN_Q_NORM), tm->qrstd, n * hp->n_head,
                     hp->head_dim);
-        fr_norm_bwd(tm, tm->dkn, tm->dk, tm->kpre, ly->k_norm, tm->krstd, n * hp->n_head_kv,
+        fr_norm_bwd(tm, tm->dkn, tm->dk, tm->kpre, fr_lf(ly, FR_T_ATTN_K_NORM), tm->krstd, n * hp->n_head_kv,
                     hp->head_dim);
         dq = tm->dqn;
         dk = tm->dkn;
@@ -487,7 +487,7 @@ static void fr_layer_backward(fr_tmodel *tm, uint32_t l, const fr_tbatch *b)
     fr_lin_bwd(tm, l, FR_TARGET_Q, tm->h1, dq, n, tm->dh);
     fr_lin_bwd(tm, l, FR_TARGET_K, tm->h1, dk, n, tm->dh);
     fr_lin_bwd(tm, l, FR_TARGET_V, tm->h1, tm->dv, n, tm->dh);
-    fr_norm_bwd(tm, tm->dx, tm->dh, x, ly->attn_norm, tm->rstd1, n, (int64_t)E);
+    fr_norm_bwd(tm, tm->dx, tm->dh, x, fr_lf(ly, FR_T_ATTN_NORM), tm->rstd1, n, (int64_t)E);
 }
 
 /* ---- head and loss ---------------------------------------------------------------- */
