@@ -42,6 +42,25 @@ for t in 0 1; do
     fail "temp $t: output does not fit the schema: '$OUT'"
 done
 
+# frugal chat --tools: calls are shown, parse and fit the schema; /tool NAME JSON answers one
+cat > "$TMP/tools.json" <<'T'
+[{"type": "function", "function": {"name": "get_weather", "description": "Weather by city",
+  "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}},
+                 "required": ["city"], "additionalProperties": false}}}]
+T
+printf 'Weather in Paris?\n/tool get_weather {"temp": 21}\n/tool nope {}\n' |
+  "$FRUGAL" chat -m "$M" --tools "$TMP/tools.json" --tool-choice required -n 120 --seed 3 \
+  > "$TMP/chat.out" 2> "$TMP/chat.err" || fail "chat --tools failed: $(tail -3 "$TMP/chat.err")"
+grep -q '^\[tool call call_1\] get_weather {' "$TMP/chat.out" || fail "no call shown: $(head -5 "$TMP/chat.out")"
+grep -q '^\[tool call call_[2-9]' "$TMP/chat.out" || fail "no call after the pasted result: $(cat "$TMP/chat.out")"
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(l => l.startsWith("[tool call "));
+  for (const l of lines) {
+    const a = JSON.parse(l.replace(/^\[tool call call_[0-9]+\] get_weather /, ""));
+    if (typeof a.city !== "string" || [...a.city].length > 20 || Object.keys(a).length !== 1) process.exit(1);
+  }' "$TMP/chat.out" || fail "a call's arguments do not fit the schema: $(cat "$TMP/chat.out")"
+expect_contains "$(cat "$TMP/chat.err")" "no call to that tool is waiting"
+
 # errors: where and why, exit 1; both options at once is a usage error
 printf 'root ::= "a" bad\n' > "$TMP/bad.gbnf"
 run_status 1 "$FRUGAL" run -m "$M" -p x --grammar "$TMP/bad.gbnf"
