@@ -226,7 +226,7 @@ typedef struct rx {
     int depth;
 } rx;
 
-static bool rx_alt(rx *r, fr_buf *b);
+static bool rx_alt(rx *r, fr_buf *b, bool *nullable);
 
 static bool rx_class_escape(rx *r, char e, fr_buf *b, bool in_class)
 {
@@ -311,17 +311,28 @@ static bool rx_class(rx *r, fr_buf *b)
     return true;
 }
 
-static bool rx_quant(rx *r, fr_buf *b)
+/* A quantifier after an atom (nullable: the atom can match ""), if any;
+ * *nullable becomes whether atom + quantifier can match "". Repeating
+ * without bound something that can be empty would make a left-recursive
+ * grammar: refused. */
+static bool rx_quant(rx *r, fr_buf *b, bool *nullable)
 {
     if (r->p >= r->end)
         return true;
     char c = *r->p;
+    long long m = 1, n = 1;
     if (c == '*' || c == '+' || c == '?') {
+        m = c == '+' ? 1 : 0;
+        n = c == '?' ? 1 : -1;
+        if (n < 0 && *nullable)
+            return js_fail(r->j, "\"pattern\": repeating without bound a part that can match "
+                           "the empty string (like (a*)+) is not supported");
         fr_buf_putc(b, c);
         r->p++;
     } else if (c == '{') {
         const char *q = r->p + 1;
-        long long m = 0, n = -1;
+        m = 0;
+        n = -1;
         if (q >= r->end || *q < '0' || *q > '9')
             return js_fail(r->j, "\"pattern\": a '{' that is not a quantifier (write \\{)");
         while (q < r->end && *q >= '0' && *q <= '9' && m <= JS_MAX_ITEMS_BOUND)
@@ -339,20 +350,28 @@ static bool rx_quant(rx *r, fr_buf *b)
         if (q >= r->end || *q != '}' || m > JS_MAX_ITEMS_BOUND || n > JS_MAX_ITEMS_BOUND ||
             (n >= 0 && n < m))
             return js_fail(r->j, "\"pattern\": bad or too large {m,n} quantifier");
+        if (n < 0 && *nullable)
+            return js_fail(r->j, "\"pattern\": repeating without bound a part that can match "
+                           "the empty string (like (a*)+) is not supported");
         r->p = q + 1;
         js_put_repeat(b, m, n);
     } else {
         return true;
     }
+    if (m == 0)
+        *nullable = true;
     if (r->p < r->end && *r->p == '?')
         r->p++; /* lazy: the same set of strings */
     return true;
 }
 
-static bool rx_seq(rx *r, fr_buf *b)
+/* A sequence; *nullable: every atom in it can match "". */
+static bool rx_seq(rx *r, fr_buf *b, bool *nullable)
 {
+    *nullable = true;
     while (r->p < r->end && *r->p != '|' && *r->p != ')') {
         unsigned char c = (unsigned char)*r->p;
+        bool atom_nullable = false;
         fr_buf_putc(b, ' ');
         if (c == '(') {
             r->p++;
@@ -366,7 +385,7 @@ static bool rx_seq(rx *r, fr_buf *b)
             if (++r->depth > 64)
                 return js_fail(r->j, "\"pattern\": groups nested too deep");
             fr_buf_putc(b, '(');
-            if (!rx_alt(r, b))
+            if (!rx_alt(r, b, &atom_nullable))
                 return false;
             if (r->p >= r->end || *r->p != ')')
                 return js_fail(r->j, "\"pattern\": '(' not closed");
@@ -416,18 +435,23 @@ static bool rx_seq(rx *r, fr_buf *b)
                 js_put_literal(b, r->p, n);
             r->p += n;
         }
-        if (!rx_quant(r, b))
+        if (!rx_quant(r, b, &atom_nullable))
             return false;
+        *nullable = *nullable && atom_nullable;
     }
     return true;
 }
 
-static bool rx_alt(rx *r, fr_buf *b)
+/* Alternatives; *nullable: one of them can match "". */
+static bool rx_alt(rx *r, fr_buf *b, bool *nullable)
 {
+    *nullable = false;
     for (;;) {
+        bool sn;
         fr_buf_puts(b, " (");
-        if (!rx_seq(r, b))
+        if (!rx_seq(r, b, &sn))
             return false;
+        *nullable = *nullable || sn;
         fr_buf_puts(b, " \"\" )"); /* an empty branch stays valid GBNF */
         if (r->p < r->end && *r->p == '|') {
             r->p++;
@@ -451,7 +475,8 @@ static bool gen_pattern(js *j, const char *pat, size_t len, fr_buf *b)
     if (!start)
         fr_buf_printf(b, " %s*", js_prim(j, P_CHAR));
     fr_buf_puts(b, " (");
-    if (!rx_alt(&r, b))
+    bool nullable;
+    if (!rx_alt(&r, b, &nullable))
         return false;
     if (r.p != r.end)
         return js_fail(j, "\"pattern\": unbalanced ')'");

@@ -97,6 +97,9 @@ static void test_strings(void)
     /* not anchored: anything around a match */
     TABLE("{\"type\": \"string\", \"pattern\": \"cat|dog\"}", {"\"a cat!\"", true},
           {"\"dog\"", true});
+    /* bounded repetition of a part that can be empty is fine */
+    TABLE("{\"type\": \"string\", \"pattern\": \"^(a*|b){0,3}c$\"}", {"\"aabc\"", true},
+          {"\"c\"", true}, {"\"bbbbc\"", false});
     /* alternatives in a group, optional parts, literal quotes */
     TABLE("{\"type\": \"string\", \"pattern\": \"^(yes|no)\\\"?$\"}", {"\"yes\"", true},
           {"\"no\\\"\"", true}, {"\"maybe\"", false});
@@ -200,6 +203,8 @@ static void test_errors(void)
     expect_error("{\"if\": {}, \"then\": {}}", "\"if\"", "top level");
     expect_error("{\"type\": \"strin\"}", "unknown type", "top level");
     expect_error("{\"type\": \"string\", \"pattern\": \"(?=x)\"}", "lookaround", "top level");
+    expect_error("{\"type\": \"string\", \"pattern\": \"^(a*|b)+$\"}", "repeating without bound",
+                 "top level");
     expect_error("{\"type\": \"integer\", \"minimum\": 5, \"maximum\": 4}", "no integer",
                  "top level");
     expect_error("{\"anyOf\": [{\"type\": \"string\"}, {\"dependentRequired\": {}}]}",
