@@ -3,7 +3,7 @@
 # never fail on a number; they fail only when a program cannot run.
 #
 #   BENCH_QUICK=1 make bench     fewer repetitions, qwen2.5-0.5b shapes only
-#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag serve tune)
+#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag serve tune grammar)
 #
 # The speed section measures random-weight models with the exact shapes of
 # Llama-3.2-1B and Qwen2.5-0.5B (generated once into ~/.cache/frugal/synthetic)
@@ -139,4 +139,7 @@ SERVE_TOKENS=32; [ "${BENCH_QUICK:-0}" = 1 ] && SERVE_TOKENS=16
 run_section serve "Server: aggregate decode tok/s at 1, 2, 4, 8 parallel streams (continuous batching)" "$BUILD/bench_serve" --type q8_0 --streams 1,2,4,8 --tokens "$SERVE_TOKENS"
 run_section tune "LoRA fine-tuning (stories260K on PubMedQA abstracts; qwen2.5-0.5b Q4_0 shape)" env FR_SHARED="$SHARED" "$BUILD/bench_tune" --shared "$SHARED" $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 run_section rag "Grounding: checker quality, retrieval, abstention" "$BUILD/bench_rag" --data "$SHARED/data"
+# structured output (i17): decode with and without a JSON Schema constraint, interleaved
+GRAMMAR_ARGS="-n 128 -r 3"; [ "${BENCH_QUICK:-0}" = 1 ] && GRAMMAR_ARGS="-n 64 -r 1"
+run_section grammar "Structured output: decode with and without a JSON Schema constraint (qwen2.5-0.5b shape, Qwen2's 151936-token vocabulary)" env FR_SHARED="$SHARED" "$BUILD/bench_grammar" $GRAMMAR_ARGS
 echo "bench: wrote $OUT" >&2

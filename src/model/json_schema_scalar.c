@@ -269,45 +269,175 @@ static void rx_put_char(fr_buf *b, unsigned c)
 
 /* A class character as GBNF class text; quotes, backslashes and controls
  * are left out (they would need escapes inside a JSON string). */
+/* One UTF-8 character of the pattern at r->p. */
+static bool rx_cp(rx *r, uint32_t *cp)
+{
+    const unsigned char *u = (const unsigned char *)r->p;
+    size_t avail = (size_t)(r->end - r->p);
+    unsigned char c = u[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (!n || n > avail)
+        return js_fail(r->j, "\"pattern\": invalid UTF-8");
+    uint32_t v = n == 1 ? c : c & (0xFF >> (n + 1));
+    for (size_t i = 1; i < n; i++) {
+        if ((u[i] & 0xC0) != 0x80)
+            return js_fail(r->j, "\"pattern\": invalid UTF-8");
+        v = v << 6 | (u[i] & 0x3F);
+    }
+    r->p += n;
+    *cp = v;
+    return true;
+}
+
+typedef struct rx_set {
+    uint32_t r[2 * 64]; /* lo, hi pairs */
+    int n;
+} rx_set;
+
+static bool set_add(rx *r, rx_set *s, uint32_t lo, uint32_t hi)
+{
+    if (s->n >= 64)
+        return js_fail(r->j, "\"pattern\": a class with more than 64 ranges");
+    s->r[2 * s->n] = lo;
+    s->r[2 * s->n + 1] = hi;
+    s->n++;
+    return true;
+}
+
+/* One class member at r->p: a character (escapes decoded) or, for \d \w
+ * \s, its ranges (then *single is false). */
+static bool class_atom(rx *r, rx_set *s, uint32_t *cp, bool *single)
+{
+    *single = true;
+    if (*r->p != '\\')
+        return rx_cp(r, cp);
+    r->p++;
+    if (r->p >= r->end)
+        return js_fail(r->j, "\"pattern\": unfinished escape");
+    char e = *r->p++;
+    *single = false;
+    switch (e) {
+    case 'd': return set_add(r, s, '0', '9');
+    case 'w':
+        return set_add(r, s, 'a', 'z') && set_add(r, s, 'A', 'Z') && set_add(r, s, '0', '9') &&
+               set_add(r, s, '_', '_');
+    case 's': return set_add(r, s, ' ', ' ') && set_add(r, s, 0x09, 0x0D);
+    case 'D': case 'W': case 'S':
+        return js_fail(r->j, "\"pattern\": \\%c inside a class is not supported", e);
+    case 'n': *cp = '\n'; break;
+    case 't': *cp = '\t'; break;
+    case 'r': *cp = '\r'; break;
+    case 'f': *cp = '\f'; break;
+    case 'v': *cp = '\v'; break;
+    default:
+        if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9'))
+            return js_fail(r->j, "\"pattern\": the escape \\%c is not supported in a class", e);
+        *cp = (uint32_t)(unsigned char)e;
+    }
+    *single = true;
+    return true;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void put_cp(fr_buf *b, uint32_t c)
+{
+    if (c < 0x80)
+        fr_buf_printf(b, "\\x%02X", c);
+    else if (c < 0x10000)
+        fr_buf_printf(b, "\\u%04X", c);
+    else
+        fr_buf_printf(b, "\\U%08X", c);
+}
+
+/* A class as the code points it holds, minus what a JSON string cannot
+ * hold raw (quote, backslash, control characters; surrogates are not
+ * characters), written out as a GBNF class of escaped ranges. */
 static bool rx_class(rx *r, fr_buf *b)
 {
     bool neg = r->p < r->end && *r->p == '^';
     if (neg)
         r->p++;
-    fr_buf_puts(b, neg ? "[^\"\\\\\\x7F\\x00-\\x1F" : "[");
-    bool any = false;
+    rx_set s = {{0}, 0};
     while (r->p < r->end && *r->p != ']') {
-        unsigned char c = (unsigned char)*r->p++;
-        if (c == '\\') {
-            if (r->p >= r->end)
-                return js_fail(r->j, "\"pattern\": unfinished escape");
-            char e = *r->p++;
-            if (rx_class_escape(r, e, b, true)) {
-                any = true;
-                continue;
-            }
-            if (r->j->failed)
-                return false;
-            if (e == 'n' || e == 't' || e == 'r' || e == 'f' || e == 'v')
-                continue; /* control characters: never written raw */
-            c = (unsigned char)e;
-        }
-        if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f)
+        uint32_t lo = 0, hi;
+        bool single;
+        if (!class_atom(r, &s, &lo, &single))
+            return false;
+        if (!single)
             continue;
-        if (c == '[' || c == ']' || c == '^')
-            fr_buf_putc(b, '\\');
-        fr_buf_putc(b, (char)c);
-        any = true;
+        hi = lo;
+        if (r->end - r->p >= 2 && r->p[0] == '-' && r->p[1] != ']') {
+            r->p++;
+            if (!class_atom(r, &s, &hi, &single))
+                return false;
+            if (!single)
+                return js_fail(r->j, "\"pattern\": a class range ends in a class escape");
+            if (hi < lo)
+                return js_fail(r->j, "\"pattern\": class range out of order");
+        }
+        if (!set_add(r, &s, lo, hi))
+            return false;
     }
     if (r->p >= r->end)
         return js_fail(r->j, "\"pattern\": class not closed with ']'");
     r->p++;
-    if (!any && !neg)
-        return js_fail(r->j, "\"pattern\": a class that matches nothing writable");
-    if (!neg)
-        fr_buf_puts(b, "]");
-    else
-        fr_buf_puts(b, "]");
+    /* negated: what is left of everything once the class is taken out */
+    if (neg) {
+        qsort(s.r, (size_t)s.n, 2 * sizeof *s.r, cmp_range);
+        rx_set c = {{0}, 0};
+        uint32_t next = 0;
+        for (int i = 0; i < s.n; i++) {
+            if (s.r[2 * i] > next && !set_add(r, &c, next, s.r[2 * i] - 1))
+                return false;
+            if (s.r[2 * i + 1] + 1 > next)
+                next = s.r[2 * i + 1] + 1;
+        }
+        if (next <= 0x10FFFF && !set_add(r, &c, next, 0x10FFFF))
+            return false;
+        s = c;
+    }
+    /* minus the characters that need escapes in JSON, and surrogates */
+    static const uint32_t cut[][2] = {{0x00, 0x1F}, {0x22, 0x22}, {0x5C, 0x5C}, {0x7F, 0x7F},
+                                      {0xD800, 0xDFFF}};
+    fr_buf_putc(b, '[');
+    bool any = false;
+    for (int i = 0; i < s.n; i++) {
+        uint32_t lo = s.r[2 * i], hi = s.r[2 * i + 1];
+        /* walk the piece from lo to hi, skipping the cut ranges */
+        while (lo <= hi) {
+            uint32_t end = hi;
+            bool skip = false;
+            for (size_t k = 0; k < sizeof cut / sizeof *cut; k++) {
+                if (lo >= cut[k][0] && lo <= cut[k][1]) {
+                    lo = cut[k][1] + 1;
+                    skip = true;
+                    break;
+                }
+                if (cut[k][0] > lo && cut[k][0] - 1 < end)
+                    end = cut[k][0] - 1;
+            }
+            if (skip)
+                continue;
+            put_cp(b, lo);
+            if (end > lo) {
+                fr_buf_putc(b, '-');
+                put_cp(b, end);
+            }
+            any = true;
+            if (end == UINT32_MAX)
+                break;
+            lo = end + 1;
+        }
+    }
+    fr_buf_putc(b, ']');
+    if (!any)
+        return js_fail(r->j, "\"pattern\": a class that matches no character a JSON string "
+                       "holds without escapes");
     return true;
 }
 

@@ -97,6 +97,12 @@ static void test_strings(void)
     /* not anchored: anything around a match */
     TABLE("{\"type\": \"string\", \"pattern\": \"cat|dog\"}", {"\"a cat!\"", true},
           {"\"dog\"", true});
+    /* a class whose range spans the quote and the backslash: never written raw */
+    TABLE("{\"type\": \"string\", \"pattern\": \"^[ -~]{1,6}$\"}", {"\"a b~!\"", true},
+          {"\"a\"b\"", false}, {"\"a\\b\"", false});
+    /* classes of non-ASCII characters, negated classes, escapes in classes */
+    TABLE("{\"type\": \"string\", \"pattern\": \"^[\u00e0-\u00ff]+[^a-z\\\\d]$\"}",
+          {"\"àéX\"", true}, {"\"àé5\"", false}, {"\"àéx\"", false}, {"\"aéX\"", false});
     /* bounded repetition of a part that can be empty is fine */
     TABLE("{\"type\": \"string\", \"pattern\": \"^(a*|b){0,3}c$\"}", {"\"aabc\"", true},
           {"\"c\"", true}, {"\"bbbbc\"", false});
@@ -205,6 +211,8 @@ static void test_errors(void)
     expect_error("{\"type\": \"string\", \"pattern\": \"(?=x)\"}", "lookaround", "top level");
     expect_error("{\"type\": \"string\", \"pattern\": \"^(a*|b)+$\"}", "repeating without bound",
                  "top level");
+    expect_error("{\"type\": \"string\", \"pattern\": \"[z-a]\"}", "out of order", "top level");
+    expect_error("{\"type\": \"string\", \"pattern\": \"[\\\\q]\"}", "escape \\q", "top level");
     expect_error("{\"type\": \"integer\", \"minimum\": 5, \"maximum\": 4}", "no integer",
                  "top level");
     expect_error("{\"anyOf\": [{\"type\": \"string\"}, {\"dependentRequired\": {}}]}",
