@@ -221,7 +221,7 @@ static int expand(gr_matcher *m, uint32_t pos, uint32_t parent, gr_state *out)
         for (;;) {
             if (!budget--) {
                 m->error = "the grammar is too ambiguous: one character expands to more than "
-                           "100000 alternatives";
+                           "50000 alternatives";
                 return -1;
             }
             gr_elem e = g->elems[pos];

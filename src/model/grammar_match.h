@@ -21,7 +21,7 @@
 #define GR_NIL UINT32_MAX
 #define GR_MAX_TOPS 4096         /* stacks alive at once */
 #define GR_MAX_NODES (1u << 24)  /* interned stack nodes */
-#define GR_EXPAND_BUDGET 100000  /* expansion steps for one character */
+#define GR_EXPAND_BUDGET 50000   /* expansion steps for one character */
 
 typedef struct gr_matcher gr_matcher;
 

@@ -52,6 +52,7 @@ struct fr_sampler {
     int32_t ring_len;    /* tokens in ring (<= penalty_last_n) */
     int32_t ring_pos;    /* next slot to write */
     uint64_t *allowed;   /* (FR_MASK_WORDS(n_vocab)) a constraint's mask */
+    int32_t n_kept;      /* candidates of the last draw (idx, weight), for a redraw */
     uint64_t rng[4];     /* xoshiro256** state */
     double mass[SAMPLER_BUCKETS]; /* top-p: probability mass by distance below the max logit */
 };
@@ -551,6 +552,7 @@ static fr_status choose(fr_sampler *s, int32_t *out, fr_err *err)
         s->weight[i] = (double)expf((w[s->idx[i]] - max) * inv_t);
         total += s->weight[i];
     }
+    s->n_kept = n;
     double u = next_unit(s->rng) * total;
     double cum = 0.0;
     int32_t tok = s->idx[n - 1];
@@ -590,6 +592,37 @@ static int32_t greedy_next_allowed(fr_sampler *s, fr_constraint *c)
     return -1;
 }
 
+/* Sampling, the drawn token refused: the draw again among the candidates
+ * that survived truncation and that c allows (when there are at most
+ * FR_SAMPLER_GREEDY_TRIES of them, as with top-k). -1 when there are more,
+ * or none is allowed: then the mask decides. s->idx and s->weight still
+ * hold the first draw's candidates and weights. */
+static int32_t draw_allowed(fr_sampler *s, fr_constraint *c)
+{
+    int32_t n = s->n_kept;
+    if (n <= 0 || n > FR_SAMPLER_GREEDY_TRIES)
+        return -1;
+    double total = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        if (!fr_constraint_allows(c, s->idx[i]))
+            s->weight[i] = 0.0;
+        total += s->weight[i];
+    }
+    if (!(total > 0.0))
+        return -1;
+    double u = next_unit(s->rng) * total, cum = 0.0;
+    int32_t tok = -1;
+    for (int32_t i = 0; i < n; i++) {
+        if (s->weight[i] == 0.0)
+            continue;
+        tok = s->idx[i];
+        cum += s->weight[i];
+        if (u < cum)
+            break;
+    }
+    return tok;
+}
+
 fr_status fr_sampler_sample_constrained(fr_sampler *s, const float *logits, fr_constraint *c,
                                         fr_sample *out, fr_err *err)
 {
@@ -600,10 +633,11 @@ fr_status fr_sampler_sample_constrained(fr_sampler *s, const float *logits, fr_c
         return st;
     apply_penalties(s);
     int32_t tok;
+    s->n_kept = 0;
     if ((st = choose(s, &tok, err)))
         return st;
     if (c && !fr_constraint_allows(c, tok)) {
-        tok = is_greedy(&s->p) ? greedy_next_allowed(s, c) : -1;
+        tok = is_greedy(&s->p) ? greedy_next_allowed(s, c) : draw_allowed(s, c);
         if (tok < 0) {
             /* the whole vocabulary through the constraint, then choose again */
             size_t nw = FR_MASK_WORDS(s->n_vocab);

@@ -750,6 +750,29 @@ static void test_constrained(void)
                   counts[k], N, N * pk);
     }
     fr_sampler_free(s);
+
+    /* with top-k, a refused draw is drawn again among the kept candidates that are
+     * allowed, in proportion to their probability, with no mask (top 5 here: 96, 193,
+     * 95, 192, 94; 193 and 94 allowed, logits 9.6 and 9.4) */
+    p = plain();
+    p.top_k = 5;
+    p.seed = 11;
+    s = make(&p, NV);
+    memset(tc.ok, 0, sizeof tc.ok);
+    toy_allow(&tc, 193);
+    toy_allow(&tc, 94);
+    tc.n_mask = 0;
+    int c193 = 0, c94 = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK(fr_sampler_sample_constrained(s, l, c, &out, &e) == FR_OK);
+        c193 += out.token == 193;
+        c94 += out.token == 94;
+    }
+    CHECK_EQ_INT(c193 + c94, N);
+    CHECK_EQ_INT(tc.n_mask, 0);
+    double p193 = 1.0 / (1.0 + exp(-0.2)), sd = sqrt(N * p193 * (1 - p193));
+    CHECK_MSG(fabs(c193 - N * p193) <= 5 * sd, "193 drawn %d of %d, want %.0f", c193, N, N * p193);
+    fr_sampler_free(s);
     fr_constraint_free(c);
 }
 
