@@ -215,14 +215,12 @@ static bool parse_tools(json_t *root, srv_request *r, srv_error *e)
 
 bool srv_parse_structured(json_t *root, srv_request *r, srv_error *e)
 {
-    /* assistant messages' calls: srv_parse_message_tools left the offset + 1 of the first
-     * in .name (the calls array was still growing) */
-    for (size_t i = 0; r->msg_tools && i < r->n_msgs; i++)
-        if (r->msg_tools[i].n_calls) {
-            size_t off = (size_t)(uintptr_t)r->msg_tools[i].name - 1;
-            r->msg_tools[i].calls = r->calls + off;
-            r->msg_tools[i].name = NULL;
-        }
+    /* assistant messages' calls lie in r->calls in message order */
+    size_t off = 0;
+    for (size_t i = 0; r->msg_tools && i < r->n_msgs; i++) {
+        r->msg_tools[i].calls = r->msg_tools[i].n_calls ? r->calls + off : NULL;
+        off += r->msg_tools[i].n_calls;
+    }
     return parse_response_format(root, r, e) && parse_tools(root, r, e);
 }
 
@@ -267,10 +265,8 @@ bool srv_parse_message_tools(json_t *m, size_t i, srv_request *r, srv_error *e)
         r->calls = nw;
         r->cap_calls = nc;
     }
-    /* where this message's calls start; pointers are set once all are read
-     * (the array may still move): srv_parse_structured */
-    r->msg_tools[i].call_id = NULL;
-    r->msg_tools[i].name = (const char *)(uintptr_t)(r->n_calls + 1);
+    /* the calls go to the end of r->calls in message order; .calls is set once all
+     * messages are read (the array may still move): srv_parse_structured */
     for (size_t k = 0; k < n; k++) {
         json_t *c = json_array_get(calls, k);
         json_t *f = json_is_object(c) ? field(c, "function") : NULL;
