@@ -57,9 +57,11 @@ FR_API int fr_grammar_match(const fr_grammar *g, const char *text, size_t len);
  * array with items / prefixItems / minItems / maxItems, string with
  * minLength / maxLength / pattern (a regular expression: literals, classes,
  * escapes \d \w \s and their negations, groups, |, quantifiers * + ? {m,n},
- * anchors at the ends) / format (date, time, date-time, uuid), number,
- * integer (minimum / maximum / exclusiveMinimum / exclusiveMaximum),
- * boolean, null, enum, const, $ref to "#", "#/$defs/..." or
+ * anchors at the ends; a part that can be empty may not be repeated without
+ * bound) / format (date, time, date-time, uuid), number (bounds only as a
+ * sign: minimum 0, exclusiveMinimum 0, maximum 0, exclusiveMaximum 0),
+ * integer (minimum / maximum / exclusiveMinimum / exclusiveMaximum, at most
+ * 16 digits), boolean, null, enum, const, $ref to "#", "#/$defs/..." or
  * "#/definitions/..." (recursion allowed), anyOf, allOf with one member,
  * and the annotations title, description, default, examples, $schema,
  * $id, $comment, deprecated, readOnly, writeOnly (ignored: they do not
