@@ -97,14 +97,14 @@ int cmd_ask(int argc, char **argv)
     const char *db = NULL;
     cli_model_opts mo = {0};
     long k = 5;
-    double min_support = FR_RAG_DEFAULT_THRESHOLD, gate = 0.5;
+    double min_support = 0, gate = 0.5;
     bool json = false, retrieve_only = false, no_gate = false;
     long max_bytes = 2048;
     const cli_opt opts[] = {
-        {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base (from frugal index)", 0, 0, NULL},
+        {"--db", NULL, CLI_STR, &db, "KB", "knowledge base from frugal index: a SQLite file or a postgresql:// URI", 0, 0, NULL},
         CLI_MODEL_OPTS(&mo),
         {"--k", NULL, CLI_INT, &k, "N", "passages to retrieve (default 5)", 1, 50, NULL},
-        {"--min-support", NULL, CLI_DOUBLE, &min_support, "T", "abstain below this groundedness score (default 0.60)", 0.001, 1, NULL},
+        {"--min-support", NULL, CLI_DOUBLE, &min_support, "T", "abstain below this groundedness score (default: the threshold stored with the verifier's weights)", 0.001, 1, NULL},
         {"--gate", NULL, CLI_DOUBLE, &gate, "G", "abstain when the best passage covers less of the question (default 0.5)", 0.001, 1, NULL},
         {"--no-gate", NULL, CLI_FLAG, &no_gate, NULL, "never abstain at retrieval", 0, 0, NULL},
         {"--max-bytes", NULL, CLI_INT, &max_bytes, "N", "longest answer in bytes (default 2048)", 16, 1 << 20, NULL},
@@ -113,7 +113,7 @@ int cmd_ask(int argc, char **argv)
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {
-        "frugal ask --db KB.sqlite (-m MODEL | --retrieve-only) [options] \"question\"",
+        "frugal ask --db KB.sqlite|postgresql://... (-m MODEL | --retrieve-only) [options] \"question\"",
         "Answer a question from the knowledge base with citations, or abstain when the "
         "documents do not support an answer.",
         opts, 1, 1};
@@ -123,7 +123,7 @@ int cmd_ask(int argc, char **argv)
     if (rc)
         return rc < 0 ? FR_EXIT_OK : rc;
     if (!db) {
-        cli_error("ask: --db KB.sqlite is required");
+        cli_error("ask: --db KB.sqlite (or a postgresql:// URI) is required");
         return FR_EXIT_USAGE;
     }
     if (!mo.model && !getenv("FRUGAL_MODEL") && !retrieve_only) {

@@ -4,8 +4,9 @@
  *
  * The source is extracted and chunked like an indexed document; a claim is
  * scored against all of its chunks (citation marks "[n]" in a claim are
- * skipped). IDF comes from the source itself, one sentence per document, so
- * a word that the source never uses weighs the most.
+ * skipped) by the groundedness verdict (fr_rag_check_answer: sub-claims,
+ * learned verifier). IDF comes from the source itself, one sentence per
+ * document, so a word that the source never uses weighs the most.
  */
 #include "cli.h"
 
@@ -13,6 +14,7 @@
 #include "base/file.h"
 #include "rag/chunk.h"
 #include "rag/extract.h"
+#include "rag/ground_json.h"
 #include "rag/text.h"
 
 #include <frugal/rag.h>
@@ -35,14 +37,16 @@ typedef struct check_ctx {
     fr_rag_check_opts o;
 } check_ctx;
 
-/* Scores one claim; adds a result object to arr (JSON) or prints a line. */
+static const char *verdict_of(bool ok) { return ok ? "supported" : "unsupported"; }
+
+/* Scores one claim; adds a result object to arr (JSON) or prints lines. */
 static int check_one(const check_ctx *c, const char *claim, json_t *extra, json_t *arr)
 {
     fr_err err;
     fr_rag_checked *r = NULL;
     if (fr_rag_check_answer(claim, strlen(claim), c->p, c->pl, c->np, FR_RAG_CITES_IGNORED, &c->o, &r, &err))
         return cli_fail(&err);
-    const char *verdict = r->not_found ? "not_found" : r->abstain ? "unsupported" : "supported";
+    const char *verdict = r->not_found ? "not_found" : verdict_of(!r->abstain);
     if (arr) {
         json_t *j = extra ? json_deep_copy(extra) : json_object();
         json_object_set_new(j, "claim", json_string(claim));
@@ -54,27 +58,25 @@ static int check_one(const check_ctx *c, const char *claim, json_t *extra, json_
             json_t *js = json_object();
             json_object_set_new(js, "text", json_stringn(claim + s->off, s->len));
             json_object_set_new(js, "score", json_real(s->score));
+            json_object_set_new(js, "verdict", json_string(verdict_of(s->score >= r->threshold)));
             json_object_set_new(js, "support", json_real(s->support));
             json_object_set_new(js, "facts", json_integer(s->n_facts));
             json_object_set_new(js, "facts_missing", json_integer(s->n_facts_missing));
             json_object_set_new(js, "missing", s->missing[0] ? json_string(s->missing) : json_null());
+            json_t *subs = fr_ground_subclaims_json(r, i, c->p, c->pl, c->np);
+            json_object_set_new(js, "subclaims", subs);
             json_array_append_new(ss, js);
         }
         json_object_set_new(j, "sentences", ss);
         json_array_append_new(arr, j);
     } else {
         printf("%.3f  %-11s %s\n", r->score, verdict, claim);
-        for (size_t i = 0; i < r->n && r->n > 1; i++)
-            printf("       sentence %zu: %.3f (support %.2f, facts %d/%d)%s%s\n", i + 1,
-                   r->sentences[i].score, r->sentences[i].support,
-                   r->sentences[i].n_facts - r->sentences[i].n_facts_missing,
-                   r->sentences[i].n_facts, r->sentences[i].missing[0] ? " missing: " : "",
-                   r->sentences[i].missing);
-        if (r->n == 1 && r->sentences[0].missing[0])
-            printf("       missing: %s (support %.2f, facts %d/%d)\n", r->sentences[0].missing,
-                   r->sentences[0].support,
-                   r->sentences[0].n_facts - r->sentences[0].n_facts_missing,
-                   r->sentences[0].n_facts);
+        for (size_t i = 0; i < r->n_subs && (r->n_subs > 1 || r->abstain); i++) {
+            const fr_rag_subclaim *u = &r->subs[i];
+            bool why = !u->supported && u->missing[0];
+            printf("       %.3f %-11s %s%s%s%s\n", u->prob, verdict_of(u->supported), u->text,
+                   why ? "  (missing: " : "", why ? u->missing : "", why ? ")" : "");
+        }
     }
     fr_rag_checked_free(r);
     return FR_EXIT_OK;
@@ -82,22 +84,25 @@ static int check_one(const check_ctx *c, const char *claim, json_t *extra, json_
 
 int cmd_check(int argc, char **argv)
 {
-    const char *source = NULL, *claim = NULL, *claims = NULL;
-    double thr = FR_RAG_DEFAULT_THRESHOLD;
+    const char *source = NULL, *claim = NULL, *claims = NULL, *weights = NULL;
+    double thr = 0;
     bool json = false;
     const cli_opt opts[] = {
         {"--source", "-s", CLI_STR, &source, "FILE", "the document the claims must be supported by", 0, 0, NULL},
         {"--claim", "-c", CLI_STR, &claim, "TEXT", "one claim (may be several sentences)", 0, 0, NULL},
         {"--claims", NULL, CLI_STR, &claims, "FILE.jsonl", "one JSON object per line with \"claim\" (other fields are echoed)", 0, 0, NULL},
-        {"--threshold", "-t", CLI_DOUBLE, &thr, "T", "supported at or above this score (default 0.60)", 0.001, 1, NULL},
+        {"--threshold", "-t", CLI_DOUBLE, &thr, "T", "supported at or above this score (default: the one stored with the verifier's weights)", 0.001, 1, NULL},
+        {"--verifier", NULL, CLI_STR, &weights, "FILE", "verifier weights to use instead of the built-in ones (as `make train-verifier` writes them)", 0, 0, NULL},
         {"--json", NULL, CLI_FLAG, &json, NULL, "one JSON document on stdout", 0, 0, NULL},
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {
         "frugal check --source FILE (--claim TEXT | --claims FILE.jsonl) [--json]",
-        "Score how well a source document supports claims: IDF-weighted word support, every "
-        "number/unit/name present, the claim's words found together. The score is the minimum "
-        "over the claim's sentences; below the threshold the claim is 'unsupported'.",
+        "Score how well a source document supports claims. Each sentence is split into "
+        "sub-claims (clauses, conjuncts, relative clauses, appositions, list items), each scored by "
+        "a learned verifier (content words, numbers, units, names, negation, where the support "
+        "lies); a claim is supported only when every sub-claim is. --json shows each sub-claim's "
+        "verdict, score and best evidence span.",
         opts, 0, 0};
     const char *pos[64];
     int npos = 0;
@@ -121,6 +126,7 @@ int cmd_check(int argc, char **argv)
     }
     int code = FR_EXIT_OK;
     fr_vocab *idf = fr_vocab_create();
+    fr_rag_verifier *ver = NULL;
     check_ctx c = {0};
     c.p = malloc(nch * sizeof *c.p);
     c.pl = malloc(nch * sizeof *c.pl);
@@ -146,7 +152,12 @@ int cmd_check(int argc, char **argv)
     c.np = nch;
     c.o.idf = src_idf;
     c.o.idf_user = idf;
-    c.o.threshold = thr;
+    if ((weights ? fr_rag_verifier_load(weights, &ver, &err) : fr_rag_verifier_builtin(&ver, &err))) {
+        code = cli_fail(&err);
+        goto done;
+    }
+    c.o.verifier = ver;
+    c.o.threshold = thr > 0 ? thr : fr_rag_verifier_threshold(ver);
     if (claim) {
         code = check_one(&c, claim, NULL, arr);
     } else {
@@ -193,7 +204,8 @@ int cmd_check(int argc, char **argv)
         json_t *root = json_object();
         json_object_set_new(root, "source", json_string(source));
         json_object_set_new(root, "chunks", json_integer((json_int_t)nch));
-        json_object_set_new(root, "threshold", json_real(thr));
+        json_object_set_new(root, "threshold", json_real(c.o.threshold));
+        json_object_set_new(root, "verifier", json_string(weights ? weights : "built-in"));
         json_object_set_new(root, "results", arr);
         arr = NULL;
         json_dumpf(root, stdout, JSON_INDENT(2));
@@ -206,6 +218,7 @@ done:
     free(c.p);
     free(c.pl);
     fr_vocab_free(idf);
+    fr_rag_verifier_free(ver);
     fr_chunks_free(ch, nch);
     fr_doc_free(doc);
     return code;

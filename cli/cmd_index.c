@@ -1,5 +1,6 @@
 /*
- * cmd_index.c - `frugal index --db KB.sqlite PATH...` and `--stats`.
+ * cmd_index.c - `frugal index --db KB PATH...` and `--stats` (KB: a SQLite file
+ * or a postgresql:// URI).
  *
  * Indexing is incremental: the summary says what was added, updated,
  * skipped (unchanged), removed (vanished) and rejected, with each rejection's
@@ -52,9 +53,10 @@ static void on_event(void *user, const char *path, fr_kb_action a, const char *w
         c->n_rej++;
 }
 
-static json_t *stats_json(const fr_kb_stats *s)
+static json_t *stats_json(const fr_kb *kb, const fr_kb_stats *s)
 {
     json_t *j = json_object();
+    json_object_set_new(j, "store", json_string(fr_kb_kind(kb)));
     json_object_set_new(j, "documents", json_integer((json_int_t)s->documents));
     json_object_set_new(j, "chunks", json_integer((json_int_t)s->chunks));
     json_object_set_new(j, "terms", json_integer((json_int_t)s->terms));
@@ -70,7 +72,7 @@ int cmd_index(int argc, char **argv)
     bool stats = false, json = false, verbose = false;
     long max_file = 32L << 20, max_line = 1L << 20, words = 300;
     const cli_opt opts[] = {
-        {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base file (created if missing)", 0, 0, NULL},
+        {"--db", NULL, CLI_STR, &db, "KB", "knowledge base: a SQLite file or a postgresql:// URI (created if missing)", 0, 0, NULL},
         {"--stats", NULL, CLI_FLAG, &stats, NULL, "print documents, chunks, terms and size", 0, 0, NULL},
         {"--json", NULL, CLI_FLAG, &json, NULL, "one JSON document on stdout", 0, 0, NULL},
         {"--verbose", "-v", CLI_FLAG, &verbose, NULL, "one line per file on stderr", 0, 0, NULL},
@@ -80,10 +82,12 @@ int cmd_index(int argc, char **argv)
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {
-        "frugal index --db KB.sqlite PATH... | --stats",
+        "frugal index --db KB.sqlite|postgresql://... PATH... | --stats",
         "Index .txt .md .html .csv .json .jsonl .pdf files (directories recursively) into a "
-        "SQLite knowledge base. Unchanged files are skipped, changed ones re-indexed, vanished "
-        "ones removed; unsupported, binary, oversized or empty files are reported.",
+        "knowledge base: a SQLite file, or a PostgreSQL database named by a libpq URI "
+        "(postgresql://user@host:5432/db, postgresql:///db?host=/run/postgresql). Unchanged "
+        "files are skipped, changed ones re-indexed, vanished ones removed; unsupported, binary, "
+        "oversized or empty files are reported.",
         opts, 0, -1};
     const char *pos[64];
     int npos = 0;
@@ -91,7 +95,7 @@ int cmd_index(int argc, char **argv)
     if (rc)
         return rc < 0 ? FR_EXIT_OK : rc;
     if (!db) {
-        cli_error("index: --db KB.sqlite is required");
+        cli_error("index: --db KB.sqlite (or a postgresql:// URI) is required");
         return FR_EXIT_USAGE;
     }
     if (npos == 0 && !stats) {
@@ -153,13 +157,13 @@ int cmd_index(int argc, char **argv)
             goto done;
         }
         if (json) {
-            json_object_set_new(root, "stats", stats_json(&s));
+            json_object_set_new(root, "stats", stats_json(kb, &s));
         } else {
             char size[32];
             cli_human_bytes(s.db_bytes, size, sizeof size);
             printf("%s: %llu documents, %llu chunks, %llu words, %llu distinct terms, %s "
                    "(schema %d)\n",
-                   db, (unsigned long long)s.documents, (unsigned long long)s.chunks,
+                   fr_kb_name(kb), (unsigned long long)s.documents, (unsigned long long)s.chunks,
                    (unsigned long long)s.words, (unsigned long long)s.terms, size,
                    s.schema_version);
         }

@@ -4,13 +4,15 @@
  * Order: parse options, block SIGINT/SIGTERM (every thread inherits the
  * mask, so only sigwait below sees them), start listening (/health says
  * "loading"), load the model, its template and an n_seq = --parallel
- * context, hand them to the server, wait for a signal, shut down
- * gracefully. The access log and notes go to stderr; the API key never
+ * context, hand them to the server, wait for a signal, optionally drain
+ * (--drain-delay: /health says 503 while requests are still served, so a
+ * load balancer takes this replica out first), shut down gracefully. The access log and notes go to stderr; the API key never
  * does (prefer --api-key-file or FRUGAL_API_KEY: a key on the command line
  * is visible to other users in `ps`).
  */
 #include "llm.h"
 
+#include "base/clock.h"
 #include "base/file.h"
 
 #include <frugal/energy.h>
@@ -116,7 +118,9 @@ int cmd_serve(int argc, char **argv)
                *cors = NULL, *meter_name = "auto", *db = NULL;
     long port = 8080, parallel = 4, max_queue = 64, max_messages = 4096, max_conn = 256,
          test_delay_ms = 0;
-    double timeout = 600, shutdown_timeout = 10, max_body_mib = 8;
+    double timeout = 600, shutdown_timeout = 10, max_body_mib = 8, price_kwh = 0,
+           drain_delay = 0;
+    bool no_web = false;
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(&mo),
         {"--host", NULL, CLI_STR, &host, "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 = all)", 0, 0, NULL},
@@ -129,10 +133,13 @@ int cmd_serve(int argc, char **argv)
         {"--max-queue", NULL, CLI_INT, &max_queue, "N", "requests waiting for a slot before 503 (default 64)", 1, 1000000, NULL},
         {"--timeout", NULL, CLI_DOUBLE, &timeout, "S", "close idle connections and drop queued requests after S s (default 600)", 1, 86400, NULL},
         {"--shutdown-timeout", NULL, CLI_DOUBLE, &shutdown_timeout, "S", "on SIGTERM, let running requests finish for S s (default 10)", 0, 3600, NULL},
+        {"--drain-delay", NULL, CLI_DOUBLE, &drain_delay, "S", "on SIGTERM, first answer /health with 503 \"draining\" for S s while still serving, so a load balancer takes this replica out (default 0; a second signal ends it)", 0, 3600, NULL},
         {"--max-body", NULL, CLI_DOUBLE, &max_body_mib, "MIB", "largest request body in MiB (default 8)", 0.001, 1024, NULL},
         {"--max-messages", NULL, CLI_INT, &max_messages, "N", "messages per chat request (default 4096)", 1, 1 << 20, NULL},
         {"--max-connections", NULL, CLI_INT, &max_conn, "N", "concurrent connections (default 256)", 1, 65536, NULL},
-        {"--db", NULL, CLI_STR, &db, "KB.sqlite", "knowledge base for POST /v1/ask (from frugal index)", 0, 0, NULL},
+        {"--db", NULL, CLI_STR, &db, "KB", "knowledge base for POST /v1/ask (from frugal index): a SQLite file or a postgresql:// URI", 0, 0, NULL},
+        {"--no-web", NULL, CLI_FLAG, &no_web, NULL, "no web page at / (the API only)", 0, 0, NULL},
+        {"--price-kwh", NULL, CLI_DOUBLE, &price_kwh, "USD", "electricity price the web page turns joules into dollars with (default 0.16)", 1e-6, 100, NULL},
         {"--energy-meter", NULL, CLI_CHOICE, &meter_name, NULL, "energy source for usage.energy_joules (default auto)", 0, 0, "auto|estimate|rapl|nvml|battery|none"},
         CLI_SAMPLING_OPTS(&so),
         {"--test-load-delay", NULL, CLI_INT, &test_delay_ms, "MS", "wait MS before loading (for tests of /health)", 0, 600000, NULL},
@@ -146,7 +153,9 @@ int cmd_serve(int argc, char **argv)
         "into one forward pass per step. Sampling options set the defaults for fields\n"
         "a request leaves out. With --db, POST /v1/ask answers from the knowledge base\n"
         "as `frugal ask --json` does; chat requests may send \"documents\" to ground the\n"
-        "answer on their own passages. SIGTERM or Ctrl-C stops gracefully.",
+        "answer on their own passages. A web page at / chats with the model and (with\n"
+        "--db) asks the knowledge base, showing citations and what each answer cost;\n"
+        "--no-web turns it off. SIGTERM or Ctrl-C stops gracefully.",
         opts, 0, 0};
     const char *pos[64];
     int npos;
@@ -202,6 +211,8 @@ int cmd_serve(int argc, char **argv)
     sp.fixed_seed = so.seed >= 0; /* else each request draws its own seed unless it sends one */
     sp.log = serve_log;
     sp.kb_path = db;
+    sp.no_web = no_web;
+    sp.price_kwh = price_kwh;
     fr_server *srv = NULL;
     fr_err e;
     if (fr_server_start(&sp, &srv, &e) != FR_OK) {
@@ -249,15 +260,31 @@ int cmd_serve(int argc, char **argv)
     }
     fprintf(stderr,
             "frugal serve: ready: model '%s', %ld slots x %u tokens of context, chat template %s, "
-            "energy %s%s%s\n",
+            "energy %s%s%s%s\n",
             sp.model_id, parallel, fr_context_n_ctx(L.ctx),
             L.tmpl ? fr_chat_template_name(L.tmpl) : "none",
             meter ? fr_meter_label(meter) : "not measured", db ? ", POST /v1/ask from " : "",
-            db ? db : "");
+            db ? db : "", no_web ? "" : "; web page at /");
     fflush(stderr);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {
+    }
+    if (drain_delay > 0) {
+        fprintf(stderr, "frugal serve: %s: draining for %.3g s (/health says 503; requests are "
+                        "still served; a second signal stops now)\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", drain_delay);
+        fflush(stderr);
+        fr_server_drain(srv);
+        double end = fr_now_s() + drain_delay;
+        for (double left; (left = end - fr_now_s()) > 0;) {
+            struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+            int got = sigtimedwait(&sigs, NULL, &ts);
+            if (got == SIGINT || got == SIGTERM) {
+                sig = got;
+                break;
+            }
+        }
     }
     fprintf(stderr, "frugal serve: %s: shutting down (running requests get up to %.0f s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", shutdown_timeout);

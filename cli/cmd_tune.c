@@ -4,10 +4,16 @@
  * The command: loads the model and the data, prints what it will train on
  * and how much memory that takes (refusing above --mem-limit), then runs the
  * steps with a progress display, periodic validation and checkpoints, and
- * writes the adapter in llama.cpp's format. Ctrl-C / SIGTERM finish nothing
- * half-way: the step in flight is dropped, a checkpoint of the last
- * completed step is written, and the command says how to resume. A NaN/Inf
- * loss stops the run and names the last good checkpoint.
+ * writes the adapter in llama.cpp's format. Ctrl-C / SIGTERM / SIGUSR1
+ * finish nothing half-way: the step in flight is dropped, a checkpoint of
+ * the last completed step is written, and the command says how to resume.
+ * A NaN/Inf loss stops the run and names the last good checkpoint.
+ *
+ * Under mpirun (data parallel, see tune.h): every rank loads the model and
+ * the data; set-up failures are agreed on once before the first collective
+ * call (a failure outside the agreed points ends the job with MPI_Abort);
+ * from then on every library call returns the same status on every rank,
+ * and only rank 0 prints and writes files.
  *
  * Progress (stderr): a bar redrawn in place on a terminal; plain lines
  * (every ~5% of the run or 10 s, and at every evaluation) otherwise;
@@ -116,6 +122,14 @@ static bool parse_size(const char *s, uint64_t *out)
 
 static void human(uint64_t n, char *buf, size_t sz) { cli_human_bytes(n, buf, sz); }
 
+/* A failure every rank returned (collective calls): the lead prints it. */
+static int tune_fail(bool lead, const fr_err *e)
+{
+    if (lead)
+        return cli_fail(e);
+    return e->code == FR_E_INVALID ? FR_EXIT_USAGE : FR_EXIT_RUNTIME;
+}
+
 static void print_estimate(const fr_tune_mem *m, FILE *f)
 {
     char t[32], b[32], a[32], o[32], ac[32], l[32], s[32];
@@ -191,6 +205,8 @@ typedef struct tune_run {
     double first_loss, last_loss;
     char last_ckpt[4200]; /* last checkpoint written (or resumed from) */
     bool tty, json, quiet;
+    bool lead;            /* rank 0 (or the only process): prints and writes */
+    int ranks;            /* MPI ranks of the run (1 without mpirun) */
     int bar_len;          /* characters on the current bar line (tty) */
 } tune_run;
 
@@ -210,6 +226,18 @@ static void clear_bar(tune_run *r)
     }
 }
 
+/* One JSON progress line on stderr in one write (stderr is unbuffered and
+ * mpirun forwards what each write holds), then frees j. */
+static void json_line(json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (text) {
+        fprintf(stderr, "%s\n", text);
+        free(text);
+    }
+    json_decref(j);
+}
+
 static void draw(tune_run *r, const fr_tune_step_info *in, bool force)
 {
     double now = fr_now_s(), el = now - r->t0;
@@ -217,6 +245,8 @@ static void draw(tune_run *r, const fr_tune_step_info *in, bool force)
     uint64_t done = in->step, total = r->total;
     double per = done > r->start_step ? el / (double)(done - r->start_step) : 0;
     double eta = per * (double)(total > done ? total - done : 0);
+    const fr_tune_params *tp = fr_tuner_params(r->t);
+    uint64_t gbatch = (uint64_t)tp->batch * tp->grad_accum * (uint64_t)r->ranks;
     if (r->json) {
         json_t *j = json_pack("{s:s,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:I,s:f,s:f,s:f,s:I}", "event",
                               "step", "step", (json_int_t)done, "total", (json_int_t)total,
@@ -227,9 +257,9 @@ static void draw(tune_run *r, const fr_tune_step_info *in, bool force)
         if (j && !isnan(r->val_loss))
             json_object_set_new(j, "val_loss", json_real(r->val_loss));
         if (j) {
-            json_dumpf(j, stderr, JSON_COMPACT | JSON_REAL_PRECISION(6));
-            fputc('\n', stderr);
-            json_decref(j);
+            json_object_set_new(j, "ranks", json_integer(r->ranks));
+            json_object_set_new(j, "global_batch", json_integer((json_int_t)gbatch));
+            json_line(j);
         }
         return;
     }
@@ -240,18 +270,21 @@ static void draw(tune_run *r, const fr_tune_step_info *in, bool force)
     if (!r->tty && !force && now - r->last_line < 10.0 &&
         done % (total / 20 ? total / 20 : 1) != 0)
         return;
-    char e1[16], e2[16], mem[32], val[32] = "";
+    char e1[16], e2[16], mem[32], val[32] = "", dp[64] = "";
     cli_human_duration(el, e1, sizeof e1);
     cli_human_duration(eta, e2, sizeof e2);
     human(rss_bytes(), mem, sizeof mem);
     if (!isnan(r->val_loss))
         snprintf(val, sizeof val, " val %.3f |", r->val_loss);
+    if (r->ranks > 1)
+        snprintf(dp, sizeof dp, " | global batch %llu on %d ranks", (unsigned long long)gbatch,
+                 r->ranks);
     char line[512];
     int n = snprintf(line, sizeof line,
-                     "step %llu/%llu ep %.2f | loss %.3f (avg %.3f) |%s lr %.2e | gnorm %.2f | "
+                     "step %llu/%llu ep %.2f%s | loss %.3f (avg %.3f) |%s lr %.2e | gnorm %.2f | "
                      "%.0f tok/s | %s ETA %s | %s",
-                     (unsigned long long)done, (unsigned long long)total, in->epoch_pos, in->loss,
-                     r->ema, val, in->lr, in->grad_norm, tps, e1, e2, mem);
+                     (unsigned long long)done, (unsigned long long)total, in->epoch_pos, dp,
+                     in->loss, r->ema, val, in->lr, in->grad_norm, tps, e1, e2, mem);
     if (r->tty) {
         int width = 30;
         int fill = total ? (int)((double)width * (double)done / (double)total) : 0;
@@ -274,11 +307,8 @@ static void report_eval(tune_run *r, uint64_t step, double loss)
     if (r->json) {
         json_t *j = json_pack("{s:s,s:I,s:f,s:f}", "event", "eval", "step", (json_int_t)step,
                               "val_loss", loss, "val_ppl", exp(loss));
-        if (j) {
-            json_dumpf(j, stderr, JSON_COMPACT | JSON_REAL_PRECISION(6));
-            fputc('\n', stderr);
-            json_decref(j);
-        }
+        if (j)
+            json_line(j);
         return;
     }
     if (r->quiet)
@@ -298,7 +328,7 @@ static int run_eval(tune_run *r, uint64_t step)
     if (st == FR_E_CANCELLED)
         return 0;
     if (st)
-        return cli_fail(&e);
+        return tune_fail(r->lead, &e);
     r->val_loss = loss;
     if (isnan(r->val_first))
         r->val_first = loss;
@@ -322,8 +352,10 @@ static int save_checkpoint(tune_run *r, bool announce)
              r->first_loss, (unsigned long long)r->tokens);
     fr_err e;
     if (fr_tuner_save_checkpoint(r->t, r->train, dir, extra, &e) != FR_OK)
-        return cli_fail(&e);
+        return tune_fail(r->lead, &e);
     snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", dir);
+    if (!r->lead) /* rank 0 writes and prunes */
+        return 0;
     if (announce && !r->json && !r->quiet) {
         clear_bar(r);
         fprintf(stderr, "checkpoint: %s\n", dir);
@@ -383,9 +415,17 @@ static const char *const TUNE_SUMMARY =
     "                      chat template; only assistant turns (with their end-of-turn\n"
     "                      token) learned. Check with --dump-masks N.\n"
     "\n"
-    "Ctrl-C or SIGTERM writes a checkpoint and stops; --resume DIR continues exactly\n"
-    "(same data and -t give a bit-identical adapter). Training options come from\n"
-    "the checkpoint when resuming.";
+    "Ctrl-C, SIGTERM or SIGUSR1 writes a checkpoint and stops; --resume DIR continues\n"
+    "exactly (same data and -t give a bit-identical adapter). Training options come\n"
+    "from the checkpoint when resuming.\n"
+    "\n"
+    "Data parallel: `mpirun -np N frugal tune ...` (one machine or a --hostfile of\n"
+    "several) trains one adapter on N processes: each takes --batch samples of every\n"
+    "micro-batch (global batch = batch x grad-accum x N), gradients are summed over\n"
+    "MPI, rank 0 prints and writes. Every rank needs the model and data at the same\n"
+    "paths; a checkpoint resumes only with the same N. Threads per rank default to\n"
+    "the CPUs the launcher gives it. To stop such a run with a checkpoint, send\n"
+    "SIGUSR1 to mpirun (it passes it on to every rank at once).";
 
 int cmd_tune(int argc, char **argv)
 {
@@ -442,8 +482,8 @@ int cmd_tune(int argc, char **argv)
         {"--warmup", NULL, CLI_INT, &o.warmup, "N", "warm-up steps (default 0)", 0, 1 << 30, NULL},
         {"--min-lr-ratio", NULL, CLI_DOUBLE, &o.min_lr_ratio, "R",
          "decay floor as a fraction of --lr (default 0)", 0, 1, NULL},
-        {"--batch", "-b", CLI_INT, &o.batch, "N", "samples per micro-batch (default 1)", 1, 4096,
-         NULL},
+        {"--batch", "-b", CLI_INT, &o.batch, "N",
+         "samples per micro-batch, per rank under mpirun (default 1)", 1, 4096, NULL},
         {"--grad-accum", NULL, CLI_INT, &o.grad_accum, "N",
          "micro-batches per optimizer step (default 1)", 1, 65536, NULL},
         {"--epochs", NULL, CLI_INT, &o.epochs, "N", "passes over the data (default 1)", 1, 1 << 20,
@@ -483,8 +523,12 @@ int cmd_tune(int argc, char **argv)
         {"--json", NULL, CLI_FLAG, &o.json, NULL, "print a JSON summary on stdout", 0, 0, NULL},
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
-    const cli_spec spec = {"frugal tune -m BASE.gguf -d TRAIN -o ADAPTER.gguf [options]",
-                           TUNE_SUMMARY, opts, 0, 0};
+    char summary[2048];
+    snprintf(summary, sizeof summary, "%s\nThis build: %s.", TUNE_SUMMARY,
+             fr_tune_mpi_library() ? fr_tune_mpi_library()
+                                   : "no MPI (install libopenmpi-dev and rebuild for mpirun)");
+    const cli_spec spec = {"frugal tune -m BASE.gguf -d TRAIN -o ADAPTER.gguf [options]", summary,
+                           opts, 0, 0};
     const char *pos[64];
     int npos = 0;
     int rc = cli_parse(argc, argv, &spec, pos, &npos);
@@ -542,12 +586,21 @@ int cmd_tune(int argc, char **argv)
     p.n_threads = (uint32_t)o.threads;
     p.logit_rows = (uint32_t)o.logit_rows;
 
-    char *resume_dir = NULL, *extra = NULL;
-    if (o.resume) {
-        if (fr_tune_checkpoint_read(o.resume, &p, &resume_dir, &extra, &e))
-            return cli_fail(&e);
-        p.n_threads = (uint32_t)o.threads;
+    /* Under mpirun: join the job. Rank 0 (lead) prints and writes; every
+     * rank loads the model and the data itself. Local set-up failures are
+     * agreed on once, before the first collective call (set_up_done). */
+    fr_tune_comm *comm = NULL;
+    if (fr_tune_comm_create(&comm, &e))
+        return cli_fail(&e);
+    int ranks = fr_tune_comm_size(comm);
+    bool lead = fr_tune_comm_rank(comm) == 0;
+    if (dump && !lead) {
+        fr_tune_comm_free(comm);
+        return FR_EXIT_OK;
     }
+    p.ranks = (uint32_t)ranks;
+    if (ranks > 1 && !o.threads)
+        p.n_threads = (uint32_t)fr_tune_comm_threads(comm);
 
     /* everything below releases through `out` */
     fr_model *model = NULL;
@@ -555,46 +608,57 @@ int cmd_tune(int argc, char **argv)
     fr_chat_template *tmpl = NULL;
     fr_dataset *train = NULL, *val = NULL;
     fr_tuner *t = NULL;
+    char *resume_dir = NULL, *extra = NULL;
     char ckdir[4200];
+    bool agreed = false; /* after set_up_done: every rank knows the outcome */
+    bool quiet = strcmp(o.progress, "none") == 0 || !lead;
+    bool json_prog = strcmp(o.progress, "json") == 0 && lead;
     rc = FR_EXIT_OK;
+    fr_status st = FR_OK;
     fr_data_format fmt = FR_DATA_AUTO;
     fr_data_format_parse(o.format, &fmt);
+    fr_tune_mem mem;
 
-    if (fr_model_load(o.model, &model, &e) || fr_tokenizer_from_gguf(fr_model_gguf(model), &tok, &e)) {
-        rc = cli_fail(&e);
-        goto out;
+    if (o.resume) {
+        if ((st = fr_tune_checkpoint_read(o.resume, &p, &resume_dir, &extra, &e)))
+            goto set_up_done;
+        p.n_threads = (uint32_t)o.threads;
+        if (ranks > 1 && !o.threads)
+            p.n_threads = (uint32_t)fr_tune_comm_threads(comm);
+        if ((p.ranks ? p.ranks : 1) != (uint32_t)ranks) {
+            st = fr_err_set(&e, FR_E_INVALID,
+                            "--resume %s: the checkpoint comes from a run on %u rank%s (mpirun -np "
+                            "%u), this one has %d; resume with mpirun -np %u (the global batch "
+                            "and the data order depend on the rank count)", resume_dir,
+                            p.ranks ? p.ranks : 1, p.ranks > 1 ? "s" : "", p.ranks ? p.ranks : 1,
+                            ranks, p.ranks ? p.ranks : 1);
+            goto set_up_done;
+        }
     }
-    if (fr_chat_template_for_model(fr_model_gguf(model), o.chat_template, false, &tmpl, &e)) {
-        rc = cli_fail(&e);
-        goto out;
-    }
+    if ((st = fr_model_load(o.model, &model, &e)) ||
+        (st = fr_tokenizer_from_gguf(fr_model_gguf(model), &tok, &e)) ||
+        (st = fr_chat_template_for_model(fr_model_gguf(model), o.chat_template, false, &tmpl,
+                                         &e)))
+        goto set_up_done;
     fr_dataset_opts dopts = {fmt, p.n_ctx, tmpl, o.no_default_system};
-    if (fr_dataset_load(o.data, tok, &dopts, &train, &e)) {
-        rc = cli_fail(&e);
-        goto out;
-    }
+    if ((st = fr_dataset_load(o.data, tok, &dopts, &train, &e)))
+        goto set_up_done;
     {
-        fr_dataset_stats st;
-        fr_dataset_get_stats(train, &st);
-        if (st.format == FR_DATA_CHAT && fr_chat_template_warning(tmpl))
+        fr_dataset_stats ds;
+        fr_dataset_get_stats(train, &ds);
+        if (ds.format == FR_DATA_CHAT && fr_chat_template_warning(tmpl) && lead)
             cli_warn("%s", fr_chat_template_warning(tmpl));
     }
     if (dump) {
         rc = dump_masks(train, tok, o.dump_masks);
         goto out;
     }
-    if (o.val) {
-        if (fr_dataset_load(o.val, tok, &dopts, &val, &e)) {
-            rc = cli_fail(&e);
-            goto out;
-        }
-    } else if (o.val_split > 0) {
-        if (fr_dataset_split(train, o.val_split, p.seed, &val, &e)) {
-            rc = cli_fail(&e);
-            goto out;
-        }
-    }
-    bool quiet = strcmp(o.progress, "none") == 0, json_prog = strcmp(o.progress, "json") == 0;
+    if (o.val)
+        st = fr_dataset_load(o.val, tok, &dopts, &val, &e);
+    else if (o.val_split > 0)
+        st = fr_dataset_split(train, o.val_split, p.seed, &val, &e);
+    if (st)
+        goto set_up_done;
     if (!quiet && !json_prog) {
         print_data("train", o.data, train, p.n_ctx);
         if (val)
@@ -604,39 +668,55 @@ int cmd_tune(int argc, char **argv)
         uint64_t per_epoch = fr_tune_steps_per_epoch(&p, fr_dataset_count(train));
         p.total_steps = o.steps ? (uint64_t)o.steps : per_epoch * (uint64_t)(o.epochs ? o.epochs : 1);
     }
-    fr_tune_mem mem;
-    if (fr_tune_estimate(model, &p, &mem, &e)) {
-        rc = cli_fail(&e);
-        goto out;
-    }
+    if ((st = fr_tune_estimate(model, &p, &mem, &e)))
+        goto set_up_done;
     if (!quiet && !json_prog) {
-        char targets[64];
+        char targets[64], gb[96] = "";
         fr_tune_targets_str(p.targets, targets, sizeof targets);
+        if (ranks > 1)
+            snprintf(gb, sizeof gb, " x %d ranks = global batch %llu", ranks,
+                     (unsigned long long)p.batch * p.grad_accum * (unsigned long long)ranks);
         fprintf(stderr,
                 "training %lld LoRA parameters (rank %u, alpha %g, targets %s) for %llu steps: "
-                "batch %u x grad-accum %u, ctx %u, lr %g (%s, warm-up %u), seed %llu\n",
+                "batch %u x grad-accum %u%s, ctx %u, lr %g (%s, warm-up %u), seed %llu\n",
                 (long long)mem.n_params, p.rank, (double)p.alpha, targets,
-                (unsigned long long)p.total_steps, p.batch, p.grad_accum, p.n_ctx, p.lr,
+                (unsigned long long)p.total_steps, p.batch, p.grad_accum, gb, p.n_ctx, p.lr,
                 fr_lr_schedule_name(p.schedule), p.warmup, (unsigned long long)p.seed);
+        if (ranks > 1)
+            fprintf(stderr, "data parallel: %d MPI ranks (%s), %u thread%s each; the estimate "
+                            "below is per rank\n", ranks, fr_tune_mpi_library(), p.n_threads,
+                    p.n_threads == 1 ? "" : "s");
         print_estimate(&mem, stderr);
     }
     if (mem_limit && mem.total > mem_limit) {
         char lim[32];
         human(mem_limit, lim, sizeof lim);
-        if (quiet || json_prog)
+        if (lead && (quiet || json_prog))
             print_estimate(&mem, stderr);
-        cli_error("the run needs about %.0f MiB, more than --mem-limit %s; lower --ctx, "
-                  "--batch or --rank, or use fewer --targets", (double)mem.total / 1048576.0,
-                  lim);
-        rc = FR_EXIT_RUNTIME;
-        goto out;
+        st = fr_err_set(&e, FR_E_RANGE, "the run needs about %.0f MiB, more than --mem-limit %s; "
+                        "lower --ctx, --batch or --rank, or use fewer --targets",
+                        (double)mem.total / 1048576.0, lim);
+        goto set_up_done;
     }
-    if (fr_tuner_create(model, &p, &t, &e)) {
+    st = fr_tuner_create(model, &p, &t, &e);
+set_up_done:
+    if (ranks > 1 && !dump) { /* (with --dump-masks the other ranks have left) */
+        /* the lowest failing rank's error, "rank R: ..." when not rank 0's,
+         * printed once, by rank 0 (usually every rank fails the same way) */
+        st = fr_tune_comm_agree(comm, st, &e);
+        agreed = true;
+        if (st)
+            rc = tune_fail(lead, &e);
+    } else if (st) {
         rc = cli_fail(&e);
-        goto out;
     }
-    if (resume_dir && fr_tuner_load_checkpoint(t, train, resume_dir, &e)) {
-        rc = cli_fail(&e);
+    if (st)
+        goto out;
+    /* collective from here on: every library call returns the same status on
+     * every rank, and the lead alone prints it */
+    if ((st = fr_tuner_set_comm(t, comm, &e)) ||
+        (resume_dir && (st = fr_tuner_load_checkpoint(t, train, resume_dir, &e)))) {
+        rc = tune_fail(lead, &e);
         goto out;
     }
     if (!o.ckpt_dir) {
@@ -656,6 +736,8 @@ int cmd_tune(int argc, char **argv)
     r.tty = isatty(STDERR_FILENO);
     r.json = json_prog;
     r.quiet = quiet;
+    r.lead = lead;
+    r.ranks = ranks;
     r.start_step = fr_tuner_step_count(t);
     if (resume_dir) {
         restore_extra(&r, extra);
@@ -670,12 +752,16 @@ int cmd_tune(int argc, char **argv)
     if (eval_every < 0)
         eval_every = (long)(r.total / 10 ? r.total / 10 : 1);
 
-    struct sigaction sa, old_int, old_term;
+    /* SIGUSR1 too: mpirun passes it on to every rank at once, while on
+     * SIGTERM it signals the ranks only after its kill timeout and kills
+     * them one timeout later */
+    struct sigaction sa, old_int, old_term, old_usr1;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = tune_on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGUSR1, &sa, &old_usr1);
     fr_tuner_set_cancel(t, tune_cancel, NULL);
 
     r.t0 = fr_now_s();
@@ -685,17 +771,23 @@ int cmd_tune(int argc, char **argv)
      * step N, so tests can see how a NaN loss is reported. */
     const char *inject = getenv("FRUGAL_TUNE_INJECT_NAN");
     uint64_t inject_at = inject ? strtoull(inject, NULL, 10) : 0;
-    while (fr_tuner_step_count(t) < r.total && !tune_stop) {
+    /* With several ranks a signal reaches them at different moments: the
+     * step (collective) decides for all, so the loop never looks at
+     * tune_stop itself. */
+    while (fr_tuner_step_count(t) < r.total && (ranks > 1 || !tune_stop)) {
         fr_tune_step_info info;
         if (inject_at && fr_tuner_step_count(t) + 1 == inject_at)
             t->set->param[t->set->n_params - 1] = NAN;
         double ts = fr_now_s();
-        fr_status st = fr_tuner_step(t, train, &info, &e);
+        st = fr_tuner_step(t, train, &info, &e);
         r.train_s += fr_now_s() - ts;
         if (st == FR_E_CANCELLED)
             break;
         if (st == FR_E_RANGE && info.nonfinite) {
             clear_bar(&r);
+            rc = FR_EXIT_RUNTIME;
+            if (!lead)
+                goto restore;
             cli_error("%s", e.msg);
             if (r.last_ckpt[0])
                 fprintf(stderr, "frugal: the last good checkpoint is %s; resume from it with "
@@ -704,12 +796,11 @@ int cmd_tune(int argc, char **argv)
             else
                 fprintf(stderr, "frugal: no checkpoint was written before this step; try a lower "
                                 "--lr, a --warmup, or --checkpoint-every N\n");
-            rc = FR_EXIT_RUNTIME;
             goto restore;
         }
         if (st) {
             clear_bar(&r);
-            rc = cli_fail(&e);
+            rc = tune_fail(lead, &e);
             goto restore;
         }
         r.tokens += info.n_tokens;
@@ -728,38 +819,43 @@ int cmd_tune(int argc, char **argv)
             goto restore;
     }
     clear_bar(&r);
-    if (tune_stop || fr_tuner_step_count(t) < r.total) {
+    if ((ranks == 1 && tune_stop) || fr_tuner_step_count(t) < r.total) {
         tune_stop = 0;
         fr_tuner_set_cancel(t, NULL, NULL);
         if ((rc = save_checkpoint(&r, false)))
             goto restore;
-        fprintf(stderr,
-                "frugal: stopped at step %llu of %llu; checkpoint %s\n"
-                "frugal: continue with: frugal tune -m %s -d %s -o %s --resume %s\n",
-                (unsigned long long)fr_tuner_step_count(t), (unsigned long long)r.total,
-                r.last_ckpt, o.model, o.data, o.output, r.last_ckpt);
+        char mpi[32] = "";
+        if (ranks > 1)
+            snprintf(mpi, sizeof mpi, "mpirun -np %d ", ranks);
+        if (lead)
+            fprintf(stderr,
+                    "frugal: stopped at step %llu of %llu; checkpoint %s\n"
+                    "frugal: continue with: %sfrugal tune -m %s -d %s -o %s --resume %s\n",
+                    (unsigned long long)fr_tuner_step_count(t), (unsigned long long)r.total,
+                    r.last_ckpt, mpi, o.model, o.data, o.output, r.last_ckpt);
         rc = FR_EXIT_RUNTIME;
         goto restore;
     }
     if (val && (rc = run_eval(&r, fr_tuner_step_count(t))))
         goto restore;
     if (fr_tuner_save_adapter(t, o.output, &e)) {
-        rc = cli_fail(&e);
+        rc = tune_fail(lead, &e);
         goto restore;
     }
     double secs = fr_now_s() - r.t0;
     double tps = r.train_s > 0 ? (double)r.tokens / r.train_s : 0;
     char peak[32];
     human(peak_rss_bytes(), peak, sizeof peak);
-    if (o.json) {
-        json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:f,s:f,s:f,s:I,s:f,s:f,s:I,s:I}", "model",
-                              o.model, "data", o.data, "adapter", o.output, "steps",
+    if (o.json && lead) {
+        json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:f,s:f,s:f,s:I,s:f,s:f,s:I,s:I,s:i,s:I}",
+                              "model", o.model, "data", o.data, "adapter", o.output, "steps",
                               (json_int_t)fr_tuner_step_count(t), "trainable_params",
                               (json_int_t)mem.n_params, "first_loss", r.first_loss, "final_loss",
                               r.last_loss, "final_loss_avg", r.ema, "tokens",
                               (json_int_t)r.tokens, "seconds", secs, "tok_per_s", tps,
                               "peak_rss_bytes", (json_int_t)peak_rss_bytes(), "estimate_bytes",
-                              (json_int_t)mem.total);
+                              (json_int_t)mem.total, "ranks", ranks, "global_batch",
+                              (json_int_t)((uint64_t)p.batch * p.grad_accum * (uint64_t)ranks));
         if (j && val) {
             json_object_set_new(j, "val_loss_before", json_real(r.val_first));
             json_object_set_new(j, "val_loss_after", json_real(r.val_loss));
@@ -767,16 +863,16 @@ int cmd_tune(int argc, char **argv)
             json_object_set_new(j, "val_ppl_after", json_real(exp(r.val_loss)));
         }
         if (j) {
-            json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
             fputc('\n', stdout);
             json_decref(j);
         }
     }
     if (!quiet && !json_prog) {
         fprintf(stderr, "wrote %s: %llu steps in %.1f s, %.0f tok/s, loss %.3f -> %.3f (avg), "
-                        "peak RSS %s\n",
+                        "peak RSS %s%s\n",
                 o.output, (unsigned long long)fr_tuner_step_count(t), secs, tps, r.first_loss,
-                r.ema, peak);
+                r.ema, peak, ranks > 1 ? " (rank 0)" : "");
         if (val && !isnan(r.val_first))
             fprintf(stderr, "validation perplexity %.3f -> %.3f (loss %.4f -> %.4f)\n",
                     exp(r.val_first), exp(r.val_loss), r.val_first, r.val_loss);
@@ -784,7 +880,12 @@ int cmd_tune(int argc, char **argv)
 restore:
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
 out:
+    /* a failure only some ranks met, with the others possibly waiting in a
+     * collective call: end them all */
+    if (rc != FR_EXIT_OK && ranks > 1 && !agreed && !dump)
+        fr_tune_comm_abort(comm, rc);
     fr_tuner_free(t);
     fr_dataset_free(train);
     fr_dataset_free(val);
@@ -793,5 +894,6 @@ out:
     fr_model_free(model);
     free(resume_dir);
     free(extra);
+    fr_tune_comm_free(comm);
     return rc;
 }

@@ -3,7 +3,7 @@
 # never fail on a number; they fail only when a program cannot run.
 #
 #   BENCH_QUICK=1 make bench     fewer repetitions, qwen2.5-0.5b shapes only
-#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag serve tune grammar)
+#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag rag-pg verifier verifier-cv serve tune mpi grammar)
 #
 # The speed section measures random-weight models with the exact shapes of
 # Llama-3.2-1B and Qwen2.5-0.5B (generated once into ~/.cache/frugal/synthetic)
@@ -139,6 +139,65 @@ SERVE_TOKENS=32; [ "${BENCH_QUICK:-0}" = 1 ] && SERVE_TOKENS=16
 run_section serve "Server: aggregate decode tok/s at 1, 2, 4, 8 parallel streams (continuous batching)" "$BUILD/bench_serve" --type q8_0 --streams 1,2,4,8 --tokens "$SERVE_TOKENS"
 run_section tune "LoRA fine-tuning (stories260K on PubMedQA abstracts; qwen2.5-0.5b Q4_0 shape)" env FR_SHARED="$SHARED" "$BUILD/bench_tune" --shared "$SHARED" $([ "${BENCH_QUICK:-0}" = 1 ] && echo --quick)
 run_section rag "Grounding: checker quality, retrieval, abstention" "$BUILD/bench_rag" --data "$SHARED/data"
+run_section verifier "Groundedness verdict: time per claim (one core)" "$BUILD/bench_verifier" --data "$SHARED/data" --reps "$([ "${BENCH_QUICK:-0}" = 1 ] && echo 20 || echo 200)"
+run_section verifier-cv "Groundedness verdict: 5-fold cross-validation (make train-verifier, nothing written)" "$BUILD/train_verifier" --data "$SHARED/data" --report-only
+
+# Data-parallel tuning: one global batch of 2 samples per step, as 1 rank x 2
+# threads and as 2 ranks x 1 thread (mpirun), on the Qwen2.5-0.5B-shaped Q4_0
+# model, interleaved. Needs a frugal built with MPI and openmpi-bin.
+if ! skip mpi; then
+  echo "bench: mpi" >&2
+  {
+    echo "## Data-parallel tuning: 1 rank x 2 threads vs 2 ranks x 1 thread (MPI)"
+    echo
+    SYN=${XDG_CACHE_HOME:-$HOME/.cache}/frugal/synthetic/qwen2.5-0.5b-q4_0.gguf
+    [ -f "$SYN" ] || "$FRUGAL" bench --synthetic qwen2.5-0.5b:q4_0 -p 8 -n 4 -r 1 -t 2 --json >/dev/null 2>&1 || true
+    if ! command -v mpirun >/dev/null || "$FRUGAL" tune --help | grep -q '^This build: no MPI'; then
+      echo "(skipped: needs frugal built with MPI, and mpirun from openmpi-bin)"
+    elif [ ! -f "$SYN" ]; then
+      echo "(skipped: could not generate $SYN)"
+    else
+      [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+      MREPS=2; [ "${BENCH_QUICK:-0}" = 1 ] && MREPS=1
+      T=(tune -m "$SYN" -d "$(dirname "$0")/../README.md" --ctx 128 --rank 16 --steps 3 --eval-every 0 --seed 1 --json --progress none)
+      : > "$TMP/mpi.tsv"
+      for r in $(seq 1 "$MREPS"); do
+        "$FRUGAL" "${T[@]}" --batch 2 -t 2 -o "$TMP/mpi1.gguf" > "$TMP/mpi1.json" 2>"$TMP/mpi.err" &&
+          node -e 'const j = require(process.argv[1]); console.log(`1x2\t${j.tok_per_s}\t${j.final_loss}`)' "$TMP/mpi1.json" >> "$TMP/mpi.tsv"
+        mpirun -np 2 --bind-to none "$FRUGAL" "${T[@]}" --batch 1 -t 1 -o "$TMP/mpi2.gguf" > "$TMP/mpi2.json" 2>"$TMP/mpi.err" &&
+          node -e 'const j = require(process.argv[1]); console.log(`2x1\t${j.tok_per_s}\t${j.final_loss}`)' "$TMP/mpi2.json" >> "$TMP/mpi.tsv"
+      done
+      echo "Method: \`frugal tune\` on $(basename "$SYN") (random weights, Qwen2.5-0.5B shapes), rank 16, ctx 128, 3 steps of a global batch of 2 samples (256 tokens) from README.md: \`--batch 2 -t 2\` in one process, and \`mpirun -np 2 --bind-to none ... --batch 1 -t 1\`; $MREPS interleaved run(s) each; training tok/s as \`--json\` reports it (all ranks' tokens over rank 0's step time). The final loss shows both train the same run."
+      echo
+      echo "| layout | training tok/s (each run) | mean | final loss |"
+      echo "|---|---|---|---|"
+      node -e '
+        const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map((l) => l.split("\t"));
+        for (const [k, name] of [["1x2", "1 rank x 2 threads"], ["2x1", "2 ranks x 1 thread"]]) {
+          const r = rows.filter((x) => x[0] === k);
+          if (!r.length) { console.log(`| ${name} | failed | | |`); continue; }
+          const v = r.map((x) => +x[1]);
+          console.log(`| ${name} | ${v.map((x) => x.toFixed(1)).join(", ")} | ${(v.reduce((a, b) => a + b) / v.length).toFixed(1)} | ${(+r[0][2]).toFixed(5)} |`);
+        }' "$TMP/mpi.tsv"
+      grep -q . "$TMP/mpi.tsv" || echo "(failed: $(tail -1 "$TMP/mpi.err"))"
+    fi
+    echo
+  } >> "$OUT"
+fi
+
+# PubMedQA retrieval with the knowledge base in PostgreSQL, next to SQLite on
+# the same documents, in a throwaway cluster started as the tests start it
+rag_pg() {
+  local src env rc=0
+  src=$(cd "$(dirname "$0")/.." && pwd)
+  env=$("$src/tests/pg_cluster.sh" start $$) || { echo "skipped: ${env:-no PostgreSQL cluster}"; return 0; }
+  eval "$env"
+  "$BUILD/bench_rag" --data "$SHARED/data" --pg "$PG_URI" pubmedqa || rc=$?
+  "$src/tests/pg_cluster.sh" stop "$PG_DIR"
+  return "$rc"
+}
+run_section rag-pg "Knowledge base in PostgreSQL: PubMedQA retrieval next to SQLite" rag_pg
+
 # structured output (i17): decode with and without a JSON Schema constraint, interleaved
 GRAMMAR_ARGS="-n 128 -r 3"; [ "${BENCH_QUICK:-0}" = 1 ] && GRAMMAR_ARGS="-n 64 -r 1"
 run_section grammar "Structured output: decode with and without a JSON Schema constraint (qwen2.5-0.5b shape, Qwen2's 151936-token vocabulary)" env FR_SHARED="$SHARED" "$BUILD/bench_grammar" $GRAMMAR_ARGS

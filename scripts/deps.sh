@@ -11,6 +11,7 @@ PKGS=(
   libpcre2-dev                      # tokenizer pre-splitting (UTF + Unicode properties)
   libicu-dev                        # WordPiece (BERT) tokenizer: decomposition, categories, case
   libsqlite3-dev                    # document store (FTS5)
+  libpq-dev postgresql              # document store in PostgreSQL (--db postgresql://...) and its tests
   libjansson-dev                    # JSON
   libmicrohttpd-dev                 # HTTP server
   libcurl4-openssl-dev              # frugal pull
@@ -20,6 +21,9 @@ PKGS=(
   poppler-utils                     # pdftotext for frugal index
   nodejs npm                        # the real OpenAI client in server tests
   curl                              # HTTP tests
+  chromium                          # the web page's browser test (playwright-core drives it)
+  nginx                             # replicas behind nginx (test; docs/nginx-replicas.conf)
+  libopenmpi-dev openmpi-bin        # data-parallel tuning: mpirun -np N frugal tune
 )
 
 if [ "${FRUGAL_NO_DEPS:-0}" = 1 ]; then exit 0; fi
@@ -48,5 +52,31 @@ if [ "$(id -u)" != 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# nginx is installed for the tests, which run it as a normal process with
+# their own configuration. Debian's package would start a system nginx on
+# port 80 (and fail to install if something else holds port 80): when it is
+# new, a temporary policy-rc.d (Debian's switch for "do not start services
+# from maintainer scripts") keeps it stopped, and the service is disabled
+# so it does not start at boot either. An nginx already installed is left
+# exactly as it was.
+new_nginx=0
+for p in "${missing[@]}"; do [ "$p" = nginx ] && new_nginx=1; done
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ "$new_nginx" = 1 ] && [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# temporary, from frugal scripts/deps.sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  own_policy=1
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get update -qq || true
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if [ "$new_nginx" = 1 ]; then
+  if command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
+  if command -v update-rc.d >/dev/null 2>&1; then
+    $SUDO update-rc.d nginx disable >/dev/null 2>&1 || true
+  fi
+  [ "$own_policy" = 1 ] && $SUDO rm -f "$policy"
+fi

@@ -3,14 +3,18 @@
  *
  *   fr_kb        a knowledge base: one SQLite file with the documents, their
  *                chunks, an FTS5 index (BM25, Porter stemming) and a trigram
- *                FTS5 index for codes such as "SKU-4821X".
+ *                FTS5 index for codes such as "SKU-4821X"; or the same in a
+ *                PostgreSQL database (full-text search + pg_trgm) named by a
+ *                postgresql:// URI, for several machines and processes.
  *   retrieval    question -> OR query of its content terms -> BM25 + trigram
  *                ranks fused by reciprocal rank -> a gate that abstains when
  *                the question's rare terms are missing from the top passages.
- *   checker      how well passages support a sentence: IDF-weighted
- *                content-word support, a hard check that every number, unit
- *                and name appears in a cited passage, and (optionally) the
- *                model's own probability for the tokens it did not copy.
+ *   checker      how well passages support a sentence: the sentence split
+ *                into sub-claims, each scored by a learned verifier on
+ *                lexical features (IDF-weighted support, numbers, units,
+ *                names, negation, where the support lies), times
+ *                (optionally) the model's own probability for the tokens it
+ *                did not copy.
  *   answers      sentence splitting, "[n]" citations, a prefix validator for
  *                constrained decoding, the prompt.
  *   fr_rag_ask   the whole pipeline, with generation as a callback so that it
@@ -34,9 +38,13 @@ extern "C" {
 
 typedef struct fr_kb fr_kb;
 
-/* Opens (create: creates when missing) the knowledge base at path. Fails
- * with FR_E_FORMAT for a SQLite file that is not a frugal KB or has a newer
- * schema. Owned by caller: fr_kb_free. */
+/* Opens (create: creates when missing) the knowledge base at path: a SQLite
+ * file, or a libpq URI (postgresql://user@host:5432/db, or
+ * postgresql:///db?host=/run/postgresql for a Unix socket) whose database
+ * gets frugal's tables (frugal_*) and the pg_trgm and unaccent extensions.
+ * Fails with FR_E_FORMAT for a SQLite file that is not a frugal KB or a
+ * knowledge base with a newer schema; FR_E_UNSUPPORTED for a URI when frugal
+ * was built without libpq. Owned by caller: fr_kb_free. */
 FR_API fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *err);
 /* Opens an existing knowledge base for reading only (retrieval, stats): what
  * a server opens per request, so that `frugal index` may update the file
@@ -44,6 +52,11 @@ FR_API fr_status fr_kb_open(const char *path, bool create, fr_kb **out, fr_err *
  * FR_E_FORMAT. Owned by caller: fr_kb_free. */
 FR_API fr_status fr_kb_open_readonly(const char *path, fr_kb **out, fr_err *err);
 FR_API void fr_kb_free(fr_kb *kb);
+/* The knowledge base's name for messages: its file path, or its URI with
+ * any password replaced by "***". Borrowed from kb. */
+FR_API const char *fr_kb_name(const fr_kb *kb);
+/* Its store: "sqlite" or "postgresql". Static. */
+FR_API const char *fr_kb_kind(const fr_kb *kb);
 
 typedef enum fr_kb_action {
     FR_KB_ADDED,
@@ -170,46 +183,83 @@ typedef struct fr_rag_token_lp {
  * (what an in-memory table counts). NULL idf means "every word weighs 1". */
 typedef double (*fr_rag_idf_fn)(void *user, const char *word, const char *term);
 
+/* The learned verdict's weights (logistic regression on the features of
+ * each sub-claim; see src/rag/verifier.c). The library carries built-in
+ * weights, trained by `make train-verifier` on public data and shipped as
+ * data/verifier.json; a file in that format can replace them. Owned by
+ * caller: fr_rag_verifier_free. A verifier is read-only once made, and may
+ * be shared between threads. */
+typedef struct fr_rag_verifier fr_rag_verifier;
+
+FR_API fr_status fr_rag_verifier_builtin(fr_rag_verifier **out, fr_err *err);
+/* Reads a weights file (hostile input: every field checked; the error
+ * names the file and the field). */
+FR_API fr_status fr_rag_verifier_load(const char *path, fr_rag_verifier **out, fr_err *err);
+/* The same from memory; name labels errors (NULL: "verifier weights"). */
+FR_API fr_status fr_rag_verifier_parse(const char *text, size_t len, const char *name,
+                                       fr_rag_verifier **out, fr_err *err);
+/* The threshold stored with the weights: chosen on held-out folds for
+ * balanced accuracy. */
+FR_API double fr_rag_verifier_threshold(const fr_rag_verifier *v);
+FR_API void fr_rag_verifier_free(fr_rag_verifier *v);
+
 typedef struct fr_rag_check_opts {
     fr_rag_idf_fn idf;
     void *idf_user;
+    const fr_rag_verifier *verifier; /* borrowed; NULL: the built-in weights */
     const fr_rag_token_lp *lps; /* optional, sorted by off */
     size_t n_lps;
     double lp_weight;   /* exponent on the probability term; 0: ignore lps */
-    double fact_weight; /* 0: default 0.5; weight of the fact check (see below) */
-    double locality;    /* exponent on the locality ratio (support held by the best
-                           two-sentence window / all support); 0: 0.5; < 0: off */
-    double stem_credit; /* credit for a word found only in another form
-                           ("bands" for "band"); 0: default 0.5 */
-    double threshold;   /* sentence/answer abstains below this; <= 0: default */
+    double threshold;   /* a sentence/answer abstains below this; <= 0: the verifier's */
 } fr_rag_check_opts;
 
-#define FR_RAG_DEFAULT_THRESHOLD 0.60
+/* The threshold that opts (NULL: defaults) apply: opts->threshold when
+ * > 0, else the verifier's; NAN when the built-in weights are missing. */
+FR_API double fr_rag_check_threshold(const fr_rag_check_opts *opts);
+
+/* One sub-claim of a sentence ("X was born in Paris and raised in Lyon"
+ * asserts two), scored on its own against the passages. */
+typedef struct fr_rag_subclaim {
+    const char *text;   /* what was scored: its words and the words it leans on
+                           (owned by the fr_rag_checked) */
+    const char *kind;   /* "main", "clause", "verb_phrase", "relative", "apposition",
+                           "list_item" (static) */
+    size_t sentence;    /* index into fr_rag_checked.sentences */
+    double prob;        /* the verifier's probability that it is supported */
+    bool supported;     /* prob >= the threshold */
+    double support;     /* IDF-weighted share of its content words found */
+    int n_facts, n_facts_missing; /* numbers (with units) and names; how many absent */
+    char missing[64];   /* first missing fact, else its heaviest missing word */
+    int passage;        /* best evidence: 0-based index into the passages given, -1: none */
+    uint32_t span_off, span_len; /* the best window (one or two sentences): bytes of that passage */
+} fr_rag_subclaim;
 
 typedef struct fr_rag_sentence {
     uint32_t off, len;  /* bytes of the answer (citation marks excluded) */
     int cites[8];       /* 1-based passage numbers cited, in order */
     int n_cites;
+    size_t first_sub, n_subs; /* its sub-claims in fr_rag_checked.subs (0 from fr_rag_score_sentence) */
+    /* the weakest sub-claim's figures: */
     double support;     /* IDF-weighted share of content words found */
-    int n_facts;        /* numbers, units, names in the sentence */
+    int n_facts;        /* numbers, units, names */
     int n_facts_missing;
     char missing[64];   /* first missing fact or word ("" when none) */
+    double prob;        /* the lowest sub-claim probability */
     double lp_term;     /* exp(mean logprob) of uncopied tokens; 1 when none */
-    double score;       /* combined, in [0, 1] */
+    double score;       /* prob * lp_term^lp_weight, in [0, 1] */
 } fr_rag_sentence;
 
 /*
- * Scores one sentence against passages:
- *   support = sum idf(t) [t in passages] / sum idf(t) over content terms t
- *   facts   = share of the sentence's numbers (with their units) and names
- *             found in the passages; any miss is a hard failure
- *   score   = support * (facts_ok ? 1 : fact_weight * facts) * lp_term^lp_weight
- * so a sentence with a missing number can never reach a threshold above
- * fact_weight. passages[i] has passage_lens[i] bytes.
+ * Scores one sentence against passages: splits it into sub-claims, scores
+ * each with the verifier, and keeps the weakest (the sentence is supported
+ * only when every part is). passages[i] has passage_lens[i] bytes.
+ * Fails only when the verifier cannot be had (FR_E_NOTFOUND: no built-in
+ * weights) or on out of memory.
  */
-FR_API void fr_rag_score_sentence(const char *sentence, size_t len, const char *const *passages,
-                                  const size_t *passage_lens, size_t n_passages,
-                                  const fr_rag_check_opts *opts, fr_rag_sentence *out);
+FR_API fr_status fr_rag_score_sentence(const char *sentence, size_t len, const char *const *passages,
+                                       const size_t *passage_lens, size_t n_passages,
+                                       const fr_rag_check_opts *opts, fr_rag_sentence *out,
+                                       fr_err *err);
 
 /* The plain baseline the checker is measured against: the share of the
  * sentence's distinct content words (no stopwords) that occur in the
@@ -220,10 +270,14 @@ FR_API double fr_rag_overlap_score(const char *sentence, size_t len, const char 
 typedef struct fr_rag_checked {
     fr_rag_sentence *sentences; /* owned */
     size_t n;
+    fr_rag_subclaim *subs; /* owned: every sentence's sub-claims, in order */
+    size_t n_subs;
     double score;   /* min over sentences (0 for NOT_FOUND or no sentence) */
+    double threshold; /* the one applied */
     bool not_found; /* the answer was NOT_FOUND */
     bool abstain;   /* not_found, or score below the threshold */
     bool bad_citation; /* a citation [n] outside 1..n_passages */
+    char *text_;    /* owned storage of the sub-claim texts */
 } fr_rag_checked;
 
 typedef enum fr_rag_cites {
@@ -240,6 +294,16 @@ FR_API fr_status fr_rag_check_answer(const char *answer, size_t len, const char 
                                      fr_rag_cites mode, const fr_rag_check_opts *opts,
                                      fr_rag_checked **out, fr_err *err);
 FR_API void fr_rag_checked_free(fr_rag_checked *c);
+
+/* The span of passage p (0-based, as given to fr_rag_check_answer) that
+ * supports c->sentences[sentence]: the best evidence window of those of
+ * its sub-claims whose best evidence lies in p (fr_rag_subclaim.passage,
+ * span_off, span_len); when several do, that of the one the verifier is
+ * surest of. What the web page highlights behind a citation [p+1]. False
+ * (and 0, 0) when none does: that passage is not the best evidence for
+ * any part of the sentence. */
+FR_API bool fr_rag_sentence_span(const fr_rag_checked *c, size_t sentence, size_t p, uint32_t *off,
+                                 uint32_t *len);
 
 /* ---- answers: citations and constrained decoding -------------------------- */
 
@@ -353,8 +417,11 @@ FR_API fr_status fr_rag_ask(fr_kb *kb, const char *question, const fr_rag_ask_op
                             fr_rag_result **out, fr_err *err);
 FR_API void fr_rag_result_free(fr_rag_result *r);
 
-/* The JSON document of `frugal ask --json` and POST /v1/ask. Owned by
- * caller: free(). NULL on out of memory. */
+/* The JSON document of `frugal ask --json` and POST /v1/ask: passages with
+ * their text, each sentence's sub-claims with their evidence, and its
+ * citations with "span" ({"off", "len"}: bytes of that passage's text that
+ * support it, fr_rag_sentence_span; or null). Owned by caller: free().
+ * NULL on out of memory. */
 FR_API char *fr_rag_result_json(const fr_rag_result *r, const char *question);
 
 #ifdef __cplusplus

@@ -8,6 +8,8 @@
  *     ... load the model, tokenizer, template and an n_seq = N context ...
  *     fr_server_set_model(s, &model, &err); // the scheduler starts; /health 200
  *     ... wait for SIGTERM ...
+ *     fr_server_drain(s);                   // optional: /health 503 "draining", still serving
+ *     ... wait for the load balancer to notice ...
  *     fr_server_shutdown(s, 10.0);          // stop accepting, finish or cancel in flight
  *     fr_server_free(s);
  *
@@ -17,7 +19,9 @@
  * Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,
  * GET /health, GET /metrics (Prometheus text), POST /tokenize,
  * POST /detokenize, GET /props, and with a knowledge base (kb_path) POST
- * /v1/ask: the JSON of `frugal ask --json`. Chat requests may carry
+ * /v1/ask: the JSON of `frugal ask --json`. GET / is a web page (chat, and
+ * ask with citations and what each answer cost) that uses those endpoints
+ * with the same key rules; no_web turns it off. Chat requests may carry
  * "documents" to ground the answer on passages the client supplies (the
  * answer then comes with a "grounding" object; see src/serve/grounded.c). Requests and responses follow OpenAI's API
  * (errors as {"error": {"message", "type", "param", "code"}}); fields that
@@ -73,6 +77,10 @@ typedef struct fr_server_params {
                                  /v1/ask answers 404. Checked at start; then opened
                                  read-only per request, so re-indexing while serving is
                                  seen by the next request. Copied. */
+    bool no_web;              /* true: no web page at / (GET /, /web/...: 404) */
+    double price_kwh;         /* electricity, USD per kWh: GET /props reports it and the
+                                 web page turns energy_joules into dollars with it
+                                 (0: FR_DEFAULT_PRICE_KWH) */
 } fr_server_params;
 
 FR_API void fr_server_params_default(fr_server_params *p);
@@ -102,6 +110,13 @@ typedef struct fr_server_model {
 } fr_server_model;
 
 FR_API fr_status fr_server_set_model(fr_server *s, const fr_server_model *m, fr_err *err);
+
+/* Readiness off: from now on /health answers 503 "draining" while every
+ * other endpoint works as before, so that a load balancer polling /health
+ * stops sending new requests before fr_server_shutdown closes the
+ * listening socket (frugal serve --drain-delay S waits S seconds between
+ * the two). Idempotent; NULL is a no-op. */
+FR_API void fr_server_drain(fr_server *s);
 
 /* Graceful stop: the listening socket closes, /health says 503, queued
  * requests get 503; requests already generating may finish for up to

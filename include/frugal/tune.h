@@ -160,6 +160,9 @@ typedef struct fr_tune_params {
     uint64_t seed;         /* adapter initialisation and data order (default 42) */
     uint32_t n_threads;    /* 0 = all online CPUs */
     uint32_t logit_rows;   /* rows of logits computed at a time; 0 = auto */
+    uint32_t ranks;        /* data-parallel ranks (mpirun -np N; 0 = 1): each step takes
+                              batch * grad_accum * ranks samples, batch per rank per
+                              micro-batch. Must equal the communicator's size. */
 } fr_tune_params;
 
 FR_API fr_tune_params fr_tune_default_params(void);
@@ -219,7 +222,8 @@ FR_API fr_status fr_tuner_eval(fr_tuner *t, const fr_dataset *d, double *mean_lo
 FR_API uint64_t fr_tuner_step_count(const fr_tuner *t);
 /* Trainable values (all A and B). */
 FR_API int64_t fr_tuner_n_params(const fr_tuner *t);
-/* Optimizer steps in one pass over a dataset of n samples. */
+/* Optimizer steps in one pass over a dataset of n samples (global batch:
+ * batch * grad_accum * ranks). */
 FR_API uint64_t fr_tune_steps_per_epoch(const fr_tune_params *p, size_t n_samples);
 
 /* ---- output and checkpoints -------------------------------------------------- */
@@ -255,6 +259,54 @@ FR_API fr_status fr_tune_checkpoint_read(const char *dir, fr_tune_params *p, cha
  * Continuing from here gives bit for bit the run that was interrupted. */
 FR_API fr_status fr_tuner_load_checkpoint(fr_tuner *t, const fr_dataset *train, const char *dir,
                                           fr_err *err);
+
+/* ---- data parallelism over MPI -------------------------------------------------------- */
+
+/* `mpirun -np N frugal tune ...` trains one adapter on N processes (on one
+ * machine or several): every rank holds the whole adapter, takes its share
+ * of every global batch (rank r runs samples [r*batch, (r+1)*batch) of each
+ * micro-batch of batch * ranks samples), the LoRA gradients and the loss
+ * are summed over the ranks (MPI_Allreduce), and every rank applies the
+ * same clipping and AdamW step, so the ranks stay identical. The result is
+ * a single-process run with batch * ranks samples per micro-batch, up to
+ * the order of float sums. */
+typedef struct fr_tune_comm fr_tune_comm;
+
+/* Joins the MPI job this process was started in by an MPI launcher (or the
+ * one the program already initialised). Not started by a launcher: a
+ * communicator of one rank, without MPI. Fails with FR_E_UNSUPPORTED when
+ * started by a launcher for several ranks and frugal was built without MPI
+ * (each copy would train the whole adapter alone), or when the launcher
+ * belongs to another MPI. Once per process; owned by the caller:
+ * fr_tune_comm_free (MPI_Finalize when this call initialised MPI). */
+FR_API fr_status fr_tune_comm_create(fr_tune_comm **out, fr_err *err);
+FR_API void fr_tune_comm_free(fr_tune_comm *c);
+FR_API int fr_tune_comm_rank(const fr_tune_comm *c); /* NULL: 0 */
+FR_API int fr_tune_comm_size(const fr_tune_comm *c); /* NULL: 1 */
+/* CPUs this rank may use when there are several ranks: the machine's
+ * CPUs shared among its ranks, or fewer when the launcher bound the rank;
+ * 0 without MPI (use the default). */
+FR_API int fr_tune_comm_threads(const fr_tune_comm *c);
+/* Collective: every rank passes its own status. FR_OK on every rank when all
+ * passed FR_OK; else, on every rank, the status of the lowest failing rank
+ * and its message (prefixed "rank R: " on the other ranks). One rank: st. */
+FR_API fr_status fr_tune_comm_agree(fr_tune_comm *c, fr_status st, fr_err *err);
+/* Ends every rank of the job now (MPI_Abort) with exit status code, for an
+ * error met by some ranks where the others cannot be told. No-op with one
+ * rank. */
+FR_API void fr_tune_comm_abort(fr_tune_comm *c, int code);
+/* "Open MPI 4.1.4", or NULL when frugal was built without MPI. */
+FR_API const char *fr_tune_mpi_library(void);
+
+/* Makes t data-parallel over c (borrowed; outlives t). c's size must equal
+ * the tuner's params.ranks. Call before the first step and before
+ * fr_tuner_load_checkpoint. From then on fr_tuner_step, fr_tuner_eval,
+ * fr_tuner_save_adapter, fr_tuner_save_checkpoint and
+ * fr_tuner_load_checkpoint are collective (every rank calls them, in the
+ * same order, with the same data) and every rank returns the same status;
+ * saving writes on rank 0 only. A cancel callback that fires on any rank
+ * cancels the step on all of them. */
+FR_API fr_status fr_tuner_set_comm(fr_tuner *t, fr_tune_comm *c, fr_err *err);
 
 #ifdef __cplusplus
 }

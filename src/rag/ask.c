@@ -9,10 +9,12 @@
  */
 #include "base/buf.h"
 #include "base/clock.h"
+#include "rag/ground_json.h"
 #include "rag/kb.h"
 #include "rag/text.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +62,7 @@ fr_status fr_rag_ask(fr_kb *kb, const char *question, const fr_rag_ask_opts *opt
     fr_rag_result *r = calloc(1, sizeof *r);
     if (!r)
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
-    r->threshold = o.check.threshold > 0 ? o.check.threshold : FR_RAG_DEFAULT_THRESHOLD;
+    r->threshold = fr_rag_check_threshold(&o.check);
     r->gen_joules = -1;
     double t0 = fr_now_s();
     fr_status st = fr_kb_retrieve(kb, question, &o.retrieve, &r->hits, err);
@@ -120,6 +122,7 @@ fr_status fr_rag_ask(fr_kb *kb, const char *question, const fr_rag_ask_opts *opt
     if ((st = fr_rag_check_answer(r->answer, strlen(r->answer), ptext, plen, np, FR_RAG_CITES_REQUIRED, &co,
                                   &r->check, err)))
         goto fail;
+    r->threshold = r->check->threshold;
     if (r->check->not_found) {
         r->outcome = FR_RAG_ABSTAIN_NOT_FOUND;
         goto abstain;
@@ -158,19 +161,8 @@ fail:
     return st;
 }
 
-/* A JSON string from text that may hold invalid UTF-8 (a model's output). */
-static json_t *jstrn(const char *t, size_t n)
-{
-    if (fr_utf8_valid(t, n, NULL))
-        return json_stringn(t, n);
-    fr_buf b = FR_BUF_INIT;
-    fr_utf8_repair(t, n, &b);
-    json_t *j = fr_buf_ok(&b) ? json_stringn(b.data ? b.data : "", b.len) : json_string("");
-    fr_buf_free(&b);
-    return j;
-}
-
-static json_t *jstr(const char *t) { return jstrn(t, strlen(t)); }
+static json_t *jstrn(const char *t, size_t n) { return fr_rag_json_text(t, n); }
+static json_t *jstr(const char *t) { return fr_rag_json_text(t, strlen(t)); }
 
 /* A snippet: the first ~240 bytes of text, cut at a UTF-8 boundary. */
 static json_t *snippet(const char *t)
@@ -196,8 +188,21 @@ char *fr_rag_result_json(const fr_rag_result *r, const char *question)
     json_object_set_new(root, "abstained", json_boolean(r->abstained));
     json_object_set_new(root, "answer", r->shown ? jstr(r->shown) : json_null());
     json_object_set_new(root, "model_answer", r->answer ? jstr(r->answer) : json_null());
-    json_object_set_new(root, "threshold", json_real(r->threshold));
+    json_object_set_new(root, "threshold", isfinite(r->threshold) ? json_real(r->threshold) : json_null());
     const fr_kb_hits *h = r->hits;
+    size_t np = h ? h->n : 0;
+    const char **ptext = calloc(np ? np : 1, sizeof *ptext);
+    size_t *plen = calloc(np ? np : 1, sizeof *plen);
+    if (!ptext || !plen) {
+        free(ptext);
+        free(plen);
+        json_decref(root);
+        return NULL;
+    }
+    for (size_t i = 0; i < np; i++) {
+        ptext[i] = h->v[i].text;
+        plen[i] = h->v[i].text ? strlen(h->v[i].text) : 0;
+    }
     if (r->check) {
         json_object_set_new(root, "score", json_real(r->check->score));
         json_t *ss = json_array();
@@ -223,9 +228,16 @@ char *fr_rag_result_json(const fr_rag_result *r, const char *question)
                     json_object_set_new(jc, "byte_off", json_integer((json_int_t)p->byte_off));
                     json_object_set_new(jc, "byte_len", json_integer((json_int_t)p->byte_len));
                 }
+                /* the bytes of that passage's "text" that support the sentence */
+                uint32_t so, sl;
+                json_object_set_new(jc, "span",
+                                    n >= 1 && fr_rag_sentence_span(r->check, i, (size_t)n - 1, &so, &sl)
+                                        ? json_pack("{s:I, s:I}", "off", (json_int_t)so, "len", (json_int_t)sl)
+                                        : json_null());
                 json_array_append_new(cs, jc);
             }
             json_object_set_new(js, "citations", cs);
+            json_object_set_new(js, "subclaims", fr_ground_subclaims_json(r->check, i, ptext, plen, np));
             json_array_append_new(ss, js);
         }
         json_object_set_new(root, "sentences", ss);
@@ -257,6 +269,7 @@ char *fr_rag_result_json(const fr_rag_result *r, const char *question)
             json_object_set_new(jp, "trigram_rank", json_integer(p->tri_rank));
             json_object_set_new(jp, "coverage", json_real(p->coverage));
             json_object_set_new(jp, "snippet", snippet(p->text ? p->text : ""));
+            json_object_set_new(jp, "text", jstr(p->text ? p->text : ""));
             json_array_append_new(ps, jp);
         }
         json_object_set_new(root, "passages", ps);
@@ -269,5 +282,7 @@ char *fr_rag_result_json(const fr_rag_result *r, const char *question)
     json_object_set_new(root, "energy", e);
     char *s = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
+    free(ptext);
+    free(plen);
     return s;
 }

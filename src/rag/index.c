@@ -181,7 +181,7 @@ static fr_status index_file(fr_kb *kb, const char *path, const fr_kb_index_opts 
             why += pl + 2;
         if (existed) {
             st = fr_kb_remove(kb, path, err);
-            if (st)
+            if (st && st != FR_E_NOTFOUND) /* NOTFOUND: another indexer removed it */
                 return st;
             char msg[FR_ERR_MSG_MAX + 64];
             snprintf(msg, sizeof msg, "%s (its previous version was removed from the index)", why);
@@ -216,43 +216,38 @@ static fr_status index_file(fr_kb *kb, const char *path, const fr_kb_index_opts 
     return FR_OK;
 }
 
+typedef struct gone_ctx {
+    const str_list *seen;
+    str_list gone;
+} gone_ctx;
+
+static bool collect_gone(void *user, const char *p)
+{
+    gone_ctx *g = user;
+    if (g->seen->n && bsearch(&p, g->seen->v, g->seen->n, sizeof *g->seen->v, cmp_str))
+        return true;
+    return sl_push(&g->gone, p);
+}
+
 /* Removes documents under root (a directory, or the file itself) that are
  * not in seen (sorted). */
 static fr_status remove_vanished(fr_kb *kb, const char *root, bool is_dir, const str_list *seen,
                                  const fr_kb_index_opts *o, fr_kb_index_report *rep, fr_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    const char *sql = is_dir ? "SELECT path FROM documents WHERE substr(path, 1, length(?1) + 1)"
-                               " = ?1 || '/' ORDER BY path"
-                             : "SELECT path FROM documents WHERE path = ?1";
-    if (sqlite3_prepare_v2(kb->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return fr_kb_sql_err(kb, err, "list documents");
-    sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
-    str_list gone = {0};
-    int rc;
-    fr_status st = FR_OK;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *p = (const char *)sqlite3_column_text(s, 0);
-        if (!p)
+    gone_ctx g = {seen, {0}};
+    fr_status st = kb->ops->list(kb, root, is_dir, collect_gone, &g, err);
+    for (size_t i = 0; st == FR_OK && i < g.gone.n; i++) {
+        st = fr_kb_remove(kb, g.gone.v[i], err);
+        if (st == FR_E_NOTFOUND) {
+            st = FR_OK; /* another indexer removed it meanwhile */
             continue;
-        if (seen->n && bsearch(&p, seen->v, seen->n, sizeof *seen->v, cmp_str))
-            continue;
-        if (!sl_push(&gone, p)) {
-            st = fr_err_set(err, FR_E_NOMEM, "out of memory listing documents");
-            break;
         }
-    }
-    if (st == FR_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        st = fr_kb_sql_err(kb, err, "list documents");
-    sqlite3_finalize(s);
-    for (size_t i = 0; st == FR_OK && i < gone.n; i++) {
-        st = fr_kb_remove(kb, gone.v[i], err);
         if (st == FR_OK) {
             rep->removed++;
-            event(o, gone.v[i], FR_KB_REMOVED, "no longer on disk", 0, 0);
+            event(o, g.gone.v[i], FR_KB_REMOVED, "no longer on disk", 0, 0);
         }
     }
-    sl_free(&gone);
+    sl_free(&g.gone);
     return st;
 }
 

@@ -12,7 +12,10 @@
  *
  * Fusion: reciprocal rank (1 / (60 + rank)) over the BM25 list and the
  * trigram list; ranks, not scores, because BM25 scores of the two indexes
- * are on unrelated scales.
+ * are on unrelated scales. The two lists come from the store (kb.h): FTS5
+ * in SQLite, full-text search and pg_trgm in PostgreSQL; everything else
+ * here is the same for both. A retrieval reads one snapshot of the store,
+ * so a document re-indexed meanwhile is seen whole, old or new.
  *
  * The gate: a question's rare terms carry its meaning ("Aurora X2",
  * "lace plant"). If no top passage contains enough of the question's IDF
@@ -82,56 +85,63 @@ static void fts_quote(fr_buf *b, const char *s, size_t n)
     fr_buf_putc(b, '"');
 }
 
-char *fr_rag_fts_query(const char *question)
+/* "w1" OR "w2" ...: the FTS5 expression for a list of terms. */
+static char *or_query(const char *const *w, size_t n)
 {
-    qterm *t = malloc(FR_Q_TERMS_MAX * sizeof *t);
-    if (!t)
-        return NULL;
-    size_t n = question_terms(question ? question : "", t, FR_Q_TERMS_MAX);
     fr_buf b = FR_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         if (i)
             fr_buf_puts(&b, " OR ");
-        fts_quote(&b, t[i].word, strlen(t[i].word));
+        fts_quote(&b, w[i], strlen(w[i]));
+    }
+    return fr_buf_take(&b);
+}
+
+char *fr_rag_fts_query(const char *question)
+{
+    qterm *t = malloc(FR_Q_TERMS_MAX * sizeof *t);
+    const char **w = malloc(FR_Q_TERMS_MAX * sizeof *w);
+    char *s = NULL;
+    if (t && w) {
+        size_t n = question_terms(question ? question : "", t, FR_Q_TERMS_MAX);
+        for (size_t i = 0; i < n; i++)
+            w[i] = t[i].word;
+        s = or_query(w, n);
     }
     free(t);
-    return fr_buf_take(&b);
+    free(w);
+    return s;
+}
+
+/* The code-like terms of a question (at most max), each NUL-terminated in
+ * out[i] (FR_TERM_MAX bytes: fr_next_code stops at 64). */
+static size_t question_codes(const char *q, char (*out)[FR_TERM_MAX + 1], size_t max)
+{
+    size_t pos = 0, len = q ? strlen(q) : 0, n = 0;
+    fr_token t;
+    while (n < max && fr_next_code(q, len, &pos, &t)) {
+        size_t l = t.len < FR_TERM_MAX ? t.len : FR_TERM_MAX;
+        memcpy(out[n], q + t.off, l);
+        out[n][l] = '\0';
+        n++;
+    }
+    return n;
 }
 
 char *fr_rag_code_query(const char *question)
 {
-    fr_buf b = FR_BUF_INIT;
-    size_t pos = 0, len = question ? strlen(question) : 0, n = 0;
-    fr_token t;
-    while (n < FR_Q_TERMS_MAX && fr_next_code(question, len, &pos, &t)) {
-        if (n++)
-            fr_buf_puts(&b, " OR ");
-        fts_quote(&b, question + t.off, t.len);
+    char(*c)[FR_TERM_MAX + 1] = malloc(FR_Q_TERMS_MAX * sizeof *c);
+    const char **w = malloc(FR_Q_TERMS_MAX * sizeof *w);
+    char *s = NULL;
+    if (c && w) {
+        size_t n = question_codes(question, c, FR_Q_TERMS_MAX);
+        for (size_t i = 0; i < n; i++)
+            w[i] = c[i];
+        s = or_query(w, n);
     }
-    return fr_buf_take(&b);
-}
-
-/* Runs a ranked MATCH; ids[0..*n) best first. */
-static fr_status ranked(fr_kb *kb, const char *sql, const char *query, int depth, int64_t *ids,
-                        int *n, fr_err *err)
-{
-    *n = 0;
-    if (!query || !query[0])
-        return FR_OK;
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(kb->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return fr_kb_sql_err(kb, err, "prepare retrieval");
-    sqlite3_bind_text(s, 1, query, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, depth);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < depth)
-        ids[(*n)++] = sqlite3_column_int64(s, 0);
-    fr_status st = FR_OK;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        st = fr_err_set(err, FR_E_INTERNAL, "%s: retrieval query failed (%s) for MATCH %s",
-                        kb->path, sqlite3_errmsg(kb->db), query);
-    sqlite3_finalize(s);
-    return st;
+    free(c);
+    free(w);
+    return s;
 }
 
 typedef struct fused {
@@ -146,40 +156,6 @@ static int cmp_fused(const void *a, const void *b)
     if (x->score != y->score)
         return x->score < y->score ? 1 : -1;
     return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static char *col_dup(sqlite3_stmt *s, int i)
-{
-    const char *t = (const char *)sqlite3_column_text(s, i);
-    return t ? strdup(t) : NULL;
-}
-
-static fr_status fetch(fr_kb *kb, fr_kb_passage *p, fr_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(kb->db,
-                           "SELECT c.text, c.heading, c.page, c.byte_off, c.byte_len, d.path,"
-                           " d.title FROM chunks c JOIN documents d ON d.id = c.doc_id"
-                           " WHERE c.id = ?1",
-                           -1, &s, NULL) != SQLITE_OK)
-        return fr_kb_sql_err(kb, err, "fetch passage");
-    sqlite3_bind_int64(s, 1, p->chunk_id);
-    fr_status st = FR_OK;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        p->text = col_dup(s, 0);
-        p->heading = col_dup(s, 1);
-        p->page = sqlite3_column_int(s, 2);
-        p->byte_off = (uint64_t)sqlite3_column_int64(s, 3);
-        p->byte_len = (uint64_t)sqlite3_column_int64(s, 4);
-        p->path = col_dup(s, 5);
-        p->title = col_dup(s, 6);
-        if (!p->text || !p->path)
-            st = fr_err_set(err, FR_E_NOMEM, "out of memory fetching a passage");
-    } else {
-        st = fr_kb_sql_err(kb, err, "fetch passage");
-    }
-    sqlite3_finalize(s);
-    return st;
 }
 
 /* Marks which question terms occur in text. */
@@ -249,34 +225,42 @@ fr_status fr_kb_retrieve(fr_kb *kb, const char *question, const fr_kb_retrieve_o
     int gate_top = opts && opts->gate_top > 0 ? opts->gate_top : (k < 3 ? k : 3);
 
     fr_status st = FR_OK;
+    bool reading = false;
     fr_kb_hits *h = calloc(1, sizeof *h);
     qterm *q = malloc(FR_Q_TERMS_MAX * sizeof *q);
+    char(*codes)[FR_TERM_MAX + 1] = malloc(FR_Q_TERMS_MAX * sizeof *codes);
+    const char **words = malloc(FR_Q_TERMS_MAX * sizeof *words);
+    const char **code_ptrs = malloc(FR_Q_TERMS_MAX * sizeof *code_ptrs);
     int64_t *l1 = malloc((size_t)depth * sizeof *l1), *l2 = malloc((size_t)depth * sizeof *l2);
     fused *f = malloc((size_t)depth * 2 * sizeof *f);
     bool *found = malloc(FR_Q_TERMS_MAX * sizeof *found);
     bool *any = malloc(FR_Q_TERMS_MAX * sizeof *any);
-    if (!h || !q || !l1 || !l2 || !f || !found || !any) {
+    if (!h || !q || !codes || !words || !code_ptrs || !l1 || !l2 || !f || !found || !any) {
         st = fr_err_set(err, FR_E_NOMEM, "out of memory for retrieval");
         goto done;
     }
     if (!question)
         question = "";
-    h->fts_query = fr_rag_fts_query(question);
-    h->tri_query = fr_rag_code_query(question);
+    size_t nq = question_terms(question, q, FR_Q_TERMS_MAX);
+    size_t nc = question_codes(question, codes, FR_Q_TERMS_MAX);
+    for (size_t i = 0; i < nq; i++)
+        words[i] = q[i].word;
+    for (size_t i = 0; i < nc; i++)
+        code_ptrs[i] = codes[i];
+    h->fts_query = or_query(words, nq);
+    h->tri_query = or_query(code_ptrs, nc);
     if (!h->fts_query || !h->tri_query) {
         st = fr_err_set(err, FR_E_NOMEM, "out of memory for retrieval");
         goto done;
     }
+    const fr_kb_query kq = {words, nq, code_ptrs, nc, h->fts_query, h->tri_query};
+    if ((st = fr_kb_tx_run(kb, FR_KB_TX_READ, err)))
+        goto done;
+    reading = true;
     int n1 = 0, n2 = 0;
-    st = ranked(kb,
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?1"
-                " ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?2",
-                h->fts_query, depth, l1, &n1, err);
+    st = kb->ops->rank(kb, FR_KB_RANK_WORDS, &kq, depth, l1, &n1, err);
     if (st == FR_OK)
-        st = ranked(kb,
-                    "SELECT rowid FROM chunks_tri WHERE chunks_tri MATCH ?1"
-                    " ORDER BY bm25(chunks_tri) LIMIT ?2",
-                    h->tri_query, depth, l2, &n2, err);
+        st = kb->ops->rank(kb, FR_KB_RANK_CODES, &kq, depth, l2, &n2, err);
     if (st)
         goto done;
     int nf = 0;
@@ -307,18 +291,17 @@ fr_status fr_kb_retrieve(fr_kb *kb, const char *question, const fr_kb_retrieve_o
         p->bm25_rank = f[i].r1;
         p->tri_rank = f[i].r2;
         h->n++;
-        if ((st = fetch(kb, p, err)))
-            goto done;
     }
+    if (take && (st = kb->ops->fetch(kb, h->v, take, err)))
+        goto done;
 
     /* ---- the gate ---- */
-    size_t nq = question_terms(question, q, FR_Q_TERMS_MAX);
     double total = 0;
+    uint64_t dfs[FR_Q_TERMS_MAX], n_chunks = 0;
+    if (nq && (st = fr_kb_df_many(kb, words, nq, dfs, &n_chunks, err)))
+        goto done;
     for (size_t i = 0; i < nq; i++) {
-        uint64_t df = 0, nc = 0;
-        if ((st = fr_kb_df(kb, q[i].word, &df, &nc, err)))
-            goto done;
-        q[i].idf = fr_idf(df, nc);
+        q[i].idf = fr_idf(dfs[i], n_chunks);
         total += q[i].idf;
     }
     if (nq == 0 || total <= 0) {
@@ -369,7 +352,15 @@ fr_status fr_kb_retrieve(fr_kb *kb, const char *question, const fr_kb_retrieve_o
         set_reason(h, "the best passage covers %.0f%% of the question's weight", 100 * h->coverage);
     }
 done:
+    if (reading) {
+        fr_status e2 = fr_kb_tx_run(kb, FR_KB_TX_READ_END, st ? NULL : err);
+        if (st == FR_OK)
+            st = e2;
+    }
     free(q);
+    free(codes);
+    free(words);
+    free(code_ptrs);
     free(l1);
     free(l2);
     free(f);

@@ -378,7 +378,7 @@ static int fr_cmp_word(const char *t, size_t n, const char *w)
     return n < wl ? -1 : n > wl ? 1 : 0;
 }
 
-static bool fr_in_sorted(const char *const *list, size_t count, const char *t, size_t n)
+bool fr_in_sorted(const char *const *list, size_t count, const char *t, size_t n)
 {
     size_t lo = 0, hi = count;
     while (lo < hi) {

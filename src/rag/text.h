@@ -80,6 +80,10 @@ size_t fr_term(const char *s, size_t n, char *out);
  * (lowercase, stemmed or not). */
 bool fr_is_stopword(const char *t, size_t n);
 
+/* True when t[0..n) is one of list[0..count), which is sorted in strcmp
+ * order (a binary search). */
+bool fr_in_sorted(const char *const *list, size_t count, const char *t, size_t n);
+
 /* True for a unit word that follows a number ("kg", "day", "usd", ...). */
 bool fr_is_unit(const char *t, size_t n);
 

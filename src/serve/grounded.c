@@ -23,7 +23,7 @@
  *       by fr_rag_check_answer against the passages each sentence cites
  *       (IDF over the supplied documents; the model's token probabilities
  *       count as in `frugal ask`), and shown only above the threshold
- *       ("min_support", default 0.60); otherwise the content is "The
+ *       ("min_support", default: the verifier's threshold); otherwise the content is "The
  *       documents do not answer this." The response is an ordinary
  *       chat.completion plus a top-level "grounding" object:
  *
@@ -34,7 +34,8 @@
  *           "threshold": number,
  *           "model_answer": the model's constrained text (shown or not),
  *           "sentences": [{"text", "score", "support", "facts", "facts_missing",
- *                          "missing", "token_prob", "citations": [n, ...]}],
+ *                          "missing", "token_prob", "citations": [n, ...],
+ *                          "subclaims": [...] (rag/ground_json.c)}],
  *           "citations": [{"n": 1-based passage number, "document": 0-based index
  *                          into "documents", "title": string | null}]
  *         }
@@ -58,6 +59,7 @@
 #include "serve/server_impl.h"
 
 #include "rag/ask_model.h"
+#include "rag/ground_json.h"
 #include "rag/text.h"
 #include "text/chat_tokens.h"
 
@@ -300,9 +302,9 @@ static json_t *jtext(const char *t, size_t n)
     return srv_json_text(t, n);
 }
 
-static json_t *grounding_json(const srv_document *docs, size_t n_docs, const fr_rag_checked *ck,
-                              const char *answer, const char *outcome, bool abstained,
-                              double threshold)
+static json_t *grounding_json(const srv_document *docs, size_t n_docs, const char *const *ptext,
+                              const size_t *plen, const fr_rag_checked *ck, const char *answer,
+                              const char *outcome, bool abstained, double threshold)
 {
     json_t *g = json_object();
     if (!g)
@@ -337,6 +339,7 @@ static json_t *grounding_json(const srv_document *docs, size_t n_docs, const fr_
                                                           : json_null());
         json_object_set_new(js, "token_prob", json_real(se->lp_term));
         json_object_set_new(js, "citations", cites);
+        json_object_set_new(js, "subclaims", fr_ground_subclaims_json(ck, i, ptext, plen, n_docs));
         json_array_append_new(ss, js);
     }
     json_object_set_new(g, "sentences", ss);
@@ -374,7 +377,6 @@ json_t *srv_grounding_check(const srv_document *docs, size_t n_docs, const char 
     co.n_lps = n_lps;
     co.lp_weight = 1.0;
     co.threshold = min_support;
-    double threshold = min_support > 0 ? min_support : FR_RAG_DEFAULT_THRESHOLD;
     if (fr_rag_check_answer(answer, strlen(answer), ptext, plen, n_docs, FR_RAG_CITES_REQUIRED,
                             &co, &ck, &err) != FR_OK) {
         srv_fail(e, 500, NULL, NULL, NULL, "checking the answer failed: %s", err.msg);
@@ -384,7 +386,8 @@ json_t *srv_grounding_check(const srv_document *docs, size_t n_docs, const char 
                         : ck->abstain ? FR_RAG_ABSTAIN_SUPPORT
                                       : FR_RAG_ANSWERED;
     bool abstained = oc != FR_RAG_ANSWERED;
-    g = grounding_json(docs, n_docs, ck, answer, fr_rag_outcome_str(oc), abstained, threshold);
+    g = grounding_json(docs, n_docs, ptext, plen, ck, answer, fr_rag_outcome_str(oc), abstained,
+                       ck->threshold);
     if (!g)
         srv_fail(e, 500, NULL, NULL, NULL, "out of memory writing the answer");
     else

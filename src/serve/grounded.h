@@ -15,7 +15,7 @@
  * as `frugal ask` scores against retrieved passages: each sentence against
  * the passages it cites, IDF over the documents, the tokens' log-
  * probabilities lps (may be NULL) weighted as frugal ask weighs them; the
- * threshold is min_support (<= 0: FR_RAG_DEFAULT_THRESHOLD). Returns the
+ * threshold is min_support (<= 0: the verifier's). Returns the
  * "grounding" object (new reference) and sets *shown to answer, or to the
  * abstain text when the answer is NOT_FOUND or scores below the threshold.
  * NULL with e filled (500) on failure. */

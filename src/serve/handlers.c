@@ -44,11 +44,21 @@ static enum MHD_Result handle_models(srv_conn *c)
     return srv_reply_json(c, 200, json_pack("{s:s, s:[o]}", "object", "list", "data", model_object(s)));
 }
 
+/* Readiness, for load balancers and orchestrators: 200 only while new
+ * requests are welcome. 503 "loading" before the model is in, "draining"
+ * after fr_server_drain (requests are still served, so a balancer that
+ * polls /health takes the replica out before its listener closes), and
+ * "shutting_down" once it stops accepting. */
 static enum MHD_Result handle_health(srv_conn *c, bool ready, bool shutting)
 {
     srv_error e = {0};
     if (shutting) {
         srv_fail(&e, 503, "server_error", "shutting_down", NULL, "the server is shutting down");
+        return srv_reply_error(c, &e);
+    }
+    if (srv_server_draining(c->srv)) {
+        srv_fail(&e, 503, "server_error", "draining", NULL,
+                 "the server is draining: it finishes what it has and stops soon");
         return srv_reply_error(c, &e);
     }
     if (!ready) {
@@ -89,6 +99,10 @@ static enum MHD_Result handle_props(srv_conn *c, srv_sched *sched)
     if (!o)
         return MHD_NO;
     json_object_set_new(o, "energy_source", json_string(st.energy_source ? st.energy_source : "none"));
+    /* what the web page needs to know: /v1/ask is on, and the price it
+     * turns joules into dollars with */
+    json_object_set_new(o, "ask", json_boolean(s->kb_path != NULL));
+    json_object_set_new(o, "price_kwh", json_real(s->price_kwh));
     json_object_set_new(o, "default_generation_settings",
                         json_pack("{s:f, s:i, s:f, s:f, s:f, s:f, s:f, s:i}",
                                   "temperature", (double)d->temperature, "top_k", (int)d->top_k,
@@ -460,6 +474,7 @@ enum MHD_Result srv_handle(srv_conn *c)
     case SRV_R_MODELS:
     case SRV_R_MODEL: return handle_models(c);
     case SRV_R_METRICS: return handle_metrics(c, ready ? sched : NULL);
+    case SRV_R_WEB: return srv_handle_web(c);
     default: break;
     }
     srv_error e = {0};

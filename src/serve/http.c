@@ -12,7 +12,8 @@
  * scheduler would have to know about HTTP connections).
  *
  * Order of checks for a request: route (404), method (405), CORS preflight,
- * key (401; /health and /v1/models are public), Content-Length against the
+ * key (401; /health, /v1/models and the web page's files are public: the
+ * page asks for the key and sends it with its API calls), Content-Length against the
  * cap (413, answered before the body is read), loading/shutting down (503),
  * then the endpoint.
  *
@@ -24,6 +25,7 @@
 
 #include "base/clock.h"
 
+#include <frugal/cost.h>
 #include <frugal/rag.h>
 
 #include <arpa/inet.h>
@@ -93,6 +95,11 @@ static enum MHD_Result queue(srv_conn *c, int status, struct MHD_Response *r)
         c->status = status;
     }
     return rc;
+}
+
+enum MHD_Result srv_reply_response(srv_conn *c, int status, struct MHD_Response *r)
+{
+    return queue(c, status, r);
 }
 
 enum MHD_Result srv_reply_text(srv_conn *c, int status, const char *content_type, char *text,
@@ -208,6 +215,8 @@ static srv_route route_of(const char *url, srv_endpoint *ep)
         {"/detokenize", SRV_R_DETOKENIZE, SRV_EP_DETOKENIZE},
         {"/props", SRV_R_PROPS, SRV_EP_PROPS},
         {"/v1/ask", SRV_R_ASK, SRV_EP_ASK},
+        {"/", SRV_R_WEB, SRV_EP_WEB},
+        {"/index.html", SRV_R_WEB, SRV_EP_WEB},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(url, routes[i].path) == 0) {
@@ -217,6 +226,10 @@ static srv_route route_of(const char *url, srv_endpoint *ep)
     if (strncmp(url, "/v1/models/", 11) == 0 && url[11]) {
         *ep = SRV_EP_MODELS;
         return SRV_R_MODEL;
+    }
+    if (strncmp(url, "/web/", 5) == 0) {
+        *ep = SRV_EP_WEB;
+        return SRV_R_WEB;
     }
     *ep = SRV_EP_OTHER;
     return SRV_R_NONE;
@@ -230,7 +243,7 @@ static bool route_is_post(srv_route r)
 
 static bool route_is_public(srv_route r)
 {
-    return r == SRV_R_HEALTH || r == SRV_R_MODELS || r == SRV_R_MODEL;
+    return r == SRV_R_HEALTH || r == SRV_R_MODELS || r == SRV_R_MODEL || r == SRV_R_WEB;
 }
 
 static void sha256(const void *data, size_t n, uint8_t out[32])
@@ -306,8 +319,8 @@ static enum MHD_Result first_call(srv_conn *c, const char *method)
         srv_fail(&e, 404, NULL, "unknown_url", NULL,
                  "Invalid URL (%.12s %.100s): this server answers /v1/chat/completions, "
                  "/v1/completions, /v1/models, /health, /metrics, /tokenize, /detokenize, /props, "
-                 "/v1/ask",
-                 method, c->path);
+                 "/v1/ask%s",
+                 method, c->path, s->web ? ", and its web page at /" : "");
         return srv_reply_error(c, &e);
     }
     if (strcmp(method, "OPTIONS") == 0 && s->cors) {
@@ -364,6 +377,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         snprintf(c->method, sizeof c->method, "%s", method);
         sanitize_path(url, c->path, sizeof c->path);
         c->route = route_of(url, &c->ep);
+        if (c->route == SRV_R_WEB && !s->web) {
+            c->route = SRV_R_NONE; /* --no-web */
+            c->ep = SRV_EP_OTHER;
+        }
         c->body.max = s->max_body;
         return first_call(c, method);
     }
@@ -490,6 +507,8 @@ fr_status fr_server_start(const fr_server_params *pp, fr_server **out, fr_err *e
     s->model_id = strdup(p.model_id);
     s->cors = dup_or_null(p.cors_origin);
     s->kb_path = dup_or_null(p.kb_path);
+    s->web = !p.no_web;
+    s->price_kwh = p.price_kwh > 0 ? p.price_kwh : FR_DEFAULT_PRICE_KWH;
     s->max_queue = p.max_queue;
     s->max_messages = p.max_messages;
     s->max_connections = p.max_connections;
@@ -687,4 +706,24 @@ void fr_server_free(fr_server *s)
 bool srv_server_state(fr_server *s, srv_sched **sched, bool *shutting)
 {
     return server_ready(s, sched, shutting);
+}
+
+bool srv_server_draining(fr_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool d = s->draining;
+    pthread_mutex_unlock(&s->mu);
+    return d;
+}
+
+void fr_server_drain(fr_server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    bool first = !s->draining;
+    s->draining = true;
+    pthread_mutex_unlock(&s->mu);
+    if (first)
+        srv_log(s, "draining: /health answers 503 \"draining\"; requests are still served");
 }

@@ -33,7 +33,7 @@ struct srv_metrics {
 
 static const char *const ep_names[SRV_EP_COUNT] = {
     "chat_completions", "completions", "models", "health", "metrics",
-    "tokenize", "detokenize", "props", "ask", "other"};
+    "tokenize", "detokenize", "props", "ask", "web", "other"};
 
 const char *srv_endpoint_name(srv_endpoint e)
 {

@@ -33,6 +33,7 @@ typedef enum srv_endpoint {
     SRV_EP_DETOKENIZE,
     SRV_EP_PROPS,
     SRV_EP_ASK,
+    SRV_EP_WEB,
     SRV_EP_OTHER,
     SRV_EP_COUNT
 } srv_endpoint;

@@ -768,7 +768,7 @@ bool srv_ask_parse(const char *body, size_t len, srv_ask_req *r, srv_error *e)
 {
     memset(r, 0, sizeof *r);
     r->k = 5;
-    r->min_support = 0.60;
+    r->min_support = 0; /* the verifier's threshold */
     r->gate = 0.5;
     r->max_bytes = 2048;
     r->root = srv_json_parse_object(body, len, e);

@@ -109,7 +109,8 @@ void srv_request_free(srv_request *r);
 
 /* POST /v1/ask: {"question": str, "k": 1..50, "min_support": (0, 1],
  * "gate": (0, 1] or false (off), "max_bytes": 16..1048576, "model": str}.
- * Defaults as `frugal ask`: k 5, min_support 0.60, gate 0.5, max_bytes 2048.
+ * Defaults as `frugal ask`: k 5, min_support 0 (the verifier's threshold), gate 0.5,
+ * max_bytes 2048.
  * Unknown fields are 400s; user and metadata are accepted and ignored. */
 typedef struct srv_ask_req {
     json_t *root;

@@ -2,7 +2,7 @@
  * server_impl.h - what http.c (libmicrohttpd plumbing, lifecycle) and
  * handlers.c (the endpoints) share: the server and the per-request state.
  *
- * State guarded by fr_server.mu: ready, shutting_down, sched. The model
+ * State guarded by fr_server.mu: ready, shutting_down, draining, sched. The model
  * fields are written once by fr_server_set_model before `ready` is set
  * under the mutex and only read afterwards, so a request that saw ready
  * reads them without the lock.
@@ -26,6 +26,8 @@
 struct fr_server {
     char *host, *model_id, *cors;
     char *kb_path;          /* NULL: no /v1/ask */
+    bool web;               /* the page at / (web.c); false with --no-web */
+    double price_kwh;       /* USD per kWh, for the page's cost figures (/props) */
     bool has_key;
     uint8_t key_digest[32]; /* SHA-256 of the key; the key itself is not kept */
     uint32_t max_queue, max_messages, max_connections, n_batch;
@@ -45,6 +47,7 @@ struct fr_server {
     pthread_mutex_t mu;
     pthread_cond_t idle_cv; /* signalled when inflight drops to 0 */
     bool ready, shutting_down, stopped;
+    bool draining;          /* fr_server_drain: /health says 503, the rest is served */
     srv_sched *sched;
     uint32_t inflight;      /* requests holding a job, until their last byte is sent */
 
@@ -67,7 +70,8 @@ typedef enum srv_route {
     SRV_R_TOKENIZE,
     SRV_R_DETOKENIZE,
     SRV_R_PROPS,
-    SRV_R_ASK
+    SRV_R_ASK,
+    SRV_R_WEB /* the page: /, /index.html, /web/FILE (web.c) */
 } srv_route;
 
 typedef struct srv_conn {
@@ -109,6 +113,8 @@ enum MHD_Result srv_reply_json(srv_conn *c, int status, json_t *body /* stolen *
 enum MHD_Result srv_reply_error(srv_conn *c, const srv_error *e);
 enum MHD_Result srv_reply_text(srv_conn *c, int status, const char *content_type, char *text /* stolen */, size_t len);
 enum MHD_Result srv_reply_sse(srv_conn *c);
+/* Queues a response the caller built (adds the common headers; destroys r). */
+enum MHD_Result srv_reply_response(srv_conn *c, int status, struct MHD_Response *r);
 /* True when the client has closed its end. */
 bool srv_client_gone(srv_conn *c);
 /* A new response id ("chatcmpl-..." / "cmpl-...") into c->id. */
@@ -117,6 +123,8 @@ void srv_log(fr_server *s, const char *fmt, ...) __attribute__((format(printf, 2
 
 /* ready, the scheduler and whether a shutdown began, read under the mutex. */
 bool srv_server_state(fr_server *s, srv_sched **sched, bool *shutting);
+/* fr_server_drain was called (read under the mutex). */
+bool srv_server_draining(fr_server *s);
 
 /* The endpoint (handlers.c); called once the whole body is in. */
 enum MHD_Result srv_handle(srv_conn *c);
@@ -127,6 +135,8 @@ ssize_t srv_sse_read(void *cls, uint64_t pos, char *buf, size_t max);
  * checked. */
 enum MHD_Result srv_handle_ask(srv_conn *c, srv_sched *sched);
 enum MHD_Result srv_handle_grounded_chat(srv_conn *c, srv_sched *sched);
+/* GET of the web page's files (web.c). */
+enum MHD_Result srv_handle_web(srv_conn *c);
 /* Releases a request's generation state (cancels a running job). */
 void srv_conn_release(srv_conn *c);
 

@@ -17,6 +17,14 @@
  * checkpoint, never a mix. Loading validates everything into temporaries
  * before touching the tuner.
  *
+ * Data-parallel runs (fr_tuner_set_comm): rank 0 alone writes, after the
+ * ranks have checked that they hold the same adapter; every rank returns
+ * rank 0's status. On resume every rank reads the checkpoint (so on several
+ * machines it must be reachable at the same path, like the model and the
+ * data), and all commit it or none does. state.json records the rank
+ * count: the global batch and the data order depend on it, so a checkpoint
+ * resumes only with the same number of ranks.
+ *
  * Rejected: one binary blob for everything (not inspectable, and the
  * adapter inside it would not be loadable by llama.cpp).
  */
@@ -34,6 +42,7 @@
 
 #include "base/file.h"
 #include "model/model_impl.h"
+#include "tune/comm.h"
 #include "tune/tuner_impl.h"
 
 #define FR_CKPT_FORMAT "frugal-tune-checkpoint"
@@ -84,9 +93,26 @@ static fr_status fr_write_adapter(const fr_tuner *t, const char *path, fr_err *e
     return st;
 }
 
+/* Collective with several ranks: they must hold the same adapter (they
+ * apply the same updates to the same sums); rank 0 writes it and every
+ * rank returns its status. */
+static fr_status fr_ranks_same(const fr_tuner *t, fr_err *err)
+{
+    if (fr_comm_same(t->comm, t->set->param, (size_t)t->set->n_params * sizeof(float)))
+        return FR_OK;
+    return fr_err_set(err, FR_E_INTERNAL,
+                      "the ranks' adapters differ (the MPI sums gave ranks different bits); "
+                      "nothing was written");
+}
+
 fr_status fr_tuner_save_adapter(const fr_tuner *t, const char *path, fr_err *err)
 {
-    return fr_write_adapter(t, path, err);
+    fr_status st = fr_ranks_same(t, err);
+    if (st)
+        return st;
+    if (fr_tune_comm_rank(t->comm) == 0)
+        st = fr_write_adapter(t, path, err);
+    return fr_tune_comm_agree(t->comm, st, err);
 }
 
 /* ---- fingerprints -------------------------------------------------------------------- */
@@ -102,7 +128,7 @@ static uint64_t fr_fnv(uint64_t h, const void *p, size_t n)
 }
 
 /* Tensor names, types, shapes and the first bytes of each tensor. */
-static uint64_t fr_model_fingerprint(const fr_model *m)
+uint64_t fr_tune_model_fingerprint(const fr_model *m)
 {
     const fr_gguf *g = fr_model_gguf(m);
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -149,6 +175,7 @@ static json_t *fr_params_json(const fr_tune_params *p)
     json_object_set_new(o, "seed", fr_hex(p->seed));
     json_object_set_new(o, "threads", json_integer(p->n_threads));
     json_object_set_new(o, "logit_rows", json_integer(p->logit_rows));
+    json_object_set_new(o, "ranks", json_integer(p->ranks ? p->ranks : 1));
     return o;
 }
 
@@ -232,6 +259,8 @@ static void fr_params_from_json(fr_jr *r, json_t *o, fr_tune_params *p)
     p->seed = fr_jhex(r, o, "seed");
     p->n_threads = (uint32_t)fr_jint(r, o, "threads", 1024);
     p->logit_rows = (uint32_t)fr_jint(r, o, "logit_rows", UINT32_MAX);
+    /* checkpoints from before MPI have no "ranks": one process */
+    p->ranks = json_object_get(o, "ranks") ? (uint32_t)fr_jint(r, o, "ranks", 65536) : 1;
 }
 
 static bool fr_params_same(const fr_tune_params *a, const fr_tune_params *b)
@@ -290,8 +319,22 @@ static void fr_remove_ckpt_dir(const char *dir)
     rmdir(dir);
 }
 
+static fr_status fr_save_checkpoint(const fr_tuner *t, const fr_dataset *train,
+                                    const char *dir, const char *extra_json, fr_err *err);
+
 fr_status fr_tuner_save_checkpoint(const fr_tuner *t, const fr_dataset *train, const char *dir,
                                    const char *extra_json, fr_err *err)
+{
+    fr_status st = fr_ranks_same(t, err);
+    if (st)
+        return st;
+    if (fr_tune_comm_rank(t->comm) == 0)
+        st = fr_save_checkpoint(t, train, dir, extra_json, err);
+    return fr_tune_comm_agree(t->comm, st, err);
+}
+
+static fr_status fr_save_checkpoint(const fr_tuner *t, const fr_dataset *train,
+                                    const char *dir, const char *extra_json, fr_err *err)
 {
     if (!dir || !*dir || strlen(dir) > 4000)
         return fr_err_set(err, FR_E_INVALID, "checkpoint directory name is empty or too long");
@@ -326,7 +369,7 @@ fr_status fr_tuner_save_checkpoint(const fr_tuner *t, const fr_dataset *train, c
     json_t *model = json_object();
     const char *mp = fr_gguf_path(fr_model_gguf(t->m));
     json_object_set_new(model, "path", json_string(mp ? mp : ""));
-    json_object_set_new(model, "fingerprint", fr_hex(fr_model_fingerprint(t->m)));
+    json_object_set_new(model, "fingerprint", fr_hex(fr_tune_model_fingerprint(t->m)));
     json_object_set_new(model, "n_params", json_integer((json_int_t)t->set->n_params));
     json_object_set_new(root, "model", model);
     json_t *data = json_object();
@@ -505,8 +548,42 @@ static fr_status fr_read_vec(const fr_gguf *g, const char *path, const char *nam
     return FR_OK;
 }
 
+/* What a checkpoint restores, read and validated before anything changes. */
+typedef struct fr_ckpt_state {
+    float *param, *m, *v; /* [n_params] each */
+    uint64_t adam_t, step, epoch, cursor, rng;
+} fr_ckpt_state;
+
+static fr_status fr_read_checkpoint(fr_tuner *t, const fr_dataset *train, const char *dir,
+                                    fr_ckpt_state *cs, fr_err *err);
+
 fr_status fr_tuner_load_checkpoint(fr_tuner *t, const fr_dataset *train, const char *dir,
                                    fr_err *err)
+{
+    fr_ckpt_state cs;
+    memset(&cs, 0, sizeof cs);
+    fr_status st = fr_read_checkpoint(t, train, dir, &cs, err);
+    /* every rank reads its own copy; all commit or none does */
+    st = fr_tune_comm_agree(t->comm, st, err);
+    if (!st) {
+        size_t bytes = (size_t)t->set->n_params * sizeof(float);
+        memcpy(t->set->param, cs.param, bytes);
+        memcpy(t->opt.m, cs.m, bytes);
+        memcpy(t->opt.v, cs.v, bytes);
+        t->opt.t = cs.adam_t;
+        t->step = cs.step;
+        t->epoch = cs.epoch;
+        t->cursor = cs.cursor;
+        t->rng = cs.rng;
+    }
+    free(cs.param);
+    free(cs.m);
+    free(cs.v);
+    return st;
+}
+
+static fr_status fr_read_checkpoint(fr_tuner *t, const fr_dataset *train, const char *dir,
+                                    fr_ckpt_state *cs, fr_err *err)
 {
     json_t *root = NULL;
     fr_status st = fr_read_state(dir, &root, err);
@@ -533,11 +610,17 @@ fr_status fr_tuner_load_checkpoint(fr_tuner *t, const fr_dataset *train, const c
     json_decref(root);
     if ((st = r.st))
         return st;
+    if ((p.ranks ? p.ranks : 1) != (t->p.ranks ? t->p.ranks : 1))
+        return fr_err_set(err, FR_E_INVALID,
+                          "%s: the checkpoint was written by a run on %u rank%s, this run has "
+                          "%u; resume with the same number of ranks (the global batch and the "
+                          "data order depend on it)", file, p.ranks ? p.ranks : 1,
+                          p.ranks > 1 ? "s" : "", t->p.ranks ? t->p.ranks : 1);
     if (!fr_params_same(&p, &t->p))
         return fr_err_set(err, FR_E_INVALID,
                           "%s: the tuner was created with other training settings than the "
                           "checkpoint's (create it from fr_tune_checkpoint_read)", file);
-    if (mfp != fr_model_fingerprint(t->m))
+    if (mfp != fr_tune_model_fingerprint(t->m))
         return fr_err_set(err, FR_E_INVALID,
                           "%s: the checkpoint was made with another base model; resume with the "
                           "same -m file", file);
@@ -594,15 +677,16 @@ fr_status fr_tuner_load_checkpoint(fr_tuner *t, const fr_dataset *train, const c
                         want);
         goto done;
     }
-    /* everything validated: commit */
-    memcpy(t->set->param, param, (size_t)n * sizeof(float));
-    memcpy(t->opt.m, m, (size_t)n * sizeof(float));
-    memcpy(t->opt.v, v, (size_t)n * sizeof(float));
-    t->opt.t = adam_t;
-    t->step = step;
-    t->epoch = epoch;
-    t->cursor = cursor;
-    t->rng = rng;
+    /* everything validated: the caller commits */
+    cs->param = param;
+    cs->m = m;
+    cs->v = v;
+    param = m = v = NULL;
+    cs->adam_t = adam_t;
+    cs->step = step;
+    cs->epoch = epoch;
+    cs->cursor = cursor;
+    cs->rng = rng;
     st = FR_OK;
 done:
     fr_lora_free(a);

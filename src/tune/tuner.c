@@ -14,15 +14,17 @@
  * drawn from splitmix64 seeded with (seed, e). A step may span the end of
  * an epoch; it then continues with the next epoch's permutation.
  *
- * Not done yet: data parallelism over MPI (DESIGN.md's "one machine is
- * outgrown" path). It slots in here without touching the model code: every
- * rank computes the same list of the step's samples (the permutation is a
- * function of the seed) and the same loss-token count, runs only its share
- * of the micro-batches, then all-reduces the flat gradient (set->grad is
- * one contiguous array) and the loss sum before clipping; AdamW then runs
- * identically on every rank, and rank 0 writes checkpoints. A fixed
- * reduction order (e.g. a tree over ranks, not MPI's default) keeps runs
- * reproducible.
+ * Data parallelism (mpirun -np N; comm.c does the MPI): every rank holds
+ * the whole adapter and computes the same list of the step's samples (the
+ * permutation is a function of the seed) and the same loss-token count;
+ * micro-batch mb takes samples [mb*B*N, (mb+1)*B*N) of that list, as a
+ * single process with batch B*N would, and rank r runs the slice
+ * [r*B, (r+1)*B) of it. After its micro-batches the ranks agree on whether
+ * any was cancelled or failed (then all drop the step), sum the loss and
+ * the flat gradient (set->grad is one contiguous array) and apply the same
+ * clipping and AdamW update. Evaluation deals micro-batches round robin
+ * and sums loss and token count. With one rank none of this costs
+ * anything and the results are bit for bit those of a build without MPI.
  */
 #include "tune/tuner_impl.h"
 
@@ -31,6 +33,7 @@
 #include <string.h>
 
 #include "model/model_impl.h"
+#include "tune/comm.h"
 #include "tune/rng.h"
 
 fr_tune_params fr_tune_default_params(void)
@@ -87,7 +90,8 @@ int64_t fr_tune_n_params(const fr_hparams *hp, uint32_t rank, unsigned targets)
 
 uint64_t fr_tune_steps_per_epoch(const fr_tune_params *p, size_t n_samples)
 {
-    uint64_t per = (uint64_t)(p->batch ? p->batch : 1) * (p->grad_accum ? p->grad_accum : 1);
+    uint64_t per = (uint64_t)(p->batch ? p->batch : 1) * (p->grad_accum ? p->grad_accum : 1) *
+                   (p->ranks ? p->ranks : 1);
     return ((uint64_t)n_samples + per - 1) / per;
 }
 
@@ -124,6 +128,8 @@ static fr_status fr_tune_check(const fr_model *m, const fr_tune_params *p, fr_er
     if (p->batch < 1 || p->batch > 4096 || p->grad_accum < 1 || p->grad_accum > 65536)
         return fr_err_set(err, FR_E_INVALID, "--batch (1..4096) or --grad-accum (1..65536) out "
                           "of range");
+    if (p->ranks > 65536)
+        return fr_err_set(err, FR_E_INVALID, "%u ranks is out of range (1..65536)", p->ranks);
     if (p->total_steps < 1)
         return fr_err_set(err, FR_E_INVALID, "the run needs at least one step");
     if (!(p->lr > 0) || !isfinite(p->lr) || !(p->beta1 >= 0 && p->beta1 < 1) ||
@@ -215,6 +221,69 @@ fail:
 const fr_tune_params *fr_tuner_params(const fr_tuner *t) { return &t->p; }
 uint64_t fr_tuner_step_count(const fr_tuner *t) { return t->step; }
 int64_t fr_tuner_n_params(const fr_tuner *t) { return t->set->n_params; }
+
+static uint32_t fr_ranks(const fr_tune_params *p)
+{
+    return p->ranks ? p->ranks : 1;
+}
+
+/* What must be the same on every rank: the model and every setting that
+ * changes the result (not the thread count). */
+static uint64_t fr_run_hash(const fr_tuner *t)
+{
+    const fr_tune_params *p = &t->p;
+    double d[] = {p->alpha, (double)p->rank, (double)p->targets, (double)p->n_ctx,
+                  (double)p->batch, (double)p->grad_accum, (double)p->total_steps, p->lr,
+                  p->beta1, p->beta2, p->eps, p->weight_decay, p->clip, (double)p->schedule,
+                  (double)p->warmup, p->min_lr_ratio, (double)(p->seed >> 32),
+                  (double)(p->seed & 0xffffffffu), (double)fr_ranks(p)};
+    uint64_t h = fr_tune_model_fingerprint(t->m);
+    const unsigned char *b = (const unsigned char *)d;
+    for (size_t i = 0; i < sizeof d; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+fr_status fr_tuner_set_comm(fr_tuner *t, fr_tune_comm *c, fr_err *err)
+{
+    fr_status st = FR_OK;
+    if ((uint32_t)fr_tune_comm_size(c) != fr_ranks(&t->p))
+        st = fr_err_set(err, FR_E_INVALID,
+                        "the tuner was created for %u rank%s, the communicator has %d",
+                        fr_ranks(&t->p), fr_ranks(&t->p) == 1 ? "" : "s", fr_tune_comm_size(c));
+    if ((st = fr_tune_comm_agree(c, st, err)))
+        return st;
+    uint64_t h = fr_run_hash(t);
+    if (!fr_comm_same(c, &h, sizeof h))
+        return fr_err_set(err, FR_E_INVALID,
+                          "the ranks have different base models, data sizes or training "
+                          "settings: every rank needs the same model and data files and the "
+                          "same options");
+    t->comm = c;
+    return FR_OK;
+}
+
+static fr_status fr_comm_ready(const fr_tuner *t, fr_err *err)
+{
+    if ((uint32_t)fr_tune_comm_size(t->comm) == fr_ranks(&t->p))
+        return FR_OK;
+    return fr_err_set(err, FR_E_INVALID, "the run is for %u ranks; call fr_tuner_set_comm with a "
+                      "communicator of that size first", fr_ranks(&t->p));
+}
+
+/* Collective: the ranks hold the same samples (on several machines each
+ * reads its own copy of the file). */
+static fr_status fr_agree_data(fr_tuner *t, const fr_dataset *d, const char *what, fr_err *err)
+{
+    uint64_t h = fr_dataset_fingerprint(d);
+    if (fr_comm_same(t->comm, &h, sizeof h))
+        return FR_OK;
+    return fr_err_set(err, FR_E_INVALID,
+                      "the ranks read different %s data: every machine needs the same file at "
+                      "the same path, loaded with the same options", what);
+}
 
 void fr_tuner_set_cancel(fr_tuner *t, bool (*cancel)(void *user), void *user)
 {
@@ -316,14 +385,25 @@ fr_status fr_tuner_step(fr_tuner *t, const fr_dataset *d, fr_tune_step_info *inf
     memset(info, 0, sizeof *info);
     size_t n = fr_dataset_count(d);
     fr_status st;
+    uint32_t R = fr_ranks(&t->p);
+    int me = fr_tune_comm_rank(t->comm);
+    if ((st = fr_comm_ready(t, err)))
+        return st;
+    if (R > 1 && t->agreed != d) {
+        if ((st = fr_agree_data(t, d, "training", err)))
+            return st;
+        t->agreed = d;
+    }
+    /* from here on every check gives the same answer on every rank */
     if (t->step == 0 && t->epoch == 0 && t->cursor == 0 && (st = fr_check_dataset(t, d, err)))
         return st;
     if (n == 0)
         return fr_err_set(err, FR_E_INVALID, "the dataset has no samples");
-    size_t per = (size_t)t->p.batch * t->p.grad_accum;
+    /* In a run of several ranks every failure from here to the agreement
+     * below is agreed on, so that no rank is left waiting in a sum. */
+    size_t per = (size_t)t->p.batch * t->p.grad_accum * R;
     size_t *idx = malloc(per * sizeof(size_t));
-    if (!idx)
-        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    st = idx ? FR_OK : fr_err_set(err, FR_E_NOMEM, "out of memory");
     /* Choose the step's samples without moving the cursor yet. */
     uint64_t epoch = t->epoch, cursor = t->cursor;
     if (cursor >= n) {
@@ -332,13 +412,13 @@ fr_status fr_tuner_step(fr_tuner *t, const fr_dataset *d, fr_tune_step_info *inf
     }
     info->epoch = epoch;
     uint64_t n_loss = 0, n_tok = 0;
-    for (size_t i = 0; i < per; i++) {
+    for (size_t i = 0; i < per && !st; i++) {
         if (cursor >= n) {
             epoch++;
             cursor = 0;
         }
         if ((st = fr_perm_for(t, epoch, n, err)))
-            goto done;
+            break;
         idx[i] = t->perm[cursor++];
         n_loss += fr_loss_tokens(d, idx[i]);
         const int32_t *tok;
@@ -347,20 +427,39 @@ fr_status fr_tuner_step(fr_tuner *t, const fr_dataset *d, fr_tune_step_info *inf
         fr_dataset_sample(d, idx[i], &tok, &mask, &len);
         n_tok += len > 0 ? len - 1 : 0;
     }
-    memset(t->set->grad, 0, (size_t)t->set->n_params * sizeof(float));
-    float scale = n_loss ? (float)(1.0 / (double)n_loss) : 0.0f;
     double loss_sum = 0.0;
-    for (uint32_t mb = 0; mb < t->p.grad_accum; mb++) {
-        fr_tbatch b = fr_assemble(t, d, idx + (size_t)mb * t->p.batch, t->p.batch);
-        if (b.n == 0)
-            continue;
-        double ls = 0.0;
-        int64_t nl = 0;
-        st = fr_tmodel_run(t->tm, &b, true, scale, &ls, &nl, t->cancel, t->cancel_user, err);
-        if (st)
-            goto done;
-        loss_sum += ls;
+    if (!st) {
+        memset(t->set->grad, 0, (size_t)t->set->n_params * sizeof(float));
+        float scale = n_loss ? (float)(1.0 / (double)n_loss) : 0.0f;
+        /* micro-batch mb is samples [mb*B*R, (mb+1)*B*R); this rank runs its B */
+        for (uint32_t mb = 0; mb < t->p.grad_accum && !st; mb++) {
+            size_t first = ((size_t)mb * R + (size_t)me) * t->p.batch;
+            fr_tbatch b = fr_assemble(t, d, idx + first, t->p.batch);
+            if (b.n == 0)
+                continue;
+            double ls = 0.0;
+            int64_t nl = 0;
+            st = fr_tmodel_run(t->tm, &b, true, scale, &ls, &nl, t->cancel, t->cancel_user, err);
+            loss_sum += ls;
+        }
     }
+    if (R > 1) {
+        /* a signal reaches the ranks at different moments: whoever saw it
+         * cancels the step for all */
+        if (!st && t->cancel && t->cancel(t->cancel_user))
+            st = fr_err_set(err, FR_E_CANCELLED, "cancelled");
+        /* one small sum says whether any rank failed and carries the loss:
+         * every collective costs a scheduling delay on a busy machine */
+        double v[2] = {st ? 1.0 : 0.0, loss_sum};
+        fr_comm_sum_f64(t->comm, v, 2);
+        loss_sum = v[1];
+        if (v[0] > 0) /* all ranks learn which failed, and why */
+            st = fr_tune_comm_agree(t->comm, st, err);
+        else
+            fr_comm_sum_f32(t->comm, t->set->grad, t->set->n_params);
+    }
+    if (st)
+        goto done;
     info->n_tokens = n_tok;
     info->n_loss_tokens = n_loss;
     info->loss = n_loss ? loss_sum / (double)n_loss : 0.0;
@@ -393,16 +492,19 @@ done:
 fr_status fr_tuner_eval(fr_tuner *t, const fr_dataset *d, double *mean_loss,
                         uint64_t *n_loss_tokens, fr_err *err)
 {
-    fr_status st = fr_check_dataset(t, d, err);
-    if (st)
+    fr_status st;
+    if ((st = fr_comm_ready(t, err)) ||
+        (fr_ranks(&t->p) > 1 && (st = fr_agree_data(t, d, "validation", err))) ||
+        (st = fr_check_dataset(t, d, err)))
         return st;
     size_t n = fr_dataset_count(d), k = t->p.batch;
     size_t *idx = malloc(k * sizeof(size_t));
-    if (!idx)
-        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    st = idx ? FR_OK : fr_err_set(err, FR_E_NOMEM, "out of memory");
+    /* rank r evaluates micro-batches r, r + R, r + 2R, ... */
+    size_t R = fr_ranks(&t->p), me = (size_t)fr_tune_comm_rank(t->comm);
     double sum = 0.0;
     uint64_t count = 0;
-    for (size_t i = 0; i < n; i += k) {
+    for (size_t i = me * k; i < n && !st; i += k * R) {
         size_t m = n - i < k ? n - i : k;
         for (size_t j = 0; j < m; j++)
             idx[j] = i + j;
@@ -418,6 +520,14 @@ fr_status fr_tuner_eval(fr_tuner *t, const fr_dataset *d, double *mean_loss,
         count += (uint64_t)nl;
     }
     free(idx);
+    if (R > 1) {
+        double v[3] = {st ? 1.0 : 0.0, sum, (double)count}; /* counts stay exact below 2^53 */
+        fr_comm_sum_f64(t->comm, v, 3);
+        if (v[0] > 0)
+            return fr_tune_comm_agree(t->comm, st, err);
+        sum = v[1];
+        count = (uint64_t)v[2];
+    }
     if (st)
         return st;
     *mean_loss = count ? sum / (double)count : 0.0;

@@ -41,7 +41,14 @@ struct fr_tuner {
 
     bool (*cancel)(void *);
     void *cancel_user;
+
+    fr_tune_comm *comm; /* data-parallel ranks (borrowed); NULL: this process alone */
+    const fr_dataset *agreed; /* training data the ranks found identical */
 };
+
+/* Tensor names, types, shapes and the first bytes of each tensor of m
+ * (checkpoint.c): checkpoints and the ranks of a run compare it. */
+uint64_t fr_tune_model_fingerprint(const fr_model *m);
 
 /* Number of trainable parameters for model hp with these params. */
 int64_t fr_tune_n_params(const fr_hparams *hp, uint32_t rank, unsigned targets);

@@ -5,44 +5,11 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 export FRUGAL_PROGRESS=0
 SRC=${FR_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-mkdir -p "$TMP/docs"
-cp "$SRC"/tests/data/rag/* "$TMP/docs/"
-printf 'bin\0ary' > "$TMP/docs/blob.txt"
+. "$(dirname "$0")/support/rag_corpus.sh"
+rag_corpus_docs
 DB="$TMP/kb.sqlite"
-
-run_ok "$FRUGAL" index --db "$DB" "$TMP/docs"
-expect_contains "$OUT" "added 6, updated 0, skipped 0 (unchanged), removed 0, rejected 1"
-expect_contains "$OUT" "blob.txt: binary data"
-before=$(sha256sum "$DB" | cut -d' ' -f1)
-run_ok "$FRUGAL" index --db "$DB" "$TMP/docs"
-expect_contains "$OUT" "added 0, updated 0, skipped 6 (unchanged), removed 0, rejected 1"
-after=$(sha256sum "$DB" | cut -d' ' -f1)
-[ "$before" = "$after" ] || fail "second index run changed the database file"
-rm "$TMP/docs/tickets.jsonl"
-echo "The Oslo office closed in 2019." > "$TMP/docs/oslo.txt"
-run_ok "$FRUGAL" index --db "$DB" "$TMP/docs" --json
-expect_contains "$OUT" '"added": 1'
-expect_contains "$OUT" '"removed": 1'
-expect_contains "$OUT" '"skipped": 5'
-run_ok "$FRUGAL" index --db "$DB" --stats
-expect_contains "$OUT" "6 documents"
-run_ok "$FRUGAL" index --db "$DB" --stats --json
-expect_contains "$OUT" '"schema_version": 1'
-
-run_ok "$FRUGAL" ask --db "$DB" --retrieve-only "How much does the Aurora X2 cost?"
-expect_contains "$OUT" "gate: pass"
-expect_contains "$OUT" "products.md"
-expect_contains "$OUT" '$149.00'
-run_ok "$FRUGAL" ask --db "$DB" --retrieve-only "What is the price of the Zephyr 9000 drone?"
-expect_contains "$OUT" "gate: ABSTAIN"
-expect_contains "$OUT" "The documents do not answer this."
-run_ok "$FRUGAL" ask --db "$DB" --retrieve-only --json 'price* NEAR("Aurora" text:X2) ^'
-expect_contains "$OUT" '"fts_query": "\"price\" OR'
-run_ok "$FRUGAL" ask --db "$DB" --retrieve-only --k 2 "SKU-9104K"
-expect_contains "$OUT" "trigram rank 1"
-run_status 1 "$FRUGAL" ask --db "$DB" -m "$TMP/no-such-model.gguf" "How much does the Aurora X2 cost?"
-expect_contains "$ERR" "no-such-model.gguf"
-run_status 2 "$FRUGAL" ask --db "$DB" "question"
+rag_index_checks "$DB" "$DB"
+rag_ask_checks "$DB"
 run_status 1 "$FRUGAL" ask --db "$TMP/missing.sqlite" --retrieve-only "q"
 expect_contains "$ERR" "no such knowledge base"
 
@@ -59,6 +26,37 @@ run_ok "$FRUGAL" check --source "$TMP/docs/products.md" --claims "$TMP/claims.js
 expect_contains "$OUT" '"verdict": "supported"'
 expect_contains "$OUT" '"verdict": "unsupported"'
 expect_contains "$OUT" '"id": 2'
+# sub-claims: the part the catalog does not support fails, with its evidence span
+run_ok "$FRUGAL" check --source "$TMP/docs/products.md" --json \
+  --claim 'The Aurora X2 costs $149.00 and was designed by NASA for the Mars rover.'
+printf '%s' "$OUT" > "$TMP/sub.json"
+if command -v node >/dev/null; then
+  node -e '
+    const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const r = j.results[0], s = r.sentences[0], u = s.subclaims;
+    const errs = [];
+    if (r.verdict !== "unsupported" || !(j.threshold > 0 && j.threshold < 1) || j.verifier !== "built-in") errs.push("verdict");
+    if (u.length !== 2) errs.push("count " + u.length);
+    else {
+      if (u[0].text !== "The Aurora X2 costs $149.00" || u[0].verdict !== "supported" || u[0].kind !== "main") errs.push("first");
+      if (!u[0].evidence || !/costs \$149\.00/.test(u[0].evidence.text) || u[0].evidence.passage < 1) errs.push("span");
+      if (!/designed by NASA/.test(u[1].text) || u[1].verdict !== "unsupported" || u[1].kind !== "verb_phrase") errs.push("second");
+      if (!(u[1].score < j.threshold && u[0].score >= j.threshold) || r.score !== Math.min(u[0].score, u[1].score)) errs.push("scores");
+    }
+    if (errs.length) { console.error(errs.join(", "), JSON.stringify(r).slice(0, 600)); process.exit(1); }' \
+    "$TMP/sub.json" || fail "check --json sub-claims"
+fi
+run_ok "$FRUGAL" check --source "$TMP/docs/products.md" --claim 'The Aurora X2 costs $149.00 and was designed by NASA.'
+expect_contains "$OUT" "unsupported"
+expect_contains "$OUT" "(missing: NASA)"
+# another weights file; a broken one is refused with its name and field
+echo '{"format": "frugal-verifier", "version": 1, "model": "logistic", "features": ["support"], "mean": [0.5], "scale": [0.25], "weights": [2], "bias": 0, "threshold": 0.9, "fact_gate": 1}' > "$TMP/w.json"
+run_ok "$FRUGAL" check --source "$TMP/docs/products.md" --verifier "$TMP/w.json" --json --claim 'The Aurora X2 costs $149.00.'
+expect_contains "$OUT" '"threshold": 0.9'
+echo '{"format": "frugal-verifier", "version": 1, "model": "logistic", "features": ["colour"]}' > "$TMP/bad-w.json"
+run_status 1 "$FRUGAL" check --source "$TMP/docs/products.md" --verifier "$TMP/bad-w.json" --claim 'x'
+expect_contains "$ERR" "bad-w.json"
+expect_contains "$ERR" "colour"
 echo '{"nope": 1}' > "$TMP/bad.jsonl"
 run_status 1 "$FRUGAL" check --source "$TMP/docs/products.md" --claims "$TMP/bad.jsonl"
 run_status 2 "$FRUGAL" check --source "$TMP/docs/products.md"

@@ -78,7 +78,8 @@ node -e '
   if (typeof j.model_answer !== "string" || j.model_answer.length === 0) errs.push("model_answer");
   if (!(j.gate && j.gate.pass === true)) errs.push("gate");
   if (!Array.isArray(j.passages) || j.passages.length < 1 || !/products\.md$/.test(j.passages[0].path)) errs.push("passages");
-  if (!Array.isArray(j.sentences) || typeof j.score !== "number" || j.threshold !== 0.6) errs.push("check");
+  if (!Array.isArray(j.sentences) || typeof j.score !== "number" || !(j.threshold > 0 && j.threshold < 1)) errs.push("check");
+  if (j.sentences.some(s => !Array.isArray(s.subclaims))) errs.push("subclaims");
   if (!(j.energy && j.energy.tokens > 0 && typeof j.energy.joules === "number")) errs.push("energy");
   const u = j.usage;
   if (!u || u.completion_tokens !== j.energy.tokens || !(u.prompt_tokens > 100) ||
@@ -115,7 +116,7 @@ node -e '
   if (!c || c.message.role !== "assistant" || typeof c.message.content !== "string") errs.push("message");
   if (!["stop", "length"].includes(c.finish_reason)) errs.push("finish_reason");
   const g = j.grounding;
-  if (!g || typeof g.abstained !== "boolean" || typeof g.score !== "number" || g.threshold !== 0.6 ||
+  if (!g || typeof g.abstained !== "boolean" || typeof g.score !== "number" || !(g.threshold > 0 && g.threshold < 1) ||
       !Array.isArray(g.sentences) || !Array.isArray(g.citations) || typeof g.model_answer !== "string")
     errs.push("grounding");
   else {
