@@ -72,11 +72,12 @@
  * and the call a tool message answers. Families whose templates define
  * tools render them as those templates do: chatml with a Hermes/Qwen2.5
  * tools block, qwen3, llama3.1 (Llama 3.1-3.3: tools in the first user
- * message, results as "ipython"), mistral-v3 / mistral-v3-tekken
- * ([AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]). Every other family gets
- * the Hermes tools block appended to its system prompt and tool results as
- * user turns in <tool_response> tags (fr_chat_template_tools_native says
- * which). fr_chat_template_tool_format says how the model writes a call.
+ * message, results as "ipython"), llama4 (the same, with its own header
+ * tokens and calls after <|python_start|>...<|python_end|>), mistral-v3 /
+ * mistral-v3-tekken ([AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]). Every
+ * other family gets the Hermes tools block appended to its system prompt
+ * and tool results as user turns in <tool_response> tags
+ * (fr_chat_template_tools_native says which). fr_chat_template_tool_format says how the model writes a call.
  */
 #ifndef FRUGAL_CHAT_H
 #define FRUGAL_CHAT_H
@@ -201,7 +202,8 @@ typedef struct fr_chat_msg_tools {
 /* How the model writes tool calls. */
 typedef enum fr_tool_format {
     FR_TOOLS_HERMES = 0, /* <tool_call>\n{"name": N, "arguments": A}\n</tool_call>, repeated */
-    FR_TOOLS_LLAMA3,     /* {"name": N, "parameters": A} as the whole answer (one call) */
+    FR_TOOLS_LLAMA3,     /* {"name": N, "parameters": A} as the whole answer (one call;
+                            Llama 3.1-3.3 and Llama 4) */
     FR_TOOLS_MISTRAL     /* [TOOL_CALLS] [{"name": N, "arguments": A}, ...] */
 } fr_tool_format;
 

@@ -98,9 +98,9 @@ void fr_render_hermes_system(render_ctx *c, bool qwen3);
 void fr_render_hermes_calls(render_ctx *c, size_t i, bool qwen3);
 void fr_render_hermes_result(render_ctx *c, size_t i);
 /* Llama 3.1+: the first user turn with the tools; a call; an ipython result. */
-void fr_render_llama_tools_user(render_ctx *c, const char *s, size_t n);
-void fr_render_llama_call(render_ctx *c, size_t i);
-void fr_render_llama_result(render_ctx *c, size_t i);
+void fr_render_llama_tools_user(render_ctx *c, const char *s, size_t n, bool l4);
+void fr_render_llama_call(render_ctx *c, size_t i, bool l4);
+void fr_render_llama_result(render_ctx *c, size_t i, bool l4);
 /* Mistral v3 / tekken: [AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]. */
 void fr_render_mistral_tools(render_ctx *c, bool tekken);
 void fr_render_mistral_calls(render_ctx *c, size_t i, bool tekken);

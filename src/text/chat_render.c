@@ -245,15 +245,15 @@ static void render_llama3(render_ctx *c)
         puts_(c->b, "<|eot_id|>");
         if (c->tools && i < c->n) {
             /* the tools open the first remaining message, as a user turn */
-            fr_render_llama_tools_user(c, c->m[i].content, c->m[i].len);
+            fr_render_llama_tools_user(c, c->m[i].content, c->m[i].len, false);
             i++;
         }
     }
     for (; i < c->n; i++) {
         if (c->m[i].role == FR_CHAT_TOOL)
-            fr_render_llama_result(c, i);
+            fr_render_llama_result(c, i, false);
         else if (c->m[i].role == FR_CHAT_ASSISTANT && msg_n_calls(c, i))
-            fr_render_llama_call(c, i);
+            fr_render_llama_call(c, i, false);
         else
             llama3_turn(c, c->m[i].role, c->m[i].content, c->m[i].len);
     }
@@ -440,16 +440,37 @@ static void render_mistral_v7(render_ctx *c)
 /* Llama 4: bos; a leading system message as '<|header_start|>system
  * <|header_end|>\n\n' + content|trim + '<|eot|>'; every other message as
  * '<|header_start|>' + role + '<|header_end|>\n\n' + content (untrimmed)
- * + '<|eot|>'; generation prompt '<|header_start|>assistant<|header_end|>\n\n'. */
+ * + '<|eot|>'; generation prompt '<|header_start|>assistant<|header_end|>\n\n'.
+ * With tools, "Environment: ipython\n" opens the system text and the tools
+ * open the first message after it (chat_render_tools.c). */
 static void render_llama4(render_ctx *c)
 {
     bos(c);
-    for (size_t i = 0; i < c->n; i++) {
-        puts_(c->b, "<|header_start|>");
-        puts_(c->b, fr_chat_role_name(c->m[i].role));
-        puts_(c->b, "<|header_end|>\n\n");
-        put_msg(c, i, i == 0 && c->m[i].role == FR_CHAT_SYSTEM);
+    size_t i = 0;
+    if (c->n && c->m[0].role == FR_CHAT_SYSTEM) {
+        puts_(c->b, "<|header_start|>system<|header_end|>\n\n");
+        if (c->tools)
+            puts_(c->b, "Environment: ipython\n");
+        put_msg(c, 0, true);
         puts_(c->b, "<|eot|>");
+        i = 1;
+    }
+    if (c->tools && i < c->n) {
+        fr_render_llama_tools_user(c, c->m[i].content, c->m[i].len, true);
+        i++;
+    }
+    for (; i < c->n; i++) {
+        if (c->m[i].role == FR_CHAT_TOOL) {
+            fr_render_llama_result(c, i, true);
+        } else if (c->m[i].role == FR_CHAT_ASSISTANT && msg_n_calls(c, i)) {
+            fr_render_llama_call(c, i, true);
+        } else {
+            puts_(c->b, "<|header_start|>");
+            puts_(c->b, fr_chat_role_name(c->m[i].role));
+            puts_(c->b, "<|header_end|>\n\n");
+            put_msg(c, i, false);
+            puts_(c->b, "<|eot|>");
+        }
     }
     if (c->gen)
         puts_(c->b, "<|header_start|>assistant<|header_end|>\n\n");

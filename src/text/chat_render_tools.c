@@ -13,6 +13,10 @@
  *     `tojson(indent=4)` each, open the first user turn; a call is the
  *     whole answer {"name": N, "parameters": A}; a result is an "ipython"
  *     turn holding the result as a JSON string.
+ *   Llama 4: the same blocks with its own header tokens; no system turn
+ *     unless one is given ("Environment: ipython" then opens it); a call
+ *     turn is "<|python_start|>" content "<|python_end|>" and the calls
+ *     {"name": N, "parameters": A} back to back.
  *   Mistral v0.3 / Nemo: [AVAILABLE_TOOLS] before the last user turn, calls
  *     as [TOOL_CALLS] with 9-character ids, results as [TOOL_RESULTS].
  *
@@ -122,10 +126,20 @@ void fr_render_hermes_result(render_ctx *c, size_t i)
 
 /* ---- Llama 3.1+ --------------------------------------------------------------------------- */
 
-void fr_render_llama_tools_user(render_ctx *c, const char *s, size_t n)
+/* Llama 3.1+ and Llama 4 differ in their header and end-of-turn tokens. */
+static const char *hdr_open(bool l4) { return l4 ? "<|header_start|>" : "<|start_header_id|>"; }
+static const char *hdr_close(bool l4)
 {
-    puts_(c->b, "<|start_header_id|>user<|end_header_id|>\n\n"
-                "Given the following functions, please respond with a JSON for a function call "
+    return l4 ? "<|header_end|>\n\n" : "<|end_header_id|>\n\n";
+}
+static const char *eot(bool l4) { return l4 ? "<|eot|>" : "<|eot_id|>"; }
+
+void fr_render_llama_tools_user(render_ctx *c, const char *s, size_t n, bool l4)
+{
+    puts_(c->b, hdr_open(l4));
+    puts_(c->b, "user");
+    puts_(c->b, hdr_close(l4));
+    puts_(c->b, "Given the following functions, please respond with a JSON for a function call "
                 "with its proper arguments that best answers the given prompt.\n\n"
                 "Respond in the format {\"name\": function name, \"parameters\": dictionary of "
                 "argument name and its value}.Do not use variables.\n\n");
@@ -134,28 +148,43 @@ void fr_render_llama_tools_user(render_ctx *c, const char *s, size_t n)
         puts_(c->b, "\n\n");
     }
     put_trimmed(c->b, s, n);
-    puts_(c->b, "<|eot_id|>");
+    puts_(c->b, eot(l4));
 }
 
-void fr_render_llama_call(render_ctx *c, size_t i)
+/* Llama 3.1: the one call is the whole turn. Llama 4: the content between
+ * <|python_start|> and <|python_end|>, then every call, back to back. */
+void fr_render_llama_call(render_ctx *c, size_t i, bool l4)
 {
-    const fr_chat_tool_call *k = &msg_tools(c, i)->calls[0];
-    puts_(c->b, "<|start_header_id|>assistant<|end_header_id|>\n\n{\"name\": \"");
-    puts_(c->b, k->name ? k->name : "");
-    puts_(c->b, "\", \"parameters\": ");
-    put_args(c->b, k->arguments);
-    puts_(c->b, "}<|eot_id|>");
+    const fr_chat_msg_tools *t = msg_tools(c, i);
+    puts_(c->b, hdr_open(l4));
+    puts_(c->b, "assistant");
+    puts_(c->b, hdr_close(l4));
+    if (l4) {
+        puts_(c->b, "<|python_start|>");
+        put(c->b, c->m[i].content, c->m[i].len);
+        puts_(c->b, "<|python_end|>");
+    }
+    for (size_t k = 0; k < (l4 ? t->n_calls : 1); k++) {
+        puts_(c->b, "{\"name\": \"");
+        puts_(c->b, t->calls[k].name ? t->calls[k].name : "");
+        puts_(c->b, "\", \"parameters\": ");
+        put_args(c->b, t->calls[k].arguments);
+        puts_(c->b, "}");
+    }
+    puts_(c->b, eot(l4));
 }
 
-void fr_render_llama_result(render_ctx *c, size_t i)
+void fr_render_llama_result(render_ctx *c, size_t i, bool l4)
 {
-    puts_(c->b, "<|start_header_id|>ipython<|end_header_id|>\n\n");
+    puts_(c->b, hdr_open(l4));
+    puts_(c->b, "ipython");
+    puts_(c->b, hdr_close(l4));
     /* a string "is iterable" in Jinja, so the template prints it as JSON */
     json_t *s = json_stringn(c->m[i].content ? c->m[i].content : "", c->m[i].len);
     if (s)
         fr_chat_py_json(c->b, s, 0);
     json_decref(s);
-    puts_(c->b, "<|eot_id|>");
+    puts_(c->b, eot(l4));
 }
 
 /* ---- Mistral ------------------------------------------------------------------------------ */

@@ -173,7 +173,8 @@ void fr_chat_py_json(fr_buf *b, const json_t *v, int indent) { py_json_at(b, v, 
 fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t)
 {
     switch (t->fam) {
-    case F_LLAMA31: return FR_TOOLS_LLAMA3;
+    case F_LLAMA31:
+    case F_LLAMA4: return FR_TOOLS_LLAMA3;
     case F_MISTRAL_V3:
     case F_MISTRAL_V3_TEKKEN: return FR_TOOLS_MISTRAL;
     default: return FR_TOOLS_HERMES;
@@ -186,6 +187,7 @@ bool fr_chat_template_tools_native(const fr_chat_template *t)
     case F_CHATML:
     case F_QWEN3:
     case F_LLAMA31:
+    case F_LLAMA4:
     case F_MISTRAL_V3:
     case F_MISTRAL_V3_TEKKEN: return true;
     default: return false;
