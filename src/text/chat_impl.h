@@ -58,6 +58,7 @@ struct fr_chat_template {
     bool phi3_auto_assistant; /* phi3 (first Phi-3-mini template): "<|assistant|>\n" follows every user turn */
     bool phi3_eos_at_end;    /* phi3: without a generation prompt, end with eos_token */
     bool phi4_user_opens;    /* phi4 (some conversions): every user turn opens the assistant's */
+    bool qwen3_think_open;   /* qwen3 (Thinking-2507): the generation prompt opens <think> */
     bool date_today;         /* llama3.1: template uses strftime_now */
     bool asst_space_trim;    /* mistral-v3/tekken: assistant turn is " " + content|trim */
     char *eos_text;          /* family EOS unless the template hard-codes another; owned */

@@ -165,7 +165,8 @@ static void qwen3_assistant(render_ctx *c, size_t i, size_t last_user)
 /* '<|im_start|>' + role + '\n' + content + '<|im_end|>\n' per message, the
  * template's default system prompt when the first message is not system.
  * Qwen3 also handles reasoning in assistant turns and, when asked, opens
- * the answer with an empty think block (its enable_thinking = false). */
+ * the answer with an empty think block (its enable_thinking = false); the
+ * Thinking-2507 template instead always opens "<think>\n". */
 static void render_chatml(render_ctx *c)
 {
     bool qwen3 = c->t->fam == F_QWEN3;
@@ -209,7 +210,9 @@ static void render_chatml(render_ctx *c)
     }
     if (c->gen) {
         puts_(c->b, "<|im_start|>assistant\n");
-        if (qwen3 && c->no_thinking)
+        if (qwen3 && c->t->qwen3_think_open)
+            puts_(c->b, "<think>\n"); /* Thinking-2507: always reasons */
+        else if (qwen3 && c->no_thinking)
             puts_(c->b, "<think>\n\n</think>\n\n");
     }
 }

@@ -10,11 +10,13 @@
  * json.dumps(ensure_ascii=False)), arguments given as parsed objects, as
  * OpenAI-compatible servers pass them; not by the code under test.
  * Llama 4's template (with its tool branches) is written out whole below,
- * from transformers' convert_llama4_weights_to_hf.py, which published it;
- * its expected strings were rendered from it the same way.
- * Qwen3's and Mistral's tool branches are not in ../shared: their cases
- * pin the structure of those branches as published (from their
- * tokenizer_config.json), written out by hand.
+ * from transformers' convert_llama4_weights_to_hf.py, which published it,
+ * and so is Qwen3-4B-Thinking-2507's (its tool branches are those of the
+ * Qwen3 templates); their expected strings were rendered from them the same way.
+ * Mistral v0.3's template is written out whole too, with an expected
+ * string rendered the same way. The other Mistral tool branches (Nemo)
+ * are not in ../shared: their cases pin the structure of those branches as
+ * published (from their tokenizer_config.json), written out by hand.
  *
  * Parsing: every answer is fed whole and then split at every byte, and
  * must give the same events. */
@@ -477,6 +479,327 @@ static const char WANT_LLAMA4_TWO[] =
     "Thanks<|eot|><|header_start|>assistant<|header_end|>\n"
     "\n";
 
+/* Qwen3-4B-Thinking-2507's template (the generation prompt opens <think>), with its tool
+ * branches as in every Qwen3 template */
+static const char QWEN3_TEMPLATE[] =
+    "{%- if tools %}\n"
+    "    {{- '<|im_start|>system\\n' }}\n"
+    "    {%- if messages[0].role == 'system' %}\n"
+    "        {{- messages[0].content + '\\n\\n' }}\n"
+    "    {%- endif %}\n"
+    "    {{- \"# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYo"
+    "u are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n"
+    "    {%- for tool in tools %}\n"
+    "        {{- \"\\n\" }}\n"
+    "        {{- tool | tojson }}\n"
+    "    {%- endfor %}\n"
+    "    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and a"
+    "rguments within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>"
+    ", \\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}\n"
+    "{%- else %}\n"
+    "    {%- if messages[0].role == 'system' %}\n"
+    "        {{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endif %}\n"
+    "{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}\n"
+    "{%- for message in messages[::-1] %}\n"
+    "    {%- set index = (messages|length - 1) - loop.index0 %}\n"
+    "    {%- if ns.multi_step_tool and message.role == \"user\" and message.content is string and not"
+    "(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>'))"
+    " %}\n"
+    "        {%- set ns.multi_step_tool = false %}\n"
+    "        {%- set ns.last_query_index = index %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- for message in messages %}\n"
+    "    {%- if message.content is string %}\n"
+    "        {%- set content = message.content %}\n"
+    "    {%- else %}\n"
+    "        {%- set content = '' %}\n"
+    "    {%- endif %}\n"
+    "    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) %}\n"
+    "        {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>' + '\\n' }}\n"
+    "    {%- elif message.role == \"assistant\" %}\n"
+    "        {%- set reasoning_content = '' %}\n"
+    "        {%- if message.reasoning_content is string %}\n"
+    "            {%- set reasoning_content = message.reasoning_content %}\n"
+    "        {%- else %}\n"
+    "            {%- if '</think>' in content %}\n"
+    "                {%- set reasoning_content = ((content.split('</think>')|first).rstrip('\\n').spl"
+    "it('<think>')|last).lstrip('\\n') %}\n"
+    "                {%- set content = (content.split('</think>')|last).lstrip('\\n') %}\n"
+    "            {%- endif %}\n"
+    "        {%- endif %}\n"
+    "        {%- if loop.index0 > ns.last_query_index %}\n"
+    "            {%- if loop.last or (not loop.last and reasoning_content) %}\n"
+    "                {{- '<|im_start|>' + message.role + '\\n<think>\\n' + reasoning_content.strip('"
+    "\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}\n"
+    "            {%- else %}\n"
+    "                {{- '<|im_start|>' + message.role + '\\n' + content }}\n"
+    "            {%- endif %}\n"
+    "        {%- else %}\n"
+    "            {{- '<|im_start|>' + message.role + '\\n' + content }}\n"
+    "        {%- endif %}\n"
+    "        {%- if message.tool_calls %}\n"
+    "            {%- for tool_call in message.tool_calls %}\n"
+    "                {%- if (loop.first and content) or (not loop.first) %}\n"
+    "                    {{- '\\n' }}\n"
+    "                {%- endif %}\n"
+    "                {%- if tool_call.function %}\n"
+    "                    {%- set tool_call = tool_call.function %}\n"
+    "                {%- endif %}\n"
+    "                {{- '<tool_call>\\n{\"name\": \"' }}\n"
+    "                {{- tool_call.name }}\n"
+    "                {{- '\", \"arguments\": ' }}\n"
+    "                {%- if tool_call.arguments is string %}\n"
+    "                    {{- tool_call.arguments }}\n"
+    "                {%- else %}\n"
+    "                    {{- tool_call.arguments | tojson }}\n"
+    "                {%- endif %}\n"
+    "                {{- '}\\n</tool_call>' }}\n"
+    "            {%- endfor %}\n"
+    "        {%- endif %}\n"
+    "        {{- '<|im_end|>\\n' }}\n"
+    "    {%- elif message.role == \"tool\" %}\n"
+    "        {%- if loop.first or (messages[loop.index0 - 1].role != \"tool\") %}\n"
+    "            {{- '<|im_start|>user' }}\n"
+    "        {%- endif %}\n"
+    "        {{- '\\n<tool_response>\\n' }}\n"
+    "        {{- content }}\n"
+    "        {{- '\\n</tool_response>' }}\n"
+    "        {%- if loop.last or (messages[loop.index0 + 1].role != \"tool\") %}\n"
+    "            {{- '<|im_end|>\\n' }}\n"
+    "        {%- endif %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|im_start|>assistant\\n<think>\\n' }}\n"
+    "{%- endif %}";
+
+static const char WANT_QWEN3[] =
+    "<|im_start|>system\n"
+    "You are terse.\n"
+    "\n"
+    "# Tools\n"
+    "\n"
+    "You may call one or more functions to assist with the user query.\n"
+    "\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n"
+    "<tools>\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather by"
+    " city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\""
+    "}, \"days\": {\"type\": \"integer\"}}, \"required\": [\"city\"]}}}\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time\", \"para"
+    "meters\": {\"type\": \"object\", \"properties\": {}}}}\n"
+    "</tools>\n"
+    "\n"
+    "For each function call, return a json object with function name and arguments within <tool_call>"
+    "</tool_call> XML tags:\n"
+    "<tool_call>\n"
+    "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Weather in Paris?<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "<tool_call>\n"
+    "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2, \"lat\": 48.8566, "
+    "\"scale\": 1e-05, \"big\": 1e+20, \"x\": 1.0, \"note\": \"\xc3\xa9" "\\\"\\n\"}}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "<tool_response>\n"
+    "{\"temp\": 21.5}\n"
+    "</tool_response><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Thanks<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "<think>\n";
+
+static const char WANT_QWEN3_TWO[] =
+    "<|im_start|>system\n"
+    "You are terse.\n"
+    "\n"
+    "# Tools\n"
+    "\n"
+    "You may call one or more functions to assist with the user query.\n"
+    "\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n"
+    "<tools>\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather by"
+    " city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\""
+    "}, \"days\": {\"type\": \"integer\"}}, \"required\": [\"city\"]}}}\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time\", \"para"
+    "meters\": {\"type\": \"object\", \"properties\": {}}}}\n"
+    "</tools>\n"
+    "\n"
+    "For each function call, return a json object with function name and arguments within <tool_call>"
+    "</tool_call> XML tags:\n"
+    "<tool_call>\n"
+    "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Weather in Paris?<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "Checking.\n"
+    "<tool_call>\n"
+    "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n"
+    "</tool_call>\n"
+    "<tool_call>\n"
+    "{\"name\": \"now\", \"arguments\": {}}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "<tool_response>\n"
+    "{\"temp\": 21.5}\n"
+    "</tool_response>\n"
+    "<tool_response>\n"
+    "12:00\n"
+    "</tool_response><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Thanks<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "<think>\n";
+
+static const char WANT_QWEN3_NOSYS[] =
+    "<|im_start|>system\n"
+    "# Tools\n"
+    "\n"
+    "You may call one or more functions to assist with the user query.\n"
+    "\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n"
+    "<tools>\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather by"
+    " city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\""
+    "}, \"days\": {\"type\": \"integer\"}}, \"required\": [\"city\"]}}}\n"
+    "{\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time\", \"para"
+    "meters\": {\"type\": \"object\", \"properties\": {}}}}\n"
+    "</tools>\n"
+    "\n"
+    "For each function call, return a json object with function name and arguments within <tool_call>"
+    "</tool_call> XML tags:\n"
+    "<tool_call>\n"
+    "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Weather in Paris?<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "<tool_call>\n"
+    "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2, \"lat\": 48.8566, "
+    "\"scale\": 1e-05, \"big\": 1e+20, \"x\": 1.0, \"note\": \"\xc3\xa9" "\\\"\\n\"}}\n"
+    "</tool_call><|im_end|>\n"
+    "<|im_start|>user\n"
+    "<tool_response>\n"
+    "{\"temp\": 21.5}\n"
+    "</tool_response><|im_end|>\n"
+    "<|im_start|>user\n"
+    "Thanks<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "<think>\n";
+
+/* mistralai/Mistral-7B-Instruct-v0.3's template (with its tool branches) */
+static const char MISTRAL_V03_TEMPLATE[] =
+    "{%- if messages[0][\"role\"] == \"system\" %}\n"
+    "    {%- set system_message = messages[0][\"content\"] %}\n"
+    "    {%- set loop_messages = messages[1:] %}\n"
+    "{%- else %}\n"
+    "    {%- set loop_messages = messages %}\n"
+    "{%- endif %}\n"
+    "{%- if not tools is defined %}\n"
+    "    {%- set tools = none %}\n"
+    "{%- endif %}\n"
+    "{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto\", \"user\") | list %}\n"
+    "\n"
+    "{#- This block checks for alternating user/assistant messages, skipping tool calling messages #}"
+    "\n"
+    "{%- set ns = namespace() %}\n"
+    "{%- set ns.index = 0 %}\n"
+    "{%- for message in loop_messages %}\n"
+    "    {%- if not (message.role == \"tool\" or message.role == \"tool_results\" or (message.tool_ca"
+    "lls is defined and message.tool_calls is not none)) %}\n"
+    "        {%- if (message[\"role\"] == \"user\") != (ns.index % 2 == 0) %}\n"
+    "            {{- raise_exception(\"After the optional system message, conversation roles must alt"
+    "ernate user/assistant/user/assistant/...\") }}\n"
+    "        {%- endif %}\n"
+    "        {%- set ns.index = ns.index + 1 %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "\n"
+    "{{- bos_token }}\n"
+    "{%- for message in loop_messages %}\n"
+    "    {%- if message[\"role\"] == \"user\" %}\n"
+    "        {%- if tools is not none and (message == user_messages[-1]) %}\n"
+    "            {{- \"[AVAILABLE_TOOLS] [\" }}\n"
+    "            {%- for tool in tools %}\n"
+    "                {%- set tool = tool.function %}\n"
+    "                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+    "                {%- for key, val in tool.items() if key != \"return\" %}\n"
+    "                    {%- if val is string %}\n"
+    "                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+    "                    {%- else %}\n"
+    "                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+    "                    {%- endif %}\n"
+    "                    {%- if not loop.last %}\n"
+    "                        {{- \", \" }}\n"
+    "                    {%- endif %}\n"
+    "                {%- endfor %}\n"
+    "                {{- \"}}\" }}\n"
+    "                {%- if not loop.last %}\n"
+    "                    {{- \", \" }}\n"
+    "                {%- else %}\n"
+    "                    {{- \"]\" }}\n"
+    "                {%- endif %}\n"
+    "            {%- endfor %}\n"
+    "            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+    "            {%- endif %}\n"
+    "        {%- if loop.last and system_message is defined %}\n"
+    "            {{- \"[INST] \" + system_message + \"\\n\\n\" + message[\"content\"] + \"[/INST]\" }"
+    "}\n"
+    "        {%- else %}\n"
+    "            {{- \"[INST] \" + message[\"content\"] + \"[/INST]\" }}\n"
+    "        {%- endif %}\n"
+    "    {%- elif message.tool_calls is defined and message.tool_calls is not none %}\n"
+    "        {{- \"[TOOL_CALLS] [\" }}\n"
+    "        {%- for tool_call in message.tool_calls %}\n"
+    "            {%- set out = tool_call.function|tojson %}\n"
+    "            {{- out[:-1] }}\n"
+    "            {%- if not tool_call.id is defined or tool_call.id|length != 9 %}\n"
+    "                {{- raise_exception(\"Tool call IDs should be alphanumeric strings with length 9"
+    "!\") }}\n"
+    "            {%- endif %}\n"
+    "            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+    "            {%- if not loop.last %}\n"
+    "                {{- \", \" }}\n"
+    "            {%- else %}\n"
+    "                {{- \"]\" + eos_token }}\n"
+    "            {%- endif %}\n"
+    "        {%- endfor %}\n"
+    "    {%- elif message[\"role\"] == \"assistant\" %}\n"
+    "        {{- \" \" + message[\"content\"]|trim + eos_token}}\n"
+    "    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\"] == \"tool\" %}\n"
+    "        {%- if message.content is defined and message.content.content is defined %}\n"
+    "            {%- set content = message.content.content %}\n"
+    "        {%- else %}\n"
+    "            {%- set content = message.content %}\n"
+    "        {%- endif %}\n"
+    "        {{- '[TOOL_RESULTS] {\"content\": ' + content|string + \", \" }}\n"
+    "        {%- if not message.tool_call_id is defined or message.tool_call_id|length != 9 %}\n"
+    "            {{- raise_exception(\"Tool call IDs should be alphanumeric strings with length 9!\")"
+    " }}\n"
+    "        {%- endif %}\n"
+    "        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESULTS]' }}\n"
+    "    {%- else %}\n"
+    "        {{- raise_exception(\"Only user and assistant roles are supported, with the exception of"
+    " an initial optional system message!\") }}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n";
+
+static const char WANT_MISTRAL_V03[] =
+    "<s>[INST] Q[/INST][TOOL_CALLS] [{\"name\": \"now\", \"arguments\": {\"tz\": \"UTC\"}, \"id\": \""
+    "abcDEF123\"}]</s>[TOOL_RESULTS] {\"content\": sunny, \"call_id\": \"abcDEF123\"}[/TOOL_RESULTS] "
+    "It is sunny.</s>[AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": \"now\", \""
+    "description\": \"The time\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}}][/AVAI"
+    "LABLE_TOOLS][INST] S\n"
+    "\n"
+    "R[/INST]";
+
 static const char TOOLS[] =
     "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": "
     "\"Weather by city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": "
@@ -590,6 +913,71 @@ static void test_llama4(void)
     got = render(t, "two");
     same(got, WANT_LLAMA4_TWO, "llama4, two calls");
     free(got);
+    fr_chat_template_free(t);
+}
+
+/* Qwen3: a published template with its tool branches, rendered as jinja2 renders it */
+static void test_qwen3(void)
+{
+    fr_chat_template *t = NULL;
+    fr_err e = {0};
+    CHECK_MSG(fr_chat_template_detect(QWEN3_TEMPLATE, strlen(QWEN3_TEMPLATE), FR_CHAT_STRICT, &t,
+                                      &e) == FR_OK,
+              "detect: %s", e.msg);
+    if (!t)
+        return;
+    CHECK_STR(fr_chat_template_name(t), "qwen3");
+    CHECK(fr_chat_template_tools_native(t));
+    CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_HERMES);
+    static const struct {
+        const char *mode, *want;
+    } cases[] = {{"", WANT_QWEN3}, {"two", WANT_QWEN3_TWO}, {"nosys", WANT_QWEN3_NOSYS}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char *got = render(t, cases[c].mode);
+        same(got, cases[c].want, cases[c].mode[0] ? cases[c].mode : "qwen3");
+        free(got);
+    }
+    fr_chat_template_free(t);
+}
+
+/* Mistral v0.3: its published template with tool branches. The conversation
+ * has a final answer between the tool result and the next question: the
+ * template refuses two user turns in a row around calls. (After a tool
+ * result as the last message the template drops the system message, which
+ * only a user turn that ends the conversation carries; we keep it on the
+ * last user turn, as mistral-common encodes it.) */
+static void test_mistral_v03(void)
+{
+    fr_chat_template *t = NULL;
+    fr_err e = {0};
+    CHECK_MSG(fr_chat_template_detect(MISTRAL_V03_TEMPLATE, strlen(MISTRAL_V03_TEMPLATE),
+                                      FR_CHAT_STRICT, &t, &e) == FR_OK,
+              "detect: %s", e.msg);
+    if (!t)
+        return;
+    CHECK_STR(fr_chat_template_name(t), "mistral-v3");
+    CHECK(fr_chat_template_tools_native(t));
+    CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_MISTRAL);
+    static const char tools[] = "[{\"type\": \"function\", \"function\": {\"name\": \"now\", "
+                                "\"description\": \"The time\", \"parameters\": {\"type\": "
+                                "\"object\", \"properties\": {}}}}]";
+    fr_chat_tool_call call = {"abcDEF123", "now", "{\"tz\": \"UTC\"}"};
+    fr_chat_msg m[6] = {{FR_CHAT_SYSTEM, "S", 1},        {FR_CHAT_USER, "Q", 1},
+                        {FR_CHAT_ASSISTANT, "", 0},      {FR_CHAT_TOOL, "sunny", 5},
+                        {FR_CHAT_ASSISTANT, " It is sunny. ", 14}, {FR_CHAT_USER, "R", 1}};
+    fr_chat_msg_tools mt[6] = {{0}};
+    mt[2].calls = &call;
+    mt[2].n_calls = 1;
+    mt[3].call_id = "abcDEF123";
+    fr_chat_opts o = {0};
+    o.add_generation_prompt = true;
+    o.tools = tools;
+    o.msg_tools = mt;
+    o.bos_text = "<s>";
+    fr_chat_prompt p = {0};
+    CHECK_MSG(fr_chat_render(t, m, 6, &o, &p, &e) == FR_OK, "render: %s", e.msg);
+    same(p.text, WANT_MISTRAL_V03, "mistral v0.3");
+    free(p.text);
     fr_chat_template_free(t);
 }
 
@@ -780,6 +1168,8 @@ int main(void)
 {
     test_real_templates();
     test_llama4();
+    test_qwen3();
+    test_mistral_v03();
     test_other_families();
     test_parser();
     TEST_END();
