@@ -50,9 +50,10 @@ chat_tools *chat_tools_open(const char *path, fr_tool_choice choice,
     }
     t->fmt = fr_chat_template_tool_format(tmpl);
     fr_tool_grammar_opts o = {t->fmt, choice, NULL, true, NULL};
-    static const char *const specials[] = {"[TOOL_CALLS]"};
+    size_t n_specials = 0;
+    const char *const *specials = fr_tool_special_markers(&n_specials);
     if (fr_tool_grammar(t->json, len, &o, &t->gbnf, &e) != FR_OK ||
-        fr_grammar_vocab_create(tok, n_vocab, specials, 1, &t->voc, &e) != FR_OK) {
+        fr_grammar_vocab_create(tok, n_vocab, specials, n_specials, &t->voc, &e) != FR_OK) {
         fr_err_prefix(&e, "--tools %s", path);
         cli_fail(&e);
         chat_tools_free(t);

@@ -190,6 +190,8 @@ int cmd_chat(int argc, char **argv)
     fr_gen_params_default(&gp);
     cli_sampling_apply(&so, &gp.sampling, NULL);
     gp.max_tokens = (int32_t)n_predict;
+    if (s.tools && fr_tool_format_special_marker(fr_chat_template_tool_format(L.tmpl)))
+        gp.decode_flags |= FR_DECODE_SPECIAL; /* the call marker is a special token */
     const char *eot = fr_chat_template_eot(L.tmpl);
     const char *stop_list[1] = {eot};
     gp.stop = stop_list;

@@ -74,7 +74,10 @@
  * tools block, qwen3, llama3.1 (Llama 3.1-3.3: tools in the first user
  * message, results as "ipython"), llama4 (the same, with its own header
  * tokens and calls after <|python_start|>...<|python_end|>), mistral-v3 /
- * mistral-v3-tekken ([AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]). Every
+ * mistral-v3-tekken ([AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]) and
+ * Phi-4-mini (a phi3 template with <|tool|>: the tools' functions as one
+ * JSON list in the system turn, calls in <|tool_call|>, results as "tool"
+ * turns). Every
  * other family gets the Hermes tools block appended to its system prompt
  * and tool results as user turns in <tool_response> tags
  * (fr_chat_template_tools_native says which). fr_chat_template_tool_format says how the model writes a call.
@@ -204,10 +207,18 @@ typedef enum fr_tool_format {
     FR_TOOLS_HERMES = 0, /* <tool_call>\n{"name": N, "arguments": A}\n</tool_call>, repeated */
     FR_TOOLS_LLAMA3,     /* {"name": N, "parameters": A} as the whole answer (one call;
                             Llama 3.1-3.3 and Llama 4) */
-    FR_TOOLS_MISTRAL     /* [TOOL_CALLS] [{"name": N, "arguments": A}, ...] */
+    FR_TOOLS_MISTRAL,    /* [TOOL_CALLS] [{"name": N, "arguments": A}, ...] */
+    FR_TOOLS_PHI4        /* <|tool_call|>[{"name": N, "arguments": A}, ...]<|/tool_call|>
+                            (Phi-4-mini) */
 } fr_tool_format;
 
 FR_API fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t);
+/* True when the format's call marker is a special (control) token, which
+ * the output text shows only when decoded with FR_DECODE_SPECIAL. */
+FR_API bool fr_tool_format_special_marker(fr_tool_format f);
+/* The call markers that are special tokens in some vocabulary, for
+ * fr_grammar_vocab_create (so that a tool grammar can spell them). */
+FR_API const char *const *fr_tool_special_markers(size_t *n);
 /* true when the family's own template defines tools (otherwise the Hermes
  * block is added to the system prompt). */
 FR_API bool fr_chat_template_tools_native(const fr_chat_template *t);

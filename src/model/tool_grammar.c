@@ -3,7 +3,7 @@
  * in the call format of the model's family (frugal/grammar.h).
  *
  *   required / named:  root ::= calls
- *   auto:              root ::= content | content' calls   (Hermes, Mistral: text that
+ *   auto:              root ::= content | content' calls   (Hermes, Mistral, Phi-4: text that
  *                      never spells the call marker, then maybe calls)
  *                      root ::= call | text not starting with "{"   (Llama 3)
  *   none:              root ::= content
@@ -156,6 +156,7 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
                           pname);
             break;
         case FR_TOOLS_MISTRAL:
+        case FR_TOOLS_PHI4:
             fr_buf_printf(&calls, "\"{\\\"name\\\": \\\"%s\\\", \\\"arguments\\\": \" %s \"}\"", name,
                           pname);
             break;
@@ -177,6 +178,9 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
         if (o->format == FR_TOOLS_MISTRAL)
             fr_buf_printf(&j.out, "calls ::= \"[TOOL_CALLS]\" \" \"? \"[\" call%s \"]\"\n",
                           many ? " (\", \" call)*" : "");
+        else if (o->format == FR_TOOLS_PHI4)
+            fr_buf_printf(&j.out, "calls ::= \"<|tool_call|>[\" call%s \"]<|/tool_call|>\"\n",
+                          many ? " (\", \" call)*" : "");
         else
             fr_buf_printf(&j.out, "calls ::= call%s\n", many ? " (\"\\n\" call)*" : "");
     }
@@ -193,7 +197,9 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
         snprintf(cname, sizeof cname, "content");
         fr_buf_printf(&j.out, "content ::= %s %s %s\n", ws, top, ws);
     }
-    const char *marker = o->format == FR_TOOLS_MISTRAL ? "[TOOL_CALLS]" : "<tool_call>";
+    const char *marker = o->format == FR_TOOLS_MISTRAL ? "[TOOL_CALLS]"
+                         : o->format == FR_TOOLS_PHI4  ? "<|tool_call|>"
+                                                       : "<tool_call>";
     if (!calls_on) {
         if (content)
             fr_buf_puts(&j.out, "root ::= content\n");

@@ -286,8 +286,8 @@ static enum MHD_Result handle_generate(srv_conn *c, srv_kind kind, srv_sched *sc
         return srv_reply_error(c, &e);
     }
     if (kind == SRV_CHAT && srv_tools_on(&c->req) && c->req.tool_choice != FR_TOOL_CHOICE_NONE) {
-        if (fmt == FR_TOOLS_MISTRAL)
-            gp.decode_flags |= FR_DECODE_SPECIAL; /* the [TOOL_CALLS] marker is a special token */
+        if (fr_tool_format_special_marker(fmt))
+            gp.decode_flags |= FR_DECODE_SPECIAL; /* the call marker is a special token */
         c->tools = malloc(sizeof *c->tools);
         if (!c->tools || !srv_tool_reader_init(c->tools, fmt)) {
             free(c->tools);

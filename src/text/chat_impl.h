@@ -59,6 +59,8 @@ struct fr_chat_template {
     bool phi3_eos_at_end;    /* phi3: without a generation prompt, end with eos_token */
     bool phi4_user_opens;    /* phi4 (some conversions): every user turn opens the assistant's */
     bool qwen3_think_open;   /* qwen3 (Thinking-2507): the generation prompt opens <think> */
+    bool phi3_tight;         /* phi3 (Phi-4-mini): no newline after the role tag or <|end|> */
+    bool phi4_mini_tools;    /* phi3 (Phi-4-mini): a system message's tools in <|tool|> */
     bool date_today;         /* llama3.1: template uses strftime_now */
     bool asst_space_trim;    /* mistral-v3/tekken: assistant turn is " " + content|trim */
     char *eos_text;          /* family EOS unless the template hard-codes another; owned */
@@ -106,6 +108,8 @@ void fr_render_llama_result(render_ctx *c, size_t i, bool l4);
 void fr_render_mistral_tools(render_ctx *c, bool tekken);
 void fr_render_mistral_calls(render_ctx *c, size_t i, bool tekken);
 void fr_render_mistral_result(render_ctx *c, size_t i, bool tekken);
+void fr_render_phi4_mini_tools(render_ctx *c);
+void fr_render_phi4_mini_calls(render_ctx *c, size_t i);
 /* Families without tools: a copy of the conversation with the Hermes block
  * in the system message, calls written into assistant turns and results as
  * user turns (owned strings in *arena; free both with fr_render_fold_free). */

@@ -353,29 +353,45 @@ static void render_mistral(render_ctx *c)
 /* Phi-3 / 3.5: '<|' + role + '|>\n' + content + '<|end|>\n'; generation
  * prompt '<|assistant|>\n', otherwise eos_token. The first Phi-3-mini
  * template instead opens '<|assistant|>\n' after every user turn and never
- * prints eos; it drops system messages, which we keep in the Phi-3.5 form. */
+ * prints eos; it drops system messages, which we keep in the Phi-3.5 form.
+ * Phi-4-mini: the same without the newlines (and empty system turns kept);
+ * with tools, the system turn carries them and calls follow the content
+ * (chat_render_tools.c). */
 static void render_phi3(render_ctx *c)
 {
-    bool autoa = c->t->phi3_auto_assistant;
+    bool autoa = c->t->phi3_auto_assistant, tight = c->t->phi3_tight;
+    const char *nl = tight ? "" : "\n";
     bos(c);
-    for (size_t i = 0; i < c->n; i++) {
+    size_t i = 0;
+    if (c->tools) {
+        fr_render_phi4_mini_tools(c); /* takes a leading system message along */
+        if (c->n && c->m[0].role == FR_CHAT_SYSTEM)
+            i = 1;
+    }
+    for (; i < c->n; i++) {
         const fr_chat_msg *m = &c->m[i];
-        if (m->role == FR_CHAT_SYSTEM && m->len == 0)
+        if (m->role == FR_CHAT_SYSTEM && m->len == 0 && !tight)
             continue; /* Phi-3.5: "if message['role'] == 'system' and message['content']" */
         if (!(autoa && m->role == FR_CHAT_ASSISTANT)) {
             puts_(c->b, "<|");
             puts_(c->b, fr_chat_role_name(m->role));
-            puts_(c->b, "|>\n");
+            puts_(c->b, "|>");
+            puts_(c->b, nl);
         }
         put_msg(c, i, false);
-        puts_(c->b, "<|end|>\n");
+        if (m->role == FR_CHAT_ASSISTANT && msg_n_calls(c, i))
+            fr_render_phi4_mini_calls(c, i);
+        puts_(c->b, "<|end|>");
+        puts_(c->b, nl);
         if (autoa && m->role == FR_CHAT_USER)
             puts_(c->b, "<|assistant|>\n");
     }
     if (autoa)
         return;
-    if (c->gen)
-        puts_(c->b, "<|assistant|>\n");
+    if (c->gen) {
+        puts_(c->b, "<|assistant|>");
+        puts_(c->b, nl);
+    }
     else if (c->t->phi3_eos_at_end)
         puts_(c->b, c->eos);
 }

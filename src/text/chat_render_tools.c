@@ -19,6 +19,10 @@
  *     {"name": N, "parameters": A} back to back.
  *   Mistral v0.3 / Nemo: [AVAILABLE_TOOLS] before the last user turn, calls
  *     as [TOOL_CALLS] with 9-character ids, results as [TOOL_RESULTS].
+ *   Phi-4-mini: its template prints a system message's "tools" string
+ *     between <|tool|> and <|/tool|>; we put the functions there as one JSON
+ *     list (the model card's form), calls as the model writes them after
+ *     the content, <|tool_call|>[...]<|/tool_call|>, results as "tool" turns.
  *
  * Arguments arrive as JSON text (OpenAI's API); templates were trained on
  * the parsed object printed by `tojson`, so they are parsed and printed the
@@ -274,6 +278,43 @@ void fr_render_mistral_result(render_ctx *c, size_t i, bool tekken)
     puts_(c->b, tekken ? "[TOOL_RESULTS]{\"content\": " : "[TOOL_RESULTS] {\"content\": ");
     put(c->b, c->m[i].content, c->m[i].len);
     fr_buf_printf(c->b, ", \"call_id\": \"%s\"}[/TOOL_RESULTS]", id);
+}
+
+/* ---- Phi-4-mini ---------------------------------------------------------------------------- */
+
+/* The system turn: its text (or none), then the tools' functions as one
+ * JSON list between <|tool|> and <|/tool|>, as Microsoft's model card shows. */
+void fr_render_phi4_mini_tools(render_ctx *c)
+{
+    puts_(c->b, "<|system|>");
+    if (c->n && c->m[0].role == FR_CHAT_SYSTEM)
+        put(c->b, c->m[0].content, c->m[0].len);
+    puts_(c->b, "<|tool|>");
+    json_t *fns = json_array();
+    for (size_t i = 0; fns && i < json_array_size(c->tools); i++)
+        json_array_append(fns, json_object_get(json_array_get(c->tools, i), "function"));
+    if (fns)
+        fr_chat_py_json(c->b, fns, 0);
+    json_decref(fns);
+    puts_(c->b, "<|/tool|><|end|>");
+}
+
+/* An assistant turn's calls after its content, as the model writes them. */
+void fr_render_phi4_mini_calls(render_ctx *c, size_t i)
+{
+    const fr_chat_msg_tools *t = msg_tools(c, i);
+    puts_(c->b, "<|tool_call|>[");
+    for (size_t k = 0; k < t->n_calls; k++) {
+        puts_(c->b, k ? ", {\"name\": " : "{\"name\": ");
+        json_t *nm = json_string(t->calls[k].name ? t->calls[k].name : "");
+        if (nm)
+            fr_chat_py_json(c->b, nm, 0);
+        json_decref(nm);
+        puts_(c->b, ", \"arguments\": ");
+        put_args(c->b, t->calls[k].arguments);
+        puts_(c->b, "}");
+    }
+    puts_(c->b, "]<|/tool_call|>");
 }
 
 /* ---- families without tools ---------------------------------------------------------------- */

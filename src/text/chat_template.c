@@ -375,6 +375,8 @@ fr_status fr_chat_template_detect(const char *jinja, size_t len, unsigned flags,
             has(jinja, len, "default_system_message"))
             t->default_system = find_set_literal(jinja, len, "default_system_message");
         t->phi4_user_opens = f == F_PHI4 && has(jinja, len, "<|im_end|><|im_start|>assistant<|im_sep|>'");
+        t->phi3_tight = f == F_PHI3 && has(jinja, len, "'|>' + message['content'] + '<|end|>'");
+        t->phi4_mini_tools = f == F_PHI3 && has(jinja, len, "'<|tool|>' + message['tools'] + '<|/tool|>'");
         t->qwen3_think_open = f == F_QWEN3 && has(jinja, len, "'<|im_start|>assistant\\n<think>\\n'");
     }
     *out = t;

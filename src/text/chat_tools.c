@@ -6,7 +6,7 @@
  *
  * The parser is a small state machine over the generated text: content is
  * passed through except the tail that could still be the start of the
- * family's call marker ("<tool_call>", "[TOOL_CALLS]"; for Llama 3 a "{" at
+ * family's call marker ("<tool_call>", "[TOOL_CALLS]", "<|tool_call|>"; for Llama 3 a "{" at
  * the very start); after a marker the call is buffered and re-read from its
  * start on every piece (calls are short), so the name is reported as soon
  * as its closing quote arrives and the arguments as they grow. Text that
@@ -177,8 +177,21 @@ fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t)
     case F_LLAMA4: return FR_TOOLS_LLAMA3;
     case F_MISTRAL_V3:
     case F_MISTRAL_V3_TEKKEN: return FR_TOOLS_MISTRAL;
+    case F_PHI3: return t->phi4_mini_tools ? FR_TOOLS_PHI4 : FR_TOOLS_HERMES;
     default: return FR_TOOLS_HERMES;
     }
+}
+
+bool fr_tool_format_special_marker(fr_tool_format f)
+{
+    return f == FR_TOOLS_MISTRAL || f == FR_TOOLS_PHI4;
+}
+
+const char *const *fr_tool_special_markers(size_t *n)
+{
+    static const char *const m[] = {"[TOOL_CALLS]", "<|tool_call|>", "<|/tool_call|>"};
+    *n = sizeof m / sizeof *m;
+    return m;
 }
 
 bool fr_chat_template_tools_native(const fr_chat_template *t)
@@ -190,6 +203,7 @@ bool fr_chat_template_tools_native(const fr_chat_template *t)
     case F_LLAMA4:
     case F_MISTRAL_V3:
     case F_MISTRAL_V3_TEKKEN: return true;
+    case F_PHI3: return t->phi4_mini_tools;
     default: return false;
     }
 }
@@ -235,8 +249,16 @@ void fr_tool_parser_free(fr_tool_parser *p)
 
 static const char *marker(fr_tool_format f)
 {
-    return f == FR_TOOLS_HERMES ? "<tool_call>" : f == FR_TOOLS_MISTRAL ? "[TOOL_CALLS]" : "";
+    switch (f) {
+    case FR_TOOLS_HERMES: return "<tool_call>";
+    case FR_TOOLS_MISTRAL: return "[TOOL_CALLS]";
+    case FR_TOOLS_PHI4: return "<|tool_call|>";
+    default: return "";
+    }
 }
+
+/* Formats whose calls are one JSON list after the marker. */
+static bool list_format(fr_tool_format f) { return f == FR_TOOLS_MISTRAL || f == FR_TOOLS_PHI4; }
 
 static bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 
@@ -445,7 +467,7 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
     for (;;) {
         size_t i = p->list_off;
         int r;
-        if (p->fmt == FR_TOOLS_MISTRAL && p->after_call) {
+        if (list_format(p->fmt) && p->after_call) {
             /* between calls of the list: ", " and another call, or "]" */
             if ((r = expect(s, n, &i, ",")) == 1) {
                 p->after_call = false;
@@ -459,8 +481,8 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
             }
             return true; /* wait */
         }
-        if (p->fmt == FR_TOOLS_MISTRAL && i == 0) {
-            /* "[TOOL_CALLS]" then "[" */
+        if (list_format(p->fmt) && i == 0) {
+            /* "[TOOL_CALLS]" or "<|tool_call|>", then "[" */
             size_t k = strlen(marker(p->fmt));
             if ((r = expect(s, n, &k, "[")) < 0)
                 return give_back(p, fn, user);
@@ -480,7 +502,7 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
             return true;
         /* the call object is complete: what closes it */
         size_t e = v.end;
-        if (p->fmt == FR_TOOLS_MISTRAL) {
+        if (list_format(p->fmt)) {
             if (!end_call(p, fn, user))
                 return false;
             p->list_off = e;

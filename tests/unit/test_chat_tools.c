@@ -26,6 +26,7 @@
 
 #include <frugal/chat.h>
 #include <frugal/gguf.h>
+#include <frugal/grammar.h>
 
 static const char WANT_QWEN25[] =
     "<|im_start|>system\n"
@@ -800,6 +801,24 @@ static const char WANT_MISTRAL_V03[] =
     "\n"
     "R[/INST]";
 
+/* microsoft/Phi-4-mini-instruct's template: it prints a system message's "tools" string
+ * in <|tool|> and knows no calls or results (those follow the model card) */
+static const char PHI4_MINI_TEMPLATE[] =
+    "{% for message in messages %}{% if message['role'] == 'system' and 'tools' in message and messag"
+    "e['tools'] is not none %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + me"
+    "ssage['tools'] + '<|/tool|>' + '<|end|>' }}{% else %}{{ '<|' + message['role'] + '|>' + message["
+    "'content'] + '<|end|>' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>'"
+    " }}{% else %}{{ eos_token }}{% endif %}";
+
+static const char WANT_PHI4_MINI_TWO[] =
+    "<|system|>You are terse.<|tool|>[{\"name\": \"get_weather\", \"description\": \"Weather by city"
+    "\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}, \""
+    "days\": {\"type\": \"integer\"}}, \"required\": [\"city\"]}}, {\"name\": \"now\", \"description"
+    "\": \"The time\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}]<|/tool|><|end|><|"
+    "user|>Weather in Paris?<|end|><|assistant|>Checking.<|tool_call|>[{\"name\": \"get_weather\", \""
+    "arguments\": {\"city\": \"Paris\"}}, {\"name\": \"now\", \"arguments\": {}}]<|/tool_call|><|end|"
+    "><|tool|>{\"temp\": 21.5}<|end|><|tool|>12:00<|end|><|user|>Thanks<|end|><|assistant|>";
+
 static const char TOOLS[] =
     "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": "
     "\"Weather by city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": "
@@ -979,6 +998,82 @@ static void test_mistral_v03(void)
     same(p.text, WANT_MISTRAL_V03, "mistral v0.3");
     free(p.text);
     fr_chat_template_free(t);
+}
+
+/* Phi-4-mini: the template's own output for a system message carrying the tools' functions
+ * as one JSON list and an assistant turn whose content ends with the calls as the model
+ * writes them (rendered by jinja2); tool results are "tool" turns */
+static void test_phi4_mini(void)
+{
+    fr_chat_template *t = NULL;
+    fr_err e = {0};
+    CHECK_MSG(fr_chat_template_detect(PHI4_MINI_TEMPLATE, strlen(PHI4_MINI_TEMPLATE), FR_CHAT_STRICT,
+                                      &t, &e) == FR_OK,
+              "detect: %s", e.msg);
+    if (!t)
+        return;
+    CHECK_STR(fr_chat_template_name(t), "phi3");
+    CHECK(fr_chat_template_tools_native(t));
+    CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_PHI4);
+    char *got = render(t, "two");
+    same(got, WANT_PHI4_MINI_TWO, "phi-4-mini");
+    free(got);
+    fr_chat_template_free(t);
+}
+
+/* Tool grammars of each call format: answers written out by hand, accepted or refused */
+static void grammar_case(fr_tool_format f, fr_tool_choice ch, bool parallel, const char *text,
+                         int want)
+{
+    static const char tools[] = "[{\"type\": \"function\", \"function\": {\"name\": \"now\", "
+                                "\"parameters\": {\"type\": \"object\", \"properties\": {\"tz\": "
+                                "{\"type\": \"string\", \"enum\": [\"UTC\", \"CET\"]}}, \"required\": "
+                                "[\"tz\"], \"additionalProperties\": false}}}]";
+    fr_tool_grammar_opts o = {f, ch, NULL, parallel, NULL};
+    char *gbnf = NULL;
+    fr_err e = {0};
+    fr_grammar *g = NULL;
+    CHECK_MSG(fr_tool_grammar(tools, strlen(tools), &o, &gbnf, &e) == FR_OK, "tool grammar: %s",
+              e.msg);
+    if (gbnf)
+        CHECK_MSG(fr_grammar_parse(gbnf, strlen(gbnf), "tools", &g, &e) == FR_OK, "parse: %s",
+                  e.msg);
+    if (g) {
+        int got = fr_grammar_match(g, text, strlen(text));
+        CHECK_MSG(got == want, "format %d choice %d: %s -> %d, want %d", (int)f, (int)ch, text,
+                  got, want);
+    }
+    fr_grammar_free(g);
+    free(gbnf);
+}
+
+static void test_tool_grammars(void)
+{
+    const fr_tool_choice A = FR_TOOL_CHOICE_AUTO, R = FR_TOOL_CHOICE_REQUIRED;
+    const char *call = "{\"name\": \"now\", \"arguments\": {\"tz\": \"UTC\"}}";
+    char buf[512];
+    /* Phi-4-mini */
+    snprintf(buf, sizeof buf, "<|tool_call|>[%s]<|/tool_call|>", call);
+    grammar_case(FR_TOOLS_PHI4, R, true, buf, 1);
+    snprintf(buf, sizeof buf, "<|tool_call|>[%s, %s]<|/tool_call|>", call, call);
+    grammar_case(FR_TOOLS_PHI4, R, true, buf, 1);
+    grammar_case(FR_TOOLS_PHI4, R, false, buf, -1); /* one call only */
+    snprintf(buf, sizeof buf, "<|tool_call|>[%s]", call);
+    grammar_case(FR_TOOLS_PHI4, R, true, buf, 0); /* the closing tag still to come */
+    grammar_case(FR_TOOLS_PHI4, R, true,
+                 "<|tool_call|>[{\"name\": \"now\", \"arguments\": {\"tz\": \"PST\"}}]", -1);
+    grammar_case(FR_TOOLS_PHI4, A, true, "It is noon.", 1);
+    snprintf(buf, sizeof buf, "Let me look. <|tool_call|>[%s]<|/tool_call|>", call);
+    grammar_case(FR_TOOLS_PHI4, A, true, buf, 1);
+    grammar_case(FR_TOOLS_PHI4, FR_TOOL_CHOICE_NONE, true, "<|tool_call|>[", -1);
+    /* Mistral, Hermes and Llama 3 for comparison */
+    snprintf(buf, sizeof buf, "[TOOL_CALLS] [%s]", call);
+    grammar_case(FR_TOOLS_MISTRAL, R, true, buf, 1);
+    snprintf(buf, sizeof buf, "<tool_call>\n%s\n</tool_call>", call);
+    grammar_case(FR_TOOLS_HERMES, R, true, buf, 1);
+    grammar_case(FR_TOOLS_LLAMA3, R, true, "{\"name\": \"now\", \"parameters\": {\"tz\": \"CET\"}}",
+                 1);
+    grammar_case(FR_TOOLS_LLAMA3, R, true, call, -1); /* "arguments" is not Llama's key */
 }
 
 /* One call, one result, by family name. */
@@ -1162,6 +1257,14 @@ static void test_parser(void)
            "|C0:a({\"x\": 1})|C1:b({})");
     parses(M, "Sure. [TOOL_CALLS][{\"name\": \"a\", \"arguments\": {}}]", "|T:Sure. |C0:a({})");
     parses(M, "no calls [TOOL", "|T:no calls [TOOL");
+    const fr_tool_format P = FR_TOOLS_PHI4;
+    parses(P, "<|tool_call|>[{\"name\": \"a\", \"arguments\": {\"x\": 1}}, {\"name\": \"b\", "
+              "\"arguments\": {}}]<|/tool_call|>",
+           "|C0:a({\"x\": 1})|C1:b({})");
+    parses(P, "Sure.<|tool_call|>[{\"name\": \"a\", \"arguments\": {}}]<|/tool_call|>",
+           "|T:Sure.|C0:a({})");
+    parses(P, "no calls <|tool_c", "|T:no calls <|tool_c");
+    parses(P, "<|tool_call|> oops", "|T:<|tool_call|> oops");
 }
 
 int main(void)
@@ -1170,6 +1273,8 @@ int main(void)
     test_llama4();
     test_qwen3();
     test_mistral_v03();
+    test_phi4_mini();
+    test_tool_grammars();
     test_other_families();
     test_parser();
     TEST_END();
