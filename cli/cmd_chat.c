@@ -10,6 +10,10 @@
  * Ctrl-C stops the current answer and returns to the prompt. With --tools
  * FILE the model may call tools (chat_tools.c): calls are shown as they
  * complete, and /tool NAME JSON pastes a result and lets the model go on.
+ *
+ * A line that starts with '/' is a command (/help lists them); an unknown
+ * one is answered "unknown command" rather than sent to the model, and
+ * "//" at the start sends the rest of the line, with one '/', as a message.
  */
 #include "chat_tools.h"
 #include "llm.h"
@@ -134,6 +138,19 @@ static char *chat_read_line(bool tty)
     return line;
 }
 
+static void chat_help(void)
+{
+    fprintf(stderr,
+            "commands:\n"
+            "  /help         this list\n"
+            "  /reset        forget the conversation (the system message stays)\n"
+            "  /stats        speed of the last answer and how full the context is\n"
+            "  /exit, /quit  leave (or Ctrl-D)\n"
+            "  /tool NAME JSON  with --tools: the result of the model's call to NAME\n"
+            "  //TEXT        send /TEXT as a message\n"
+            "Ctrl-C stops the answer being written.\n");
+}
+
 int cmd_chat(int argc, char **argv)
 {
     cli_model_opts mo = {0};
@@ -152,10 +169,11 @@ int cmd_chat(int argc, char **argv)
     };
     const cli_spec spec = {
         "frugal chat -m MODEL.gguf [--system TEXT] [options]",
-        "Interactive chat with the model's chat template. Commands: /reset (forget the\n"
-        "conversation), /stats (speeds and context use), /exit (or Ctrl-D), and with --tools\n"
-        "/tool NAME JSON (the result of the model's call to NAME). Ctrl-C stops the answer\n"
-        "being written.",
+        "Interactive chat with the model's chat template. Commands: /help, /reset (forget\n"
+        "the conversation), /stats (speeds and context use), /exit (or Ctrl-D), and with\n"
+        "--tools /tool NAME JSON (the result of the model's call to NAME); other lines\n"
+        "starting with / are refused as unknown commands (// sends a line that starts\n"
+        "with /). Ctrl-C stops the answer being written.",
         opts, 0, 0};
     const char *pos[64];
     int npos;
@@ -169,7 +187,7 @@ int cmd_chat(int argc, char **argv)
     cli_llm_describe(&L, path);
     bool tty = isatty(STDIN_FILENO);
     if (tty)
-        fprintf(stderr, "chat template: %s. /reset, /stats, /exit (or Ctrl-D); Ctrl-C stops an answer.\n",
+        fprintf(stderr, "chat template: %s. /help for commands, /exit (or Ctrl-D) to leave; Ctrl-C stops an answer.\n",
                 fr_chat_template_name(L.tmpl));
     chat_state s = {0};
     if (tools_file &&
@@ -232,12 +250,25 @@ int cmd_chat(int argc, char **argv)
             free(line);
             continue;
         }
+        if (strcmp(line, "/help") == 0 || strcmp(line, "/?") == 0) {
+            chat_help();
+            free(line);
+            continue;
+        }
+        bool tool_cmd = strncmp(line, "/tool", 5) == 0 && (line[5] == ' ' || !line[5]);
+        if (line[0] == '/' && line[1] != '/' && !tool_cmd) {
+            size_t w = strcspn(line, " \t");
+            fprintf(stderr, "unknown command %.*s: not sent to the model (/help lists the "
+                            "commands; start the line with // to send it)\n", (int)w, line);
+            free(line);
+            continue;
+        }
         if (!line[0]) {
             free(line);
             continue;
         }
         bool pushed;
-        if (strncmp(line, "/tool", 5) == 0 && (line[5] == ' ' || !line[5])) {
+        if (tool_cmd) {
             /* /tool NAME JSON: a result for the model's call to NAME */
             char *name = line + 5;
             while (*name == ' ')
@@ -259,7 +290,8 @@ int cmd_chat(int argc, char **argv)
                 s.mt[s.n - 1].name = strdup(name);
             }
         } else {
-            pushed = chat_push(&s, FR_CHAT_USER, line, strlen(line));
+            const char *msg = line[0] == '/' ? line + 1 : line; /* "//x" sends "/x" */
+            pushed = chat_push(&s, FR_CHAT_USER, msg, strlen(msg));
         }
         free(line);
         if (!pushed) {
@@ -333,6 +365,11 @@ int cmd_chat(int argc, char **argv)
         }
         if (chat_interrupted)
             fprintf(stderr, "(stopped)\n");
+        else if (last.finish == FR_FINISH_CONTEXT)
+            fprintf(stderr, "(the answer was cut: the %u-token context is full; /reset, or "
+                            "raise --ctx)\n", n_ctx);
+        else if (last.finish == FR_FINISH_LENGTH)
+            fprintf(stderr, "(the answer was cut at -n %ld tokens)\n", n_predict);
         total_gen += last.n_generated;
         total_decode += last.t_decode_s;
         bool ok;
