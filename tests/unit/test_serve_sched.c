@@ -518,9 +518,10 @@ static void test_grounded(void)
             if (p->sample >= 0)
                 CHECK_NEAR(r->samples[p->sample].logprob, ref_lps[g][k].logprob, 1e-3);
         }
-        /* "length" only at the byte limit or a full context (256 here) */
-        bool limit = r->text.len >= max_bytes[g] || r->n_prompt + r->n_generated + 1 >= 256;
-        CHECK(r->finish == (limit ? FR_FINISH_LENGTH : FR_FINISH_STOP));
+        /* "length" only at the byte limit, "context" at a full context (256 here) */
+        bool limit = r->text.len >= max_bytes[g];
+        bool full = !limit && r->n_prompt + r->n_generated + 1 >= 256;
+        CHECK(r->finish == (limit ? FR_FINISH_LENGTH : full ? FR_FINISH_CONTEXT : FR_FINISH_STOP));
         fprintf(stderr, "grounded %d: %u tokens, %s: %.*s\n", g, r->n_generated,
                 fr_finish_name(r->finish), (int)r->text.len, txt);
         srv_job_free(gj[g]);
