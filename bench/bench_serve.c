@@ -67,7 +67,7 @@ static int run(srv_sched *s, fr_context *ctx, const fr_tokenizer *tok, uint32_t 
         gp.sampling.temperature = 0;
         jobs[i] = srv_job_create();
         srv_error e = {0};
-        if (!jobs[i] || !srv_job_setup(jobs[i], tok, n_vocab, prompt, (size_t)n_prompt, &gp, &e)) {
+        if (!jobs[i] || !srv_job_setup(jobs[i], tok, n_vocab, prompt, (size_t)n_prompt, &gp, NULL, &e)) {
             fprintf(stderr, "bench_serve: job: %s\n", e.message);
             return 1;
         }

@@ -7,12 +7,15 @@
  * context, the oldest turns are dropped (the system message stays) and the
  * user is told. Line editing and history come from libedit when stdin is a
  * terminal; otherwise lines are read plainly, so scripts can pipe turns in.
- * Ctrl-C stops the current answer and returns to the prompt.
+ * Ctrl-C stops the current answer and returns to the prompt. With --tools
+ * FILE the model may call tools (chat_tools.c): calls are shown as they
+ * complete, and /tool NAME JSON pastes a result and lets the model go on.
  *
  * A line that starts with '/' is a command (/help lists them); an unknown
  * one is answered "unknown command" rather than sent to the model, and
  * "//" at the start sends the rest of the line, with one '/', as a message.
  */
+#include "chat_tools.h"
 #include "llm.h"
 #include "text/chat_tokens.h"
 
@@ -33,10 +36,12 @@ static void chat_on_sigint(int sig)
 
 typedef struct chat_state {
     fr_chat_msg *msgs; /* content strings owned (malloc'd) */
+    fr_chat_msg_tools *mt; /* parallel to msgs: calls and call ids owned */
     size_t n, cap;
     char *answer;      /* text of the answer being generated */
     size_t alen, acap;
     bool json_lines;
+    chat_tools *tools; /* --tools, or NULL */
 } chat_state;
 
 static bool chat_push(chat_state *s, fr_chat_role role, const char *text, size_t len)
@@ -47,6 +52,10 @@ static bool chat_push(chat_state *s, fr_chat_role role, const char *text, size_t
         if (!nm)
             return false;
         s->msgs = nm;
+        fr_chat_msg_tools *nt = realloc(s->mt, nc * sizeof *nt);
+        if (!nt)
+            return false;
+        s->mt = nt;
         s->cap = nc;
     }
     char *c = malloc(len + 1);
@@ -54,6 +63,7 @@ static bool chat_push(chat_state *s, fr_chat_role role, const char *text, size_t
         return false;
     memcpy(c, text, len);
     c[len] = '\0';
+    memset(&s->mt[s->n], 0, sizeof *s->mt);
     s->msgs[s->n++] = (fr_chat_msg){role, c, len};
     return true;
 }
@@ -61,14 +71,37 @@ static bool chat_push(chat_state *s, fr_chat_role role, const char *text, size_t
 static void chat_drop(chat_state *s, size_t i)
 {
     free((char *)s->msgs[i].content);
+    chat_tools_calls_free((fr_chat_tool_call *)s->mt[i].calls, s->mt[i].n_calls);
+    free((char *)s->mt[i].call_id);
+    free((char *)s->mt[i].name);
     memmove(&s->msgs[i], &s->msgs[i + 1], (s->n - i - 1) * sizeof *s->msgs);
+    memmove(&s->mt[i], &s->mt[i + 1], (s->n - i - 1) * sizeof *s->mt);
     s->n--;
+}
+
+/* /tool NAME JSON: the oldest call to NAME that has no result yet. */
+static const char *chat_open_call(const chat_state *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t k = 0; k < s->mt[i].n_calls; k++) {
+            const fr_chat_tool_call *c = &s->mt[i].calls[k];
+            if (strcmp(c->name, name) != 0)
+                continue;
+            bool answered = false;
+            for (size_t j = i + 1; j < s->n && !answered; j++)
+                answered = s->mt[j].call_id && strcmp(s->mt[j].call_id, c->id) == 0;
+            if (!answered)
+                return c->id;
+        }
+    return NULL;
 }
 
 static bool chat_emit(void *user, const fr_gen_event *ev)
 {
     chat_state *s = user;
-    if (ev->len) {
+    if (ev->len && s->tools) {
+        chat_tools_feed(s->tools, ev->text, ev->len, stdout);
+    } else if (ev->len) {
         fwrite(ev->text, 1, ev->len, stdout);
         fflush(stdout);
         if (s->alen + ev->len + 1 > s->acap) {
@@ -113,6 +146,7 @@ static void chat_help(void)
             "  /reset        forget the conversation (the system message stays)\n"
             "  /stats        speed of the last answer and how full the context is\n"
             "  /exit, /quit  leave (or Ctrl-D)\n"
+            "  /tool NAME JSON  with --tools: the result of the model's call to NAME\n"
             "  //TEXT        send /TEXT as a message\n"
             "Ctrl-C stops the answer being written.\n");
 }
@@ -122,11 +156,13 @@ int cmd_chat(int argc, char **argv)
     cli_model_opts mo = {0};
     cli_sampling so;
     cli_sampling_defaults(&so);
-    const char *system = NULL;
+    const char *system = NULL, *tools_file = NULL, *tool_choice = NULL;
     long n_predict = -1;
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(&mo),
         {"--system", NULL, CLI_STR, &system, "TEXT", "system message", 0, 0, NULL},
+        {"--tools", NULL, CLI_STR, &tools_file, "FILE", "tools the model may call (OpenAI's \"tools\" JSON array)", 0, 0, NULL},
+        {"--tool-choice", NULL, CLI_CHOICE, &tool_choice, NULL, "with --tools: may call (auto, default), must call, or answer in text", 0, 0, "auto|required|none"},
         {"--n-predict", "-n", CLI_INT, &n_predict, "N", "max tokens per answer, -1 = until done", -1, 1 << 24, NULL},
         CLI_SAMPLING_OPTS(&so),
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
@@ -134,9 +170,10 @@ int cmd_chat(int argc, char **argv)
     const cli_spec spec = {
         "frugal chat -m MODEL.gguf [--system TEXT] [options]",
         "Interactive chat with the model's chat template. Commands: /help, /reset (forget\n"
-        "the conversation), /stats (speeds and context use), /exit (or Ctrl-D); other\n"
-        "lines starting with / are refused as unknown commands (// sends a line that\n"
-        "starts with /). Ctrl-C stops the answer being written.",
+        "the conversation), /stats (speeds and context use), /exit (or Ctrl-D), and with\n"
+        "--tools /tool NAME JSON (the result of the model's call to NAME); other lines\n"
+        "starting with / are refused as unknown commands (// sends a line that starts\n"
+        "with /). Ctrl-C stops the answer being written.",
         opts, 0, 0};
     const char *pos[64];
     int npos;
@@ -153,6 +190,15 @@ int cmd_chat(int argc, char **argv)
         fprintf(stderr, "chat template: %s. /help for commands, /exit (or Ctrl-D) to leave; Ctrl-C stops an answer.\n",
                 fr_chat_template_name(L.tmpl));
     chat_state s = {0};
+    if (tools_file &&
+        !(s.tools = chat_tools_open(tools_file,
+                                    !tool_choice || !strcmp(tool_choice, "auto") ? FR_TOOL_CHOICE_AUTO
+                                    : !strcmp(tool_choice, "required")           ? FR_TOOL_CHOICE_REQUIRED
+                                                                                 : FR_TOOL_CHOICE_NONE,
+                                    L.tmpl, L.tok, fr_model_hparams(L.model)->n_vocab))) {
+        cli_llm_close(&L);
+        return FR_EXIT_RUNTIME;
+    }
     if (system && !chat_push(&s, FR_CHAT_SYSTEM, system, strlen(system))) {
         cli_llm_close(&L);
         cli_error("out of memory");
@@ -162,6 +208,8 @@ int cmd_chat(int argc, char **argv)
     fr_gen_params_default(&gp);
     cli_sampling_apply(&so, &gp.sampling, NULL);
     gp.max_tokens = (int32_t)n_predict;
+    if (s.tools && fr_tool_format_special_marker(fr_chat_template_tool_format(L.tmpl)))
+        gp.decode_flags |= FR_DECODE_SPECIAL; /* the call marker is a special token */
     const char *eot = fr_chat_template_eot(L.tmpl);
     const char *stop_list[1] = {eot};
     gp.stop = stop_list;
@@ -207,7 +255,8 @@ int cmd_chat(int argc, char **argv)
             free(line);
             continue;
         }
-        if (line[0] == '/' && line[1] != '/') {
+        bool tool_cmd = strncmp(line, "/tool", 5) == 0 && (line[5] == ' ' || !line[5]);
+        if (line[0] == '/' && line[1] != '/' && !tool_cmd) {
             size_t w = strcspn(line, " \t");
             fprintf(stderr, "unknown command %.*s: not sent to the model (/help lists the "
                             "commands; start the line with // to send it)\n", (int)w, line);
@@ -218,14 +267,38 @@ int cmd_chat(int argc, char **argv)
             free(line);
             continue;
         }
-        const char *msg = line[0] == '/' ? line + 1 : line; /* "//x" sends "/x" */
-        if (!chat_push(&s, FR_CHAT_USER, msg, strlen(msg))) {
-            free(line);
+        bool pushed;
+        if (tool_cmd) {
+            /* /tool NAME JSON: a result for the model's call to NAME */
+            char *name = line + 5;
+            while (*name == ' ')
+                name++;
+            char *json = strchr(name, ' ');
+            if (json)
+                *json++ = '\0';
+            const char *id = s.tools && *name ? chat_open_call(&s, name) : NULL;
+            if (!s.tools || !json || !id) {
+                cli_error("%s", !s.tools ? "/tool needs --tools FILE"
+                                : !json  ? "usage: /tool NAME JSON"
+                                         : "no call to that tool is waiting for a result");
+                free(line);
+                continue;
+            }
+            pushed = chat_push(&s, FR_CHAT_TOOL, json, strlen(json));
+            if (pushed) {
+                s.mt[s.n - 1].call_id = strdup(id);
+                s.mt[s.n - 1].name = strdup(name);
+            }
+        } else {
+            const char *msg = line[0] == '/' ? line + 1 : line; /* "//x" sends "/x" */
+            pushed = chat_push(&s, FR_CHAT_USER, msg, strlen(msg));
+        }
+        free(line);
+        if (!pushed) {
             cli_error("out of memory");
             exit_code = FR_EXIT_RUNTIME;
             break;
         }
-        free(line);
         /* render; drop the oldest turns while it does not fit with room for
          * an answer (a quarter of the context, at least 64 tokens) */
         int32_t *ids = NULL;
@@ -236,7 +309,9 @@ int cmd_chat(int argc, char **argv)
         for (;;) {
             free(ids);
             ids = NULL;
-            if (fr_chat_tokenize(L.tmpl, L.tok, s.msgs, s.n, true, &ids, &n_ids, &e) != FR_OK)
+            if (fr_chat_tokenize_tools(L.tmpl, L.tok, s.msgs, s.n,
+                                       s.tools ? chat_tools_json(s.tools) : NULL, s.mt, true, &ids,
+                                       &n_ids, &e) != FR_OK)
                 break;
             if (n_ids + room <= n_ctx)
                 break;
@@ -263,10 +338,24 @@ int cmd_chat(int argc, char **argv)
         }
         s.alen = 0;
         chat_interrupted = 0;
+        fr_constraint *cons = NULL;
+        if (s.tools) {
+            if (!(cons = chat_tools_constraint(s.tools))) {
+                free(ids);
+                chat_drop(&s, s.n - 1);
+                continue;
+            }
+            chat_tools_begin(s.tools);
+        }
+        gp.constraint = cons;
         sigaction(SIGINT, &sa, &old);
         fr_status st = fr_generate(L.ctx, 0, L.tok, ids, n_ids, &gp, chat_emit, &s, &last, &e);
         sigaction(SIGINT, &old, NULL);
+        fr_constraint_free(cons);
+        gp.constraint = NULL;
         free(ids);
+        if (s.tools)
+            chat_tools_end(s.tools, stdout);
         fputc('\n', stdout);
         fflush(stdout);
         if (st != FR_OK) {
@@ -283,7 +372,18 @@ int cmd_chat(int argc, char **argv)
             fprintf(stderr, "(the answer was cut at -n %ld tokens)\n", n_predict);
         total_gen += last.n_generated;
         total_decode += last.t_decode_s;
-        if (!chat_push(&s, FR_CHAT_ASSISTANT, s.answer ? s.answer : "", s.alen)) {
+        bool ok;
+        if (s.tools) {
+            /* the answer's text without its calls; the calls as tool data */
+            size_t clen;
+            const char *content = chat_tools_content(s.tools, &clen);
+            ok = chat_push(&s, FR_CHAT_ASSISTANT, content, clen);
+            if (ok)
+                s.mt[s.n - 1].calls = chat_tools_take_calls(s.tools, &s.mt[s.n - 1].n_calls);
+        } else {
+            ok = chat_push(&s, FR_CHAT_ASSISTANT, s.answer ? s.answer : "", s.alen);
+        }
+        if (!ok) {
             cli_error("out of memory");
             exit_code = FR_EXIT_RUNTIME;
             break;
@@ -292,7 +392,9 @@ int cmd_chat(int argc, char **argv)
     while (s.n)
         chat_drop(&s, s.n - 1);
     free(s.msgs);
+    free(s.mt);
     free(s.answer);
+    chat_tools_free(s.tools);
     cli_llm_close(&L);
     return exit_code;
 }

@@ -4,12 +4,14 @@
  * stdout carries only the generated text, streamed as it is produced, so it
  * can be piped; speeds go to stderr. --json prints one record at the end
  * instead. Ctrl-C stops generation and still reports what was produced.
+ * --grammar / --json-schema constrain the output (frugal/grammar.h).
  */
 #include "llm.h"
 #include "text/chat_tokens.h"
 
 #include "base/file.h"
 
+#include <frugal/grammar.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +79,7 @@ int cmd_run(int argc, char **argv)
     long n_predict = -1;
     bool chat = false, json = false, no_bos = false, ignore_eos = false, verbose_prompt = false;
     cli_strs stops = {0};
+    const char *grammar_file = NULL, *schema_file = NULL;
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(&mo),
         {"--prompt", "-p", CLI_STR, &prompt, "TEXT", "the prompt", 0, 0, NULL},
@@ -84,6 +87,8 @@ int cmd_run(int argc, char **argv)
         {"--n-predict", "-n", CLI_INT, &n_predict, "N", "tokens to generate, -1 = until done (default)", -1, 1 << 24, NULL},
         CLI_SAMPLING_OPTS(&so),
         {"--stop", NULL, CLI_STRS, &stops, "TEXT", "stop at TEXT (repeatable)", 0, 0, NULL},
+        {"--grammar", NULL, CLI_STR, &grammar_file, "FILE", "constrain the output to a GBNF grammar (llama.cpp's format)", 0, 0, NULL},
+        {"--json-schema", NULL, CLI_STR, &schema_file, "FILE", "constrain the output to JSON valid against a JSON Schema", 0, 0, NULL},
         {"--chat", NULL, CLI_FLAG, &chat, NULL, "wrap the prompt in the model's chat template", 0, 0, NULL},
         {"--system", NULL, CLI_STR, &system, "TEXT", "system message (with --chat)", 0, 0, NULL},
         {"--no-bos", NULL, CLI_FLAG, &no_bos, NULL, "do not add a BOS token", 0, 0, NULL},
@@ -110,18 +115,52 @@ int cmd_run(int argc, char **argv)
         cli_error("run: --system needs --chat");
         return FR_EXIT_USAGE;
     }
+    if (grammar_file && schema_file) {
+        cli_error("run: give at most one of --grammar and --json-schema");
+        return FR_EXIT_USAGE;
+    }
     char *file_text = NULL;
     size_t prompt_len = prompt ? strlen(prompt) : 0;
     fr_err e;
-    if (prompt_file) {
-        if (fr_read_file(prompt_file, (size_t)64 << 20, &file_text, &prompt_len, &e) != FR_OK)
+    /* the grammar first: a bad one is reported before the model loads */
+    fr_grammar *grammar = NULL;
+    if (grammar_file || schema_file) {
+        const char *gf = grammar_file ? grammar_file : schema_file;
+        char *gtext = NULL;
+        size_t glen = 0;
+        fr_status gst = fr_read_file(gf, FR_GRAMMAR_MAX_BYTES, &gtext, &glen, &e);
+        if (gst == FR_OK)
+            gst = grammar_file ? fr_grammar_parse(gtext, glen, gf, &grammar, &e)
+                               : fr_grammar_from_json_schema(gtext, glen, gf, &grammar, &e);
+        free(gtext);
+        if (gst != FR_OK)
             return cli_fail(&e);
+    }
+    if (prompt_file) {
+        if (fr_read_file(prompt_file, (size_t)64 << 20, &file_text, &prompt_len, &e) != FR_OK) {
+            fr_grammar_free(grammar);
+            return cli_fail(&e);
+        }
         prompt = file_text;
     }
     cli_llm L;
     if ((rc = cli_llm_open(&mo, 1, chat, &L))) {
+        fr_grammar_free(grammar);
         free(file_text);
         return rc;
+    }
+    fr_grammar_vocab *gv = NULL;
+    fr_constraint *cons = NULL;
+    if (grammar) {
+        if (fr_grammar_vocab_create(L.tok, fr_model_hparams(L.model)->n_vocab, NULL, 0, &gv, &e) != FR_OK ||
+            fr_grammar_constraint(grammar, gv, &cons, &e) != FR_OK) {
+            if (!gv)
+                fr_grammar_free(grammar);
+            fr_grammar_vocab_free(gv);
+            free(file_text);
+            cli_llm_close(&L);
+            return cli_fail(&e);
+        }
     }
     cli_llm_describe(&L, mo.model ? mo.model : getenv("FRUGAL_MODEL"));
     int32_t *ids = NULL;
@@ -148,6 +187,8 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (st != FR_OK) {
+        fr_constraint_free(cons);
+        fr_grammar_vocab_free(gv);
         free(file_text);
         free(ids);
         cli_llm_close(&L);
@@ -173,6 +214,7 @@ int cmd_run(int argc, char **argv)
         stop_list[n_stop++] = fr_chat_template_eot(L.tmpl);
     gp.stop = stop_list;
     gp.n_stop = n_stop;
+    gp.constraint = cons;
 
     run_out out = {json, NULL, 0, 0, NULL, 0, 0};
     struct sigaction sa = {0}, old;
@@ -188,6 +230,8 @@ int cmd_run(int argc, char **argv)
         free(out.ids);
         free(file_text);
         free(ids);
+        fr_constraint_free(cons);
+        fr_grammar_vocab_free(gv);
         cli_llm_close(&L);
         return cli_fail(&e);
     }
@@ -226,10 +270,15 @@ int cmd_run(int argc, char **argv)
     if (gs.finish == FR_FINISH_CONTEXT)
         cli_warn("stopped because the context (%u tokens) is full; raise --ctx for longer output",
                  fr_context_n_ctx(L.ctx));
+    if (cons && gs.finish == FR_FINISH_STOP && !fr_constraint_complete(cons))
+        cli_warn("the output stopped before the grammar was complete (no token could continue "
+                 "it)");
     free(out.text);
     free(out.ids);
     free(file_text);
     free(ids);
+    fr_constraint_free(cons);
+    fr_grammar_vocab_free(gv);
     cli_llm_close(&L);
     return FR_EXIT_OK;
 }

@@ -4,7 +4,7 @@
 #
 #   BENCH_QUICK=1 make bench     a few minutes: qwen2.5-0.5b shapes, 2 threads,
 #                                pp128 pp512 tg64, one repetition
-#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag rag-pg verifier verifier-cv serve tune mpi)
+#   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag rag-pg verifier verifier-cv serve tune mpi grammar)
 #   BENCH_MODELS, BENCH_TYPES, BENCH_THREADS, BENCH_REPS   override the speed rows
 #   FRUGAL_PEERS=DIR             where the peer engines are built (default ~/.cache/frugal-peers)
 #
@@ -241,4 +241,8 @@ rag_pg() {
   return "$rc"
 }
 run_section rag-pg "Knowledge base in PostgreSQL: PubMedQA retrieval next to SQLite" rag_pg
+
+# structured output (i17): decode with and without a JSON Schema constraint, interleaved
+GRAMMAR_ARGS="-n 128 -r 3"; [ "${BENCH_QUICK:-0}" = 1 ] && GRAMMAR_ARGS="-n 64 -r 1"
+run_section grammar "Structured output: decode with and without a JSON Schema constraint (qwen2.5-0.5b shape, Qwen2's 151936-token vocabulary)" env FR_SHARED="$SHARED" "$BUILD/bench_grammar" $GRAMMAR_ARGS
 echo "bench: wrote $OUT" >&2

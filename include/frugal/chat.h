@@ -66,8 +66,21 @@
  * generation can stop on that token even when the vocab does not mark it
  * end-of-generation.
  *
- * Roles other than system/user/assistant (tool, function) are not supported
- * yet: fr_chat_role_parse rejects them.
+ * Tools (OpenAI's function calling): fr_chat_opts.tools carries the tools
+ * (a JSON array of {"type": "function", "function": {name, description,
+ * parameters}}), fr_chat_opts.msg_tools the calls an assistant message made
+ * and the call a tool message answers. Families whose templates define
+ * tools render them as those templates do: chatml with a Hermes/Qwen2.5
+ * tools block, qwen3, llama3.1 (Llama 3.1-3.3: tools in the first user
+ * message, results as "ipython"), llama4 (the same, with its own header
+ * tokens and calls after <|python_start|>...<|python_end|>), mistral-v3 /
+ * mistral-v3-tekken ([AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]) and
+ * Phi-4-mini (a phi3 template with <|tool|>: the tools' functions as one
+ * JSON list in the system turn, calls in <|tool_call|>, results as "tool"
+ * turns). Every
+ * other family gets the Hermes tools block appended to its system prompt
+ * and tool results as user turns in <tool_response> tags
+ * (fr_chat_template_tools_native says which). fr_chat_template_tool_format says how the model writes a call.
  */
 #ifndef FRUGAL_CHAT_H
 #define FRUGAL_CHAT_H
@@ -82,11 +95,12 @@ extern "C" {
 typedef enum fr_chat_role {
     FR_CHAT_SYSTEM = 0,
     FR_CHAT_USER = 1,
-    FR_CHAT_ASSISTANT = 2
+    FR_CHAT_ASSISTANT = 2,
+    FR_CHAT_TOOL = 3 /* a tool's result (see fr_chat_msg_tools) */
 } fr_chat_role;
 
-/* "system" (and OpenAI's newer alias "developer"), "user", "assistant" ->
- * role. Returns false for anything else (role left unchanged). */
+/* "system" (and OpenAI's newer alias "developer"), "user", "assistant",
+ * "tool" -> role. Returns false for anything else (role left unchanged). */
 FR_API bool fr_chat_role_parse(const char *name, fr_chat_role *role);
 FR_API const char *fr_chat_role_name(fr_chat_role role); /* "system", ... */
 
@@ -164,7 +178,85 @@ typedef struct fr_chat_opts {
     /* qwen3: answer without reasoning (the template's enable_thinking =
      * false: the generation prompt ends with an empty think block). */
     bool disable_thinking;
+    /* Tools the model may call: OpenAI's "tools" array as JSON text; NULL
+     * or "[]": none. Malformed JSON is FR_E_INVALID. */
+    const char *tools;
+    /* NULL, or one entry per message (parallel to msgs): an assistant
+     * message's tool calls, a tool message's call id and function name. */
+    const struct fr_chat_msg_tools *msg_tools;
 } fr_chat_opts;
+
+/* One call an assistant message made. arguments is JSON text (an object,
+ * as OpenAI's API carries it); rendered as the family's template prints a
+ * call's arguments. All borrowed for the duration of the call. */
+typedef struct fr_chat_tool_call {
+    const char *id;        /* may be NULL */
+    const char *name;
+    const char *arguments;
+} fr_chat_tool_call;
+
+typedef struct fr_chat_msg_tools {
+    const fr_chat_tool_call *calls; /* assistant: its calls (content may be empty) */
+    size_t n_calls;
+    const char *call_id;            /* tool: the call this result answers (may be NULL) */
+    const char *name;               /* tool: the function's name (may be NULL) */
+} fr_chat_msg_tools;
+
+/* How the model writes tool calls. */
+typedef enum fr_tool_format {
+    FR_TOOLS_HERMES = 0, /* <tool_call>\n{"name": N, "arguments": A}\n</tool_call>, repeated */
+    FR_TOOLS_LLAMA3,     /* {"name": N, "parameters": A} as the whole answer (one call;
+                            Llama 3.1-3.3 and Llama 4) */
+    FR_TOOLS_MISTRAL,    /* [TOOL_CALLS] [{"name": N, "arguments": A}, ...] */
+    FR_TOOLS_PHI4        /* <|tool_call|>[{"name": N, "arguments": A}, ...]<|/tool_call|>
+                            (Phi-4-mini) */
+} fr_tool_format;
+
+FR_API fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t);
+/* True when the format's call marker is a special (control) token, which
+ * the output text shows only when decoded with FR_DECODE_SPECIAL. */
+FR_API bool fr_tool_format_special_marker(fr_tool_format f);
+/* The call markers that are special tokens in some vocabulary, for
+ * fr_grammar_vocab_create (so that a tool grammar can spell them). */
+FR_API const char *const *fr_tool_special_markers(size_t *n);
+/* true when the family's own template defines tools (otherwise the Hermes
+ * block is added to the system prompt). */
+FR_API bool fr_chat_template_tools_native(const fr_chat_template *t);
+
+/* Reading tool calls back out of generated text, streamed piece by piece
+ * or whole. Events: CONTENT (text that is not a call), CALL (a call starts;
+ * text is its name as written inside the quotes), ARGS (more of its
+ * arguments' JSON text), END (the call is complete); index counts calls
+ * from 0. Text that starts like a call but is not one comes back as
+ * CONTENT. The callback returns false to stop (feed then returns false). */
+typedef enum fr_tool_ev_kind {
+    FR_TOOL_EV_CONTENT,
+    FR_TOOL_EV_CALL,
+    FR_TOOL_EV_ARGS,
+    FR_TOOL_EV_END
+} fr_tool_ev_kind;
+
+typedef struct fr_tool_event {
+    fr_tool_ev_kind kind;
+    int index;
+    const char *text; /* borrowed: valid during the callback */
+    size_t len;
+} fr_tool_event;
+
+typedef bool (*fr_tool_event_fn)(void *user, const fr_tool_event *ev);
+
+typedef struct fr_tool_parser fr_tool_parser;
+
+FR_API fr_status fr_tool_parser_create(fr_tool_format f, fr_tool_parser **out, fr_err *err);
+FR_API void fr_tool_parser_free(fr_tool_parser *p);
+/* False when fn stopped it or memory ran out. */
+FR_API bool fr_tool_parser_feed(fr_tool_parser *p, const char *text, size_t len,
+                                fr_tool_event_fn fn, void *user);
+/* End of the text: what was held back as a possible call comes out as
+ * content (a call whose name was reported stays a call, unfinished). */
+FR_API bool fr_tool_parser_finish(fr_tool_parser *p, fr_tool_event_fn fn, void *user);
+/* Calls completed so far. */
+FR_API int fr_tool_parser_calls(const fr_tool_parser *p);
 
 /* Rendered prompt. text is NUL-terminated (len excludes the NUL) and owned
  * by the caller: release with fr_chat_prompt_clear. */

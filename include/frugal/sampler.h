@@ -47,6 +47,7 @@
 #define FRUGAL_SAMPLER_H
 
 #include <frugal/base.h>
+#include <frugal/constraint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -114,6 +115,22 @@ FR_API void fr_sampler_free(fr_sampler *s);
  * FR_E_RANGE when every token is banned (-inf). */
 FR_API fr_status fr_sampler_sample(fr_sampler *s, const float *logits, fr_sample *out,
                                    fr_err *err);
+
+/* As fr_sampler_sample, choosing only a token the constraint allows (c NULL:
+ * no constraint). The token chosen as usual is checked first. When c
+ * refuses it: greedy tries the next 64 candidates in order; sampling draws
+ * again among the candidates that survived truncation (when they are at
+ * most 64, as with top-k) weighted as before, keeping those c allows. Only
+ * when none of those is allowed does c's mask run over the whole
+ * vocabulary; it bans every refused token and the choice is made again
+ * from what is left (truncation then applies to the allowed tokens, as in
+ * llama.cpp's grammar sampling). Greedy is therefore exactly the best
+ * allowed token; sampling draws from the likely tokens that are allowed.
+ * out->token is -1 (FR_OK) when c allows no token at all. Log-probabilities are those of the raw logits,
+ * as for fr_sampler_sample. c is not advanced: the caller accepts the
+ * token into it. */
+FR_API fr_status fr_sampler_sample_constrained(fr_sampler *s, const float *logits,
+                                               fr_constraint *c, fr_sample *out, fr_err *err);
 
 /* Adds a token to the penalty history without sampling (the prompt's
  * tokens, or a token forced by the caller). Out-of-range ids are ignored. */

@@ -157,8 +157,12 @@ enum {
                                            * vocabulary adds (llama.cpp remove_special) */
     FR_DECODE_CLEAN_SPACES = 1u << 2,     /* apply the vocabulary's
                                            * clean_up_tokenization_spaces rule (" ." -> ".") */
-    FR_DECODE_KEEP_PREFIX_SPACE = 1u << 3 /* keep the space SentencePiece vocabularies
-                                           * put before the first word */
+    FR_DECODE_KEEP_PREFIX_SPACE = 1u << 3, /* keep the space SentencePiece vocabularies
+                                            * put before the first word */
+    FR_DECODE_BYTES = 1u << 4              /* fr_decoder: each token's bytes as they are,
+                                            * no UTF-8 hold-back or repair (with
+                                            * KEEP_PREFIX_SPACE the stream is exactly the
+                                            * tokens' pieces, as `frugal ask` scores them) */
 };
 
 /* The bytes of one token as text (▁ -> ' ', <0xNN> -> that byte, byte-level

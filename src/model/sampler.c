@@ -30,6 +30,8 @@
  * [max - (b+1)/8, max - b/8); the last bucket takes everything further down. */
 #define SAMPLER_BUCKETS 512
 #define SAMPLER_BUCKETS_PER_LOGIT 8.0f
+/* Greedy under a constraint: candidates tried one by one before the mask. */
+#define FR_SAMPLER_GREEDY_TRIES 64
 
 static inline size_t bucket_of(float max, float logit)
 {
@@ -49,6 +51,8 @@ struct fr_sampler {
     int32_t *ring;       /* (penalty_last_n) accepted tokens, oldest overwritten */
     int32_t ring_len;    /* tokens in ring (<= penalty_last_n) */
     int32_t ring_pos;    /* next slot to write */
+    uint64_t *allowed;   /* (FR_MASK_WORDS(n_vocab)) a constraint's mask */
+    int32_t n_kept;      /* candidates of the last draw (idx, weight), for a redraw */
     uint64_t rng[4];     /* xoshiro256** state */
     double mass[SAMPLER_BUCKETS]; /* top-p: probability mass by distance below the max logit */
 };
@@ -163,7 +167,8 @@ fr_status fr_sampler_create(const fr_sampler_params *p, int32_t n_vocab, fr_samp
     s->weight = malloc(nv * sizeof *s->weight);
     s->count = calloc(nv, sizeof *s->count);
     s->ring = malloc((size_t)(p->penalty_last_n ? p->penalty_last_n : 1) * sizeof *s->ring);
-    if (!s->work || !s->idx || !s->weight || !s->count || !s->ring)
+    s->allowed = malloc(FR_MASK_WORDS(nv) * sizeof *s->allowed);
+    if (!s->work || !s->idx || !s->weight || !s->count || !s->ring || !s->allowed)
         goto nomem;
     if (p->n_logit_bias) {
         s->bias = malloc((size_t)p->n_logit_bias * sizeof *s->bias);
@@ -191,6 +196,7 @@ void fr_sampler_free(fr_sampler *s)
     free(s->weight);
     free(s->count);
     free(s->ring);
+    free(s->allowed);
     free(s->bias);
     free(s);
 }
@@ -485,7 +491,7 @@ static void fill_logprobs(const fr_sampler *s, const float *logits, fr_sample *o
     float max = logits[argmax(logits, nv)];
     double sum = 0.0;
     for (int32_t i = 0; i < nv; i++)
-        sum += (double)expf(logits[i] - max);
+        sum += exp((double)logits[i] - (double)max);
     double lse = (double)max + log(sum);
     if (p->logprobs)
         out->logprob = (float)((double)logits[out->token] - lse);
@@ -516,7 +522,109 @@ static void fill_logprobs(const fr_sampler *s, const float *logits, fr_sample *o
 
 static bool is_greedy(const fr_sampler_params *p) { return p->temperature <= 0.0f || p->top_k == 1; }
 
+/* Steps 3-8 on s->work: the chosen token, or FR_E_RANGE when every token
+ * is banned (-inf). */
+static fr_status choose(fr_sampler *s, int32_t *out, fr_err *err)
+{
+    if (is_greedy(&s->p)) {
+        int32_t tok = argmax(s->work, s->n_vocab);
+        if (s->work[tok] == -INFINITY)
+            return fr_err_set(err, FR_E_RANGE,
+                              "sampler: every token is banned (logit -inf after logit bias); "
+                              "nothing can be sampled");
+        *out = tok;
+        return FR_OK;
+    }
+    int32_t n;
+    bool sorted;
+    fr_status st = truncate_candidates(s, &n, &sorted, err);
+    if (st)
+        return st;
+    /* 7-8. temperature, then one draw. The maximum is among the kept. */
+    const float *w = s->work;
+    float max = w[s->idx[0]];
+    for (int32_t i = 1; i < n; i++)
+        if (w[s->idx[i]] > max)
+            max = w[s->idx[i]];
+    float inv_t = 1.0f / s->p.temperature;
+    double total = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        s->weight[i] = (double)expf((w[s->idx[i]] - max) * inv_t);
+        total += s->weight[i];
+    }
+    s->n_kept = n;
+    double u = next_unit(s->rng) * total;
+    double cum = 0.0;
+    int32_t tok = s->idx[n - 1];
+    for (int32_t i = 0; i < n; i++) {
+        cum += s->weight[i];
+        if (u < cum) {
+            tok = s->idx[i];
+            break;
+        }
+    }
+    *out = tok;
+    return FR_OK;
+}
+
 fr_status fr_sampler_sample(fr_sampler *s, const float *logits, fr_sample *out, fr_err *err)
+{
+    return fr_sampler_sample_constrained(s, logits, NULL, out, err);
+}
+
+/* Greedy, the best token refused: the next FR_SAMPLER_GREEDY_TRIES
+ * candidates in order (a well-prompted model's second or third choice
+ * usually fits). -1 when none of them is allowed. */
+static int32_t greedy_next_allowed(fr_sampler *s, fr_constraint *c)
+{
+    const float *w = s->work;
+    size_t n = 0;
+    for (int32_t i = 0; i < s->n_vocab; i++)
+        if (w[i] != -INFINITY)
+            s->idx[n++] = i;
+    size_t k = n < FR_SAMPLER_GREEDY_TRIES ? n : FR_SAMPLER_GREEDY_TRIES;
+    if (k < n)
+        select_best(w, s->idx, n, k);
+    sort_best_first(w, s->idx, k);
+    for (size_t i = 1; i < k; i++) /* idx[0] is the argmax, already refused */
+        if (fr_constraint_allows(c, s->idx[i]))
+            return s->idx[i];
+    return -1;
+}
+
+/* Sampling, the drawn token refused: the draw again among the candidates
+ * that survived truncation and that c allows (when there are at most
+ * FR_SAMPLER_GREEDY_TRIES of them, as with top-k). -1 when there are more,
+ * or none is allowed: then the mask decides. s->idx and s->weight still
+ * hold the first draw's candidates and weights. */
+static int32_t draw_allowed(fr_sampler *s, fr_constraint *c)
+{
+    int32_t n = s->n_kept;
+    if (n <= 0 || n > FR_SAMPLER_GREEDY_TRIES)
+        return -1;
+    double total = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        if (!fr_constraint_allows(c, s->idx[i]))
+            s->weight[i] = 0.0;
+        total += s->weight[i];
+    }
+    if (!(total > 0.0))
+        return -1;
+    double u = next_unit(s->rng) * total, cum = 0.0;
+    int32_t tok = -1;
+    for (int32_t i = 0; i < n; i++) {
+        if (s->weight[i] == 0.0)
+            continue;
+        tok = s->idx[i];
+        cum += s->weight[i];
+        if (u < cum)
+            break;
+    }
+    return tok;
+}
+
+fr_status fr_sampler_sample_constrained(fr_sampler *s, const float *logits, fr_constraint *c,
+                                        fr_sample *out, fr_err *err)
 {
     if (!s || !logits || !out)
         return fr_err_set(err, FR_E_INVALID, "fr_sampler_sample: NULL argument");
@@ -524,41 +632,32 @@ fr_status fr_sampler_sample(fr_sampler *s, const float *logits, fr_sample *out, 
     if (st)
         return st;
     apply_penalties(s);
-
     int32_t tok;
-    if (is_greedy(&s->p)) {
-        tok = argmax(s->work, s->n_vocab);
-        if (s->work[tok] == -INFINITY)
-            return fr_err_set(err, FR_E_RANGE,
-                              "sampler: every token is banned (logit -inf after logit bias); "
-                              "nothing can be sampled");
-    } else {
-        int32_t n;
-        bool sorted;
-        st = truncate_candidates(s, &n, &sorted, err);
-        if (st)
-            return st;
-        /* 7-8. temperature, then one draw. The maximum is among the kept. */
-        const float *w = s->work;
-        float max = w[s->idx[0]];
-        for (int32_t i = 1; i < n; i++)
-            if (w[s->idx[i]] > max)
-                max = w[s->idx[i]];
-        float inv_t = 1.0f / s->p.temperature;
-        double total = 0.0;
-        for (int32_t i = 0; i < n; i++) {
-            s->weight[i] = (double)expf((w[s->idx[i]] - max) * inv_t);
-            total += s->weight[i];
-        }
-        double u = next_unit(s->rng) * total;
-        double cum = 0.0;
-        tok = s->idx[n - 1];
-        for (int32_t i = 0; i < n; i++) {
-            cum += s->weight[i];
-            if (u < cum) {
-                tok = s->idx[i];
-                break;
+    s->n_kept = 0;
+    if ((st = choose(s, &tok, err)))
+        return st;
+    if (c && !fr_constraint_allows(c, tok)) {
+        tok = is_greedy(&s->p) ? greedy_next_allowed(s, c) : draw_allowed(s, c);
+        if (tok < 0) {
+            /* the whole vocabulary through the constraint, then choose again */
+            size_t nw = FR_MASK_WORDS(s->n_vocab);
+            memset(s->allowed, 0, nw * sizeof *s->allowed);
+            if ((st = fr_constraint_mask(c, s->allowed, err)))
+                return st;
+            bool any = false;
+            for (int32_t i = 0; i < s->n_vocab; i++) {
+                if (!(s->allowed[i >> 6] >> (i & 63) & 1))
+                    s->work[i] = -INFINITY;
+                else if (s->work[i] != -INFINITY)
+                    any = true;
             }
+            if (!any) {
+                memset(out, 0, sizeof *out);
+                out->token = -1;
+                return FR_OK;
+            }
+            if ((st = choose(s, &tok, err)))
+                return st;
         }
     }
     out->token = tok;

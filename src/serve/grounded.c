@@ -3,9 +3,10 @@
  *
  *   POST /v1/ask (with --db KB.sqlite): the `frugal ask` pipeline. The
  *       request's own thread opens the knowledge base read-only, retrieves
- *       and gates (fr_rag_ask); generation is a grounded job in the
- *       scheduler (constrained greedy decoding in an ordinary slot, batched
- *       with every other stream; see sched.h), which this thread waits for;
+ *       and gates (fr_rag_ask); generation is a job in the scheduler with
+ *       the citation constraint (greedy, as `frugal ask` runs it:
+ *       fr_rag_gen_params; an ordinary slot, batched with every other
+ *       stream; see sched.h), which this thread waits for;
  *       then the checker scores the answer here. The body is the JSON of
  *       `frugal ask --json` (fr_rag_result_json) plus "id", "model" and
  *       "usage" (tokens, energy_joules, energy_source, as the other
@@ -62,6 +63,7 @@
 #include "serve/grounded.h"
 #include "serve/server_impl.h"
 
+#include "rag/ask_model.h"
 #include "rag/ground_json.h"
 #include "rag/text.h"
 #include "text/chat_tokens.h"
@@ -110,7 +112,16 @@ static bool run_grounded(srv_conn *c, srv_sched *sched, const fr_chat_msg *msgs,
         return srv_fail(e, 500, NULL, NULL, NULL, "out of memory");
     }
     uint32_t V = fr_model_hparams(fr_context_model(s->m.ctx))->n_vocab;
-    bool ok = srv_job_setup_grounded(c->job, s->m.tok, V, ids, n, &cs, max_tokens, max_bytes, e);
+    fr_constraint *cons = NULL;
+    if (fr_rag_cite_constraint(s->m.tok, V, &cs, &cons, &err) != FR_OK) {
+        free(ids);
+        srv_job_free(c->job);
+        c->job = NULL;
+        return srv_fail(e, 500, NULL, NULL, NULL, "%s", err.msg);
+    }
+    fr_gen_params gp;
+    fr_rag_gen_params(&gp, cons, max_bytes ? max_bytes : SRV_GROUNDED_MAX_BYTES, max_tokens);
+    bool ok = srv_job_setup(c->job, s->m.tok, V, ids, n, &gp, cons, e);
     free(ids);
     if (!ok) {
         srv_job_free(c->job); /* never submitted: not a job the log should wait for */

@@ -11,6 +11,7 @@
  * into chunks as they arrive.
  */
 #include "serve/server_impl.h"
+#include "serve/tools.h"
 
 #include "base/clock.h"
 #include "text/chat_tokens.h"
@@ -195,7 +196,8 @@ static bool build_prompt(srv_conn *c, int32_t **ids, size_t *n, srv_error *e)
         if (!s->m.tmpl)
             return srv_fail(e, 400, NULL, NULL, "messages",
                             "this server has no chat template; use /v1/completions");
-        if (fr_chat_tokenize(s->m.tmpl, s->m.tok, r->msgs, r->n_msgs, true, ids, n, &err) != FR_OK)
+        if (fr_chat_tokenize_tools(s->m.tmpl, s->m.tok, r->msgs, r->n_msgs, r->tools_text,
+                                   r->msg_tools, true, ids, n, &err) != FR_OK)
             return srv_fail(e, 400, NULL, NULL, "messages", "cannot build the prompt: %s", err.msg);
     } else if (r->prompt_ids) {
         *ids = malloc(r->n_prompt_ids * sizeof **ids);
@@ -276,13 +278,34 @@ static enum MHD_Result handle_generate(srv_conn *c, srv_kind kind, srv_sched *sc
     gp.stop = stops;
     gp.n_stop = n_stop;
 
+    /* structured output and tools: the constraint, and a reader for the calls */
+    fr_constraint *cons = NULL;
+    fr_tool_format fmt = s->m.tmpl ? fr_chat_template_tool_format(s->m.tmpl) : FR_TOOLS_HERMES;
+    if (kind == SRV_CHAT && !srv_structured_constraint(&c->req, fmt, s->gvocab, &cons, &e)) {
+        free(ids);
+        return srv_reply_error(c, &e);
+    }
+    if (kind == SRV_CHAT && srv_tools_on(&c->req) && c->req.tool_choice != FR_TOOL_CHOICE_NONE) {
+        if (fr_tool_format_special_marker(fmt))
+            gp.decode_flags |= FR_DECODE_SPECIAL; /* the call marker is a special token */
+        c->tools = malloc(sizeof *c->tools);
+        if (!c->tools || !srv_tool_reader_init(c->tools, fmt)) {
+            free(c->tools);
+            c->tools = NULL;
+            free(ids);
+            fr_constraint_free(cons);
+            srv_fail(&e, 500, NULL, NULL, NULL, "out of memory");
+            return srv_reply_error(c, &e);
+        }
+    }
     c->job = srv_job_create();
     if (!c->job) {
         free(ids);
+        fr_constraint_free(cons);
         srv_fail(&e, 500, NULL, NULL, NULL, "out of memory");
         return srv_reply_error(c, &e);
     }
-    bool ok = srv_job_setup(c->job, s->m.tok, s->n_vocab, ids, n, &gp, &e);
+    bool ok = srv_job_setup(c->job, s->m.tok, s->n_vocab, ids, n, &gp, cons, &e);
     free(ids);
     if (!ok)
         return srv_reply_error(c, &e);
@@ -312,7 +335,15 @@ static enum MHD_Result handle_generate(srv_conn *c, srv_kind kind, srv_sched *sc
     }
     if (c->res.err.status)
         return srv_reply_error(c, &c->res.err);
-    return srv_reply_json(c, 200, srv_resp_full(&c->ri, &c->res));
+    json_t *resp = srv_resp_full(&c->ri, &c->res);
+    if (resp && c->tools &&
+        (!srv_tool_reader_feed(c->tools, c->res.text.data ? c->res.text.data : "",
+                               c->res.text.len) ||
+         !srv_tool_reader_finish(c->tools) || !srv_tools_apply(c->tools, resp))) {
+        json_decref(resp);
+        resp = NULL;
+    }
+    return srv_reply_json(c, 200, resp);
 }
 
 /* ---- streaming -------------------------------------------------------------------- */
@@ -329,6 +360,18 @@ static void sse_event(srv_conn *c, json_t *j)
     fr_buf_puts(&c->out, text);
     fr_buf_puts(&c->out, "\n\n");
     free(text);
+}
+
+/* The deltas the tool reader made of the last piece, one chunk each. */
+static void sse_tool_deltas(srv_conn *c, bool ok)
+{
+    if (!ok) {
+        c->stream_error = true;
+        return;
+    }
+    json_t *d = c->tools->deltas;
+    for (size_t k = 0; d && k < json_array_size(d); k++)
+        sse_event(c, srv_chunk_delta(&c->ri, json_incref(json_array_get(d, k))));
 }
 
 ssize_t srv_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -367,14 +410,28 @@ ssize_t srv_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         for (size_t i = c->sent_pieces; i < c->res.n_pieces; i++) {
             const srv_piece *p = &c->res.pieces[i];
-            if (p->text_len || (c->ri.logprobs && p->sample >= 0))
+            if (c->tools) {
+                /* text becomes content or tool-call deltas */
+                if (p->text_len)
+                    sse_tool_deltas(c, srv_tool_reader_feed(c->tools, c->res.text.data + p->text_off,
+                                                            p->text_len));
+            } else if (p->text_len || (c->ri.logprobs && p->sample >= 0)) {
                 sse_event(c, srv_chunk_pieces(&c->ri, &c->res, i, i + 1));
+            }
         }
         c->sent_pieces = c->res.n_pieces;
         if (c->res.done) {
+            if (c->tools && !c->res.err.status)
+                sse_tool_deltas(c, srv_tool_reader_finish(c->tools));
             if (c->res.err.status) {
                 c->stream_error = true;
                 sse_event(c, srv_error_json(&c->res.err));
+            } else if (c->tools && srv_tool_reader_called(c->tools) &&
+                       c->res.finish == FR_FINISH_STOP) {
+                sse_event(c, srv_chunk_finish_as(&c->ri, "tool_calls"));
+                if (c->ri.include_usage)
+                    sse_event(c, srv_chunk_usage(&c->ri, &c->res));
+                fr_buf_puts(&c->out, "data: [DONE]\n\n");
             } else {
                 sse_event(c, srv_chunk_finish(&c->ri, &c->res));
                 if (c->ri.include_usage)
@@ -397,6 +454,11 @@ void srv_conn_release(srv_conn *c)
     if (c->has_req) {
         srv_request_free(&c->req);
         c->has_req = false;
+    }
+    if (c->tools) {
+        srv_tool_reader_free(c->tools);
+        free(c->tools);
+        c->tools = NULL;
     }
 }
 

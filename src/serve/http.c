@@ -682,9 +682,17 @@ fr_status fr_server_set_model(fr_server *s, const fr_server_model *m, fr_err *er
     sha256_digest(&hc, 32, d);
     snprintf(s->fingerprint, sizeof s->fingerprint, "fp_%02x%02x%02x%02x%02x", d[0], d[1], d[2],
              d[3], d[4]);
+    /* structured output: the vocabulary index, built once (Mistral's and Phi-4-mini's call
+     * markers are special tokens that the tool grammar spells) */
+    size_t n_specials = 0;
+    const char *const *specials = fr_tool_special_markers(&n_specials);
+    fr_status st = fr_grammar_vocab_create(m->tok, s->n_vocab, specials, n_specials, &s->gvocab,
+                                           err);
+    if (st)
+        return st;
     srv_sched_params sp = {m->ctx, m->tok, m->meter, s->max_queue, s->n_batch, s->timeout_s};
     srv_sched *sched;
-    fr_status st = srv_sched_create(&sp, &sched, err);
+    st = srv_sched_create(&sp, &sched, err);
     if (st)
         return st;
     pthread_mutex_lock(&s->mu);
@@ -737,6 +745,7 @@ void fr_server_free(fr_server *s)
         return;
     fr_server_shutdown(s, 0);
     srv_sched_free(s->sched);
+    fr_grammar_vocab_free(s->gvocab);
     srv_metrics_free(s->metrics);
     pthread_cond_destroy(&s->idle_cv);
     pthread_mutex_destroy(&s->mu);

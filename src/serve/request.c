@@ -8,12 +8,15 @@
  * ("Invalid 'max_tokens': integer below minimum value...") so clients that
  * show them read naturally.
  *
+ * Tools, tool messages and response_format are read by tools.c.
+ *
  * Rejected: silently dropping fields we do not implement (a client asking
- * for tools or n = 3 would get a plausible but wrong answer), and parsing
+ * for n = 3 would get a plausible but wrong answer), and parsing
  * with a hand-written JSON reader (jansson already bounds depth, rejects
  * bad UTF-8 and out-of-range numbers).
  */
 #include "serve/request.h"
+#include "serve/tools.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -146,7 +149,7 @@ static const field_spec chat_fields[] = {
     {"logprobs", F_SUPPORTED}, {"top_logprobs", F_SUPPORTED}, {"logit_bias", F_SUPPORTED},
     {"n", F_SUPPORTED}, {"response_format", F_SUPPORTED}, {"tools", F_SUPPORTED},
     {"tool_choice", F_SUPPORTED}, {"functions", F_SUPPORTED}, {"function_call", F_SUPPORTED},
-    {"parallel_tool_calls", F_IGNORED}, {"top_k", F_SUPPORTED}, {"min_p", F_SUPPORTED},
+    {"parallel_tool_calls", F_SUPPORTED}, {"top_k", F_SUPPORTED}, {"min_p", F_SUPPORTED},
     {"repeat_penalty", F_SUPPORTED}, {"user", F_IGNORED}, {"metadata", F_IGNORED},
     {"store", F_IGNORED}, {"service_tier", F_IGNORED}, {"documents", F_SUPPORTED},
     {"min_support", F_SUPPORTED}, {NULL, F_IGNORED}};
@@ -454,6 +457,7 @@ static bool parse_messages(json_t *root, const srv_limits *lim, srv_request *r, 
     r->msgs = calloc(n, sizeof *r->msgs);
     if (!r->msgs)
         return srv_fail(e, 500, NULL, NULL, NULL, "out of memory");
+    r->n_msgs = n;
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m) {
@@ -469,52 +473,29 @@ static bool parse_messages(json_t *root, const srv_limits *lim, srv_request *r, 
         if (!fr_chat_role_parse(json_string_value(role), &r->msgs[i].role))
             return srv_fail(e, 400, NULL, "unsupported_value", param,
                             "Invalid '%s.role': '%.32s' is not supported (use system, developer, "
-                            "user or assistant; tools are not implemented yet).",
+                            "user, assistant or tool).",
                             param, json_string_value(role));
-        static const char *const tool_keys[] = {"tool_calls", "function_call", "tool_call_id", "audio"};
-        for (size_t k = 0; k < sizeof tool_keys / sizeof tool_keys[0]; k++)
-            if (field(m, tool_keys[k]))
+        static const char *const bad_keys[] = {"function_call", "audio"};
+        for (size_t k = 0; k < sizeof bad_keys / sizeof bad_keys[0]; k++)
+            if (field(m, bad_keys[k]))
                 return srv_fail(e, 400, NULL, "unsupported_parameter", param,
-                                "'%s.%s' is not supported: tools are not implemented yet.", param,
-                                tool_keys[k]);
+                                "'%s.%s' is not supported%s.", param, bad_keys[k],
+                                k == 0 ? " (the legacy form of tool_calls: use tool_calls)" : "");
+        /* tool_calls / tool_call_id: tools.c */
+        if (!srv_parse_message_tools(m, i, r, e))
+            return false;
         json_t *c = field(m, "content");
+        if (!c && r->msgs[i].role == FR_CHAT_ASSISTANT && r->msg_tools && r->msg_tools[i].n_calls) {
+            r->msgs[i].content = "";
+            r->msgs[i].len = 0;
+            continue;
+        }
         if (!c)
             return srv_fail(e, 400, NULL, NULL, param, "Missing required parameter: '%s.content'.", param);
         if (!parse_content(c, i, r, &r->msgs[i], e))
             return false;
     }
     r->n_msgs = n;
-    return true;
-}
-
-static bool parse_unsupported_chat(json_t *root, srv_error *e)
-{
-    json_t *v;
-    if ((v = field(root, "tools")) && !(json_is_array(v) && json_array_size(v) == 0))
-        return srv_fail(e, 400, NULL, "unsupported_parameter", "tools",
-                        "'tools' is not supported yet: this server cannot call functions.");
-    if ((v = field(root, "functions")) && !(json_is_array(v) && json_array_size(v) == 0))
-        return srv_fail(e, 400, NULL, "unsupported_parameter", "functions",
-                        "'functions' is not supported yet: this server cannot call functions.");
-    static const char *const choice_keys[] = {"tool_choice", "function_call"};
-    for (size_t k = 0; k < 2; k++)
-        if ((v = field(root, choice_keys[k])) &&
-            !(json_is_string(v) && (strcmp(json_string_value(v), "none") == 0 ||
-                                    strcmp(json_string_value(v), "auto") == 0)))
-            return srv_fail(e, 400, NULL, "unsupported_parameter", choice_keys[k],
-                            "'%s' is not supported yet: this server cannot call functions.",
-                            choice_keys[k]);
-    if ((v = field(root, "response_format"))) {
-        json_t *t = json_is_object(v) ? json_object_get(v, "type") : NULL;
-        if (!t || !json_is_string(t))
-            return srv_fail(e, 400, NULL, NULL, "response_format",
-                            "Invalid 'response_format': expected an object with a 'type'.");
-        if (strcmp(json_string_value(t), "text") != 0)
-            return srv_fail(e, 400, NULL, "unsupported_value", "response_format",
-                            "response_format type '%.32s' is not supported yet (structured output "
-                            "is not implemented): only {\"type\": \"text\"}.",
-                            json_string_value(t));
-    }
     return true;
 }
 
@@ -613,8 +594,8 @@ static bool parse_documents(json_t *root, srv_request *r, srv_error *e)
 
 static bool parse_chat(json_t *root, const srv_limits *lim, srv_request *r, srv_error *e)
 {
-    if (!check_fields(root, chat_fields, e) || !parse_unsupported_chat(root, e) ||
-        !parse_common(root, lim, r, e) || !parse_messages(root, lim, r, e))
+    if (!check_fields(root, chat_fields, e) || !parse_common(root, lim, r, e) ||
+        !parse_messages(root, lim, r, e) || !srv_parse_structured(root, r, e))
         return false;
     if (!get_bool(root, "logprobs", &r->logprobs, e))
         return false;
@@ -627,7 +608,13 @@ static bool parse_chat(json_t *root, const srv_limits *lim, srv_request *r, srv_
                         "Invalid 'top_logprobs': 'logprobs' must be set to true when "
                         "'top_logprobs' is used.");
     r->top_logprobs = (int32_t)top;
-    return parse_documents(root, r, e);
+    if (!parse_documents(root, r, e))
+        return false;
+    if (r->n_docs && srv_structured_on(r))
+        return srv_fail(e, 400, NULL, "unsupported_parameter", "documents",
+                        "'documents' cannot be combined with 'tools' or a JSON 'response_format': "
+                        "a grounded answer has its own format.");
+    return true;
 }
 
 /* ---- completions --------------------------------------------------------- */
@@ -763,6 +750,7 @@ void srv_request_free(srv_request *r)
     free(r->prompt_ids);
     free(r->bias);
     free(r->docs);
+    srv_structured_free(r);
     json_decref(r->root);
     memset(r, 0, sizeof *r);
 }

@@ -5,8 +5,8 @@
  * is parsed by jansson (which rejects invalid UTF-8, integers outside
  * int64, reals outside double, NUL inside strings, duplicate keys here, and
  * nesting deeper than 2048), then every field is checked for type and
- * range. A field we do not implement (tools, n > 1, a response_format other
- * than text, ...) is a 400 that names it; unknown fields are 400s too, as
+ * range. A field we do not implement (n > 1, the legacy functions, ...) is
+ * a 400 that names it; unknown fields are 400s too, as
  * OpenAI answers "Unrecognized request argument"; a field whose value is
  * null counts as absent (clients that serialise their defaults send them).
  * Bookkeeping fields (user, metadata, store, service_tier) are accepted and
@@ -21,6 +21,7 @@
 #include "serve/error.h"
 
 #include <frugal/chat.h>
+#include <frugal/grammar.h>
 #include <frugal/sampler.h>
 
 #include <jansson.h>
@@ -85,7 +86,21 @@ typedef struct srv_request {
     srv_document *docs;          /* owned array (n_docs); strings borrowed from root */
     size_t n_docs;
     double min_support;          /* "min_support" (documents only); 0: the default */
+
+    /* structured output and tools (tools.c) */
+    int response_format;         /* SRV_RF_* */
+    char *schema_text;           /* owned: the JSON Schema the answer follows, or NULL */
+    char *tools_text;            /* owned: "tools" as JSON text, or NULL (none) */
+    size_t n_tools;
+    fr_tool_choice tool_choice;  /* auto unless the request says */
+    const char *tool_name;       /* FR_TOOL_CHOICE_NAMED (borrowed) */
+    bool parallel_tool_calls;
+    fr_chat_msg_tools *msg_tools; /* owned, n_msgs entries, or NULL */
+    fr_chat_tool_call *calls;    /* owned; msg_tools point into it; strings borrowed */
+    size_t n_calls, cap_calls;
 } srv_request;
+
+enum { SRV_RF_TEXT = 0, SRV_RF_JSON_OBJECT, SRV_RF_JSON_SCHEMA };
 
 /* Parses body[0..len) as a chat or completions request. On failure returns
  * false with e filled (status 400) and r empty. On success r must be freed

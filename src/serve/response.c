@@ -269,7 +269,7 @@ json_t *srv_chunk_pieces(const srv_resp_info *ri, const srv_result *r, size_t p0
     return chunk(ri, c);
 }
 
-json_t *srv_chunk_finish(const srv_resp_info *ri, const srv_result *r)
+json_t *srv_chunk_finish_as(const srv_resp_info *ri, const char *reason)
 {
     json_t *c = json_object();
     if (!c)
@@ -280,7 +280,19 @@ json_t *srv_chunk_finish(const srv_resp_info *ri, const srv_result *r)
     else
         json_object_set_new(c, "text", json_string(""));
     json_object_set_new(c, "logprobs", json_null());
-    json_object_set_new(c, "finish_reason", json_string(srv_finish_reason(r->finish)));
+    json_object_set_new(c, "finish_reason", json_string(reason));
+    return chunk(ri, c);
+}
+
+json_t *srv_chunk_finish(const srv_resp_info *ri, const srv_result *r)
+{
+    return srv_chunk_finish_as(ri, srv_finish_reason(r->finish));
+}
+
+json_t *srv_chunk_delta(const srv_resp_info *ri, json_t *delta)
+{
+    json_t *c = json_pack("{s:i, s:o, s:n, s:n}", "index", 0, "delta", delta, "logprobs",
+                          "finish_reason");
     return chunk(ri, c);
 }
 

@@ -54,8 +54,11 @@ json_t *srv_resp_full(const srv_resp_info *ri, const srv_result *r);
 json_t *srv_chunk_role(const srv_resp_info *ri);
 /* Pieces [p0, p1) of r as one chunk (text joined, their log-probabilities). */
 json_t *srv_chunk_pieces(const srv_resp_info *ri, const srv_result *r, size_t p0, size_t p1);
-/* The chunk with the finish reason. */
+/* The chunk with the finish reason (reason NULL: from r->finish). */
 json_t *srv_chunk_finish(const srv_resp_info *ri, const srv_result *r);
+json_t *srv_chunk_finish_as(const srv_resp_info *ri, const char *reason);
+/* A chat chunk whose choice carries delta (stolen): tool-call deltas. */
+json_t *srv_chunk_delta(const srv_resp_info *ri, json_t *delta);
 /* choices [] + usage. */
 json_t *srv_chunk_usage(const srv_resp_info *ri, const srv_result *r);
 

@@ -152,7 +152,6 @@ srv_job *srv_job_create(void)
         free(j);
         return NULL;
     }
-    j->max_tokens = -1;
     j->out.err.status = 0;
     return j;
 }
@@ -162,19 +161,18 @@ void srv_job_free(srv_job *j)
     if (!j)
         return;
     pthread_cond_destroy(&j->cv);
-    fr_sampler_free(j->smp);
-    fr_decoder_free(j->dec);
-    fr_stop_free(j->stop);
-    fr_rag_picker_free(j->picker);
+    fr_gen_stream_free(j->gs);
+    fr_constraint_free(j->cons);
     free(j->prompt);
     srv_result_clear(&j->out);
     free(j);
 }
 
 bool srv_job_setup(srv_job *j, const fr_tokenizer *tok, uint32_t n_vocab, const int32_t *prompt,
-                   size_t n, const fr_gen_params *gp, srv_error *e)
+                   size_t n, const fr_gen_params *gp, fr_constraint *cons, srv_error *e)
 {
     fr_err err;
+    j->cons = cons;
     if (n == 0 || n > UINT32_MAX)
         return srv_fail(e, 400, NULL, NULL, NULL, "the prompt is empty");
     j->prompt = malloc(n * sizeof *j->prompt);
@@ -182,37 +180,16 @@ bool srv_job_setup(srv_job *j, const fr_tokenizer *tok, uint32_t n_vocab, const 
         return srv_fail(e, 500, NULL, NULL, NULL, "out of memory");
     memcpy(j->prompt, prompt, n * sizeof *prompt);
     j->n_prompt = (uint32_t)n;
-    j->max_tokens = gp->max_tokens;
     j->ignore_eog = gp->ignore_eog;
     j->want_samples = gp->sampling.logprobs || gp->sampling.top_logprobs > 0;
-    if (fr_sampler_create(&gp->sampling, (int32_t)n_vocab, &j->smp, &err) != FR_OK)
-        return srv_fail(e, 400, NULL, NULL, NULL, "invalid sampling parameters: %s", err.msg);
-    if (fr_decoder_create(tok, gp->decode_flags, &j->dec, &err) != FR_OK)
-        return srv_fail(e, 500, NULL, NULL, NULL, "%s", err.msg);
-    if (fr_stop_create(gp->stop, NULL, gp->n_stop, &j->stop, &err) != FR_OK)
-        return srv_fail(e, 400, NULL, NULL, "stop", "invalid stop strings: %s", err.msg);
-    for (size_t i = 0; i < n; i++)
-        fr_sampler_accept(j->smp, prompt[i]);
-    return true;
-}
-
-bool srv_job_setup_grounded(srv_job *j, const fr_tokenizer *tok, uint32_t n_vocab,
-                            const int32_t *prompt, size_t n, const fr_rag_cite_state *cite,
-                            int32_t max_tokens, size_t max_bytes, srv_error *e)
-{
-    if (n == 0 || n > UINT32_MAX)
-        return srv_fail(e, 400, NULL, NULL, NULL, "the prompt is empty");
-    j->prompt = malloc(n * sizeof *j->prompt);
-    j->picker = fr_rag_picker_create(tok, n_vocab);
-    if (!j->prompt || !j->picker)
+    fr_gen_params p = *gp;
+    p.constraint = cons;
+    fr_status st = fr_gen_stream_create(tok, n_vocab, &p, &j->gs, &err);
+    if (st == FR_E_NOMEM)
         return srv_fail(e, 500, NULL, NULL, NULL, "out of memory");
-    memcpy(j->prompt, prompt, n * sizeof *prompt);
-    j->n_prompt = (uint32_t)n;
-    j->max_tokens = max_tokens;
-    j->grounded = true;
-    j->cite = *cite;
-    j->max_bytes = max_bytes ? max_bytes : 2048;
-    j->want_samples = true;
+    if (st)
+        return srv_fail(e, 400, NULL, NULL, NULL, "invalid generation parameters: %s", err.msg);
+    fr_gen_stream_prompt(j->gs, prompt, n);
     return true;
 }
 
@@ -449,131 +426,37 @@ static void stage_fail(srv_stage *g, const fr_err *err)
     srv_fail(&g->err, 500, "server_error", NULL, NULL, "generation failed: %s", err->msg);
 }
 
-/* Releases what the decoder and the stop matcher hold (end of generation
- * other than a stop string), as fr_generate does. */
-static void stage_flush(srv_job *j, srv_stage *g)
-{
-    const char *txt;
-    size_t len;
-    fr_decoder_flush(j->dec, &txt, &len);
-    fr_stop_result sr;
-    bool stopped = false;
-    if (len && fr_stop_feed(j->stop, txt, len, &sr, NULL) == FR_OK) {
-        if (sr.len)
-            stage_piece(g, sr.text, sr.len, -1, false);
-        stopped = sr.stopped;
-    }
-    if (!stopped && fr_stop_flush(j->stop, &sr, NULL) == FR_OK) {
-        if (sr.len)
-            stage_piece(g, sr.text, sr.len, -1, false);
-        stopped = sr.stopped;
-    }
-    if (stopped)
-        g->finish = FR_FINISH_STOP;
-}
-
-/* A grounded job's token: fr_rag_pick instead of the sampler, the raw
- * piece as text (what `frugal ask` concatenates), limits as ask_model.c. */
-static void slot_pick(srv_sched *s, uint32_t i, const float *logits)
-{
-    srv_slot *sl = &s->slots[i];
-    srv_job *j = sl->job;
-    srv_stage *g = &sl->stage;
-    fr_err err;
-    if (j->max_tokens >= 0 && j->n_gen >= (uint32_t)j->max_tokens) {
-        g->finish = FR_FINISH_LENGTH;
-        return;
-    }
-    if (!logits) {
-        fr_err_set(&err, FR_E_INTERNAL, "no logits for slot %u", i);
-        stage_fail(g, &err);
-        return;
-    }
-    int32_t t = -1;
-    float lp = 0;
-    fr_rag_pick_result how = fr_rag_pick(j->picker, logits, &j->cite, &t, &lp);
-    if (how == FR_RAG_PICK_NOMEM) {
-        fr_err_set(&err, FR_E_NOMEM, "out of memory ordering the vocabulary");
-        stage_fail(g, &err);
-        return;
-    }
-    if (how != FR_RAG_PICK_TOKEN) {
-        g->finish = FR_FINISH_STOP; /* complete, or nothing can continue it */
-        return;
-    }
-    j->n_gen++;
-    size_t len = 0;
-    const char *p = fr_token_piece(s->tok, t, 0, &len);
-    memset(&g->sample, 0, sizeof g->sample);
-    g->sample.token = t;
-    g->sample.logprob = lp;
-    g->has_sample = true;
-    stage_piece(g, p ? p : "", p ? len : 0, t, true);
-    j->n_bytes += p ? len : 0;
-    if (j->n_bytes >= j->max_bytes || fr_context_seq_len(s->ctx, i) + 1 >= s->n_ctx ||
-        (j->max_tokens >= 0 && j->n_gen >= (uint32_t)j->max_tokens)) {
-        g->finish = FR_FINISH_LENGTH;
-        return;
-    }
-    sl->decoding = true;
-    sl->next_tok = t;
-}
-
 static void slot_sample(srv_sched *s, uint32_t i, const float *logits)
 {
     srv_slot *sl = &s->slots[i];
     srv_job *j = sl->job;
     srv_stage *g = &sl->stage;
     fr_err err;
-    if (j->grounded) {
-        slot_pick(s, i, logits);
-        return;
-    }
-    if (j->max_tokens >= 0 && j->n_gen >= (uint32_t)j->max_tokens) {
-        g->finish = FR_FINISH_LENGTH;
-        stage_flush(j, g);
-        return;
-    }
     if (!logits) {
         fr_err_set(&err, FR_E_INTERNAL, "no logits for slot %u", i);
         stage_fail(g, &err);
         return;
     }
-    if (fr_sampler_sample(j->smp, logits, &g->sample, &err) != FR_OK) {
+    fr_gen_step st;
+    if (fr_gen_stream_next(j->gs, logits, &st, &err) != FR_OK) {
         stage_fail(g, &err);
         return;
     }
-    j->n_gen++;
-    int32_t t = g->sample.token;
-    if (!j->ignore_eog && fr_tokenizer_is_eog(s->tok, t)) {
-        g->finish = FR_FINISH_STOP;
-        stage_flush(j, g);
-        return;
+    j->n_gen = fr_gen_stream_n_generated(j->gs);
+    int32_t t = st.token;
+    /* an end-of-generation token ends the text and shows no piece */
+    if (t >= 0 && (j->ignore_eog || !fr_tokenizer_is_eog(s->tok, t))) {
+        g->sample = st.sample;
+        g->has_sample = j->want_samples;
+        stage_piece(g, st.text, st.len, t, j->want_samples);
     }
-    const char *txt;
-    size_t len;
-    if (fr_decoder_push(j->dec, t, &txt, &len, &err) != FR_OK) {
-        stage_fail(g, &err);
-        return;
+    if (st.finish == FR_FINISH_NONE && fr_context_seq_len(s->ctx, i) >= s->n_ctx) {
+        fr_gen_stream_end(j->gs, FR_FINISH_CONTEXT, &st); /* "length" for the client */
     }
-    fr_stop_result sr;
-    if (fr_stop_feed(j->stop, txt, len, &sr, &err) != FR_OK) {
-        stage_fail(g, &err);
-        return;
-    }
-    g->has_sample = j->want_samples;
-    stage_piece(g, sr.text, sr.len, t, j->want_samples);
-    if (sr.stopped) {
-        g->finish = FR_FINISH_STOP;
-        return;
-    }
-    bool full = fr_context_seq_len(s->ctx, i) >= s->n_ctx;
-    bool enough = j->max_tokens >= 0 && j->n_gen >= (uint32_t)j->max_tokens;
-    if (enough || full) {
-        /* "length" either way for the client; CONTEXT makes the usage say
-         * how much room the context left */
-        g->finish = enough ? FR_FINISH_LENGTH : FR_FINISH_CONTEXT;
-        stage_flush(j, g);
+    if (st.tail_len)
+        stage_piece(g, st.tail, st.tail_len, -1, false);
+    if (st.finish != FR_FINISH_NONE) {
+        g->finish = st.finish;
         return;
     }
     sl->decoding = true;

@@ -9,9 +9,11 @@
  * n_batch tokens), runs fr_context_decode once - so the weights are read
  * once per step for all streams - then samples each slot's next token.
  *
- * Per token the text path is that of fr_generate (generate.c): sampler ->
- * end-of-generation check -> streaming UTF-8 decoder -> stop-string
- * matcher; so greedy output equals `frugal run` for the same prompt.
+ * Per token the work is an fr_gen_stream (generate.h), the very code
+ * fr_generate runs: sampler under the job's constraint (if any) ->
+ * end-of-generation check -> constraint advanced -> streaming decoder ->
+ * stop-string matcher -> limits; so output equals `frugal run` (or `frugal
+ * ask`, for a job with the citation constraint) for the same prompt.
  *
  * Prefix reuse: a slot's cache keeps the tokens of its last job; a new job
  * goes to the free slot sharing the longest prefix with its prompt (ties:
@@ -31,12 +33,11 @@
  * reported done); then the scheduler holds no reference and the job may be
  * freed. srv_sched_cancel returns only once the scheduler has let go.
  *
- * Grounded answers (POST /v1/ask, chat with documents): a job set up with
- * srv_job_setup_grounded has no sampler, decoder or stop strings; each of
- * its tokens is the highest-logit one that keeps the answer a valid prefix
- * of the citation grammar (fr_rag_pick, the very step `frugal ask` runs),
- * and its text is the tokens' raw pieces, as `frugal ask` builds it. It
- * runs in an ordinary slot, batched with every other stream.
+ * Grounded answers (POST /v1/ask, chat with documents) and structured
+ * output are ordinary jobs whose stream has a constraint: the citation
+ * format (greedy, the tokens' raw bytes as text: fr_rag_gen_params), a
+ * grammar or a JSON Schema. They run in ordinary slots, batched with every
+ * other stream; a constraint's mask is computed between forward passes.
  *
  * Energy: the meter (if any) is read when a job starts and ends and every
  * ~10 s; a job's energy is the energy counted during its lifetime times its
@@ -48,13 +49,10 @@
 #include "base/buf.h"
 #include "serve/error.h"
 
-#include "rag/ask_model.h"
-
+#include <frugal/constraint.h>
 #include <frugal/energy.h>
 #include <frugal/generate.h>
 #include <frugal/model.h>
-#include <frugal/sampler.h>
-#include <frugal/stop.h>
 #include <frugal/tokenizer.h>
 
 #include <pthread.h>
@@ -103,16 +101,10 @@ typedef struct srv_job {
     /* input (set before submit; read-only afterwards) */
     int32_t *prompt; /* owned */
     uint32_t n_prompt;
-    int32_t max_tokens; /* -1: until end of generation or a full context */
     bool ignore_eog;
-    fr_sampler *smp;    /* owned; created from the request's parameters */
-    fr_decoder *dec;    /* owned */
-    fr_stop *stop;      /* owned */
+    fr_gen_stream *gs;  /* owned: sampler, decoder, stop strings, limits */
+    fr_constraint *cons; /* owned, may be NULL; the stream's constraint */
     bool want_samples;  /* keep each token's fr_sample (logprobs) */
-    bool grounded;      /* constrained greedy decoding (see above) */
-    fr_rag_cite_state cite; /* grounded: the grammar state, advanced by the scheduler */
-    size_t max_bytes;   /* grounded: stop once the answer has this many bytes */
-    fr_rag_picker *picker; /* grounded: owned */
 
     /* guarded by the scheduler's mutex */
     srv_job_state state;
@@ -125,7 +117,6 @@ typedef struct srv_job {
     uint32_t slot;
     uint64_t work;      /* tokens this job fed to the model */
     uint32_t n_gen;     /* tokens sampled (published as out.n_generated at commit) */
-    size_t n_bytes;     /* grounded: answer bytes so far */
 } srv_job;
 
 /* A zeroed job with its condition variable; NULL when out of memory. */
@@ -134,23 +125,15 @@ srv_job *srv_job_create(void);
  * (never submitted, or done). NULL is a no-op. */
 void srv_job_free(srv_job *j);
 
-/* Fills a new job's input: copies prompt[0..n) (1 <= n), creates the
- * sampler from gp->sampling (n_vocab tokens) and feeds it the prompt (for
- * the penalties, as fr_generate does), the decoder (gp->decode_flags) and
- * the stop matcher (gp->stop). Invalid parameters are a 400 naming them. */
+/* Fills a new job's input: copies prompt[0..n) (1 <= n) and creates its
+ * stream from gp (sampling, stop strings, limits, decode flags) for n_vocab
+ * tokens, with the prompt in the penalty history (as fr_generate does).
+ * cons (may be NULL) becomes the job's constraint: owned by the job from
+ * here on, also when this fails; gp->constraint is ignored. Invalid
+ * parameters are a 400 naming them. A job whose sampling asks for logprobs
+ * keeps each token's fr_sample in its pieces. */
 bool srv_job_setup(srv_job *j, const fr_tokenizer *tok, uint32_t n_vocab, const int32_t *prompt,
-                   size_t n, const fr_gen_params *gp, srv_error *e);
-
-/* Fills a new job for a grounded answer: copies prompt[0..n) (1 <= n); cite
- * is the grammar's initial state (fr_rag_cite_init with the passage count);
- * max_tokens -1 for no token limit; n_vocab is the model's (the logits'
- * length). Each output piece carries an fr_sample with the token and its
- * log-probability (under the unconstrained softmax), n_top 0. Finish:
- * "stop" when the answer is complete or cannot continue, "length" at
- * max_tokens, max_bytes or a full context. */
-bool srv_job_setup_grounded(srv_job *j, const fr_tokenizer *tok, uint32_t n_vocab,
-                            const int32_t *prompt, size_t n, const fr_rag_cite_state *cite,
-                            int32_t max_tokens, size_t max_bytes, srv_error *e);
+                   size_t n, const fr_gen_params *gp, fr_constraint *cons, srv_error *e);
 
 typedef struct srv_sched_params {
     fr_context *ctx;          /* borrowed; used only by the scheduler thread from now on */

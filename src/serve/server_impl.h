@@ -16,6 +16,7 @@
 #include "serve/response.h"
 #include "serve/sched.h"
 
+#include <frugal/grammar.h>
 #include <frugal/serve.h>
 
 #include <microhttpd.h>
@@ -52,6 +53,7 @@ struct fr_server {
 
     /* set once before ready */
     fr_server_model m;
+    fr_grammar_vocab *gvocab; /* the vocabulary for grammar constraints (read-only) */
     uint32_t n_ctx, n_vocab, n_slots;
     char fingerprint[32];
     const char *template_name;
@@ -95,6 +97,8 @@ typedef struct srv_conn {
     srv_result res;
     srv_resp_info ri;
     char id[48];
+
+    struct srv_tool_reader *tools; /* reading tool calls back out of the answer, or NULL */
 
     /* streaming */
     fr_buf out;

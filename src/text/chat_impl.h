@@ -8,6 +8,9 @@
 
 #include <frugal/chat.h>
 
+#include "base/buf.h"
+
+#include <jansson.h>
 #include <stdbool.h>
 
 typedef enum family {
@@ -56,11 +59,67 @@ struct fr_chat_template {
     bool phi3_auto_assistant; /* phi3 (first Phi-3-mini template): "<|assistant|>\n" follows every user turn */
     bool phi3_eos_at_end;    /* phi3: without a generation prompt, end with eos_token */
     bool phi4_user_opens;    /* phi4 (some conversions): every user turn opens the assistant's */
+    bool qwen3_think_open;   /* qwen3 (Thinking-2507): the generation prompt opens <think> */
+    bool phi3_tight;         /* phi3 (Phi-4-mini): no newline after the role tag or <|end|> */
+    bool phi4_mini_tools;    /* phi3 (Phi-4-mini): a system message's tools in <|tool|> */
     bool date_today;         /* llama3.1: template uses strftime_now */
     bool asst_space_trim;    /* mistral-v3/tekken: assistant turn is " " + content|trim */
     char *eos_text;          /* family EOS unless the template hard-codes another; owned */
     char *default_system;    /* owned; NULL = none */
     char *warning;           /* owned; NULL = recognised */
 };
+
+/* What rendering one conversation needs (chat_render.c, chat_render_tools.c). */
+typedef struct render_ctx {
+    const fr_chat_template *t;
+    const fr_chat_msg *m;
+    size_t n;
+    bool gen;
+    const char *bos;
+    const char *eos;
+    const char *date;
+    const char *default_system; /* NULL when not to be used */
+    bool no_thinking;
+    fr_buf *b;
+    fr_buf sys; /* all system texts joined with "\n\n", for the folding families */
+    bool has_sys;
+    const json_t *tools;             /* the tools array, or NULL (none) */
+    const fr_chat_msg_tools *mt;     /* per message, or NULL */
+} render_ctx;
+
+/* Tool rendering (chat_render_tools.c). */
+static inline const fr_chat_msg_tools *msg_tools(const render_ctx *c, size_t i)
+{
+    return c->mt ? &c->mt[i] : NULL;
+}
+static inline size_t msg_n_calls(const render_ctx *c, size_t i)
+{
+    return c->mt ? c->mt[i].n_calls : 0;
+}
+/* Qwen2.5 / Hermes / Qwen3: the system turn with the tools block; an
+ * assistant turn's calls; a tool result inside a user turn. */
+void fr_render_hermes_system(render_ctx *c, bool qwen3);
+void fr_render_hermes_calls(render_ctx *c, size_t i, bool qwen3);
+void fr_render_hermes_result(render_ctx *c, size_t i);
+/* Llama 3.1+: the first user turn with the tools; a call; an ipython result. */
+void fr_render_llama_tools_user(render_ctx *c, const char *s, size_t n, bool l4);
+void fr_render_llama_call(render_ctx *c, size_t i, bool l4);
+void fr_render_llama_result(render_ctx *c, size_t i, bool l4);
+/* Mistral v3 / tekken: [AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]. */
+void fr_render_mistral_tools(render_ctx *c, bool tekken);
+void fr_render_mistral_calls(render_ctx *c, size_t i, bool tekken);
+void fr_render_mistral_result(render_ctx *c, size_t i, bool tekken);
+void fr_render_phi4_mini_tools(render_ctx *c);
+void fr_render_phi4_mini_calls(render_ctx *c, size_t i);
+/* Families without tools: a copy of the conversation with the Hermes block
+ * in the system message, calls written into assistant turns and results as
+ * user turns (owned strings in *arena; free both with fr_render_fold_free). */
+fr_status fr_render_fold_tools(const render_ctx *c, fr_chat_msg **out, size_t *n_out,
+                               char ***arena, size_t *n_arena);
+void fr_render_fold_free(fr_chat_msg *m, char **arena, size_t n_arena);
+
+/* v as Python's json.dumps writes it (transformers' tojson): ", " and ": "
+ * separators, or with indent > 0 one item per line; non-ASCII kept. */
+void fr_chat_py_json(fr_buf *b, const json_t *v, int indent);
 
 #endif

@@ -64,21 +64,6 @@ static void today_iso(char *buf, size_t n)
 
 /* ---- rendering -------------------------------------------------------- */
 
-typedef struct render_ctx {
-    const fr_chat_template *t;
-    const fr_chat_msg *m;
-    size_t n;
-    bool gen;
-    const char *bos;
-    const char *eos;
-    const char *date;
-    const char *default_system; /* NULL when not to be used */
-    bool no_thinking;
-    fr_buf *b;
-    fr_buf sys; /* all system texts joined with "\n\n", for the folding families */
-    bool has_sys;
-} render_ctx;
-
 static void put(fr_buf *b, const char *s, size_t n) { fr_buf_append(b, s, n); }
 static void puts_(fr_buf *b, const char *s) { fr_buf_puts(b, s); }
 
@@ -192,30 +177,54 @@ static void qwen3_assistant(render_ctx *c, size_t i, size_t last_user)
 /* '<|im_start|>' + role + '\n' + content + '<|im_end|>\n' per message, the
  * template's default system prompt when the first message is not system.
  * Qwen3 also handles reasoning in assistant turns and, when asked, opens
- * the answer with an empty think block (its enable_thinking = false). */
+ * the answer with an empty think block (its enable_thinking = false); the
+ * Thinking-2507 template instead always opens "<think>\n". */
 static void render_chatml(render_ctx *c)
 {
     bool qwen3 = c->t->fam == F_QWEN3;
     size_t last_user = last_role(c, FR_CHAT_USER);
+    size_t i = 0;
     bos(c);
-    if (c->default_system && (c->n == 0 || c->m[0].role != FR_CHAT_SYSTEM)) {
+    if (c->tools) {
+        fr_render_hermes_system(c, qwen3); /* takes a leading system message along */
+        if (c->n && c->m[0].role == FR_CHAT_SYSTEM)
+            i = 1;
+    } else if (c->default_system && (c->n == 0 || c->m[0].role != FR_CHAT_SYSTEM)) {
         puts_(c->b, "<|im_start|>system\n");
         puts_(c->b, c->default_system);
         puts_(c->b, "<|im_end|>\n");
     }
-    for (size_t i = 0; i < c->n; i++) {
+    for (; i < c->n; i++) {
+        const fr_chat_msg *m = &c->m[i];
+        if (m->role == FR_CHAT_TOOL) {
+            fr_render_hermes_result(c, i);
+            continue;
+        }
+        bool calls = m->role == FR_CHAT_ASSISTANT && msg_n_calls(c, i);
         puts_(c->b, "<|im_start|>");
-        puts_(c->b, fr_chat_role_name(c->m[i].role));
-        puts_(c->b, "\n");
-        if (qwen3 && c->m[i].role == FR_CHAT_ASSISTANT)
-            qwen3_assistant(c, i, last_user);
-        else
-            put_msg(c, i, false);
+        puts_(c->b, fr_chat_role_name(m->role));
+        if (calls && !qwen3) {
+            /* Qwen2.5: the content (if any) on its own line, then the calls */
+            if (m->len) {
+                puts_(c->b, "\n");
+                put_msg(c, i, false);
+            }
+        } else {
+            puts_(c->b, "\n");
+            if (qwen3 && m->role == FR_CHAT_ASSISTANT)
+                qwen3_assistant(c, i, last_user);
+            else
+                put_msg(c, i, false);
+        }
+        if (calls)
+            fr_render_hermes_calls(c, i, qwen3);
         puts_(c->b, "<|im_end|>\n");
     }
     if (c->gen) {
         puts_(c->b, "<|im_start|>assistant\n");
-        if (qwen3 && c->no_thinking)
+        if (qwen3 && c->t->qwen3_think_open)
+            puts_(c->b, "<think>\n"); /* Thinking-2507: always reasons */
+        else if (qwen3 && c->no_thinking)
             puts_(c->b, "<think>\n\n</think>\n\n");
     }
 }
@@ -238,8 +247,10 @@ static void render_llama3(render_ctx *c)
     bos(c);
     size_t i = 0;
     if (c->t->fam == F_LLAMA31) {
-        puts_(c->b, "<|start_header_id|>system<|end_header_id|>\n\n"
-                    "Cutting Knowledge Date: December 2023\nToday Date: ");
+        puts_(c->b, "<|start_header_id|>system<|end_header_id|>\n\n");
+        if (c->tools)
+            puts_(c->b, "Environment: ipython\n");
+        puts_(c->b, "Cutting Knowledge Date: December 2023\nToday Date: ");
         puts_(c->b, c->date);
         puts_(c->b, "\n\n");
         if (c->n && c->m[0].role == FR_CHAT_SYSTEM) {
@@ -247,9 +258,20 @@ static void render_llama3(render_ctx *c)
             i = 1;
         }
         puts_(c->b, "<|eot_id|>");
+        if (c->tools && i < c->n) {
+            /* the tools open the first remaining message, as a user turn */
+            fr_render_llama_tools_user(c, c->m[i].content, c->m[i].len, false);
+            i++;
+        }
     }
-    for (; i < c->n; i++)
-        llama3_turn(c, c->m[i].role, c->m[i].content, c->m[i].len);
+    for (; i < c->n; i++) {
+        if (c->m[i].role == FR_CHAT_TOOL)
+            fr_render_llama_result(c, i, false);
+        else if (c->m[i].role == FR_CHAT_ASSISTANT && msg_n_calls(c, i))
+            fr_render_llama_call(c, i, false);
+        else
+            llama3_turn(c, c->m[i].role, c->m[i].content, c->m[i].len);
+    }
     if (c->gen)
         puts_(c->b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
@@ -313,10 +335,14 @@ static void render_mistral(render_ctx *c)
     size_t sys_at = !c->has_sys ? (size_t)-1
                     : (f == F_MISTRAL_V3 || f == F_MISTRAL_V3_TEKKEN) ? last_role(c, FR_CHAT_USER)
                                                                        : first_role(c, FR_CHAT_USER);
+    bool tekken = f == F_MISTRAL_V3_TEKKEN;
+    size_t last_user = last_role(c, FR_CHAT_USER);
     bos(c);
     for (size_t i = 0; i < c->n; i++) {
         const fr_chat_msg *m = &c->m[i];
         if (m->role == FR_CHAT_USER) {
+            if (c->tools && i == last_user)
+                fr_render_mistral_tools(c, tekken);
             puts_(c->b, open);
             if (i == sys_at) {
                 put(c->b, c->sys.data, c->sys.len);
@@ -324,10 +350,14 @@ static void render_mistral(render_ctx *c)
             }
             put_msg(c, i, false);
             puts_(c->b, close);
+        } else if (m->role == FR_CHAT_ASSISTANT && msg_n_calls(c, i)) {
+            fr_render_mistral_calls(c, i, tekken);
         } else if (m->role == FR_CHAT_ASSISTANT) {
             puts_(c->b, asst);
             put_msg(c, i, trimmed);
             puts_(c->b, c->eos);
+        } else if (m->role == FR_CHAT_TOOL) {
+            fr_render_mistral_result(c, i, tekken);
         }
     }
 }
@@ -335,29 +365,45 @@ static void render_mistral(render_ctx *c)
 /* Phi-3 / 3.5: '<|' + role + '|>\n' + content + '<|end|>\n'; generation
  * prompt '<|assistant|>\n', otherwise eos_token. The first Phi-3-mini
  * template instead opens '<|assistant|>\n' after every user turn and never
- * prints eos; it drops system messages, which we keep in the Phi-3.5 form. */
+ * prints eos; it drops system messages, which we keep in the Phi-3.5 form.
+ * Phi-4-mini: the same without the newlines (and empty system turns kept);
+ * with tools, the system turn carries them and calls follow the content
+ * (chat_render_tools.c). */
 static void render_phi3(render_ctx *c)
 {
-    bool autoa = c->t->phi3_auto_assistant;
+    bool autoa = c->t->phi3_auto_assistant, tight = c->t->phi3_tight;
+    const char *nl = tight ? "" : "\n";
     bos(c);
-    for (size_t i = 0; i < c->n; i++) {
+    size_t i = 0;
+    if (c->tools) {
+        fr_render_phi4_mini_tools(c); /* takes a leading system message along */
+        if (c->n && c->m[0].role == FR_CHAT_SYSTEM)
+            i = 1;
+    }
+    for (; i < c->n; i++) {
         const fr_chat_msg *m = &c->m[i];
-        if (m->role == FR_CHAT_SYSTEM && m->len == 0)
+        if (m->role == FR_CHAT_SYSTEM && m->len == 0 && !tight)
             continue; /* Phi-3.5: "if message['role'] == 'system' and message['content']" */
         if (!(autoa && m->role == FR_CHAT_ASSISTANT)) {
             puts_(c->b, "<|");
             puts_(c->b, fr_chat_role_name(m->role));
-            puts_(c->b, "|>\n");
+            puts_(c->b, "|>");
+            puts_(c->b, nl);
         }
         put_msg(c, i, false);
-        puts_(c->b, "<|end|>\n");
+        if (m->role == FR_CHAT_ASSISTANT && msg_n_calls(c, i))
+            fr_render_phi4_mini_calls(c, i);
+        puts_(c->b, "<|end|>");
+        puts_(c->b, nl);
         if (autoa && m->role == FR_CHAT_USER)
             puts_(c->b, "<|assistant|>\n");
     }
     if (autoa)
         return;
-    if (c->gen)
-        puts_(c->b, "<|assistant|>\n");
+    if (c->gen) {
+        puts_(c->b, "<|assistant|>");
+        puts_(c->b, nl);
+    }
     else if (c->t->phi3_eos_at_end)
         puts_(c->b, c->eos);
 }
@@ -465,16 +511,37 @@ static void render_mistral_v7(render_ctx *c)
 /* Llama 4: bos; a leading system message as '<|header_start|>system
  * <|header_end|>\n\n' + content|trim + '<|eot|>'; every other message as
  * '<|header_start|>' + role + '<|header_end|>\n\n' + content (untrimmed)
- * + '<|eot|>'; generation prompt '<|header_start|>assistant<|header_end|>\n\n'. */
+ * + '<|eot|>'; generation prompt '<|header_start|>assistant<|header_end|>\n\n'.
+ * With tools, "Environment: ipython\n" opens the system text and the tools
+ * open the first message after it (chat_render_tools.c). */
 static void render_llama4(render_ctx *c)
 {
     bos(c);
-    for (size_t i = 0; i < c->n; i++) {
-        puts_(c->b, "<|header_start|>");
-        puts_(c->b, fr_chat_role_name(c->m[i].role));
-        puts_(c->b, "<|header_end|>\n\n");
-        put_msg(c, i, i == 0 && c->m[i].role == FR_CHAT_SYSTEM);
+    size_t i = 0;
+    if (c->n && c->m[0].role == FR_CHAT_SYSTEM) {
+        puts_(c->b, "<|header_start|>system<|header_end|>\n\n");
+        if (c->tools)
+            puts_(c->b, "Environment: ipython\n");
+        put_msg(c, 0, true);
         puts_(c->b, "<|eot|>");
+        i = 1;
+    }
+    if (c->tools && i < c->n) {
+        fr_render_llama_tools_user(c, c->m[i].content, c->m[i].len, true);
+        i++;
+    }
+    for (; i < c->n; i++) {
+        if (c->m[i].role == FR_CHAT_TOOL) {
+            fr_render_llama_result(c, i, true);
+        } else if (c->m[i].role == FR_CHAT_ASSISTANT && msg_n_calls(c, i)) {
+            fr_render_llama_call(c, i, true);
+        } else {
+            puts_(c->b, "<|header_start|>");
+            puts_(c->b, fr_chat_role_name(c->m[i].role));
+            puts_(c->b, "<|header_end|>\n\n");
+            put_msg(c, i, false);
+            puts_(c->b, "<|eot|>");
+        }
     }
     if (c->gen)
         puts_(c->b, "<|header_start|>assistant<|header_end|>\n\n");
@@ -587,7 +654,7 @@ fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, siz
         return fr_err_set(err, FR_E_INVALID, "fr_chat_render: %s is NULL", t ? "msgs" : "template");
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].role != FR_CHAT_SYSTEM && msgs[i].role != FR_CHAT_USER &&
-            msgs[i].role != FR_CHAT_ASSISTANT)
+            msgs[i].role != FR_CHAT_ASSISTANT && msgs[i].role != FR_CHAT_TOOL)
             return fr_err_set(err, FR_E_INVALID, "chat message %zu: invalid role %d", i,
                               (int)msgs[i].role);
         if (msgs[i].len && !msgs[i].content)
@@ -619,6 +686,59 @@ fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, siz
     };
     if (!fi->bos && !opts->bos_text)
         c.bos = NULL;
+    /* tools: parsed once; families without them get the conversation folded */
+    json_t *tools = NULL;
+    fr_chat_msg *folded = NULL;
+    char **arena = NULL;
+    size_t n_arena = 0;
+    if (opts->tools) {
+        json_error_t je;
+        tools = json_loads(opts->tools, 0, &je);
+        if (!json_is_array(tools)) {
+            json_decref(tools);
+            fr_buf_free(&b);
+            return fr_err_set(err, FR_E_INVALID, "chat tools: not a JSON array (%s)",
+                              je.text[0] ? je.text : "another JSON value");
+        }
+        for (size_t i = 0; i < json_array_size(tools); i++) {
+            json_t *f = json_object_get(json_array_get(tools, i), "function");
+            if (!json_is_object(f) || !json_is_string(json_object_get(f, "name"))) {
+                json_decref(tools);
+                fr_buf_free(&b);
+                return fr_err_set(err, FR_E_INVALID, "chat tools[%zu]: expected {\"type\": "
+                                  "\"function\", \"function\": {\"name\": ...}}", i);
+            }
+        }
+        if (json_array_size(tools))
+            c.tools = tools;
+    }
+    c.mt = opts->msg_tools;
+    bool tool_msgs = false;
+    for (size_t i = 0; i < n; i++)
+        tool_msgs |= msgs[i].role == FR_CHAT_TOOL || msg_n_calls(&c, i) > 0;
+    if (t->fam == F_LLAMA31)
+        for (size_t i = 0; i < n; i++)
+            if (msg_n_calls(&c, i) > 1) {
+                json_decref(tools);
+                fr_buf_free(&b);
+                return fr_err_set(err, FR_E_INVALID, "chat message %zu: the llama3.1 template "
+                                  "takes one tool call per message, not %zu", i,
+                                  msg_n_calls(&c, i));
+            }
+    if ((c.tools || tool_msgs) && !fr_chat_template_tools_native(t)) {
+        size_t nf = 0;
+        if (fr_render_fold_tools(&c, &folded, &nf, &arena, &n_arena) != FR_OK) {
+            fr_render_fold_free(folded, arena, n_arena);
+            json_decref(tools);
+            fr_buf_free(&b);
+            return fr_err_set(err, FR_E_NOMEM, "rendering the %s chat prompt: out of memory",
+                              fi->name);
+        }
+        c.m = folded;
+        c.n = nf;
+        c.tools = NULL;
+        c.mt = NULL;
+    }
     collect_system(&c);
 
     switch (t->fam) {
@@ -652,6 +772,9 @@ fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, siz
 
     bool ok = fr_buf_ok(&b) && fr_buf_ok(&c.sys);
     fr_buf_free(&c.sys);
+    if (folded)
+        fr_render_fold_free(folded, arena, n_arena);
+    json_decref(tools);
     if (!ok) {
         fr_buf_free(&b);
         return fr_err_set(err, FR_E_NOMEM, "rendering the %s chat prompt: out of memory", fi->name);

@@ -8,8 +8,8 @@
  * texts (Qwen2.5, SmolLM2, Llama 3 / 3.1 / 3.2 / 4, Llama 2 chat, Mistral 7B
  * Instruct v0.1 / v0.3, Mixtral 8x7B, Mistral Nemo, Mistral Large 2411 (v7),
  * Mistral Small 3 / 3.1 (v7 tekken), Phi-3 / 3.5, Phi-4, Gemma 2 / 3, Zephyr, DeepSeek LLM / V2,
- * DeepSeek V3 / R1, gpt-oss's harmony format), which the unit tests carry as fixtures. Tool calls and
- * tool results are not rendered (no family here prints them yet).
+ * DeepSeek V3 / R1, gpt-oss's harmony format), which the unit tests carry as
+ * fixtures. Tools, tool calls and tool results: chat_render.c and chat_tools.c.
  *
  * Where a template raises an exception for a conversation that a chat
  * front-end sends anyway (a system message for Gemma 2 or Mistral v0.2,
@@ -380,6 +380,9 @@ fr_status fr_chat_template_detect(const char *jinja, size_t len, unsigned flags,
             has(jinja, len, "default_system_message"))
             t->default_system = find_set_literal(jinja, len, "default_system_message");
         t->phi4_user_opens = f == F_PHI4 && has(jinja, len, "<|im_end|><|im_start|>assistant<|im_sep|>'");
+        t->phi3_tight = f == F_PHI3 && has(jinja, len, "'|>' + message['content'] + '<|end|>'");
+        t->phi4_mini_tools = f == F_PHI3 && has(jinja, len, "'<|tool|>' + message['tools'] + '<|/tool|>'");
+        t->qwen3_think_open = f == F_QWEN3 && has(jinja, len, "'<|im_start|>assistant\\n<think>\\n'");
     }
     *out = t;
     return FR_OK;
@@ -460,6 +463,8 @@ bool fr_chat_role_parse(const char *name, fr_chat_role *role)
         *role = FR_CHAT_USER;
     else if (!strcmp(name, "assistant"))
         *role = FR_CHAT_ASSISTANT;
+    else if (!strcmp(name, "tool"))
+        *role = FR_CHAT_TOOL;
     else
         return false;
     return true;
@@ -471,6 +476,7 @@ const char *fr_chat_role_name(fr_chat_role role)
     case FR_CHAT_SYSTEM: return "system";
     case FR_CHAT_USER: return "user";
     case FR_CHAT_ASSISTANT: return "assistant";
+    case FR_CHAT_TOOL: return "tool";
     }
     return "?";
 }

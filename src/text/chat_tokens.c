@@ -29,6 +29,15 @@ fr_status fr_chat_tokenize(const fr_chat_template *t, const fr_tokenizer *tok,
                            const fr_chat_msg *msgs, size_t n, bool add_generation_prompt,
                            int32_t **ids, size_t *n_ids, fr_err *err)
 {
+    return fr_chat_tokenize_tools(t, tok, msgs, n, NULL, NULL, add_generation_prompt, ids, n_ids,
+                                  err);
+}
+
+fr_status fr_chat_tokenize_tools(const fr_chat_template *t, const fr_tokenizer *tok,
+                                 const fr_chat_msg *msgs, size_t n, const char *tools,
+                                 const fr_chat_msg_tools *msg_tools, bool add_generation_prompt,
+                                 int32_t **ids, size_t *n_ids, fr_err *err)
+{
     *ids = NULL;
     *n_ids = 0;
     char *bos = fr_token_text_dup(tok, fr_tokenizer_bos(tok));
@@ -37,6 +46,8 @@ fr_status fr_chat_tokenize(const fr_chat_template *t, const fr_tokenizer *tok,
     o.add_generation_prompt = add_generation_prompt;
     o.bos_text = bos;
     o.eos_text = eos;
+    o.tools = tools;
+    o.msg_tools = msg_tools;
     fr_chat_prompt p = {0};
     fr_status st = fr_chat_render(t, msgs, n, &o, &p, err);
     if (st == FR_OK) {

@@ -265,6 +265,11 @@ fr_status fr_decoder_push(fr_decoder *d, int32_t id, const char **text, size_t *
         }
         d->first = false;
     }
+    if (d->flags & FR_DECODE_BYTES) {
+        *text = p;
+        *len = pl;
+        return FR_OK;
+    }
     /* Worst case: each held or new byte becomes U+FFFD (3 bytes). */
     size_t need = 3 * (pl + d->n_hold) + 1;
     if (!fr_tok_reserve((void **)&d->out, &d->cap, need))

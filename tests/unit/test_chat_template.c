@@ -1029,7 +1029,9 @@ static void test_names_and_errors(void)
     CHECK(fr_chat_role_parse("system", &r) && r == FR_CHAT_SYSTEM);
     CHECK(fr_chat_role_parse("developer", &r) && r == FR_CHAT_SYSTEM);
     CHECK(fr_chat_role_parse("assistant", &r) && r == FR_CHAT_ASSISTANT);
-    CHECK(!fr_chat_role_parse("tool", &r) && r == FR_CHAT_ASSISTANT);
+    CHECK(fr_chat_role_parse("tool", &r) && r == FR_CHAT_TOOL);
+    CHECK(!fr_chat_role_parse("function", &r) && r == FR_CHAT_TOOL);
+    CHECK_STR(fr_chat_role_name(FR_CHAT_TOOL), "tool");
     CHECK_STR(fr_chat_role_name(FR_CHAT_USER), "user");
 }
 

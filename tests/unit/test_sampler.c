@@ -630,6 +630,152 @@ static void test_no_alloc(void)
     free(l);
 }
 
+/* A toy constraint: token t is allowed when bit t of `ok` is set; counts
+ * the calls so the tests see which path the sampler took. */
+typedef struct toy_cons {
+    uint64_t ok[4]; /* up to 256 tokens */
+    int32_t n_vocab;
+    int n_allows, n_mask;
+} toy_cons;
+
+static bool toy_allows(void *self, int32_t t)
+{
+    toy_cons *c = self;
+    c->n_allows++;
+    return t >= 0 && t < c->n_vocab && (c->ok[t >> 6] >> (t & 63) & 1);
+}
+
+static fr_status toy_mask(void *self, uint64_t *allowed, fr_err *err)
+{
+    (void)err;
+    toy_cons *c = self;
+    c->n_mask++;
+    for (int32_t t = 0; t < c->n_vocab; t++)
+        if (c->ok[t >> 6] >> (t & 63) & 1)
+            allowed[t >> 6] |= (uint64_t)1 << (t & 63);
+    return FR_OK;
+}
+
+static fr_status toy_accept(void *self, int32_t t, fr_err *err)
+{
+    (void)self;
+    (void)t;
+    (void)err;
+    return FR_OK;
+}
+
+static bool toy_complete(void *self)
+{
+    (void)self;
+    return false;
+}
+
+static const fr_constraint_ops toy_ops = {"toy", toy_allows, toy_mask, toy_accept, toy_complete,
+                                          NULL};
+
+static void toy_allow(toy_cons *c, int32_t t) { c->ok[t >> 6] |= (uint64_t)1 << (t & 63); }
+
+static void test_constrained(void)
+{
+    enum { NV = 200 };
+    float l[NV];
+    for (int i = 0; i < NV; i++)
+        l[i] = (float)(i % 97) / 10.0f; /* best: 96 (9.6), then 193 (9.6 - tie, higher id), 95 */
+    toy_cons tc = {{0}, NV, 0, 0};
+    fr_constraint *c = NULL;
+    fr_err e;
+    CHECK(fr_constraint_create(&toy_ops, &tc, &c, &e) == FR_OK);
+    fr_sampler_params p = plain();
+    p.temperature = 0.0f;
+    p.logprobs = true;
+    fr_sampler *s = make(&p, NV);
+    fr_sample out;
+    /* the best token allowed: taken with one question, no mask */
+    toy_allow(&tc, 96);
+    toy_allow(&tc, 3);
+    CHECK(fr_sampler_sample_constrained(s, l, c, &out, &e) == FR_OK);
+    CHECK_EQ_INT(out.token, 96);
+    CHECK_EQ_INT(tc.n_mask, 0);
+    CHECK_EQ_INT(tc.n_allows, 1);
+    /* refused: greedy walks down the candidates (96, 193, 95, 192, 94 ...) */
+    memset(tc.ok, 0, sizeof tc.ok);
+    toy_allow(&tc, 94);
+    toy_allow(&tc, 3);
+    tc.n_allows = 0;
+    CHECK(fr_sampler_sample_constrained(s, l, c, &out, &e) == FR_OK);
+    CHECK_EQ_INT(out.token, 94);
+    CHECK_EQ_INT(tc.n_mask, 0);
+    CHECK_EQ_INT(tc.n_allows, 5);
+    /* its log-probability is that of the unconstrained softmax */
+    double z = 0;
+    for (int i = 0; i < NV; i++)
+        z += exp((double)l[i] - 9.6);
+    CHECK_NEAR(out.logprob, (double)l[94] - 9.6 - log(z), 1e-5);
+    /* nothing in the best 64: the mask decides (token 3, logit 0.3) */
+    memset(tc.ok, 0, sizeof tc.ok);
+    toy_allow(&tc, 3);
+    CHECK(fr_sampler_sample_constrained(s, l, c, &out, &e) == FR_OK);
+    CHECK_EQ_INT(out.token, 3);
+    CHECK_EQ_INT(tc.n_mask, 1);
+    /* nothing allowed at all: token -1, not an error */
+    memset(tc.ok, 0, sizeof tc.ok);
+    CHECK(fr_sampler_sample_constrained(s, l, c, &out, &e) == FR_OK);
+    CHECK_EQ_INT(out.token, -1);
+    fr_sampler_free(s);
+
+    /* sampling: only allowed tokens, in proportion to their probability
+     * (three tokens allowed, no truncation: p ~ exp(logit)) */
+    p = plain();
+    p.seed = 7;
+    s = make(&p, NV);
+    memset(tc.ok, 0, sizeof tc.ok);
+    int32_t al[3] = {10, 60, 150}; /* logits 1.0, 6.0, 5.3 */
+    for (int k = 0; k < 3; k++)
+        toy_allow(&tc, al[k]);
+    int counts[3] = {0, 0, 0};
+    enum { N = 20000 };
+    for (int i = 0; i < N; i++) {
+        CHECK(fr_sampler_sample_constrained(s, l, c, &out, &e) == FR_OK);
+        int k = out.token == al[0] ? 0 : out.token == al[1] ? 1 : out.token == al[2] ? 2 : -1;
+        CHECK_MSG(k >= 0, "token %d is not allowed", out.token);
+        if (k >= 0)
+            counts[k]++;
+    }
+    double w[3], tw = 0;
+    for (int k = 0; k < 3; k++)
+        tw += (w[k] = exp((double)l[al[k]]));
+    for (int k = 0; k < 3; k++) {
+        double pk = w[k] / tw, sd = sqrt(N * pk * (1 - pk));
+        CHECK_MSG(fabs(counts[k] - N * pk) <= 5 * sd + 1, "token %d: %d of %d, want %.0f", al[k],
+                  counts[k], N, N * pk);
+    }
+    fr_sampler_free(s);
+
+    /* with top-k, a refused draw is drawn again among the kept candidates that are
+     * allowed, in proportion to their probability, with no mask (top 5 here: 96, 193,
+     * 95, 192, 94; 193 and 94 allowed, logits 9.6 and 9.4) */
+    p = plain();
+    p.top_k = 5;
+    p.seed = 11;
+    s = make(&p, NV);
+    memset(tc.ok, 0, sizeof tc.ok);
+    toy_allow(&tc, 193);
+    toy_allow(&tc, 94);
+    tc.n_mask = 0;
+    int c193 = 0, c94 = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK(fr_sampler_sample_constrained(s, l, c, &out, &e) == FR_OK);
+        c193 += out.token == 193;
+        c94 += out.token == 94;
+    }
+    CHECK_EQ_INT(c193 + c94, N);
+    CHECK_EQ_INT(tc.n_mask, 0);
+    double p193 = 1.0 / (1.0 + exp(-0.2)), sd = sqrt(N * p193 * (1 - p193));
+    CHECK_MSG(fabs(c193 - N * p193) <= 5 * sd, "193 drawn %d of %d, want %.0f", c193, N, N * p193);
+    fr_sampler_free(s);
+    fr_constraint_free(c);
+}
+
 int main(void)
 {
     test_greedy();
@@ -641,5 +787,6 @@ int main(void)
     test_logprobs();
     test_errors();
     test_no_alloc();
+    test_constrained();
     TEST_END();
 }

@@ -144,9 +144,19 @@ static void test_rejections(void)
     BAD("\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "stop", "maximum length 4");
     BAD("\"stop\":\"\"", "stop", "empty");
     BAD("\"n\":3", "n", "not supported");
-    BAD("\"tools\":[{\"type\":\"function\"}]", "tools", "not supported");
-    BAD("\"tool_choice\":\"required\"", "tool_choice", "not supported");
-    BAD("\"response_format\":{\"type\":\"json_object\"}", "response_format", "not supported");
+    BAD("\"tools\":[{\"type\":\"function\"}]", "tools[0]", "function.name");
+    BAD("\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a b\"}}]", "tools[0]",
+        "letters, digits");
+    BAD("\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
+        "{\"type\":\"object\",\"properties\":{\"a\":{\"oneOf\":[]}}}}}]",
+        "tools[0].function.parameters", "\"oneOf\"");
+    BAD("\"tool_choice\":\"required\"", "tool_choice", "'tools' is empty");
+    BAD("\"tool_choice\":\"sometimes\"", "tool_choice", "'sometimes'");
+    BAD("\"functions\":[{\"name\":\"f\"}]", "functions", "deprecated");
+    BAD("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\","
+        "\"schema\":{\"type\":\"string\",\"format\":\"hostname\"}}}",
+        "response_format.json_schema.schema", "\"format\": \"hostname\"");
+    BAD("\"response_format\":{\"type\":\"xml\"}", "response_format", "'xml'");
     BAD("\"top_logprobs\":2", "top_logprobs", "logprobs");
     BAD("\"logprobs\":true,\"top_logprobs\":21", "top_logprobs", "<= 20");
     BAD("\"logit_bias\":{\"512\":1}", "logit_bias", "token id");
@@ -163,9 +173,13 @@ static void test_rejections(void)
                "{\"role\":\"user\",\"content\":\"6\"},{\"role\":\"user\",\"content\":\"7\"},{\"role\":\"user\",\"content\":\"8\"},"
                "{\"role\":\"user\",\"content\":\"9\"}]}",
                "messages", "maximum length 8");
-    expect_400(SRV_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", "messages[0]", "tool");
+    expect_400(SRV_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", "messages[0]", "tool_call_id");
     expect_400(SRV_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]}]}",
-               "messages[0]", "tool_calls");
+               "messages[0]", "content");
+    expect_400(SRV_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"tool_calls\":[]}]}",
+               "messages[0]", "only for assistant");
+    expect_400(SRV_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"function\":{\"arguments\":\"{}\"}}]}]}",
+               "messages[0]", "tool_calls[0]");
     expect_400(SRV_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}",
                "messages[0].content", "image_url");
     expect_400(SRV_CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}", "messages[0]", "content");
@@ -274,8 +288,55 @@ static void test_tokenize_bodies(void)
     CHECK(!srv_detokenize_parse(b, strlen(b), 10, &d, &e) && e.status == 400);
 }
 
+/* tools, tool_choice, response_format and tool messages, as they are read */
+static void test_tools_fields(void)
+{
+    const char *body =
+        "{\"model\":\"m\",\"messages\":["
+        "{\"role\":\"user\",\"content\":\"weather?\"},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+        "{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"w\",\"arguments\":\"{\\\"c\\\":1}\"}},"
+        "{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":\"t\",\"arguments\":\"{}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"sunny\"},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"call_2\",\"content\":\"noon\"},"
+        "{\"role\":\"assistant\",\"content\":\"ok\",\"tool_calls\":[{\"id\":\"call_3\",\"function\":{\"name\":\"t\"}}]}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"w\",\"parameters\":{\"type\":\"object\"}}},"
+        "{\"type\":\"function\",\"function\":{\"name\":\"t\"}}],"
+        "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"t\"}},"
+        "\"parallel_tool_calls\":false,"
+        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"r\",\"strict\":true,"
+        "\"schema\":{\"type\":\"integer\"}}}}";
+    srv_request r;
+    srv_error e;
+    CHECK_MSG(parse(SRV_CHAT, body, &r, &e), "%s", e.message);
+    if (!r.root)
+        return;
+    CHECK_EQ_INT(r.n_msgs, 5);
+    CHECK_EQ_INT(r.n_tools, 2);
+    CHECK(r.tool_choice == FR_TOOL_CHOICE_NAMED && r.tool_name && strcmp(r.tool_name, "t") == 0);
+    CHECK(!r.parallel_tool_calls);
+    CHECK(r.response_format == SRV_RF_JSON_SCHEMA && r.schema_text &&
+          strstr(r.schema_text, "integer"));
+    CHECK(r.msgs[2].role == FR_CHAT_TOOL && r.msgs[1].len == 0);
+    CHECK(r.msg_tools != NULL);
+    if (r.msg_tools) {
+        CHECK_EQ_INT(r.msg_tools[1].n_calls, 2);
+        CHECK_STR(r.msg_tools[1].calls[0].id, "call_1");
+        CHECK_STR(r.msg_tools[1].calls[0].name, "w");
+        CHECK_STR(r.msg_tools[1].calls[0].arguments, "{\"c\":1}");
+        CHECK_STR(r.msg_tools[1].calls[1].name, "t");
+        CHECK_STR(r.msg_tools[2].call_id, "call_1");
+        CHECK_STR(r.msg_tools[3].call_id, "call_2");
+        CHECK_EQ_INT(r.msg_tools[4].n_calls, 1);
+        CHECK_STR(r.msg_tools[4].calls[0].arguments, "{}"); /* absent: no arguments */
+        CHECK(r.msg_tools[0].n_calls == 0 && !r.msg_tools[0].call_id);
+    }
+    srv_request_free(&r);
+}
+
 int main(void)
 {
+    test_tools_fields();
     test_chat_fields();
     test_completion_fields();
     test_rejections();

@@ -142,7 +142,7 @@ static srv_job *make_job(const tcase *c)
     const char *stops[1];
     gen_params(c, &gp, stops);
     srv_error e = {0};
-    bool ok = srv_job_setup(j, tok, fr_tokenizer_n_tokens(tok), ids, n, &gp, &e);
+    bool ok = srv_job_setup(j, tok, fr_tokenizer_n_tokens(tok), ids, n, &gp, NULL, &e);
     CHECK_MSG(ok, "setup: %s", e.message);
     free(ids);
     return j;
@@ -296,7 +296,7 @@ static void test_prefix_reuse(void)
         fr_gen_params gp;
         fr_gen_params_default(&gp);
         srv_error be = {0};
-        CHECK(srv_job_setup(jb, tok, fr_tokenizer_n_tokens(tok), big, 300, &gp, &be));
+        CHECK(srv_job_setup(jb, tok, fr_tokenizer_n_tokens(tok), big, 300, &gp, NULL, &be));
         srv_result br = {0};
         run_to_end(s, jb, &br);
         CHECK_EQ_INT(br.err.status, 400);
@@ -393,12 +393,12 @@ static void test_setup_errors(void)
     gp.sampling.repeat_penalty = 0; /* must be > 0 */
     int32_t t = 5;
     srv_error e = {0};
-    CHECK(!srv_job_setup(j, tok, fr_tokenizer_n_tokens(tok), &t, 1, &gp, &e));
+    CHECK(!srv_job_setup(j, tok, fr_tokenizer_n_tokens(tok), &t, 1, &gp, NULL, &e));
     CHECK_EQ_INT(e.status, 400);
     srv_job_free(j);
     j = srv_job_create();
     memset(&e, 0, sizeof e);
-    CHECK(!srv_job_setup(j, tok, fr_tokenizer_n_tokens(tok), &t, 0, &gp, &e));
+    CHECK(!srv_job_setup(j, tok, fr_tokenizer_n_tokens(tok), &t, 0, &gp, NULL, &e));
     CHECK_EQ_INT(e.status, 400);
     srv_job_free(j);
 }
@@ -476,8 +476,11 @@ static void test_grounded(void)
         fr_rag_cite_init(&cs, ks[g]);
         srv_error se = {0};
         gj[g] = srv_job_create();
-        CHECK_MSG(srv_job_setup_grounded(gj[g], tok, V, ids, n, &cs, -1, max_bytes[g], &se), "%s",
-                  se.message);
+        fr_constraint *cons = NULL;
+        CHECK(fr_rag_cite_constraint(tok, V, &cs, &cons, &e) == FR_OK);
+        fr_gen_params gp;
+        fr_rag_gen_params(&gp, cons, max_bytes[g], -1);
+        CHECK_MSG(srv_job_setup(gj[g], tok, V, ids, n, &gp, cons, &se), "%s", se.message);
         free(ids);
         while (!srv_sched_submit(s, gj[g], &se))
             usleep(1000);
@@ -515,9 +518,10 @@ static void test_grounded(void)
             if (p->sample >= 0)
                 CHECK_NEAR(r->samples[p->sample].logprob, ref_lps[g][k].logprob, 1e-3);
         }
-        /* "length" only at the byte limit or a full context (256 here) */
-        bool limit = r->text.len >= max_bytes[g] || r->n_prompt + r->n_generated + 1 >= 256;
-        CHECK(r->finish == (limit ? FR_FINISH_LENGTH : FR_FINISH_STOP));
+        /* "length" only at the byte limit, "context" at a full context (256 here) */
+        bool limit = r->text.len >= max_bytes[g];
+        bool full = !limit && r->n_prompt + r->n_generated + 1 >= 256;
+        CHECK(r->finish == (limit ? FR_FINISH_LENGTH : full ? FR_FINISH_CONTEXT : FR_FINISH_STOP));
         fprintf(stderr, "grounded %d: %u tokens, %s: %.*s\n", g, r->n_generated,
                 fr_finish_name(r->finish), (int)r->text.len, txt);
         srv_job_free(gj[g]);
