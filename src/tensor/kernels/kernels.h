@@ -4,7 +4,8 @@
  *
  * A kernel set holds, per weight type, a product Y = X W^T over a range of
  * output rows, and the activation quantizers those products read. One set
- * exists per path (generic, avx2, avx512; cpu.h chooses); the generic set
+ * exists per path (generic, avx2, avx512, neon, dotprod, i8mm; cpu.h
+ * chooses); the generic set
  * is the portable reference every other set is tested against.
  *
  * Activations. The float types (F32, F16, BF16) multiply float
@@ -163,6 +164,11 @@ extern const fr_kernel_set fr_kernels_generic;
 #if defined(__x86_64__)
 extern const fr_kernel_set fr_kernels_avx2;
 extern const fr_kernel_set fr_kernels_avx512;
+#endif
+#if defined(__aarch64__) /* neon_table.c */
+extern const fr_kernel_set fr_kernels_neon;
+extern const fr_kernel_set fr_kernels_dotprod;
+extern const fr_kernel_set fr_kernels_i8mm;
 #endif
 
 /* ---- generic building blocks, shared with the SIMD files' fallbacks ---- */
