@@ -25,8 +25,9 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then REPS=1; MODELS="qwen2.5-0.5b"; fi
 {
   echo "# frugal benchmarks"
   echo
-  echo "Written by \`make bench\` ($(date -u +%Y-%m-%dT%H:%MZ)). Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). frugal $("$FRUGAL" --version | awk '{print $2, $3, $4}')."
+  echo "Written by \`make bench\` ($(date -u +%Y-%m-%dT%H:%MZ)). Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //' | grep . || echo "$(uname -m) CPU part $(grep -m1 'CPU part' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). frugal $("$FRUGAL" --version | awk '{print $2, $3, $4}')."
   echo "These machines are shared and noisy: compare rows measured in one run."
+  echo "ARM (neon / dotprod / i8mm kernel paths): speed is measured only on a real ARM machine (\`make bench\` runs there unchanged, peers built by \`../shared/peers/build-peers.sh\`); the qemu runs of \`make test-aarch64\` check correctness, and emulated timings say nothing about ARM hardware, so none are reported."
   echo
 } > "$OUT"
 

@@ -202,6 +202,11 @@ bool fr_unpack32(fr_type t, const void *row, int64_t n, int8_t *q, float *d, flo
 bool fr_unpackk(fr_type t, const void *row, int64_t n, int8_t *q, int16_t *sc, int16_t *mn,
                 float *d, float *dmin);
 
+/* The scales of one K-type super-block (stored at b): sc[16], mn[16], *d,
+ * *dmin as fr_unpackk writes them; false for another type. */
+bool fr_unpackk_scales(fr_type t, const uint8_t *b, int16_t *sc, int16_t *mn, float *d,
+                       float *dmin);
+
 /* The reference dot products on canonical rows with one quantized
  * activation row (nb blocks of 32, or of 256). */
 float fr_dot32_canon(const int8_t *q, const float *d, const float *m, const int8_t *aq,

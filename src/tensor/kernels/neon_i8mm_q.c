@@ -104,10 +104,10 @@ void fr_gemm_qk_i8mm(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch)
     for (int64_t r = r0; r < r1; r += 2) {
         bool r1ok = r + 1 < r1;
         const uint8_t *row0 = a->w + (size_t)r * a->row_bytes;
-        fr_unpackk(a->type, row0, n, w0.q, w0.sc, w0.mn, w0.d, w0.dmin);
+        fr_nq_unpackk(a->type, row0, n, w0);
         fr_nq_rowk w1u = r1ok ? w1 : w0;
         if (r1ok)
-            fr_unpackk(a->type, row0 + a->row_bytes, n, w1.q, w1.sc, w1.mn, w1.d, w1.dmin);
+            fr_nq_unpackk(a->type, row0 + a->row_bytes, n, w1);
         for (int64_t t = 0; t < a->n_tok; t += 2) {
             bool t1ok = t + 1 < a->n_tok;
             int64_t tb = t1ok ? t + 1 : t;

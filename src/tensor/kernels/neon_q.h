@@ -5,8 +5,9 @@
  * unpacking that neon_i8mm_q.c shares.
  *
  * A weight row is unpacked into the canonical integer form (kernels.h:
- * int8 quants, per-block scales) in this thread's scratch - with NEON for
- * Q4_0 and Q8_0, through the generic unpacker for the other types - and then
+ * int8 quants, per-block scales) in this thread's scratch - the quants with
+ * NEON for Q4_0, Q8_0, Q4_K, Q5_K and Q6_K, through the generic unpacker for
+ * Q4_1, Q5_0, Q5_1, Q2_K and Q3_K - and then
  * multiplied with every token: per 32-block (or 16-group of a super-block)
  * an exact integer dot (SMULL/SADALP, or SDOT), then the float steps of
  * fr_dot32_canon / fr_dotk_canon in the same order. The integer sums are
@@ -99,6 +100,59 @@ static inline void fr_nq_unpack32(fr_type t, const uint8_t *b, int64_t n, fr_nq_
     }
 }
 
+/* Unpacks a K-family row: the scales the generic way (fr_unpackk_scales),
+ * the quants of Q4_K, Q5_K and Q6_K with NEON (layouts in layout.h), the
+ * rest through the generic unpacker. */
+static inline void fr_nq_unpackk(fr_type t, const uint8_t *b, int64_t n, fr_nq_rowk r)
+{
+    if (t != FR_TYPE_Q4_K && t != FR_TYPE_Q5_K && t != FR_TYPE_Q6_K) {
+        fr_unpackk(t, b, n, r.q, r.sc, r.mn, r.d, r.dmin);
+        return;
+    }
+    const uint8x16_t m4 = vdupq_n_u8(15), m2 = vdupq_n_u8(3), b1 = vdupq_n_u8(1);
+    size_t bytes = (size_t)fr_type_row_bytes(t, 256);
+    for (int64_t i = 0; i < n / 256; i++, b += bytes) {
+        fr_unpackk_scales(t, b, r.sc + 16 * i, r.mn + 16 * i, r.d + i, r.dmin + i);
+        uint8_t *q = (uint8_t *)r.q + 256 * i;
+        if (t == FR_TYPE_Q6_K) { /* ql[128] @0, qh[64] @128; q - 32 */
+            const int8x16_t off = vdupq_n_s8(32);
+            for (int h = 0; h < 2; h++)
+                for (int l = 0; l < 32; l += 16) {
+                    uint8x16_t ql0 = vld1q_u8(b + 64 * h + l), ql1 = vld1q_u8(b + 64 * h + 32 + l);
+                    uint8x16_t qh = vld1q_u8(b + 128 + 32 * h + l);
+                    uint8x16_t v[4] = {
+                        vorrq_u8(vandq_u8(ql0, m4), vshlq_n_u8(vandq_u8(qh, m2), 4)),
+                        vorrq_u8(vandq_u8(ql1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 2), m2), 4)),
+                        vorrq_u8(vshrq_n_u8(ql0, 4),
+                                 vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 4), m2), 4)),
+                        vorrq_u8(vshrq_n_u8(ql1, 4), vshlq_n_u8(vshrq_n_u8(qh, 6), 4)),
+                    };
+                    for (int k = 0; k < 4; k++)
+                        vst1q_s8((int8_t *)q + 128 * h + 32 * k + l,
+                                 vsubq_s8(vreinterpretq_s8_u8(v[k]), off));
+                }
+            continue;
+        }
+        /* Q4_K: qs[128] @16; Q5_K: qh[32] @16, qs[128] @48 (+16 per high bit) */
+        const uint8_t *qs = b + (t == FR_TYPE_Q4_K ? 16 : 48);
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l += 16) {
+                uint8x16_t v = vld1q_u8(qs + 32 * c + l);
+                uint8x16_t lo = vandq_u8(v, m4), hi = vshrq_n_u8(v, 4);
+                if (t == FR_TYPE_Q5_K) {
+                    uint8x16_t qh = vld1q_u8(b + 16 + l);
+                    /* value 64c + w: bit 2c (w < 32) or 2c + 1 of qh[w % 32] */
+                    uint8x16_t h0 = vandq_u8(vshlq_u8(qh, vdupq_n_s8((int8_t)(-2 * c))), b1);
+                    uint8x16_t h1 = vandq_u8(vshlq_u8(qh, vdupq_n_s8((int8_t)(-2 * c - 1))), b1);
+                    lo = vorrq_u8(lo, vshlq_n_u8(h0, 4));
+                    hi = vorrq_u8(hi, vshlq_n_u8(h1, 4));
+                }
+                vst1q_u8(q + 64 * c + l, lo);
+                vst1q_u8(q + 64 * c + 32 + l, hi);
+            }
+    }
+}
+
 #endif /* FR_TENSOR_KERNELS_NEON_Q_H */
 
 /* ---- the products, once per FR_NQ_SDOT ------------------------------------ */
@@ -145,7 +199,7 @@ void FR_NQ_NAME(fr_gemm_qk)(const fr_mm_args *a, int64_t r0, int64_t r1, void *s
     int64_t n = a->n_in, nb = n / 256;
     fr_nq_rowk w = fr_nq_rowk_at(scratch, n, 0);
     for (int64_t r = r0; r < r1; r++) {
-        fr_unpackk(a->type, a->w + (size_t)r * a->row_bytes, n, w.q, w.sc, w.mn, w.d, w.dmin);
+        fr_nq_unpackk(a->type, a->w + (size_t)r * a->row_bytes, n, w);
         for (int64_t t = 0; t < a->n_tok; t++) {
             const int8_t *aq = a->qa.qs + t * a->qa.qs_ld;
             const float *ad = a->qa.d + t * a->qa.blk_ld;
