@@ -23,6 +23,7 @@
 #include "tensor/kernels/kernels.h"
 #include "tensor/matmul.h"
 #include "tensor/membw.h"
+#include "tensor/pack.h"
 
 #include <frugal/base.h>
 #include <frugal/tensor.h>
@@ -122,8 +123,8 @@ typedef struct ctx {
 
 /* Median seconds per product of (t, n_in, n_out) with n_tok tokens. For
  * decode, cycles through copies of the matrix totalling > 4x the LLC. */
-static double time_product(ctx *c, fr_isa isa, int nth, fr_type t, int64_t n_in, int64_t n_out,
-                           int64_t n_tok)
+static double time_product(ctx *c, fr_isa isa, bool x8, int nth, fr_type t, int64_t n_in,
+                           int64_t n_out, int64_t n_tok)
 {
     fr_err e;
     if (fr_matmul_scratch_set_isa(&c->s, isa, &e) != FR_OK)
@@ -146,27 +147,40 @@ static double time_product(ctx *c, fr_isa isa, int nth, fr_type t, int64_t n_in,
         }
         memcpy(cw[i], w, bytes);
     }
-    fr_weight wt = {t, w, n_in, n_out, rb};
+    fr_weight wt = {t, w, n_in, n_out, rb, NULL};
+    fr_packed **pk = calloc((size_t)copies, sizeof *pk);
+    for (int i = 0; x8 && i < copies; i++) {
+        wt.data = cw[i];
+        if (fr_weight_pack(&wt, isa, &pk[i], &e) != FR_OK || !pk[i]) {
+            fprintf(stderr, "no x8 layout for %s on %s\n", fr_type_name(t), fr_isa_name(isa));
+            exit(1);
+        }
+    }
     double times[64];
     int n = 0;
     double start = now();
     /* warm-up, then at least 5 runs and 0.25 s (at most 64 runs) */
     for (int i = 0; i < copies; i++) {
         wt.data = cw[i];
+        wt.packed = pk[i];
         fr_matmul(c->pool[nth], &wt, c->x, n_tok, c->y, n_out, &c->s);
     }
     start = now();
     while (n < 64 && (n < 5 || now() - start < 0.25)) {
         wt.data = cw[n % copies];
+        wt.packed = pk[n % copies];
         double t0 = now();
         fr_matmul(c->pool[nth], &wt, c->x, n_tok, c->y, n_out, &c->s);
         times[n++] = now() - t0;
         if (n >= 1 && times[0] > 2.0)
             break;
     }
-    for (int i = 0; i < copies; i++)
+    for (int i = 0; i < copies; i++) {
         free(cw[i]);
+        fr_packed_free(pk[i]);
+    }
     free(cw);
+    free(pk);
     qsort(times, (size_t)n, sizeof times[0], cmp_d);
     return times[n / 2];
 }
@@ -270,8 +284,13 @@ int main(int argc, char **argv)
             const shape *sh = &shapes[si];
             if (sh->n_in % fr_type_get(t)->block_size)
                 continue;
-            for (int isa = 0; isa < FR_ISA_COUNT_; isa++) {
-                if (!fr_isa_available((fr_isa)isa) || !in_list(paths_arg, fr_isa_name((fr_isa)isa)))
+            for (int v = 0; v < 2 * FR_ISA_COUNT_; v++) {
+                int isa = v / 2;
+                bool x8 = v % 2;
+                char pn[32];
+                snprintf(pn, sizeof pn, "%s%s", fr_isa_name((fr_isa)isa), x8 ? "x8" : "");
+                if (!fr_isa_available((fr_isa)isa) || !in_list(paths_arg, pn) ||
+                    (x8 && !fr_pack_has((fr_isa)isa, t)))
                     continue;
                 for (int nth = 1; nth <= 2; nth++) {
                     char tn[4];
@@ -279,12 +298,12 @@ int main(int argc, char **argv)
                     if (!in_list(threads_arg, tn))
                         continue;
                     double bytes = (double)fr_type_row_bytes(t, sh->n_in) * (double)sh->n_out;
-                    double td = time_product(&c, (fr_isa)isa, nth, t, sh->n_in, sh->n_out, 1);
+                    double td = time_product(&c, (fr_isa)isa, x8, nth, t, sh->n_in, sh->n_out, 1);
                     double tp = -1;
                     if (isa != FR_ISA_GENERIC || all || si == 0)
-                        tp = time_product(&c, (fr_isa)isa, nth, t, sh->n_in, sh->n_out, ptok);
+                        tp = time_product(&c, (fr_isa)isa, x8, nth, t, sh->n_in, sh->n_out, ptok);
                     printf("%-6s %-10s %-7s %3d %10.1f %8.2f %5.0f%% |", fr_type_name(t), sh->name,
-                           fr_isa_name((fr_isa)isa), nth, td * 1e6, bytes / td / 1e9,
+                           pn, nth, td * 1e6, bytes / td / 1e9,
                            100 * bytes / td / 1e9 / bw[nth]);
                     if (tp > 0)
                         printf(" %10.2f %9.1f %9.1f\n", tp * 1e3,
@@ -310,9 +329,13 @@ int main(int argc, char **argv)
                 fr_type t = mtypes[ti];
                 if (!in_list(types_arg, fr_type_name(t)))
                     continue;
-                for (int isa = 1; isa < FR_ISA_COUNT_; isa++) {
-                    if (!fr_isa_available((fr_isa)isa) ||
-                        !in_list(paths_arg, fr_isa_name((fr_isa)isa)))
+                for (int v = 2; v < 2 * FR_ISA_COUNT_; v++) {
+                    int isa = v / 2;
+                    bool x8 = v % 2;
+                    char pn[32];
+                    snprintf(pn, sizeof pn, "%s%s", fr_isa_name((fr_isa)isa), x8 ? "x8" : "");
+                    if (!fr_isa_available((fr_isa)isa) || !in_list(paths_arg, pn) ||
+                        (x8 && !fr_pack_has((fr_isa)isa, t)))
                         continue;
                     for (int nth = 1; nth <= 2; nth++) {
                         char tn[4];
@@ -327,20 +350,23 @@ int main(int argc, char **argv)
                             fr_type tk = t;
                             if (m->mats[k][0] % fr_type_get(t)->block_size)
                                 tk = FR_TYPE_Q5_0;
-                            pp += time_product(&c, (fr_isa)isa, nth, tk, m->mats[k][0],
+                            bool xk = x8 && fr_pack_has((fr_isa)isa, tk);
+                            pp += time_product(&c, (fr_isa)isa, xk, nth, tk, m->mats[k][0],
                                                m->mats[k][1], ptok);
-                            tg += time_product(&c, (fr_isa)isa, nth, tk, m->mats[k][0],
+                            tg += time_product(&c, (fr_isa)isa, xk, nth, tk, m->mats[k][0],
                                                m->mats[k][1], 1);
                         }
                         fr_type th = t;
                         if (m->head[0] % fr_type_get(t)->block_size)
                             th = FR_TYPE_Q8_0;
-                        double head = time_product(&c, (fr_isa)isa, nth, th, m->head[0],
+                        double head = time_product(&c, (fr_isa)isa,
+                                                   x8 && fr_pack_has((fr_isa)isa, th), nth, th,
+                                                   m->head[0],
                                                    m->head[1], 1);
                         pp = pp * m->layers + head;
                         tg = tg * m->layers + head;
                         printf("%-14s %-6s %-7s %3d %10.1f %10.1f\n", m->name, fr_type_name(t),
-                               fr_isa_name((fr_isa)isa), nth, (double)ptok / pp, 1.0 / tg);
+                               pn, nth, (double)ptok / pp, 1.0 / tg);
                         fflush(stdout);
                     }
                 }

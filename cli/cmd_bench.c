@@ -6,8 +6,15 @@
  * empty context; pp<N> decodes N random prompt tokens as one batch, tg<N>
  * decodes N tokens one at a time (no sampling: the model's forward pass is
  * what is measured). Tokens are random ids, which cost the same as real
- * text. Each test reads the energy meter before and after every timed run;
- * J/token is the energy counted divided by the tokens of the run.
+ * text. tg<N>@d<D> decodes after D prompt tokens already in the cache
+ * (llama-bench -d D): the prompt is decoded once, untimed, and each run
+ * truncates the cache back to it. Each test reads the energy meter before
+ * and after every timed run; J/token is the energy counted divided by the
+ * tokens of the run.
+ *
+ * --write-f16 writes a synthetic preset as an F16 file (with the real
+ * tokenizer named by --vocab) for other engines' quantizers and benchmarks
+ * (scripts/bench.sh: llama-quantize makes the files all engines read).
  *
  * Decode reads every weight once per token (token_embd only one row unless
  * it is also the output head), so bytes/token x tok/s is the achieved read
@@ -34,10 +41,12 @@
 #include <sys/resource.h>
 
 #define BENCH_MAX_THREADS 16
+#define BENCH_MAX_SIZES 8
 
 typedef struct bench_result {
     const char *kind; /* "pp" or "tg" */
     int n_tokens;
+    int depth; /* tokens already in the cache (tg only) */
     int threads;
     double read_gbs;  /* the machine's read bandwidth at this thread count */
     double mean, sd;  /* tok/s */
@@ -46,7 +55,8 @@ typedef struct bench_result {
 } bench_result;
 
 typedef struct bench_opts {
-    long n_prompt, n_gen, reps;
+    long n_gen, reps;
+    const char *prompts, *depths;
     const char *threads;
     double price_kwh, hw_price, hw_years, grid, battery_wh;
     const char *hardware;
@@ -72,6 +82,11 @@ static void bench_synth_progress(void *user, int stage, uint64_t done, uint64_t 
         cli_progress_finish(*p, true);
         *p = NULL;
     }
+}
+
+static void bench_write_progress(void *user, uint64_t done, uint64_t total)
+{
+    bench_synth_progress(user, 0, done, total);
 }
 
 static void bench_list(void)
@@ -144,8 +159,27 @@ static void rss_hwm_reset(void)
     }
 }
 
+/* Decodes depth random tokens into the empty cache of sequence 0 (the
+ * prompt a tg@d test decodes after). */
+static fr_status bench_fill(fr_context *ctx, uint32_t n_vocab, int depth, uint64_t *seed,
+                            fr_err *e)
+{
+    fr_context_seq_truncate(ctx, 0, 0);
+    if (depth == 0)
+        return FR_OK;
+    int32_t *toks = malloc((size_t)depth * sizeof *toks);
+    if (!toks)
+        return fr_err_set(e, FR_E_NOMEM, "out of memory");
+    for (int i = 0; i < depth; i++)
+        toks[i] = (int32_t)(bench_rng(seed) % n_vocab);
+    fr_batch bt = {(uint32_t)depth, toks, NULL, NULL};
+    fr_status st = fr_context_decode(ctx, &bt, e);
+    free(toks);
+    return st;
+}
+
 static int bench_test(fr_context *ctx, fr_meter *meter, uint32_t n_vocab, bool prefill, int n,
-                      int reps, uint64_t *seed, bench_result *r)
+                      int depth, int reps, uint64_t *seed, bench_result *r)
 {
     int32_t *toks = malloc((size_t)n * sizeof *toks);
     double *speeds = malloc((size_t)reps * sizeof *speeds);
@@ -158,10 +192,15 @@ static int bench_test(fr_context *ctx, fr_meter *meter, uint32_t n_vocab, bool p
     fr_err e;
     double jl = 0, jc = 0, jh = 0;
     r->has_energy = meter != NULL;
+    if (bench_fill(ctx, n_vocab, depth, seed, &e) != FR_OK) {
+        free(toks);
+        free(speeds);
+        return cli_fail(&e);
+    }
     for (int rep = -1; rep < reps; rep++) {
         for (int i = 0; i < n; i++)
             toks[i] = (int32_t)(bench_rng(seed) % n_vocab);
-        fr_context_seq_truncate(ctx, 0, 0);
+        fr_context_seq_truncate(ctx, 0, (uint32_t)depth);
         fr_meter_reading a, b;
         if (meter && fr_meter_read(meter, &a, &e) != FR_OK)
             r->has_energy = false;
@@ -211,40 +250,94 @@ static int bench_test(fr_context *ctx, fr_meter *meter, uint32_t n_vocab, bool p
     return FR_EXIT_OK;
 }
 
-static int bench_parse_threads(const char *s, int *out, int *n)
+/* A comma-separated list of at most cap integers in [lo, hi]. */
+static int bench_parse_list(const char *s, const char *opt, const char *example, long lo,
+                            long hi, int cap, int *out, int *n)
 {
     *n = 0;
-    if (!s) {
-        out[(*n)++] = fr_cpu_count();
-        return 0;
-    }
     const char *p = s;
     while (*p) {
         char *end;
         long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 1024 || *n >= BENCH_MAX_THREADS || (*end && *end != ',')) {
-            cli_error("bench: -t wants thread counts like 2 or 1,2,4 (got '%s')", s);
+        if (end == p || v < lo || v > hi || *n >= cap || (*end && *end != ',') ||
+            (*end == ',' && !end[1])) {
+            cli_error("bench: %s wants %s (at most %d values in [%ld, %ld]; got '%s')", opt,
+                      example, cap, lo, hi, s);
             return FR_EXIT_USAGE;
         }
         out[(*n)++] = (int)v;
         p = *end ? end + 1 : end;
     }
+    if (*n == 0) {
+        cli_error("bench: %s wants %s (got '%s')", opt, example, s);
+        return FR_EXIT_USAGE;
+    }
     return 0;
+}
+
+static int bench_parse_threads(const char *s, int *out, int *n)
+{
+    if (!s) {
+        *n = 1;
+        out[0] = fr_cpu_count();
+        return 0;
+    }
+    return bench_parse_list(s, "-t", "thread counts like 2 or 1,2,4", 1, 1024, BENCH_MAX_THREADS,
+                            out, n);
+}
+
+/* --synthetic PRESET --write-f16 PATH [--vocab V]: the preset's random
+ * weights as F16 (norms F32), for other engines' quantizers. */
+static int bench_write_f16(const char *preset, const char *path, const char *vocab)
+{
+    char name[64];
+    size_t nl = strcspn(preset, ":");
+    if (nl >= sizeof name) {
+        cli_error("bench: unknown synthetic preset '%s'", preset);
+        return FR_EXIT_USAGE;
+    }
+    memcpy(name, preset, nl);
+    name[nl] = '\0';
+    if (preset[nl] && strcmp(preset + nl + 1, "f16") != 0) {
+        cli_error("bench: --write-f16 writes F16 weights; drop ':%s' from --synthetic",
+                  preset + nl + 1);
+        return FR_EXIT_USAGE;
+    }
+    const fr_synth_preset *pr = fr_synth_preset_find(name);
+    if (!pr) {
+        cli_error("bench: unknown synthetic preset '%s' (see `frugal bench --synthetic list`)",
+                  name);
+        return FR_EXIT_USAGE;
+    }
+    fr_synth_spec s = pr->spec;
+    s.wtype = FR_TYPE_F16;
+    s.embd_type = FR_TYPE_COUNT_;
+    s.byte_vocab = vocab == NULL;
+    s.vocab_from = vocab;
+    cli_progress *prog = NULL;
+    fr_err e;
+    fr_status st = fr_synth_write(&s, path, bench_write_progress, &prog, &e);
+    cli_progress_finish(prog, st == FR_OK);
+    if (st)
+        return cli_fail(&e);
+    printf("%s\n", path);
+    return FR_EXIT_OK;
 }
 
 int cmd_bench(int argc, char **argv)
 {
     cli_model_opts mo = {0};
-    bench_opts o = {128, 64, 3, NULL, 0, 0, 0, 0, 0, NULL, false, false};
-    const char *synthetic = NULL;
+    bench_opts o = {64, 3, "128", "0", NULL, 0, 0, 0, 0, 0, NULL, false, false};
+    const char *synthetic = NULL, *write_f16 = NULL, *vocab = NULL;
     const cli_opt opts[] = {
         {"--model", "-m", CLI_STR, &mo.model, "FILE", "GGUF model to measure", 0, 0, NULL},
         {"--synthetic", NULL, CLI_STR, &synthetic, "PRESET[:TYPE]", "random weights with a known model's shapes ('list' to see them)", 0, 0, NULL},
-        {"--n-prompt", "-p", CLI_INT, &o.n_prompt, "N", "prompt tokens for the prefill test (default 128; 0 = skip)", 0, 1 << 20, NULL},
+        {"--n-prompt", "-p", CLI_STR, &o.prompts, "N[,N...]", "prompt tokens for the prefill tests (default 128; 0 = skip)", 0, 0, NULL},
         {"--n-gen", "-n", CLI_INT, &o.n_gen, "N", "tokens for the decode test (default 64; 0 = skip)", 0, 1 << 20, NULL},
+        {"--depth", "-d", CLI_STR, &o.depths, "D[,D...]", "decode after D prompt tokens in the cache (default 0)", 0, 0, NULL},
         {"--threads", "-t", CLI_STR, &o.threads, "N[,N...]", "thread counts to test (default: all CPUs)", 0, 0, NULL},
         {"--repetitions", "-r", CLI_INT, &o.reps, "N", "timed runs per test (default 3)", 1, 1000, NULL},
-        {"--kv-type", NULL, CLI_CHOICE, &mo.kv_type, NULL, "KV cache type (default f32)", 0, 0, "f32|f16"},
+        {"--kv-type", NULL, CLI_CHOICE, &mo.kv_type, NULL, "KV cache type (default f16)", 0, 0, "f32|f16"},
         CLI_LORA_OPT(&mo),
         {"--price-kwh", NULL, CLI_DOUBLE, &o.price_kwh, "USD", "electricity price (default 0.16)", 0, 100, NULL},
         {"--hw-price", NULL, CLI_DOUBLE, &o.hw_price, "USD", "machine price, amortised into $/Mtok", 0, 1e9, NULL},
@@ -254,10 +347,13 @@ int cmd_bench(int argc, char **argv)
         {"--hardware", NULL, CLI_STR, &o.hardware, "ID", "catalog entry whose watts/core the estimate uses (default x86-core)", 0, 0, NULL},
         {"--no-idle", NULL, CLI_FLAG, &o.no_idle, NULL, "skip the idle-power baseline", 0, 0, NULL},
         {"--json", NULL, CLI_FLAG, &o.json, NULL, "one JSON document (schema frugal-bench-1)", 0, 0, NULL},
+        {"--write-f16", NULL, CLI_STR, &write_f16, "PATH", "with --synthetic: write the F16 model to PATH and stop", 0, 0, NULL},
+        {"--vocab", NULL, CLI_STR, &vocab, "VOCAB.gguf", "with --write-f16: copy this file's tokenizer (default: a byte vocabulary)", 0, 0, NULL},
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {
-        "frugal bench (-m MODEL.gguf | --synthetic PRESET[:TYPE]) [-p 128] [-n 64] [-t 1,2] [-r 3] [--json]",
+        "frugal bench (-m MODEL.gguf | --synthetic PRESET[:TYPE]) [-p 128,512] [-n 64] [-d 0,2048] [-t 1,2] [-r 3] [--json]\n"
+        "       frugal bench --synthetic PRESET --write-f16 PATH [--vocab VOCAB.gguf]",
         "Measures prefill (pp) and decode (tg) speed, the weight bytes each decoded token\n"
         "reads and the bandwidth that makes, peak RSS, and energy per token with its cost\n"
         "(the meter's source is named; without RAPL/NVML/battery it is an estimate from CPU\n"
@@ -277,7 +373,28 @@ int cmd_bench(int argc, char **argv)
         cli_error("bench: give exactly one of -m MODEL or --synthetic PRESET[:TYPE]");
         return FR_EXIT_USAGE;
     }
-    if (o.n_prompt == 0 && o.n_gen == 0) {
+    if ((write_f16 || vocab) && !synthetic) {
+        cli_error("bench: --write-f16 and --vocab go with --synthetic PRESET");
+        return FR_EXIT_USAGE;
+    }
+    if (vocab && !write_f16) {
+        cli_error("bench: --vocab goes with --write-f16");
+        return FR_EXIT_USAGE;
+    }
+    if (write_f16)
+        return bench_write_f16(synthetic, write_f16, vocab);
+    int prompts[BENCH_MAX_SIZES], n_prompts, depths[BENCH_MAX_SIZES], n_depths;
+    if ((rc = bench_parse_list(o.prompts, "-p", "prompt sizes like 128 or 128,512", 0, 1 << 20,
+                               BENCH_MAX_SIZES, prompts, &n_prompts)) ||
+        (rc = bench_parse_list(o.depths, "-d", "cache depths like 0 or 0,2048", 0, 1 << 20,
+                               BENCH_MAX_SIZES, depths, &n_depths)))
+        return rc;
+    int max_prompt = 0, max_depth = 0;
+    for (int i = 0; i < n_prompts; i++)
+        max_prompt = prompts[i] > max_prompt ? prompts[i] : max_prompt;
+    for (int i = 0; i < n_depths; i++)
+        max_depth = depths[i] > max_depth ? depths[i] : max_depth;
+    if (max_prompt == 0 && o.n_gen == 0) {
         cli_error("bench: nothing to measure (-p 0 and -n 0)");
         return FR_EXIT_USAGE;
     }
@@ -318,7 +435,7 @@ int cmd_bench(int argc, char **argv)
             idle_w = -1;
     }
 
-    bench_result results[2 * BENCH_MAX_THREADS];
+    bench_result results[2 * BENCH_MAX_SIZES * BENCH_MAX_THREADS];
     int n_results = 0;
     cli_llm L = {0};
     uint64_t seed = 12345;
@@ -326,8 +443,9 @@ int cmd_bench(int argc, char **argv)
     rss_hwm_reset(); /* generating a synthetic model is not the model's memory */
     for (int ti = 0; ti < n_threads; ti++) {
         mo.threads = threads[ti];
-        mo.ctx = o.n_prompt > o.n_gen ? o.n_prompt + 16 : o.n_gen + 16;
-        mo.batch = o.n_prompt > 512 ? o.n_prompt : 512;
+        long need = o.n_gen ? max_depth + o.n_gen : 0;
+        mo.ctx = (max_prompt > need ? max_prompt : need) + 16;
+        mo.batch = 512; /* longer prompts run in batches, as llama-bench's ubatch */
         if ((rc = cli_llm_open(&mo, 1, false, &L)))
             goto out;
         uint32_t V = fr_model_hparams(L.model)->n_vocab;
@@ -348,22 +466,27 @@ int cmd_bench(int argc, char **argv)
             rss_hwm_reset();
         }
         int first = n_results;
-        if (o.n_prompt) {
+        for (int pi = 0; pi < n_prompts; pi++) {
+            if (!prompts[pi])
+                continue;
             bench_result *r = &results[n_results++];
             r->kind = "pp";
-            r->n_tokens = (int)o.n_prompt;
+            r->n_tokens = prompts[pi];
+            r->depth = 0;
             r->threads = threads[ti];
-            if ((rc = bench_test(L.ctx, meter, V, true, (int)o.n_prompt, (int)o.reps, &seed, r))) {
+            if ((rc = bench_test(L.ctx, meter, V, true, prompts[pi], 0, (int)o.reps, &seed, r))) {
                 fr_pool_free(bp);
                 goto out;
             }
         }
-        if (o.n_gen) {
+        for (int di = 0; o.n_gen && di < n_depths; di++) {
             bench_result *r = &results[n_results++];
             r->kind = "tg";
             r->n_tokens = (int)o.n_gen;
+            r->depth = depths[di];
             r->threads = threads[ti];
-            if ((rc = bench_test(L.ctx, meter, V, false, (int)o.n_gen, (int)o.reps, &seed, r))) {
+            if ((rc = bench_test(L.ctx, meter, V, false, (int)o.n_gen, depths[di], (int)o.reps,
+                                 &seed, r))) {
                 fr_pool_free(bp);
                 goto out;
             }
@@ -404,7 +527,7 @@ int cmd_bench(int argc, char **argv)
         for (int i = 0; i < n_results; i++) {
             if (results[i].kind[0] == 'p' && results[i].mean > best_pp)
                 best_pp = results[i].mean, rpp = &results[i];
-            if (results[i].kind[0] == 't' && results[i].mean > best_tg)
+            if (results[i].kind[0] == 't' && results[i].depth == 0 && results[i].mean > best_tg)
                 best_tg = results[i].mean, rtg = &results[i];
         }
         fr_token_costs costs;
@@ -417,6 +540,10 @@ int cmd_bench(int argc, char **argv)
         const char *src = meter ? fr_meter_source_name(fr_meter_source_of(meter)) : "none";
         fr_isa isa = FR_ISA_GENERIC;
         (void)fr_isa_select(&isa, NULL);
+        const fr_cpu_features *cf = fr_cpu_get();
+        /* K and V of every layer at every position of the (last) context */
+        uint64_t kv_bytes = 2ull * hp->n_layer * fr_context_n_ctx(L.ctx) * hp->n_head_kv *
+                            hp->head_dim * (mo.kv_type && strcmp(mo.kv_type, "f32") == 0 ? 4 : 2);
         if (o.json) {
             fr_bench_summary bs = {0};
             bs.params = (double)fr_model_n_params(L.model);
@@ -456,17 +583,24 @@ int cmd_bench(int argc, char **argv)
             json_object_set_new(mach, "cpu", json_string(cpu));
             json_object_set_new(mach, "cpus", json_integer(fr_cpu_count()));
             json_object_set_new(mach, "isa", json_string(fr_isa_name(isa)));
+            json_object_set_new(mach, "cpu_vendor", json_string(cf->vendor));
+            json_object_set_new(mach, "cpu_family", json_integer(cf->family));
+            json_object_set_new(mach, "cpu_model", json_integer(cf->model));
+            json_object_set_new(mach, "cpu_stepping", json_integer(cf->stepping));
             json_object_set_new(root, "frugal", json_pack("{s:s, s:s}", "version", fr_version(), "commit", fr_commit()));
             json_object_set_new(root, "decode_bytes_per_token", json_integer((json_int_t)bpt));
             json_object_set_new(root, "decode_gb_s", json_real(best_tg * (double)bpt / 1e9));
             json_object_set_new(root, "peak_rss_bytes", json_integer((json_int_t)peak_rss_kb * 1024));
+            json_object_set_new(root, "n_ctx", json_integer(fr_context_n_ctx(L.ctx)));
+            json_object_set_new(root, "kv_type", json_string(mo.kv_type ? mo.kv_type : "f16"));
+            json_object_set_new(root, "kv_cache_bytes", json_integer((json_int_t)kv_bytes));
             json_t *tests = json_array();
             for (int i = 0; i < n_results; i++) {
                 const bench_result *r = &results[i];
-                json_t *t = json_pack("{s:s, s:i, s:i, s:f, s:f}", "test", r->kind, "n_tokens",
-                                      r->n_tokens, "threads", r->threads, "tok_s", r->mean,
-                                      "tok_s_sd", r->sd);
-                if (r->kind[0] == 't') {
+                json_t *t = json_pack("{s:s, s:i, s:i, s:i, s:f, s:f}", "test", r->kind, "n_tokens",
+                                      r->n_tokens, "depth", r->depth, "threads", r->threads,
+                                      "tok_s", r->mean, "tok_s_sd", r->sd);
+                if (r->kind[0] == 't' && r->depth == 0) {
                     double gbs = r->mean * (double)bpt / 1e9;
                     json_object_set_new(t, "gb_s", json_real(gbs));
                     if (r->read_gbs > 0) {
@@ -495,24 +629,29 @@ int cmd_bench(int argc, char **argv)
             printf("model:   %s (%s, %.*s, %.1fM params, %s, %s)%s\n", label, hp->arch,
                    (int)(nm.len > 40 ? 40 : nm.len), nm.len ? nm.ptr : "", (double)fr_model_n_params(L.model) / 1e6,
                    wsz, quant, synthetic ? " [random weights]" : "");
-            printf("machine: %s, %d CPUs, kernels %s; frugal %s (commit %s)\n", cpu,
-                   fr_cpu_count(), fr_isa_name(isa), fr_version(), fr_commit());
+            printf("machine: %s (%s family %u model %u stepping %u), %d CPUs, kernels %s; "
+                   "frugal %s (commit %s)\n", cpu, cf->vendor[0] ? cf->vendor : "unknown vendor",
+                   cf->family, cf->model, cf->stepping, fr_cpu_count(), fr_isa_name(isa),
+                   fr_version(), fr_commit());
             printf("energy:  %s%s\n\n", meter ? fr_meter_label(meter) : "no meter",
                    idle_w >= 0 ? "" : "");
-            printf("| test  | threads | tok/s               | J/token (%s)             |\n", src);
-            printf("|-------|---------|---------------------|---------------------------------|\n");
+            printf("| test         | threads | tok/s               | J/token (%s)             |\n", src);
+            printf("|--------------|---------|---------------------|---------------------------------|\n");
             for (int i = 0; i < n_results; i++) {
                 const bench_result *r = &results[i];
-                char tn[16], jt[64] = "n/a";
-                snprintf(tn, sizeof tn, "%s%d", r->kind, r->n_tokens);
+                char tn[40], jt[64] = "n/a";
+                if (r->depth)
+                    snprintf(tn, sizeof tn, "%s%d@d%d", r->kind, r->n_tokens, r->depth);
+                else
+                    snprintf(tn, sizeof tn, "%s%d", r->kind, r->n_tokens);
                 if (r->has_energy)
                     snprintf(jt, sizeof jt, "%.3g (%.3g-%.3g)", r->j_tok[1], r->j_tok[0], r->j_tok[2]);
-                printf("| %-5s | %7d | %9.2f +- %-7.2f | %-31s |\n", tn, r->threads, r->mean, r->sd, jt);
+                printf("| %-12s | %7d | %9.2f +- %-7.2f | %-31s |\n", tn, r->threads, r->mean, r->sd, jt);
             }
             printf("\ndecode reads %s of weights per token\n", bps);
             for (int i = 0; i < n_results; i++) {
                 const bench_result *r = &results[i];
-                if (r->kind[0] != 't')
+                if (r->kind[0] != 't' || r->depth)
                     continue;
                 double gbs = r->mean * (double)bpt / 1e9;
                 printf("  %d thread%s: %.2f GB/s", r->threads, r->threads == 1 ? "" : "s", gbs);

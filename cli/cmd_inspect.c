@@ -419,13 +419,13 @@ static void print_memory(const inspect *in)
            hbytes(m->weights, b, sizeof b));
     if (m->has_kv && hp->head_dim_k == hp->head_dim_v)
         printf("  %-18s %10s  2 (K,V) x %" PRId64 " layers x %" PRIu64 " positions x %" PRId64
-               " kv heads x %" PRId64 " dims x 4 B\n",
-               "KV cache (f32)", hbytes(m->kv_cache, b, sizeof b), hp->n_layer, m->n_ctx,
+               " kv heads x %" PRId64 " dims x 2 B\n",
+               "KV cache (f16)", hbytes(m->kv_cache, b, sizeof b), hp->n_layer, m->n_ctx,
                hp->n_head_kv, hp->head_dim_k);
     else if (m->has_kv)
         printf("  %-18s %10s  %" PRId64 " layers x %" PRIu64 " positions x %" PRId64
-               " kv heads x (%" PRId64 " K + %" PRId64 " V dims) x 4 B\n",
-               "KV cache (f32)", hbytes(m->kv_cache, b, sizeof b), hp->n_layer, m->n_ctx,
+               " kv heads x (%" PRId64 " K + %" PRId64 " V dims) x 2 B\n",
+               "KV cache (f16)", hbytes(m->kv_cache, b, sizeof b), hp->n_layer, m->n_ctx,
                hp->n_head_kv, hp->head_dim_k, hp->head_dim_v);
     else
         printf("  %-18s %10s  (the file lacks %s.block_count / attention.head_count)\n",

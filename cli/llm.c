@@ -102,8 +102,8 @@ int cli_llm_open(const cli_model_opts *o, uint32_t n_seq, bool with_template, cl
     cp.n_seq = n_seq;
     if (o->batch)
         cp.n_batch = (uint32_t)o->batch;
-    if (o->kv_type && strcmp(o->kv_type, "f16") == 0)
-        cp.kv_type = FR_TYPE_F16;
+    if (o->kv_type && strcmp(o->kv_type, "f32") == 0)
+        cp.kv_type = FR_TYPE_F32;
     if (fr_context_create(out->model, &cp, &out->ctx, &e) != FR_OK ||
         fr_context_set_lora(out->ctx, out->lora, out->lora_scale, (size_t)out->n_lora, &e) != FR_OK) {
         cli_llm_close(out);

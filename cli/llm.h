@@ -34,7 +34,7 @@ typedef struct cli_model_opts {
     {"--ctx", "-c", CLI_INT, &(o)->ctx, "N", "context length (default: min(model's, 4096))", 0, 1 << 22, NULL}, \
     {"--threads", "-t", CLI_INT, &(o)->threads, "N", "threads (default: all CPUs)", 0, 1024, NULL}, \
     {"--batch", "-b", CLI_INT, &(o)->batch, "N", "prompt tokens per forward pass (default 512)", 0, 65536, NULL}, \
-    {"--kv-type", NULL, CLI_CHOICE, &(o)->kv_type, NULL, "KV cache type (default f32)", 0, 0, "f32|f16"}, \
+    {"--kv-type", NULL, CLI_CHOICE, &(o)->kv_type, NULL, "KV cache type (default f16)", 0, 0, "f32|f16"}, \
     {"--chat-template", NULL, CLI_STR, &(o)->chat_template, "NAME", "override the model's chat template", 0, 0, NULL}, \
     {"--strict-template", NULL, CLI_FLAG, &(o)->strict_template, NULL, "error (not ChatML) on an unknown template", 0, 0, NULL}, \
     CLI_LORA_OPT(o)

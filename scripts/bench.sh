@@ -2,121 +2,165 @@
 # make bench: the benchmark tables, written to BENCHMARKS.md. Benchmarks
 # never fail on a number; they fail only when a program cannot run.
 #
-#   BENCH_QUICK=1 make bench     fewer repetitions, qwen2.5-0.5b shapes only
+#   BENCH_QUICK=1 make bench     a few minutes: qwen2.5-0.5b shapes, 2 threads,
+#                                pp128 pp512 tg64, one repetition
 #   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag rag-pg verifier verifier-cv serve tune mpi)
+#   BENCH_MODELS, BENCH_TYPES, BENCH_THREADS, BENCH_REPS   override the speed rows
+#   FRUGAL_PEERS=DIR             where the peer engines are built (default ~/.cache/frugal-peers)
 #
-# The speed section measures random-weight models with the exact shapes of
-# Llama-3.2-1B and Qwen2.5-0.5B (generated once into ~/.cache/frugal/synthetic)
-# at Q8_0, Q4_0 and Q4_K_M with 1 and 2 threads, pp128 and tg64, as
-# llama.cpp's figures in ../shared/bench/peers.md were measured, and puts
-# llama.cpp's number and the ratio beside each row when that file is there.
+# The speed section measures frugal, ik_llama.cpp and llama.cpp side by side
+# in this run, on the same files, with the same threads, interleaved row by
+# row (the engine that goes first rotates). The files: random weights with
+# the exact shapes of Qwen2.5-0.5B, Llama-3.2-1B and Llama-3.1-8B and their
+# real tokenizers (`frugal bench --synthetic M --write-f16`, vocab from
+# ../shared/vocab), quantized to Q4_0, Q8_0 and Q4_K_M by llama.cpp's own
+# llama-quantize, so every engine reads the same tensor types. The peers
+# are built once by ../shared/peers/build-peers.sh (cached); one that cannot
+# be built is reported as "peer not available" and the table goes on.
+# llama.cpp runs with llama-bench's defaults, ik_llama.cpp with -rtr 1 -fa 1
+# (run-time repacking and flash attention, as its users run it on CPUs).
 set -euo pipefail
 FRUGAL=${1:-build/frugal}
 BUILD=$(dirname "$FRUGAL")
 SHARED=${FR_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
+PEERS=${FRUGAL_PEERS:-$HOME/.cache/frugal-peers}
+MODELDIR=${XDG_CACHE_HOME:-$HOME/.cache}/frugal/bench-models
 OUT=BENCHMARKS.md
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 skip() { case " ${BENCH_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
-REPS=3
-MODELS="llama-3.2-1b qwen2.5-0.5b"
-if [ "${BENCH_QUICK:-0}" = 1 ]; then REPS=1; MODELS="qwen2.5-0.5b"; fi
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  REPS=${BENCH_REPS:-1}; PP=128,512; DEPTH=""
+  ROWS_DEFAULT="qwen2.5-0.5b:q4_0:2 qwen2.5-0.5b:q8_0:2 qwen2.5-0.5b:q4_k_m:2"
+else
+  REPS=${BENCH_REPS:-3}; PP=128,512,2048; DEPTH=2048
+  ROWS_DEFAULT=""
+  for m in qwen2.5-0.5b llama-3.2-1b; do
+    for th in 2 1; do
+      for q in q4_0 q8_0 q4_k_m; do ROWS_DEFAULT="$ROWS_DEFAULT $m:$q:$th"; done
+    done
+  done
+  ROWS_DEFAULT="$ROWS_DEFAULT llama-3.1-8b:q4_k_m:2"
+fi
+ROWS=$ROWS_DEFAULT
+if [ -n "${BENCH_MODELS:-}${BENCH_TYPES:-}${BENCH_THREADS:-}" ]; then
+  ROWS=""
+  for m in ${BENCH_MODELS:-qwen2.5-0.5b llama-3.2-1b}; do
+    for th in ${BENCH_THREADS:-2 1}; do
+      for q in ${BENCH_TYPES:-q4_0 q8_0 q4_k_m}; do ROWS="$ROWS $m:$q:$th"; done
+    done
+  done
+fi
+
+cpu_line() {
+  node -e '
+    const f = require("fs").readFileSync("/proc/cpuinfo", "utf8");
+    const g = (k) => ((f.match(new RegExp("^" + k + "\\s*: (.*)$", "m")) || [])[1] || "?");
+    console.log(`${g("model name")} (${g("vendor_id")} family ${g("cpu family")} model ${g("model")} stepping ${g("stepping")})`);' 2>/dev/null || echo unknown
+}
 
 {
   echo "# frugal benchmarks"
   echo
-  echo "Written by \`make bench\` ($(date -u +%Y-%m-%dT%H:%MZ)). Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //' | grep . || echo "$(uname -m) CPU part $(grep -m1 'CPU part' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). frugal $("$FRUGAL" --version | awk '{print $2, $3, $4}')."
-  echo "These machines are shared and noisy: compare rows measured in one run."
+  echo "Written by \`make bench\`$([ "$QUICK" = 1 ] && echo " with BENCH_QUICK=1 (a quick run: fewer rows, one repetition)") ($(date -u +%Y-%m-%dT%H:%MZ)). Machine: $(cpu_line), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). frugal $("$FRUGAL" --version | awk '{print $2, $3, $4}')."
+  echo "These machines may be shared and noisy: compare rows measured in one run."
   echo "ARM (neon / dotprod / i8mm kernel paths): speed is measured only on a real ARM machine (\`make bench\` runs there unchanged, peers built by \`../shared/peers/build-peers.sh\`); the qemu runs of \`make test-aarch64\` check correctness, and emulated timings say nothing about ARM hardware, so none are reported."
   echo
 } > "$OUT"
 
+# ---- the peers and the model files ----------------------------------------
+peer_bin() { # engine -> its bin directory, or nothing
+  [ -x "$PEERS/$1/build/bin/llama-bench" ] && echo "$PEERS/$1/build/bin" || true
+}
+vocab_of() {
+  case "$1" in qwen*) echo "$SHARED/vocab/ggml-vocab-qwen2.gguf" ;; *) echo "$SHARED/vocab/ggml-vocab-llama-bpe.gguf" ;; esac
+}
+# the F16 file of model m, then m-TYPE.gguf by llama-quantize (by frugal
+# quantize when no peer is available, and the table says so)
+QUANTIZER=""
+model_file() { # model type -> path on stdout
+  local m=$1 q=$2 f16="$MODELDIR/$1-f16.gguf" out="$MODELDIR/$1-$2.gguf"
+  if [ ! -s "$out" ]; then
+    mkdir -p "$MODELDIR"
+    if [ ! -s "$f16" ]; then
+      echo "bench: writing $f16" >&2
+      "$FRUGAL" bench --synthetic "$m" --write-f16 "$f16.tmp" --vocab "$(vocab_of "$m")" >/dev/null 2>"$TMP/write.err" ||
+        { cat "$TMP/write.err" >&2; return 1; }
+      mv "$f16.tmp" "$f16"
+    fi
+    echo "bench: quantizing $out" >&2
+    if [ -n "$QUANTIZER" ]; then
+      "$QUANTIZER" "$f16" "$out.tmp" "$(echo "$q" | tr a-z A-Z)" "$(nproc)" >"$TMP/quant.log" 2>&1 ||
+        { tail -5 "$TMP/quant.log" >&2; return 1; }
+    else
+      "$FRUGAL" quantize "$f16" "$out.tmp" "$q" >"$TMP/quant.log" 2>&1 || { tail -5 "$TMP/quant.log" >&2; return 1; }
+    fi
+    mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
 if ! skip speed; then
-  echo "bench: speed (synthetic models; the first run generates them)" >&2
-  : > "$TMP/speed.jsonl"
-  for m in $MODELS; do
-    for q in q8_0 q4_0 q4_k_m; do
-      "$FRUGAL" bench --synthetic "$m:$q" -p 128 -n 64 -r "$REPS" -t 1,2 --json >> "$TMP/speed.jsonl"
-    done
+  if [ -x "$SHARED/peers/build-peers.sh" ] && [ "${BENCH_NO_PEER_BUILD:-0}" != 1 ]; then
+    echo "bench: peer engines (built once into $PEERS; ~20 min the first time)" >&2
+    "$SHARED/peers/build-peers.sh" "$PEERS" >&2 || echo "bench: a peer engine could not be built (logs in $PEERS)" >&2
+  fi
+  LLAMA=$(peer_bin llama.cpp); IK=$(peer_bin ik_llama.cpp)
+  for b in "$LLAMA" "$IK"; do
+    if [ -n "$b" ] && [ -x "$b/llama-quantize" ] && [ -z "$QUANTIZER" ]; then QUANTIZER=$b/llama-quantize; fi
   done
-  node - "$TMP/speed.jsonl" "$SHARED/bench/peers.md" >> "$OUT" <<'JS'
-const fs = require("fs");
-const docs = [];
-let buf = "";
-for (const line of fs.readFileSync(process.argv[2], "utf8").split("\n")) {
-  buf += line + "\n";
-  if (line === "}") { docs.push(JSON.parse(buf)); buf = ""; }
-}
-// llama.cpp rows: | model, TYPE | size | threads | pp128 | tg64 |
-const peers = {};
-try {
-  for (const l of fs.readFileSync(process.argv[3], "utf8").split("\n")) {
-    const m = l.match(/^\| (\S+) shape, (\S+) \| [^|]+\| (\d+) \| ([\d.]+)[^|]*\| ([\d.]+)/);
-    if (m) peers[`${m[1]}:${m[2].toLowerCase()}:${m[3]}`] = { pp: +m[4], tg: +m[5] };
-  }
-} catch (e) {}
-const f = (x, d = 1) => (x === undefined ? "n/a" : x.toFixed(d));
-console.log("## Prefill and decode speed (tok/s)\n");
-const d0 = docs[0];
-console.log(`Method: \`frugal bench --synthetic MODEL:TYPE -p 128 -n 64 -t 1,2\` (warm-up, then mean ± sd), random weights with the exact shapes. ISA path: ${d0 && d0.machine.isa ? d0.machine.isa : "see frugal bench"}. llama.cpp: build 4748 figures from peers.md, same kind of machine, not measured side by side here.\n`);
-console.log("| model | type | size | threads | pp128 | llama.cpp pp128 | ratio | tg64 | llama.cpp tg64 | ratio | decode GB/s | share of read bandwidth |");
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
-for (const d of docs) {
-  const [name, type] = d.model.name.split(":");
-  const size = (d.model.weight_bytes / 1048576).toFixed(0) + " MiB";
-  for (const th of [...new Set(d.tests.map((t) => t.threads))]) {
-    const pp = d.tests.find((t) => t.test === "pp" && t.threads === th);
-    const tg = d.tests.find((t) => t.test === "tg" && t.threads === th);
-    const p = peers[`${name}:${type}:${th}`] || {};
-    const r = (a, b) => (a && b ? (a / b).toFixed(2) + "x" : "n/a");
-    console.log(`| ${name} | ${type} | ${size} | ${th} | ${f(pp && pp.tok_s)} ± ${f(pp && pp.tok_s_sd)} | ${f(p.pp)} | ${r(pp && pp.tok_s, p.pp)} | ${f(tg && tg.tok_s, 2)} ± ${f(tg && tg.tok_s_sd, 2)} | ${f(p.tg)} | ${r(tg && tg.tok_s, p.tg)} | ${tg ? f(tg.tok_s * d.decode_bytes_per_token / 1e9, 2) : "n/a"} | ${tg && tg.bandwidth_share ? (100 * tg.bandwidth_share).toFixed(0) + "% of " + f(tg.read_gb_s) + " GB/s" : "n/a"} |`);
-  }
-}
-if (d0) console.log(`\nJ/token in these runs: ${d0.meter.label}. Load average when the table was written: ${require("os").loadavg()[0].toFixed(2)} on ${require("os").cpus().length} CPUs (other work on the machine slows the 2-thread rows most).`);
-console.log("");
-JS
+  mkdir -p "$TMP/raw"
+  i=0
+  for row in $ROWS; do
+    IFS=: read -r m q th <<< "$row"
+    f=$(model_file "$m" "$q") || { echo "bench: no model file for $m $q" >&2; continue; }
+    base="$TMP/raw/$m:$q:$th"
+    echo "$f" > "$base.path"
+    run_frugal() {
+      "$FRUGAL" bench -m "$f" -p "$PP" -n 64 ${DEPTH:+-d 0,$DEPTH} -t "$th" -r "$REPS" --json \
+        > "$base.frugal.json" 2> "$TMP/err" || { tail -3 "$TMP/err" >&2; rm -f "$base.frugal.json"; }
+    }
+    run_ik() {
+      [ -n "$IK" ] || return 0
+      "$IK/llama-bench" -m "$f" -t "$th" -p "$PP" -n 64 ${DEPTH:+-gp $DEPTH,64} -r "$REPS" \
+        -rtr 1 -fa 1 -o json > "$base.ik.json" 2> "$TMP/err" || { tail -3 "$TMP/err" >&2; rm -f "$base.ik.json"; }
+    }
+    run_llama() {
+      [ -n "$LLAMA" ] || return 0
+      "$LLAMA/llama-bench" -m "$f" -t "$th" -p "$PP" -n 64 -r "$REPS" -o json \
+        > "$base.llama.json" 2> "$TMP/err" || { tail -3 "$TMP/err" >&2; rm -f "$base.llama.json"; }
+      if [ -n "$DEPTH" ]; then
+        "$LLAMA/llama-bench" -m "$f" -t "$th" -p 0 -n 64 -d "$DEPTH" -r "$REPS" -o json \
+          > "$base.llama-d.json" 2> "$TMP/err" || { tail -3 "$TMP/err" >&2; rm -f "$base.llama-d.json"; }
+      fi
+    }
+    echo "bench: $m $q, $th thread(s)" >&2
+    case $((i % 3)) in
+      0) run_frugal; run_ik; run_llama ;;
+      1) run_ik; run_llama; run_frugal ;;
+      2) run_llama; run_frugal; run_ik ;;
+    esac
+    i=$((i + 1))
+  done
+  node "$(dirname "$0")/bench_table.js" "$TMP/raw" "$ROWS" "$PP" "$DEPTH" "${QUANTIZER:-frugal quantize}" >> "$OUT"
+  if [ -n "${BENCH_RAW:-}" ]; then mkdir -p "$BENCH_RAW" && cp "$TMP/raw"/* "$BENCH_RAW/"; fi
 fi
 
-# What we know of the kernel a profile puts on top, and what is next for it
-# (from measurements in the commit history; kept here so the table says it).
-next_step() {
-  case "$1" in
-    fr_gemm_q5_0_*) echo "Next: Q5_0 is what Q4_K_M falls back to for rows that are not a multiple of 256 (Qwen2.5-0.5B's 896-wide q/k/v/o/gate/up). Its one-token kernel is bound by compute, not memory: replacing the per-block scale extraction with a constant (a measurement, wrong results) made it 15-25% faster, and 3-row tiles already gained 5-13%. Next is a scale layout per group of 16 blocks that loads without permutes, and a cheaper decode of the fifth bit." ;;
-    fr_gemm_q8_0_*) echo "Next: the Q8_0 one-token kernel (34-byte blocks) runs at 80-88% of read bandwidth on its own; tile height and prefetch distance now depend on the row width (2-row tiles below 2048 values, ~8 KiB prefetch). Wider rows get slower with fewer rows per tile, which is not understood yet." ;;
-    fr_gemm_q4_0_*) echo "Next: Q4_0 at one thread sits at the 80% line; the rest of the time is the tied Q8_0 output matrix (151936 rows) and attention. Tile height and prefetch distance per row width, as for Q5_0 and Q8_0, are the next things to measure." ;;
-    *) echo "Next: profile the top kernel above with bench_matmul (one token, one thread) against the read loop." ;;
-  esac
-}
-
-# Rows whose decode misses 80% of the measured read bandwidth get a profile:
-# where the time goes (perf, cpu-clock samples) for that model and thread count.
-if ! skip speed && ! skip profile && command -v perf >/dev/null 2>&1; then
-  node - "$TMP/speed.jsonl" > "$TMP/misses" <<'JS'
-const fs = require("fs");
-let buf = "";
-for (const line of fs.readFileSync(process.argv[2], "utf8").split("\n")) {
-  buf += line + "\n";
-  if (line !== "}") continue;
-  const d = JSON.parse(buf); buf = "";
-  for (const t of d.tests)
-    if (t.test === "tg" && t.bandwidth_share !== undefined && t.bandwidth_share < 0.8)
-      console.log(`${d.model.name} ${t.threads} ${(100 * t.bandwidth_share).toFixed(1)}`);
-}
-JS
-  if [ -s "$TMP/misses" ]; then
-    { echo "## Where decode time goes in the rows below 80% of read bandwidth"; echo
-      echo "\`perf record -e cpu-clock\` over \`frugal bench --synthetic MODEL -p 0 -n 256 -r 2 -t N\`; the top symbols by share of samples (the read-bandwidth measurement bench starts with is sampled too: fr_read_sum, page clearing)."; echo; } >> "$OUT"
-    while read -r model th share; do
-      perf record -q -e cpu-clock -o "$TMP/perf.data" "$FRUGAL" bench --synthetic "$model" -p 0 -n 256 -r 2 -t "$th" >/dev/null 2>&1 || continue
-      # awk reads to the end: head would close the pipe and, under pipefail, fail the script
-      perf report -q -i "$TMP/perf.data" --no-children --sort symbol --stdio 2>/dev/null | awk 'NF && n++ < 12' > "$TMP/top"
-      top=$(awk '$2 == "[.]" { print $3; exit }' "$TMP/top")
-      { echo "**$model, $th thread(s): decode at $share% of read bandwidth**"; echo; echo '```'
-        cat "$TMP/top"
-        echo '```'; echo
-        next_step "$top"; echo; } >> "$OUT"
-    done < "$TMP/misses"
-  fi
+# Rows that miss a target get a profile: where frugal's time goes (perf,
+# cpu-clock samples) in that row's decode.
+if ! skip speed && ! skip profile && command -v perf >/dev/null 2>&1 && [ -s "$TMP/raw/misses" ]; then
+  { echo "## Where frugal's decode time goes in the rows that miss"; echo
+    echo "\`perf record -e cpu-clock\` over \`frugal bench -m FILE -p 0 -n 256 -r 2 -t N\`; the top symbols by share of samples (the read-bandwidth measurement bench starts with is sampled too: fr_read_sum, page clearing)."; echo; } >> "$OUT"
+  while read -r m q th why; do
+    f=$(cat "$TMP/raw/$m:$q:$th.path")
+    perf record -q -e cpu-clock -o "$TMP/perf.data" "$FRUGAL" bench -m "$f" -p 0 -n 256 -r 2 -t "$th" >/dev/null 2>&1 || continue
+    # awk reads to the end: head would close the pipe and, under pipefail, fail the script
+    perf report -q -i "$TMP/perf.data" --no-children --sort symbol --stdio 2>/dev/null | awk 'NF && n++ < 12' > "$TMP/top"
+    { echo "**$m $q, $th thread(s): $why**"; echo; echo '```'
+      cat "$TMP/top"
+      echo '```'; echo; } >> "$OUT"
+  done < "$TMP/raw/misses"
 fi
 
 run_section() { # name title command...

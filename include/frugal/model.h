@@ -75,7 +75,7 @@ typedef struct fr_context_params {
     uint32_t n_seq;     /* independent sequences (slots); 0 = 1 */
     uint32_t n_batch;   /* max tokens per decode call; 0 = 512 */
     uint32_t n_threads; /* 0 = number of online CPUs */
-    fr_type kv_type;    /* FR_TYPE_F32 (default) or FR_TYPE_F16 */
+    fr_type kv_type;    /* FR_TYPE_F16 (default, as llama.cpp) or FR_TYPE_F32 */
 } fr_context_params;
 
 FR_API fr_context_params fr_context_default_params(void);

@@ -32,6 +32,10 @@ typedef struct fr_synth_spec {
     bool byte_vocab;    /* add a SentencePiece-style vocab: <unk> <s> </s> and
                            256 byte tokens, then merges of printable pairs up to
                            n_vocab (n_vocab >= 259), so text can be run */
+    const char *vocab_from; /* or NULL: a GGUF whose tokenizer.* keys are
+                           copied (a real tokenizer, e.g. ../shared/vocab's
+                           ggml-vocab-llama-bpe.gguf, so llama.cpp loads the
+                           file); it must hold exactly n_vocab tokens */
 } fr_synth_spec;
 
 /* Writes the model to path atomically. progress (may be NULL) is called with

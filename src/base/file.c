@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -92,6 +93,20 @@ fr_status fr_mapping_from_memory(const void *data, size_t size, const char *name
 const uint8_t *fr_mapping_data(const fr_mapping *m) { return m->data; }
 size_t fr_mapping_size(const fr_mapping *m) { return m->size; }
 const char *fr_mapping_path(const fr_mapping *m) { return m->path; }
+
+void fr_mapping_release(const fr_mapping *m, const void *p, size_t len)
+{
+    if (!m || !m->owned || len == 0)
+        return;
+    uintptr_t lo = (uintptr_t)p, hi = lo + len, base = (uintptr_t)m->data;
+    if (lo < base || hi > base + m->size)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    lo = (lo + page - 1) & ~(page - 1);
+    hi &= ~(page - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* private read-only: refilled from the file */
+}
 
 void fr_mapping_free(fr_mapping *m)
 {

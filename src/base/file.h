@@ -27,6 +27,11 @@ const char *fr_mapping_path(const fr_mapping *m); /* borrowed */
 fr_status fr_mapping_from_memory(const void *data, size_t size, const char *name,
                                  fr_mapping **out, fr_err *err);
 void fr_mapping_free(fr_mapping *m);
+/* Gives back the resident pages of [p, p + len) (whole pages inside it) of
+ * a file mapping: the bytes stay readable, read again from the file on the
+ * next access. For data copied elsewhere (repacked weights), so resident
+ * memory does not hold it twice. No-op for memory-wrapped mappings. */
+void fr_mapping_release(const fr_mapping *m, const void *p, size_t len);
 
 /* ---- whole-file reads --------------------------------------------------- */
 

@@ -10,6 +10,7 @@
  * where a float is expected is more likely a wrong key than a feature.
  */
 #include "gguf/internal.h"
+#include "gguf/pages.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -484,4 +485,10 @@ const fr_gguf_tensor *fr_gguf_find_tensor(const fr_gguf *g, const char *name)
         return NULL;
     int64_t i = gg_index_find(&g->t_index, name, gg_tname_of, g);
     return i < 0 ? NULL : &g->tensors[i];
+}
+
+void fr_gguf_release(const fr_gguf *g, const void *p, size_t len)
+{
+    if (g)
+        fr_mapping_release(g->map, p, len);
 }

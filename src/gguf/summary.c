@@ -115,7 +115,7 @@ void fr_mem_estimate_compute(const fr_hparams *hp, uint64_t weights_bytes, uint6
     est->has_kv = hp->n_layer > 0 && hp->n_head_kv > 0 && hp->head_dim_k > 0 && hp->head_dim_v > 0;
     if (est->has_kv)
         est->kv_cache = sat_mul(sat_mul(sat_mul(nn(hp->n_layer), n_ctx), nn(hp->n_head_kv)),
-                                sat_mul(sat_add(nn(hp->head_dim_k), nn(hp->head_dim_v)), 4));
+                                sat_mul(sat_add(nn(hp->head_dim_k), nn(hp->head_dim_v)), 2));
     est->has_work = est->has_kv && hp->n_embd > 0 && hp->n_head > 0 && hp->n_vocab > 0;
     if (est->has_work) {
         uint64_t f = sat_mul(3, nn(hp->n_embd));

@@ -47,7 +47,7 @@ int64_t fr_hparams_arch_int(const fr_gguf *g, const char *arch, const char *suff
 typedef struct fr_mem_estimate {
     uint64_t n_ctx;
     uint64_t weights;  /* tensor bytes in the file */
-    uint64_t kv_cache; /* n_layer * n_ctx * n_head_kv * (head_dim_k + head_dim_v) * 4 */
+    uint64_t kv_cache; /* n_layer * n_ctx * n_head_kv * (head_dim_k + head_dim_v) * 2 (F16, the default) */
     uint64_t work;     /* 4 * (3 n_embd + 2 n_ff + n_head head_dim_k
                         *      + n_head_kv (head_dim_k + head_dim_v)
                         *      + n_head n_ctx + n_vocab) */

@@ -42,7 +42,7 @@ struct fr_context {
 
 fr_context_params fr_context_default_params(void)
 {
-    fr_context_params p = {0, 1, 512, 0, FR_TYPE_F32};
+    fr_context_params p = {0, 1, 512, 0, FR_TYPE_F16};
     return p;
 }
 

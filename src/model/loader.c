@@ -7,9 +7,14 @@
  * Matrices stay in their stored type inside the mapping. Float tensors
  * (norm weights, biases, rope factors, sinks) are used as float arrays; when
  * a file stores them in another type they are converted once into owned
- * memory.
+ * memory. Then the matrices that the kernel path has a faster layout for
+ * are repacked into owned memory, one at a time, and the mapped pages of
+ * each original are given back (tensor/pack.h), so the weights are
+ * resident once.
  */
 #include "model/model_impl.h"
+#include "gguf/pages.h"
+#include "tensor/pack.h"
 
 #include <frugal/tensor.h>
 #include <stdio.h>
@@ -332,6 +337,44 @@ static fr_status fr_bind_weights(fr_loader *L)
     return FR_OK;
 }
 
+/* Packs *w (when the path has an x8 product for its type) and gives back
+ * the mapped pages of its original. */
+static fr_status fr_pack_one(fr_loader *L, fr_isa isa, fr_weight *w)
+{
+    fr_model *m = L->m;
+    fr_packed *p = NULL;
+    if (!w->data || fr_weight_pack(w, isa, &p, L->err) != FR_OK)
+        return w->data ? fr_err_prefix(L->err, "%s", L->path) : FR_OK;
+    if (!p)
+        return FR_OK;
+    m->packed[m->n_packed++] = p;
+    fr_gguf_release(m->gguf, w->data, (size_t)w->n_out * w->row_bytes);
+    return FR_OK;
+}
+
+/* Repacks every 2-D matrix the chosen kernel path has an x8 product for:
+ * the output head and each layer's (experts' 3-D tensors stay as they
+ * are: their products address one expert at a time). */
+static fr_status fr_pack_weights(fr_loader *L)
+{
+    fr_model *m = L->m;
+    fr_isa isa;
+    if (!fr_pack_enabled() || fr_isa_select(&isa, NULL) != FR_OK)
+        return FR_OK; /* a bad FRUGAL_ISA is reported when a context is made */
+    size_t cap = 1 + (size_t)FR_T_COUNT_ * m->hp.n_layer;
+    m->packed = calloc(cap, sizeof *m->packed);
+    if (!m->packed)
+        return fr_err_set(L->err, FR_E_NOMEM, "%s: out of memory", L->path);
+    fr_status st = fr_pack_one(L, isa, &m->output);
+    for (uint32_t l = 0; st == FR_OK && l < m->hp.n_layer; l++)
+        for (int t = FR_T_LAYER_; st == FR_OK && t < FR_T_COUNT_; t++) {
+            fr_wt *wt = &m->layers[l].t[t];
+            if (wt->n_expert <= 1)
+                st = fr_pack_one(L, isa, &wt->w);
+        }
+    return st;
+}
+
 fr_status fr_model_load(const char *path, fr_model **out, fr_err *err)
 {
     *out = NULL;
@@ -344,6 +387,8 @@ fr_status fr_model_load(const char *path, fr_model **out, fr_err *err)
         st = fr_load_hparams(&L);
     if (st == FR_OK)
         st = fr_bind_weights(&L);
+    if (st == FR_OK)
+        st = fr_pack_weights(&L);
     if (st != FR_OK) {
         fr_model_free(m);
         return st;
@@ -359,6 +404,9 @@ void fr_model_free(fr_model *m)
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    for (size_t i = 0; i < m->n_packed; i++)
+        fr_packed_free(m->packed[i]);
+    free(m->packed);
     free(m->layers);
     fr_gguf_free(m->gguf);
     free(m);

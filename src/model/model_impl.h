@@ -50,6 +50,8 @@ struct fr_model {
     fr_layer *layers;        /* [n_layer] */
     float **owned;           /* float tensors converted to F32 at load */
     size_t n_owned;
+    struct fr_packed **packed; /* weights repacked for the kernel path (pack.h) */
+    size_t n_packed;
     uint64_t weight_bytes;
     uint64_t n_params;
 };

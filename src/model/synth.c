@@ -27,7 +27,7 @@
  *               tied, bias, qk_norm, rope_base, seed, vocab} */
 #define P(n, model, arch, V, E, L, F, H, KV, HD, CTX, TIED, BIAS, QKN, ROPE)                      \
     {n, model, {arch, V, E, L, F, H, KV, HD, CTX, FR_TYPE_F32, FR_TYPE_COUNT_, TIED, BIAS, QKN,     \
-                ROPE, 1, false}}
+                ROPE, 1, false, NULL}}
 static const fr_synth_preset fr_presets[] = {
     P("smollm2-135m", "SmolLM2-135M", "llama", 49152, 576, 30, 1536, 9, 3, 0, 8192, true, false, false, 100000),
     P("smollm2-360m", "SmolLM2-360M", "llama", 49152, 960, 32, 2560, 15, 5, 0, 8192, true, false, false, 100000),
@@ -242,6 +242,38 @@ done:
     return st;
 }
 
+/* The tokenizer.* keys of s->vocab_from, whose vocabulary must have
+ * exactly the model's n_vocab tokens (token_embd's rows). */
+static fr_status fr_synth_copy_vocab(fr_gguf_writer *w, const fr_synth_spec *s, fr_err *err)
+{
+    fr_gguf *v = NULL;
+    fr_status st = fr_gguf_open(s->vocab_from, &v, err);
+    if (st)
+        return st;
+    fr_gguf_arr toks;
+    if (fr_gguf_get_arr(v, "tokenizer.ggml.tokens", &toks, NULL) != FR_OK) {
+        st = fr_err_set(err, FR_E_FORMAT, "%s: no tokenizer.ggml.tokens array: not a vocabulary",
+                        s->vocab_from);
+        goto done;
+    }
+    if (toks.n != s->n_vocab) {
+        st = fr_err_set(err, FR_E_INVALID, "%s: %llu tokens, but the model has %u (pick the "
+                        "vocabulary of the model whose shapes these are)", s->vocab_from,
+                        (unsigned long long)toks.n, s->n_vocab);
+        goto done;
+    }
+    for (int64_t i = 0; i < fr_gguf_n_kv(v) && st == FR_OK; i++) {
+        const char *k = fr_gguf_key(v, i);
+        if (k && strncmp(k, "tokenizer.", 10) == 0)
+            st = fr_gguf_writer_copy_kv(w, v, i);
+    }
+    if (st)
+        st = fr_err_set(err, st, "%s: copying the tokenizer keys failed", s->vocab_from);
+done:
+    fr_gguf_free(v);
+    return st;
+}
+
 /* The hyper-parameters a spec describes (what the loader will read back). */
 static void fr_synth_hparams(const fr_synth_spec *s, fr_hparams *hp)
 {
@@ -383,7 +415,9 @@ fr_status fr_synth_write(const fr_synth_spec *s, const char *path,
         goto done;
     }
 #undef KEY
-    if (s->byte_vocab && (st = fr_synth_vocab(w, s, err)))
+    if (s->vocab_from && (st = fr_synth_copy_vocab(w, s, err)))
+        goto done;
+    if (!s->vocab_from && s->byte_vocab && (st = fr_synth_vocab(w, s, err)))
         goto done;
     for (int64_t i = 0; i < c.n; i++) {
         const fr_synth_tensor *t = &c.t[i];

@@ -115,6 +115,10 @@ static void fr_cpu_detect(fr_cpu_features *f)
     if (max_leaf < 1)
         return;
     fr_cpuid(1, 0, r);
+    unsigned fam = (r[0] >> 8) & 0xf, mod = (r[0] >> 4) & 0xf;
+    f->stepping = r[0] & 0xf;
+    f->family = fam == 0xf ? fam + ((r[0] >> 20) & 0xff) : fam;
+    f->model = fam == 0x6 || fam == 0xf ? mod | (((r[0] >> 16) & 0xf) << 4) : mod;
     bool osxsave = (r[2] >> 27) & 1;
     f->sse42 = (r[2] >> 20) & 1;
     f->fma = (r[2] >> 12) & 1;

@@ -46,6 +46,11 @@ typedef struct fr_cpu_features {
     bool os_ymm, os_zmm; /* XCR0 says the OS saves YMM / ZMM+opmask state */
     bool neon, dotprod, i8mm, fp16; /* 64-bit ARM: ASIMD, SDOT, SMMLA, FP16 arith */
     char vendor[13];     /* "GenuineIntel", "AuthenticAMD", "" off x86 */
+    /* cpuid leaf 1 signature as the vendors number it (display family =
+     * base + extended family when base is 15; display model adds the
+     * extended model for families 6 and 15): AMD Zen 1 is family 23 model
+     * 1, Zen 4 family 25 model 17. All 0 off x86. */
+    unsigned family, model, stepping;
 } fr_cpu_features;
 
 /* The detected features (borrowed, static, valid for the process). */

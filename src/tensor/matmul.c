@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "tensor/kernels/kernels.h"
+#include "tensor/pack.h"
 #include "tensor/rowsplit.h"
 
 static inline int64_t fr_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -296,6 +297,8 @@ void fr_matmul_multi(fr_pool *pool, const fr_mm_part *parts, int n_parts, const 
     assert(fr_pool_size(pool) <= s->n_threads);
     int64_t n_in = parts[0].w->n_in;
     const fr_kernel_set *ks[FR_MM_MAX_PARTS];
+    bool x8[FR_MM_MAX_PARTS];
+    fr_act_kind act[FR_MM_MAX_PARTS];
     bool need[4] = {false, false, false, false};
     size_t unit_bytes = 0;
     fr_gemm_job j = {0};
@@ -307,10 +310,14 @@ void fr_matmul_multi(fr_pool *pool, const fr_mm_part *parts, int n_parts, const 
         /* scratch is sized for max_n_in: a longer row would overrun it */
         assert(w->n_in == n_in && n_in <= s->max_n_in);
         ks[p] = s->ks;
-        if (ks[p]->mm[w->type].act == FR_ACT_NONE)
+        x8[p] = w->packed && w->packed->isa == s->ks->isa &&
+                s->ks->mm_x8[w->type].act != FR_ACT_NONE;
+        if (!x8[p] && ks[p]->mm[w->type].act == FR_ACT_NONE)
             ks[p] = &fr_kernels_generic;
-        j.gemm[p] = ks[p]->mm[w->type].gemm;
-        need[ks[p]->mm[w->type].act] = true;
+        const fr_mm_kernel *k = x8[p] ? &ks[p]->mm_x8[w->type] : &ks[p]->mm[w->type];
+        j.gemm[p] = k->gemm;
+        act[p] = k->act;
+        need[k->act] = true;
         int64_t u = (w->n_out + FR_UNIT_ROWS - 1) / FR_UNIT_ROWS;
         units += u;
         j.u_end[p] = units;
@@ -340,14 +347,14 @@ void fr_matmul_multi(fr_pool *pool, const fr_mm_part *parts, int n_parts, const 
             const fr_weight *w = parts[p].w;
             fr_mm_args ap = {
                 .type = w->type,
-                .w = w->data,
+                .w = x8[p] ? w->packed->data : w->data,
                 .row_bytes = w->row_bytes,
                 .n_in = n_in,
                 .n_out = w->n_out,
                 .n_tok = nt,
                 .x = xt,
                 .ldx = n_in,
-                .qa = qa[ks[p]->mm[w->type].act],
+                .qa = qa[act[p]],
                 .y = parts[p].y + t0 * parts[p].ldy,
                 .ldy = parts[p].ldy,
             };

@@ -34,6 +34,7 @@
 
 struct fr_kernel_set;
 struct fr_rowsplit_slot;
+struct fr_packed;
 
 typedef struct fr_weight {
     fr_type type;
@@ -41,6 +42,9 @@ typedef struct fr_weight {
     int64_t n_in;     /* values per row (ne0) */
     int64_t n_out;    /* rows (ne1) */
     size_t row_bytes;
+    /* The same matrix repacked for one kernel path (pack.h), or NULL;
+     * borrowed. Products on that path read it instead of data. */
+    const struct fr_packed *packed;
 } fr_weight;
 
 /* Buffers and kernel choice for the products of one context. Set up with

@@ -8,8 +8,9 @@ need_shared models/stories260K.gguf
 M=$SHARED/models/stories260K.gguf
 
 run_ok "$FRUGAL" bench -m "$M" -p 16 -n 8 -r 2 -t 1,2
-expect_contains "$OUT" "| pp16  |       1 |"
-expect_contains "$OUT" "| tg8   |       2 |"
+expect_contains "$OUT" "| pp16         |       1 |"
+expect_contains "$OUT" "| tg8          |       2 |"
+expect_contains "$OUT" " family "
 expect_contains "$OUT" "decode reads"
 expect_contains "$OUT" "estimate"
 expect_contains "$OUT" "commit"
@@ -28,6 +29,28 @@ if command -v node >/dev/null; then
     if (!ok) { console.error(JSON.stringify(j)); process.exit(1); }' "$TMP/b.json" \
     || fail "bench --json document incomplete"
 fi
+# several prompt sizes, and decode after a prompt already in the cache
+run_ok "$FRUGAL" bench -m "$M" -p 16,24 -n 8 -d 0,40 -r 1 -t 1 --json
+printf '%s' "$OUT" > "$TMP/d.json"
+if command -v node >/dev/null; then
+  node -e '
+    const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const t = j.tests.map((x) => `${x.test}${x.n_tokens}@${x.depth}`).join(" ");
+    const m = j.machine;
+    const ok = t === "pp16@0 pp24@0 tg8@0 tg8@40" && j.tests.every((x) => x.tok_s > 0) &&
+      j.tests[3].bandwidth_share === undefined && j.tests[2].gb_s > 0 &&
+      typeof m.cpu_vendor === "string" && Number.isInteger(m.cpu_family) &&
+      Number.isInteger(m.cpu_model) && Number.isInteger(m.cpu_stepping) &&
+      (process.arch !== "x64" || (m.cpu_vendor.length === 12 && m.cpu_family >= 6));
+    if (!ok) { console.error(t, JSON.stringify(m)); process.exit(1); }' "$TMP/d.json" \
+    || fail "bench -p LIST -d LIST --json: wrong tests or machine fields"
+fi
+run_ok "$FRUGAL" bench -m "$M" -p 0 -n 4 -d 20 -r 1 -t 1
+expect_contains "$OUT" "| tg4@d20      |       1 |"
+run_status 2 "$FRUGAL" bench -m "$M" -p 16, -n 4
+run_status 2 "$FRUGAL" bench -m "$M" -d x
+run_status 2 "$FRUGAL" bench -m "$M" --write-f16 "$TMP/x.gguf"
+
 run_ok "$FRUGAL" plan device --from-bench "$TMP/b.json" --tokens 1000
 expect_contains "$OUT" "battery"
 
@@ -38,6 +61,16 @@ expect_contains "$OUT" "llama-3.2-1b"
 run_ok "$FRUGAL" bench --synthetic smollm2-135m:q4_0 -p 8 -n 4 -r 1 -t 2
 expect_contains "$OUT" "[random weights]"
 [ -f "$TMP/cache/frugal/synthetic/smollm2-135m-q4_0.gguf" ] || fail "synthetic model not cached"
+
+# --write-f16: a vocabulary of the wrong size is refused before any weight
+# is written, and nothing is left behind
+if [ -f "$SHARED/vocab/ggml-vocab-qwen2.gguf" ]; then
+  run_status 2 "$FRUGAL" bench --synthetic smollm2-135m --write-f16 "$TMP/w.gguf" \
+    --vocab "$SHARED/vocab/ggml-vocab-qwen2.gguf"
+  expect_contains "$ERR" "151936 tokens, but the model has 49152"
+  [ ! -e "$TMP/w.gguf" ] || fail "--write-f16 left a file after an error"
+fi
+run_status 2 "$FRUGAL" bench --synthetic smollm2-135m:q4_0 --write-f16 "$TMP/w.gguf"
 
 run_status 2 "$FRUGAL" bench
 run_status 2 "$FRUGAL" bench -m "$M" --synthetic smollm2-135m

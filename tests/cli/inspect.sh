@@ -42,21 +42,21 @@ expect_contains "$OUT" "512 tokens"
 expect_contains "$OUT" 'bos            1  "<s>"'
 expect_contains "$OUT" "chat template  no"
 expect_contains "$OUT" "memory at context 2048"
-# KV: 2 x 5 layers x 2048 x 4 kv heads x 8 dims x 4 B = 2621440 B
-expect_contains "$OUT" "2.50 MiB  2 (K,V) x 5 layers x 2048 positions x 4 kv heads x 8 dims x 4 B"
+# KV (f16): 2 x 5 layers x 2048 x 4 kv heads x 8 dims x 2 B = 1310720 B
+expect_contains "$OUT" "1.25 MiB  2 (K,V) x 5 layers x 2048 positions x 4 kv heads x 8 dims x 2 B"
 run_ok "$FRUGAL" inspect --json "$S"
 json_check "$OUT" 'd.architecture === "llama" && d.kind === "model" && d.parameters === 292800'
 json_check "$OUT" 'd.tokenizer.model === "llama" && d.tokenizer.vocab_size === 512'
 json_check "$OUT" 'd.hparams.context_length === 2048 && d.hparams.block_count === 5 && d.hparams.head_count_kv === 4'
 json_check "$OUT" 'd.tokenizer.special.eos.id === 2 && d.tokenizer.special.eos.text === "</s>"'
-json_check "$OUT" 'd.memory.context === 2048 && d.memory.kv_cache_bytes === 2621440'
+json_check "$OUT" 'd.memory.context === 2048 && d.memory.kv_cache_bytes === 1310720'
 # work (batch 1) = 4 x (3x64 + 2x172 + 8x8 + 4x(8+8) + 8x2048 + 512) = 70240
 json_check "$OUT" 'd.memory.work_bytes === 70240 && d.memory.weights_bytes === 1171200'
-json_check "$OUT" 'd.memory.total_bytes === 1171200 + 2621440 + 70240'
+json_check "$OUT" 'd.memory.total_bytes === 1171200 + 1310720 + 70240'
 json_check "$OUT" 'd.tensors === undefined && d.metadata["llama.attention.layer_norm_rms_epsilon"] === 1e-5'
 run_ok "$FRUGAL" inspect --json --ctx 100 "$S"
-# KV at 100: 2 x 5 x 100 x 4 x 8 x 4 = 128000
-json_check "$OUT" 'd.memory.context === 100 && d.memory.kv_cache_bytes === 128000'
+# KV at 100: 2 x 5 x 100 x 4 x 8 x 2 = 64000
+json_check "$OUT" 'd.memory.context === 100 && d.memory.kv_cache_bytes === 64000'
 run_ok "$FRUGAL" inspect --ctx 8192 "$S"
 expect_contains "$OUT" "beyond the training context 2048"
 run_ok "$FRUGAL" inspect --tensors "$S"

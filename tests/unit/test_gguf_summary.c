@@ -44,13 +44,13 @@ static void test_estimate(void)
     fr_mem_estimate m;
     fr_mem_estimate_compute(&hp, 1000, 4096, &m);
     CHECK(m.has_kv && m.has_work);
-    CHECK_EQ_INT(m.kv_cache, 268435456ll); /* 16 x 4096 x 8 x 128 x 4 */
+    CHECK_EQ_INT(m.kv_cache, 134217728ll); /* 16 x 4096 x 8 x 128 x 2 (F16) */
     CHECK_EQ_INT(m.work, 4ll * (6144 + 16384 + 2048 + 1024 + 131072 + 128256));
-    CHECK_EQ_INT(m.total, 1000 + 268435456ll + 4ll * 284928);
+    CHECK_EQ_INT(m.total, 1000 + 134217728ll + 4ll * 284928);
     /* different K and V head sizes */
     hp.head_dim_v = 32;
     fr_mem_estimate_compute(&hp, 0, 10, &m);
-    CHECK_EQ_INT(m.kv_cache, 16ll * 10 * 8 * (64 + 32) * 4);
+    CHECK_EQ_INT(m.kv_cache, 16ll * 10 * 8 * (64 + 32) * 2);
     /* missing hyper-parameters: weights only */
     fr_hparams none = {.n_ctx_train = -1,
                        .n_embd = -1,

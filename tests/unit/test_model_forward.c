@@ -17,6 +17,7 @@
 #include <frugal/model.h>
 #include <frugal/synth.h>
 #include <frugal/tensor.h>
+#include <frugal/tokenizer.h>
 #include <unistd.h>
 
 /* ---- the naive reference ------------------------------------------------ */
@@ -289,6 +290,7 @@ static void run_case(const char *arch, int L, int E, int H, int KV, int HD, int 
     fr_context_params cp = fr_context_default_params();
     cp.n_ctx = 16;
     cp.n_threads = (uint32_t)n_threads;
+    cp.kv_type = FR_TYPE_F32; /* exact comparison: F16 keys and values would round */
     cp.n_batch = 4; /* forces the prompt through more than one chunk */
     fr_context *c;
     st = fr_context_create(m, &cp, &c, &e);
@@ -373,6 +375,7 @@ static void test_multi_seq(void)
     fr_context_params cp = fr_context_default_params();
     cp.n_ctx = 16;
     cp.n_seq = 2;
+    cp.kv_type = FR_TYPE_F32; /* exact comparison: F16 keys and values would round */
     cp.n_threads = 2;
     fr_context *c;
     CHECK(fr_context_create(m, &cp, &c, &e) == FR_OK);
@@ -404,6 +407,85 @@ static void test_multi_seq(void)
     fr_model_free(m);
     unlink(path);
 }
+
+/* A synthetic model can carry a real tokenizer (the keys of a vocab-only
+ * GGUF from ../shared/vocab, so llama.cpp loads the file): the model's
+ * tokenizer then splits text exactly as llama.cpp's ids in that folder say,
+ * and a vocabulary of another size is refused. Skipped without the data. */
+#ifdef FR_CORE_ONLY
+static void test_vocab_from(void)
+{
+    fprintf(stderr, "note: vocab_from not run (FRUGAL_CORE_ONLY build: no tokenizer)\n");
+}
+#else
+static void test_vocab_from(void)
+{
+    const char *root = getenv("FR_SHARED") ? getenv("FR_SHARED") : "../shared";
+    char vpath[512], opath[512], path[512];
+    snprintf(vpath, sizeof vpath, "%s/vocab/ggml-vocab-qwen2.gguf", root);
+    snprintf(opath, sizeof opath, "%s/vocab/ggml-vocab-qwen2.gguf.out", root);
+    FILE *f = fopen(opath, "r");
+    if (!f || access(vpath, R_OK) != 0) {
+        fprintf(stderr, "SKIP vocab_from: %s missing\n", vpath);
+        if (f)
+            fclose(f);
+        return;
+    }
+    int want[64], n_want = 0;
+    char line[1024];
+    /* line 1 of .out: the ids of the first test string "ied 4 ½ months" */
+    if (fgets(line, sizeof line, f))
+        for (char *p = line, *e; n_want < 64; p = e) {
+            long v = strtol(p, &e, 10);
+            if (e == p)
+                break;
+            want[n_want++] = (int)v;
+        }
+    fclose(f);
+    fr_synth_spec s = {0};
+    s.arch = "qwen2";
+    s.n_vocab = 151936;
+    s.n_embd = 32;
+    s.n_layer = 1;
+    s.n_ff = 64;
+    s.n_head = 2;
+    s.n_head_kv = 1;
+    s.wtype = FR_TYPE_F16;
+    s.embd_type = FR_TYPE_COUNT_;
+    s.tied = true;
+    s.qkv_bias = true;
+    s.seed = 3;
+    s.vocab_from = vpath;
+    snprintf(path, sizeof path, "%s/vocab.gguf", tmpdir);
+    fr_err e;
+    CHECK(fr_synth_write(&s, path, NULL, NULL, &e) == FR_OK);
+    fr_model *m = NULL;
+    fr_tokenizer *t = NULL;
+    CHECK(fr_model_load(path, &m, &e) == FR_OK);
+    if (m && fr_tokenizer_from_gguf(fr_model_gguf(m), &t, &e) == FR_OK) {
+        CHECK_STR(fr_tokenizer_model(t), "gpt2");
+        CHECK_STR(fr_tokenizer_pre(t), "qwen2");
+        CHECK_EQ_INT(fr_tokenizer_n_tokens(t), 151936);
+        int32_t *ids = NULL;
+        size_t n = 0;
+        const char *text = "ied 4 \xc2\xbd months";
+        CHECK(fr_tokenize(t, text, strlen(text), NULL, &ids, &n, &e) == FR_OK);
+        CHECK_EQ_INT(n, n_want);
+        for (size_t i = 0; i < n && (int)i < n_want; i++)
+            CHECK_EQ_INT(ids[i], want[i]);
+        free(ids);
+    } else {
+        CHECK(!"tokenizer of the synthetic model");
+    }
+    fr_tokenizer_free(t);
+    fr_model_free(m);
+    unlink(path);
+    s.n_vocab = 1000; /* not the vocabulary's size */
+    CHECK(fr_synth_write(&s, path, NULL, NULL, &e) == FR_E_INVALID);
+    CHECK(strstr(e.msg, "151936 tokens, but the model has 1000") != NULL);
+    CHECK(access(path, F_OK) != 0);
+}
+#endif
 
 /* `test_model_forward --write-model ARCH PATH` only writes a small random
  * model of ARCH with a byte vocabulary (F32; n_embd 256 so every K type
@@ -456,6 +538,7 @@ int main(int argc, char **argv)
     run_case("qwen3", 2, 256, 4, 1, 64, 256, 40, FR_TYPE_Q6_K, 1e-4, 2);
     run_case("llama", 1, 64, 2, 1, 0, 64, 40, FR_TYPE_F16, 1e-4, 1);
     test_multi_seq();
+    test_vocab_from();
     rmdir(tmpdir);
     TEST_END();
 }

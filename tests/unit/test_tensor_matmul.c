@@ -28,6 +28,7 @@
 
 #include "tensor/kernels/kernels.h"
 #include "tensor/matmul.h"
+#include "tensor/pack.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -262,6 +263,7 @@ static void problem_make(problem *p, fr_type t, int64_t n_in, int64_t n_out, int
     }
     free(half);
     free(row);
+    p->wt = (fr_weight){0}; /* no packed copy until a case makes one */
     p->wt.type = t;
     p->wt.data = p->w;
     p->wt.n_in = n_in;
@@ -311,10 +313,19 @@ static void check_case(fr_type t, int64_t n_in, int64_t n_out, int64_t n_tok)
     if (!fr_type_get(t)->quantized)
         CHECK_MSG(memcmp(y, yg, ny * sizeof(float)) == 0, "%s: generic != fr_matmul_ref", what);
 
-    for (int isa = 0; isa < FR_ISA_COUNT_; isa++) {
-        if (!fr_kernel_set_get((fr_isa)isa))
+    for (int v = 0; v < 2 * FR_ISA_COUNT_; v++) {
+        int isa = v / 2;
+        bool packed = v % 2;
+        if (!fr_kernel_set_get((fr_isa)isa) || (packed && !fr_pack_has((fr_isa)isa, t)))
             continue;
-        const char *in = fr_isa_name((fr_isa)isa);
+        char in[32];
+        snprintf(in, sizeof in, "%s%s", fr_isa_name((fr_isa)isa), packed ? " x8" : "");
+        fr_packed *pk = NULL;
+        fr_err e;
+        if (packed) {
+            CHECK(fr_weight_pack(&p.wt, (fr_isa)isa, &pk, &e) == FR_OK && pk);
+            CHECK(p.wt.packed == pk && pk->bytes >= (size_t)n_out * p.wt.row_bytes);
+        }
         run(&p, (fr_isa)isa, 1, 0, n_tok, y);
         double w2 = 0;
         for (size_t i = 0; i < ny; i++) {
@@ -337,6 +348,21 @@ static void check_case(fr_type t, int64_t n_in, int64_t n_out, int64_t n_tok)
             run(&p, (fr_isa)isa, 2, t0, nt, y2);
             CHECK_MSG(memcmp(y + t0 * n_out, y2, (size_t)(nt * n_out) * sizeof(float)) == 0,
                       "%s %s: %lld tokens alone differ from the batch", what, in, (long long)nt);
+        }
+        if (packed) {
+            /* another path ignores the packed copy and reads the rows */
+            int other = isa == FR_ISA_GENERIC ? FR_ISA_AVX2 : FR_ISA_GENERIC;
+            if (fr_kernel_set_get((fr_isa)other) && !fr_pack_has((fr_isa)other, t)) {
+                float *y3 = malloc(ny * sizeof(float));
+                run(&p, (fr_isa)other, 1, 0, n_tok, y2);
+                p.wt.packed = NULL;
+                run(&p, (fr_isa)other, 1, 0, n_tok, y3);
+                CHECK_MSG(memcmp(y2, y3, ny * sizeof(float)) == 0,
+                          "%s: %s reads a copy packed for %s", what, fr_isa_name((fr_isa)other), in);
+                free(y3);
+            }
+            p.wt.packed = NULL;
+            fr_packed_free(pk);
         }
     }
     free(yg), free(y), free(y2);

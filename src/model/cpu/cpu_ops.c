@@ -7,19 +7,20 @@
  * adds) are cheap next to them and run on the calling thread. Arithmetic
  * mirrors llama2.c's reference run.c (left-to-right float sums, the same
  * rope angle formula, two-pass softmax over a score row), so greedy tokens
- * agree with its recorded outputs; the row operations of attention and the
- * GLU come from the kernel set, exactly run.c's on the generic path.
+ * agree with its recorded outputs; attention (tensor/attn.h: row by row on
+ * the generic path, exactly run.c's order; tiled with an online softmax on
+ * the SIMD paths) and the GLU come from the kernel set.
  *
  * KV cache: every sequence has its own contiguous cache of n_ctx positions
  * per layer; K and V rows are [n_head_kv * head_dim] of kv_type.
  */
 #include "model/ops.h"
 #include "model/lora_impl.h"
+#include "tensor/attn.h"
 #include "tensor/kernels/kernels.h"
 
 #include <frugal/tensor.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,8 @@ struct fr_be {
     size_t kv_row; /* values per cached K or V row: n_head_kv * head_dim */
     void *kcache;  /* [n_seq][n_layer][n_ctx][kv_row] of kv_type */
     void *vcache;
-    float **att_scratch; /* per thread: [n_ctx] scores */
+    float **att_scratch; /* per thread: fr_attn_scratch_bytes (tensor/attn.h) */
+    uint32_t *attn_blocks; /* [n_batch + 1] attention's token blocks */
     int n_att;
     float **bufs; /* what alloc handed out */
     size_t n_bufs;
@@ -49,6 +51,7 @@ static void cpu_free(fr_be *be)
     for (int i = 0; be->att_scratch && i < be->n_att; i++)
         free(be->att_scratch[i]);
     free(be->att_scratch);
+    free(be->attn_blocks);
     for (size_t i = 0; i < be->n_bufs; i++)
         free(be->bufs[i]);
     free(be->bufs);
@@ -93,10 +96,13 @@ static fr_status cpu_create(const fr_be_params *p, fr_be **out, fr_err *err)
     be->vcache = calloc(1, kv_bytes ? kv_bytes : 1);
     be->n_att = nth;
     be->att_scratch = calloc((size_t)nth, sizeof(float *));
-    bool ok = be->kcache && be->vcache && be->att_scratch;
+    be->attn_blocks = malloc(((size_t)p->n_batch + 1) * sizeof(uint32_t));
+    bool ok = be->kcache && be->vcache && be->att_scratch && be->attn_blocks;
+    size_t ab = (fr_attn_scratch_bytes(p->n_ctx, hp->head_dim) + 63) & ~(size_t)63;
     for (int i = 0; ok && i < nth; i++) {
-        be->att_scratch[i] = malloc((size_t)p->n_ctx * sizeof(float));
-        ok = be->att_scratch[i] != NULL;
+        void *b = NULL;
+        ok = posix_memalign(&b, 64, ab) == 0;
+        be->att_scratch[i] = b;
     }
     if (!ok) {
         cpu_free(be);
@@ -257,81 +263,29 @@ static void cpu_kv_store(fr_be *be, uint32_t layer, const int32_t *seq, const in
     }
 }
 
-typedef struct fr_attn_job {
-    fr_be *be;
-    const fr_attn_args *a;
-    atomic_int next; /* next (token, head) unit to take */
-} fr_attn_job;
-
-/* Units are (token, query head) pairs handed out one at a time, so a
- * descheduled worker costs only the unit it holds. Consecutive units share a
- * KV head (grouped-query attention), which keeps its keys in cache. Per
- * unit: scores of the query against every cached key of its sequence up to
- * its position, a two-pass softmax over that row (in the thread's scratch),
- * then the weighted sum of the values. The row operations come from the
- * kernel set: left to right in the generic path (llama2.c's order), in SIMD
- * lanes otherwise. */
-static void fr_attn_worker(void *arg, int ith, int nth)
-{
-    (void)nth;
-    fr_attn_job *j = arg;
-    fr_be *be = j->be;
-    const fr_attn_args *a = j->a;
-    const fr_kernel_set *ks = be->mm.ks;
-    uint32_t hd = be->head_dim, n_head = be->n_head, grp = be->n_head / be->n_head_kv;
-    size_t q_dim = (size_t)n_head * hd;
-    float *att = be->att_scratch[ith];
-    float scale = a->kq_div;
-    bool f32 = be->kv_type == FR_TYPE_F32;
-    int64_t n_units = (int64_t)a->n_tok * n_head;
-    for (;;) {
-        int64_t w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (w >= n_units)
-            break;
-        uint32_t t = (uint32_t)(w / n_head), h = (uint32_t)(w % n_head);
-        uint32_t kvh = h / grp, s = (uint32_t)a->seq[t];
-        int32_t pos = a->pos[t];
-        const float *q = a->q + (size_t)t * q_dim + (size_t)h * hd;
-        float *out = a->out + (size_t)t * q_dim + (size_t)h * hd;
-        size_t base = fr_kv_index(be, s, a->layer, 0) + (size_t)kvh * hd;
-        if (f32) {
-            const float *k = (const float *)be->kcache + base;
-            for (int32_t p = 0; p <= pos; p++, k += be->kv_row)
-                att[p] = ks->dot_f32(q, k, hd) / scale;
-        } else {
-            const uint16_t *k = (const uint16_t *)be->kcache + base;
-            for (int32_t p = 0; p <= pos; p++, k += be->kv_row)
-                att[p] = ks->dot_f16(q, k, hd) / scale;
-        }
-        float mx = att[0];
-        for (int32_t p = 1; p <= pos; p++)
-            if (att[p] > mx)
-                mx = att[p];
-        float sum = 0.0f;
-        for (int32_t p = 0; p <= pos; p++) {
-            att[p] = expf(att[p] - mx);
-            sum += att[p];
-        }
-        for (int32_t p = 0; p <= pos; p++)
-            att[p] /= sum;
-        memset(out, 0, hd * sizeof(float));
-        if (f32) {
-            const float *v = (const float *)be->vcache + base;
-            for (int32_t p = 0; p <= pos; p++, v += be->kv_row)
-                ks->axpy_f32(out, att[p], v, hd);
-        } else {
-            const uint16_t *v = (const uint16_t *)be->vcache + base;
-            for (int32_t p = 0; p <= pos; p++, v += be->kv_row)
-                ks->axpy_f16(out, att[p], v, hd);
-        }
-    }
-}
-
+/* tensor/attn.h: row by row on the generic path (run.c's order), tiled
+ * with an online softmax on the SIMD paths */
 static void cpu_attention(fr_be *be, const fr_attn_args *a)
 {
-    fr_attn_job j = {be, a, 0};
-    atomic_init(&j.next, 0);
-    fr_pool_run_dynamic(be->pool, fr_attn_worker, &j);
+    size_t base = fr_kv_index(be, 0, a->layer, 0) * fr_kv_elem(be->kv_type);
+    fr_attn_desc d = {
+        .q = a->q,
+        .out = a->out,
+        .n_tok = a->n_tok,
+        .pos = a->pos,
+        .seq = a->seq,
+        .k = (const char *)be->kcache + base,
+        .v = (const char *)be->vcache + base,
+        .seq_ld = (size_t)be->n_layer * be->n_ctx * be->kv_row,
+        .kv_ld = be->kv_row,
+        .kv_type = be->kv_type,
+        .n_head = be->n_head,
+        .n_head_kv = be->n_head_kv,
+        .head_dim = be->head_dim,
+        .kq_div = a->kq_div,
+        .blocks = be->attn_blocks,
+    };
+    fr_attention(be->pool, be->mm.ks, &d, (void *const *)be->att_scratch);
 }
 
 const fr_ops fr_ops_cpu = {

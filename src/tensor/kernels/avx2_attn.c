@@ -1,14 +1,19 @@
 /*
  * avx2_attn.c - row operations of the forward pass with AVX2 + FMA + F16C:
  * attention dot / axpy (8 lanes, two accumulators for the dot - head sizes
- * are 64-128 - scalar tails) and SwiGLU with a vector e^x.
+ * are 64-128 - scalar tails), SwiGLU with a vector e^x, and the tiled
+ * attention unit (attn.h).
  */
 #include "tensor/kernels/kernels.h"
 
 #if defined(__x86_64__)
 #include <frugal/tensor.h>
 #include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#include "tensor/attn.h"
 
 /* e^x, within 2 ulp (range reduction by ln 2 in two parts and a degree-7
  * polynomial, Cephes' expf); x is clamped to [-87.3, 88] so that 2^n stays
@@ -113,6 +118,188 @@ void fr_swiglu_avx2(float *g, const float *u, int64_t n)
         __m256 y = _mm256_div_ps(_mm256_mul_ps(x, _mm256_loadu_ps(ub)), _mm256_add_ps(one, e));
         _mm256_storeu_ps(xb, y);
         memcpy(g + i, xb, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+/* ---- tiled attention (attn.h) ---------------------------------------------
+ *
+ * One unit: M = n_tok * grp query rows against the positions 0 .. max lim
+ * of one kv head, FR_ATTN_BLOCK positions at a time. Per block the keys
+ * are converted to float and transposed (kt[d][k], 8 x 8 transposes) and
+ * the values converted (vb[k][d]; F32 values are read in place), once for
+ * all rows. Per row: the scores of the block (q[d] broadcast times a row
+ * of kt: 8 keys per FMA, no horizontal sums), masked past the row's own
+ * position, then the running maximum, sum and output are updated (online
+ * softmax: a new maximum rescales the sum and output by e^(old - new)),
+ * and the block's probabilities times the values are added to the output.
+ * At the end each output row is divided by its sum. Positions past a row's
+ * own add exact zeros, so a row's result does not depend on the other
+ * rows of its unit (a token decoded alone gets the bits it gets in a
+ * prompt). */
+
+#define FR_UNROLL8 _Pragma("GCC unroll 8")
+
+static inline void fr_tr8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+static inline __m256 fr_ld8(const void *base, size_t idx, bool f16)
+{
+    if (f16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + idx)));
+    return _mm256_loadu_ps((const float *)base + idx);
+}
+
+static inline float fr_hmax256(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
+{
+    enum { B = FR_ATTN_BLOCK, MR = FR_ATTN_MAX_ROWS };
+    const int hd = u->hd, M = u->n_tok * u->grp;
+    float *kt = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [hd][B] */
+    float *vb = kt + (size_t)hd * B;                                  /* [B][hd] */
+    float *S = vb + (size_t)B * hd;                                    /* [MR][B] */
+    float *O = S + (size_t)MR * B;                                     /* [MR][hd] */
+    float *mx = O + (size_t)MR * hd, *ls = mx + MR;
+    int32_t maxlim = 0;
+    for (int t = 0; t < u->n_tok; t++)
+        maxlim = u->lim[t] > maxlim ? u->lim[t] : maxlim;
+    memset(O, 0, (size_t)M * hd * sizeof(float));
+    for (int m = 0; m < M; m++) {
+        mx[m] = -INFINITY;
+        ls[m] = 0.0f;
+    }
+    const __m256 vscale = _mm256_set1_ps(u->scale);
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int32_t kb = 0; kb <= maxlim; kb += B) {
+        int nk = maxlim + 1 - kb < B ? maxlim + 1 - kb : B;
+        /* keys, transposed 8 x 8 (positions past nk: zeros) */
+        for (int k0 = 0; k0 < B; k0 += 8) {
+            for (int d0 = 0; d0 < hd; d0 += 8) {
+                __m256 r[8];
+                for (int i = 0; i < 8; i++)
+                    r[i] = k0 + i < nk ? fr_ld8(u->k, (size_t)(kb + k0 + i) * u->kv_ld + (size_t)d0, u->f16)
+                                       : _mm256_setzero_ps();
+                fr_tr8(r);
+                for (int i = 0; i < 8; i++)
+                    _mm256_store_ps(kt + (size_t)(d0 + i) * B + k0, r[i]);
+            }
+        }
+        const float *vrow = NULL;
+        size_t vld = (size_t)hd;
+        if (u->f16) {
+            for (int k = 0; k < nk; k++)
+                for (int d0 = 0; d0 < hd; d0 += 8)
+                    _mm256_store_ps(vb + (size_t)k * hd + d0,
+                                    fr_ld8(u->v, (size_t)(kb + k) * u->kv_ld + (size_t)d0, true));
+            vrow = vb;
+        } else {
+            vrow = (const float *)u->v + (size_t)kb * u->kv_ld;
+            vld = u->kv_ld;
+        }
+        for (int m = 0; m < M; m++) {
+            int32_t lim = u->lim[m / u->grp];
+            if (lim < kb)
+                continue;
+            const float *q = u->q + (m / u->grp) * u->q_ld + (size_t)(m % u->grp) * hd;
+            __m256 s[B / 8];
+            FR_UNROLL8
+            for (int c = 0; c < B / 8; c++)
+                s[c] = _mm256_setzero_ps();
+            for (int d = 0; d < hd; d++) {
+                __m256 qd = _mm256_broadcast_ss(q + d);
+                const float *kr = kt + (size_t)d * B;
+                FR_UNROLL8
+                for (int c = 0; c < B / 8; c++)
+                    s[c] = _mm256_fmadd_ps(qd, _mm256_load_ps(kr + 8 * c), s[c]);
+            }
+            /* scale, mask past the row's position, block maximum */
+            int valid = lim - kb + 1 < nk ? lim - kb + 1 : nk;
+            __m256i vlim = _mm256_set1_epi32(valid);
+            __m256 bm = ninf;
+            FR_UNROLL8
+            for (int c = 0; c < B / 8; c++) {
+                __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * c));
+                __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(vlim, idx));
+                s[c] = _mm256_blendv_ps(ninf, _mm256_mul_ps(s[c], vscale), keep);
+                bm = _mm256_max_ps(bm, s[c]);
+            }
+            float newm = fr_hmax256(bm);
+            if (mx[m] > newm)
+                newm = mx[m];
+            float corr = mx[m] == -INFINITY ? 0.0f : expf(mx[m] - newm);
+            __m256 vm = _mm256_set1_ps(newm), sum = _mm256_setzero_ps();
+            float *prow = S + (size_t)m * B;
+            FR_UNROLL8
+            for (int c = 0; c < B / 8; c++) {
+                __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * c));
+                __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(vlim, idx));
+                __m256 p = _mm256_and_ps(fr_exp256(_mm256_sub_ps(s[c], vm)), keep);
+                sum = _mm256_add_ps(sum, p);
+                _mm256_store_ps(prow + 8 * c, p);
+            }
+            ls[m] = ls[m] * corr + fr_hsum256(sum);
+            mx[m] = newm;
+            float *o = O + (size_t)m * hd;
+            __m256 vc = _mm256_set1_ps(corr);
+            for (int d0 = 0; d0 < hd; d0 += 64) {
+                int nd = hd - d0 < 64 ? (hd - d0) / 8 : 8;
+                if (nd == 8) {
+                    /* a whole 64 dims: eight accumulators in registers */
+                    __m256 acc[8];
+                    FR_UNROLL8
+                    for (int i = 0; i < 8; i++)
+                        acc[i] = _mm256_mul_ps(_mm256_loadu_ps(o + d0 + 8 * i), vc);
+                    for (int k = 0; k < valid; k++) {
+                        __m256 p = _mm256_broadcast_ss(prow + k);
+                        const float *vr = vrow + (size_t)k * vld + d0;
+                        FR_UNROLL8
+                        for (int i = 0; i < 8; i++)
+                            acc[i] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * i), acc[i]);
+                    }
+                    FR_UNROLL8
+                    for (int i = 0; i < 8; i++)
+                        _mm256_storeu_ps(o + d0 + 8 * i, acc[i]);
+                    continue;
+                }
+                for (int i = 0; i < nd; i++) {
+                    __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(o + d0 + 8 * i), vc);
+                    for (int k = 0; k < valid; k++)
+                        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(prow + k),
+                                              _mm256_loadu_ps(vrow + (size_t)k * vld + d0 + 8 * i), acc);
+                    _mm256_storeu_ps(o + d0 + 8 * i, acc);
+                }
+            }
+        }
+    }
+    for (int m = 0; m < M; m++) {
+        float *out = u->out + (m / u->grp) * u->q_ld + (size_t)(m % u->grp) * hd;
+        __m256 inv = _mm256_set1_ps(1.0f / ls[m]);
+        for (int d = 0; d < hd; d += 8)
+            _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(O + (size_t)m * hd + d), inv));
     }
 }
 #endif

@@ -23,5 +23,16 @@ void fr_gemm_q3_k_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratc
 void fr_gemm_q4_k_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_q5_k_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_q6_k_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+/* products of x8-packed weights (pack.h) */
+void fr_gemm_q4_0_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_q4_1_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_q5_0_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_q5_1_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_q8_0_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_q2_k_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_q3_k_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_q4_k_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_q5_k_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
+void fr_gemm_q6_k_x8_avx2(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 
 #endif

@@ -33,5 +33,8 @@ const fr_kernel_set fr_kernels_avx512 = {
     .axpy_f32 = fr_axpy_f32_avx512,
     .axpy_f16 = fr_axpy_f16_avx512,
     .swiglu = fr_swiglu_avx512,
+    /* the AVX2 tiled attention (tested on AVX2 machines; AVX-512 CPUs run it
+     * as is): no 512-bit version yet */
+    .attn_tile = fr_attn_tile_avx2,
 };
 #endif

@@ -63,6 +63,8 @@
 #define FR_QK_BLK 256  /* values per Q8K activation block */
 #define FR_QA_ALIGN 64 /* qs rows are padded with zeros to a multiple of this */
 
+struct fr_attn_unit; /* attn.h */
+
 typedef enum fr_act_kind {
     FR_ACT_NONE = 0, /* type not supported by this set */
     FR_ACT_F32,      /* float activations */
@@ -124,6 +126,11 @@ typedef struct fr_kernel_set {
     fr_isa isa;
     const char *name;
     fr_mm_kernel mm[FR_TYPE_COUNT_];
+    /* Products of weights repacked into the x8 layouts (pack.h): a->w is
+     * the packed copy, rows are still numbered as in the matrix (r0 a
+     * multiple of 8). act FR_ACT_NONE: the set has none for that type, and
+     * its weights are not packed for this set. */
+    fr_mm_kernel mm_x8[FR_TYPE_COUNT_];
     fr_quant_q8b_fn quant_q8b;
     fr_quant_q8k_fn quant_q8k;
     /* Optional: rearranges one quantized Q8B row (nb blocks of qs) into
@@ -143,6 +150,10 @@ typedef struct fr_kernel_set {
     /* SwiGLU's g[i] = silu(g[i]) * u[i] = g[i] u[i] / (1 + e^-g[i]): libm's
      * expf in generic (the reference), a vector e^x within 2 ulp in SIMD. */
     void (*swiglu)(float *g, const float *u, int64_t n);
+    /* Optional: one unit of tiled attention (attn.h) with per-thread
+     * scratch of fr_attn_scratch_bytes; NULL: attention runs row by row on
+     * dot / axpy above (the generic set: the reference). */
+    void (*attn_tile)(const struct fr_attn_unit *u, void *scratch);
 } fr_kernel_set;
 
 /* The set of path isa, or NULL when this build or CPU cannot run it.
@@ -187,6 +198,7 @@ float fr_dot_f16_avx2(const float *q, const uint16_t *k, int64_t n);
 void fr_axpy_f32_avx2(float *y, float a, const float *v, int64_t n);
 void fr_axpy_f16_avx2(float *y, float a, const uint16_t *v, int64_t n);
 void fr_swiglu_avx2(float *g, const float *u, int64_t n);
+void fr_attn_tile_avx2(const struct fr_attn_unit *u, void *scratch);
 float fr_dot_f32_avx512(const float *q, const float *k, int64_t n);
 float fr_dot_f16_avx512(const float *q, const uint16_t *k, int64_t n);
 void fr_axpy_f32_avx512(float *y, float a, const float *v, int64_t n);

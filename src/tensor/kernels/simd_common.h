@@ -119,6 +119,15 @@ FR_AI void fr_pf(const uint8_t *p, const uint8_t *lim, const int len)
             _mm_prefetch((const char *)(p + k), _MM_HINT_T0);
 }
 
+/* Tokens per block of a batch product on repacked weights: about 256 KiB
+ * of 8-bit activations (half a Zen 1 L2, a quarter of most others), a
+ * multiple of the 4-token tile. */
+FR_AI int64_t fr_x8_token_block(int64_t n_in)
+{
+    int64_t tb = ((int64_t)262144 / (n_in > 0 ? n_in : 1)) & ~(int64_t)3;
+    return tb < 16 ? 16 : tb > 512 ? 512 : tb;
+}
+
 /* x shifted left by s bits per 16-bit lane (right for s < 0). */
 FR_AI __m256i fr_sh16(__m256i x, const int s)
 {
