@@ -67,8 +67,9 @@ void cli_print_help(const cli_spec *spec);
 
 /* ---- progress bar ------------------------------------------------------- */
 
-/* A bar on stderr: redrawn in place (at most ~10 times a second) when stderr
- * is a terminal, otherwise a plain line every 10% or 10 seconds. Shows done/
+/* A bar on stderr: redrawn in place (at most ~10 times a second, never
+ * wider than the terminal) when stderr is a terminal; otherwise nothing
+ * animated: a line at the end and one every 30 s of a long job. Shows done/
  * total, percent, rate and ETA. unit "B" prints sizes as KiB/MiB/GiB.
  * FRUGAL_PROGRESS=0 turns it off. */
 typedef struct cli_progress cli_progress;
@@ -76,9 +77,18 @@ cli_progress *cli_progress_start(const char *label, uint64_t total, const char *
 void cli_progress_update(cli_progress *p, uint64_t done);
 /* Extra text shown after the bar (e.g. "loss 2.31"); copied. */
 void cli_progress_note(cli_progress *p, const char *note);
+/* What is being done now (e.g. "extracting text from big.pdf"), shown in
+ * place of the note until the bar finishes; copied. Shown at once on a
+ * terminal: it explains why the counter stands still. */
+void cli_progress_phase(cli_progress *p, const char *phase);
 /* Final redraw at 100% (or at the last value when ok is false) and newline;
  * frees p. NULL is a no-op. */
 void cli_progress_finish(cli_progress *p, bool ok);
+
+/* Columns of the terminal on stderr (else $COLUMNS, else 80). */
+int cli_term_width(void);
+/* Cuts a line so that it fits cols - 1 columns (UTF-8 aware). */
+void cli_fit_line(char *s, int cols);
 
 /* "1.5 GiB", "312 MiB", "12 KiB", "17 B" */
 void cli_human_bytes(uint64_t n, char *out, size_t out_size);

@@ -5,6 +5,9 @@
  * opens the model (constrained greedy decoding in src/rag/ask_model.c) and
  * prints. --retrieve-only runs everything that does not need a model
  * (retrieval, fusion, the gate) and shows the passages a model would get.
+ * When it abstains, the model's draft (the text it did not stand behind)
+ * is shown only with --verbose; a warning about the chat template comes
+ * only when the model is actually asked (not when the gate abstains).
  */
 #include "cli.h"
 #include "llm.h"
@@ -36,20 +39,39 @@ static void print_passages(const fr_kb_hits *h)
     }
 }
 
+typedef struct ask_gen {
+    fr_rag_model *rm;
+    bool warned;
+} ask_gen;
+
+/* fr_rag_model_generate, after the template's warning (once): the model is
+ * only asked when retrieval passed the gate. */
+static fr_status ask_generate(void *user, const fr_rag_gen_request *req, fr_rag_gen_result *res,
+                              fr_err *err)
+{
+    ask_gen *g = user;
+    if (!g->warned && fr_chat_template_warning(g->rm->tmpl))
+        cli_warn("%s", fr_chat_template_warning(g->rm->tmpl));
+    g->warned = true;
+    return fr_rag_model_generate(g->rm, req, res, err);
+}
+
 /* The answer with its citations resolved, per-sentence scores, energy. */
-static void print_answer(const fr_rag_result *r)
+static void print_answer(const fr_rag_result *r, bool verbose)
 {
     const fr_kb_hits *h = r->hits;
     printf("%s\n", r->shown);
+    bool draft = r->answer && r->answer[0] && r->outcome == FR_RAG_ABSTAIN_SUPPORT;
     if (r->abstained) {
         const char *why = r->outcome == FR_RAG_ABSTAIN_GATE      ? h->gate_reason
                           : r->outcome == FR_RAG_ABSTAIN_NOT_FOUND ? "the model found no answer in the passages"
                                                                    : "the answer is not supported well enough by the passages it cites";
-        printf("(abstained: %s)\n", why);
-        if (r->answer && r->answer[0] && r->outcome == FR_RAG_ABSTAIN_SUPPORT)
+        printf("(abstained: %s%s)\n", why,
+               draft && !verbose ? "; --verbose shows the model's draft and its scores" : "");
+        if (draft && verbose)
             printf("model's draft, not shown as an answer: %s\n", r->answer);
     }
-    if (r->check && !r->check->not_found) {
+    if (r->check && !r->check->not_found && (!r->abstained || verbose)) {
         printf("\nsupport per sentence (threshold %.2f):\n", r->threshold);
         for (size_t i = 0; i < r->check->n; i++) {
             const fr_rag_sentence *se = &r->check->sentences[i];
@@ -98,7 +120,7 @@ int cmd_ask(int argc, char **argv)
     cli_model_opts mo = {0};
     long k = 5;
     double min_support = 0, gate = 0.5;
-    bool json = false, retrieve_only = false, no_gate = false;
+    bool json = false, retrieve_only = false, no_gate = false, verbose = false;
     long max_bytes = 2048;
     const cli_opt opts[] = {
         {"--db", NULL, CLI_STR, &db, "KB", "knowledge base from frugal index: a SQLite file or a postgresql:// URI", 0, 0, NULL},
@@ -110,6 +132,7 @@ int cmd_ask(int argc, char **argv)
         {"--max-bytes", NULL, CLI_INT, &max_bytes, "N", "longest answer in bytes (default 2048)", 16, 1 << 20, NULL},
         {"--retrieve-only", NULL, CLI_FLAG, &retrieve_only, NULL, "retrieval and the gate only, no model", 0, 0, NULL},
         {"--json", NULL, CLI_FLAG, &json, NULL, "one JSON document on stdout", 0, 0, NULL},
+        {"--verbose", "-v", CLI_FLAG, &verbose, NULL, "when it abstains, show the model's draft and its scores", 0, 0, NULL},
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {
@@ -142,9 +165,11 @@ int cmd_ask(int argc, char **argv)
     cli_llm L = {0};
     fr_meter *meter = NULL;
     fr_rag_model rm = {0};
+    ask_gen gen = {&rm, false};
     if (!retrieve_only) {
         if (!mo.ctx)
             mo.ctx = 4096;
+        mo.quiet_template = true;
         if ((rc = cli_llm_open(&mo, 1, true, &L))) {
             fr_kb_free(kb);
             return rc;
@@ -157,8 +182,8 @@ int cmd_ask(int argc, char **argv)
         if (fr_meter_create(&mc, &meter, NULL) != FR_OK)
             meter = NULL;
         rm = (fr_rag_model){L.ctx, 0, L.tok, L.tmpl, meter};
-        ao.generate = fr_rag_model_generate;
-        ao.gen_user = &rm;
+        ao.generate = ask_generate;
+        ao.gen_user = &gen;
         ao.check.lp_weight = 1.0;
         ao.max_answer_bytes = (size_t)max_bytes;
     }
@@ -182,7 +207,7 @@ int cmd_ask(int argc, char **argv)
     } else {
         const fr_kb_hits *h = r->hits;
         if (!retrieve_only) {
-            print_answer(r);
+            print_answer(r, verbose);
             if (!r->abstained || r->outcome == FR_RAG_ABSTAIN_GATE) {
                 fr_rag_result_free(r);
                 cli_llm_close(&L);

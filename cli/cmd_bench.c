@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #define BENCH_MAX_THREADS 16
@@ -655,7 +656,20 @@ int cmd_bench(int argc, char **argv)
                     continue;
                 double gbs = r->mean * (double)bpt / 1e9;
                 printf("  %d thread%s: %.2f GB/s", r->threads, r->threads == 1 ? "" : "s", gbs);
-                if (r->read_gbs > 0)
+                /* weights that fit in the last-level cache are not read from
+                 * RAM at all: a share of the RAM speed (116%) means nothing */
+                long llc = -1;
+#ifdef _SC_LEVEL3_CACHE_SIZE
+                llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+                bool cached = (llc > 0 && (double)bpt <= (double)llc) ||
+                              (r->read_gbs > 0 && gbs > r->read_gbs);
+                if (cached)
+                    printf(": the weights fit in the CPU's caches, so decode reads them from "
+                           "cache, not RAM");
+                if (cached && r->read_gbs > 0)
+                    printf(" (RAM reads %.1f GB/s here)", r->read_gbs);
+                else if (r->read_gbs > 0)
                     printf(" = %.0f%% of the %.1f GB/s this machine reads", 100 * gbs / r->read_gbs,
                            r->read_gbs);
                 printf("\n");

@@ -8,6 +8,10 @@
  * user is told. Line editing and history come from libedit when stdin is a
  * terminal; otherwise lines are read plainly, so scripts can pipe turns in.
  * Ctrl-C stops the current answer and returns to the prompt.
+ *
+ * A line that starts with '/' is a command (/help lists them); an unknown
+ * one is answered "unknown command" rather than sent to the model, and
+ * "//" at the start sends the rest of the line, with one '/', as a message.
  */
 #include "llm.h"
 #include "text/chat_tokens.h"
@@ -101,6 +105,18 @@ static char *chat_read_line(bool tty)
     return line;
 }
 
+static void chat_help(void)
+{
+    fprintf(stderr,
+            "commands:\n"
+            "  /help         this list\n"
+            "  /reset        forget the conversation (the system message stays)\n"
+            "  /stats        speed of the last answer and how full the context is\n"
+            "  /exit, /quit  leave (or Ctrl-D)\n"
+            "  //TEXT        send /TEXT as a message\n"
+            "Ctrl-C stops the answer being written.\n");
+}
+
 int cmd_chat(int argc, char **argv)
 {
     cli_model_opts mo = {0};
@@ -117,9 +133,10 @@ int cmd_chat(int argc, char **argv)
     };
     const cli_spec spec = {
         "frugal chat -m MODEL.gguf [--system TEXT] [options]",
-        "Interactive chat with the model's chat template. Commands: /reset (forget the\n"
-        "conversation), /stats (speeds and context use), /exit (or Ctrl-D). Ctrl-C stops\n"
-        "the answer being written.",
+        "Interactive chat with the model's chat template. Commands: /help, /reset (forget\n"
+        "the conversation), /stats (speeds and context use), /exit (or Ctrl-D); other\n"
+        "lines starting with / are refused as unknown commands (// sends a line that\n"
+        "starts with /). Ctrl-C stops the answer being written.",
         opts, 0, 0};
     const char *pos[64];
     int npos;
@@ -133,7 +150,7 @@ int cmd_chat(int argc, char **argv)
     cli_llm_describe(&L, path);
     bool tty = isatty(STDIN_FILENO);
     if (tty)
-        fprintf(stderr, "chat template: %s. /reset, /stats, /exit (or Ctrl-D); Ctrl-C stops an answer.\n",
+        fprintf(stderr, "chat template: %s. /help for commands, /exit (or Ctrl-D) to leave; Ctrl-C stops an answer.\n",
                 fr_chat_template_name(L.tmpl));
     chat_state s = {0};
     if (system && !chat_push(&s, FR_CHAT_SYSTEM, system, strlen(system))) {
@@ -185,11 +202,24 @@ int cmd_chat(int argc, char **argv)
             free(line);
             continue;
         }
+        if (strcmp(line, "/help") == 0 || strcmp(line, "/?") == 0) {
+            chat_help();
+            free(line);
+            continue;
+        }
+        if (line[0] == '/' && line[1] != '/') {
+            size_t w = strcspn(line, " \t");
+            fprintf(stderr, "unknown command %.*s: not sent to the model (/help lists the "
+                            "commands; start the line with // to send it)\n", (int)w, line);
+            free(line);
+            continue;
+        }
         if (!line[0]) {
             free(line);
             continue;
         }
-        if (!chat_push(&s, FR_CHAT_USER, line, strlen(line))) {
+        const char *msg = line[0] == '/' ? line + 1 : line; /* "//x" sends "/x" */
+        if (!chat_push(&s, FR_CHAT_USER, msg, strlen(msg))) {
             free(line);
             cli_error("out of memory");
             exit_code = FR_EXIT_RUNTIME;
@@ -246,6 +276,11 @@ int cmd_chat(int argc, char **argv)
         }
         if (chat_interrupted)
             fprintf(stderr, "(stopped)\n");
+        else if (last.finish == FR_FINISH_CONTEXT)
+            fprintf(stderr, "(the answer was cut: the %u-token context is full; /reset, or "
+                            "raise --ctx)\n", n_ctx);
+        else if (last.finish == FR_FINISH_LENGTH)
+            fprintf(stderr, "(the answer was cut at -n %ld tokens)\n", n_predict);
         total_gen += last.n_generated;
         total_decode += last.t_decode_s;
         if (!chat_push(&s, FR_CHAT_ASSISTANT, s.answer ? s.answer : "", s.alen)) {

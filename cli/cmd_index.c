@@ -53,6 +53,21 @@ static void on_event(void *user, const char *path, fr_kb_action a, const char *w
         c->n_rej++;
 }
 
+static void on_phase(void *user, const char *path, const char *phase, uint64_t done,
+                     uint64_t total)
+{
+    index_ctx *c = user;
+    if (!c->bar && total > 0)
+        c->bar = cli_progress_start("indexing", total, "files");
+    if (!c->bar)
+        return;
+    cli_progress_update(c->bar, done);
+    const char *base = strrchr(path, '/');
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", phase, base ? base + 1 : path);
+    cli_progress_phase(c->bar, what);
+}
+
 static json_t *stats_json(const fr_kb *kb, const fr_kb_stats *s)
 {
     json_t *j = json_object();
@@ -69,7 +84,7 @@ static json_t *stats_json(const fr_kb *kb, const fr_kb_stats *s)
 int cmd_index(int argc, char **argv)
 {
     const char *db = NULL;
-    bool stats = false, json = false, verbose = false;
+    bool stats = false, json = false, verbose = false, follow_links = false;
     long max_file = 32L << 20, max_line = 1L << 20, words = 300;
     const cli_opt opts[] = {
         {"--db", NULL, CLI_STR, &db, "KB", "knowledge base: a SQLite file or a postgresql:// URI (created if missing)", 0, 0, NULL},
@@ -79,6 +94,7 @@ int cmd_index(int argc, char **argv)
         {"--max-file", NULL, CLI_INT, &max_file, "BYTES", "reject larger files (default 32 MiB)", 1, 1L << 32, NULL},
         {"--max-line", NULL, CLI_INT, &max_line, "BYTES", "reject text with longer lines (default 1 MiB)", 1, 1L << 31, NULL},
         {"--chunk-words", NULL, CLI_INT, &words, "N", "words per chunk at most (default 300)", 20, 4000, NULL},
+        {"--follow-links", NULL, CLI_FLAG, &follow_links, NULL, "also index symbolic links to files outside PATH... (rejected by default)", 0, 0, NULL},
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
     const cli_spec spec = {
@@ -116,7 +132,9 @@ int cmd_index(int argc, char **argv)
         io.max_file_bytes = (size_t)max_file;
         io.max_line_bytes = (size_t)max_line;
         io.max_words = (size_t)words;
+        io.follow_links = follow_links;
         io.on_event = on_event;
+        io.on_phase = on_phase;
         io.user = &ctx;
         fr_kb_index_report rep;
         fr_status st = fr_kb_index(kb, pos, (size_t)npos, &io, &rep, &err);
@@ -148,6 +166,12 @@ int cmd_index(int argc, char **argv)
                    (unsigned long long)rep.rejected, (unsigned long long)rep.chunks_written);
             for (size_t i = 0; i < ctx.n_rej; i++)
                 printf("  rejected %s: %s\n", ctx.rej[i].path, ctx.rej[i].why);
+        }
+        if (rep.missing) {
+            /* a typo in PATH must not look like a successful (empty) run */
+            cli_error("index: %llu of the given paths do%s not exist (see the rejected list)",
+                      (unsigned long long)rep.missing, rep.missing == 1 ? "es" : "");
+            code = FR_EXIT_RUNTIME;
         }
     }
     if (stats) {

@@ -148,8 +148,9 @@ int cmd_perplexity(int argc, char **argv)
         goto out;
     uint64_t evaluated = (uint64_t)t.n_chunks * n_ctx * (compare ? 2 : 1);
     double tps = secs > 0 ? (double)evaluated / secs : 0;
-    fprintf(stderr, "perplexity: %llu tokens evaluated in %.2f s (%.1f tok/s, %u threads)\n",
-            (unsigned long long)evaluated, secs, tps, fr_context_n_threads(L.ctx));
+    uint32_t nt = fr_context_n_threads(L.ctx);
+    fprintf(stderr, "perplexity: %llu tokens evaluated in %.2f s (%.1f tok/s, %u thread%s)\n",
+            (unsigned long long)evaluated, secs, tps, nt, nt == 1 ? "" : "s");
     fr_ppl_pair_stats ps;
     fr_ppl_pair_stats_get(&pair, &ps);
     const fr_ppl_acc *acc = &pair.tuned;

@@ -355,7 +355,24 @@ static int run_parse(int argc, char **argv, const char *usage, const char *summa
     cli_spec spec = {usage, full, opts, 0, 0};
     const char *pos[64];
     int npos;
+    /* every number option here is a count or an amount: NAN marks "not
+     * given", so that --params -5 is refused as such (it used to read as
+     * missing: "--params is required") */
+    for (const cli_opt *op = opts; op->kind != CLI_END; op++)
+        if (op->kind == CLI_DOUBLE)
+            *(double *)op->dst = NAN;
     int rc = cli_parse(argc, argv, &spec, pos, &npos);
+    for (const cli_opt *op = opts; rc == 0 && op->kind != CLI_END; op++) {
+        if (op->kind != CLI_DOUBLE)
+            continue;
+        double *v = op->dst;
+        if (isnan(*v)) {
+            *v = 0; /* not given */
+        } else if (!(*v > 0)) {
+            cli_error("%s: %g is not a positive number", op->name, *v);
+            rc = FR_EXIT_USAGE;
+        }
+    }
     return rc < 0 ? -1 : rc;
 }
 

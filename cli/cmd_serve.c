@@ -117,9 +117,9 @@ int cmd_serve(int argc, char **argv)
     const char *host = "127.0.0.1", *api_key = NULL, *api_key_file = NULL, *alias = NULL,
                *cors = NULL, *meter_name = "auto", *db = NULL;
     long port = 8080, parallel = 4, max_queue = 64, max_messages = 4096, max_conn = 256,
-         test_delay_ms = 0;
-    double timeout = 600, shutdown_timeout = 10, max_body_mib = 8, price_kwh = 0,
-           drain_delay = 0;
+         max_client_conn = 32, test_delay_ms = 0;
+    double timeout = 600, read_timeout = 10, shutdown_timeout = 10, max_body_mib = 8,
+           price_kwh = 0, drain_delay = 0;
     bool no_web = false;
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(&mo),
@@ -131,12 +131,14 @@ int cmd_serve(int argc, char **argv)
         {"--alias", "-a", CLI_STR, &alias, "NAME", "model name clients use (default: the file name)", 0, 0, NULL},
         {"--cors", NULL, CLI_STR, &cors, "ORIGIN", "allow browser requests from ORIGIN (or *)", 0, 0, NULL},
         {"--max-queue", NULL, CLI_INT, &max_queue, "N", "requests waiting for a slot before 503 (default 64)", 1, 1000000, NULL},
-        {"--timeout", NULL, CLI_DOUBLE, &timeout, "S", "close idle connections and drop queued requests after S s (default 600)", 1, 86400, NULL},
+        {"--timeout", NULL, CLI_DOUBLE, &timeout, "S", "drop requests queued for S s; close a connection idle for S s while its answer is generated (default 600)", 1, 86400, NULL},
+        {"--read-timeout", NULL, CLI_DOUBLE, &read_timeout, "S", "close a connection silent for S s while sending its request (default 10)", 1, 3600, NULL},
         {"--shutdown-timeout", NULL, CLI_DOUBLE, &shutdown_timeout, "S", "on SIGTERM, let running requests finish for S s (default 10)", 0, 3600, NULL},
         {"--drain-delay", NULL, CLI_DOUBLE, &drain_delay, "S", "on SIGTERM, first answer /health with 503 \"draining\" for S s while still serving, so a load balancer takes this replica out (default 0; a second signal ends it)", 0, 3600, NULL},
         {"--max-body", NULL, CLI_DOUBLE, &max_body_mib, "MIB", "largest request body in MiB (default 8)", 0.001, 1024, NULL},
         {"--max-messages", NULL, CLI_INT, &max_messages, "N", "messages per chat request (default 4096)", 1, 1 << 20, NULL},
         {"--max-connections", NULL, CLI_INT, &max_conn, "N", "concurrent connections (default 256)", 1, 65536, NULL},
+        {"--max-client-connections", NULL, CLI_INT, &max_client_conn, "N", "concurrent connections from one client address (default 32; behind a proxy raise it to --max-connections)", 1, 65536, NULL},
         {"--db", NULL, CLI_STR, &db, "KB", "knowledge base for POST /v1/ask (from frugal index): a SQLite file or a postgresql:// URI", 0, 0, NULL},
         {"--no-web", NULL, CLI_FLAG, &no_web, NULL, "no web page at / (the API only)", 0, 0, NULL},
         {"--price-kwh", NULL, CLI_DOUBLE, &price_kwh, "USD", "electricity price the web page turns joules into dollars with (default 0.16)", 1e-6, 100, NULL},
@@ -203,9 +205,11 @@ int cmd_serve(int argc, char **argv)
     sp.cors_origin = cors;
     sp.max_queue = (uint32_t)max_queue;
     sp.timeout_s = timeout;
+    sp.read_timeout_s = read_timeout;
     sp.max_body = (size_t)(max_body_mib * 1048576.0);
     sp.max_messages = (uint32_t)max_messages;
     sp.max_connections = (uint32_t)max_conn;
+    sp.max_client_connections = (uint32_t)max_client_conn;
     sp.n_batch = mo.batch ? (uint32_t)mo.batch : 512;
     sp.sampling = &defaults;
     sp.fixed_seed = so.seed >= 0; /* else each request draws its own seed unless it sends one */

@@ -27,6 +27,8 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <frugal/chat.h>
 #include <frugal/lora.h>
 #include <frugal/model.h>
@@ -286,14 +288,21 @@ static void draw(tune_run *r, const fr_tune_step_info *in, bool force)
                      (unsigned long long)done, (unsigned long long)total, in->epoch_pos, dp,
                      in->loss, r->ema, val, in->lr, in->grad_norm, tps, e1, e2, mem);
     if (r->tty) {
-        int width = 30;
+        /* never wider than the terminal: a wrapped line cannot be redrawn in
+         * place (every update would start a new line) */
+        int cols = cli_term_width();
+        int width = cols - 1 - n - 3;
+        width = width > 30 ? 30 : width < 10 ? 10 : width;
         int fill = total ? (int)((double)width * (double)done / (double)total) : 0;
         char bar[40];
         for (int i = 0; i < width; i++)
             bar[i] = i < fill ? '#' : '-';
         bar[width] = 0;
-        fprintf(stderr, "\r[%s] %s\x1b[K", bar, line);
-        r->bar_len = n + width + 3;
+        char full[600];
+        snprintf(full, sizeof full, "[%s] %s", bar, line);
+        cli_fit_line(full, cols);
+        fprintf(stderr, "\r%s\x1b[K", full);
+        r->bar_len = (int)strlen(full);
         r->last_draw = now;
     } else {
         fprintf(stderr, "%s\n", line);
@@ -336,6 +345,145 @@ static int run_eval(tune_run *r, uint64_t step)
     return 0;
 }
 
+/* ---- the options a checkpoint keeps ------------------------------------------------------ */
+
+/* An absolute form of path (so that --resume works from any directory);
+ * the path as given when that cannot be worked out. Owned by caller. */
+static char *abs_or_copy(const char *path)
+{
+    char buf[PATH_MAX];
+    if (realpath(path, buf))
+        return strdup(buf);
+    /* a file not written yet (the adapter): its directory, resolved */
+    char *d = strdup(path), *b = strdup(path);
+    char *res = NULL;
+    if (d && b && realpath(dirname(d), buf)) {
+        size_t n = strlen(buf) + strlen(basename(b)) + 2;
+        if ((res = malloc(n)))
+            snprintf(res, n, "%s/%s", buf, basename(b));
+    }
+    free(d);
+    free(b);
+    return res ? res : strdup(path);
+}
+
+static void put_path(json_t *o, const char *key, const char *path)
+{
+    if (!path)
+        return;
+    char *a = abs_or_copy(path);
+    json_object_set_new(o, key, json_string(a ? a : path));
+    free(a);
+}
+
+/* Every option of this run that is not a training setting (those are in the
+ * checkpoint's params), so that `--resume DIR` alone continues it. */
+static json_t *options_json(const tune_opts *o)
+{
+    json_t *j = json_object();
+    if (!j)
+        return json_null();
+    put_path(j, "model", o->model);
+    put_path(j, "data", o->data);
+    put_path(j, "output", o->output);
+    put_path(j, "val", o->val);
+    put_path(j, "checkpoint_dir", o->ckpt_dir);
+    json_object_set_new(j, "format", json_string(o->format));
+    json_object_set_new(j, "val_split", json_real(o->val_split));
+    json_object_set_new(j, "eval_every", json_integer(o->eval_every));
+    json_object_set_new(j, "threads", json_integer(o->threads));
+    if (o->chat_template)
+        json_object_set_new(j, "chat_template", json_string(o->chat_template));
+    json_object_set_new(j, "no_default_system", json_boolean(o->no_default_system));
+    json_object_set_new(j, "checkpoint_every", json_integer(o->ckpt_every));
+    json_object_set_new(j, "keep_checkpoints", json_integer(o->keep_ckpt));
+    if (o->mem_limit)
+        json_object_set_new(j, "mem_limit", json_string(o->mem_limit));
+    json_object_set_new(j, "progress", json_string(o->progress));
+    return j;
+}
+
+static const char *saved_str(json_t *c, const char *key)
+{
+    json_t *v = json_object_get(c, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void saved_long(json_t *c, const char *key, long *dst)
+{
+    json_t *v = json_object_get(c, key);
+    if (json_is_integer(v))
+        *dst = (long)json_integer_value(v);
+}
+
+/* Fills the options not given on this command line from the checkpoint's
+ * "command" object. The strings point into the returned object (free it
+ * with json_decref after the run); NULL when the checkpoint has none (an
+ * older one: -m, -d and -o must then be given). */
+static json_t *restore_options(tune_opts *o, const char *extra)
+{
+    json_error_t je;
+    json_t *ex = extra ? json_loads(extra, 0, &je) : NULL;
+    json_t *c = json_object_get(ex, "command");
+    if (!json_is_object(c)) {
+        json_decref(ex);
+        return NULL;
+    }
+    if (!o->model)
+        o->model = saved_str(c, "model");
+    if (!o->data)
+        o->data = saved_str(c, "data");
+    if (!o->output)
+        o->output = saved_str(c, "output");
+    if (!o->ckpt_dir)
+        o->ckpt_dir = saved_str(c, "checkpoint_dir");
+    if (!o->format)
+        o->format = saved_str(c, "format");
+    if (!o->chat_template)
+        o->chat_template = saved_str(c, "chat_template");
+    if (!o->mem_limit)
+        o->mem_limit = saved_str(c, "mem_limit");
+    if (!o->progress)
+        o->progress = saved_str(c, "progress");
+    /* validation: the saved one unless this command line names one */
+    if (!o->val && o->val_split < 0) {
+        o->val = saved_str(c, "val");
+        json_t *v = json_object_get(c, "val_split");
+        if (json_is_number(v))
+            o->val_split = json_number_value(v);
+    }
+    if (o->eval_every == -2)
+        saved_long(c, "eval_every", &o->eval_every);
+    if (o->threads < 0)
+        saved_long(c, "threads", &o->threads);
+    if (o->ckpt_every < 0)
+        saved_long(c, "checkpoint_every", &o->ckpt_every);
+    if (o->keep_ckpt < 0)
+        saved_long(c, "keep_checkpoints", &o->keep_ckpt);
+    if (json_is_true(json_object_get(c, "no_default_system")))
+        o->no_default_system = true;
+    return ex;
+}
+
+/* Defaults for whatever neither the command line nor a checkpoint set. */
+static void tune_option_defaults(tune_opts *o)
+{
+    if (!o->format)
+        o->format = "auto";
+    if (!o->progress)
+        o->progress = "bar";
+    if (o->eval_every < -1)
+        o->eval_every = -1; /* ~10 times a run */
+    if (o->keep_ckpt < 0)
+        o->keep_ckpt = 3;
+    if (o->ckpt_every < 0)
+        o->ckpt_every = 0;
+    if (o->threads < 0)
+        o->threads = 0; /* all CPUs */
+    if (o->val_split < 0)
+        o->val_split = 0;
+}
+
 /* ---- checkpoints ------------------------------------------------------------------------ */
 
 static int save_checkpoint(tune_run *r, bool announce)
@@ -343,15 +491,22 @@ static int save_checkpoint(tune_run *r, bool announce)
     char dir[4200];
     uint64_t step = fr_tuner_step_count(r->t);
     snprintf(dir, sizeof dir, "%s/step-%06llu", r->o->ckpt_dir, (unsigned long long)step);
-    char extra[512];
-    snprintf(extra, sizeof extra,
-             "{\"ema\": %.17g, \"ema_raw\": %.17g, \"ema_n\": %llu, \"val_loss\": %.17g, "
-             "\"val_first\": %.17g, \"first_loss\": %.17g, \"tokens\": %llu}",
-             r->ema, r->ema_raw, (unsigned long long)r->ema_n,
-             isnan(r->val_loss) ? -1.0 : r->val_loss, isnan(r->val_first) ? -1.0 : r->val_first,
-             r->first_loss, (unsigned long long)r->tokens);
+    json_t *ex = json_pack("{s:f,s:f,s:I,s:f,s:f,s:f,s:I,s:o}", "ema", r->ema, "ema_raw",
+                           r->ema_raw, "ema_n", (json_int_t)r->ema_n, "val_loss",
+                           isnan(r->val_loss) ? -1.0 : r->val_loss, "val_first",
+                           isnan(r->val_first) ? -1.0 : r->val_first, "first_loss",
+                           isnan(r->first_loss) ? 0.0 : r->first_loss, "tokens",
+                           (json_int_t)r->tokens, "command", options_json(r->o));
+    char *extra = ex ? json_dumps(ex, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(ex);
     fr_err e;
-    if (fr_tuner_save_checkpoint(r->t, r->train, dir, extra, &e) != FR_OK)
+    if (!extra) {
+        cli_error("out of memory writing a checkpoint");
+        return FR_EXIT_RUNTIME;
+    }
+    fr_status cst = fr_tuner_save_checkpoint(r->t, r->train, dir, extra, &e);
+    free(extra);
+    if (cst != FR_OK)
         return tune_fail(r->lead, &e);
     snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", dir);
     if (!r->lead) /* rank 0 writes and prunes */
@@ -398,6 +553,8 @@ static void restore_extra(tune_run *r, const char *extra)
     json_decref(j);
 }
 
+static int tune_cmd(tune_opts *op, fr_tune_params *pp, const char *resume_dir, const char *extra);
+
 /* ---- the command ------------------------------------------------------------------------ */
 
 static const char *const TUNE_SUMMARY =
@@ -415,9 +572,11 @@ static const char *const TUNE_SUMMARY =
     "                      chat template; only assistant turns (with their end-of-turn\n"
     "                      token) learned. Check with --dump-masks N.\n"
     "\n"
-    "Ctrl-C, SIGTERM or SIGUSR1 writes a checkpoint and stops; --resume DIR continues\n"
-    "exactly (same data and -t give a bit-identical adapter). Training options come\n"
-    "from the checkpoint when resuming.\n"
+    "Ctrl-C, SIGTERM or SIGUSR1 writes a checkpoint and stops; `frugal tune --resume\n"
+    "DIR` continues exactly (same data and -t give a bit-identical adapter): the\n"
+    "checkpoint keeps every option. Files, -t, validation, checkpoint and progress\n"
+    "options given with --resume replace the saved ones; training settings cannot\n"
+    "change.\n"
     "\n"
     "Data parallel: `mpirun -np N frugal tune ...` (one machine or a --hostfile of\n"
     "several) trains one adapter on N processes: each takes --batch samples of every\n"
@@ -432,9 +591,11 @@ int cmd_tune(int argc, char **argv)
     tune_opts o;
     memset(&o, 0, sizeof o);
     fr_tune_params dp = fr_tune_default_params();
-    o.format = "auto";
+    /* NULL / negative: not given (a resumed run takes these from the
+     * checkpoint; a new run gets the defaults after parsing) */
+    o.format = NULL;
     o.schedule = "cosine";
-    o.progress = "bar";
+    o.progress = NULL;
     o.targets = "all";
     o.ctx = 512;
     o.rank = dp.rank;
@@ -450,8 +611,11 @@ int cmd_tune(int argc, char **argv)
     o.wd = dp.weight_decay;
     o.clip = dp.clip;
     o.seed = (long)dp.seed;
-    o.eval_every = -1;
-    o.keep_ckpt = 3;
+    o.eval_every = -2;
+    o.keep_ckpt = -1;
+    o.ckpt_every = -1;
+    o.threads = -1;
+    o.val_split = -1;
     o.dump_masks = -1;
     const cli_opt opts[] = {
         {"--model", "-m", CLI_STR, &o.model, "FILE", "base model (GGUF)", 0, 0, NULL},
@@ -536,6 +700,32 @@ int cmd_tune(int argc, char **argv)
         return FR_EXIT_OK;
     if (rc)
         return rc;
+    fr_err e;
+    fr_err_clear(&e);
+    fr_tune_params p = fr_tune_default_params();
+    char *resume_dir = NULL, *extra = NULL;
+    json_t *saved_cmd = NULL; /* the options of the run being resumed */
+    if (o.resume) {
+        if (fr_tune_checkpoint_read(o.resume, &p, &resume_dir, &extra, &e))
+            return cli_fail(&e);
+        saved_cmd = restore_options(&o, extra);
+    }
+    tune_option_defaults(&o);
+    rc = tune_cmd(&o, &p, resume_dir, extra);
+    json_decref(saved_cmd);
+    free(resume_dir);
+    free(extra);
+    return rc;
+}
+
+/* The rest of the command once the options are complete (resume_dir and
+ * extra: the checkpoint being resumed, or NULL). */
+static int tune_cmd(tune_opts *op, fr_tune_params *pp, const char *resume_dir, const char *extra)
+{
+    tune_opts o = *op;
+    fr_err e;
+    fr_err_clear(&e);
+    int rc;
     if (!o.model || !o.data) {
         cli_error("tune needs -m BASE.gguf and -d TRAIN (see frugal tune --help)");
         return FR_EXIT_USAGE;
@@ -563,8 +753,6 @@ int cmd_tune(int argc, char **argv)
         cli_error("--mem-limit: '%s' is not a size (e.g. 8G, 512M, 1000000)", o.mem_limit);
         return FR_EXIT_USAGE;
     }
-    fr_err e;
-    fr_err_clear(&e);
     fr_tune_params p = fr_tune_default_params();
     p.rank = (uint32_t)o.rank;
     p.alpha = (float)o.alpha;
@@ -608,7 +796,6 @@ int cmd_tune(int argc, char **argv)
     fr_chat_template *tmpl = NULL;
     fr_dataset *train = NULL, *val = NULL;
     fr_tuner *t = NULL;
-    char *resume_dir = NULL, *extra = NULL;
     char ckdir[4200];
     bool agreed = false; /* after set_up_done: every rank knows the outcome */
     bool quiet = strcmp(o.progress, "none") == 0 || !lead;
@@ -619,9 +806,10 @@ int cmd_tune(int argc, char **argv)
     fr_data_format_parse(o.format, &fmt);
     fr_tune_mem mem;
 
-    if (o.resume) {
-        if ((st = fr_tune_checkpoint_read(o.resume, &p, &resume_dir, &extra, &e)))
-            goto set_up_done;
+    if (resume_dir) {
+        /* training settings come from the checkpoint (read by cmd_tune); -t
+         * as given, or as saved */
+        p = *pp;
         p.n_threads = (uint32_t)o.threads;
         if (ranks > 1 && !o.threads)
             p.n_threads = (uint32_t)fr_tune_comm_threads(comm);
@@ -664,7 +852,7 @@ int cmd_tune(int argc, char **argv)
         if (val)
             print_data("validation", o.val ? o.val : "split", val, p.n_ctx);
     }
-    if (!o.resume) {
+    if (!resume_dir) {
         uint64_t per_epoch = fr_tune_steps_per_epoch(&p, fr_dataset_count(train));
         p.total_steps = o.steps ? (uint64_t)o.steps : per_epoch * (uint64_t)(o.epochs ? o.epochs : 1);
     }
@@ -744,8 +932,9 @@ set_up_done:
         snprintf(r.last_ckpt, sizeof r.last_ckpt, "%s", resume_dir);
         if (!quiet && !json_prog)
             fprintf(stderr,
-                    "resumed from %s at step %llu (training settings come from the checkpoint; "
-                    "those given on this command line, other than -t, are not used)\n",
+                    "resumed from %s at step %llu (every option comes from the checkpoint; files, "
+                    "-t, validation, checkpoint and progress options given here replace the "
+                    "saved ones; training settings cannot change)\n",
                     resume_dir, (unsigned long long)r.start_step);
     }
     long eval_every = o.eval_every;
@@ -830,9 +1019,9 @@ set_up_done:
         if (lead)
             fprintf(stderr,
                     "frugal: stopped at step %llu of %llu; checkpoint %s\n"
-                    "frugal: continue with: %sfrugal tune -m %s -d %s -o %s --resume %s\n",
+                    "frugal: continue with: %sfrugal tune --resume %s\n",
                     (unsigned long long)fr_tuner_step_count(t), (unsigned long long)r.total,
-                    r.last_ckpt, mpi, o.model, o.data, o.output, r.last_ckpt);
+                    r.last_ckpt, mpi, r.last_ckpt);
         rc = FR_EXIT_RUNTIME;
         goto restore;
     }
@@ -892,8 +1081,6 @@ out:
     fr_chat_template_free(tmpl);
     fr_tokenizer_free(tok);
     fr_model_free(model);
-    free(resume_dir);
-    free(extra);
     fr_tune_comm_free(comm);
     return rc;
 }

@@ -93,7 +93,7 @@ int cli_llm_open(const cli_model_opts *o, uint32_t n_seq, bool with_template, cl
             cli_llm_close(out);
             return cli_fail(&e);
         }
-        if (fr_chat_template_warning(out->tmpl))
+        if (fr_chat_template_warning(out->tmpl) && !o->quiet_template)
             cli_warn("%s", fr_chat_template_warning(out->tmpl));
     }
     fr_context_params cp = fr_context_default_params();
@@ -131,10 +131,11 @@ void cli_llm_describe(const cli_llm *l, const char *path)
     cli_human_bytes(fr_model_weight_bytes(l->model), sz, sizeof sz);
     fr_gguf_str name = {NULL, 0};
     fr_gguf_get_str(fr_model_gguf(l->model), "general.name", &name, NULL);
-    fprintf(stderr, "frugal: %.*s (%s, %.1fM params, %s) from %s; ctx %u, %u threads, loaded in %.2f s\n",
+    uint32_t nt = fr_context_n_threads(l->ctx);
+    fprintf(stderr, "frugal: %.*s (%s, %.1fM params, %s) from %s; ctx %u, %u thread%s, loaded in %.2f s\n",
             (int)(name.len > 60 ? 60 : name.len), name.len ? name.ptr : "model", hp->arch,
-            (double)fr_model_n_params(l->model) / 1e6, sz, path, fr_context_n_ctx(l->ctx),
-            fr_context_n_threads(l->ctx), l->load_s);
+            (double)fr_model_n_params(l->model) / 1e6, sz, path, fr_context_n_ctx(l->ctx), nt,
+            nt == 1 ? "" : "s", l->load_s);
     for (int i = 0; i < l->n_lora; i++)
         cli_lora_describe(l->lora[i], l->lora_scale[i]);
 }

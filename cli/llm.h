@@ -27,6 +27,8 @@ typedef struct cli_model_opts {
     const char *chat_template;
     bool strict_template;
     cli_strs lora; /* --lora FILE[:SCALE], repeatable */
+    bool quiet_template; /* not an option: the caller shows the template's warning
+                            itself, when it first uses the template (ask) */
 } cli_model_opts;
 
 #define CLI_MODEL_OPTS(o)                                                                        \

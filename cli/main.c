@@ -51,7 +51,7 @@ static int cmd_help(void)
     for (size_t i = 0; i < n; i++)
         printf("  %-11s %-13s %s%s\n", t[i].name, t[i].step, t[i].summary,
                t[i].fn ? "" : " (not implemented yet)");
-    printf("\n  --version   print version and commit\n");
+    printf("\n  --version   print version and commit\n  help CMD    the options of CMD (= frugal CMD --help)\n");
     return FR_EXIT_OK;
 }
 
@@ -62,8 +62,20 @@ int main(int argc, char **argv)
         return FR_EXIT_USAGE;
     }
     const char *name = argv[1];
-    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0)
+    char help_flag[] = "--help";
+    char *help_argv[4];
+    if (strcmp(name, "help") == 0 && argc >= 3) {
+        /* `frugal help run` = `frugal run --help` */
+        help_argv[0] = argv[0];
+        help_argv[1] = argv[2];
+        help_argv[2] = help_flag;
+        help_argv[3] = NULL;
+        argv = help_argv;
+        argc = 3;
+        name = argv[1];
+    } else if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         return cmd_help();
+    }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
         printf("frugal %s (commit %s)\n", fr_version(), fr_commit());
         return FR_EXIT_OK;

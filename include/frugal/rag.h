@@ -71,6 +71,13 @@ typedef enum fr_kb_action {
 typedef void (*fr_kb_event_fn)(void *user, const char *path, fr_kb_action action,
                                const char *reason, uint64_t done, uint64_t total);
 
+/* Called before each step of the work on one file (path borrowed; phase:
+ * "reading", "extracting text", "chunking and indexing"), with the files
+ * finished so far and the number to do: a big file takes a while in each,
+ * and a progress display can say which. */
+typedef void (*fr_kb_phase_fn)(void *user, const char *path, const char *phase,
+                               uint64_t files_done, uint64_t files_total);
+
 typedef struct fr_kb_index_opts {
     size_t max_file_bytes; /* 0: 32 MiB; larger files are rejected unread */
     size_t max_line_bytes; /* 0: 1 MiB */
@@ -78,18 +85,26 @@ typedef struct fr_kb_index_opts {
     const char *pdftotext; /* NULL: from PATH */
     fr_kb_event_fn on_event;
     void *user;
+    fr_kb_phase_fn on_phase; /* may be NULL; called with user */
+    bool follow_links;     /* index symbolic links to files outside the given paths
+                              (default: rejected, so that a link planted in a shared
+                              folder cannot publish /etc/passwd) */
 } fr_kb_index_opts;
 
 typedef struct fr_kb_index_report {
     uint64_t added, updated, skipped, removed, rejected;
     uint64_t chunks_written; /* chunks inserted by this run */
+    uint64_t missing;        /* given paths that do not exist (and had no documents to
+                                remove); also counted in rejected */
 } fr_kb_index_report;
 
 /* Indexes files and directories (recursively; hidden entries and symlinked
- * directories are skipped). A document whose path lies under one of the
- * given roots but was not seen in this walk is removed. Each document is
- * written in its own transaction. Fails only on database errors; a bad file
- * is reported through on_event and counted as rejected. */
+ * directories are skipped). A symbolic link to a file is indexed when the
+ * file lies under one of the given paths (or with follow_links); otherwise
+ * it is rejected with the reason. A document whose path lies under one of
+ * the given roots but was not seen in this walk is removed. Each document
+ * is written in its own transaction. Fails only on database errors; a bad
+ * file is reported through on_event and counted as rejected. */
 FR_API fr_status fr_kb_index(fr_kb *kb, const char *const *paths, size_t n_paths,
                              const fr_kb_index_opts *opts, fr_kb_index_report *rep, fr_err *err);
 
@@ -112,6 +127,12 @@ typedef struct fr_kb_stats {
 } fr_kb_stats;
 
 FR_API fr_status fr_kb_stats_get(fr_kb *kb, fr_kb_stats *st, fr_err *err);
+
+/* The deepest directory that holds every document, with its final '/'
+ * ("/srv/docs/"; "" when the documents are not absolute paths, or there are
+ * none): strip it to name documents without giving away where they live.
+ * Owned by caller: free(). */
+FR_API fr_status fr_kb_common_dir(fr_kb *kb, char **dir, fr_err *err);
 
 /* Document frequency of a (lowercase) term over the chunks, and the number
  * of chunks: the IDF statistics the gate and the checker use. */

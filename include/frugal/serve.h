@@ -63,10 +63,17 @@ typedef struct fr_server_params {
     const char *api_key;      /* NULL or "": no authentication. Copied. */
     const char *cors_origin;  /* NULL: no CORS headers; "*" or an origin */
     uint32_t max_queue;       /* requests waiting for a slot before 503 (0: 64) */
-    double timeout_s;         /* idle connection limit and longest queue wait (0: 600) */
+    double timeout_s;         /* longest queue wait, and how long a connection may stay
+                                 idle while its answer is generated and sent (0: 600) */
+    double read_timeout_s;    /* how long a client may stay silent while sending its
+                                 request headers and body (0: 10); short, so that
+                                 half-open connections cannot hold the slots */
     size_t max_body;          /* request body cap in bytes (0: 8 MiB) */
     uint32_t max_messages;    /* messages per chat request (0: 4096) */
     uint32_t max_connections; /* concurrent connections (0: 256) */
+    uint32_t max_client_connections; /* concurrent connections from one client address
+                                        (0: 32); >= max_connections: no per-client cap
+                                        (behind a proxy every client is the proxy) */
     uint32_t n_batch;         /* tokens per forward pass, all slots together (0: 512) */
     const fr_sampler_params *sampling; /* defaults for fields a request leaves out (copied;
                                           NULL: fr_sampler_params_default) */

@@ -25,23 +25,50 @@ struct fr_mapping {
 
 static const uint8_t fr_empty_map[1];
 
-fr_status fr_mapping_open(const char *path, fr_mapping **out, fr_err *err)
+static const char *file_kind(mode_t m)
 {
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
+}
+
+fr_status fr_open_regular(const char *path, int *fd_out, struct stat *st, fr_err *err)
+{
+    *fd_out = -1;
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer forever; it has no effect on a regular file and is cleared */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return fr_err_set(err, errno == ENOENT ? FR_E_NOTFOUND : FR_E_IO, "%s: cannot open: %s",
                           path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, st) != 0) {
         int e = errno;
         close(fd);
         return fr_err_set(err, FR_E_IO, "%s: cannot stat: %s", path, strerror(e));
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st->st_mode)) {
         close(fd);
-        return fr_err_set(err, FR_E_IO, "%s: not a regular file", path);
+        return fr_err_set(err, FR_E_IO, "%s: %s, not a regular file: give the path of a file",
+                          path, file_kind(st->st_mode));
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *fd_out = fd;
+    return FR_OK;
+}
+
+fr_status fr_mapping_open(const char *path, fr_mapping **out, fr_err *err)
+{
+    *out = NULL;
+    int fd;
+    struct stat st;
+    fr_status ost = fr_open_regular(path, &fd, &st, err);
+    if (ost != FR_OK)
+        return ost;
     fr_mapping *m = calloc(1, sizeof *m);
     char *p = strdup(path);
     if (!m || !p) {
@@ -123,10 +150,19 @@ fr_status fr_read_file(const char *path, size_t cap, char **data, size_t *size, 
     *data = NULL;
     *size = 0;
     bool is_stdin = strcmp(path, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f)
-        return fr_err_set(err, errno == ENOENT ? FR_E_NOTFOUND : FR_E_IO, "%s: cannot open: %s",
-                          path, strerror(errno));
+    FILE *f = stdin;
+    if (!is_stdin) {
+        int fd;
+        struct stat st;
+        fr_status ost = fr_open_regular(path, &fd, &st, err);
+        if (ost != FR_OK)
+            return ost;
+        if (!(f = fdopen(fd, "rb"))) {
+            int e = errno;
+            close(fd);
+            return fr_err_set(err, FR_E_IO, "%s: cannot open: %s", path, strerror(e));
+        }
+    }
     size_t len = 0, alloc = 4096;
     char *buf = malloc(alloc);
     fr_status st = FR_OK;

@@ -12,6 +12,16 @@
 #include <frugal/base.h>
 #include <stdio.h>
 
+/* ---- opening for reading ------------------------------------------------ */
+
+struct stat;
+/* Opens path read-only and checks that it is a regular file before anything
+ * reads it: a FIFO, device, socket or directory is refused (a FIFO would
+ * otherwise block forever), with a message that names what it is. *st gets
+ * its fstat. Owned by caller: close(*fd). Every file reader goes through
+ * this (fr_mapping_open, fr_read_file). */
+fr_status fr_open_regular(const char *path, int *fd, struct stat *st, fr_err *err);
+
 /* ---- read-only mapping -------------------------------------------------- */
 
 typedef struct fr_mapping fr_mapping;
@@ -37,7 +47,8 @@ void fr_mapping_release(const fr_mapping *m, const void *p, size_t len);
 
 /* Reads all of path into a malloc'd buffer (NUL-terminated one byte past
  * *size, for text parsers). Fails with FR_E_NOMEM when the file is larger than
- * cap bytes. Owned by caller; free(). path "-" reads stdin. */
+ * cap bytes. Owned by caller; free(). path "-" reads stdin; any other path
+ * must be a regular file (fr_open_regular). */
 fr_status fr_read_file(const char *path, size_t cap, char **data, size_t *size, fr_err *err);
 
 /* ---- atomic writes ------------------------------------------------------ */

@@ -144,7 +144,10 @@ static void count(double v, const char *unit, bool inexact, char *out, size_t n)
         grouped(inexact ? round3(v) : v, num, sizeof num);
     else
         sig3(v, num, sizeof num);
-    snprintf(out, n, "%s%s%s", num, unit[0] ? " " : "", unit);
+    /* "1 device-hour", "2 device-hours" */
+    size_t ul = strlen(unit);
+    bool one = strcmp(num, "1") == 0 && ul > 1 && unit[ul - 1] == 's';
+    snprintf(out, n, "%s%s%.*s", num, ul ? " " : "", (int)(one ? ul - 1 : ul), unit);
 }
 
 static void money(double v, const char *suffix, char *out, size_t n)

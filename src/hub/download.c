@@ -414,6 +414,9 @@ static fr_dl_next fr_dl_transfer(fr_dl *d, bool no_range, fr_err *err)
     }
 
     CURLcode rc = curl_easy_perform(c);
+    long os_errno = 0;
+    if (rc == CURLE_COULDNT_CONNECT && curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK)
+        os_errno = 0;
     curl_easy_cleanup(c);
     if (rc == CURLE_OK && d->abort == FR_DL_OK && d->meta.status >= 200 && d->meta.status < 300 &&
         !d->body_started) {
@@ -495,9 +498,18 @@ static fr_dl_next fr_dl_transfer(fr_dl *d, bool no_range, fr_err *err)
     }
     const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+        if (os_errno == ECONNREFUSED) {
+            /* the host answered: the network is fine, nothing listens there */
+            fr_err_set(err, FR_E_IO,
+                       "%s refused the connection (%s): nothing is listening at that address "
+                       "and port. Is the server running, and is the URL right?",
+                       host, detail);
+            return FR_DL_NEXT_FAIL;
+        }
+        /* fall through */
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
         fr_err_set(err, FR_E_IO,
                    "no network: cannot reach %s (%s). Download the file yourself from %s and "
                    "pass its path, or set FRUGAL_MODEL=/path/to/%s",

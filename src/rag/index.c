@@ -9,6 +9,12 @@
  * every run; an mtime shortcut was rejected because a file rewritten within
  * the timestamp granularity would be silently kept stale, and reading is
  * cheap next to extraction.
+ *
+ * Symbolic links: a link to a file is read only when its target (resolved
+ * when the file is read, and then read by that resolved name) lies under
+ * one of the given paths, unless follow_links; a link out of the tree is
+ * rejected with the reason. Linked directories are never descended (loops,
+ * and the same escape).
  */
 #include "base/file.h"
 #include "rag/extract.h"
@@ -123,8 +129,34 @@ static void event(const fr_kb_index_opts *o, const char *path, fr_kb_action a, c
         o->on_event(o->user, path, a, why, done, total);
 }
 
-/* Index one file; database errors are returned, file problems reported. */
-static fr_status index_file(fr_kb *kb, const char *path, const fr_kb_index_opts *o,
+static void phase(const fr_kb_index_opts *o, const char *path, const char *what, uint64_t done,
+                  uint64_t total)
+{
+    if (o && o->on_phase)
+        o->on_phase(o->user, path, what, done, total);
+}
+
+/* True when the canonical path real lies under one of the canonical roots
+ * (a directory root: strictly below it; a file root: the file itself). */
+static bool under_roots(const char *real, const str_list *roots, const bool *root_dir)
+{
+    for (size_t i = 0; i < roots->n; i++) {
+        const char *r = roots->v[i];
+        size_t n = strlen(r);
+        if (strncmp(real, r, n) != 0)
+            continue;
+        if (!root_dir[i] ? real[n] == '\0'
+                         : (real[n] == '/' || (n > 0 && r[n - 1] == '/' && real[n] != '\0')))
+            return true;
+    }
+    return false;
+}
+
+/* Index one file; database errors are returned, file problems reported.
+ * real is the name to read it by (path with every link resolved), NULL
+ * when that could not be found out. */
+static fr_status index_file(fr_kb *kb, const char *path, const char *real,
+                            const char *link_reject, const fr_kb_index_opts *o,
                             fr_kb_index_report *rep, uint64_t done, uint64_t total, fr_err *err)
 {
     fr_extract_opts eo = {0};
@@ -145,13 +177,17 @@ static fr_status index_file(fr_kb *kb, const char *path, const fr_kb_index_opts 
     if (!fmt)
         fst = fr_err_set(&ferr, FR_E_UNSUPPORTED,
                          "unsupported file type (known: .txt .md .html .csv .json .jsonl .pdf)");
-    else if (stat(path, &sb) != 0)
-        fst = fr_err_set(&ferr, FR_E_IO, "cannot stat: %s", strerror(errno));
+    else if (link_reject)
+        fst = fr_err_set(&ferr, FR_E_INVALID, "%s", link_reject);
+    else if (!real || stat(real, &sb) != 0)
+        fst = fr_err_set(&ferr, FR_E_IO, "cannot stat: %s", strerror(real ? errno : ENOENT));
     else if ((uint64_t)sb.st_size > cap)
         fst = fr_err_set(&ferr, FR_E_NOMEM, "%lld bytes is over the %zu-byte file cap",
                          (long long)sb.st_size, cap);
-    else
-        fst = fr_read_file(path, cap, &data, &n, &ferr);
+    else {
+        phase(o, path, "reading", done - 1, total);
+        fst = fr_read_file(real, cap, &data, &n, &ferr);
+    }
     fr_status st = fr_kb_doc_hash(kb, path, old, err);
     if (st != FR_OK && st != FR_E_NOTFOUND) {
         free(data);
@@ -167,8 +203,9 @@ static fr_status index_file(fr_kb *kb, const char *path, const fr_kb_index_opts 
             event(o, path, FR_KB_SKIPPED, NULL, done, total);
             return FR_OK;
         }
+        phase(o, path, "extracting text", done - 1, total);
         if (strcmp(fmt, "pdf") == 0)
-            fst = fr_extract_file(path, &eo, &doc, &ferr);
+            fst = fr_extract_file(real, &eo, &doc, &ferr);
         else
             fst = fr_extract_memory(path, fmt, data, n, &eo, &doc, &ferr);
     }
@@ -176,8 +213,9 @@ static fr_status index_file(fr_kb *kb, const char *path, const fr_kb_index_opts 
     if (fst != FR_OK) {
         /* strip the "path: " our extractors prefix, the event names the path */
         const char *why = ferr.msg;
-        size_t pl = strlen(path);
-        if (strncmp(why, path, pl) == 0 && why[pl] == ':' && why[pl + 1] == ' ')
+        const char *named = real && strncmp(why, real, strlen(real)) == 0 ? real : path;
+        size_t pl = strlen(named);
+        if (strncmp(why, named, pl) == 0 && why[pl] == ':' && why[pl + 1] == ' ')
             why += pl + 2;
         if (existed) {
             st = fr_kb_remove(kb, path, err);
@@ -195,6 +233,7 @@ static fr_status index_file(fr_kb *kb, const char *path, const fr_kb_index_opts 
     }
     bool replaced = false;
     uint64_t nch = 0;
+    phase(o, path, "chunking and indexing", done - 1, total);
     st = fr_kb_put_doc(kb, path, hash, n, doc, o ? o->max_words : 0, &replaced, &nch, &ferr);
     fr_doc_free(doc);
     if (st == FR_E_FORMAT && ferr.msg[0] && !strstr(ferr.msg, "SQL")) {
@@ -299,8 +338,21 @@ fr_status fr_kb_index(fr_kb *kb, const char *const *paths, size_t n_paths,
         files.v[w++] = files.v[i];
     }
     files.n = w;
+    bool follow = opts && opts->follow_links;
     for (size_t i = 0; i < files.n; i++) {
-        st = index_file(kb, files.v[i], opts, rep, i + 1, files.n, err);
+        /* resolved now, just before reading, and read by the resolved name:
+         * a link swapped in after the walk is still checked */
+        char real[PATH_MAX], why[PATH_MAX + 160];
+        bool resolved = realpath(files.v[i], real) != NULL;
+        const char *reject = NULL;
+        if (resolved && !follow && !under_roots(real, &roots, root_dir)) {
+            snprintf(why, sizeof why,
+                     "a symbolic link to %s, outside the indexed paths: not followed "
+                     "(--follow-links indexes it)", real);
+            reject = why;
+        }
+        st = index_file(kb, files.v[i], resolved ? real : NULL, reject, opts, rep, i + 1,
+                        files.n, err);
         if (st)
             goto done;
     }
@@ -311,6 +363,7 @@ fr_status fr_kb_index(fr_kb *kb, const char *const *paths, size_t n_paths,
             goto done;
         if (root_missing[i] && rep->removed == before) {
             rep->rejected++;
+            rep->missing++;
             event(opts, paths[i], FR_KB_REJECTED, "no such file or directory", 0, 0);
         }
     }

@@ -86,6 +86,9 @@ typedef struct fr_kb_ops {
      * from their chunk_id. */
     fr_status (*fetch)(fr_kb *kb, fr_kb_passage *v, size_t n, fr_err *err);
     fr_status (*tx)(fr_kb *kb, fr_kb_tx op, fr_err *err);
+    /* The first and the last document path in byte order (owned; both NULL
+     * when there are no documents): their common prefix is every path's. */
+    fr_status (*path_range)(fr_kb *kb, char **first, char **last, fr_err *err);
 } fr_kb_ops;
 
 struct fr_kb {

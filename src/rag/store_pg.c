@@ -524,6 +524,29 @@ static fr_status pg_list(fr_kb *kb, const char *path, bool under, fr_kb_path_fn 
     return st;
 }
 
+/* min and max over the path index (collation "C": byte order) */
+static fr_status pg_path_range(fr_kb *kb, char **first, char **last, fr_err *err)
+{
+    *first = *last = NULL;
+    PGresult *r = pg_run(kb, "SELECT min(path), max(path) FROM frugal_documents", 0, NULL, err,
+                         "document paths");
+    if (!r)
+        return err ? err->code : FR_E_IO;
+    fr_status st = FR_OK;
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1)) {
+        *first = strdup(PQgetvalue(r, 0, 0));
+        *last = strdup(PQgetvalue(r, 0, 1));
+        if (!*first || !*last) {
+            free(*first);
+            free(*last);
+            *first = *last = NULL;
+            st = fr_err_set(err, FR_E_NOMEM, "out of memory");
+        }
+    }
+    PQclear(r);
+    return st;
+}
+
 static fr_status pg_chunk_count(fr_kb *kb, uint64_t *n, fr_err *err)
 {
     int64_t v = 0;
@@ -755,7 +778,7 @@ static void pg_close(fr_kb *kb)
 
 static const fr_kb_ops pg_ops = {
     "postgresql", pg_close, pg_put,   pg_remove, pg_doc_hash, pg_list, pg_chunk_count,
-    pg_df,        pg_stats, pg_rank, pg_fetch,  pg_tx,
+    pg_df,        pg_stats, pg_rank, pg_fetch,  pg_tx,   pg_path_range,
 };
 
 /* Creates the schema, or checks the one there; under the schema lock. */

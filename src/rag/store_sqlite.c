@@ -318,6 +318,42 @@ static fr_status sq_list(fr_kb *kb, const char *path, bool under, fr_kb_path_fn 
     return st;
 }
 
+static char *sq_path_at(fr_kb *kb, const char *sql, fr_status *st, fr_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    char *out = NULL;
+    if (sqlite3_prepare_v2(DB(kb), sql, -1, &s, NULL) != SQLITE_OK) {
+        *st = sql_err(kb, err, "document paths");
+        return NULL;
+    }
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_text(s, 0)) {
+        out = strdup((const char *)sqlite3_column_text(s, 0));
+        if (!out)
+            *st = fr_err_set(err, FR_E_NOMEM, "out of memory");
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        *st = sql_err(kb, err, "document paths");
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
+/* two lookups on the UNIQUE path index (BINARY collation: byte order) */
+static fr_status sq_path_range(fr_kb *kb, char **first, char **last, fr_err *err)
+{
+    fr_status st = FR_OK;
+    *first = sq_path_at(kb, "SELECT path FROM documents ORDER BY path LIMIT 1", &st, err);
+    *last = st ? NULL
+               : sq_path_at(kb, "SELECT path FROM documents ORDER BY path DESC LIMIT 1", &st,
+                            err);
+    if (st) {
+        free(*first);
+        free(*last);
+        *first = *last = NULL;
+    }
+    return st;
+}
+
 static fr_status sq_rank(fr_kb *kb, fr_kb_rank which, const fr_kb_query *q, int depth,
                          int64_t *ids, int *n, fr_err *err)
 {
@@ -415,7 +451,7 @@ static fr_status sq_tx(fr_kb *kb, fr_kb_tx op, fr_err *err)
 
 static const fr_kb_ops sqlite_ops = {
     "sqlite", sq_close, sq_put, sq_remove, sq_doc_hash, sq_list, sq_chunk_count,
-    sq_df,    sq_stats, sq_rank, sq_fetch, sq_tx,
+    sq_df,    sq_stats, sq_rank, sq_fetch, sq_tx,   sq_path_range,
 };
 
 fr_status fr_kb_sqlite_open(const char *path, int mode, fr_kb **out, fr_err *err)

@@ -9,7 +9,12 @@
  *       then the checker scores the answer here. The body is the JSON of
  *       `frugal ask --json` (fr_rag_result_json) plus "id", "model" and
  *       "usage" (tokens, energy_joules, energy_source, as the other
- *       endpoints report them).
+ *       endpoints report them), less what a client should not see:
+ *       document paths are relative to the directory that holds them all
+ *       (fr_kb_common_dir; the server's file system layout is its own),
+ *       and when it abstains, the draft it did not stand behind
+ *       ("model_answer", the sentences' and sub-claims' "text") is left
+ *       out.
  *
  *   POST /v1/chat/completions with "documents" (frugal's extension): the
  *       client supplies the passages. They are numbered [1]..[n] in the
@@ -207,6 +212,45 @@ static fr_status ask_generate(void *user, const fr_rag_gen_request *req, fr_rag_
     return FR_OK;
 }
 
+/* "path" of each object in arr (and of each citation of each sentence),
+ * with the common directory cut off. */
+static void strip_dir(json_t *arr, const char *dir, size_t n)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        json_t *p = json_object_get(o, "path");
+        const char *v = json_string_value(p);
+        if (v && strncmp(v, dir, n) == 0)
+            json_object_set_new(o, "path", json_string(v + n));
+        json_t *cites = json_object_get(o, "citations");
+        if (json_is_array(cites))
+            strip_dir(cites, dir, n);
+    }
+}
+
+/* What /v1/ask leaves out of `frugal ask --json` (see the top of the file). */
+static void ask_public(json_t *o, const char *dir)
+{
+    size_t n = dir ? strlen(dir) : 0;
+    if (n) {
+        strip_dir(json_object_get(o, "passages"), dir, n);
+        strip_dir(json_object_get(o, "sentences"), dir, n);
+    }
+    if (json_is_true(json_object_get(o, "abstained"))) {
+        json_object_del(o, "model_answer");
+        size_t i;
+        json_t *se;
+        json_array_foreach(json_object_get(o, "sentences"), i, se) {
+            json_object_del(se, "text");
+            size_t k;
+            json_t *u;
+            json_array_foreach(json_object_get(se, "subclaims"), k, u)
+                json_object_del(u, "text");
+        }
+    }
+}
+
 enum MHD_Result srv_handle_ask(srv_conn *c, srv_sched *sched)
 {
     fr_server *s = c->srv;
@@ -259,11 +303,15 @@ enum MHD_Result srv_handle_ask(srv_conn *c, srv_sched *sched)
     text = fr_rag_result_json(r, q.question);
     json_error_t je;
     json_t *o = text ? json_loads(text, 0, &je) : NULL;
-    if (!o) {
+    char *dir = NULL;
+    if (!o || fr_kb_common_dir(kb, &dir, &err) != FR_OK) {
+        json_decref(o);
         srv_fail(&e, 500, NULL, NULL, NULL, "out of memory writing the answer");
         rc = srv_reply_error(c, &e);
         goto done;
     }
+    ask_public(o, dir);
+    free(dir);
     srv_new_id(c, "ask");
     json_object_set_new(o, "id", json_string(c->id));
     json_object_set_new(o, "model", json_string(s->model_id));

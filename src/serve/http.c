@@ -11,6 +11,17 @@
  * idle connections, but every wake-up then crosses threads and the
  * scheduler would have to know about HTTP connections).
  *
+ * Timeouts and caps (issue 18: 300 half-open connections used to hold every
+ * slot for the 600 s generation timeout): a connection may stay silent for
+ * read_timeout_s (default 10 s) while it sends its headers and body; once
+ * the request is complete, its own limit becomes timeout_s, so generating
+ * and sending a long answer is not cut. One client address holds at most
+ * max_client_connections connections (MHD's per-IP limit), so one host
+ * cannot take the slots that /health and other clients need. The port is
+ * bound exclusively (no SO_REUSEPORT): a second server on a port in use
+ * fails with "address already in use" instead of silently sharing its
+ * traffic.
+ *
  * Order of checks for a request: route (404), method (405), CORS preflight,
  * key (401; /health, /v1/models and the web page's files are public: the
  * page asks for the key and sends it with its API calls), Content-Length against the
@@ -54,9 +65,11 @@ void fr_server_params_default(fr_server_params *p)
     p->model_id = "model";
     p->max_queue = 64;
     p->timeout_s = 600;
+    p->read_timeout_s = 10;
     p->max_body = SRV_DEFAULT_MAX_BODY;
     p->max_messages = 4096;
     p->max_connections = 256;
+    p->max_client_connections = 32;
     p->n_batch = 512;
 }
 
@@ -296,6 +309,12 @@ static void sanitize_path(const char *url, char *out, size_t cap)
     out[k] = '\0';
 }
 
+/* MHD takes whole seconds: at least 1, at most a day. */
+static unsigned timeout_secs(double s)
+{
+    return s >= 1 ? (unsigned)(s > 86400 ? 86400 : s) : 1;
+}
+
 /* ---- MHD callbacks ------------------------------------------------------------ */
 
 static bool server_ready(fr_server *s, srv_sched **sched, bool *shutting)
@@ -403,6 +422,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
                  s->max_body);
         return srv_reply_error(c, &e);
     }
+    /* the request is in: from now on the connection waits for its answer,
+     * under the generation timeout instead of the read timeout */
+    MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, timeout_secs(s->timeout_s));
     return srv_handle(c);
 }
 
@@ -463,6 +485,23 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
+/* Why binding addr fails (an errno), or 0 when it does not: MHD reports a
+ * failed start without one, and "address already in use" is the message a
+ * user needs. */
+static int bind_error(const struct sockaddr *addr)
+{
+    socklen_t len = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in);
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int e = bind(fd, addr, len) == 0 ? 0 : errno;
+    close(fd);
+    return e;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
@@ -485,12 +524,16 @@ fr_status fr_server_start(const fr_server_params *pp, fr_server **out, fr_err *e
             p.max_queue = d.max_queue;
         if (!(p.timeout_s > 0))
             p.timeout_s = d.timeout_s;
+        if (!(p.read_timeout_s > 0))
+            p.read_timeout_s = d.read_timeout_s;
         if (!p.max_body)
             p.max_body = d.max_body;
         if (!p.max_messages)
             p.max_messages = d.max_messages;
         if (!p.max_connections)
             p.max_connections = d.max_connections;
+        if (!p.max_client_connections)
+            p.max_client_connections = d.max_client_connections;
         if (!p.n_batch)
             p.n_batch = d.n_batch;
     }
@@ -514,6 +557,7 @@ fr_status fr_server_start(const fr_server_params *pp, fr_server **out, fr_err *e
     s->max_connections = p.max_connections;
     s->n_batch = p.n_batch;
     s->timeout_s = p.timeout_s;
+    s->read_timeout_s = p.read_timeout_s;
     s->max_body = p.max_body;
     s->log = p.log;
     s->log_user = p.log_user;
@@ -568,20 +612,27 @@ fr_status fr_server_start(const fr_server_params *pp, fr_server **out, fr_err *e
         ((struct sockaddr_in *)&sa)->sin_port = htons(p.port);
     }
     freeaddrinfo(ai);
-    unsigned timeout = p.timeout_s >= 1 ? (unsigned)(p.timeout_s > 86400 ? 86400 : p.timeout_s) : 1;
+    /* MHD's per-IP limit; 0 there means none */
+    unsigned per_client =
+        p.max_client_connections < p.max_connections ? (unsigned)p.max_client_connections : 0;
     s->d = MHD_start_daemon(flags, p.port, NULL, NULL, on_request, s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)p.max_connections,
-                            MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
+                            MHD_OPTION_CONNECTION_TIMEOUT, timeout_secs(p.read_timeout_s),
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, SRV_HEADER_MEMORY,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                             MHD_OPTION_END);
     if (!s->d) {
-        st = fr_err_set(err, FR_E_IO, "cannot listen on %s port %u: %s (is the port in use? try "
-                        "another --port, or --port 0 for any free one)", s->host, (unsigned)p.port,
-                        errno ? strerror(errno) : "libmicrohttpd failed to start");
+        int why = bind_error((const struct sockaddr *)&sa);
+        if (why == EADDRINUSE)
+            st = fr_err_set(err, FR_E_IO, "cannot listen on %s port %u: address already in use "
+                            "(another server has it: choose another --port, or --port 0 for any "
+                            "free one)", s->host, (unsigned)p.port);
+        else
+            st = fr_err_set(err, FR_E_IO, "cannot listen on %s port %u: %s", s->host,
+                            (unsigned)p.port, why ? strerror(why) : "libmicrohttpd failed to start");
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);

@@ -309,27 +309,25 @@ static bool parse_common(json_t *root, const srv_limits *lim, srv_request *r, sr
                         "n = %lld is not supported yet: this server returns one choice per request "
                         "(send %lld requests instead)", n, n);
 
+    /* Any positive max_tokens is accepted, as OpenAI and llama-server do:
+     * generation stops where the context is full, with finish_reason
+     * "length" and usage.context saying what the context allowed. */
     long long maxt = -1;
     bool maxt_given = false;
-    long long hi = lim->max_tokens ? (long long)lim->max_tokens : INT32_MAX;
     const char *mkey = "max_tokens";
     if (r->kind == SRV_CHAT && field(root, "max_completion_tokens"))
         mkey = "max_completion_tokens";
     if (!get_int(root, mkey, 1, LLONG_MAX, &maxt, &maxt_given, e))
         return false;
-    if (maxt_given && maxt > hi)
-        return srv_fail(e, 400, NULL, "integer_above_max_value", mkey,
-                        "Invalid '%s': %lld is more than this model's context holds (%lld tokens, "
-                        "prompt included); ask for fewer", mkey, maxt, hi);
     if (r->kind == SRV_CHAT && strcmp(mkey, "max_completion_tokens") == 0 && field(root, "max_tokens")) {
         long long other = -1;
-        if (!get_int(root, "max_tokens", 1, hi, &other, NULL, e))
+        if (!get_int(root, "max_tokens", 1, LLONG_MAX, &other, NULL, e))
             return false;
         if (other < maxt)
             maxt = other;
     }
     if (maxt_given)
-        r->max_tokens = (int32_t)maxt;
+        r->max_tokens = (int32_t)(maxt > INT32_MAX ? INT32_MAX : maxt);
 
     fr_sampler_params *sp = &r->sampling;
     double d;

@@ -31,7 +31,9 @@ typedef enum srv_kind { SRV_CHAT = 0, SRV_COMPLETION = 1 } srv_kind;
 
 typedef struct srv_limits {
     uint32_t max_messages; /* 0: 4096 */
-    uint32_t max_tokens;   /* upper bound for max_tokens, normally the context; 0: no bound */
+    uint32_t max_tokens;   /* the context: caps the /v1/completions default (16); a larger
+                              max_tokens sent by the client is accepted (generation stops
+                              at the context). 0: no cap */
     uint32_t n_vocab;      /* token ids (prompt lists, logit_bias) must be below it; 0: no check */
     const fr_sampler_params *defaults; /* sampling when the request does not say; NULL:
                                           fr_sampler_params_default */

@@ -175,6 +175,16 @@ json_t *srv_resp_usage(const srv_result *r)
                           "completion_tokens_details", "reasoning_tokens", (json_int_t)0);
     if (!u)
         return NULL;
+    if (r->finish == FR_FINISH_CONTEXT && r->n_ctx)
+        /* the answer stopped because the context was full, not at max_tokens:
+         * n_ctx - prompt tokens fit, and one more (the last token is sampled
+         * from the full context and needs no place in it) */
+        json_object_set_new(u, "context",
+                            json_pack("{s:I, s:I}", "n_ctx", (json_int_t)r->n_ctx,
+                                      "completion_tokens_allowed",
+                                      (json_int_t)(r->n_ctx >= r->n_prompt
+                                                       ? r->n_ctx - r->n_prompt + 1
+                                                       : 0)));
     json_object_set_new(u, "energy_joules", r->has_energy ? json_real(r->energy_j) : json_null());
     json_object_set_new(u, "energy_source",
                         json_string(r->has_energy && r->energy_source ? r->energy_source : "none"));

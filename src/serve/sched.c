@@ -260,13 +260,14 @@ static void job_done(srv_sched *s, srv_job *j, fr_finish finish, const srv_error
     j->t_end = now;
     j->out.done = true;
     j->out.finish = finish;
+    if (finish == FR_FINISH_CONTEXT)
+        j->out.n_ctx = s->n_ctx;
     if (err && err->status)
         j->out.err = *err;
     j->out.queue_s = (j->t_start > 0 ? j->t_start : now) - j->t_submit;
     j->out.first_token_s = (j->t_first > 0 ? j->t_first : now) - j->t_submit;
     j->out.total_s = now - j->t_submit;
     pthread_cond_broadcast(&j->cv);
-    (void)s;
 }
 
 static void fail_503(srv_error *e, const char *code, const char *msg)
@@ -567,8 +568,11 @@ static void slot_sample(srv_sched *s, uint32_t i, const float *logits)
         return;
     }
     bool full = fr_context_seq_len(s->ctx, i) >= s->n_ctx;
-    if ((j->max_tokens >= 0 && j->n_gen >= (uint32_t)j->max_tokens) || full) {
-        g->finish = FR_FINISH_LENGTH;
+    bool enough = j->max_tokens >= 0 && j->n_gen >= (uint32_t)j->max_tokens;
+    if (enough || full) {
+        /* "length" either way for the client; CONTEXT makes the usage say
+         * how much room the context left */
+        g->finish = enough ? FR_FINISH_LENGTH : FR_FINISH_CONTEXT;
         stage_flush(j, g);
         return;
     }
@@ -844,6 +848,7 @@ static bool collect_locked(srv_job *j, srv_result *r)
         r->n_prompt = o->n_prompt;
         r->n_cached = o->n_cached;
         r->n_generated = o->n_generated;
+        r->n_ctx = o->n_ctx;
         r->has_energy = o->has_energy;
         r->energy_j = o->energy_j;
         r->energy_source = o->energy_source;

@@ -87,6 +87,8 @@ typedef struct srv_result {
     fr_finish finish;
     srv_error err;          /* status 0: no error */
     uint32_t n_prompt, n_cached, n_generated;
+    uint32_t n_ctx;         /* set when the context ended the answer (finish CONTEXT):
+                               the slot's size; n_ctx - n_prompt tokens could follow */
     bool has_energy;
     double energy_j;
     const char *energy_source; /* static string */

@@ -30,7 +30,7 @@ struct fr_server {
     bool has_key;
     uint8_t key_digest[32]; /* SHA-256 of the key; the key itself is not kept */
     uint32_t max_queue, max_messages, max_connections, n_batch;
-    double timeout_s;
+    double timeout_s, read_timeout_s;
     size_t max_body;
     fr_sampler_params defaults;
     bool fixed_seed;

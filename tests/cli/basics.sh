@@ -11,4 +11,9 @@ expect_contains "$OUT" "inspect"
 run_status 2 "$FRUGAL"
 run_status 2 "$FRUGAL" no-such-command
 expect_contains "$ERR" "frugal: error: unknown command 'no-such-command'"
+# `frugal help CMD` is CMD's own help, not the global one
+run_ok "$FRUGAL" help run
+expect_contains "$OUT" "usage: frugal run"
+expect_contains "$OUT" "--n-predict"
+run_status 2 "$FRUGAL" help no-such-command
 finish

@@ -70,6 +70,11 @@ svg_ok "$TMP/train.svg"
 # train usage errors
 run_status 2 "$FRUGAL" plan train --params 8e9 --tokens 1e12 --gpus 8
 expect_contains "$ERR" "--gpu is required"
+# a value that is given but not positive is named as such, not "required"
+run_status 2 "$FRUGAL" plan train --params -5 --tokens 1e12 --gpu h100-sxm --gpus 8
+expect_contains "$ERR" "--params: -5 is not a positive number"
+run_status 2 "$FRUGAL" plan lora --params 8e9 --tokens 0 --gpu l4
+expect_contains "$ERR" "--tokens: 0 is not a positive number"
 run_status 2 "$FRUGAL" plan train --params 8e9 --tokens 1e12 --chinchilla --gpu h100-sxm --gpus 8
 run_status 2 "$FRUGAL" plan train --params 8e9 --tokens 1e12 --gpu h100-sxm
 expect_contains "$ERR" "--days D and --gpus N"

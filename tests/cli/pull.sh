@@ -192,7 +192,13 @@ run_status 2 "$FRUGAL" pull "http://example.invalid/m.gguf" -o "$TMP/e"
 expect_contains "$ERR" "refusing plain http"
 expect_contains "$ERR" "--insecure-http"
 run_status 2 "$FRUGAL" pull "ftp://127.0.0.1/m.gguf" -o "$TMP/e"
+# a refused connection is not "no network": the host answered, nothing listens there
 run_status 1 "$FRUGAL" pull "http://127.0.0.1:1/m.gguf" -o "$TMP/e" --connect-timeout 5
+expect_contains "$ERR" "refused the connection"
+expect_not_contains "$ERR" "no network"
+no_file "$TMP/e/m.gguf.part"
+# a name that does not resolve is (as far as frugal can tell) no network
+run_status 1 "$FRUGAL" pull "https://frugal-test.invalid/m.gguf" -o "$TMP/e" --connect-timeout 5
 expect_contains "$ERR" "no network"
 expect_contains "$ERR" "FRUGAL_MODEL="
 no_file "$TMP/e/m.gguf.part"

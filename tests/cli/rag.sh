@@ -12,6 +12,10 @@ rag_index_checks "$DB" "$DB"
 rag_ask_checks "$DB"
 run_status 1 "$FRUGAL" ask --db "$TMP/missing.sqlite" --retrieve-only "q"
 expect_contains "$ERR" "no such knowledge base"
+# a PATH that does not exist is an error (a typo must not look like success)
+run_status 1 "$FRUGAL" index --db "$TMP/typo.sqlite" "$TMP/no-such-dir"
+expect_contains "$OUT" "rejected $TMP/no-such-dir: no such file or directory"
+expect_contains "$ERR" "1 of the given paths does not exist"
 
 run_ok "$FRUGAL" check --source "$TMP/docs/products.md" --claim 'The Aurora X2 costs $149.00.'
 expect_contains "$OUT" "supported"

@@ -29,6 +29,15 @@ rag_corpus_docs
 DB=$PG_URI_USER
 rag_index_checks "$DB"
 rag_ask_checks "$DB"
+# a symbolic link out of the indexed tree is refused on this store as well
+# (the indexer's walk is one for both stores; tests/cli/untrusted_paths.sh)
+echo "zanzibarian quokka hunter2" > "$TMP/secret.txt"
+ln -s "$TMP/secret.txt" "$TMP/docs/leak.txt"
+run_ok "$FRUGAL" index --db "$DB" "$TMP/docs"
+expect_contains "$OUT" "rejected $TMP/docs/leak.txt: a symbolic link to $TMP/secret.txt, outside the indexed paths"
+run_ok "$FRUGAL" ask --db "$DB" --retrieve-only --json "zanzibarian quokka"
+expect_not_contains "$OUT" "hunter2"
+rm "$TMP/docs/leak.txt"
 
 # ---- stats; the password is never shown ------------------------------------------
 SECRET="postgresql://kb:s3cret-pw@/kb?host=$PG_DIR"
@@ -65,8 +74,8 @@ if [ -e "$SHARED/models/stories260K.gguf" ] && command -v curl >/dev/null && com
     fail "gate abstention: ${BODY:0:400}"
   expect_status 200 POST /v1/ask $J -d '{"question":"What does the Aurora X2 thermometer cost in yen?","k":2}'
   off=$(grep -bo 'Aurora X2 thermometer' "$SRC/tests/data/rag/products.md" | head -1 | cut -d: -f1)
-  [ "$(json_get "$TMP/body" '[j.outcome, j.gate.missing, /products\.md$/.test(j.passages[0].path), j.passages[0].byte_off].join("|")')" = \
-    "abstain_retrieval|yen|true|$off" ] || fail "/v1/ask from PostgreSQL: ${BODY:0:400}"
+  [ "$(json_get "$TMP/body" '[j.outcome, j.gate.missing, j.passages[0].path, j.passages[0].byte_off].join("|")')" = \
+    "abstain_retrieval|yen|products.md|$off" ] || fail "/v1/ask from PostgreSQL: ${BODY:0:400}"
   # the database restarts: meanwhile each ask is a 500 that says why, the
   # server stays up, and afterwards it answers again
   "$SRC/tests/pg_cluster.sh" down "$PG_DIR"

@@ -70,6 +70,10 @@ run_status 2 "$FRUGAL" import safetensors a b -o x
 run_status 1 "$FRUGAL" import llama2c "$SHARED/models/tok512.bin" "$SHARED/models/tok512.bin" -o "$TMP/x.gguf"
 [ ! -e "$TMP/x.gguf" ] || fail "a failed import left a file behind"
 
+# "1 thread", not "1 threads"
+run_ok "$FRUGAL" run -m "$M" -p "Once" -n 2 -t 1
+expect_contains "$ERR" "ctx 2048, 1 thread,"
+
 # chat: turns from stdin, /stats and /reset, clean exit
 printf 'Hello\n/stats\n/reset\nTell me a story\n/exit\n' > "$TMP/turns"
 _run "$FRUGAL" chat -m "$M" -n 16 --temp 0 < "$TMP/turns"
@@ -77,4 +81,15 @@ _run "$FRUGAL" chat -m "$M" -n 16 --temp 0 < "$TMP/turns"
 expect_contains "$ERR" "context"
 expect_contains "$ERR" "conversation reset"
 [ -n "$OUT" ] || fail "chat printed nothing"
+# /help; an unknown /command is refused, not sent to the model (the context
+# stays empty); "//" sends a line starting with "/"; an answer cut by a full
+# context says so
+printf '/help\n/frobnicate now\n/stats\n//hello there\n' > "$TMP/turns2"
+_run "$FRUGAL" chat -m "$M" --temp 0 --ctx 96 < "$TMP/turns2"
+[ "$RC" -eq 0 ] || fail "chat exited $RC: $ERR"
+expect_contains "$ERR" "/reset"
+expect_contains "$ERR" "unknown command /frobnicate"
+expect_contains "$ERR" "context 0/96 tokens"
+expect_contains "$ERR" "the answer was cut: the 96-token context is full"
+[ -n "$OUT" ] || fail "chat did not answer the // line"
 finish

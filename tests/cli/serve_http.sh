@@ -14,13 +14,16 @@ J='-H Content-Type:application/json'
 CHAT='{"model":"stories260K","messages":[{"role":"user","content":"Hi"}],"max_tokens":8,"temperature":0}'
 
 # ---- loading: the socket answers before the model is there -----------------
+# (the three requests first, their checks after: each check starts node,
+# which on a loaded machine can outlast the 1.5 s of loading)
 FRUGAL_API_KEY=$KEY serve_start -m "$M" --test-load-delay 1500 --energy-meter estimate --parallel 2
 expect_status 503 GET /health
-expect_error_shape loading
+H_BODY=$BODY
 expect_status 200 GET /v1/models                     # public, needs no model
 expect_status 503 POST /v1/chat/completions -H "Authorization: Bearer $KEY" $J -d "$CHAT"
 expect_error_shape loading
 expect_contains "$HDRS" "Retry-After"
+BODY=$H_BODY expect_error_shape loading
 serve_wait_ready
 expect_status 200 GET /health
 [ "$(json_get "$TMP/body" j.status)" = ok ] || fail "/health body: $BODY"
@@ -117,6 +120,24 @@ expect_status 400 POST /v1/completions "${A[@]}" $J -d "{\"model\":\"stories260K
 expect_error_shape context_length_exceeded
 expect_contains "$BODY" "2048"
 expect_contains "$BODY" "$n_long"
+# max_tokens past the context is accepted (as OpenAI and llama-server do):
+# the answer stops where the context is full, finish_reason "length", and
+# the usage says what the context allowed (a prompt of ~1900 tokens keeps
+# the generation short; EOS is biased away so that only the context stops it)
+mid=$(printf 'Once upon a time %.0s' $(seq 1 480))
+expect_status 200 POST /v1/completions "${A[@]}" $J -d \
+  "{\"model\":\"stories260K\",\"prompt\":\"$mid\",\"max_tokens\":4096,\"temperature\":0,\"logit_bias\":{\"2\":-100}}"
+node -e '
+  const j = JSON.parse(process.argv[1]), u = j.usage;
+  // 2048 tokens in the context, and the last one sampled from it
+  if (j.choices[0].finish_reason !== "length" || u.prompt_tokens + u.completion_tokens !== 2049 ||
+      !u.context || u.context.n_ctx !== 2048 ||
+      u.context.completion_tokens_allowed !== u.completion_tokens) process.exit(1);
+' "$BODY" || fail "max_tokens 4096 on a 2048-token context: ${BODY:0:200} ... usage $(json_get "$TMP/body" j.usage)"
+# stopped by max_tokens, not the context: no "context" in the usage
+expect_status 200 POST /v1/completions "${A[@]}" $J -d '{"model":"stories260K","prompt":"Once","max_tokens":3,"logit_bias":{"2":-100}}'
+[ "$(json_get "$TMP/body" '[j.choices[0].finish_reason, "context" in j.usage].join()')" = "length,false" ] ||
+  fail "max_tokens 3: $(json_get "$TMP/body" j.usage)"
 
 # ---- SSE framing ----------------------------------------------------------------------------
 curl -sN -D "$TMP/sse.h" "${A[@]}" $J "$BASE/v1/chat/completions" -o "$TMP/sse" \
@@ -241,6 +262,8 @@ expect_contains "$BODY" "frugal_slots_active 0"
 expect_contains "$BODY" "frugal_queue_depth 0"
 [ "$ms" -lt 1500 ] || fail "slot freed only after $ms ms"
 expect_status 200 POST /v1/completions $J -d '{"model":"stories260K","prompt":"Once","max_tokens":2}'
+# the log line is written by the slot's thread: give a loaded machine a moment
+for _ in $(seq 1 100); do grep -q client-gone "$SLOG" && break; sleep 0.05; done
 expect_contains "$(cat "$SLOG")" "client-gone"
 
 # ---- shutdown: a stream past the deadline ends with an error event; exit 0 --------------

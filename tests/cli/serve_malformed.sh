@@ -11,7 +11,7 @@ need_shared models/stories260K.gguf
 M=$SHARED/models/stories260K.gguf
 J='-H Content-Type:application/json'
 
-serve_start -m "$M" --timeout 2 --parallel 2 --max-connections 64
+serve_start -m "$M" --timeout 2 --read-timeout 2 --parallel 2 --max-connections 64
 serve_wait_ready
 
 alive() {
@@ -62,8 +62,12 @@ bad '{"content":5}' /tokenize
 alive
 
 # ---- huge numbers --------------------------------------------------------------------
-for v in 1e309 -1e309 99999999999999999999999999 1e308 4294967296 -9223372036854775809 1099511627776; do
+for v in 1e309 -1e309 99999999999999999999999999 1e308 -9223372036854775809 0 -5; do
   bad "{$m,\"max_tokens\":$v}"
+done
+# a huge positive max_tokens is accepted: generation stops at the context
+for v in 4294967296 1099511627776; do
+  expect_status 200 POST /v1/chat/completions $J -d "{$m,\"max_tokens\":$v,\"stop\":[\" \"]}"
 done
 bad "{$m,\"temperature\":1e308}"
 bad "{$m,\"seed\":18446744073709551616}"
@@ -136,7 +140,7 @@ alive
 # ---- slow clients ------------------------------------------------------------------------
 # 20 connections that send half a request line, one that promises a body and
 # sends 10 bytes: the others are still served, and the server closes the
-# idle ones after --timeout (2 s).
+# idle ones after --read-timeout (2 s).
 for i in $(seq 4 23); do
   eval "exec $i<>/dev/tcp/127.0.0.1/$PORT"
   printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n' >&$i

@@ -93,6 +93,23 @@ run_status 2 "$FRUGAL" tune -m "$M" -d "$TMP/story.txt" -o "$TMP/x.gguf" -t 1 \
   --resume "$TMP/full.gguf.ckpt" --progress none
 expect_contains "$ERR" "training data differ"
 
+# ---- --resume DIR alone: every option comes from the checkpoint (the files,
+# -t, the validation set and its schedule), from any directory
+mkdir -p "$TMP/elsewhere"
+cp "$TMP/story.txt" "$TMP/val.txt"
+run_ok "$FRUGAL" tune "${COMMON[@]}" -o "$TMP/v.gguf" --steps 8 --checkpoint-every 4 \
+  --val "$TMP/val.txt" --eval-every 2 --keep-checkpoints 0
+cp "$TMP/v.gguf" "$TMP/v-full.gguf"
+_run bash -c "cd '$TMP/elsewhere' && '$FRUGAL' tune --resume '$TMP/v.gguf.ckpt/step-000004'"
+[ "$RC" -eq 0 ] || fail "--resume DIR alone: exit $RC: ${ERR:0:400}"
+expect_contains "$ERR" "eval at step 6"
+expect_contains "$ERR" "validation perplexity"
+cmp -s "$TMP/v.gguf" "$TMP/v-full.gguf" || fail "--resume DIR alone gave another adapter"
+# an option given again replaces the saved one (here: no progress output)
+run_ok "$FRUGAL" tune --resume "$TMP/v.gguf.ckpt/step-000004" --progress none -o "$TMP/v2.gguf"
+[ -z "$ERR" ] || fail "--progress none on resume: ${ERR:0:200}"
+cmp -s "$TMP/v2.gguf" "$TMP/v-full.gguf" || fail "resumed into -o v2.gguf: another adapter"
+
 # ---- SIGTERM: checkpoint, message, and resuming finishes the same run
 # (one thread: on a loaded 2-core CI machine a tiny model is fastest on one)
 STEPS=200
@@ -108,7 +125,8 @@ if [ "$rc" -eq 0 ]; then
 else
   [ "$rc" -eq 1 ] || fail "SIGTERM: exit $rc"
   grep -q "stopped at step" "$TMP/sig.err" || fail "no stop message: $(cat "$TMP/sig.err")"
-  grep -q -- "--resume $TMP/sig.gguf.ckpt/step-" "$TMP/sig.err" || fail "no resume hint"
+  grep -q -- "continue with: frugal tune --resume $TMP/sig.gguf.ckpt/step-[0-9]*\$" "$TMP/sig.err" ||
+    fail "no resume hint: $(grep continue "$TMP/sig.err")"
   [ ! -e "$TMP/sig.gguf" ] || fail "an adapter was written for an interrupted run"
   run_ok "$FRUGAL" tune -m "$M" -d "$TMP/train.txt" -o "$TMP/sig.gguf" -t 1 \
     --resume "$TMP/sig.gguf.ckpt" --progress none

@@ -730,16 +730,45 @@ static void test_svg(void)
     CHECK(strstr(svg, "1 value not drawn") != NULL);
     free(svg);
     fr_plan_free(p);
-    /* Long labels are cut at a character boundary, never inside a UTF-8
-     * sequence: 43 ASCII bytes then a 2-byte character across the cut. */
+    /* Only absurdly long labels (past 120 bytes) are cut, at a character
+     * boundary, never inside a UTF-8 sequence: 116 ASCII bytes then a
+     * 2-byte character across the cut. */
+    char lbl[200], want[200];
+    memset(lbl, 'x', 116);
+    strcpy(lbl + 116, "\xc3\xa9\xc3\xa9\xc3\xa9tail");
+    memset(want, 'x', 116);
+    strcpy(want + 116, "...<");
     q = fr_plan_new("test", "t");
-    s = fr_plan_add_scenario(
-        q, "x", "0123456789012345678901234567890123456789\xc3\xa9\xc3\xa9\xc3\xa9tail");
+    s = fr_plan_add_scenario(q, "x", lbl);
     fr_plan_add_figure(q, s, "e", "energy", FR_UNIT_KWH, fr_rng(1, 2, 3), true);
     CHECK(fr_plan_done(q, &p, &err) == FR_OK);
     CHECK(fr_plan_svg(p, &svg, &err) == FR_OK);
-    CHECK(strstr(svg, "0123456789012345678901234567890123456789...") != NULL);
+    CHECK(strstr(svg, want) != NULL);
     CHECK(strstr(svg, "tail") == NULL);
+    free(svg);
+    fr_plan_free(p);
+
+    /* Issue 18: a 60-character label is drawn whole (it used to end in
+     * "..." at 44); a value of exactly 1 still gets a bar (1 GPU drew none
+     * on an axis starting at 1); an axis in days stays in days (it mixed
+     * "100 days" and "2.74 years"). */
+    q = fr_plan_new("test", "t");
+    s = fr_plan_add_scenario(q, "x", "train from scratch (same model, same devices, same data)");
+    fr_plan_add_figure(q, s, "g", "GPUs", FR_UNIT_COUNT, fr_rng(1, 1, 1), true);
+    fr_plan_add_figure(q, s, "d", "wall-clock time", FR_UNIT_DAYS, fr_rng(180, 225, 299), true);
+    CHECK(fr_plan_done(q, &p, &err) == FR_OK);
+    CHECK(fr_plan_svg(p, &svg, &err) == FR_OK);
+    CHECK(strstr(svg, ">train from scratch (same model, same devices, same data)<") != NULL);
+    const char *bar = strstr(svg, "fill=\"#4a7fb5\"");
+    const char *wq = bar ? strstr(svg, "<rect x=") : NULL;
+    double bw = 0;
+    for (const char *r = svg; (r = strstr(r, "<rect x=")) && r < bar; r++)
+        wq = r;
+    if (wq && strstr(wq, "width=\""))
+        bw = strtod(strstr(wq, "width=\"") + 7, NULL);
+    CHECK_MSG(bw > 50, "the bar of a value of 1 is %.1f px wide", bw);
+    CHECK(strstr(svg, "1,000 days") != NULL);
+    CHECK(strstr(svg, "years") == NULL);
     free(svg);
     fr_plan_free(p);
 }

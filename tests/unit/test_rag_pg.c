@@ -206,6 +206,17 @@ static void test_parity(void)
     CHECK(b.terms > 100 && b.db_bytes > 0);
     CHECK_EQ_INT(b.schema_version, 1);
 
+    /* the directory every document lies under (what /v1/ask strips), the
+     * same from both stores */
+    char want[600], *da = NULL, *dp = NULL;
+    snprintf(want, sizeof want, "%s/docs/", g_dir);
+    CHECK(fr_kb_common_dir(sq, &da, &err) == FR_OK);
+    CHECK_MSG(fr_kb_common_dir(kb, &dp, &err) == FR_OK, "%s", err.msg);
+    CHECK_STR(da ? da : "(null)", want);
+    CHECK_STR(dp ? dp : "(null)", want);
+    free(da);
+    free(dp);
+
     corpus_check_retrieval(kb);
     /* the same top passage (so the same citation) and gate decision */
     static const char *const qs[] = {

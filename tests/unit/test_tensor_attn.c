@@ -176,7 +176,7 @@ int main(void)
         fr_type kv = kvs[k];
         check(4, 4, 16, kv, one, at0, 1);        /* the first position */
         check(14, 2, 64, kv, one, at130, 1);     /* decode deep in the cache (qwen2.5-0.5b) */
-        check(32, 8, 64, kv, prompt, at0, 1);    /* a prompt over several tiles (llama-3.2-1b) */
+        check(16, 4, 64, kv, prompt, at0, 1);    /* a prompt over several tiles (llama-3.2-1b's grouping) */
         check(8, 8, 128, kv, prompt, at5, 1);    /* no grouping, long heads */
         check(6, 2, 24, kv, mixed, mixed_at, 3); /* sequences mixed in one batch */
         check(7, 1, 32, kv, prompt, at0, 1);     /* one kv head for 7 query heads */
