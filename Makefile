@@ -1,6 +1,7 @@
 # Thin front for CMake/CTest so that a user only types `make ...`.
 #   make               install missing Debian packages, build build/frugal + libfrugal.{a,so}
 #   make test          build and run every test, then again under ASan+UBSan
+#   make test-aarch64  cross-build the core for 64-bit ARM, run its tests under qemu
 #   make demo          build, get a small model, a short tour (inspect, run, chat)
 #   make bench         benchmarks -> BENCHMARKS.md (never fails on a number)
 #   make train-verifier  retrain the groundedness verdict on ../shared/data -> data/verifier.json
@@ -10,6 +11,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 TSAN_BUILD ?= build-tsan
+ARM_BUILD  ?= build-aarch64
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 60
@@ -17,7 +19,7 @@ CTEST_ARGS ?=
 
 SHARED_DATA ?= ../shared/data
 
-.PHONY: all deps build test test-release test-asan test-tsan demo bench fuzz install clean format train-verifier
+.PHONY: all deps build test test-release test-asan test-tsan test-aarch64 demo bench fuzz install clean format train-verifier
 
 all: build
 
@@ -51,6 +53,16 @@ test-tsan: deps
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && FR_SANITIZED=1 ctest --output-on-failure -j $(JOBS) -R 'serve|thread' $(CTEST_ARGS)
 
+# The inference core (FRUGAL_CORE_ONLY: no external libraries) cross-built
+# for aarch64 and its kernel and exactness tests run under qemu-aarch64 on
+# three CPU models, each with every kernel path that CPU has
+# (scripts/test-aarch64.sh).
+test-aarch64: deps
+	cmake -S . -B $(ARM_BUILD) -DCMAKE_BUILD_TYPE=Release -DFRUGAL_CORE_ONLY=ON \
+	  -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake
+	cmake --build $(ARM_BUILD) -j $(JOBS)
+	./scripts/test-aarch64.sh $(ARM_BUILD) $(JOBS)
+
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFRUGAL_FUZZ=ON -DFRUGAL_MPI=OFF
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
@@ -76,4 +88,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD) $(ARM_BUILD)

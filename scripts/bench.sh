@@ -65,6 +65,7 @@ cpu_line() {
   echo
   echo "Written by \`make bench\`$([ "$QUICK" = 1 ] && echo " with BENCH_QUICK=1 (a quick run: fewer rows, one repetition)") ($(date -u +%Y-%m-%dT%H:%MZ)). Machine: $(cpu_line), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). frugal $("$FRUGAL" --version | awk '{print $2, $3, $4}')."
   echo "These machines may be shared and noisy: compare rows measured in one run."
+  echo "ARM (neon / dotprod / i8mm kernel paths): speed is measured only on a real ARM machine (\`make bench\` runs there unchanged, peers built by \`../shared/peers/build-peers.sh\`); the qemu runs of \`make test-aarch64\` check correctness, and emulated timings say nothing about ARM hardware, so none are reported."
   echo
 } > "$OUT"
 

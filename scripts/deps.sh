@@ -24,6 +24,7 @@ PKGS=(
   chromium                          # the web page's browser test (playwright-core drives it)
   nginx                             # replicas behind nginx (test; docs/nginx-replicas.conf)
   libopenmpi-dev openmpi-bin        # data-parallel tuning: mpirun -np N frugal tune
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # make test-aarch64: ARM kernels under qemu
 )
 
 if [ "${FRUGAL_NO_DEPS:-0}" = 1 ]; then exit 0; fi

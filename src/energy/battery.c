@@ -5,8 +5,11 @@
  * /sys/class/power_supply/<name> with type "Battery" has a status
  * ("Charging", "Discharging", "Not charging", "Full", "Unknown") and either
  * energy_now in microwatt-hours, or charge_now in microampere-hours together
- * with voltage_now in microvolts. Batteries with scope "Device" power a
- * peripheral (mouse, keyboard) and are ignored.
+ * with voltage_now in microvolts. Android phones expose the same class
+ * (/sys/class/power_supply/battery) but many report the coulomb counter as
+ * charge_counter (uAh) rather than charge_now: it is used the same way when
+ * charge_now is absent. Batteries with scope "Device" power a peripheral
+ * (mouse, keyboard) and are ignored.
  *
  * Energy drawn between two reads:
  *   energy_now:  (E_last - E_now) uWh x 3.6e-3 J/uWh
@@ -33,7 +36,8 @@
 typedef struct bat {
     char name[64];
     char dir[1200];
-    bool use_energy; /* energy_now (uWh), else charge_now x voltage_now */
+    bool use_energy; /* energy_now (uWh), else charge x voltage_now */
+    const char *charge; /* "charge_now", or Android's "charge_counter" (uAh) */
     uint64_t last_e; /* uWh */
     uint64_t last_q; /* uAh */
     uint64_t last_v; /* uV */
@@ -71,7 +75,7 @@ static int bat_sample(const fr_sysio *io, const bat *b, uint64_t *e, uint64_t *q
 {
     if (b->use_energy)
         return read_num(io, b->dir, "energy_now", e);
-    int rc = read_num(io, b->dir, "charge_now", q);
+    int rc = read_num(io, b->dir, b->charge, q);
     return rc ? rc : read_num(io, b->dir, "voltage_now", v);
 }
 
@@ -119,10 +123,15 @@ fr_status fr_battery_open(const fr_sysio *io, fr_battery **out, char *why, size_
         fr_fmt(b->dir, sizeof b->dir, "%s", sub);
         uint64_t probe;
         b->use_energy = read_num(io, sub, "energy_now", &probe) == 0;
+        b->charge = read_num(io, sub, "charge_now", &probe) != 0 &&
+                            read_num(io, sub, "charge_counter", &probe) == 0
+                        ? "charge_counter"
+                        : "charge_now";
         int rc = bat_sample(io, b, &b->last_e, &b->last_q, &b->last_v);
         if (rc) {
             fr_fmt(not_discharging, sizeof not_discharging,
-                   "%s has neither a readable energy_now nor charge_now + voltage_now (%s)",
+                   "%s has neither a readable energy_now nor charge_now (or charge_counter) + "
+                   "voltage_now (%s)",
                    e->d_name, rc == EINVAL ? "not a number" : strerror(rc));
             continue;
         }
@@ -143,9 +152,10 @@ fr_status fr_battery_open(const fr_sysio *io, fr_battery **out, char *why, size_
     qsort(r->b, (size_t)r->n, sizeof r->b[0], cmp_bat);
     size_t off = (size_t)snprintf(r->label, sizeof r->label, "battery (whole system):");
     for (int i = 0; i < r->n && off < sizeof r->label; i++)
-        off += (size_t)snprintf(r->label + off, sizeof r->label - off, "%s %s (%s)", i ? " +" : "",
-                                r->b[i].name,
-                                r->b[i].use_energy ? "energy_now" : "charge_now x voltage_now");
+        off += (size_t)snprintf(r->label + off, sizeof r->label - off, "%s %s (%s%s)",
+                                i ? " +" : "", r->b[i].name,
+                                r->b[i].use_energy ? "energy_now" : r->b[i].charge,
+                                r->b[i].use_energy ? "" : " x voltage_now");
     fr_fmt(why, why_n, "battery: discharging, %s", r->label + 23);
     *out = r;
     return FR_OK;
@@ -172,7 +182,7 @@ fr_status fr_battery_read(fr_battery *r, double *joules, fr_err *err)
         rc = bat_sample(r->io, b, &e[i], &q[i], &v[i]);
         if (rc)
             return fr_err_set(err, FR_E_IO, "battery %s: reading %s: %s", b->name,
-                              b->use_energy ? "energy_now" : "charge_now/voltage_now",
+                              b->use_energy ? "energy_now" : b->charge,
                               rc == EINVAL ? "not a number" : strerror(rc));
     }
     double total = 0;

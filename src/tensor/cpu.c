@@ -7,6 +7,13 @@
  * runs once under pthread_once; FRUGAL_ISA is read at the same moment so the
  * choice cannot change while a model runs.
  *
+ * On 64-bit ARM, Advanced SIMD is architectural (every armv8-a CPU has it)
+ * and the optional dot-product and int8 matrix-multiply extensions are
+ * reported by the kernel (getauxval HWCAP_ASIMDDP, HWCAP2_I8MM on Linux and
+ * Android) or by sysctl on macOS (hw.optional.arm.FEAT_DotProd / FEAT_I8MM);
+ * the OS saves the SIMD registers whatever the extension, so there is no
+ * second check as on x86.
+ *
  * Rejected: __builtin_cpu_supports - it does not report AVX-VNNI or
  * AVX512-BF16 on every compiler version we build with, and it hides the
  * xgetbv check we want to state explicitly.
@@ -21,6 +28,28 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define FR_X86 1
+#endif
+#if defined(__aarch64__)
+#define FR_ARM64 1
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#elif defined(__linux__)
+#include <sys/auxv.h>
+/* The bits, in case the C library's headers predate them (Linux uapi
+ * asm/hwcap.h values, stable ABI). */
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1UL << 1)
+#endif
+#ifndef HWCAP_ASIMDHP
+#define HWCAP_ASIMDHP (1UL << 10)
+#endif
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1UL << 13)
+#endif
+#endif
 #endif
 
 typedef struct fr_cpu_state {
@@ -49,9 +78,32 @@ static uint64_t fr_xgetbv0(void)
 }
 #endif
 
+#if defined(FR_ARM64) && defined(__APPLE__)
+static bool fr_sysctl_flag(const char *name)
+{
+    int v = 0;
+    size_t len = sizeof v;
+    return sysctlbyname(name, &v, &len, NULL, 0) == 0 && v != 0;
+}
+#endif
+
 static void fr_cpu_detect(fr_cpu_features *f)
 {
     memset(f, 0, sizeof *f);
+#ifdef FR_ARM64
+    f->neon = true; /* Advanced SIMD is mandatory in armv8-a */
+#if defined(__APPLE__)
+    f->dotprod = fr_sysctl_flag("hw.optional.arm.FEAT_DotProd");
+    f->i8mm = fr_sysctl_flag("hw.optional.arm.FEAT_I8MM");
+    f->fp16 = fr_sysctl_flag("hw.optional.arm.FEAT_FP16");
+#elif defined(__linux__)
+    unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    f->neon = (hw & HWCAP_ASIMD) != 0;
+    f->dotprod = (hw & HWCAP_ASIMDDP) != 0;
+    f->fp16 = (hw & HWCAP_ASIMDHP) != 0;
+    f->i8mm = (hw2 & HWCAP2_I8MM) != 0;
+#endif
+#endif
 #ifdef FR_X86
     unsigned r[4];
     fr_cpuid(0, 0, r);
@@ -132,6 +184,12 @@ const char *fr_isa_name(fr_isa isa)
         return "avx2";
     case FR_ISA_AVX512:
         return "avx512";
+    case FR_ISA_NEON:
+        return "neon";
+    case FR_ISA_DOTPROD:
+        return "dotprod";
+    case FR_ISA_I8MM:
+        return "i8mm";
     default:
         return "unknown";
     }
@@ -159,7 +217,8 @@ static void fr_isa_missing(fr_isa isa, char *buf, size_t n)
         if (!(cond) && len < n)                                                        \
             len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? " " : "", name); \
     } while (0)
-    if (isa >= FR_ISA_AVX2) {
+    bool x86 = isa == FR_ISA_AVX2 || isa == FR_ISA_AVX512;
+    if (x86) {
 #ifndef FR_X86
         FR_NEED(false, "x86-64");
 #endif
@@ -169,7 +228,7 @@ static void fr_isa_missing(fr_isa isa, char *buf, size_t n)
         FR_NEED(f->bmi2, "bmi2");
         FR_NEED(f->os_ymm, "os-ymm-state");
     }
-    if (isa >= FR_ISA_AVX512) {
+    if (isa == FR_ISA_AVX512) {
         FR_NEED(f->avx512f, "avx512f");
         FR_NEED(f->avx512bw, "avx512bw");
         FR_NEED(f->avx512vl, "avx512vl");
@@ -177,6 +236,16 @@ static void fr_isa_missing(fr_isa isa, char *buf, size_t n)
         FR_NEED(f->avx512vnni, "avx512_vnni");
         FR_NEED(f->os_zmm, "os-zmm-state");
     }
+    if (isa >= FR_ISA_NEON) {
+#ifndef FR_ARM64
+        FR_NEED(false, "aarch64");
+#endif
+        FR_NEED(f->neon, "asimd");
+    }
+    if (isa >= FR_ISA_DOTPROD)
+        FR_NEED(f->dotprod, "asimddp");
+    if (isa >= FR_ISA_I8MM)
+        FR_NEED(f->i8mm, "i8mm");
 #undef FR_NEED
     if (len >= n && n > 0)
         buf[n - 1] = '\0';
@@ -208,8 +277,8 @@ fr_status fr_isa_select(fr_isa *out, fr_err *err)
         return FR_OK;
     if (!s->env_known)
         return fr_err_set(err, FR_E_INVALID,
-                          "FRUGAL_ISA=%s is not a kernel path; use generic, avx2, avx512 or "
-                          "auto (or unset it to pick the best path, %s)",
+                          "FRUGAL_ISA=%s is not a kernel path; use generic, avx2, avx512, "
+                          "neon, dotprod, i8mm or auto (or unset it to pick the best path, %s)",
                           s->env_value, fr_isa_name(*out));
     if (!fr_isa_available(s->env_isa)) {
         char miss[128];
@@ -235,6 +304,8 @@ void fr_cpu_describe(char *buf, size_t n)
         {f->avx_vnni, "avx_vnni"},    {f->avx512f, "avx512f"},   {f->avx512bw, "avx512bw"},
         {f->avx512vl, "avx512vl"},    {f->avx512dq, "avx512dq"}, {f->avx512vnni, "avx512_vnni"},
         {f->avx512bf16, "avx512_bf16"}, {f->avx512vbmi, "avx512_vbmi"},
+        {f->neon, "asimd"},           {f->fp16, "asimdhp"},      {f->dotprod, "asimddp"},
+        {f->i8mm, "i8mm"},
     };
     size_t len = 0;
     if (n)
@@ -246,25 +317,80 @@ void fr_cpu_describe(char *buf, size_t n)
         snprintf(buf, n, "none");
 }
 
+/* ARM cores by "CPU implementer" and "CPU part" (the MIDR fields Linux
+ * prints in /proc/cpuinfo); the common ones in phones, boards and clouds. */
+static const struct {
+    unsigned impl, part;
+    const char *name;
+} fr_arm_parts[] = {
+    {0x41, 0xd03, "ARM Cortex-A53"},   {0x41, 0xd04, "ARM Cortex-A35"},
+    {0x41, 0xd05, "ARM Cortex-A55"},   {0x41, 0xd07, "ARM Cortex-A57"},
+    {0x41, 0xd08, "ARM Cortex-A72"},   {0x41, 0xd09, "ARM Cortex-A73"},
+    {0x41, 0xd0a, "ARM Cortex-A75"},   {0x41, 0xd0b, "ARM Cortex-A76"},
+    {0x41, 0xd0c, "ARM Neoverse N1"},  {0x41, 0xd0d, "ARM Cortex-A77"},
+    {0x41, 0xd40, "ARM Neoverse V1"},  {0x41, 0xd41, "ARM Cortex-A78"},
+    {0x41, 0xd44, "ARM Cortex-X1"},    {0x41, 0xd46, "ARM Cortex-A510"},
+    {0x41, 0xd47, "ARM Cortex-A710"},  {0x41, 0xd48, "ARM Cortex-X2"},
+    {0x41, 0xd49, "ARM Neoverse N2"},  {0x41, 0xd4a, "ARM Neoverse E1"},
+    {0x41, 0xd4b, "ARM Cortex-A78C"},  {0x41, 0xd4d, "ARM Cortex-A715"},
+    {0x41, 0xd4e, "ARM Cortex-X3"},    {0x41, 0xd4f, "ARM Neoverse V2"},
+    {0x41, 0xd80, "ARM Cortex-A520"},  {0x41, 0xd81, "ARM Cortex-A720"},
+    {0x41, 0xd82, "ARM Cortex-X4"},    {0x41, 0xd84, "ARM Neoverse V3"},
+    {0x41, 0xd8e, "ARM Neoverse N3"},  {0x46, 0x001, "Fujitsu A64FX"},
+    {0x48, 0xd01, "HiSilicon Kunpeng 920"},
+    {0x51, 0x804, "Qualcomm Kryo 4xx Gold"}, {0x51, 0x805, "Qualcomm Kryo 4xx Silver"},
+    {0x61, 0x022, "Apple M1 Icestorm"}, {0x61, 0x023, "Apple M1 Firestorm"},
+    {0xc0, 0xac3, "Ampere-1"},
+};
+
+bool fr_cpu_arm_part_name(unsigned impl, unsigned part, char *buf, size_t n)
+{
+    for (size_t i = 0; i < sizeof fr_arm_parts / sizeof fr_arm_parts[0]; i++)
+        if (fr_arm_parts[i].impl == impl && fr_arm_parts[i].part == part) {
+            snprintf(buf, n, "%s", fr_arm_parts[i].name);
+            return true;
+        }
+    snprintf(buf, n, "ARM implementer 0x%02x part 0x%03x", impl, part);
+    return false;
+}
+
 void fr_cpu_model_name(char *buf, size_t n)
 {
     snprintf(buf, n, "unknown CPU");
+#if defined(__APPLE__)
+    size_t len = n;
+    if (n && sysctlbyname("machdep.cpu.brand_string", buf, &len, NULL, 0) == 0) {
+        buf[n - 1] = '\0';
+        return;
+    }
+    snprintf(buf, n, "unknown CPU");
+#endif
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f)
         return;
     char line[512];
+    long impl = -1, part = -1;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0)
-            continue;
         char *c = strchr(line, ':');
-        if (c) {
+        if (!c)
+            continue;
+        c++;
+        while (*c == ' ' || *c == '\t')
             c++;
-            while (*c == ' ' || *c == '\t')
-                c++;
-            c[strcspn(c, "\n")] = '\0';
+        c[strcspn(c, "\n")] = '\0';
+        if (strncmp(line, "model name", 10) == 0) {
             snprintf(buf, n, "%s", c);
+            impl = -1; /* x86 (and some ARM kernels): the name itself */
+            break;
         }
-        break;
+        /* ARM: the first core's fields (big.LITTLE cores differ; the first
+         * one listed is what we name) */
+        if (strncmp(line, "CPU implementer", 15) == 0 && impl < 0)
+            impl = strtol(c, NULL, 0);
+        else if (strncmp(line, "CPU part", 8) == 0 && part < 0)
+            part = strtol(c, NULL, 0);
     }
     fclose(f);
+    if (impl >= 0 && part >= 0)
+        fr_cpu_arm_part_name((unsigned)impl, (unsigned)part, buf, n);
 }

@@ -4,7 +4,7 @@
  *
  * Features are detected once per process (cpuid + xgetbv, pthread_once) and
  * never change afterwards: a read-only global, as the style guide allows.
- * FRUGAL_ISA=generic|avx2|avx512 (read at that same moment) forces a path so
+ * FRUGAL_ISA=generic|avx2|avx512|neon|dotprod|i8mm (read at that same moment) forces a path so
  * tests and benchmarks can run every path on one machine; unset, empty or
  * "auto" picks the best path the CPU has. Asking for a path the CPU lacks is
  * an error (reported by fr_isa_select), not a silent fallback: a benchmark
@@ -16,8 +16,13 @@
  *   avx512  the above plus AVX-512 F/BW/VL/DQ and AVX512-VNNI, OS support
  *           for ZMM and opmask state (Ice Lake / Zen 4 and later; a
  *           Skylake-X without VNNI takes the avx2 path)
- * On non-x86 machines only the generic path exists (a NEON path would be a
- * fourth value here, chosen the same way).
+ *   neon    64-bit ARM (Advanced SIMD is part of armv8-a)
+ *   dotprod neon + the dot-product extension (SDOT/UDOT, armv8.2-a;
+ *           Cortex-A55/A76, Graviton 2, Apple M1 and later)
+ *   i8mm    dotprod + the 8-bit matrix multiply extension (SMMLA, armv8.6-a;
+ *           Cortex-X2/A510/A710, Graviton 3, Apple M2 and later)
+ * ARM features come from getauxval(AT_HWCAP/AT_HWCAP2) on Linux and
+ * Android, sysctlbyname("hw.optional.arm.FEAT_*") on macOS.
  */
 #ifndef FR_TENSOR_CPU_H
 #define FR_TENSOR_CPU_H
@@ -28,6 +33,9 @@ typedef enum fr_isa {
     FR_ISA_GENERIC = 0,
     FR_ISA_AVX2 = 1,
     FR_ISA_AVX512 = 2,
+    FR_ISA_NEON = 3,
+    FR_ISA_DOTPROD = 4,
+    FR_ISA_I8MM = 5,
     FR_ISA_COUNT_
 } fr_isa;
 
@@ -36,6 +44,7 @@ typedef struct fr_cpu_features {
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16, avx512vbmi;
     bool avx_vnni;
     bool os_ymm, os_zmm; /* XCR0 says the OS saves YMM / ZMM+opmask state */
+    bool neon, dotprod, i8mm, fp16; /* 64-bit ARM: ASIMD, SDOT, SMMLA, FP16 arith */
     char vendor[13];     /* "GenuineIntel", "AuthenticAMD", "" off x86 */
     /* cpuid leaf 1 signature as the vendors number it (display family =
      * base + extended family when base is 15; display model adds the
@@ -47,7 +56,7 @@ typedef struct fr_cpu_features {
 /* The detected features (borrowed, static, valid for the process). */
 const fr_cpu_features *fr_cpu_get(void);
 
-/* "generic", "avx2", "avx512". */
+/* "generic", "avx2", "avx512", "neon", "dotprod", "i8mm". */
 const char *fr_isa_name(fr_isa isa);
 
 /* Parses an FRUGAL_ISA value; false if unknown. "auto" and "" are not ISAs. */
@@ -69,8 +78,15 @@ fr_status fr_isa_select(fr_isa *out, fr_err *err);
  * benchmark headers ("avx2 fma f16c avx512f ..."). */
 void fr_cpu_describe(char *buf, size_t n);
 
-/* The CPU's model name from /proc/cpuinfo ("AMD EPYC 9354 ...", or "unknown
- * CPU"), for benchmark headers. */
+/* The CPU's model name, for benchmark headers: /proc/cpuinfo's "model name"
+ * ("AMD EPYC 9354 ..."); on ARM Linux, where there is none, the core named
+ * from "CPU implementer" / "CPU part" ("ARM Cortex-A76"); on macOS
+ * machdep.cpu.brand_string ("Apple M2"); else "unknown CPU". */
 void fr_cpu_model_name(char *buf, size_t n);
+
+/* The name of the ARM core with MIDR implementer impl and part number part
+ * ("ARM Cortex-A76"); false (and "ARM implementer 0x.. part 0x...") when the
+ * table does not know it. */
+bool fr_cpu_arm_part_name(unsigned impl, unsigned part, char *buf, size_t n);
 
 #endif

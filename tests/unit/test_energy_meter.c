@@ -399,6 +399,26 @@ static void test_battery(void)
         CHECK_NEAR(r.joules.central, 428.4 + 421.2, 1e-9);
         fr_meter_free(m);
     }
+    /* Android: charge_counter (uAh) when there is no charge_now; same
+     * numbers as above: 4.000 -> 3.990 Ah, 12.0 -> 11.8 V = 428.4 J. */
+    fake h;
+    new_root(&h);
+    put(&h, PS "battery/type", "Battery");
+    put(&h, PS "battery/status", "Discharging");
+    put_u64(&h, PS "battery/charge_counter", 4000000);
+    put_u64(&h, PS "battery/voltage_now", 12000000);
+    m = make(&h, FR_METER_BATTERY, &err, &st);
+    CHECK_MSG(st == FR_OK && m, "%s", err.msg);
+    if (m) {
+        CHECK_STR(fr_meter_label(m),
+                  "battery (whole system): battery (charge_counter x voltage_now)");
+        put_u64(&h, PS "battery/charge_counter", 3990000);
+        put_u64(&h, PS "battery/voltage_now", 11800000);
+        CHECK(fr_meter_read(m, &r, &err) == FR_OK);
+        CHECK_NEAR(r.joules.central, 428.4, 1e-9);
+        fr_meter_free(m);
+    }
+    rm_root(&h);
     /* Neither energy_now nor charge_now: refused with the reason. */
     put(&g, PS "BAT1/charge_now", "n/a");
     m = make(&g, FR_METER_BATTERY, &err, &st);

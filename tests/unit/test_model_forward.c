@@ -785,6 +785,12 @@ static void test_multi_seq(void)
  * GGUF from ../shared/vocab, so llama.cpp loads the file): the model's
  * tokenizer then splits text exactly as llama.cpp's ids in that folder say,
  * and a vocabulary of another size is refused. Skipped without the data. */
+#ifdef FR_CORE_ONLY
+static void test_vocab_from(void)
+{
+    fprintf(stderr, "note: vocab_from not run (FRUGAL_CORE_ONLY build: no tokenizer)\n");
+}
+#else
 static void test_vocab_from(void)
 {
     const char *root = getenv("FR_SHARED") ? getenv("FR_SHARED") : "../shared";
@@ -852,6 +858,7 @@ static void test_vocab_from(void)
     CHECK(strstr(e.msg, "151936 tokens, but the model has 1000") != NULL);
     CHECK(access(path, F_OK) != 0);
 }
+#endif
 
 /* `test_model_forward --write-model ARCH PATH` only writes a small random
  * model of ARCH with a byte vocabulary (F32; n_embd 256 so every K type

@@ -16,59 +16,16 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "stories_ref.h"
 
-typedef struct ref_case {
-    int32_t prompt[64];
-    int n_prompt;
-    int32_t gen[256];
-    int n_gen;
-    char *stdout_text;
-} ref_case;
-
-static int parse_ids(const char *s, int32_t *out, int cap)
+/* The case's expected stdout, decoded from its JSON line (malloc'd). */
+static char *stdout_text(const ref_case *c)
 {
-    int n = 0;
-    while (*s && *s != '\n' && n < cap) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s)
-            break;
-        out[n++] = (int32_t)v;
-        s = end;
-    }
-    return n;
-}
-
-static int load_cases(const char *path, ref_case *cases, int cap)
-{
-    char *data;
-    size_t size;
-    fr_err e;
-    if (fr_read_file(path, 1 << 20, &data, &size, &e)) {
-        fprintf(stderr, "%s\n", e.msg);
-        exit(1);
-    }
-    int n = 0;
-    char *p = data;
-    while ((p = strstr(p, "PROMPT_TOKENS: ")) && n < cap) {
-        ref_case *c = &cases[n];
-        c->n_prompt = parse_ids(p + 15, c->prompt, 64);
-        char *g = strstr(p, "GENERATED_TOKENS: ");
-        char *j = strstr(p, "STDOUT_JSON: ");
-        if (!g || !j)
-            break;
-        c->n_gen = parse_ids(g + 18, c->gen, 256);
-        char *eol = strchr(j, '\n');
-        *eol = '\0';
-        json_error_t je;
-        json_t *js = json_loads(j + 13, JSON_DECODE_ANY, &je);
-        c->stdout_text = strdup(json_string_value(js));
-        json_decref(js);
-        p = eol + 1;
-        n++;
-    }
-    free(data);
-    return n;
+    json_error_t je;
+    json_t *js = c->stdout_json ? json_loads(c->stdout_json, JSON_DECODE_ANY, &je) : NULL;
+    char *t = strdup(js && json_string_value(js) ? json_string_value(js) : "");
+    json_decref(js);
+    return t;
 }
 
 typedef struct collect {
@@ -139,14 +96,16 @@ static void check_model(const char *path, ref_case *cases, int n_cases, int thre
         char *text;
         size_t tl;
         CHECK(fr_detokenize(tok, all, (size_t)na, 0, &text, &tl, &e) == FR_OK);
-        size_t want_len = strlen(rc->stdout_text) - 1;
-        CHECK_MSG(tl == want_len && memcmp(text, rc->stdout_text, want_len) == 0,
-                  "case %d text differs:\n got: %s\nwant: %s", k + 1, text, rc->stdout_text);
+        char *want = stdout_text(rc);
+        size_t want_len = strlen(want) ? strlen(want) - 1 : 0;
+        CHECK_MSG(tl == want_len && memcmp(text, want, want_len) == 0,
+                  "case %d text differs:\n got: %s\nwant: %s", k + 1, text, want);
         free(text);
         /* the streamed text equals the detokenized generated part */
         if (rc->n_prompt == 1) {
-            CHECK(col.len == want_len && memcmp(col.text, rc->stdout_text, want_len) == 0);
+            CHECK(col.len == want_len && memcmp(col.text, want, want_len) == 0);
         }
+        free(want);
         /* the second run of the same prompt reuses the cached prefix */
         if (k == 0) {
             fr_gen_params gp2 = gp;
@@ -171,8 +130,10 @@ int main(void)
     fr_test_shared("models/stories260K.bin", bin, sizeof bin);
     fr_test_shared("models/tok512.bin", tokbin, sizeof tokbin);
     static ref_case cases[8];
-    int n = load_cases(ref, cases, 8);
+    int n = ref_load_cases(ref, cases, 8);
     CHECK_MSG(n >= 3, "parsed %d reference cases", n);
+    for (int k = 0; k < n; k++)
+        CHECK_MSG(cases[k].stdout_json != NULL, "case %d has no STDOUT_JSON", k + 1);
 
     check_model(gguf, cases, n, 1);
     check_model(gguf, cases, n, 2);
@@ -200,7 +161,6 @@ int main(void)
     unlink(trunc);
     unlink(out);
     rmdir(dir);
-    for (int i = 0; i < n; i++)
-        free(cases[i].stdout_text);
+    ref_free_cases(cases, n);
     TEST_END();
 }

@@ -512,6 +512,27 @@ static void test_isa_errors(void)
     CHECK(fr_isa_parse("avx2", &isa) && isa == FR_ISA_AVX2);
     CHECK(fr_isa_parse("generic", &isa) && isa == FR_ISA_GENERIC);
     CHECK(!fr_isa_parse("sse", &isa));
+    CHECK(fr_isa_parse("neon", &isa) && isa == FR_ISA_NEON);
+    CHECK(fr_isa_parse("dotprod", &isa) && isa == FR_ISA_DOTPROD);
+    CHECK(fr_isa_parse("i8mm", &isa) && isa == FR_ISA_I8MM);
+    /* each architecture's paths exist only on it; plain NEON on every aarch64 */
+#if defined(__aarch64__)
+    CHECK(fr_isa_available(FR_ISA_NEON));
+    CHECK(!fr_isa_available(FR_ISA_AVX2));
+#elif defined(__x86_64__)
+    CHECK(!fr_isa_available(FR_ISA_NEON) && !fr_isa_available(FR_ISA_I8MM));
+#endif
+    /* ARM core names by MIDR implementer / part (Arm's TRMs: Cortex-A76 is
+     * 0x41 / 0xd0b, Neoverse N1 0x41 / 0xd0c, Cortex-A53 0x41 / 0xd03) */
+    char core[64];
+    CHECK(fr_cpu_arm_part_name(0x41, 0xd0b, core, sizeof core));
+    CHECK_STR(core, "ARM Cortex-A76");
+    CHECK(fr_cpu_arm_part_name(0x41, 0xd0c, core, sizeof core));
+    CHECK_STR(core, "ARM Neoverse N1");
+    CHECK(fr_cpu_arm_part_name(0x41, 0xd03, core, sizeof core));
+    CHECK_STR(core, "ARM Cortex-A53");
+    CHECK(!fr_cpu_arm_part_name(0x99, 0x123, core, sizeof core));
+    CHECK_STR(core, "ARM implementer 0x99 part 0x123");
     CHECK(fr_isa_available(FR_ISA_GENERIC));
     CHECK(fr_kernel_set_get(FR_ISA_GENERIC) == &fr_kernels_generic);
     CHECK(fr_isa_available(fr_isa_best()));

@@ -138,70 +138,81 @@ bool fr_unpack32(fr_type t, const void *row, int64_t n, int8_t *q, float *d, flo
     return true;
 }
 
+bool fr_unpackk_scales(fr_type t, const uint8_t *b, int16_t *sc, int16_t *mn, float *d,
+                       float *dmin)
+{
+    switch (t) {
+    case FR_TYPE_Q2_K: /* scales[16] @0, qs[64] @16, d @80, dmin @82 */
+        *d = fr_fp16_to_fp32(fr_rd16(b + 80));
+        *dmin = fr_fp16_to_fp32(fr_rd16(b + 82));
+        for (int j = 0; j < 16; j++) {
+            sc[j] = (int16_t)(b[j] & 15);
+            mn[j] = (int16_t)(b[j] >> 4);
+        }
+        return true;
+    case FR_TYPE_Q3_K: /* hmask[32] @0, qs[64] @32, scales[12] @96, d @108 */
+        *d = fr_fp16_to_fp32(fr_rd16(b + 108));
+        *dmin = 0.0f;
+        for (int j = 0; j < 16; j++) {
+            sc[j] = (int16_t)(fr_q3k_get_scale(b + 96, j) - 32);
+            mn[j] = 0;
+        }
+        return true;
+    case FR_TYPE_Q4_K: /* d @0, dmin @2, scales[12] @4, qs[128] @16 */
+    case FR_TYPE_Q5_K: /* d @0, dmin @2, scales[12] @4, qh[32] @16, qs[128] @48 */
+        *d = fr_fp16_to_fp32(fr_rd16(b));
+        *dmin = fr_fp16_to_fp32(fr_rd16(b + 2));
+        for (int j = 0; j < 8; j++) {
+            int s, m;
+            fr_k_get_scale_min(b + 4, j, &s, &m);
+            sc[2 * j] = sc[2 * j + 1] = (int16_t)s;
+            mn[2 * j] = mn[2 * j + 1] = (int16_t)m;
+        }
+        return true;
+    case FR_TYPE_Q6_K: /* ql[128] @0, qh[64] @128, scales[16] int8 @192, d @208 */
+        *d = fr_fp16_to_fp32(fr_rd16(b + 208));
+        *dmin = 0.0f;
+        for (int j = 0; j < 16; j++) {
+            sc[j] = (int16_t)(int8_t)b[192 + j];
+            mn[j] = 0;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
 bool fr_unpackk(fr_type t, const void *row, int64_t n, int8_t *q, int16_t *sc, int16_t *mn,
                 float *d, float *dmin)
 {
     const uint8_t *b = row;
     int64_t nb = n / FR_QK_K;
-    for (int64_t i = 0; i < nb; i++) {
+    size_t bytes = (size_t)fr_type_row_bytes(t, FR_QK_K);
+    for (int64_t i = 0; i < nb; i++, b += bytes) {
         int8_t *qb = q + i * FR_QK_K;
-        int16_t *scb = sc + i * 16, *mnb = mn + i * 16;
+        if (!fr_unpackk_scales(t, b, sc + i * 16, mn + i * 16, d + i, dmin + i))
+            return false;
         switch (t) {
-        case FR_TYPE_Q2_K: /* scales[16] @0, qs[64] @16, d @80, dmin @82 */
-            d[i] = fr_fp16_to_fp32(fr_rd16(b + 80));
-            dmin[i] = fr_fp16_to_fp32(fr_rd16(b + 82));
-            for (int j = 0; j < 16; j++) {
-                scb[j] = (int16_t)(b[j] & 15);
-                mnb[j] = (int16_t)(b[j] >> 4);
-            }
+        case FR_TYPE_Q2_K:
             for (int v = 0; v < FR_QK_K; v++)
                 qb[v] = (int8_t)fr_k_get2(b + 16, v);
-            b += 84;
             break;
-        case FR_TYPE_Q3_K: /* hmask[32] @0, qs[64] @32, scales[12] @96, d @108 */
-            d[i] = fr_fp16_to_fp32(fr_rd16(b + 108));
-            dmin[i] = 0.0f;
-            for (int j = 0; j < 16; j++) {
-                scb[j] = (int16_t)(fr_q3k_get_scale(b + 96, j) - 32);
-                mnb[j] = 0;
-            }
+        case FR_TYPE_Q3_K:
             for (int v = 0; v < FR_QK_K; v++)
                 qb[v] = (int8_t)(fr_k_get2(b + 32, v) + 4 * fr_k_get1(b, v) - 4);
-            b += 110;
             break;
-        case FR_TYPE_Q4_K: /* d @0, dmin @2, scales[12] @4, qs[128] @16 */
-        case FR_TYPE_Q5_K: /* d @0, dmin @2, scales[12] @4, qh[32] @16, qs[128] @48 */
-            d[i] = fr_fp16_to_fp32(fr_rd16(b));
-            dmin[i] = fr_fp16_to_fp32(fr_rd16(b + 2));
-            for (int j = 0; j < 8; j++) {
-                int s, m;
-                fr_k_get_scale_min(b + 4, j, &s, &m);
-                scb[2 * j] = scb[2 * j + 1] = (int16_t)s;
-                mnb[2 * j] = mnb[2 * j + 1] = (int16_t)m;
-            }
-            if (t == FR_TYPE_Q4_K) {
-                for (int v = 0; v < FR_QK_K; v++)
-                    qb[v] = (int8_t)fr_k_get4(b + 16, v);
-                b += 144;
-            } else {
-                for (int v = 0; v < FR_QK_K; v++)
-                    qb[v] = (int8_t)(fr_k_get4(b + 48, v) + 16 * fr_k_get1(b + 16, v));
-                b += 176;
-            }
+        case FR_TYPE_Q4_K:
+            for (int v = 0; v < FR_QK_K; v++)
+                qb[v] = (int8_t)fr_k_get4(b + 16, v);
             break;
-        case FR_TYPE_Q6_K: /* ql[128] @0, qh[64] @128, scales[16] int8 @192, d @208 */
-            d[i] = fr_fp16_to_fp32(fr_rd16(b + 208));
-            dmin[i] = 0.0f;
-            for (int j = 0; j < 16; j++) {
-                scb[j] = (int16_t)(int8_t)b[192 + j];
-                mnb[j] = 0;
-            }
+        case FR_TYPE_Q5_K:
+            for (int v = 0; v < FR_QK_K; v++)
+                qb[v] = (int8_t)(fr_k_get4(b + 48, v) + 16 * fr_k_get1(b + 16, v));
+            break;
+        default: /* Q6_K */
             for (int v = 0; v < FR_QK_K; v++)
                 qb[v] = (int8_t)(fr_q6k_get(b, b + 128, v) - 32);
-            b += 210;
             break;
-        default:
-            return false;
         }
     }
     return true;

@@ -4,7 +4,8 @@
  *
  * A kernel set holds, per weight type, a product Y = X W^T over a range of
  * output rows, and the activation quantizers those products read. One set
- * exists per path (generic, avx2, avx512; cpu.h chooses); the generic set
+ * exists per path (generic, avx2, avx512, neon, dotprod, i8mm; cpu.h
+ * chooses); the generic set
  * is the portable reference every other set is tested against.
  *
  * Activations. The float types (F32, F16, BF16) multiply float
@@ -185,6 +186,11 @@ extern const fr_kernel_set fr_kernels_generic;
 extern const fr_kernel_set fr_kernels_avx2;
 extern const fr_kernel_set fr_kernels_avx512;
 #endif
+#if defined(__aarch64__) /* neon_table.c */
+extern const fr_kernel_set fr_kernels_neon;
+extern const fr_kernel_set fr_kernels_dotprod;
+extern const fr_kernel_set fr_kernels_i8mm;
+#endif
 
 /* ---- generic building blocks, shared with the SIMD files' fallbacks ---- */
 
@@ -250,6 +256,11 @@ void fr_gemm_axpy_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float
 bool fr_unpack32(fr_type t, const void *row, int64_t n, int8_t *q, float *d, float *m);
 bool fr_unpackk(fr_type t, const void *row, int64_t n, int8_t *q, int16_t *sc, int16_t *mn,
                 float *d, float *dmin);
+
+/* The scales of one K-type super-block (stored at b): sc[16], mn[16], *d,
+ * *dmin as fr_unpackk writes them; false for another type. */
+bool fr_unpackk_scales(fr_type t, const uint8_t *b, int16_t *sc, int16_t *mn, float *d,
+                       float *dmin);
 
 /* The reference dot products on canonical rows with one quantized
  * activation row (nb blocks of 32, or of 256). */
