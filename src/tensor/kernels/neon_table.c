@@ -29,6 +29,9 @@
         .quant_q8b = fr_quant_q8b_neon, .quant_q8k = fr_quant_q8k_neon,                            \
         .read_sum = fr_read_sum_generic, .dot_f32 = fr_dot_f32_neon, .dot_f16 = fr_dot_f16_neon,   \
         .axpy_f32 = fr_axpy_f32_neon, .axpy_f16 = fr_axpy_f16_neon, .swiglu = fr_swiglu_neon,      \
+        /* training products: the portable blocks (GCC vectors become NEON) */                  \
+        .sgemm_nn = fr_gemm_nn_block_generic, .sgemm_nt = fr_gemm_nt_block_generic,              \
+        .sgemm_tn = fr_gemm_tn_block_generic,                                                    \
     }
 
 const fr_kernel_set fr_kernels_neon =
