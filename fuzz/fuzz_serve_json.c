@@ -44,7 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* invariants a parsed request promises */
             if (r.n_stop > SRV_MAX_STOP || (r.kind == SRV_CHAT && r.n_msgs == 0) ||
                 r.top_logprobs < 0 || r.top_logprobs > 20 ||
-                (r.max_tokens != -1 && (r.max_tokens < 1 || (uint32_t)r.max_tokens > lim.max_tokens)))
+                /* any positive max_tokens is accepted (issue 18: as OpenAI and
+                 * llama-server); only the default is capped by the context */
+                (r.max_tokens != -1 && r.max_tokens < 1))
                 abort();
             for (size_t i = 0; i < r.n_msgs; i++)
                 if (!r.msgs[i].content && r.msgs[i].len)
