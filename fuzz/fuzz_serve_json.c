@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         srv_ask_req q;
         if (srv_ask_parse(body, n, &q, &e)) {
             if (!q.question || !q.question[0] || q.k < 1 || q.k > 50 || q.max_bytes < 16 ||
-                !(q.min_support > 0 && q.min_support <= 1))
+                !(q.min_support >= 0 && q.min_support <= 1)) /* 0: the verifier's threshold */
                 abort();
             srv_ask_req_free(&q);
         } else if (e.status != 400 && e.status != 500) {
