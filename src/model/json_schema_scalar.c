@@ -28,6 +28,24 @@ static void digits_of(unsigned long long v, char *d, int n)
     }
 }
 
+static void same_len(fr_buf *b, const char *a, const char *z, int n);
+
+/* The alternatives of same_len(a, z, n), each with the digit d in front. */
+static void prefixed(fr_buf *b, char d, const char *a, const char *z, int n)
+{
+    fr_buf inner = FR_BUF_INIT;
+    same_len(&inner, a, z, n);
+    const char *p = inner.data ? inner.data : "";
+    while (*p) {
+        const char *bar = strstr(p, " |");
+        if (!bar)
+            break;
+        fr_buf_printf(b, " \"%c\" %.*s |", d, (int)(bar - p), p);
+        p = bar + 2;
+    }
+    fr_buf_free(&inner);
+}
+
 /* Alternatives for the digit strings of length n between a and b
  * (inclusive, leading zeros allowed), each ending in " |". */
 static void same_len(fr_buf *b, const char *a, const char *z, int n)
@@ -38,17 +56,7 @@ static void same_len(fr_buf *b, const char *a, const char *z, int n)
     }
     if (a[0] == z[0]) {
         /* common first digit: prefix every alternative of the rest */
-        fr_buf inner = FR_BUF_INIT;
-        same_len(&inner, a + 1, z + 1, n - 1);
-        const char *p = inner.data ? inner.data : "";
-        while (*p) {
-            const char *bar = strstr(p, " |");
-            if (!bar)
-                break;
-            fr_buf_printf(b, " \"%c\" %.*s |", a[0], (int)(bar - p), p);
-            p = bar + 2;
-        }
-        fr_buf_free(&inner);
+        prefixed(b, a[0], a + 1, z + 1, n - 1);
         return;
     }
     bool a_rest_zero = true, z_rest_nine = true;
@@ -60,17 +68,7 @@ static void same_len(fr_buf *b, const char *a, const char *z, int n)
     if (!a_rest_zero) {
         char nines[JS_INT_DIGITS + 1];
         memset(nines, '9', (size_t)n);
-        fr_buf inner = FR_BUF_INIT;
-        same_len(&inner, a + 1, nines + 1, n - 1);
-        const char *p = inner.data ? inner.data : "";
-        while (*p) {
-            const char *bar = strstr(p, " |");
-            if (!bar)
-                break;
-            fr_buf_printf(b, " \"%c\" %.*s |", a[0], (int)(bar - p), p);
-            p = bar + 2;
-        }
-        fr_buf_free(&inner);
+        prefixed(b, a[0], a + 1, nines + 1, n - 1);
         lo++;
     }
     char top = z_rest_nine ? hi : (char)(hi - 1);
@@ -83,17 +81,7 @@ static void same_len(fr_buf *b, const char *a, const char *z, int n)
     if (!z_rest_nine) {
         char zeros[JS_INT_DIGITS + 1];
         memset(zeros, '0', (size_t)n);
-        fr_buf inner = FR_BUF_INIT;
-        same_len(&inner, zeros + 1, z + 1, n - 1);
-        const char *p = inner.data ? inner.data : "";
-        while (*p) {
-            const char *bar = strstr(p, " |");
-            if (!bar)
-                break;
-            fr_buf_printf(b, " \"%c\" %.*s |", z[0], (int)(bar - p), p);
-            p = bar + 2;
-        }
-        fr_buf_free(&inner);
+        prefixed(b, z[0], zeros + 1, z + 1, n - 1);
     }
 }
 
