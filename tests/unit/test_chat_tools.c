@@ -13,10 +13,9 @@
  * from transformers' convert_llama4_weights_to_hf.py, which published it,
  * and so is Qwen3-4B-Thinking-2507's (its tool branches are those of the
  * Qwen3 templates); their expected strings were rendered from them the same way.
- * Mistral v0.3's template is written out whole too, with an expected
- * string rendered the same way. The other Mistral tool branches (Nemo)
- * are not in ../shared: their cases pin the structure of those branches as
- * published (from their tokenizer_config.json), written out by hand.
+ * Mistral v0.3's and Mistral Nemo's templates are written out whole too
+ * (their tokenizer_config.json's, as llama.cpp's models/templates carry
+ * them), with expected strings rendered the same way.
  *
  * Parsing: every answer is fed whole and then split at every byte, and
  * must give the same events. */
@@ -801,6 +800,114 @@ static const char WANT_MISTRAL_V03[] =
     "\n"
     "R[/INST]";
 
+/* mistralai/Mistral-Nemo-Instruct-2407's template (its tokenizer_config.json, as llama.cpp's
+ * models/templates carries it) */
+static const char NEMO_TEMPLATE[] =
+    "{%- if messages[0][\"role\"] == \"system\" %}\n"
+    "    {%- set system_message = messages[0][\"content\"] %}\n"
+    "    {%- set loop_messages = messages[1:] %}\n"
+    "{%- else %}\n"
+    "    {%- set loop_messages = messages %}\n"
+    "{%- endif %}\n"
+    "{%- if not tools is defined %}\n"
+    "    {%- set tools = none %}\n"
+    "{%- endif %}\n"
+    "{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto\", \"user\") | list %}\n"
+    "\n"
+    "{#- This block checks for alternating user/assistant messages, skipping tool calling messages #}"
+    "\n"
+    "{%- set ns = namespace() %}\n"
+    "{%- set ns.index = 0 %}\n"
+    "{%- for message in loop_messages %}\n"
+    "    {%- if not (message.role == \"tool\" or message.role == \"tool_results\" or (message.tool_ca"
+    "lls is defined and message.tool_calls is not none)) %}\n"
+    "        {%- if (message[\"role\"] == \"user\") != (ns.index % 2 == 0) %}\n"
+    "            {{- raise_exception(\"After the optional system message, conversation roles must alt"
+    "ernate user/assistant/user/assistant/...\") }}\n"
+    "        {%- endif %}\n"
+    "        {%- set ns.index = ns.index + 1 %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "\n"
+    "{{- bos_token }}\n"
+    "{%- for message in loop_messages %}\n"
+    "    {%- if message[\"role\"] == \"user\" %}\n"
+    "        {%- if tools is not none and (message == user_messages[-1]) %}\n"
+    "            {{- \"[AVAILABLE_TOOLS][\" }}\n"
+    "            {%- for tool in tools %}\n"
+    "                {%- set tool = tool.function %}\n"
+    "                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+    "                {%- for key, val in tool.items() if key != \"return\" %}\n"
+    "                    {%- if val is string %}\n"
+    "                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+    "                    {%- else %}\n"
+    "                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+    "                    {%- endif %}\n"
+    "                    {%- if not loop.last %}\n"
+    "                        {{- \", \" }}\n"
+    "                    {%- endif %}\n"
+    "                {%- endfor %}\n"
+    "                {{- \"}}\" }}\n"
+    "                {%- if not loop.last %}\n"
+    "                    {{- \", \" }}\n"
+    "                {%- else %}\n"
+    "                    {{- \"]\" }}\n"
+    "                {%- endif %}\n"
+    "            {%- endfor %}\n"
+    "            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+    "            {%- endif %}\n"
+    "        {%- if loop.last and system_message is defined %}\n"
+    "            {{- \"[INST]\" + system_message + \"\\n\\n\" + message[\"content\"] + \"[/INST]\" }}"
+    "\n"
+    "        {%- else %}\n"
+    "            {{- \"[INST]\" + message[\"content\"] + \"[/INST]\" }}\n"
+    "        {%- endif %}\n"
+    "    {%- elif (message.tool_calls is defined and message.tool_calls is not none) %}\n"
+    "        {{- \"[TOOL_CALLS][\" }}\n"
+    "        {%- for tool_call in message.tool_calls %}\n"
+    "            {%- set out = tool_call.function|tojson %}\n"
+    "            {{- out[:-1] }}\n"
+    "            {%- if not tool_call.id is defined or tool_call.id|length != 9 %}\n"
+    "                {{- raise_exception(\"Tool call IDs should be alphanumeric strings with length 9"
+    "!\") }}\n"
+    "            {%- endif %}\n"
+    "            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+    "            {%- if not loop.last %}\n"
+    "                {{- \", \" }}\n"
+    "            {%- else %}\n"
+    "                {{- \"]\" + eos_token }}\n"
+    "            {%- endif %}\n"
+    "        {%- endfor %}\n"
+    "    {%- elif message[\"role\"] == \"assistant\" %}\n"
+    "        {{- message[\"content\"] + eos_token}}\n"
+    "    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\"] == \"tool\" %}\n"
+    "        {%- if message.content is defined and message.content.content is defined %}\n"
+    "            {%- set content = message.content.content %}\n"
+    "        {%- else %}\n"
+    "            {%- set content = message.content %}\n"
+    "        {%- endif %}\n"
+    "        {{- '[TOOL_RESULTS]{\"content\": ' + content|string + \", \" }}\n"
+    "        {%- if not message.tool_call_id is defined or message.tool_call_id|length != 9 %}\n"
+    "            {{- raise_exception(\"Tool call IDs should be alphanumeric strings with length 9!"
+    "\") }}\n"
+    "        {%- endif %}\n"
+    "        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESULTS]' }}\n"
+    "    {%- else %}\n"
+    "        {{- raise_exception(\"Only user and assistant roles are supported, with the exception of"
+    " an initial optional system message!\") }}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+;
+
+static const char WANT_NEMO[] =
+    "<s>[INST]Q[/INST][TOOL_CALLS][{\"name\": \"now\", \"arguments\": {\"tz\": \"UTC\"}, \"id\": \"ab"
+    "cDEF123\"}]</s>[TOOL_RESULTS]{\"content\": sunny, \"call_id\": \"abcDEF123\"}[/TOOL_RESULTS] It "
+    "is sunny. </s>[AVAILABLE_TOOLS][{\"type\": \"function\", \"function\": {\"name\": \"now\", \"des"
+    "cription\": \"The time\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}}][/AVAILAB"
+    "LE_TOOLS][INST]S\n"
+    "\n"
+    "R[/INST]";
+
 /* microsoft/Phi-4-mini-instruct's template: it prints a system message's "tools" string
  * in <|tool|> and knows no calls or results (those follow the model card) */
 static const char PHI4_MINI_TEMPLATE[] =
@@ -959,22 +1066,21 @@ static void test_qwen3(void)
     fr_chat_template_free(t);
 }
 
-/* Mistral v0.3: its published template with tool branches. The conversation
- * has a final answer between the tool result and the next question: the
- * template refuses two user turns in a row around calls. (After a tool
- * result as the last message the template drops the system message, which
- * only a user turn that ends the conversation carries; we keep it on the
- * last user turn, as mistral-common encodes it.) */
-static void test_mistral_v03(void)
+/* Mistral v0.3 and Nemo: their published templates with tool branches. The
+ * conversation has a final answer between the tool result and the next
+ * question: the templates refuse two user turns in a row around calls.
+ * (After a tool result as the last message the templates drop the system
+ * message, which only a user turn that ends the conversation carries; we
+ * keep it on the last user turn, as mistral-common encodes it.) */
+static void mistral_case(const char *tmpl, const char *family, const char *want)
 {
     fr_chat_template *t = NULL;
     fr_err e = {0};
-    CHECK_MSG(fr_chat_template_detect(MISTRAL_V03_TEMPLATE, strlen(MISTRAL_V03_TEMPLATE),
-                                      FR_CHAT_STRICT, &t, &e) == FR_OK,
+    CHECK_MSG(fr_chat_template_detect(tmpl, strlen(tmpl), FR_CHAT_STRICT, &t, &e) == FR_OK,
               "detect: %s", e.msg);
     if (!t)
         return;
-    CHECK_STR(fr_chat_template_name(t), "mistral-v3");
+    CHECK_STR(fr_chat_template_name(t), family);
     CHECK(fr_chat_template_tools_native(t));
     CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_MISTRAL);
     static const char tools[] = "[{\"type\": \"function\", \"function\": {\"name\": \"now\", "
@@ -995,9 +1101,15 @@ static void test_mistral_v03(void)
     o.bos_text = "<s>";
     fr_chat_prompt p = {0};
     CHECK_MSG(fr_chat_render(t, m, 6, &o, &p, &e) == FR_OK, "render: %s", e.msg);
-    same(p.text, WANT_MISTRAL_V03, "mistral v0.3");
+    same(p.text, want, family);
     free(p.text);
     fr_chat_template_free(t);
+}
+
+static void test_mistral_v03(void)
+{
+    mistral_case(MISTRAL_V03_TEMPLATE, "mistral-v3", WANT_MISTRAL_V03);
+    mistral_case(NEMO_TEMPLATE, "mistral-v3-tekken", WANT_NEMO);
 }
 
 /* Phi-4-mini: the template's own output for a system message carrying the tools' functions
