@@ -105,10 +105,11 @@ void fr_render_hermes_result(render_ctx *c, size_t i);
 void fr_render_llama_tools_user(render_ctx *c, const char *s, size_t n, bool l4);
 void fr_render_llama_call(render_ctx *c, size_t i, bool l4);
 void fr_render_llama_result(render_ctx *c, size_t i, bool l4);
-/* Mistral v3 / tekken: [AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]. */
-void fr_render_mistral_tools(render_ctx *c, bool tekken);
+/* Mistral v3 / v7 (tekken: no space after the markers): [AVAILABLE_TOOLS],
+ * [TOOL_CALLS] (the list, without the eos that follows), [TOOL_RESULTS]. */
+void fr_render_mistral_tools(render_ctx *c, bool tekken, bool v7);
 void fr_render_mistral_calls(render_ctx *c, size_t i, bool tekken);
-void fr_render_mistral_result(render_ctx *c, size_t i, bool tekken);
+void fr_render_mistral_result(render_ctx *c, size_t i, bool tekken, bool v7);
 void fr_render_phi4_mini_tools(render_ctx *c);
 void fr_render_phi4_mini_calls(render_ctx *c, size_t i);
 /* Families without tools: a copy of the conversation with the Hermes block

@@ -176,7 +176,9 @@ fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t)
     case F_LLAMA31:
     case F_LLAMA4: return FR_TOOLS_LLAMA3;
     case F_MISTRAL_V3:
-    case F_MISTRAL_V3_TEKKEN: return FR_TOOLS_MISTRAL;
+    case F_MISTRAL_V3_TEKKEN:
+    case F_MISTRAL_V7:
+    case F_MISTRAL_V7_TEKKEN: return FR_TOOLS_MISTRAL;
     case F_PHI3: return t->phi4_mini_tools ? FR_TOOLS_PHI4 : FR_TOOLS_HERMES;
     default: return FR_TOOLS_HERMES;
     }
@@ -202,7 +204,9 @@ bool fr_chat_template_tools_native(const fr_chat_template *t)
     case F_LLAMA31:
     case F_LLAMA4:
     case F_MISTRAL_V3:
-    case F_MISTRAL_V3_TEKKEN: return true;
+    case F_MISTRAL_V3_TEKKEN:
+    case F_MISTRAL_V7:
+    case F_MISTRAL_V7_TEKKEN: return true;
     case F_PHI3: return t->phi4_mini_tools;
     default: return false;
     }

@@ -21,6 +21,7 @@
  * must give the same events. */
 #include "test.h"
 
+#include "base/file.h"
 #include "text/chat_impl.h"
 
 #include <frugal/chat.h>
@@ -1112,6 +1113,77 @@ static void test_mistral_v03(void)
     mistral_case(NEMO_TEMPLATE, "mistral-v3-tekken", WANT_NEMO);
 }
 
+/* A fixture under tests/data/chat (malloc'd, NUL-terminated), or NULL. */
+static char *fixture(const char *name)
+{
+    char path[512];
+    const char *root = getenv("FR_SRC") ? getenv("FR_SRC") : "..";
+    snprintf(path, sizeof path, "%s/tests/data/chat/%s", root, name);
+    char *text = NULL;
+    size_t n = 0;
+    fr_err e = {0};
+    CHECK_MSG(fr_read_file(path, (size_t)1 << 20, &text, &n, &e) == FR_OK, "%s", e.msg);
+    return text;
+}
+
+/* Mistral v7: mistral-common's v7_spm (Large 2411) and v7 (Tekken: Small 3,
+ * 3.1) templates, in tests/data/chat with what jinja2 renders of this
+ * conversation (render.py there). The arguments are given as JSON text in
+ * the form Python's json.dumps writes, which those templates print as it
+ * is (and which equals what mistral-common's tokenizer encodes). */
+static void test_mistral_v7(void)
+{
+    static const struct {
+        const char *file, *family;
+    } cases[] = {{"mistral-v7-spm", "mistral-v7"}, {"mistral-v7-tekken", "mistral-v7-tekken"}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.jinja", cases[k].file);
+        char *tmpl = fixture(name);
+        snprintf(name, sizeof name, "%s.want", cases[k].file);
+        char *want = fixture(name);
+        fr_chat_template *t = NULL;
+        fr_err e = {0};
+        if (tmpl)
+            CHECK_MSG(fr_chat_template_detect(tmpl, strlen(tmpl), FR_CHAT_STRICT, &t, &e) == FR_OK,
+                      "detect: %s", e.msg);
+        if (t && want) {
+            CHECK_STR(fr_chat_template_name(t), cases[k].family);
+            CHECK(fr_chat_template_tools_native(t));
+            CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_MISTRAL);
+            CHECK(fr_chat_template_default_system(t) == NULL);
+            fr_chat_tool_call calls[2] = {
+                {"abcDEF123", "get_weather", "{\"city\": \"Paris\", \"note\": \"\xc3\xa9\"}"},
+                {"xyzXYZ789", "now", "{}"}};
+            fr_chat_msg m[7] = {{FR_CHAT_SYSTEM, "S", 1},
+                                {FR_CHAT_USER, "Weather in Paris?", 17},
+                                {FR_CHAT_ASSISTANT, "Checking.", 9},
+                                {FR_CHAT_TOOL, "{\"temp\": 21.5}", 14},
+                                {FR_CHAT_TOOL, "12:00", 5},
+                                {FR_CHAT_ASSISTANT, "It is 21.5 C.", 13},
+                                {FR_CHAT_USER, "Thanks", 6}};
+            fr_chat_msg_tools mt[7] = {{0}};
+            mt[2].calls = calls;
+            mt[2].n_calls = 2;
+            mt[3].call_id = "abcDEF123";
+            mt[4].call_id = "xyzXYZ789";
+            fr_chat_opts o = {0};
+            o.add_generation_prompt = true;
+            o.tools = TOOLS;
+            o.msg_tools = mt;
+            o.bos_text = "<s>";
+            fr_chat_prompt p = {0};
+            CHECK_MSG(fr_chat_render(t, m, 7, &o, &p, &e) == FR_OK, "render: %s", e.msg);
+            same(p.text, want, cases[k].file);
+            CHECK(p.starts_with_bos);
+            free(p.text);
+        }
+        fr_chat_template_free(t);
+        free(tmpl);
+        free(want);
+    }
+}
+
 /* Phi-4-mini: the template's own output for a system message carrying the tools' functions
  * as one JSON list and an assistant turn whose content ends with the calls as the model
  * writes them (rendered by jinja2); tool results are "tool" turns */
@@ -1385,6 +1457,7 @@ int main(void)
     test_llama4();
     test_qwen3();
     test_mistral_v03();
+    test_mistral_v7();
     test_phi4_mini();
     test_tool_grammars();
     test_other_families();
