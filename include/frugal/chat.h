@@ -206,10 +206,13 @@ typedef struct fr_chat_msg_tools {
 typedef enum fr_tool_format {
     FR_TOOLS_HERMES = 0, /* <tool_call>\n{"name": N, "arguments": A}\n</tool_call>, repeated */
     FR_TOOLS_LLAMA3,     /* {"name": N, "parameters": A} as the whole answer (one call;
-                            Llama 3.1-3.3 and Llama 4) */
+                            Llama 3.1-3.3) */
     FR_TOOLS_MISTRAL,    /* [TOOL_CALLS] [{"name": N, "arguments": A}, ...] */
-    FR_TOOLS_PHI4        /* <|tool_call|>[{"name": N, "arguments": A}, ...]<|/tool_call|>
+    FR_TOOLS_PHI4,       /* <|tool_call|>[{"name": N, "arguments": A}, ...]<|/tool_call|>
                             (Phi-4-mini) */
+    FR_TOOLS_LLAMA4      /* <|python_start|>TEXT<|python_end|>{"name": N, "parameters": A}...
+                            as the whole answer, calls back to back (Llama 4; read also
+                            without the wrapper) */
 } fr_tool_format;
 
 FR_API fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t);

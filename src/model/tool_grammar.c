@@ -6,6 +6,8 @@
  *   auto:              root ::= content | content' calls   (Hermes, Mistral, Phi-4: text that
  *                      never spells the call marker, then maybe calls)
  *                      root ::= call | text not starting with "{"   (Llama 3)
+ *                      root ::= calls | text not starting with "{", never spelling
+ *                               "<|python_start|>"   (Llama 4)
  *   none:              root ::= content
  *
  * A call writes exactly the family's format with one of the tools' names
@@ -152,6 +154,7 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
         fr_buf_puts(&calls, n_alt++ ? " | " : "");
         switch (o->format) {
         case FR_TOOLS_LLAMA3:
+        case FR_TOOLS_LLAMA4:
             fr_buf_printf(&calls, "\"{\\\"name\\\": \\\"%s\\\", \\\"parameters\\\": \" %s \"}\"", name,
                           pname);
             break;
@@ -181,6 +184,9 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
         else if (o->format == FR_TOOLS_PHI4)
             fr_buf_printf(&j.out, "calls ::= \"<|tool_call|>[\" call%s \"]<|/tool_call|>\"\n",
                           many ? " (\", \" call)*" : "");
+        else if (o->format == FR_TOOLS_LLAMA4)
+            fr_buf_printf(&j.out, "calls ::= \"<|python_start|><|python_end|>\" call%s\n",
+                          many ? " call*" : "");
         else
             fr_buf_printf(&j.out, "calls ::= call%s\n", many ? " (\"\\n\" call)*" : "");
     }
@@ -199,13 +205,19 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
     }
     const char *marker = o->format == FR_TOOLS_MISTRAL ? "[TOOL_CALLS]"
                          : o->format == FR_TOOLS_PHI4  ? "<|tool_call|>"
+                         : o->format == FR_TOOLS_LLAMA4 ? "<|python_start|>"
                                                        : "<tool_call>";
+    /* Llama 4's text: not starting with "{" (nor spaces), never spelling the marker */
+    static const char llama4_text[] = "([^{< \\t\\r\\n] text-0 | \"<\" text-1)?";
     if (!calls_on) {
         if (content)
             fr_buf_puts(&j.out, "root ::= content\n");
         else if (o->format == FR_TOOLS_LLAMA3)
             fr_buf_puts(&j.out, "root ::= ([^{ \\t\\r\\n] .*)?\n");
-        else {
+        else if (o->format == FR_TOOLS_LLAMA4) {
+            no_marker_rules(&j.out, "text", marker);
+            fr_buf_printf(&j.out, "root ::= %s\n", llama4_text);
+        } else {
             no_marker_rules(&j.out, "text", marker);
             fr_buf_puts(&j.out, "root ::= text-0\n");
         }
@@ -215,6 +227,9 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
         fr_buf_puts(&j.out, "root ::= content | calls\n");
     } else if (o->format == FR_TOOLS_LLAMA3) {
         fr_buf_puts(&j.out, "root ::= calls | ([^{ \\t\\r\\n] .*)?\n");
+    } else if (o->format == FR_TOOLS_LLAMA4) {
+        no_marker_rules(&j.out, "text", marker);
+        fr_buf_printf(&j.out, "root ::= calls | %s\n", llama4_text);
     } else {
         no_marker_rules(&j.out, "text", marker);
         fr_buf_puts(&j.out, "root ::= text-0 calls?\n");

@@ -1033,7 +1033,7 @@ static void test_llama4(void)
         return;
     CHECK_STR(fr_chat_template_name(t), "llama4");
     CHECK(fr_chat_template_tools_native(t));
-    CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_LLAMA3);
+    CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_LLAMA4);
     char *got = render(t, "");
     same(got, WANT_LLAMA4, "llama4");
     free(got);
@@ -1258,6 +1258,23 @@ static void test_tool_grammars(void)
     grammar_case(FR_TOOLS_LLAMA3, R, true, "{\"name\": \"now\", \"parameters\": {\"tz\": \"CET\"}}",
                  1);
     grammar_case(FR_TOOLS_LLAMA3, R, true, call, -1); /* "arguments" is not Llama's key */
+    /* Llama 4: the calls after an empty <|python_start|><|python_end|>, back to back, as its
+     * template writes an answer's calls */
+    const char *l4 = "{\"name\": \"now\", \"parameters\": {\"tz\": \"UTC\"}}";
+    snprintf(buf, sizeof buf, "<|python_start|><|python_end|>%s", l4);
+    grammar_case(FR_TOOLS_LLAMA4, R, false, buf, 1);
+    snprintf(buf, sizeof buf, "<|python_start|><|python_end|>%s%s", l4, l4);
+    grammar_case(FR_TOOLS_LLAMA4, R, true, buf, 1);
+    grammar_case(FR_TOOLS_LLAMA4, R, false, buf, -1); /* one call only */
+    grammar_case(FR_TOOLS_LLAMA4, R, true, l4, -1);   /* generated with the wrapper */
+    grammar_case(FR_TOOLS_LLAMA4, R, true, "<|python_start|><|python_end|>{\"name\": \"now\"", 0);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, "It is noon.", 1);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, "<b>noon</b>", 1);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, "{", -1);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, "Noon. <|python_start|>", -1);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, buf, 1);
+    grammar_case(FR_TOOLS_LLAMA4, FR_TOOL_CHOICE_NONE, true, "<|python_start|>", -1);
+    grammar_case(FR_TOOLS_LLAMA4, FR_TOOL_CHOICE_NONE, true, "It is noon.", 1);
 }
 
 /* One call, one result, by family name. */
@@ -1449,6 +1466,21 @@ static void test_parser(void)
            "|T:Sure.|C0:a({})");
     parses(P, "no calls <|tool_c", "|T:no calls <|tool_c");
     parses(P, "<|tool_call|> oops", "|T:<|tool_call|> oops");
+    /* Llama 4: the template's form (content in the wrapper, calls back to back), or a bare
+     * call as Llama 3 writes it */
+    const fr_tool_format L4 = FR_TOOLS_LLAMA4;
+    parses(L4, "<|python_start|><|python_end|>{\"name\": \"w\", \"parameters\": {\"c\": 1}}",
+           "|C0:w({\"c\": 1})");
+    parses(L4, "<|python_start|>Checking.<|python_end|>{\"name\": \"a\", \"parameters\": {}}"
+               "{\"name\": \"b\", \"parameters\": {\"x\": [2]}}",
+           "|T:Checking.|C0:a({})|C1:b({\"x\": [2]})");
+    parses(L4, " <|python_start|><|python_end|>\n{\"name\": \"a\", \"parameters\": {}} bye",
+           "|C0:a({})");
+    parses(L4, "{\"name\": \"w\", \"parameters\": {}}", "|C0:w({})");
+    parses(L4, "Hello <|python_start|> x", "|T:Hello <|python_start|> x");
+    parses(L4, "<|python_sta", "|T:<|python_sta");
+    parses(L4, "<|python_start|>a <|python_e", "|T:a <|python_e");
+    parses(L4, "<|python_start|>a<|python_end|>not a call", "|T:a");
 }
 
 int main(void)
