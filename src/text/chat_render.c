@@ -432,46 +432,6 @@ static void render_phi4(render_ctx *c)
         puts_(c->b, "<|im_start|>assistant<|im_sep|>");
 }
 
-/* gpt-oss (harmony, OpenAI's template for a plain conversation): a
- * system message it writes itself (identity, knowledge cutoff, today's
- * date, reasoning effort medium, the valid channels), the conversation's
- * system message as a developer message under "# Instructions", users
- * as <|start|>user<|message|>U<|end|>, earlier answers on the final
- * channel, and the generation prompt <|start|>assistant (the model then
- * writes its own channel header). */
-static void render_gpt_oss(render_ctx *c, const char *date)
-{
-    puts_(c->b, "<|start|>system<|message|>You are ChatGPT, a large language model trained by "
-                "OpenAI.\nKnowledge cutoff: 2024-06\nCurrent date: ");
-    puts_(c->b, date);
-    puts_(c->b, "\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. Channel "
-                "must be included for every message.<|end|>");
-    size_t i = 0;
-    if (c->n && c->m[0].role == FR_CHAT_SYSTEM) {
-        if (c->m[0].len) {
-            puts_(c->b, "<|start|>developer<|message|># Instructions\n\n");
-            put_msg(c, 0, false);
-            puts_(c->b, "\n\n<|end|>");
-        }
-        i = 1;
-    }
-    for (; i < c->n; i++) {
-        const fr_chat_msg *m = &c->m[i];
-        if (m->role == FR_CHAT_USER) {
-            puts_(c->b, "<|start|>user<|message|>");
-            put_msg(c, i, false);
-            puts_(c->b, "<|end|>");
-        } else if (m->role == FR_CHAT_ASSISTANT) {
-            puts_(c->b, "<|start|>assistant<|channel|>final<|message|>");
-            put_msg(c, i, false);
-            /* the template's last-turn-without-prompt case ends in <|return|> */
-            puts_(c->b, !c->gen && i + 1 == c->n ? "<|return|>" : "<|end|>");
-        }
-    }
-    if (c->gen)
-        puts_(c->b, "<|start|>assistant");
-}
-
 /* Mistral v7 tekken: bos, then '[SYSTEM_PROMPT]' + S + '[/SYSTEM_PROMPT]'
  * for each system message where it stands, '[INST]' + U + '[/INST]', and
  * A + eos; no generation prompt (the open [/INST] is one). Mistral Small
@@ -791,7 +751,7 @@ fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, siz
     case F_GPT_OSS: {
         char iso[32];
         today_iso(iso, sizeof iso);
-        render_gpt_oss(&c, opts->date_string ? opts->date_string : iso);
+        fr_render_gpt_oss(&c, opts->date_string ? opts->date_string : iso);
         break;
     }
     case F_COUNT: break;

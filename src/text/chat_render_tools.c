@@ -57,8 +57,7 @@ static void put_trimmed(fr_buf *b, const char *s, size_t n)
     put(b, s, n);
 }
 
-/* `arguments | tojson` for arguments given as JSON text. */
-static void put_args(fr_buf *b, const char *args)
+void fr_chat_put_args(fr_buf *b, const char *args)
 {
     if (!args)
         args = "{}";
@@ -114,7 +113,7 @@ void fr_render_hermes_calls(render_ctx *c, size_t i, bool qwen3)
         puts_(c->b, "<tool_call>\n{\"name\": \"");
         puts_(c->b, t->calls[k].name ? t->calls[k].name : "");
         puts_(c->b, "\", \"arguments\": ");
-        put_args(c->b, t->calls[k].arguments);
+        fr_chat_put_args(c->b, t->calls[k].arguments);
         puts_(c->b, "}\n</tool_call>");
     }
 }
@@ -176,7 +175,7 @@ void fr_render_llama_call(render_ctx *c, size_t i, bool l4)
         puts_(c->b, "{\"name\": \"");
         puts_(c->b, t->calls[k].name ? t->calls[k].name : "");
         puts_(c->b, "\", \"parameters\": ");
-        put_args(c->b, t->calls[k].arguments);
+        fr_chat_put_args(c->b, t->calls[k].arguments);
         puts_(c->b, "}");
     }
     puts_(c->b, eot(l4));
@@ -275,7 +274,7 @@ void fr_render_mistral_calls(render_ctx *c, size_t i, bool tekken)
             fr_chat_py_json(c->b, nm, 0);
         json_decref(nm);
         puts_(c->b, ", \"arguments\": ");
-        put_args(c->b, t->calls[k].arguments);
+        fr_chat_put_args(c->b, t->calls[k].arguments);
         fr_buf_printf(c->b, ", \"id\": \"%s\"}", id);
         puts_(c->b, k + 1 < t->n_calls ? ", " : "]");
     }
@@ -329,7 +328,7 @@ void fr_render_phi4_mini_calls(render_ctx *c, size_t i)
             fr_chat_py_json(c->b, nm, 0);
         json_decref(nm);
         puts_(c->b, ", \"arguments\": ");
-        put_args(c->b, t->calls[k].arguments);
+        fr_chat_put_args(c->b, t->calls[k].arguments);
         puts_(c->b, "}");
     }
     puts_(c->b, "]<|/tool_call|>");
@@ -403,7 +402,7 @@ fr_status fr_render_fold_tools(const render_ctx *c, fr_chat_msg **out, size_t *n
                 puts_(&b, "<tool_call>\n{\"name\": \"");
                 puts_(&b, t->calls[k].name ? t->calls[k].name : "");
                 puts_(&b, "\", \"arguments\": ");
-                put_args(&b, t->calls[k].arguments);
+                fr_chat_put_args(&b, t->calls[k].arguments);
                 puts_(&b, "}\n</tool_call>");
             }
             char *s = take(&b, arena, n_arena);

@@ -176,6 +176,7 @@ fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t)
     switch (t->fam) {
     case F_LLAMA31: return FR_TOOLS_LLAMA3;
     case F_LLAMA4: return FR_TOOLS_LLAMA4;
+    case F_GPT_OSS: return FR_TOOLS_HARMONY;
     case F_MISTRAL_V3:
     case F_MISTRAL_V3_TEKKEN:
     case F_MISTRAL_V7:
@@ -187,7 +188,8 @@ fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t)
 
 bool fr_tool_format_special_marker(fr_tool_format f)
 {
-    return f == FR_TOOLS_MISTRAL || f == FR_TOOLS_PHI4 || f == FR_TOOLS_LLAMA4;
+    return f == FR_TOOLS_MISTRAL || f == FR_TOOLS_PHI4 || f == FR_TOOLS_LLAMA4 ||
+           f == FR_TOOLS_HARMONY;
 }
 
 #define PY_START "<|python_start|>"
@@ -196,7 +198,10 @@ bool fr_tool_format_special_marker(fr_tool_format f)
 const char *const *fr_tool_special_markers(size_t *n)
 {
     static const char *const m[] = {"[TOOL_CALLS]", "<|tool_call|>", "<|/tool_call|>", PY_START,
-                                    PY_END};
+                                    PY_END,
+                                    /* harmony (where <|end|> does not end generation) */
+                                    "<|channel|>", "<|message|>", "<|constrain|>", "<|start|>",
+                                    "<|end|>"};
     *n = sizeof m / sizeof *m;
     return m;
 }
@@ -211,7 +216,8 @@ bool fr_chat_template_tools_native(const fr_chat_template *t)
     case F_MISTRAL_V3:
     case F_MISTRAL_V3_TEKKEN:
     case F_MISTRAL_V7:
-    case F_MISTRAL_V7_TEKKEN: return true;
+    case F_MISTRAL_V7_TEKKEN:
+    case F_GPT_OSS: return true;
     case F_PHI3: return t->phi4_mini_tools;
     default: return false;
     }
@@ -229,6 +235,7 @@ enum {
 
 struct fr_tool_parser {
     fr_tool_format fmt;
+    fr_harmony *h;        /* harmony: its own reader (chat_harmony.c) */
     int state;
     fr_buf hold;          /* content held back (a possible marker), or the call so far */
     int index;            /* calls started */
@@ -245,6 +252,10 @@ fr_status fr_tool_parser_create(fr_tool_format f, fr_tool_parser **out, fr_err *
     if (!p)
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
     p->fmt = f;
+    if (f == FR_TOOLS_HARMONY && !(p->h = fr_harmony_new())) {
+        free(p);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    }
     *out = p;
     return FR_OK;
 }
@@ -254,6 +265,7 @@ void fr_tool_parser_free(fr_tool_parser *p)
     if (!p)
         return;
     fr_buf_free(&p->hold);
+    fr_harmony_free(p->h);
     free(p);
 }
 
@@ -608,6 +620,8 @@ static bool step_py(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
 bool fr_tool_parser_feed(fr_tool_parser *p, const char *text, size_t len, fr_tool_event_fn fn,
                          void *user)
 {
+    if (p->h)
+        return fr_harmony_feed(p->h, text, len, fn, user);
     if (p->state == TP_DONE || len == 0)
         return true;
     if (p->state == TP_TEXT)
@@ -676,6 +690,8 @@ bool fr_tool_parser_feed(fr_tool_parser *p, const char *text, size_t len, fr_too
 
 bool fr_tool_parser_finish(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
 {
+    if (p->h)
+        return fr_harmony_finish(p->h, fn, user);
     if (p->state == TP_CALL && (p->named || p->after_call))
         return true; /* an unfinished call, or the end of a list that did not come: what
                         was reported stays */
@@ -684,4 +700,4 @@ bool fr_tool_parser_finish(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
     return true;
 }
 
-int fr_tool_parser_calls(const fr_tool_parser *p) { return p->index; }
+int fr_tool_parser_calls(const fr_tool_parser *p) { return p->h ? fr_harmony_calls(p->h) : p->index; }

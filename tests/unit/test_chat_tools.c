@@ -1184,6 +1184,79 @@ static void test_mistral_v7(void)
     }
 }
 
+/* gpt-oss: OpenAI's template (tests/data/chat/gpt-oss.jinja) with a schema that takes
+ * each branch of its TypeScript rendering; a: a call, its result, a final answer and a new
+ * question; b: a call whose content becomes an analysis message (no final answer yet).
+ * Expected strings from jinja2 (render.py there). */
+static const char GPT_OSS_TOOLS[] =
+    "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather b"
+    "y city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
+    "\", \"description\": \"The city\"}, \"unit\": {\"type\": \"string\", \"enum\": [\"C\", \"F\"], "
+    "\"default\": \"C\"}, \"days\": {\"type\": \"integer\", \"default\": 1}, \"hours\": {\"type\": "
+    "\"array\", \"items\": {\"type\": \"integer\"}}, \"tags\": {\"type\": [\"string\", \"null\"]}, "
+    "\"where\": {\"type\": \"object\", \"properties\": {\"lat\": {\"type\": \"number\"}, \"lon\": {"
+    "\"type\": \"number\"}}, \"required\": [\"lat\"]}, \"spots\": {\"type\": \"array\", \"items\": {"
+    "\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"boolean\"}}}}, \"any\": {}, \"note"
+    "\": {\"type\": \"string\", \"nullable\": true}, \"pick\": {\"oneOf\": [{\"type\": \"string\", "
+    "\"description\": \"a name\"}, {\"type\": \"integer\", \"default\": 3}]}}, \"required\": [\"city"
+    "\"]}}}, {\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time"
+    "\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}}]";
+
+static void test_gpt_oss(void)
+{
+    char *tmpl = fixture("gpt-oss.jinja");
+    char *want_a = fixture("gpt-oss-a.want"), *want_b = fixture("gpt-oss-b.want");
+    fr_chat_template *t = NULL;
+    fr_err e = {0};
+    if (tmpl)
+        CHECK_MSG(fr_chat_template_detect(tmpl, strlen(tmpl), FR_CHAT_STRICT, &t, &e) == FR_OK,
+                  "detect: %s", e.msg);
+    if (t && want_a && want_b) {
+        CHECK_STR(fr_chat_template_name(t), "gpt-oss");
+        CHECK(fr_chat_template_tools_native(t));
+        CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_HARMONY);
+        fr_chat_opts o = {0};
+        o.add_generation_prompt = true;
+        o.tools = GPT_OSS_TOOLS;
+        o.date_string = "2025-08-05";
+        fr_chat_prompt p = {0};
+        /* a */
+        fr_chat_tool_call ca = {"call_1", "get_weather",
+                                "{\"city\": \"Paris\", \"note\": \"\\u00e9\\\"\\n\"}"};
+        fr_chat_msg ma[6] = {{FR_CHAT_SYSTEM, "You are terse.", 14},
+                             {FR_CHAT_USER, "Weather in Paris?", 17},
+                             {FR_CHAT_ASSISTANT, "", 0},
+                             {FR_CHAT_TOOL, "{\"temp\": 21.5}", 14},
+                             {FR_CHAT_ASSISTANT, "It is 21.5 C.", 13},
+                             {FR_CHAT_USER, "Thanks", 6}};
+        fr_chat_msg_tools mta[6] = {{0}};
+        mta[2].calls = &ca;
+        mta[2].n_calls = 1;
+        mta[3].call_id = "call_1";
+        o.msg_tools = mta;
+        CHECK_MSG(fr_chat_render(t, ma, 6, &o, &p, &e) == FR_OK, "render: %s", e.msg);
+        same(p.text, want_a, "gpt-oss a");
+        fr_chat_prompt_clear(&p);
+        /* b */
+        fr_chat_tool_call cb = {"call_1", "now", "{}"};
+        fr_chat_msg mb[3] = {{FR_CHAT_USER, "Weather in Paris?", 17},
+                             {FR_CHAT_ASSISTANT, "Need the weather.", 17},
+                             {FR_CHAT_TOOL, "12:00", 5}};
+        fr_chat_msg_tools mtb[3] = {{0}};
+        mtb[1].calls = &cb;
+        mtb[1].n_calls = 1;
+        mtb[2].call_id = "call_1";
+        o.msg_tools = mtb;
+        CHECK_MSG(fr_chat_render(t, mb, 3, &o, &p, &e) == FR_OK, "render: %s", e.msg);
+        same(p.text, want_b, "gpt-oss b");
+        fr_chat_prompt_clear(&p);
+    }
+    fr_chat_template_free(t);
+    free(tmpl);
+    free(want_a);
+    free(want_b);
+}
+
 /* Phi-4-mini: the template's own output for a system message carrying the tools' functions
  * as one JSON list and an assistant turn whose content ends with the calls as the model
  * writes them (rendered by jinja2); tool results are "tool" turns */
@@ -1275,6 +1348,25 @@ static void test_tool_grammars(void)
     grammar_case(FR_TOOLS_LLAMA4, A, true, buf, 1);
     grammar_case(FR_TOOLS_LLAMA4, FR_TOOL_CHOICE_NONE, true, "<|python_start|>", -1);
     grammar_case(FR_TOOLS_LLAMA4, FR_TOOL_CHOICE_NONE, true, "It is noon.", 1);
+    /* harmony: reasoning if the model likes, then the final answer or one call */
+    const fr_tool_format HY = FR_TOOLS_HARMONY;
+    const char *hc = "<|channel|>commentary to=functions.now <|constrain|>json<|message|>"
+                     "{\"tz\": \"UTC\"}";
+    const char *ha = "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant";
+    grammar_case(HY, R, true, hc, 1);
+    snprintf(buf, sizeof buf, "%s%s", ha, hc);
+    grammar_case(HY, R, true, buf, -1); /* a required call comes at once */
+    grammar_case(HY, A, true, buf, 1);
+    grammar_case(HY, R, true, "<|channel|>final<|message|>Noon.", -1);
+    grammar_case(HY, A, true, "<|channel|>final<|message|>It is noon.", 1);
+    snprintf(buf, sizeof buf, "%s<|channel|>final<|message|>Noon.", ha);
+    grammar_case(HY, A, true, buf, 1);
+    grammar_case(HY, A, true, hc, 1);
+    grammar_case(HY, A, true, "<|channel|>final<|message|>Noon.<|end|>", -1); /* no markers */
+    grammar_case(HY, A, true, "Noon.", -1);
+    grammar_case(HY, FR_TOOL_CHOICE_NONE, true, hc, -1);
+    snprintf(buf, sizeof buf, "%s%s", hc, hc);
+    grammar_case(HY, R, true, buf, -1); /* one call per answer */
 }
 
 /* One call, one result, by family name. */
@@ -1385,8 +1477,8 @@ static void add(summary *sm, const char *t, size_t n)
     }
 }
 
-/* The events as one string: "|T:text" for content (pieces joined), "|C0:name(args)" per
- * call, ")" once it ended. Any split of the same text must give the same string. */
+/* The events as one string: "|T:text" for content (pieces joined), "|R:text" for
+ * reasoning, "|C0:name(args)" per call, ")" once it ended. Any split of the same text must give the same string. */
 static bool collect(void *user, const fr_tool_event *ev)
 {
     summary *sm = user;
@@ -1405,6 +1497,11 @@ static bool collect(void *user, const fr_tool_event *ev)
         break;
     case FR_TOOL_EV_ARGS: add(sm, ev->text, ev->len); break;
     case FR_TOOL_EV_END: add(sm, ")", 1); break;
+    case FR_TOOL_EV_REASONING:
+        if (sm->last != FR_TOOL_EV_REASONING)
+            add(sm, "|R:", 3);
+        add(sm, ev->text, ev->len);
+        break;
     }
     sm->last = (int)ev->kind;
     return true;
@@ -1481,6 +1578,31 @@ static void test_parser(void)
     parses(L4, "<|python_sta", "|T:<|python_sta");
     parses(L4, "<|python_start|>a <|python_e", "|T:a <|python_e");
     parses(L4, "<|python_start|>a<|python_end|>not a call", "|T:a");
+    /* a list cut short: its calls stay calls */
+    parses(M, "[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}", "|C0:a({})");
+    /* harmony: channels; a recipient makes a call; text without headers is content */
+    const fr_tool_format HY = FR_TOOLS_HARMONY;
+    parses(HY, "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final"
+               "<|message|>Hello.",
+           "|R:Think.|T:Hello.");
+    parses(HY, "<|channel|>analysis<|message|>Need it.<|end|><|start|>assistant<|channel|>"
+               "commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Pa"
+               "ris\"}<|call|>",
+           "|R:Need it.|C0:get_weather({\"city\": \"Paris\"})");
+    parses(HY, " to=functions.now<|channel|>commentary json<|message|>{}", "|C0:now({})");
+    parses(HY, "<|channel|>commentary<|message|>Let me check.<|end|><|start|>assistant<|channel|>"
+               "commentary to=functions.now <|constrain|>json<|message|>{}",
+           "|T:Let me check.|C0:now({})");
+    parses(HY, "<|channel|>commentary to=functions.w <|constrain|>json<|message|>{\"c\": ",
+           "|C0:w({\"c\": ");
+    parses(HY, "<|channel|>final<|message|>a <|en", "|T:a <|en");
+    parses(HY, "<|channel|>final<|message|>a<|return|>", "|T:a");
+    parses(HY, "Once upon a time <|channel|>", "|T:Once upon a time <|channel|>");
+    /* a header running past 256 bytes without <|message|>: content */
+    char longh[400], longw[410];
+    snprintf(longh, sizeof longh, "<|channel|>final%0300d<|message|>x", 0);
+    snprintf(longw, sizeof longw, "|T:%s", longh);
+    parses(HY, longh, longw);
 }
 
 int main(void)
@@ -1490,6 +1612,7 @@ int main(void)
     test_qwen3();
     test_mistral_v03();
     test_mistral_v7();
+    test_gpt_oss();
     test_phi4_mini();
     test_tool_grammars();
     test_other_families();
