@@ -240,6 +240,7 @@ struct fr_tool_parser {
     fr_buf hold;          /* content held back (a possible marker), or the call so far */
     int index;            /* calls started */
     bool named;           /* the current call's name was reported */
+    bool reported;        /* a call was reported from the text held (it is not given back) */
     size_t args_sent;     /* bytes of its arguments reported */
     size_t list_off;      /* where the current call (or separator) starts in hold */
     bool after_call;      /* a call ended: mistral, ", " or "]" comes next; hermes, spaces
@@ -448,6 +449,7 @@ static bool report_call(fr_tool_parser *p, const call_view *v, const char *base,
 {
     if (v->has_name && !p->named) {
         p->named = true;
+        p->reported = true;
         if (!emit(fn, user, FR_TOOL_EV_CALL, p->index, base + v->name_off, v->name_len))
             return false;
     }
@@ -479,6 +481,7 @@ static bool give_back(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
     fr_buf_reset(&p->hold);
     p->state = llama_format(p->fmt) ? TP_TEXT : TP_CONTENT;
     p->named = false;
+    p->reported = false;
     p->args_sent = 0;
     return ok;
 }
@@ -532,8 +535,15 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
         }
         call_view v;
         read_call(s, n, i, args_key, &v);
-        if (v.state < 0)
-            return p->named ? true : give_back(p, fn, user);
+        if (v.state < 0) {
+            if (p->named)
+                return true; /* an unfinished call stays */
+            if (p->reported) {
+                p->state = TP_DONE; /* calls were read: the malformed rest is dropped */
+                return true;
+            }
+            return give_back(p, fn, user);
+        }
         if (!report_call(p, &v, s, fn, user))
             return false;
         if (v.state == 0)
@@ -574,6 +584,7 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
             return false;
         memcpy(tail, s + k, rest);
         fr_buf_reset(&p->hold);
+        p->reported = false;
         p->state = TP_CONTENT;
         p->list_off = 0;
         bool ok = !rest || fr_tool_parser_feed(p, tail, rest, fn, user);

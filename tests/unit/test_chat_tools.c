@@ -1578,8 +1578,12 @@ static void test_parser(void)
     parses(L4, "<|python_sta", "|T:<|python_sta");
     parses(L4, "<|python_start|>a <|python_e", "|T:a <|python_e");
     parses(L4, "<|python_start|>a<|python_end|>not a call", "|T:a");
-    /* a list cut short: its calls stay calls */
+    /* a list cut short, or going wrong after a call: the calls read stay calls, and are
+     * not given back as content (fuzz_chat found that) */
     parses(M, "[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}", "|C0:a({})");
+    parses(M, "[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}, {oops}]", "|C0:a({})");
+    parses(L4, "<|python_start|><|python_end|>{\"name\": \"a\", \"parameters\": {}}{\"nam oops",
+           "|C0:a({})");
     /* harmony: channels; a recipient makes a call; text without headers is content */
     const fr_tool_format HY = FR_TOOLS_HARMONY;
     parses(HY, "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final"
