@@ -73,6 +73,14 @@ static void put_text(fr_buf *b, const json_t *v)
         fr_chat_py_json(b, v, 0);
 }
 
+/* A comment line: "// " + text + "\n". */
+static void comment(fr_buf *b, const json_t *text)
+{
+    puts_(b, "// ");
+    put_text(b, text);
+    puts_(b, "\n");
+}
+
 static bool in_list(const json_t *list, const char *name)
 {
     for (size_t i = 0; i < json_array_size(list); i++)
@@ -208,12 +216,8 @@ static void tool_namespace(fr_buf *b, const json_t *tools)
     puts_(b, "## functions\n\nnamespace functions {\n\n");
     for (size_t t = 0; t < json_array_size(tools); t++) {
         const json_t *f = json_object_get(json_array_get(tools, t), "function");
-        const json_t *desc = json_object_get(f, "description");
-        if (desc) {
-            puts_(b, "// ");
-            put_text(b, desc);
-            puts_(b, "\n");
-        }
+        if (json_object_get(f, "description"))
+            comment(b, json_object_get(f, "description"));
         puts_(b, "type ");
         puts_(b, str(f, "name") ? str(f, "name") : "");
         puts_(b, " = ");
@@ -228,11 +232,8 @@ static void tool_namespace(fr_buf *b, const json_t *tools)
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)props, k, v) {
-            if (truthy(json_object_get(v, "description"))) {
-                puts_(b, "// ");
-                put_text(b, json_object_get(v, "description"));
-                puts_(b, "\n");
-            }
+            if (truthy(json_object_get(v, "description")))
+                comment(b, json_object_get(v, "description"));
             puts_(b, k);
             if (!in_list(req, k))
                 puts_(b, "?");

@@ -19,7 +19,7 @@ serve_stop
 # gpt-oss's harmony format: calls, the final channel and reasoning_content read back
 serve_start -m "$SHARED/models/stories260K.gguf" --chat-template gpt-oss
 serve_wait_ready
-BASE=$BASE MODEL=stories260K node "$(dirname "$0")/support/serve_harmony.js" > "$TMP/js2.out" 2>&1 ||
+BASE=$BASE MODEL=stories260K HARMONY=1 node "$(dirname "$0")/support/serve_tools.js" > "$TMP/js2.out" 2>&1 ||
   fail "openai client with harmony: $(tail -5 "$TMP/js2.out")"
 serve_stop
 finish
