@@ -10,6 +10,9 @@
  * Ctrl-C stops the current answer and returns to the prompt. With --tools
  * FILE the model may call tools (chat_tools.c): calls are shown as they
  * complete, and /tool NAME JSON pastes a result and lets the model go on.
+ * gpt-oss's answers (harmony) are read the same way, with or without
+ * tools: its reasoning is shown before the answer unless --hide-reasoning,
+ * and only the final answer enters the history.
  *
  * A line that starts with '/' is a command (/help lists them); an unknown
  * one is answered "unknown command" rather than sent to the model, and
@@ -158,12 +161,14 @@ int cmd_chat(int argc, char **argv)
     cli_sampling_defaults(&so);
     const char *system = NULL, *tools_file = NULL, *tool_choice = NULL;
     long n_predict = -1;
+    bool hide_reasoning = false;
     const cli_opt opts[] = {
         CLI_MODEL_OPTS(&mo),
         {"--system", NULL, CLI_STR, &system, "TEXT", "system message", 0, 0, NULL},
         {"--tools", NULL, CLI_STR, &tools_file, "FILE", "tools the model may call (OpenAI's \"tools\" JSON array)", 0, 0, NULL},
         {"--tool-choice", NULL, CLI_CHOICE, &tool_choice, NULL, "with --tools: may call (auto, default), must call, or answer in text", 0, 0, "auto|required|none"},
         {"--n-predict", "-n", CLI_INT, &n_predict, "N", "max tokens per answer, -1 = until done", -1, 1 << 24, NULL},
+        {"--hide-reasoning", NULL, CLI_FLAG, &hide_reasoning, NULL, "gpt-oss: do not show the reasoning (its analysis channel) before the answer", 0, 0, NULL},
         CLI_SAMPLING_OPTS(&so),
         {NULL, NULL, CLI_END, NULL, NULL, NULL, 0, 0, NULL},
     };
@@ -199,6 +204,14 @@ int cmd_chat(int argc, char **argv)
         cli_llm_close(&L);
         return FR_EXIT_RUNTIME;
     }
+    /* gpt-oss (harmony): answers are always read back, reasoning apart from the answer */
+    if (!s.tools && fr_chat_template_tool_format(L.tmpl) == FR_TOOLS_HARMONY &&
+        !(s.tools = chat_tools_reader(L.tmpl))) {
+        cli_llm_close(&L);
+        return FR_EXIT_RUNTIME;
+    }
+    if (s.tools && !hide_reasoning)
+        chat_tools_show_reasoning(s.tools, stdout);
     if (system && !chat_push(&s, FR_CHAT_SYSTEM, system, strlen(system))) {
         cli_llm_close(&L);
         cli_error("out of memory");
@@ -276,9 +289,10 @@ int cmd_chat(int argc, char **argv)
             char *json = strchr(name, ' ');
             if (json)
                 *json++ = '\0';
-            const char *id = s.tools && *name ? chat_open_call(&s, name) : NULL;
-            if (!s.tools || !json || !id) {
-                cli_error("%s", !s.tools ? "/tool needs --tools FILE"
+            bool have_tools = s.tools && chat_tools_json(s.tools);
+            const char *id = have_tools && *name ? chat_open_call(&s, name) : NULL;
+            if (!have_tools || !json || !id) {
+                cli_error("%s", !have_tools ? "/tool needs --tools FILE"
                                 : !json  ? "usage: /tool NAME JSON"
                                          : "no call to that tool is waiting for a result");
                 free(line);
@@ -340,7 +354,7 @@ int cmd_chat(int argc, char **argv)
         chat_interrupted = 0;
         fr_constraint *cons = NULL;
         if (s.tools) {
-            if (!(cons = chat_tools_constraint(s.tools))) {
+            if (chat_tools_json(s.tools) && !(cons = chat_tools_constraint(s.tools))) {
                 free(ids);
                 chat_drop(&s, s.n - 1);
                 continue;
@@ -374,7 +388,7 @@ int cmd_chat(int argc, char **argv)
         total_decode += last.t_decode_s;
         bool ok;
         if (s.tools) {
-            /* the answer's text without its calls; the calls as tool data */
+            /* the answer's text without its calls (and reasoning); the calls as tool data */
             size_t clen;
             const char *content = chat_tools_content(s.tools, &clen);
             ok = chat_push(&s, FR_CHAT_ASSISTANT, content, clen);

@@ -5,7 +5,11 @@
  * can be piped; speeds go to stderr. --json prints one record at the end
  * instead. Ctrl-C stops generation and still reports what was produced.
  * --grammar / --json-schema constrain the output (frugal/grammar.h).
+ * With --chat and gpt-oss's template (harmony) the answer is read back:
+ * stdout carries the final channel, the reasoning (analysis channel) goes
+ * to stderr unless --hide-reasoning, and --json has both.
  */
+#include "chat_tools.h"
 #include "llm.h"
 #include "text/chat_tokens.h"
 
@@ -33,6 +37,7 @@ typedef struct run_out {
     size_t len, cap;
     int32_t *ids; /* sampled token ids, for --json */
     size_t n_ids, cap_ids;
+    chat_tools *reader; /* harmony: the answer read back by channel, or NULL */
 } run_out;
 
 static bool run_emit(void *user, const fr_gen_event *ev)
@@ -49,7 +54,9 @@ static bool run_emit(void *user, const fr_gen_event *ev)
         }
         o->ids[o->n_ids++] = ev->token;
     }
-    if (ev->len) {
+    if (ev->len && o->reader) {
+        chat_tools_feed(o->reader, ev->text, ev->len, o->json ? NULL : stdout);
+    } else if (ev->len) {
         if (o->json) {
             if (o->len + ev->len + 1 > o->cap) {
                 size_t nc = (o->cap ? o->cap * 2 : 4096) + ev->len;
@@ -78,6 +85,7 @@ int cmd_run(int argc, char **argv)
     const char *prompt = NULL, *prompt_file = NULL, *system = NULL;
     long n_predict = -1;
     bool chat = false, json = false, no_bos = false, ignore_eos = false, verbose_prompt = false;
+    bool hide_reasoning = false;
     cli_strs stops = {0};
     const char *grammar_file = NULL, *schema_file = NULL;
     const cli_opt opts[] = {
@@ -91,6 +99,7 @@ int cmd_run(int argc, char **argv)
         {"--json-schema", NULL, CLI_STR, &schema_file, "FILE", "constrain the output to JSON valid against a JSON Schema", 0, 0, NULL},
         {"--chat", NULL, CLI_FLAG, &chat, NULL, "wrap the prompt in the model's chat template", 0, 0, NULL},
         {"--system", NULL, CLI_STR, &system, "TEXT", "system message (with --chat)", 0, 0, NULL},
+        {"--hide-reasoning", NULL, CLI_FLAG, &hide_reasoning, NULL, "with --chat on gpt-oss: do not show its reasoning on stderr", 0, 0, NULL},
         {"--no-bos", NULL, CLI_FLAG, &no_bos, NULL, "do not add a BOS token", 0, 0, NULL},
         {"--ignore-eos", NULL, CLI_FLAG, &ignore_eos, NULL, "keep generating past end-of-generation tokens", 0, 0, NULL},
         {"--verbose-prompt", NULL, CLI_FLAG, &verbose_prompt, NULL, "print the prompt's token ids on stderr", 0, 0, NULL},
@@ -216,16 +225,47 @@ int cmd_run(int argc, char **argv)
     gp.n_stop = n_stop;
     gp.constraint = cons;
 
-    run_out out = {json, NULL, 0, 0, NULL, 0, 0};
+    run_out out = {json, NULL, 0, 0, NULL, 0, 0, NULL};
+    if (chat && L.tmpl && fr_chat_template_tool_format(L.tmpl) == FR_TOOLS_HARMONY) {
+        /* gpt-oss: read by channel (its markers are special tokens) */
+        if (!(out.reader = chat_tools_reader(L.tmpl))) {
+            free(file_text);
+            free(ids);
+            fr_constraint_free(cons);
+            fr_grammar_vocab_free(gv);
+            cli_llm_close(&L);
+            return FR_EXIT_RUNTIME;
+        }
+        if (!hide_reasoning && !json)
+            chat_tools_show_reasoning(out.reader, stderr);
+        chat_tools_begin(out.reader);
+        gp.decode_flags |= FR_DECODE_SPECIAL;
+    }
     struct sigaction sa = {0}, old;
     sa.sa_handler = run_on_sigint;
     sigaction(SIGINT, &sa, &old);
     fr_gen_stats gs;
     st = fr_generate(L.ctx, 0, L.tok, ids, n_ids, &gp, run_emit, &out, &gs, &e);
     sigaction(SIGINT, &old, NULL);
+    size_t rlen = 0;
+    const char *reasoning = NULL;
+    if (out.reader) {
+        chat_tools_end(out.reader, json ? NULL : stdout);
+        size_t clen;
+        const char *content = chat_tools_content(out.reader, &clen);
+        reasoning = chat_tools_reasoning(out.reader, &rlen);
+        free(out.text);
+        out.text = malloc(clen + 1);
+        if (out.text) {
+            memcpy(out.text, content, clen);
+            out.text[clen] = '\0';
+        }
+        out.len = out.text ? clen : 0;
+    }
     if (st != FR_OK) {
         if (!json)
             fputc('\n', stdout);
+        chat_tools_free(out.reader);
         free(out.text);
         free(out.ids);
         free(file_text);
@@ -253,6 +293,8 @@ int cmd_run(int argc, char **argv)
             json_object_set_new(j, "token_ids", ja);
         else
             json_decref(ja);
+        if (j && reasoning)
+            json_object_set_new(j, "reasoning", json_stringn(reasoning, rlen));
         if (j) {
             json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
             fputc('\n', stdout);
@@ -273,6 +315,7 @@ int cmd_run(int argc, char **argv)
     if (cons && gs.finish == FR_FINISH_STOP && !fr_constraint_complete(cons))
         cli_warn("the output stopped before the grammar was complete (no token could continue "
                  "it)");
+    chat_tools_free(out.reader);
     free(out.text);
     free(out.ids);
     free(file_text);

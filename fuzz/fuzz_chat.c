@@ -1,6 +1,8 @@
 /* libFuzzer target: chat-template detection and rendering over hostile
- * template text (it comes from a GGUF file), and the stop-string matcher
- * over arbitrary pieces.
+ * template text (it comes from a GGUF file), with and without tools (the
+ * conversation text as the tools array), the stop-string matcher over
+ * arbitrary pieces, and the tool-call parser of every format over the
+ * conversation text as generated output (never more text out than in).
  *
  * Input layout: byte 0 chooses flags; the rest is split at the first 0xFF
  * byte into the template text and a "conversation" text whose lines become
@@ -13,6 +15,12 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool count_out(void *user, const fr_tool_event *ev)
+{
+    *(size_t *)user += ev->len;
+    return true;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -48,6 +56,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             fr_chat_prompt_clear(&p);
         }
+        /* the conversation text as a tools array (when it is one), every message a call */
+        char *tools = malloc(clen + 1);
+        if (tools) {
+            memcpy(tools, conv, clen);
+            tools[clen] = '\0';
+            fr_chat_tool_call call = {"call_1", "f", tools};
+            fr_chat_msg_tools mt[16];
+            for (size_t i = 0; i < nm; i++)
+                mt[i] = (fr_chat_msg_tools){&call, msgs[i].role == FR_CHAT_ASSISTANT, "call_1", "f"};
+            o.tools = tools;
+            o.msg_tools = mt;
+            if (fr_chat_render(t, msgs, nm, &o, &p, NULL) == FR_OK)
+                fr_chat_prompt_clear(&p);
+            free(tools);
+        }
         (void)fr_chat_template_eot(t);
         (void)fr_chat_template_warning(t);
         fr_chat_template_free(t);
@@ -68,6 +91,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         pos += l + 1;
     }
+    /* the tool-call parsers over the conversation as generated text, in pieces */
+    static const fr_tool_format fmts[] = {FR_TOOLS_HERMES, FR_TOOLS_LLAMA3, FR_TOOLS_MISTRAL,
+                                          FR_TOOLS_PHI4,   FR_TOOLS_LLAMA4, FR_TOOLS_HARMONY};
+    for (size_t f = 0; f < sizeof fmts / sizeof *fmts; f++) {
+        fr_tool_parser *tp = NULL;
+        if (fr_tool_parser_create(fmts[f], &tp, NULL) != FR_OK)
+            continue;
+        size_t out = 0;
+        for (size_t i = 0; i < clen;) {
+            size_t l = 1 + (size_t)((unsigned char)conv[i] % 8);
+            if (l > clen - i)
+                l = clen - i;
+            if (!fr_tool_parser_feed(tp, conv + i, l, count_out, &out))
+                abort();
+            i += l;
+        }
+        if (!fr_tool_parser_finish(tp, count_out, &out) || out > clen)
+            abort();
+        fr_tool_parser_free(tp);
+    }
+
     fr_stop *s = NULL;
     if (fr_stop_create(stops, lens, ns, &s, NULL) == FR_OK) {
         size_t total = 0;

@@ -74,13 +74,15 @@
  * tools block, qwen3, llama3.1 (Llama 3.1-3.3: tools in the first user
  * message, results as "ipython"), llama4 (the same, with its own header
  * tokens and calls after <|python_start|>...<|python_end|>), mistral-v3 /
- * mistral-v3-tekken ([AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]) and
- * Phi-4-mini (a phi3 template with <|tool|>: the tools' functions as one
- * JSON list in the system turn, calls in <|tool_call|>, results as "tool"
- * turns). Every
- * other family gets the Hermes tools block appended to its system prompt
- * and tool results as user turns in <tool_response> tags
- * (fr_chat_template_tools_native says which). fr_chat_template_tool_format says how the model writes a call.
+ * mistral-v3-tekken / mistral-v7 / mistral-v7-tekken ([AVAILABLE_TOOLS],
+ * [TOOL_CALLS], [TOOL_RESULTS]), Phi-4-mini (a phi3 template with <|tool|>:
+ * the tools' functions as one JSON list in the system turn, calls in
+ * <|tool_call|>, results as "tool" turns) and gpt-oss (harmony: the tools
+ * as a TypeScript namespace in the developer message, calls and results
+ * on the commentary channel). Every other family gets the Hermes tools
+ * block appended to its system prompt and tool results as user turns in
+ * <tool_response> tags (fr_chat_template_tools_native says which).
+ * fr_chat_template_tool_format says how the model writes a call.
  */
 #ifndef FRUGAL_CHAT_H
 #define FRUGAL_CHAT_H
@@ -206,15 +208,22 @@ typedef struct fr_chat_msg_tools {
 typedef enum fr_tool_format {
     FR_TOOLS_HERMES = 0, /* <tool_call>\n{"name": N, "arguments": A}\n</tool_call>, repeated */
     FR_TOOLS_LLAMA3,     /* {"name": N, "parameters": A} as the whole answer (one call;
-                            Llama 3.1-3.3 and Llama 4) */
+                            Llama 3.1-3.3) */
     FR_TOOLS_MISTRAL,    /* [TOOL_CALLS] [{"name": N, "arguments": A}, ...] */
-    FR_TOOLS_PHI4        /* <|tool_call|>[{"name": N, "arguments": A}, ...]<|/tool_call|>
+    FR_TOOLS_PHI4,       /* <|tool_call|>[{"name": N, "arguments": A}, ...]<|/tool_call|>
                             (Phi-4-mini) */
+    FR_TOOLS_LLAMA4,     /* <|python_start|>TEXT<|python_end|>{"name": N, "parameters": A}...
+                            as the whole answer, calls back to back (Llama 4; read also
+                            without the wrapper) */
+    FR_TOOLS_HARMONY     /* gpt-oss: messages on channels; analysis is reasoning, final the
+                            content, a call <|channel|>commentary to=functions.N
+                            <|constrain|>json<|message|>A (ended by <|call|>) */
 } fr_tool_format;
 
 FR_API fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t);
 /* True when the format's call marker is a special (control) token, which
- * the output text shows only when decoded with FR_DECODE_SPECIAL. */
+ * the output text shows only when decoded with FR_DECODE_SPECIAL (harmony:
+ * all of its markers, calls or not). */
 FR_API bool fr_tool_format_special_marker(fr_tool_format f);
 /* The call markers that are special tokens in some vocabulary, for
  * fr_grammar_vocab_create (so that a tool grammar can spell them). */
@@ -226,14 +235,18 @@ FR_API bool fr_chat_template_tools_native(const fr_chat_template *t);
 /* Reading tool calls back out of generated text, streamed piece by piece
  * or whole. Events: CONTENT (text that is not a call), CALL (a call starts;
  * text is its name as written inside the quotes), ARGS (more of its
- * arguments' JSON text), END (the call is complete); index counts calls
- * from 0. Text that starts like a call but is not one comes back as
- * CONTENT. The callback returns false to stop (feed then returns false). */
+ * arguments' JSON text), END (the call is complete), REASONING (harmony:
+ * text of the analysis channel); index counts calls from 0. Text that
+ * starts like a call but is not one comes back as CONTENT. Harmony's text
+ * must be decoded with its markers (FR_DECODE_SPECIAL); text without them
+ * is content. The callback returns false to stop (feed then returns
+ * false). */
 typedef enum fr_tool_ev_kind {
     FR_TOOL_EV_CONTENT,
     FR_TOOL_EV_CALL,
     FR_TOOL_EV_ARGS,
-    FR_TOOL_EV_END
+    FR_TOOL_EV_END,
+    FR_TOOL_EV_REASONING
 } fr_tool_ev_kind;
 
 typedef struct fr_tool_event {

@@ -96,7 +96,8 @@ FR_API fr_status fr_grammar_json_object(fr_grammar **out, fr_err *err);
  *   FR_TOOL_CHOICE_REQUIRED  one call (several with parallel)
  *   FR_TOOL_CHOICE_NAMED     calls of the function `name` only
  * Free text never spells the family's call marker ("<tool_call>",
- * "[TOOL_CALLS]"; Llama 3: never starts with "{"). tools_json is OpenAI's
+ * "[TOOL_CALLS]"; Llama 3: never starts with "{"; Llama 4: neither, nor
+ * spells "<|python_start|>"). tools_json is OpenAI's
  * "tools" array. A schema the compiler cannot honour is an error naming the
  * tool and the keyword. *gbnf is malloc'd (caller frees).
  */

@@ -6,6 +6,11 @@
  *   auto:              root ::= content | content' calls   (Hermes, Mistral, Phi-4: text that
  *                      never spells the call marker, then maybe calls)
  *                      root ::= call | text not starting with "{"   (Llama 3)
+ *                      root ::= calls | text not starting with "{", never spelling
+ *                               "<|python_start|>"   (Llama 4)
+ *                      root ::= analysis? (final | call)   (harmony: messages on
+ *                               channels; the text in them never spells "<|";
+ *                               a required call or a schema's answer at once)
  *   none:              root ::= content
  *
  * A call writes exactly the family's format with one of the tools' names
@@ -152,6 +157,7 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
         fr_buf_puts(&calls, n_alt++ ? " | " : "");
         switch (o->format) {
         case FR_TOOLS_LLAMA3:
+        case FR_TOOLS_LLAMA4:
             fr_buf_printf(&calls, "\"{\\\"name\\\": \\\"%s\\\", \\\"parameters\\\": \" %s \"}\"", name,
                           pname);
             break;
@@ -159,6 +165,10 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
         case FR_TOOLS_PHI4:
             fr_buf_printf(&calls, "\"{\\\"name\\\": \\\"%s\\\", \\\"arguments\\\": \" %s \"}\"", name,
                           pname);
+            break;
+        case FR_TOOLS_HARMONY:
+            fr_buf_printf(&calls, "\"<|channel|>commentary to=functions.%s <|constrain|>json"
+                          "<|message|>\" %s", name, pname);
             break;
         default:
             fr_buf_printf(&calls, "\"<tool_call>\\n{\\\"name\\\": \\\"%s\\\", \\\"arguments\\\": \" %s "
@@ -174,13 +184,17 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
     }
     if (calls_on) {
         fr_buf_printf(&j.out, "call ::= %s\n", calls.data ? calls.data : "\"\"");
-        bool many = o->parallel && o->format != FR_TOOLS_LLAMA3;
+        /* (harmony: one call per answer, which <|call|> ends) */
+        bool many = o->parallel && o->format != FR_TOOLS_LLAMA3 && o->format != FR_TOOLS_HARMONY;
         if (o->format == FR_TOOLS_MISTRAL)
             fr_buf_printf(&j.out, "calls ::= \"[TOOL_CALLS]\" \" \"? \"[\" call%s \"]\"\n",
                           many ? " (\", \" call)*" : "");
         else if (o->format == FR_TOOLS_PHI4)
             fr_buf_printf(&j.out, "calls ::= \"<|tool_call|>[\" call%s \"]<|/tool_call|>\"\n",
                           many ? " (\", \" call)*" : "");
+        else if (o->format == FR_TOOLS_LLAMA4)
+            fr_buf_printf(&j.out, "calls ::= \"<|python_start|><|python_end|>\" call%s\n",
+                          many ? " call*" : "");
         else
             fr_buf_printf(&j.out, "calls ::= call%s\n", many ? " (\"\\n\" call)*" : "");
     }
@@ -190,7 +204,7 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
     if (content) {
         char top[128];
         j.origin = "response_format";
-        if (!js_compile(&j, content, "content", top, sizeof top)) {
+        if (!js_compile(&j, content, "answer", top, sizeof top)) {
             st = FR_E_UNSUPPORTED;
             goto done;
         }
@@ -199,13 +213,39 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
     }
     const char *marker = o->format == FR_TOOLS_MISTRAL ? "[TOOL_CALLS]"
                          : o->format == FR_TOOLS_PHI4  ? "<|tool_call|>"
+                         : o->format == FR_TOOLS_LLAMA4 ? "<|python_start|>"
                                                        : "<tool_call>";
-    if (!calls_on) {
+    /* Llama 4's text: not starting with "{" (nor spaces), never spelling the marker */
+    static const char llama4_text[] = "([^{< \\t\\r\\n] text-0 | \"<\" text-1)?";
+    if (o->format == FR_TOOLS_HARMONY) {
+        /* reasoning first if the model likes, then the answer on the final channel (its text
+         * never spells a marker: they all start with "<|") or a call. When the form of the
+         * answer is demanded (a required or named call, a response_format schema) it comes at
+         * once, as llama.cpp's grammar for gpt-oss has a required call: a model may otherwise
+         * spend every token on reasoning and give no answer. */
+        bool demand = content || o->choice == FR_TOOL_CHOICE_REQUIRED ||
+                      o->choice == FR_TOOL_CHOICE_NAMED;
+        const char *pre = demand ? "" : "analysis? ";
+        no_marker_rules(&j.out, "text", "<|");
+        fr_buf_puts(&j.out, "analysis ::= \"<|channel|>analysis<|message|>\" text-0 "
+                            "\"<|end|><|start|>assistant\"\n");
+        fr_buf_printf(&j.out, "final ::= \"<|channel|>final<|message|>\" %s\n",
+                      content ? "content" : "text-0");
+        if (!calls_on)
+            fr_buf_printf(&j.out, "root ::= %sfinal\n", pre);
+        else if (o->choice == FR_TOOL_CHOICE_REQUIRED || o->choice == FR_TOOL_CHOICE_NAMED)
+            fr_buf_puts(&j.out, "root ::= calls\n");
+        else
+            fr_buf_printf(&j.out, "root ::= %s(final | calls)\n", pre);
+    } else if (!calls_on) {
         if (content)
             fr_buf_puts(&j.out, "root ::= content\n");
         else if (o->format == FR_TOOLS_LLAMA3)
             fr_buf_puts(&j.out, "root ::= ([^{ \\t\\r\\n] .*)?\n");
-        else {
+        else if (o->format == FR_TOOLS_LLAMA4) {
+            no_marker_rules(&j.out, "text", marker);
+            fr_buf_printf(&j.out, "root ::= %s\n", llama4_text);
+        } else {
             no_marker_rules(&j.out, "text", marker);
             fr_buf_puts(&j.out, "root ::= text-0\n");
         }
@@ -215,6 +255,9 @@ fr_status fr_tool_grammar(const char *tools_json, size_t len, const fr_tool_gram
         fr_buf_puts(&j.out, "root ::= content | calls\n");
     } else if (o->format == FR_TOOLS_LLAMA3) {
         fr_buf_puts(&j.out, "root ::= calls | ([^{ \\t\\r\\n] .*)?\n");
+    } else if (o->format == FR_TOOLS_LLAMA4) {
+        no_marker_rules(&j.out, "text", marker);
+        fr_buf_printf(&j.out, "root ::= calls | %s\n", llama4_text);
     } else {
         no_marker_rules(&j.out, "text", marker);
         fr_buf_puts(&j.out, "root ::= text-0 calls?\n");

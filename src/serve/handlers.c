@@ -285,7 +285,11 @@ static enum MHD_Result handle_generate(srv_conn *c, srv_kind kind, srv_sched *sc
         free(ids);
         return srv_reply_error(c, &e);
     }
-    if (kind == SRV_CHAT && srv_tools_on(&c->req) && c->req.tool_choice != FR_TOOL_CHOICE_NONE) {
+    /* harmony (gpt-oss): the answer is always read back, its analysis channel becoming
+     * reasoning_content and its final channel the content */
+    bool harmony = kind == SRV_CHAT && fmt == FR_TOOLS_HARMONY;
+    if (harmony ||
+        (kind == SRV_CHAT && srv_tools_on(&c->req) && c->req.tool_choice != FR_TOOL_CHOICE_NONE)) {
         if (fr_tool_format_special_marker(fmt))
             gp.decode_flags |= FR_DECODE_SPECIAL; /* the call marker is a special token */
         c->tools = malloc(sizeof *c->tools);

@@ -311,11 +311,14 @@ bool srv_structured_constraint(const srv_request *r, fr_tool_format fmt,
     fr_err err;
     fr_status st;
     const char *param;
-    if (r->n_tools) {
-        fr_tool_grammar_opts o = {fmt, r->tool_choice, r->tool_name, r->parallel_tool_calls,
-                                  r->schema_text};
-        st = fr_tool_grammar(r->tools_text, strlen(r->tools_text), &o, &gbnf, &err);
-        param = "tools";
+    if (r->n_tools || fmt == FR_TOOLS_HARMONY) {
+        /* (harmony: a schema's answer goes in the final channel, so it is a tools grammar
+         * without tools) */
+        fr_tool_grammar_opts o = {fmt, r->n_tools ? r->tool_choice : FR_TOOL_CHOICE_NONE,
+                                  r->tool_name, r->parallel_tool_calls, r->schema_text};
+        const char *tools = r->n_tools ? r->tools_text : "[]";
+        st = fr_tool_grammar(tools, strlen(tools), &o, &gbnf, &err);
+        param = r->n_tools ? "tools" : "response_format";
     } else {
         st = fr_json_schema_to_gbnf(r->schema_text, strlen(r->schema_text), "response_format",
                                     &gbnf, &err);

@@ -52,8 +52,10 @@ typedef struct srv_tool_call {
 /* The answer as content and calls, built from text pieces as they come. */
 typedef struct srv_tool_reader {
     fr_tool_parser *p;
+    bool harmony;       /* the content is always rewritten (the text has channel markers) */
     fr_buf content;
     bool content_seen;
+    fr_buf reasoning;   /* harmony's analysis channel */
     srv_tool_call calls[SRV_MAX_TOOL_CALLS];
     int n_calls;
     json_t *deltas;     /* the last feed's OpenAI chunk "delta" objects (an array) */
@@ -63,7 +65,8 @@ typedef struct srv_tool_reader {
 bool srv_tool_reader_init(srv_tool_reader *t, fr_tool_format fmt);
 void srv_tool_reader_free(srv_tool_reader *t);
 /* Feeds a piece of the answer; t->deltas then holds the chunk deltas it
- * produced ({"content": ...} or {"tool_calls": [...]}), for streaming. */
+ * produced ({"content": ...}, {"reasoning_content": ...} or {"tool_calls":
+ * [...]}), for streaming. */
 bool srv_tool_reader_feed(srv_tool_reader *t, const char *text, size_t len);
 /* End of the answer (t->deltas: what was held back). */
 bool srv_tool_reader_finish(srv_tool_reader *t);
@@ -72,8 +75,9 @@ bool srv_tool_reader_called(const srv_tool_reader *t);
 
 /* Rewrites a chat.completion (srv_resp_full) for the answer read by t:
  * message.content is the content (null when there is none and there are
- * calls), message.tool_calls the calls, finish_reason "tool_calls" when the
- * answer called. */
+ * calls), message.reasoning_content the reasoning (harmony, when there is
+ * some; as llama-server writes it), message.tool_calls the calls,
+ * finish_reason "tool_calls" when the answer called. */
 bool srv_tools_apply(const srv_tool_reader *t, json_t *resp);
 
 #endif

@@ -3,12 +3,14 @@
  * tool_calls (see tools.h), with fr_tool_parser doing the reading.
  *
  * Whole answers: message.content is the text outside calls (null when the
- * answer is only calls), message.tool_calls = [{"id": "call_...", "type":
+ * answer is only calls; harmony: the final channel's text, and the analysis
+ * channel's in message.reasoning_content), message.tool_calls = [{"id": "call_...", "type":
  * "function", "function": {"name", "arguments": the arguments' JSON text}}]
  * and finish_reason "tool_calls".
  *
  * Streamed answers, as OpenAI streams them: text as {"content": "..."}
- * deltas; a call's first delta {"tool_calls": [{"index": i, "id", "type":
+ * deltas (reasoning as {"reasoning_content": "..."}, as llama-server
+ * streams it); a call's first delta {"tool_calls": [{"index": i, "id", "type":
  * "function", "function": {"name", "arguments": ""}}]}, then
  * {"tool_calls": [{"index": i, "function": {"arguments": "<more>"}}]} as its
  * arguments grow; so a client that concatenates the argument deltas per
@@ -58,6 +60,14 @@ static bool on_event(void *user, const fr_tool_event *ev)
             delta(t, json_pack("{s:s%}", "content", ev->text, ev->len));
         return true;
     }
+    if (ev->kind == FR_TOOL_EV_REASONING) {
+        if (!ev->len)
+            return true;
+        fr_buf_append(&t->reasoning, ev->text, ev->len);
+        if (t->deltas)
+            delta(t, json_pack("{s:s%}", "reasoning_content", ev->text, ev->len));
+        return true;
+    }
     if (ev->index < 0 || ev->index >= SRV_MAX_TOOL_CALLS)
         return true; /* past the cap: not reported */
     srv_tool_call *c = &t->calls[ev->index];
@@ -84,6 +94,7 @@ static bool on_event(void *user, const fr_tool_event *ev)
 bool srv_tool_reader_init(srv_tool_reader *t, fr_tool_format fmt)
 {
     memset(t, 0, sizeof *t);
+    t->harmony = fmt == FR_TOOLS_HARMONY;
     return fr_tool_parser_create(fmt, &t->p, NULL) == FR_OK;
 }
 
@@ -91,6 +102,7 @@ void srv_tool_reader_free(srv_tool_reader *t)
 {
     fr_tool_parser_free(t->p);
     fr_buf_free(&t->content);
+    fr_buf_free(&t->reasoning);
     for (int i = 0; i < SRV_MAX_TOOL_CALLS; i++) {
         fr_buf_free(&t->calls[i].name);
         fr_buf_free(&t->calls[i].args);
@@ -136,8 +148,15 @@ bool srv_tools_apply(const srv_tool_reader *t, json_t *resp)
     json_t *msg = json_object_get(choice, "message");
     if (!msg)
         return false;
+    if (t->reasoning.len)
+        json_object_set_new(msg, "reasoning_content",
+                            json_stringn(t->reasoning.data, t->reasoning.len));
     if (!t->n_calls) {
-        /* no call: the content is the whole text, as generated */
+        /* no call: the content is the whole text, as generated (harmony: its final
+         * channel) */
+        if (t->harmony)
+            json_object_set_new(msg, "content", json_stringn(t->content.data ? t->content.data : "",
+                                                             t->content.len));
         return true;
     }
     json_object_set_new(msg, "content",

@@ -105,10 +105,11 @@ void fr_render_hermes_result(render_ctx *c, size_t i);
 void fr_render_llama_tools_user(render_ctx *c, const char *s, size_t n, bool l4);
 void fr_render_llama_call(render_ctx *c, size_t i, bool l4);
 void fr_render_llama_result(render_ctx *c, size_t i, bool l4);
-/* Mistral v3 / tekken: [AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS]. */
-void fr_render_mistral_tools(render_ctx *c, bool tekken);
+/* Mistral v3 / v7 (tekken: no space after the markers): [AVAILABLE_TOOLS],
+ * [TOOL_CALLS] (the list, without the eos that follows), [TOOL_RESULTS]. */
+void fr_render_mistral_tools(render_ctx *c, bool tekken, bool v7);
 void fr_render_mistral_calls(render_ctx *c, size_t i, bool tekken);
-void fr_render_mistral_result(render_ctx *c, size_t i, bool tekken);
+void fr_render_mistral_result(render_ctx *c, size_t i, bool tekken, bool v7);
 void fr_render_phi4_mini_tools(render_ctx *c);
 void fr_render_phi4_mini_calls(render_ctx *c, size_t i);
 /* Families without tools: a copy of the conversation with the Hermes block
@@ -121,5 +122,17 @@ void fr_render_fold_free(fr_chat_msg *m, char **arena, size_t n_arena);
 /* v as Python's json.dumps writes it (transformers' tojson): ", " and ": "
  * separators, or with indent > 0 one item per line; non-ASCII kept. */
 void fr_chat_py_json(fr_buf *b, const json_t *v, int indent);
+/* `arguments | tojson` for a call's arguments given as JSON text (OpenAI's
+ * API): parsed and printed so; text that is not JSON as a JSON string. */
+void fr_chat_put_args(fr_buf *b, const char *args);
+/* gpt-oss: the whole conversation in harmony (chat_render_harmony.c). */
+void fr_render_gpt_oss(render_ctx *c, const char *date);
+/* gpt-oss's answers read back (chat_harmony.c), for fr_tool_parser. */
+typedef struct fr_harmony fr_harmony;
+fr_harmony *fr_harmony_new(void); /* NULL: out of memory */
+void fr_harmony_free(fr_harmony *h);
+bool fr_harmony_feed(fr_harmony *h, const char *text, size_t len, fr_tool_event_fn fn, void *user);
+bool fr_harmony_finish(fr_harmony *h, fr_tool_event_fn fn, void *user);
+int fr_harmony_calls(const fr_harmony *h);
 
 #endif

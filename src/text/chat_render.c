@@ -342,7 +342,7 @@ static void render_mistral(render_ctx *c)
         const fr_chat_msg *m = &c->m[i];
         if (m->role == FR_CHAT_USER) {
             if (c->tools && i == last_user)
-                fr_render_mistral_tools(c, tekken);
+                fr_render_mistral_tools(c, tekken, false);
             puts_(c->b, open);
             if (i == sys_at) {
                 put(c->b, c->sys.data, c->sys.len);
@@ -352,12 +352,13 @@ static void render_mistral(render_ctx *c)
             puts_(c->b, close);
         } else if (m->role == FR_CHAT_ASSISTANT && msg_n_calls(c, i)) {
             fr_render_mistral_calls(c, i, tekken);
+            puts_(c->b, c->eos);
         } else if (m->role == FR_CHAT_ASSISTANT) {
             puts_(c->b, asst);
             put_msg(c, i, trimmed);
             puts_(c->b, c->eos);
         } else if (m->role == FR_CHAT_TOOL) {
-            fr_render_mistral_result(c, i, tekken);
+            fr_render_mistral_result(c, i, tekken, false);
         }
     }
 }
@@ -431,56 +432,23 @@ static void render_phi4(render_ctx *c)
         puts_(c->b, "<|im_start|>assistant<|im_sep|>");
 }
 
-/* gpt-oss (harmony, OpenAI's template for a plain conversation): a
- * system message it writes itself (identity, knowledge cutoff, today's
- * date, reasoning effort medium, the valid channels), the conversation's
- * system message as a developer message under "# Instructions", users
- * as <|start|>user<|message|>U<|end|>, earlier answers on the final
- * channel, and the generation prompt <|start|>assistant (the model then
- * writes its own channel header). */
-static void render_gpt_oss(render_ctx *c, const char *date)
-{
-    puts_(c->b, "<|start|>system<|message|>You are ChatGPT, a large language model trained by "
-                "OpenAI.\nKnowledge cutoff: 2024-06\nCurrent date: ");
-    puts_(c->b, date);
-    puts_(c->b, "\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. Channel "
-                "must be included for every message.<|end|>");
-    size_t i = 0;
-    if (c->n && c->m[0].role == FR_CHAT_SYSTEM) {
-        if (c->m[0].len) {
-            puts_(c->b, "<|start|>developer<|message|># Instructions\n\n");
-            put_msg(c, 0, false);
-            puts_(c->b, "\n\n<|end|>");
-        }
-        i = 1;
-    }
-    for (; i < c->n; i++) {
-        const fr_chat_msg *m = &c->m[i];
-        if (m->role == FR_CHAT_USER) {
-            puts_(c->b, "<|start|>user<|message|>");
-            put_msg(c, i, false);
-            puts_(c->b, "<|end|>");
-        } else if (m->role == FR_CHAT_ASSISTANT) {
-            puts_(c->b, "<|start|>assistant<|channel|>final<|message|>");
-            put_msg(c, i, false);
-            /* the template's last-turn-without-prompt case ends in <|return|> */
-            puts_(c->b, !c->gen && i + 1 == c->n ? "<|return|>" : "<|end|>");
-        }
-    }
-    if (c->gen)
-        puts_(c->b, "<|start|>assistant");
-}
-
 /* Mistral v7 tekken: bos, then '[SYSTEM_PROMPT]' + S + '[/SYSTEM_PROMPT]'
  * for each system message where it stands, '[INST]' + U + '[/INST]', and
  * A + eos; no generation prompt (the open [/INST] is one). Mistral Small
  * 3.1's template prints its default_system_message first when the
  * conversation does not start with a system message. The v7 of Large 2411
- * is the same with a space after '[SYSTEM_PROMPT]' and '[INST]' and before
- * each answer. */
+ * is the same with a space after '[SYSTEM_PROMPT]' and '[INST]', and
+ * before an answer that follows a user turn or a tool result (mistral-
+ * common's v7_spm template: its add_space / prev_tool). With tools, as
+ * mistral-common's v7 templates: the tools before the last user turn, an
+ * answer's calls after its content, results as [TOOL_RESULTS]
+ * (chat_render_tools.c). */
 static void render_mistral_v7(render_ctx *c)
 {
-    const char *sp = c->t->fam == F_MISTRAL_V7 ? " " : "";
+    bool spm = c->t->fam == F_MISTRAL_V7;
+    const char *sp = spm ? " " : "";
+    size_t last_user = last_role(c, FR_CHAT_USER);
+    bool add_space = false, prev_tool = false;
     bos(c);
     if (c->default_system && !(c->n && c->m[0].role == FR_CHAT_SYSTEM)) {
         puts_(c->b, "[SYSTEM_PROMPT]");
@@ -496,14 +464,33 @@ static void render_mistral_v7(render_ctx *c)
             put_msg(c, i, false);
             puts_(c->b, "[/SYSTEM_PROMPT]");
         } else if (m->role == FR_CHAT_USER) {
+            if (c->tools && i == last_user)
+                fr_render_mistral_tools(c, !spm, true);
             puts_(c->b, "[INST]");
             puts_(c->b, sp);
             put_msg(c, i, false);
             puts_(c->b, "[/INST]");
-        } else {
-            puts_(c->b, sp);
-            put_msg(c, i, false);
+            add_space = spm && i + 1 < c->n;
+            prev_tool = false;
+        } else if (m->role == FR_CHAT_ASSISTANT) {
+            if (m->len) {
+                if (add_space)
+                    puts_(c->b, " ");
+                add_space = false;
+                put_msg(c, i, false);
+            }
+            if (msg_n_calls(c, i)) {
+                add_space = false;
+                fr_render_mistral_calls(c, i, !spm);
+            }
             puts_(c->b, c->eos);
+            prev_tool = false;
+        } else {
+            if (add_space && !prev_tool)
+                puts_(c->b, " ");
+            fr_render_mistral_result(c, i, !spm, true);
+            prev_tool = true;
+            add_space = spm;
         }
     }
 }
@@ -764,7 +751,7 @@ fr_status fr_chat_render(const fr_chat_template *t, const fr_chat_msg *msgs, siz
     case F_GPT_OSS: {
         char iso[32];
         today_iso(iso, sizeof iso);
-        render_gpt_oss(&c, opts->date_string ? opts->date_string : iso);
+        fr_render_gpt_oss(&c, opts->date_string ? opts->date_string : iso);
         break;
     }
     case F_COUNT: break;

@@ -19,6 +19,10 @@
  *     {"name": N, "parameters": A} back to back.
  *   Mistral v0.3 / Nemo: [AVAILABLE_TOOLS] before the last user turn, calls
  *     as [TOOL_CALLS] with 9-character ids, results as [TOOL_RESULTS].
+ *   Mistral v7 (Large 2411; Small 3 / 3.1 with Tekken), as Mistral's own
+ *     templates in mistral-common print them: the tools array whole in
+ *     [AVAILABLE_TOOLS] before the last user turn, an answer's content then
+ *     its calls, results as [TOOL_RESULTS] ID [TOOL_CONTENT] RESULT.
  *   Phi-4-mini: its template prints a system message's "tools" string
  *     between <|tool|> and <|/tool|>; we put the functions there as one JSON
  *     list (the model card's form), calls as the model writes them after
@@ -53,8 +57,7 @@ static void put_trimmed(fr_buf *b, const char *s, size_t n)
     put(b, s, n);
 }
 
-/* `arguments | tojson` for arguments given as JSON text. */
-static void put_args(fr_buf *b, const char *args)
+void fr_chat_put_args(fr_buf *b, const char *args)
 {
     if (!args)
         args = "{}";
@@ -110,7 +113,7 @@ void fr_render_hermes_calls(render_ctx *c, size_t i, bool qwen3)
         puts_(c->b, "<tool_call>\n{\"name\": \"");
         puts_(c->b, t->calls[k].name ? t->calls[k].name : "");
         puts_(c->b, "\", \"arguments\": ");
-        put_args(c->b, t->calls[k].arguments);
+        fr_chat_put_args(c->b, t->calls[k].arguments);
         puts_(c->b, "}\n</tool_call>");
     }
 }
@@ -172,7 +175,7 @@ void fr_render_llama_call(render_ctx *c, size_t i, bool l4)
         puts_(c->b, "{\"name\": \"");
         puts_(c->b, t->calls[k].name ? t->calls[k].name : "");
         puts_(c->b, "\", \"parameters\": ");
-        put_args(c->b, t->calls[k].arguments);
+        fr_chat_put_args(c->b, t->calls[k].arguments);
         puts_(c->b, "}");
     }
     puts_(c->b, eot(l4));
@@ -221,8 +224,15 @@ static void id9(const char *id, char out[10])
     out[9] = '\0';
 }
 
-void fr_render_mistral_tools(render_ctx *c, bool tekken)
+void fr_render_mistral_tools(render_ctx *c, bool tekken, bool v7)
 {
+    if (v7) {
+        /* v7: the whole tools array, `tools | tojson` */
+        puts_(c->b, tekken ? "[AVAILABLE_TOOLS]" : "[AVAILABLE_TOOLS] ");
+        fr_chat_py_json(c->b, c->tools, 0);
+        puts_(c->b, "[/AVAILABLE_TOOLS]");
+        return;
+    }
     puts_(c->b, tekken ? "[AVAILABLE_TOOLS][" : "[AVAILABLE_TOOLS] [");
     for (size_t i = 0; i < json_array_size(c->tools); i++) {
         json_t *f = json_object_get(json_array_get(c->tools, i), "function");
@@ -264,17 +274,24 @@ void fr_render_mistral_calls(render_ctx *c, size_t i, bool tekken)
             fr_chat_py_json(c->b, nm, 0);
         json_decref(nm);
         puts_(c->b, ", \"arguments\": ");
-        put_args(c->b, t->calls[k].arguments);
+        fr_chat_put_args(c->b, t->calls[k].arguments);
         fr_buf_printf(c->b, ", \"id\": \"%s\"}", id);
         puts_(c->b, k + 1 < t->n_calls ? ", " : "]");
     }
-    puts_(c->b, c->eos);
 }
 
-void fr_render_mistral_result(render_ctx *c, size_t i, bool tekken)
+void fr_render_mistral_result(render_ctx *c, size_t i, bool tekken, bool v7)
 {
     char id[10];
     id9(msg_tools(c, i) ? msg_tools(c, i)->call_id : NULL, id);
+    if (v7) {
+        /* v7: the call's id, then the content as it is */
+        fr_buf_printf(c->b, tekken ? "[TOOL_RESULTS]%s[TOOL_CONTENT]" : "[TOOL_RESULTS] %s[TOOL_CONTENT] ",
+                      id);
+        put(c->b, c->m[i].content, c->m[i].len);
+        puts_(c->b, "[/TOOL_RESULTS]");
+        return;
+    }
     puts_(c->b, tekken ? "[TOOL_RESULTS]{\"content\": " : "[TOOL_RESULTS] {\"content\": ");
     put(c->b, c->m[i].content, c->m[i].len);
     fr_buf_printf(c->b, ", \"call_id\": \"%s\"}[/TOOL_RESULTS]", id);
@@ -311,7 +328,7 @@ void fr_render_phi4_mini_calls(render_ctx *c, size_t i)
             fr_chat_py_json(c->b, nm, 0);
         json_decref(nm);
         puts_(c->b, ", \"arguments\": ");
-        put_args(c->b, t->calls[k].arguments);
+        fr_chat_put_args(c->b, t->calls[k].arguments);
         puts_(c->b, "}");
     }
     puts_(c->b, "]<|/tool_call|>");
@@ -385,7 +402,7 @@ fr_status fr_render_fold_tools(const render_ctx *c, fr_chat_msg **out, size_t *n
                 puts_(&b, "<tool_call>\n{\"name\": \"");
                 puts_(&b, t->calls[k].name ? t->calls[k].name : "");
                 puts_(&b, "\", \"arguments\": ");
-                put_args(&b, t->calls[k].arguments);
+                fr_chat_put_args(&b, t->calls[k].arguments);
                 puts_(&b, "}\n</tool_call>");
             }
             char *s = take(&b, arena, n_arena);

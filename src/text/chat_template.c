@@ -376,9 +376,17 @@ fr_status fr_chat_template_detect(const char *jinja, size_t len, unsigned flags,
                                  has(jinja, len, "\" \" + message[\"content\"] | trim");
         if (f == F_CHATML || f == F_QWEN3)
             t->default_system = find_default_system(jinja, len);
-        if ((f == F_MISTRAL_V7_TEKKEN || f == F_MISTRAL_V7) &&
-            has(jinja, len, "default_system_message"))
-            t->default_system = find_set_literal(jinja, len, "default_system_message");
+        if (f == F_MISTRAL_V7_TEKKEN || f == F_MISTRAL_V7) {
+            /* mistral-common's templates write the BOS text itself, and set
+             * an empty default_system_message that they never print */
+            t->starts_with_bos |= has(jinja, len, "'<s>'");
+            if (has(jinja, len, "default_system_message"))
+                t->default_system = find_set_literal(jinja, len, "default_system_message");
+            if (t->default_system && !t->default_system[0]) {
+                free(t->default_system);
+                t->default_system = NULL;
+            }
+        }
         t->phi4_user_opens = f == F_PHI4 && has(jinja, len, "<|im_end|><|im_start|>assistant<|im_sep|>'");
         t->phi3_tight = f == F_PHI3 && has(jinja, len, "'|>' + message['content'] + '<|end|>'");
         t->phi4_mini_tools = f == F_PHI3 && has(jinja, len, "'<|tool|>' + message['tools'] + '<|/tool|>'");

@@ -7,7 +7,8 @@
  * The parser is a small state machine over the generated text: content is
  * passed through except the tail that could still be the start of the
  * family's call marker ("<tool_call>", "[TOOL_CALLS]", "<|tool_call|>"; for Llama 3 a "{" at
- * the very start); after a marker the call is buffered and re-read from its
+ * the very start; for Llama 4 that or "<|python_start|>", whose text up to
+ * "<|python_end|>" is content); after a marker the call is buffered and re-read from its
  * start on every piece (calls are short), so the name is reported as soon
  * as its closing quote arrives and the arguments as they grow. Text that
  * turns out not to be a call is given back as content.
@@ -173,10 +174,13 @@ void fr_chat_py_json(fr_buf *b, const json_t *v, int indent) { py_json_at(b, v, 
 fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t)
 {
     switch (t->fam) {
-    case F_LLAMA31:
-    case F_LLAMA4: return FR_TOOLS_LLAMA3;
+    case F_LLAMA31: return FR_TOOLS_LLAMA3;
+    case F_LLAMA4: return FR_TOOLS_LLAMA4;
+    case F_GPT_OSS: return FR_TOOLS_HARMONY;
     case F_MISTRAL_V3:
-    case F_MISTRAL_V3_TEKKEN: return FR_TOOLS_MISTRAL;
+    case F_MISTRAL_V3_TEKKEN:
+    case F_MISTRAL_V7:
+    case F_MISTRAL_V7_TEKKEN: return FR_TOOLS_MISTRAL;
     case F_PHI3: return t->phi4_mini_tools ? FR_TOOLS_PHI4 : FR_TOOLS_HERMES;
     default: return FR_TOOLS_HERMES;
     }
@@ -184,12 +188,20 @@ fr_tool_format fr_chat_template_tool_format(const fr_chat_template *t)
 
 bool fr_tool_format_special_marker(fr_tool_format f)
 {
-    return f == FR_TOOLS_MISTRAL || f == FR_TOOLS_PHI4;
+    return f == FR_TOOLS_MISTRAL || f == FR_TOOLS_PHI4 || f == FR_TOOLS_LLAMA4 ||
+           f == FR_TOOLS_HARMONY;
 }
+
+#define PY_START "<|python_start|>"
+#define PY_END "<|python_end|>"
 
 const char *const *fr_tool_special_markers(size_t *n)
 {
-    static const char *const m[] = {"[TOOL_CALLS]", "<|tool_call|>", "<|/tool_call|>"};
+    static const char *const m[] = {"[TOOL_CALLS]", "<|tool_call|>", "<|/tool_call|>", PY_START,
+                                    PY_END,
+                                    /* harmony (where <|end|> does not end generation) */
+                                    "<|channel|>", "<|message|>", "<|constrain|>", "<|start|>",
+                                    "<|end|>"};
     *n = sizeof m / sizeof *m;
     return m;
 }
@@ -202,7 +214,10 @@ bool fr_chat_template_tools_native(const fr_chat_template *t)
     case F_LLAMA31:
     case F_LLAMA4:
     case F_MISTRAL_V3:
-    case F_MISTRAL_V3_TEKKEN: return true;
+    case F_MISTRAL_V3_TEKKEN:
+    case F_MISTRAL_V7:
+    case F_MISTRAL_V7_TEKKEN:
+    case F_GPT_OSS: return true;
     case F_PHI3: return t->phi4_mini_tools;
     default: return false;
     }
@@ -214,19 +229,22 @@ enum {
     TP_CONTENT, /* text; the marker may still come */
     TP_TEXT,    /* text only from here on (llama3: the answer did not start with a call) */
     TP_CALL,    /* inside a call (or a list of calls) */
-    TP_DONE     /* the calls are over; nothing more is reported */
+    TP_DONE,    /* the calls are over; nothing more is reported */
+    TP_PY       /* llama4: the text between <|python_start|> and <|python_end|> */
 };
 
 struct fr_tool_parser {
     fr_tool_format fmt;
+    fr_harmony *h;        /* harmony: its own reader (chat_harmony.c) */
     int state;
     fr_buf hold;          /* content held back (a possible marker), or the call so far */
     int index;            /* calls started */
     bool named;           /* the current call's name was reported */
+    bool reported;        /* a call was reported from the text held (it is not given back) */
     size_t args_sent;     /* bytes of its arguments reported */
     size_t list_off;      /* where the current call (or separator) starts in hold */
     bool after_call;      /* a call ended: mistral, ", " or "]" comes next; hermes, spaces
-                             before the next call are dropped */
+                             before the next call are dropped; llama4, another call or the end */
 };
 
 fr_status fr_tool_parser_create(fr_tool_format f, fr_tool_parser **out, fr_err *err)
@@ -235,6 +253,10 @@ fr_status fr_tool_parser_create(fr_tool_format f, fr_tool_parser **out, fr_err *
     if (!p)
         return fr_err_set(err, FR_E_NOMEM, "out of memory");
     p->fmt = f;
+    if (f == FR_TOOLS_HARMONY && !(p->h = fr_harmony_new())) {
+        free(p);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    }
     *out = p;
     return FR_OK;
 }
@@ -244,6 +266,7 @@ void fr_tool_parser_free(fr_tool_parser *p)
     if (!p)
         return;
     fr_buf_free(&p->hold);
+    fr_harmony_free(p->h);
     free(p);
 }
 
@@ -259,6 +282,9 @@ static const char *marker(fr_tool_format f)
 
 /* Formats whose calls are one JSON list after the marker. */
 static bool list_format(fr_tool_format f) { return f == FR_TOOLS_MISTRAL || f == FR_TOOLS_PHI4; }
+
+/* Llama's formats: a call only as the whole answer, "parameters" for the arguments. */
+static bool llama_format(fr_tool_format f) { return f == FR_TOOLS_LLAMA3 || f == FR_TOOLS_LLAMA4; }
 
 static bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 
@@ -423,6 +449,7 @@ static bool report_call(fr_tool_parser *p, const call_view *v, const char *base,
 {
     if (v->has_name && !p->named) {
         p->named = true;
+        p->reported = true;
         if (!emit(fn, user, FR_TOOL_EV_CALL, p->index, base + v->name_off, v->name_len))
             return false;
     }
@@ -452,8 +479,9 @@ static bool give_back(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
     if (p->hold.len)
         ok = emit(fn, user, FR_TOOL_EV_CONTENT, p->index, p->hold.data, p->hold.len);
     fr_buf_reset(&p->hold);
-    p->state = p->fmt == FR_TOOLS_LLAMA3 ? TP_TEXT : TP_CONTENT;
+    p->state = llama_format(p->fmt) ? TP_TEXT : TP_CONTENT;
     p->named = false;
+    p->reported = false;
     p->args_sent = 0;
     return ok;
 }
@@ -463,10 +491,23 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
 {
     const char *s = p->hold.data ? p->hold.data : "";
     size_t n = p->hold.len;
-    const char *args_key = p->fmt == FR_TOOLS_LLAMA3 ? "\"parameters\"" : "\"arguments\"";
+    const char *args_key = llama_format(p->fmt) ? "\"parameters\"" : "\"arguments\"";
     for (;;) {
         size_t i = p->list_off;
         int r;
+        if (p->fmt == FR_TOOLS_LLAMA4 && p->after_call) {
+            /* calls back to back: another one, or the end of them */
+            size_t k = skip_ws(s, i, n);
+            if (k == n)
+                return true; /* wait */
+            if (s[k] != '{') {
+                p->state = TP_DONE;
+                return true;
+            }
+            p->after_call = false;
+            p->list_off = k;
+            continue;
+        }
         if (list_format(p->fmt) && p->after_call) {
             /* between calls of the list: ", " and another call, or "]" */
             if ((r = expect(s, n, &i, ",")) == 1) {
@@ -494,8 +535,15 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
         }
         call_view v;
         read_call(s, n, i, args_key, &v);
-        if (v.state < 0)
-            return p->named ? true : give_back(p, fn, user);
+        if (v.state < 0) {
+            if (p->named)
+                return true; /* an unfinished call stays */
+            if (p->reported) {
+                p->state = TP_DONE; /* calls were read: the malformed rest is dropped */
+                return true;
+            }
+            return give_back(p, fn, user);
+        }
         if (!report_call(p, &v, s, fn, user))
             return false;
         if (v.state == 0)
@@ -513,6 +561,13 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
             p->state = TP_DONE; /* one call; what follows is ignored */
             return end_call(p, fn, user);
         }
+        if (p->fmt == FR_TOOLS_LLAMA4) {
+            if (!end_call(p, fn, user))
+                return false;
+            p->list_off = e;
+            p->after_call = true;
+            continue;
+        }
         if ((r = expect(s, n, &e, "</tool_call>")) == 0)
             return true; /* the closing tag is still coming */
         if (r < 0)
@@ -529,6 +584,7 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
             return false;
         memcpy(tail, s + k, rest);
         fr_buf_reset(&p->hold);
+        p->reported = false;
         p->state = TP_CONTENT;
         p->list_off = 0;
         bool ok = !rest || fr_tool_parser_feed(p, tail, rest, fn, user);
@@ -537,9 +593,46 @@ static bool step_call(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
     }
 }
 
+/* The longest tail of s[0..n) that is a proper prefix of m. */
+static size_t marker_tail(const char *s, size_t n, const char *m)
+{
+    for (size_t k = strlen(m) - 1; k > 0; k--)
+        if (k <= n && memcmp(s + n - k, m, k) == 0)
+            return k;
+    return 0;
+}
+
+/* Llama 4: hold is the text after <|python_start|>; it is content up to
+ * <|python_end|>, after which the calls come. */
+static bool step_py(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
+{
+    const char *s = p->hold.data;
+    size_t n = p->hold.len;
+    const char *at = memmem(s, n, PY_END, strlen(PY_END));
+    if (at) {
+        size_t pre = (size_t)(at - s), skip = pre + strlen(PY_END);
+        if (pre && !emit(fn, user, FR_TOOL_EV_CONTENT, p->index, s, pre))
+            return false;
+        memmove(p->hold.data, s + skip, n - skip);
+        p->hold.len = n - skip;
+        p->state = TP_CALL;
+        p->list_off = 0;
+        p->after_call = true; /* calls, back to back, or nothing */
+        return step_call(p, fn, user);
+    }
+    size_t keep = marker_tail(s, n, PY_END);
+    if (n - keep && !emit(fn, user, FR_TOOL_EV_CONTENT, p->index, s, n - keep))
+        return false;
+    memmove(p->hold.data, s + n - keep, keep);
+    p->hold.len = keep;
+    return true;
+}
+
 bool fr_tool_parser_feed(fr_tool_parser *p, const char *text, size_t len, fr_tool_event_fn fn,
                          void *user)
 {
+    if (p->h)
+        return fr_harmony_feed(p->h, text, len, fn, user);
     if (p->state == TP_DONE || len == 0)
         return true;
     if (p->state == TP_TEXT)
@@ -548,13 +641,26 @@ bool fr_tool_parser_feed(fr_tool_parser *p, const char *text, size_t len, fr_too
         return false;
     if (p->state == TP_CALL)
         return step_call(p, fn, user);
+    if (p->state == TP_PY)
+        return step_py(p, fn, user);
     const char *s = p->hold.data;
     size_t n = p->hold.len;
-    if (p->fmt == FR_TOOLS_LLAMA3) {
+    if (llama_format(p->fmt)) {
         /* a call only as the whole answer: the first non-space character decides */
         size_t k = skip_ws(s, 0, n);
         if (k == n)
             return true;
+        if (p->fmt == FR_TOOLS_LLAMA4) {
+            size_t ml = strlen(PY_START), have = n - k < ml ? n - k : ml;
+            if (memcmp(s + k, PY_START, have) == 0) {
+                if (have < ml)
+                    return true; /* the marker may still come */
+                memmove(p->hold.data, s + k + ml, n - k - ml);
+                p->hold.len = n - k - ml;
+                p->state = TP_PY;
+                return step_py(p, fn, user);
+            }
+        }
         if (s[k] != '{')
             return give_back(p, fn, user);
         p->state = TP_CALL;
@@ -585,12 +691,7 @@ bool fr_tool_parser_feed(fr_tool_parser *p, const char *text, size_t len, fr_too
         return step_call(p, fn, user);
     }
     /* hold back the longest tail that is a prefix of the marker */
-    size_t keep = 0;
-    for (size_t k = ml - 1; k > 0; k--)
-        if (k <= n && memcmp(s + n - k, m, k) == 0) {
-            keep = k;
-            break;
-        }
+    size_t keep = marker_tail(s, n, m);
     if (n - keep && !emit(fn, user, FR_TOOL_EV_CONTENT, p->index, s, n - keep))
         return false;
     memmove(p->hold.data, s + n - keep, keep);
@@ -600,11 +701,14 @@ bool fr_tool_parser_feed(fr_tool_parser *p, const char *text, size_t len, fr_too
 
 bool fr_tool_parser_finish(fr_tool_parser *p, fr_tool_event_fn fn, void *user)
 {
-    if (p->state == TP_CALL && p->named)
-        return true; /* an unfinished call: what was reported stays */
-    if ((p->state == TP_CALL || p->state == TP_CONTENT) && p->hold.len)
+    if (p->h)
+        return fr_harmony_finish(p->h, fn, user);
+    if (p->state == TP_CALL && (p->named || p->after_call))
+        return true; /* an unfinished call, or the end of a list that did not come: what
+                        was reported stays */
+    if ((p->state == TP_CALL || p->state == TP_CONTENT || p->state == TP_PY) && p->hold.len)
         return give_back(p, fn, user);
     return true;
 }
 
-int fr_tool_parser_calls(const fr_tool_parser *p) { return p->index; }
+int fr_tool_parser_calls(const fr_tool_parser *p) { return p->h ? fr_harmony_calls(p->h) : p->index; }

@@ -2,7 +2,7 @@
  * specials.c - special tokens after loading, as llama.cpp's
  * llama_vocab::load decides them: the end-of-turn / end-of-message tokens
  * found by their text when the file does not name them, the
- * end-of-generation set, CONTROL forced on those, CONTROL tokens named
+ * end-of-generation set (without gpt-oss's <|end|>), CONTROL forced on those, CONTROL tokens named
  * "unused" marked unused, the order in which special text is cut out of
  * input (longest first, then lower id), and Phi-3's RSTRIP rule.
  */
@@ -89,9 +89,14 @@ fr_status fr_tok_build_specials(fr_tokenizer *t, const char *name, fr_err *err)
         if (extra[i] >= 0)
             t->eog[t->n_eog++] = extra[i];
     qsort(t->eog, t->n_eog, sizeof *t->eog, cmp_i32);
+    /* gpt-oss (harmony) ends a message with <|end|> and the answer with <|return|> or
+     * <|call|>: there <|end|> does not end generation (llama.cpp does the same) */
+    int32_t end_id = -1;
+    if (find_cstr(t, "<|return|>") >= 0 && find_cstr(t, "<|call|>") >= 0)
+        end_id = find_cstr(t, "<|end|>");
     uint32_t k = 0;
     for (uint32_t i = 0; i < t->n_eog; i++)
-        if (k == 0 || t->eog[k - 1] != t->eog[i])
+        if ((k == 0 || t->eog[k - 1] != t->eog[i]) && t->eog[i] != end_id)
             t->eog[k++] = t->eog[i];
     t->n_eog = k;
 

@@ -63,6 +63,28 @@ node -e '
   }' "$TMP/chat.out" || fail "a call's arguments do not fit the schema: $(cat "$TMP/chat.out")"
 expect_contains "$(cat "$TMP/chat.err")" "no call to that tool is waiting"
 
+# gpt-oss (harmony): the reasoning shown apart from the answer ("Thinking...", Ollama's way),
+# or hidden; never the channel markers
+printf 'Weather in Paris?\n' |
+  "$FRUGAL" chat -m "$M" --chat-template gpt-oss --tools "$TMP/tools.json" --tool-choice none -n 80 \
+  --seed 1 > "$TMP/h.out" 2> "$TMP/h.err" || fail "chat gpt-oss failed: $(tail -3 "$TMP/h.err")"
+grep -q '^Thinking\.\.\.$' "$TMP/h.out" && grep -q '^\.\.\.done thinking\.$' "$TMP/h.out" ||
+  fail "chat gpt-oss: no reasoning shown: $(head -5 "$TMP/h.out")"
+! grep -q '<|' "$TMP/h.out" || fail "chat gpt-oss shows channel markers: $(head -5 "$TMP/h.out")"
+printf 'Weather in Paris?\n' |
+  "$FRUGAL" chat -m "$M" --chat-template gpt-oss --tools "$TMP/tools.json" --tool-choice none -n 80 \
+  --seed 1 --hide-reasoning > "$TMP/h2.out" 2>/dev/null
+! grep -q 'Thinking' "$TMP/h2.out" || fail "--hide-reasoning shows it: $(head -3 "$TMP/h2.out")"
+# run --chat: stdout the final channel only, the reasoning on stderr, both in --json
+printf 'root ::= "<|channel|>analysis<|message|>" [a-z] [a-z] [a-z] "<|end|><|start|>assistant<|channel|>final<|message|>" [a-z] [a-z] [a-z] [a-z]\n' > "$TMP/h.gbnf"
+_run "$FRUGAL" run -m "$M" --chat --chat-template gpt-oss -p Hi --grammar "$TMP/h.gbnf" --seed 1
+[ "$RC" -eq 0 ] && printf '%s' "$OUT" | grep -qx '[a-z][a-z][a-z][a-z]' || fail "run gpt-oss stdout: '$OUT' ($ERR)"
+printf '%s' "$ERR" | grep -q '^Thinking\.\.\.$' || fail "run gpt-oss: no reasoning on stderr: $ERR"
+_run "$FRUGAL" run -m "$M" --chat --chat-template gpt-oss -p Hi --grammar "$TMP/h.gbnf" --seed 1 --json
+printf '%s' "$OUT" | node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  process.exit(/^[a-z]{4}$/.test(j.text) && /^[a-z]{3}$/.test(j.reasoning) ? 0 : 1)' ||
+  fail "run gpt-oss --json: $OUT"
+
 # errors: where and why, exit 1; both options at once is a usage error
 printf 'root ::= "a" bad\n' > "$TMP/bad.gbnf"
 run_status 1 "$FRUGAL" run -m "$M" -p x --grammar "$TMP/bad.gbnf"

@@ -13,15 +13,15 @@
  * from transformers' convert_llama4_weights_to_hf.py, which published it,
  * and so is Qwen3-4B-Thinking-2507's (its tool branches are those of the
  * Qwen3 templates); their expected strings were rendered from them the same way.
- * Mistral v0.3's template is written out whole too, with an expected
- * string rendered the same way. The other Mistral tool branches (Nemo)
- * are not in ../shared: their cases pin the structure of those branches as
- * published (from their tokenizer_config.json), written out by hand.
+ * Mistral v0.3's and Mistral Nemo's templates are written out whole too
+ * (their tokenizer_config.json's, as llama.cpp's models/templates carry
+ * them), with expected strings rendered the same way.
  *
  * Parsing: every answer is fed whole and then split at every byte, and
  * must give the same events. */
 #include "test.h"
 
+#include "base/file.h"
 #include "text/chat_impl.h"
 
 #include <frugal/chat.h>
@@ -801,6 +801,114 @@ static const char WANT_MISTRAL_V03[] =
     "\n"
     "R[/INST]";
 
+/* mistralai/Mistral-Nemo-Instruct-2407's template (its tokenizer_config.json, as llama.cpp's
+ * models/templates carries it) */
+static const char NEMO_TEMPLATE[] =
+    "{%- if messages[0][\"role\"] == \"system\" %}\n"
+    "    {%- set system_message = messages[0][\"content\"] %}\n"
+    "    {%- set loop_messages = messages[1:] %}\n"
+    "{%- else %}\n"
+    "    {%- set loop_messages = messages %}\n"
+    "{%- endif %}\n"
+    "{%- if not tools is defined %}\n"
+    "    {%- set tools = none %}\n"
+    "{%- endif %}\n"
+    "{%- set user_messages = loop_messages | selectattr(\"role\", \"equalto\", \"user\") | list %}\n"
+    "\n"
+    "{#- This block checks for alternating user/assistant messages, skipping tool calling messages #}"
+    "\n"
+    "{%- set ns = namespace() %}\n"
+    "{%- set ns.index = 0 %}\n"
+    "{%- for message in loop_messages %}\n"
+    "    {%- if not (message.role == \"tool\" or message.role == \"tool_results\" or (message.tool_ca"
+    "lls is defined and message.tool_calls is not none)) %}\n"
+    "        {%- if (message[\"role\"] == \"user\") != (ns.index % 2 == 0) %}\n"
+    "            {{- raise_exception(\"After the optional system message, conversation roles must alt"
+    "ernate user/assistant/user/assistant/...\") }}\n"
+    "        {%- endif %}\n"
+    "        {%- set ns.index = ns.index + 1 %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "\n"
+    "{{- bos_token }}\n"
+    "{%- for message in loop_messages %}\n"
+    "    {%- if message[\"role\"] == \"user\" %}\n"
+    "        {%- if tools is not none and (message == user_messages[-1]) %}\n"
+    "            {{- \"[AVAILABLE_TOOLS][\" }}\n"
+    "            {%- for tool in tools %}\n"
+    "                {%- set tool = tool.function %}\n"
+    "                {{- '{\"type\": \"function\", \"function\": {' }}\n"
+    "                {%- for key, val in tool.items() if key != \"return\" %}\n"
+    "                    {%- if val is string %}\n"
+    "                        {{- '\"' + key + '\": \"' + val + '\"' }}\n"
+    "                    {%- else %}\n"
+    "                        {{- '\"' + key + '\": ' + val|tojson }}\n"
+    "                    {%- endif %}\n"
+    "                    {%- if not loop.last %}\n"
+    "                        {{- \", \" }}\n"
+    "                    {%- endif %}\n"
+    "                {%- endfor %}\n"
+    "                {{- \"}}\" }}\n"
+    "                {%- if not loop.last %}\n"
+    "                    {{- \", \" }}\n"
+    "                {%- else %}\n"
+    "                    {{- \"]\" }}\n"
+    "                {%- endif %}\n"
+    "            {%- endfor %}\n"
+    "            {{- \"[/AVAILABLE_TOOLS]\" }}\n"
+    "            {%- endif %}\n"
+    "        {%- if loop.last and system_message is defined %}\n"
+    "            {{- \"[INST]\" + system_message + \"\\n\\n\" + message[\"content\"] + \"[/INST]\" }}"
+    "\n"
+    "        {%- else %}\n"
+    "            {{- \"[INST]\" + message[\"content\"] + \"[/INST]\" }}\n"
+    "        {%- endif %}\n"
+    "    {%- elif (message.tool_calls is defined and message.tool_calls is not none) %}\n"
+    "        {{- \"[TOOL_CALLS][\" }}\n"
+    "        {%- for tool_call in message.tool_calls %}\n"
+    "            {%- set out = tool_call.function|tojson %}\n"
+    "            {{- out[:-1] }}\n"
+    "            {%- if not tool_call.id is defined or tool_call.id|length != 9 %}\n"
+    "                {{- raise_exception(\"Tool call IDs should be alphanumeric strings with length 9"
+    "!\") }}\n"
+    "            {%- endif %}\n"
+    "            {{- ', \"id\": \"' + tool_call.id + '\"}' }}\n"
+    "            {%- if not loop.last %}\n"
+    "                {{- \", \" }}\n"
+    "            {%- else %}\n"
+    "                {{- \"]\" + eos_token }}\n"
+    "            {%- endif %}\n"
+    "        {%- endfor %}\n"
+    "    {%- elif message[\"role\"] == \"assistant\" %}\n"
+    "        {{- message[\"content\"] + eos_token}}\n"
+    "    {%- elif message[\"role\"] == \"tool_results\" or message[\"role\"] == \"tool\" %}\n"
+    "        {%- if message.content is defined and message.content.content is defined %}\n"
+    "            {%- set content = message.content.content %}\n"
+    "        {%- else %}\n"
+    "            {%- set content = message.content %}\n"
+    "        {%- endif %}\n"
+    "        {{- '[TOOL_RESULTS]{\"content\": ' + content|string + \", \" }}\n"
+    "        {%- if not message.tool_call_id is defined or message.tool_call_id|length != 9 %}\n"
+    "            {{- raise_exception(\"Tool call IDs should be alphanumeric strings with length 9!"
+    "\") }}\n"
+    "        {%- endif %}\n"
+    "        {{- '\"call_id\": \"' + message.tool_call_id + '\"}[/TOOL_RESULTS]' }}\n"
+    "    {%- else %}\n"
+    "        {{- raise_exception(\"Only user and assistant roles are supported, with the exception of"
+    " an initial optional system message!\") }}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+;
+
+static const char WANT_NEMO[] =
+    "<s>[INST]Q[/INST][TOOL_CALLS][{\"name\": \"now\", \"arguments\": {\"tz\": \"UTC\"}, \"id\": \"ab"
+    "cDEF123\"}]</s>[TOOL_RESULTS]{\"content\": sunny, \"call_id\": \"abcDEF123\"}[/TOOL_RESULTS] It "
+    "is sunny. </s>[AVAILABLE_TOOLS][{\"type\": \"function\", \"function\": {\"name\": \"now\", \"des"
+    "cription\": \"The time\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}}][/AVAILAB"
+    "LE_TOOLS][INST]S\n"
+    "\n"
+    "R[/INST]";
+
 /* microsoft/Phi-4-mini-instruct's template: it prints a system message's "tools" string
  * in <|tool|> and knows no calls or results (those follow the model card) */
 static const char PHI4_MINI_TEMPLATE[] =
@@ -925,7 +1033,7 @@ static void test_llama4(void)
         return;
     CHECK_STR(fr_chat_template_name(t), "llama4");
     CHECK(fr_chat_template_tools_native(t));
-    CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_LLAMA3);
+    CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_LLAMA4);
     char *got = render(t, "");
     same(got, WANT_LLAMA4, "llama4");
     free(got);
@@ -959,22 +1067,21 @@ static void test_qwen3(void)
     fr_chat_template_free(t);
 }
 
-/* Mistral v0.3: its published template with tool branches. The conversation
- * has a final answer between the tool result and the next question: the
- * template refuses two user turns in a row around calls. (After a tool
- * result as the last message the template drops the system message, which
- * only a user turn that ends the conversation carries; we keep it on the
- * last user turn, as mistral-common encodes it.) */
-static void test_mistral_v03(void)
+/* Mistral v0.3 and Nemo: their published templates with tool branches. The
+ * conversation has a final answer between the tool result and the next
+ * question: the templates refuse two user turns in a row around calls.
+ * (After a tool result as the last message the templates drop the system
+ * message, which only a user turn that ends the conversation carries; we
+ * keep it on the last user turn, as mistral-common encodes it.) */
+static void mistral_case(const char *tmpl, const char *family, const char *want)
 {
     fr_chat_template *t = NULL;
     fr_err e = {0};
-    CHECK_MSG(fr_chat_template_detect(MISTRAL_V03_TEMPLATE, strlen(MISTRAL_V03_TEMPLATE),
-                                      FR_CHAT_STRICT, &t, &e) == FR_OK,
+    CHECK_MSG(fr_chat_template_detect(tmpl, strlen(tmpl), FR_CHAT_STRICT, &t, &e) == FR_OK,
               "detect: %s", e.msg);
     if (!t)
         return;
-    CHECK_STR(fr_chat_template_name(t), "mistral-v3");
+    CHECK_STR(fr_chat_template_name(t), family);
     CHECK(fr_chat_template_tools_native(t));
     CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_MISTRAL);
     static const char tools[] = "[{\"type\": \"function\", \"function\": {\"name\": \"now\", "
@@ -995,9 +1102,159 @@ static void test_mistral_v03(void)
     o.bos_text = "<s>";
     fr_chat_prompt p = {0};
     CHECK_MSG(fr_chat_render(t, m, 6, &o, &p, &e) == FR_OK, "render: %s", e.msg);
-    same(p.text, WANT_MISTRAL_V03, "mistral v0.3");
+    same(p.text, want, family);
     free(p.text);
     fr_chat_template_free(t);
+}
+
+static void test_mistral_v03(void)
+{
+    mistral_case(MISTRAL_V03_TEMPLATE, "mistral-v3", WANT_MISTRAL_V03);
+    mistral_case(NEMO_TEMPLATE, "mistral-v3-tekken", WANT_NEMO);
+}
+
+/* A fixture under tests/data/chat (malloc'd, NUL-terminated), or NULL. */
+static char *fixture(const char *name)
+{
+    char path[512];
+    const char *root = getenv("FR_SRC") ? getenv("FR_SRC") : "..";
+    snprintf(path, sizeof path, "%s/tests/data/chat/%s", root, name);
+    char *text = NULL;
+    size_t n = 0;
+    fr_err e = {0};
+    CHECK_MSG(fr_read_file(path, (size_t)1 << 20, &text, &n, &e) == FR_OK, "%s", e.msg);
+    return text;
+}
+
+/* Mistral v7: mistral-common's v7_spm (Large 2411) and v7 (Tekken: Small 3,
+ * 3.1) templates, in tests/data/chat with what jinja2 renders of this
+ * conversation (render.py there). The arguments are given as JSON text in
+ * the form Python's json.dumps writes, which those templates print as it
+ * is (and which equals what mistral-common's tokenizer encodes). */
+static void test_mistral_v7(void)
+{
+    static const struct {
+        const char *file, *family;
+    } cases[] = {{"mistral-v7-spm", "mistral-v7"}, {"mistral-v7-tekken", "mistral-v7-tekken"}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.jinja", cases[k].file);
+        char *tmpl = fixture(name);
+        snprintf(name, sizeof name, "%s.want", cases[k].file);
+        char *want = fixture(name);
+        fr_chat_template *t = NULL;
+        fr_err e = {0};
+        if (tmpl)
+            CHECK_MSG(fr_chat_template_detect(tmpl, strlen(tmpl), FR_CHAT_STRICT, &t, &e) == FR_OK,
+                      "detect: %s", e.msg);
+        if (t && want) {
+            CHECK_STR(fr_chat_template_name(t), cases[k].family);
+            CHECK(fr_chat_template_tools_native(t));
+            CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_MISTRAL);
+            CHECK(fr_chat_template_default_system(t) == NULL);
+            fr_chat_tool_call calls[2] = {
+                {"abcDEF123", "get_weather", "{\"city\": \"Paris\", \"note\": \"\xc3\xa9\"}"},
+                {"xyzXYZ789", "now", "{}"}};
+            fr_chat_msg m[7] = {{FR_CHAT_SYSTEM, "S", 1},
+                                {FR_CHAT_USER, "Weather in Paris?", 17},
+                                {FR_CHAT_ASSISTANT, "Checking.", 9},
+                                {FR_CHAT_TOOL, "{\"temp\": 21.5}", 14},
+                                {FR_CHAT_TOOL, "12:00", 5},
+                                {FR_CHAT_ASSISTANT, "It is 21.5 C.", 13},
+                                {FR_CHAT_USER, "Thanks", 6}};
+            fr_chat_msg_tools mt[7] = {{0}};
+            mt[2].calls = calls;
+            mt[2].n_calls = 2;
+            mt[3].call_id = "abcDEF123";
+            mt[4].call_id = "xyzXYZ789";
+            fr_chat_opts o = {0};
+            o.add_generation_prompt = true;
+            o.tools = TOOLS;
+            o.msg_tools = mt;
+            o.bos_text = "<s>";
+            fr_chat_prompt p = {0};
+            CHECK_MSG(fr_chat_render(t, m, 7, &o, &p, &e) == FR_OK, "render: %s", e.msg);
+            same(p.text, want, cases[k].file);
+            CHECK(p.starts_with_bos);
+            free(p.text);
+        }
+        fr_chat_template_free(t);
+        free(tmpl);
+        free(want);
+    }
+}
+
+/* gpt-oss: OpenAI's template (tests/data/chat/gpt-oss.jinja) with a schema that takes
+ * each branch of its TypeScript rendering; a: a call, its result, a final answer and a new
+ * question; b: a call whose content becomes an analysis message (no final answer yet).
+ * Expected strings from jinja2 (render.py there). */
+static const char GPT_OSS_TOOLS[] =
+    "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Weather b"
+    "y city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string"
+    "\", \"description\": \"The city\"}, \"unit\": {\"type\": \"string\", \"enum\": [\"C\", \"F\"], "
+    "\"default\": \"C\"}, \"days\": {\"type\": \"integer\", \"default\": 1}, \"hours\": {\"type\": "
+    "\"array\", \"items\": {\"type\": \"integer\"}}, \"tags\": {\"type\": [\"string\", \"null\"]}, "
+    "\"where\": {\"type\": \"object\", \"properties\": {\"lat\": {\"type\": \"number\"}, \"lon\": {"
+    "\"type\": \"number\"}}, \"required\": [\"lat\"]}, \"spots\": {\"type\": \"array\", \"items\": {"
+    "\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"boolean\"}}}}, \"any\": {}, \"note"
+    "\": {\"type\": \"string\", \"nullable\": true}, \"pick\": {\"oneOf\": [{\"type\": \"string\", "
+    "\"description\": \"a name\"}, {\"type\": \"integer\", \"default\": 3}]}}, \"required\": [\"city"
+    "\"]}}}, {\"type\": \"function\", \"function\": {\"name\": \"now\", \"description\": \"The time"
+    "\", \"parameters\": {\"type\": \"object\", \"properties\": {}}}}]";
+
+static void test_gpt_oss(void)
+{
+    char *tmpl = fixture("gpt-oss.jinja");
+    char *want_a = fixture("gpt-oss-a.want"), *want_b = fixture("gpt-oss-b.want");
+    fr_chat_template *t = NULL;
+    fr_err e = {0};
+    if (tmpl)
+        CHECK_MSG(fr_chat_template_detect(tmpl, strlen(tmpl), FR_CHAT_STRICT, &t, &e) == FR_OK,
+                  "detect: %s", e.msg);
+    if (t && want_a && want_b) {
+        CHECK_STR(fr_chat_template_name(t), "gpt-oss");
+        CHECK(fr_chat_template_tools_native(t));
+        CHECK(fr_chat_template_tool_format(t) == FR_TOOLS_HARMONY);
+        fr_chat_opts o = {0};
+        o.add_generation_prompt = true;
+        o.tools = GPT_OSS_TOOLS;
+        o.date_string = "2025-08-05";
+        fr_chat_prompt p = {0};
+        /* a */
+        fr_chat_tool_call ca = {"call_1", "get_weather",
+                                "{\"city\": \"Paris\", \"note\": \"\\u00e9\\\"\\n\"}"};
+        fr_chat_msg ma[6] = {{FR_CHAT_SYSTEM, "You are terse.", 14},
+                             {FR_CHAT_USER, "Weather in Paris?", 17},
+                             {FR_CHAT_ASSISTANT, "", 0},
+                             {FR_CHAT_TOOL, "{\"temp\": 21.5}", 14},
+                             {FR_CHAT_ASSISTANT, "It is 21.5 C.", 13},
+                             {FR_CHAT_USER, "Thanks", 6}};
+        fr_chat_msg_tools mta[6] = {{0}};
+        mta[2].calls = &ca;
+        mta[2].n_calls = 1;
+        mta[3].call_id = "call_1";
+        o.msg_tools = mta;
+        CHECK_MSG(fr_chat_render(t, ma, 6, &o, &p, &e) == FR_OK, "render: %s", e.msg);
+        same(p.text, want_a, "gpt-oss a");
+        fr_chat_prompt_clear(&p);
+        /* b */
+        fr_chat_tool_call cb = {"call_1", "now", "{}"};
+        fr_chat_msg mb[3] = {{FR_CHAT_USER, "Weather in Paris?", 17},
+                             {FR_CHAT_ASSISTANT, "Need the weather.", 17},
+                             {FR_CHAT_TOOL, "12:00", 5}};
+        fr_chat_msg_tools mtb[3] = {{0}};
+        mtb[1].calls = &cb;
+        mtb[1].n_calls = 1;
+        mtb[2].call_id = "call_1";
+        o.msg_tools = mtb;
+        CHECK_MSG(fr_chat_render(t, mb, 3, &o, &p, &e) == FR_OK, "render: %s", e.msg);
+        same(p.text, want_b, "gpt-oss b");
+        fr_chat_prompt_clear(&p);
+    }
+    fr_chat_template_free(t);
+    free(tmpl);
+    free(want_a);
+    free(want_b);
 }
 
 /* Phi-4-mini: the template's own output for a system message carrying the tools' functions
@@ -1074,6 +1331,42 @@ static void test_tool_grammars(void)
     grammar_case(FR_TOOLS_LLAMA3, R, true, "{\"name\": \"now\", \"parameters\": {\"tz\": \"CET\"}}",
                  1);
     grammar_case(FR_TOOLS_LLAMA3, R, true, call, -1); /* "arguments" is not Llama's key */
+    /* Llama 4: the calls after an empty <|python_start|><|python_end|>, back to back, as its
+     * template writes an answer's calls */
+    const char *l4 = "{\"name\": \"now\", \"parameters\": {\"tz\": \"UTC\"}}";
+    snprintf(buf, sizeof buf, "<|python_start|><|python_end|>%s", l4);
+    grammar_case(FR_TOOLS_LLAMA4, R, false, buf, 1);
+    snprintf(buf, sizeof buf, "<|python_start|><|python_end|>%s%s", l4, l4);
+    grammar_case(FR_TOOLS_LLAMA4, R, true, buf, 1);
+    grammar_case(FR_TOOLS_LLAMA4, R, false, buf, -1); /* one call only */
+    grammar_case(FR_TOOLS_LLAMA4, R, true, l4, -1);   /* generated with the wrapper */
+    grammar_case(FR_TOOLS_LLAMA4, R, true, "<|python_start|><|python_end|>{\"name\": \"now\"", 0);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, "It is noon.", 1);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, "<b>noon</b>", 1);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, "{", -1);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, "Noon. <|python_start|>", -1);
+    grammar_case(FR_TOOLS_LLAMA4, A, true, buf, 1);
+    grammar_case(FR_TOOLS_LLAMA4, FR_TOOL_CHOICE_NONE, true, "<|python_start|>", -1);
+    grammar_case(FR_TOOLS_LLAMA4, FR_TOOL_CHOICE_NONE, true, "It is noon.", 1);
+    /* harmony: reasoning if the model likes, then the final answer or one call */
+    const fr_tool_format HY = FR_TOOLS_HARMONY;
+    const char *hc = "<|channel|>commentary to=functions.now <|constrain|>json<|message|>"
+                     "{\"tz\": \"UTC\"}";
+    const char *ha = "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant";
+    grammar_case(HY, R, true, hc, 1);
+    snprintf(buf, sizeof buf, "%s%s", ha, hc);
+    grammar_case(HY, R, true, buf, -1); /* a required call comes at once */
+    grammar_case(HY, A, true, buf, 1);
+    grammar_case(HY, R, true, "<|channel|>final<|message|>Noon.", -1);
+    grammar_case(HY, A, true, "<|channel|>final<|message|>It is noon.", 1);
+    snprintf(buf, sizeof buf, "%s<|channel|>final<|message|>Noon.", ha);
+    grammar_case(HY, A, true, buf, 1);
+    grammar_case(HY, A, true, hc, 1);
+    grammar_case(HY, A, true, "<|channel|>final<|message|>Noon.<|end|>", -1); /* no markers */
+    grammar_case(HY, A, true, "Noon.", -1);
+    grammar_case(HY, FR_TOOL_CHOICE_NONE, true, hc, -1);
+    snprintf(buf, sizeof buf, "%s%s", hc, hc);
+    grammar_case(HY, R, true, buf, -1); /* one call per answer */
 }
 
 /* One call, one result, by family name. */
@@ -1184,8 +1477,8 @@ static void add(summary *sm, const char *t, size_t n)
     }
 }
 
-/* The events as one string: "|T:text" for content (pieces joined), "|C0:name(args)" per
- * call, ")" once it ended. Any split of the same text must give the same string. */
+/* The events as one string: "|T:text" for content (pieces joined), "|R:text" for
+ * reasoning, "|C0:name(args)" per call, ")" once it ended. Any split of the same text must give the same string. */
 static bool collect(void *user, const fr_tool_event *ev)
 {
     summary *sm = user;
@@ -1204,6 +1497,11 @@ static bool collect(void *user, const fr_tool_event *ev)
         break;
     case FR_TOOL_EV_ARGS: add(sm, ev->text, ev->len); break;
     case FR_TOOL_EV_END: add(sm, ")", 1); break;
+    case FR_TOOL_EV_REASONING:
+        if (sm->last != FR_TOOL_EV_REASONING)
+            add(sm, "|R:", 3);
+        add(sm, ev->text, ev->len);
+        break;
     }
     sm->last = (int)ev->kind;
     return true;
@@ -1265,6 +1563,50 @@ static void test_parser(void)
            "|T:Sure.|C0:a({})");
     parses(P, "no calls <|tool_c", "|T:no calls <|tool_c");
     parses(P, "<|tool_call|> oops", "|T:<|tool_call|> oops");
+    /* Llama 4: the template's form (content in the wrapper, calls back to back), or a bare
+     * call as Llama 3 writes it */
+    const fr_tool_format L4 = FR_TOOLS_LLAMA4;
+    parses(L4, "<|python_start|><|python_end|>{\"name\": \"w\", \"parameters\": {\"c\": 1}}",
+           "|C0:w({\"c\": 1})");
+    parses(L4, "<|python_start|>Checking.<|python_end|>{\"name\": \"a\", \"parameters\": {}}"
+               "{\"name\": \"b\", \"parameters\": {\"x\": [2]}}",
+           "|T:Checking.|C0:a({})|C1:b({\"x\": [2]})");
+    parses(L4, " <|python_start|><|python_end|>\n{\"name\": \"a\", \"parameters\": {}} bye",
+           "|C0:a({})");
+    parses(L4, "{\"name\": \"w\", \"parameters\": {}}", "|C0:w({})");
+    parses(L4, "Hello <|python_start|> x", "|T:Hello <|python_start|> x");
+    parses(L4, "<|python_sta", "|T:<|python_sta");
+    parses(L4, "<|python_start|>a <|python_e", "|T:a <|python_e");
+    parses(L4, "<|python_start|>a<|python_end|>not a call", "|T:a");
+    /* a list cut short, or going wrong after a call: the calls read stay calls, and are
+     * not given back as content (fuzz_chat found that) */
+    parses(M, "[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}", "|C0:a({})");
+    parses(M, "[TOOL_CALLS] [{\"name\": \"a\", \"arguments\": {}}, {oops}]", "|C0:a({})");
+    parses(L4, "<|python_start|><|python_end|>{\"name\": \"a\", \"parameters\": {}}{\"nam oops",
+           "|C0:a({})");
+    /* harmony: channels; a recipient makes a call; text without headers is content */
+    const fr_tool_format HY = FR_TOOLS_HARMONY;
+    parses(HY, "<|channel|>analysis<|message|>Think.<|end|><|start|>assistant<|channel|>final"
+               "<|message|>Hello.",
+           "|R:Think.|T:Hello.");
+    parses(HY, "<|channel|>analysis<|message|>Need it.<|end|><|start|>assistant<|channel|>"
+               "commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Pa"
+               "ris\"}<|call|>",
+           "|R:Need it.|C0:get_weather({\"city\": \"Paris\"})");
+    parses(HY, " to=functions.now<|channel|>commentary json<|message|>{}", "|C0:now({})");
+    parses(HY, "<|channel|>commentary<|message|>Let me check.<|end|><|start|>assistant<|channel|>"
+               "commentary to=functions.now <|constrain|>json<|message|>{}",
+           "|T:Let me check.|C0:now({})");
+    parses(HY, "<|channel|>commentary to=functions.w <|constrain|>json<|message|>{\"c\": ",
+           "|C0:w({\"c\": ");
+    parses(HY, "<|channel|>final<|message|>a <|en", "|T:a <|en");
+    parses(HY, "<|channel|>final<|message|>a<|return|>", "|T:a");
+    parses(HY, "Once upon a time <|channel|>", "|T:Once upon a time <|channel|>");
+    /* a header running past 256 bytes without <|message|>: content */
+    char longh[400], longw[410];
+    snprintf(longh, sizeof longh, "<|channel|>final%0300d<|message|>x", 0);
+    snprintf(longw, sizeof longw, "|T:%s", longh);
+    parses(HY, longh, longw);
 }
 
 int main(void)
@@ -1273,6 +1615,8 @@ int main(void)
     test_llama4();
     test_qwen3();
     test_mistral_v03();
+    test_mistral_v7();
+    test_gpt_oss();
     test_phi4_mini();
     test_tool_grammars();
     test_other_families();

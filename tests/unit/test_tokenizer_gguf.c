@@ -327,12 +327,55 @@ static void test_bad_metadata(void)
     remove(dir);
 }
 
+/* gpt-oss's vocabulary ends the answer with <|return|> or <|call|>; its <|end|> ends only
+ * a message (analysis, then final), so it must not end generation. A vocabulary with
+ * <|end|> but without those (Phi-3) keeps it as end of generation. */
+static int32_t harmony_eog(const char *dir, bool with_call, const char *tok)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/harmony.gguf", dir);
+    const char *toks[] = {"a", "b", "<|start|>", "<|end|>", "<|return|>", "<|message|>",
+                          "<|call|>"};
+    const int32_t types[] = {1, 1, 3, 3, 3, 3, 3};
+    uint32_t n = with_call ? 7 : 6;
+    fr_gguf_writer *w = NULL;
+    fr_gguf_writer_create(&w, NULL);
+    fr_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+    fr_gguf_writer_set_str(w, "tokenizer.ggml.pre", "gpt-2");
+    fr_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, NULL, n);
+    fr_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", FR_GGUF_INT32, types, n);
+    fr_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", (const char *[]){"a b"}, NULL, 1);
+    fr_gguf_writer_write(w, path, NULL, 0, NULL, NULL, NULL);
+    fr_gguf_writer_free(w);
+    fr_tokenizer *t = NULL;
+    int32_t r = -1;
+    if (fr_tokenizer_load(path, &t, NULL) == FR_OK) {
+        int32_t id = fr_tokenizer_find(t, tok, strlen(tok));
+        r = id >= 0 && fr_tokenizer_is_eog(t, id);
+    }
+    fr_tokenizer_free(t);
+    remove(path);
+    return r;
+}
+
+static void test_harmony_eog(void)
+{
+    char dir[256];
+    fr_test_tmpdir(dir, sizeof dir);
+    CHECK_EQ_INT(harmony_eog(dir, true, "<|end|>"), 0);
+    CHECK_EQ_INT(harmony_eog(dir, true, "<|return|>"), 1);
+    CHECK_EQ_INT(harmony_eog(dir, true, "<|call|>"), 1);
+    CHECK_EQ_INT(harmony_eog(dir, true, "<|message|>"), 0);
+    CHECK_EQ_INT(harmony_eog(dir, false, "<|end|>"), 1);
+}
+
 int main(void)
 {
     test_llama2c_vs_gguf();
     test_specials();
     test_load_time();
     test_bad_metadata();
+    test_harmony_eog();
     test_hostile_real();
     TEST_END();
 }
