@@ -22,7 +22,6 @@
 
 #include <frugal/tensor.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,95 +245,11 @@ static void cpu_kv_store(fr_be *be, uint32_t layer, const int32_t *seq, const in
     }
 }
 
-typedef struct fr_attn_job {
-    fr_be *be;
-    const fr_attn_args *a;
-    atomic_int next; /* next (token, head) unit to take */
-} fr_attn_job;
-
-/* Attention with a sliding window or sinks (gemma3, phi3, gpt-oss): the
- * tiled kernel of tensor/attn.h does not have them yet, so these layers run
- * row by row here. Units are (token, query head) pairs handed out one at a time, so a
- * descheduled worker costs only the unit it holds. Consecutive units share a
- * KV head (grouped-query attention), which keeps its keys in cache. Per
- * unit: scores of the query against every cached key of its sequence up to
- * its position (or the last `window` of them), a two-pass softmax over that
- * row (in the thread's scratch; a head's sink logit joins its maximum and
- * its sum), then the weighted sum of the values. The row operations come from the
- * kernel set: left to right in the generic path (llama2.c's order), in SIMD
- * lanes otherwise. */
-static void fr_attn_worker(void *arg, int ith, int nth)
-{
-    (void)nth;
-    fr_attn_job *j = arg;
-    fr_be *be = j->be;
-    const fr_attn_args *a = j->a;
-    const fr_kernel_set *ks = be->mm.ks;
-    uint32_t hd = be->head_dim, n_head = be->n_head, grp = be->n_head / be->n_head_kv;
-    size_t q_dim = (size_t)n_head * hd;
-    float *att = be->att_scratch[ith];
-    float scale = a->kq_div;
-    bool f32 = be->kv_type == FR_TYPE_F32;
-    int64_t n_units = (int64_t)a->n_tok * n_head;
-    for (;;) {
-        int64_t w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (w >= n_units)
-            break;
-        uint32_t t = (uint32_t)(w / n_head), h = (uint32_t)(w % n_head);
-        uint32_t kvh = h / grp, s = (uint32_t)a->seq[t];
-        int32_t pos = a->pos[t];
-        const float *q = a->q + (size_t)t * q_dim + (size_t)h * hd;
-        float *out = a->out + (size_t)t * q_dim + (size_t)h * hd;
-        /* keys p0..pos: all of them, or the last `window` */
-        int32_t p0 = a->window && pos >= (int32_t)a->window ? pos - (int32_t)a->window + 1 : 0;
-        size_t base = fr_kv_index(be, s, a->layer, (uint32_t)p0) + (size_t)kvh * hd;
-        if (f32) {
-            const float *k = (const float *)be->kcache + base;
-            for (int32_t p = p0; p <= pos; p++, k += be->kv_row)
-                att[p] = ks->dot_f32(q, k, hd) / scale;
-        } else {
-            const uint16_t *k = (const uint16_t *)be->kcache + base;
-            for (int32_t p = p0; p <= pos; p++, k += be->kv_row)
-                att[p] = ks->dot_f16(q, k, hd) / scale;
-        }
-        float mx = att[p0];
-        for (int32_t p = p0 + 1; p <= pos; p++)
-            if (att[p] > mx)
-                mx = att[p];
-        if (a->sinks && a->sinks[h] > mx)
-            mx = a->sinks[h];
-        float sum = 0.0f;
-        for (int32_t p = p0; p <= pos; p++) {
-            att[p] = expf(att[p] - mx);
-            sum += att[p];
-        }
-        if (a->sinks)
-            sum += expf(a->sinks[h] - mx);
-        for (int32_t p = p0; p <= pos; p++)
-            att[p] /= sum;
-        memset(out, 0, hd * sizeof(float));
-        if (f32) {
-            const float *v = (const float *)be->vcache + base;
-            for (int32_t p = p0; p <= pos; p++, v += be->kv_row)
-                ks->axpy_f32(out, att[p], v, hd);
-        } else {
-            const uint16_t *v = (const uint16_t *)be->vcache + base;
-            for (int32_t p = p0; p <= pos; p++, v += be->kv_row)
-                ks->axpy_f16(out, att[p], v, hd);
-        }
-    }
-}
-
 /* tensor/attn.h: row by row on the generic path (run.c's order), tiled
- * with an online softmax on the SIMD paths */
+ * with an online softmax on the SIMD paths; both take the sliding window
+ * and the sinks */
 static void cpu_attention(fr_be *be, const fr_attn_args *a)
 {
-    if (a->window || a->sinks) {
-        fr_attn_job j = {be, a, 0};
-        atomic_init(&j.next, 0);
-        fr_pool_run_dynamic(be->pool, fr_attn_worker, &j);
-        return;
-    }
     size_t base = fr_kv_index(be, 0, a->layer, 0) * fr_kv_elem(be->kv_type);
     fr_attn_desc d = {
         .q = a->q,
@@ -352,6 +267,8 @@ static void cpu_attention(fr_be *be, const fr_attn_args *a)
         .head_dim = be->head_dim,
         .kq_div = a->kq_div,
         .blocks = be->attn_blocks,
+        .window = a->window,
+        .sinks = a->sinks,
     };
     fr_attention(be->pool, be->mm.ks, &d, (void *const *)be->att_scratch);
 }
