@@ -69,22 +69,21 @@ static void fr_attn_rows_worker(void *arg, int ith, int nth)
         const float *q = d->q + (size_t)t * q_dim + (size_t)h * hd;
         float *out = d->out + (size_t)t * q_dim + (size_t)h * hd;
         size_t base = (size_t)d->seq[t] * d->seq_ld + (size_t)kvh * hd;
-        /* slot of p0, and where the ring wraps (i = wrap: slot 0) */
-        size_t s0 = d->ring ? (size_t)p0 % d->ring : (size_t)p0;
-        int32_t wrap = d->ring ? (int32_t)(d->ring - s0) : n;
+        /* position p0 + i is at slot sl (p % ring in a ring) */
+        size_t s0 = d->ring ? (size_t)p0 % d->ring : (size_t)p0, sl = s0;
         if (f32) {
-            const float *k = (const float *)d->k + base + s0 * d->kv_ld;
-            for (int32_t i = 0; i < n; i++, k += d->kv_ld) {
-                if (i == wrap)
-                    k = (const float *)d->k + base;
-                att[i] = ks->dot_f32(q, k, hd) / scale;
+            const float *k = (const float *)d->k + base;
+            for (int32_t i = 0; i < n; i++) {
+                att[i] = ks->dot_f32(q, k + sl * d->kv_ld, hd) / scale;
+                if (++sl == d->ring)
+                    sl = 0;
             }
         } else {
-            const uint16_t *k = (const uint16_t *)d->k + base + s0 * d->kv_ld;
-            for (int32_t i = 0; i < n; i++, k += d->kv_ld) {
-                if (i == wrap)
-                    k = (const uint16_t *)d->k + base;
-                att[i] = ks->dot_f16(q, k, hd) / scale;
+            const uint16_t *k = (const uint16_t *)d->k + base;
+            for (int32_t i = 0; i < n; i++) {
+                att[i] = ks->dot_f16(q, k + sl * d->kv_ld, hd) / scale;
+                if (++sl == d->ring)
+                    sl = 0;
             }
         }
         float mx = att[0];
@@ -103,19 +102,20 @@ static void fr_attn_rows_worker(void *arg, int ith, int nth)
         for (int32_t i = 0; i < n; i++)
             att[i] /= sum;
         memset(out, 0, hd * sizeof(float));
+        sl = s0;
         if (f32) {
-            const float *v = (const float *)d->v + base + s0 * d->kv_ld;
-            for (int32_t i = 0; i < n; i++, v += d->kv_ld) {
-                if (i == wrap)
-                    v = (const float *)d->v + base;
-                ks->axpy_f32(out, att[i], v, hd);
+            const float *v = (const float *)d->v + base;
+            for (int32_t i = 0; i < n; i++) {
+                ks->axpy_f32(out, att[i], v + sl * d->kv_ld, hd);
+                if (++sl == d->ring)
+                    sl = 0;
             }
         } else {
-            const uint16_t *v = (const uint16_t *)d->v + base + s0 * d->kv_ld;
-            for (int32_t i = 0; i < n; i++, v += d->kv_ld) {
-                if (i == wrap)
-                    v = (const uint16_t *)d->v + base;
-                ks->axpy_f16(out, att[i], v, hd);
+            const uint16_t *v = (const uint16_t *)d->v + base;
+            for (int32_t i = 0; i < n; i++) {
+                ks->axpy_f16(out, att[i], v + sl * d->kv_ld, hd);
+                if (++sl == d->ring)
+                    sl = 0;
             }
         }
     }

@@ -66,7 +66,8 @@ typedef struct fr_attn_desc {
     const float *sinks;   /* [n_head] logits in each head's softmax without a value,
                              or NULL */
     uint32_t ring;        /* > 0: the cache of a sequence holds `ring` positions,
-                             position p at slot p % ring (seq_ld apart still) */
+                             position p at slot p % ring (seq_ld apart still);
+                             those a token reads (its window) must fit */
 } fr_attn_desc;
 
 /* One tiled unit (kernels.h attn_tile): rows m = 0 .. n_tok * grp - 1,
@@ -91,6 +92,12 @@ typedef struct fr_attn_unit {
 static inline int32_t fr_attn_p0(int32_t pos, uint32_t window)
 {
     return window && pos >= (int32_t)window ? pos - (int32_t)window + 1 : 0;
+}
+
+/* The slot of position p in a unit's cache (p % ring in a ring). */
+static inline size_t fr_attn_slot(const fr_attn_unit *u, int32_t p)
+{
+    return u->ring ? (size_t)p % u->ring : (size_t)p;
 }
 
 /* What a tiled row's running output is multiplied by at the end, given its

@@ -942,9 +942,9 @@ static int write_model(const char *arch, const char *path)
 }
 
 /* `test_model_forward --logits MODEL K ID...` prints, as one JSON array,
- * the logits (F32 KV cache, one thread) of the last K positions of the
- * token sequence ID..., for the CLI test that compares them with
- * llama.cpp's. */
+ * the logits (F32 KV cache, one thread, batches of 4) of the last K
+ * positions of the token sequence ID..., for the CLI test that compares
+ * them with llama.cpp's. */
 static int print_logits(const char *path, int k, int n, char **ids)
 {
     fr_err e;
@@ -957,6 +957,7 @@ static int print_logits(const char *path, int k, int n, char **ids)
     cp.n_ctx = 512;
     cp.n_threads = 1;
     cp.kv_type = FR_TYPE_F32; /* as llama.cpp's side of the comparison */
+    cp.n_batch = 4; /* the window layers' cache a ring of window + 3 positions */
     fr_context *c;
     int32_t *tok = calloc((size_t)n, sizeof *tok);
     bool *want = calloc((size_t)n, sizeof *want);

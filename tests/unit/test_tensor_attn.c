@@ -228,6 +228,7 @@ int main(void)
          * window layer's cache (at least window + batch - 1 slots) */
         static const uint32_t n4[] = {4}, n64[] = {64}, mix_w[] = {5, 40, 1};
         static const int32_t at200[] = {200}, at1000[] = {1000}, mix_w_at[] = {300, 0, 77};
+        static const int32_t at60[] = {60}, at22[] = {22};
         for (int sk = 0; sk < 2; sk++) {
             bool snk = sk == 1;
             check_o(4, 2, 16, kv, prompt, at0, 1, (aopts){5, 0, snk});
@@ -235,6 +236,8 @@ int main(void)
             check_o(14, 2, 64, kv, one, at130, 1, (aopts){64, 0, snk});
             check_o(6, 2, 24, kv, mix_w, mix_w_at, 3, (aopts){33, 0, snk});
             check_o(4, 1, 40, kv, n4, at200, 1, (aopts){7, 10, snk});       /* wraps in a tile */
+            check_o(4, 1, 40, kv, n4, at60, 1, (aopts){7, 10, snk});        /* a tile holds 6 rings */
+            check_o(4, 2, 16, kv, one, at22, 1, (aopts){8, 11, snk});
             check_o(6, 3, 32, kv, n64, at1000, 1, (aopts){70, 133, snk});   /* odd ring */
             check_o(4, 2, 64, kv, prompt, at0, 1, (aopts){128, 128 + 149, snk});
             check_o(3, 1, 20, kv, mix_w, mix_w_at, 3, (aopts){9, 48, snk}); /* hd the tiles skip */

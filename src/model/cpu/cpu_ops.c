@@ -11,8 +11,10 @@
  * the generic path, exactly run.c's order; tiled with an online softmax on
  * the SIMD paths) and the GLU come from the kernel set.
  *
- * KV cache: every sequence has its own contiguous cache of n_ctx positions
- * per layer; K and V rows are [n_head_kv * head_dim] of kv_type.
+ * KV cache: every sequence has its own contiguous cache, layer after layer,
+ * of kv_len[l] positions each: n_ctx, or on a sliding-window layer a ring
+ * of its last positions (position p at slot p % kv_len[l]; ops.h); K and V
+ * rows are [n_head_kv * head_dim] of kv_type.
  */
 #include "model/cpu/rows.h"
 #include "model/lora_impl.h"
@@ -31,7 +33,10 @@ struct fr_be {
     uint32_t n_layer, n_ctx, n_seq, n_head, n_head_kv, head_dim;
     fr_type kv_type;
     size_t kv_row; /* values per cached K or V row: n_head_kv * head_dim */
-    void *kcache;  /* [n_seq][n_layer][n_ctx][kv_row] of kv_type */
+    uint32_t *kv_len; /* [n_layer] positions each layer's cache holds */
+    size_t *kv_off;   /* [n_layer] its first slot in a sequence's cache */
+    size_t seq_slots; /* slots per sequence: the sum of kv_len */
+    void *kcache;  /* [n_seq][seq_slots][kv_row] of kv_type */
     void *vcache;
     float **att_scratch; /* per thread: fr_attn_scratch_bytes (tensor/attn.h) */
     uint32_t *attn_blocks; /* [n_batch + 1] attention's token blocks */
@@ -60,6 +65,8 @@ static void cpu_free(fr_be *be)
     fr_pool_free(be->pool);
     free(be->kcache);
     free(be->vcache);
+    free(be->kv_len);
+    free(be->kv_off);
     free(be);
 }
 
@@ -91,8 +98,18 @@ static fr_status cpu_create(const fr_be_params *p, fr_be **out, fr_err *err)
         cpu_free(be);
         return st;
     }
-    size_t kv_bytes =
-        (size_t)p->n_seq * hp->n_layer * p->n_ctx * be->kv_row * fr_kv_elem(p->kv_type);
+    be->kv_len = malloc(hp->n_layer * sizeof *be->kv_len);
+    be->kv_off = malloc(hp->n_layer * sizeof *be->kv_off);
+    if (!be->kv_len || !be->kv_off) {
+        cpu_free(be);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    }
+    for (uint32_t l = 0; l < hp->n_layer; l++) {
+        be->kv_len[l] = p->kv_len && p->kv_len[l] < p->n_ctx ? p->kv_len[l] : p->n_ctx;
+        be->kv_off[l] = be->seq_slots;
+        be->seq_slots += be->kv_len[l];
+    }
+    size_t kv_bytes = (size_t)p->n_seq * be->seq_slots * be->kv_row * fr_kv_elem(p->kv_type);
     be->kcache = calloc(1, kv_bytes ? kv_bytes : 1);
     be->vcache = calloc(1, kv_bytes ? kv_bytes : 1);
     be->n_att = nth;
@@ -221,7 +238,7 @@ static void cpu_glu(fr_be *be, float *g, const float *u, int64_t n, fr_ffn_act a
 
 static inline size_t fr_kv_index(const fr_be *be, uint32_t s, uint32_t l, uint32_t p)
 {
-    return (((size_t)s * be->n_layer + l) * be->n_ctx + p) * be->kv_row;
+    return ((size_t)s * be->seq_slots + be->kv_off[l] + p % be->kv_len[l]) * be->kv_row;
 }
 
 static void fr_kv_put(const fr_be *be, void *cache, size_t idx, const float *src)
@@ -246,8 +263,8 @@ static void cpu_kv_store(fr_be *be, uint32_t layer, const int32_t *seq, const in
 }
 
 /* tensor/attn.h: row by row on the generic path (run.c's order), tiled
- * with an online softmax on the SIMD paths; both take the sliding window
- * and the sinks */
+ * with an online softmax on the SIMD paths; both take the sliding window,
+ * the sinks and a window layer's ring */
 static void cpu_attention(fr_be *be, const fr_attn_args *a)
 {
     size_t base = fr_kv_index(be, 0, a->layer, 0) * fr_kv_elem(be->kv_type);
@@ -259,7 +276,7 @@ static void cpu_attention(fr_be *be, const fr_attn_args *a)
         .seq = a->seq,
         .k = (const char *)be->kcache + base,
         .v = (const char *)be->vcache + base,
-        .seq_ld = (size_t)be->n_layer * be->n_ctx * be->kv_row,
+        .seq_ld = be->seq_slots * be->kv_row,
         .kv_ld = be->kv_row,
         .kv_type = be->kv_type,
         .n_head = be->n_head,
@@ -269,6 +286,7 @@ static void cpu_attention(fr_be *be, const fr_attn_args *a)
         .blocks = be->attn_blocks,
         .window = a->window,
         .sinks = a->sinks,
+        .ring = be->kv_len[a->layer] < be->n_ctx ? be->kv_len[a->layer] : 0,
     };
     fr_attention(be->pool, be->mm.ks, &d, (void *const *)be->att_scratch);
 }

@@ -129,8 +129,7 @@ void fr_swiglu_avx2(float *g, const float *u, int64_t n)
  * (blocks start at multiples of FR_ATTN_BLOCK). Per block the keys are
  * converted to float and transposed (kt[d][k], 8 x 8 transposes) and the
  * values converted (vb[k][d]; F32 values are read in place unless the
- * ring of a window layer's cache wraps inside the block), once for all
- * rows. Per row, on the blocks that hold some of its positions: the scores
+ * cache is a window layer's ring), once for all rows. Per row, on the blocks that hold some of its positions: the scores
  * of the block (q[d] broadcast times a row of kt: 8 keys per FMA, no
  * horizontal sums), masked outside the row's positions (before its window,
  * past its own), then the running maximum, sum and output are updated
@@ -205,42 +204,41 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int32_t kb = minfirst / B * B; kb <= maxlim; kb += B) {
         int nk = maxlim + 1 - kb < B ? maxlim + 1 - kb : B;
-        /* slot of position kb; the block is contiguous unless the ring
-         * wraps inside it */
-        size_t sb = u->ring ? (size_t)kb % u->ring : (size_t)kb;
-        bool wraps = u->ring && sb + (size_t)nk > u->ring;
-        /* keys, transposed 8 x 8 (positions past nk: zeros) */
-        for (int k0 = 0; k0 < B; k0 += 8) {
-            const void *kr[8];
+        /* positions kb + k0 .. kb + nk - 1 of the block are read (before
+         * minfirst no row's window reaches), each at its slot */
+        int k0 = minfirst > kb ? minfirst - kb : 0;
+        size_t esz = u->f16 ? 2 : 4;
+        /* keys, transposed 8 x 8 (positions outside k0 .. nk - 1: zeros) */
+        for (int c0 = 0; c0 < B; c0 += 8) {
+            const uint8_t *kr[8];
             for (int i = 0; i < 8; i++) {
-                size_t sl = sb + (size_t)(k0 + i);
-                if (wraps && sl >= u->ring)
-                    sl -= u->ring;
-                kr[i] = (const uint8_t *)u->k + sl * u->kv_ld * (u->f16 ? 2 : 4);
+                size_t sl = fr_attn_slot(u, kb + c0 + i);
+                kr[i] = c0 + i >= k0 && c0 + i < nk ? (const uint8_t *)u->k + sl * u->kv_ld * esz
+                                                   : NULL;
             }
             for (int d0 = 0; d0 < hd; d0 += 8) {
                 __m256 r[8];
                 for (int i = 0; i < 8; i++)
-                    r[i] = k0 + i < nk ? fr_ld8(kr[i], (size_t)d0, u->f16) : _mm256_setzero_ps();
+                    r[i] = kr[i] ? fr_ld8(kr[i], (size_t)d0, u->f16) : _mm256_setzero_ps();
                 fr_tr8(r);
                 for (int i = 0; i < 8; i++)
-                    _mm256_store_ps(kt + (size_t)(d0 + i) * B + k0, r[i]);
+                    _mm256_store_ps(kt + (size_t)(d0 + i) * B + c0, r[i]);
             }
         }
+        /* values: F32 ones of a plain cache in place, the others converted
+         * (or copied out of the ring) to vb */
         const float *vrow = NULL;
         size_t vld = (size_t)hd;
-        if (u->f16 || wraps) {
-            for (int k = 0; k < nk; k++) {
-                size_t sl = sb + (size_t)k;
-                if (wraps && sl >= u->ring)
-                    sl -= u->ring;
+        if (u->f16 || u->ring) {
+            for (int k = k0; k < nk; k++) {
+                size_t sl = fr_attn_slot(u, kb + k);
                 for (int d0 = 0; d0 < hd; d0 += 8)
                     _mm256_store_ps(vb + (size_t)k * hd + d0,
                                     fr_ld8(u->v, sl * u->kv_ld + (size_t)d0, u->f16));
             }
             vrow = vb;
         } else {
-            vrow = (const float *)u->v + sb * u->kv_ld;
+            vrow = (const float *)u->v + (size_t)kb * u->kv_ld;
             vld = u->kv_ld;
         }
         for (int m = 0; m < M; m++) {
