@@ -170,12 +170,40 @@ static inline __m256 fr_ld8(const void *base, size_t idx, bool f16)
     return _mm256_loadu_ps((const float *)base + idx);
 }
 
+/* lanes lo <= idx < hi */
+static inline __m256 fr_keep8(__m256i idx, __m256i lo, __m256i hi)
+{
+    return _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lo, idx)),
+                            _mm256_castsi256_ps(_mm256_cmpgt_epi32(hi, idx)));
+}
+
 static inline float fr_hmax256(__m256 v)
 {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
+}
+
+/* kt[d][0..7] = the 8 keys kr[i] (NULL: zeros; full: none is NULL),
+ * transposed 8 x 8; f16 a constant where it is called */
+static inline __attribute__((always_inline)) void fr_keys_tr(float *kt, const uint8_t *const kr[8],
+                                                           bool full, int hd, bool f16)
+{
+    enum { B = FR_ATTN_BLOCK };
+    for (int d0 = 0; d0 < hd; d0 += 8) {
+        __m256 r[8];
+        if (full) {
+            for (int i = 0; i < 8; i++)
+                r[i] = fr_ld8(kr[i], (size_t)d0, f16);
+        } else {
+            for (int i = 0; i < 8; i++)
+                r[i] = kr[i] ? fr_ld8(kr[i], (size_t)d0, f16) : _mm256_setzero_ps();
+        }
+        fr_tr8(r);
+        for (int i = 0; i < 8; i++)
+            _mm256_store_ps(kt + (size_t)(d0 + i) * B, r[i]);
+    }
 }
 
 void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
@@ -211,19 +239,15 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
         /* keys, transposed 8 x 8 (positions outside k0 .. nk - 1: zeros) */
         for (int c0 = 0; c0 < B; c0 += 8) {
             const uint8_t *kr[8];
-            for (int i = 0; i < 8; i++) {
-                size_t sl = fr_attn_slot(u, kb + c0 + i);
-                kr[i] = c0 + i >= k0 && c0 + i < nk ? (const uint8_t *)u->k + sl * u->kv_ld * esz
-                                                   : NULL;
-            }
-            for (int d0 = 0; d0 < hd; d0 += 8) {
-                __m256 r[8];
-                for (int i = 0; i < 8; i++)
-                    r[i] = kr[i] ? fr_ld8(kr[i], (size_t)d0, u->f16) : _mm256_setzero_ps();
-                fr_tr8(r);
-                for (int i = 0; i < 8; i++)
-                    _mm256_store_ps(kt + (size_t)(d0 + i) * B + c0, r[i]);
-            }
+            for (int i = 0; i < 8; i++)
+                kr[i] = c0 + i >= k0 && c0 + i < nk
+                            ? (const uint8_t *)u->k + fr_attn_slot(u, kb + c0 + i) * u->kv_ld * esz
+                            : NULL;
+            bool full = c0 >= k0 && c0 + 8 <= nk;
+            if (u->f16)
+                fr_keys_tr(kt + c0, kr, full, hd, true);
+            else
+                fr_keys_tr(kt + c0, kr, full, hd, false);
         }
         /* values: F32 ones of a plain cache in place, the others converted
          * (or copied out of the ring) to vb */
@@ -263,14 +287,12 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
             }
             /* scale, mask outside the row's positions, block maximum */
             __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
-            __m256 keep[B / 8];
             __m256 bm = ninf;
             FR_UNROLL8
             for (int c = 0; c < B / 8; c++) {
                 __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * c));
-                keep[c] = _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(vlo, idx)),
-                                           _mm256_castsi256_ps(_mm256_cmpgt_epi32(vhi, idx)));
-                s[c] = _mm256_blendv_ps(ninf, _mm256_mul_ps(s[c], vscale), keep[c]);
+                __m256 keep = fr_keep8(idx, vlo, vhi);
+                s[c] = _mm256_blendv_ps(ninf, _mm256_mul_ps(s[c], vscale), keep);
                 bm = _mm256_max_ps(bm, s[c]);
             }
             float newm = fr_hmax256(bm);
@@ -281,7 +303,8 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
             float *prow = S + (size_t)m * B;
             FR_UNROLL8
             for (int c = 0; c < B / 8; c++) {
-                __m256 p = _mm256_and_ps(fr_exp256(_mm256_sub_ps(s[c], vm)), keep[c]);
+                __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * c));
+                __m256 p = _mm256_and_ps(fr_exp256(_mm256_sub_ps(s[c], vm)), fr_keep8(idx, vlo, vhi));
                 sum = _mm256_add_ps(sum, p);
                 _mm256_store_ps(prow + 8 * c, p);
             }
