@@ -147,7 +147,7 @@ static double time_product(ctx *c, fr_isa isa, bool x8, int nth, fr_type t, int6
         }
         memcpy(cw[i], w, bytes);
     }
-    fr_weight wt = {t, w, n_in, n_out, rb, NULL};
+    fr_weight wt = {t, w, n_in, n_out, rb, NULL, 0};
     fr_packed **pk = calloc((size_t)copies, sizeof *pk);
     for (int i = 0; x8 && i < copies; i++) {
         wt.data = cw[i];

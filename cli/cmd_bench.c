@@ -185,7 +185,14 @@ static int bench_test(fr_context *ctx, fr_meter *meter, uint32_t n_vocab, bool p
     for (int rep = -1; rep < reps; rep++) {
         for (int i = 0; i < n; i++)
             toks[i] = (int32_t)(bench_rng(seed) % n_vocab);
-        fr_context_seq_truncate(ctx, 0, (uint32_t)depth);
+        /* back to depth; refilled (untimed) when a sliding window's ring
+         * no longer holds the window there (n > the batch) */
+        if (fr_context_seq_truncate(ctx, 0, (uint32_t)depth) < (uint32_t)depth &&
+            bench_fill(ctx, n_vocab, depth, seed, &e) != FR_OK) {
+            free(toks);
+            free(speeds);
+            return cli_fail(&e);
+        }
         fr_meter_reading a, b;
         if (meter && fr_meter_read(meter, &a, &e) != FR_OK)
             r->has_energy = false;
@@ -526,9 +533,9 @@ int cmd_bench(int argc, char **argv)
         fr_isa isa = FR_ISA_GENERIC;
         (void)fr_isa_select(&isa, NULL);
         const fr_cpu_features *cf = fr_cpu_get();
-        /* K and V of every layer at every position of the (last) context */
-        uint64_t kv_bytes = 2ull * hp->n_layer * fr_context_n_ctx(L.ctx) * hp->n_head_kv *
-                            hp->head_dim * (mo.kv_type && strcmp(mo.kv_type, "f32") == 0 ? 4 : 2);
+        /* K and V of every layer of the (last) context: n_ctx positions, a
+         * ring on sliding-window layers */
+        uint64_t kv_bytes = fr_context_kv_bytes(L.ctx);
         if (o.json) {
             fr_bench_summary bs = {0};
             bs.params = (double)fr_model_n_params(L.model);
@@ -659,6 +666,8 @@ int cmd_bench(int argc, char **argv)
                 printf("\n");
             }
             printf("peak RSS: %.1f MiB\n", (double)peak_rss_kb / 1024.0);
+            printf("KV cache: %.1f MiB at context %u%s\n", (double)kv_bytes / 1048576.0,
+                   fr_context_n_ctx(L.ctx), hp->n_swa ? " (window layers: a ring)" : "");
             if (have_costs)
                 printf("decode cost (%s): %.3g Wh/1k tokens, $%.3g/Mtok, %.3g gCO2/1k tokens, "
                        "%.3g%% of a %.0f Wh battery per 1k tokens\n", src,

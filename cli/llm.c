@@ -132,10 +132,12 @@ void cli_llm_describe(const cli_llm *l, const char *path)
     fr_gguf_str name = {NULL, 0};
     fr_gguf_get_str(fr_model_gguf(l->model), "general.name", &name, NULL);
     uint32_t nt = fr_context_n_threads(l->ctx);
-    fprintf(stderr, "frugal: %.*s (%s, %.1fM params, %s) from %s; ctx %u, %u thread%s, loaded in %.2f s\n",
+    char kv[32];
+    cli_human_bytes(fr_context_kv_bytes(l->ctx), kv, sizeof kv);
+    fprintf(stderr, "frugal: %.*s (%s, %.1fM params, %s) from %s; ctx %u, %u thread%s, KV cache %s, loaded in %.2f s\n",
             (int)(name.len > 60 ? 60 : name.len), name.len ? name.ptr : "model", hp->arch,
             (double)fr_model_n_params(l->model) / 1e6, sz, path, fr_context_n_ctx(l->ctx), nt,
-            nt == 1 ? "" : "s", l->load_s);
+            nt == 1 ? "" : "s", kv, l->load_s);
     for (int i = 0; i < l->n_lora; i++)
         cli_lora_describe(l->lora[i], l->lora_scale[i]);
 }

@@ -138,8 +138,16 @@ FR_API uint32_t fr_context_seq_len(const fr_context *c, uint32_t s);
 /* The token ids in sequence s's cache (fr_context_seq_len of them); borrowed,
  * valid until the next decode or truncate. */
 FR_API const int32_t *fr_context_seq_tokens(const fr_context *c, uint32_t s);
-/* Keeps the first n tokens of sequence s (prefix reuse); n >= len is a no-op. */
-FR_API void fr_context_seq_truncate(fr_context *c, uint32_t s, uint32_t n);
+/* Keeps the first n tokens of sequence s (prefix reuse) and returns how
+ * many it kept: n (all of them if n >= len), or 0 when the model has
+ * sliding-window layers and their cache, a ring of the last n_swa + n_batch
+ * - 1 positions, no longer holds the window of position n (more than
+ * n_batch tokens were dropped past it): the caller then decodes the whole
+ * prompt again. */
+FR_API uint32_t fr_context_seq_truncate(fr_context *c, uint32_t s, uint32_t n);
+/* Bytes of the KV cache the context allocated (K and V, every layer and
+ * sequence; sliding-window layers hold a ring, not n_ctx positions). */
+FR_API uint64_t fr_context_kv_bytes(const fr_context *c);
 
 #ifdef __cplusplus
 }

@@ -10,9 +10,18 @@
  *
  * Every operation runs through the backend's table (ops.h; the CPU today).
  * The rope angles are computed once per chunk (per rope variant: gemma3's
- * window layers have their own), not per layer and head. All buffers are allocated at create time: decode allocates
- * nothing except when a batch asks for more logits rows than any batch
- * before it.
+ * window layers have their own), not per layer and head. All buffers are
+ * allocated at create time: decode allocates nothing except when a batch
+ * asks for more logits rows than any batch before it.
+ *
+ * KV cache length per layer: n_ctx, except on sliding-window layers,
+ * which keep a ring of their last n_swa + n_batch - 1 positions (as
+ * llama.cpp's SWA cache does): a chunk stores all its keys before any of
+ * its tokens attends, so the chunk's first token's window must survive
+ * the chunk's own writes. A gemma3 at 32k context then holds 32k positions
+ * only in its global layers. Truncating a sequence (prefix reuse) keeps
+ * the prefix only while the ring still holds the window of its next
+ * position (fr_context_seq_truncate).
  */
 #include "model/blocks.h"
 
@@ -37,6 +46,8 @@ struct fr_context {
                              without, with a sliding window */
     float rope_mscale[2]; /* their magnitudes */
     bool rope_two;        /* the window layers' rope differs */
+    uint32_t *kv_len;     /* [n_layer] positions each layer's cache holds */
+    uint32_t ring;        /* the window layers' ring length (< n_ctx), 0: none */
     void *moe_host;       /* the experts' host tables (fr_fwd moe_sel ... moe_off) */
     fr_lora_set *lora;    /* active LoRA adapters (lora.c) or NULL */
     float *logits;        /* [logits_cap, n_vocab] */
@@ -85,9 +96,23 @@ fr_status fr_context_create(fr_model *m, const fr_context_params *pp, fr_context
     size_t max_in = hp->n_ff > hw ? hp->n_ff : hw;
     if (hp->n_ff_exp > max_in)
         max_in = hp->n_ff_exp;
-    fr_be_params bp = {hp, p.n_ctx, p.n_seq, p.n_batch, p.n_threads, p.kv_type, (int64_t)max_in};
+    c->kv_len = malloc(hp->n_layer * sizeof *c->kv_len);
+    if (!c->kv_len) {
+        free(c);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    }
+    uint64_t ring = (uint64_t)hp->n_swa + p.n_batch - 1;
+    for (uint32_t l = 0; l < hp->n_layer; l++) {
+        bool in_ring = m->layers[l].swa && hp->n_swa && ring < p.n_ctx;
+        c->kv_len[l] = in_ring ? (uint32_t)ring : p.n_ctx;
+        if (in_ring)
+            c->ring = (uint32_t)ring;
+    }
+    fr_be_params bp = {hp,        p.n_ctx,         p.n_seq,  p.n_batch, p.n_threads,
+                       p.kv_type, (int64_t)max_in, c->kv_len};
     fr_status st = c->ops->create(&bp, &c->be, err);
     if (st) {
+        free(c->kv_len);
         free(c);
         return st;
     }
@@ -170,6 +195,7 @@ void fr_context_free(fr_context *c)
     free(c->moe_host);
     free(c->rope_freq[0]);
     free(c->rope_freq[1]);
+    free(c->kv_len);
     free(c->logits);
     fr_lora_set_free(c->lora);
     free(c);
@@ -193,10 +219,34 @@ const int32_t *fr_context_seq_tokens(const fr_context *c, uint32_t s)
     return s < c->n_seq ? c->seq_tok + (size_t)s * c->n_ctx : NULL;
 }
 
-void fr_context_seq_truncate(fr_context *c, uint32_t s, uint32_t n)
+uint32_t fr_context_seq_truncate(fr_context *c, uint32_t s, uint32_t n)
 {
-    if (s < c->n_seq && n < c->seq_len[s])
-        c->seq_len[s] = n;
+    if (s >= c->n_seq)
+        return 0;
+    uint32_t len = c->seq_len[s];
+    if (n >= len)
+        return len;
+    /* The next token, at position n, attends on window layers to
+     * n - n_swa + 1 .. n; those before n must not have been overwritten in
+     * the ring by positions up to len - 1 (slot p % ring holds the last
+     * position written there). Otherwise nothing of the prefix is usable. */
+    if (c->ring && n > 0) {
+        uint32_t w = c->m->hp.n_swa, first = n >= w ? n - w + 1 : 0;
+        if ((uint64_t)first + c->ring < len)
+            n = 0;
+    }
+    c->seq_len[s] = n;
+    return n;
+}
+
+uint64_t fr_context_kv_bytes(const fr_context *c)
+{
+    const fr_hparams *hp = &c->m->hp;
+    uint64_t slots = 0;
+    for (uint32_t l = 0; l < hp->n_layer; l++)
+        slots += c->kv_len[l];
+    return 2 * slots * c->n_seq * hp->n_head_kv * hp->head_dim *
+           (c->kv_type == FR_TYPE_F16 ? 2 : 4);
 }
 
 const float *fr_context_logits(const fr_context *c, uint32_t j)

@@ -281,7 +281,7 @@ fr_status fr_generate(fr_context *c, uint32_t seq, const fr_tokenizer *tok,
         common++;
     if (common == n_prompt)
         common--;
-    fr_context_seq_truncate(c, seq, common);
+    common = fr_context_seq_truncate(c, seq, common); /* 0 when a window's ring lost it */
     st->n_prompt = (uint32_t)n_prompt;
     st->n_cached = common;
     fr_gen_stream_prompt(g, prompt, n_prompt);

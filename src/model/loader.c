@@ -436,8 +436,9 @@ static fr_status fr_pack_one(fr_loader *L, fr_isa isa, fr_weight *w)
 }
 
 /* Repacks every 2-D matrix the chosen kernel path has an x8 product for:
- * the output head and each layer's (experts' 3-D tensors stay as they
- * are: their products address one expert at a time). */
+ * the output head and each layer's, the router and fused matrices
+ * included (experts' 3-D tensors stay as they are: their products address
+ * one expert at a time). */
 static fr_status fr_pack_weights(fr_loader *L)
 {
     fr_model *m = L->m;
@@ -451,12 +452,10 @@ static fr_status fr_pack_weights(fr_loader *L)
     fr_status st = fr_pack_one(L, isa, &m->output);
     for (uint32_t l = 0; st == FR_OK && l < m->hp.n_layer; l++)
         for (int t = FR_T_LAYER_; st == FR_OK && t < FR_T_COUNT_; t++) {
+            /* fused matrices (phi3's attn_qkv, gate|up) too: the blocks'
+             * row views of them start at multiples of 8 rows */
             fr_wt *wt = &m->layers[l].t[t];
-            /* not yet: fused matrices (the blocks take row ranges of them)
-             * and the router (read beside the experts) */
-            bool fused = t == FR_T_ATTN_QKV ||
-                         (t == FR_T_FFN_UP && !m->layers[l].t[FR_T_FFN_GATE].w.data);
-            if (wt->n_expert <= 1 && !fused && t != FR_T_FFN_GATE_INP)
+            if (wt->n_expert <= 1)
                 st = fr_pack_one(L, isa, &wt->w);
         }
     return st;

@@ -16,6 +16,7 @@
 
 #include "model/arch/arch.h"
 #include "tensor/matmul.h"
+#include "tensor/pack.h"
 
 /* One bound tensor. */
 typedef struct fr_wt {
@@ -45,6 +46,12 @@ static inline fr_weight fr_weight_rows(const fr_weight *w, int64_t r0, int64_t n
     fr_weight v = *w;
     v.data = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
     v.n_out = n;
+    /* a packed copy's groups of 8 rows: a view starting inside one reads
+     * the original (tensor/pack.h) */
+    if (r0 % FR_PACK_ROWS == 0)
+        v.packed_off = w->packed_off + (size_t)r0 * w->row_bytes;
+    else
+        v.packed = NULL;
     return v;
 }
 

@@ -36,6 +36,11 @@ typedef struct fr_be_params {
     uint32_t n_ctx, n_seq, n_batch, n_threads;
     fr_type kv_type;  /* F32 or F16 */
     int64_t max_n_in; /* longest row of any product */
+    const uint32_t *kv_len; /* [n_layer] positions layer l's cache holds per
+                               sequence: n_ctx, or fewer on a sliding-window
+                               layer, a ring (position p at slot p % kv_len[l];
+                               the caller sees that a batch's writes never
+                               overwrite a key its window still reads) */
 } fr_be_params;
 
 /* Attention of a batch of query rows over the cache of one layer. */
@@ -96,7 +101,7 @@ typedef struct fr_ops {
     /* g[i] = act(g[i]) * u[i] */
     void (*glu)(fr_be *be, float *g, const float *u, int64_t n, fr_ffn_act act);
     /* appends row t of k and v (n_head_kv * head_dim each) to layer's cache
-     * of sequence seq[t] at position pos[t] */
+     * of sequence seq[t] at position pos[t] (its slot in a ring) */
     void (*kv_store)(fr_be *be, uint32_t layer, const int32_t *seq, const int32_t *pos,
                      const float *k, const float *v, int64_t n);
     void (*attention)(fr_be *be, const fr_attn_args *a);

@@ -307,7 +307,8 @@ static void admit(srv_sched *s, srv_job *j, double now)
     srv_slot *sl = &s->slots[best];
     if (best_common >= j->n_prompt)
         best_common = j->n_prompt - 1; /* the last prompt token's logits are needed */
-    fr_context_seq_truncate(s->ctx, (uint32_t)best, best_common);
+    /* 0 when a sliding window's ring no longer holds the prefix's end */
+    best_common = fr_context_seq_truncate(s->ctx, (uint32_t)best, best_common);
     sl->job = j;
     sl->fed = best_common;
     sl->decoding = false;

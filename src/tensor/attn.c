@@ -41,9 +41,10 @@ typedef struct fr_attn_job {
 /* Units are (token, query head) pairs handed out one at a time, so a
  * descheduled worker costs only the unit it holds. Consecutive units share a
  * KV head (grouped-query attention), which keeps its keys in cache. Per
- * unit: scores of the query against every cached key of its sequence up to
- * its position, a two-pass softmax over that row (in the thread's scratch),
- * then the weighted sum of the values. */
+ * unit: scores of the query against every cached key of its sequence from
+ * p0 (0, or the window's first) to its position, a two-pass softmax over
+ * that row (in the thread's scratch; a head's sink logit joins its maximum
+ * and its sum), then the weighted sum of the values. */
 static void fr_attn_rows_worker(void *arg, int ith, int nth)
 {
     (void)nth;
@@ -63,38 +64,59 @@ static void fr_attn_rows_worker(void *arg, int ith, int nth)
         uint32_t t = (uint32_t)(w / n_head), h = (uint32_t)(w % n_head);
         uint32_t kvh = h / grp;
         int32_t pos = d->pos[t];
+        int32_t p0 = fr_attn_p0(pos, d->window);
+        int32_t n = pos - p0 + 1;
         const float *q = d->q + (size_t)t * q_dim + (size_t)h * hd;
         float *out = d->out + (size_t)t * q_dim + (size_t)h * hd;
         size_t base = (size_t)d->seq[t] * d->seq_ld + (size_t)kvh * hd;
+        /* position p0 + i is at slot sl (p % ring in a ring) */
+        size_t s0 = d->ring ? (size_t)p0 % d->ring : (size_t)p0, sl = s0;
         if (f32) {
             const float *k = (const float *)d->k + base;
-            for (int32_t p = 0; p <= pos; p++, k += d->kv_ld)
-                att[p] = ks->dot_f32(q, k, hd) / scale;
+            for (int32_t i = 0; i < n; i++) {
+                att[i] = ks->dot_f32(q, k + sl * d->kv_ld, hd) / scale;
+                if (++sl == d->ring)
+                    sl = 0;
+            }
         } else {
             const uint16_t *k = (const uint16_t *)d->k + base;
-            for (int32_t p = 0; p <= pos; p++, k += d->kv_ld)
-                att[p] = ks->dot_f16(q, k, hd) / scale;
+            for (int32_t i = 0; i < n; i++) {
+                att[i] = ks->dot_f16(q, k + sl * d->kv_ld, hd) / scale;
+                if (++sl == d->ring)
+                    sl = 0;
+            }
         }
         float mx = att[0];
-        for (int32_t p = 1; p <= pos; p++)
-            if (att[p] > mx)
-                mx = att[p];
+        for (int32_t i = 1; i < n; i++)
+            if (att[i] > mx)
+                mx = att[i];
+        if (d->sinks && d->sinks[h] > mx)
+            mx = d->sinks[h];
         float sum = 0.0f;
-        for (int32_t p = 0; p <= pos; p++) {
-            att[p] = expf(att[p] - mx);
-            sum += att[p];
+        for (int32_t i = 0; i < n; i++) {
+            att[i] = expf(att[i] - mx);
+            sum += att[i];
         }
-        for (int32_t p = 0; p <= pos; p++)
-            att[p] /= sum;
+        if (d->sinks)
+            sum += expf(d->sinks[h] - mx);
+        for (int32_t i = 0; i < n; i++)
+            att[i] /= sum;
         memset(out, 0, hd * sizeof(float));
+        sl = s0;
         if (f32) {
             const float *v = (const float *)d->v + base;
-            for (int32_t p = 0; p <= pos; p++, v += d->kv_ld)
-                ks->axpy_f32(out, att[p], v, hd);
+            for (int32_t i = 0; i < n; i++) {
+                ks->axpy_f32(out, att[i], v + sl * d->kv_ld, hd);
+                if (++sl == d->ring)
+                    sl = 0;
+            }
         } else {
             const uint16_t *v = (const uint16_t *)d->v + base;
-            for (int32_t p = 0; p <= pos; p++, v += d->kv_ld)
-                ks->axpy_f16(out, att[p], v, hd);
+            for (int32_t i = 0; i < n; i++) {
+                ks->axpy_f16(out, att[i], v + sl * d->kv_ld, hd);
+                if (++sl == d->ring)
+                    sl = 0;
+            }
         }
     }
 }
@@ -131,6 +153,9 @@ static void fr_attn_tiled_worker(void *arg, int ith, int nth)
             .kv_ld = d->kv_ld,
             .f16 = d->kv_type == FR_TYPE_F16,
             .scale = 1.0f / d->kq_div,
+            .window = (int32_t)d->window,
+            .ring = d->ring,
+            .sinks = d->sinks ? d->sinks + (size_t)kvh * grp : NULL,
         };
         j->ks->attn_tile(&u, j->scratch[ith]);
     }

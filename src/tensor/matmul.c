@@ -347,7 +347,7 @@ void fr_matmul_multi(fr_pool *pool, const fr_mm_part *parts, int n_parts, const 
             const fr_weight *w = parts[p].w;
             fr_mm_args ap = {
                 .type = w->type,
-                .w = x8[p] ? w->packed->data : w->data,
+                .w = x8[p] ? w->packed->data + w->packed_off : w->data,
                 .row_bytes = w->row_bytes,
                 .n_in = n_in,
                 .n_out = w->n_out,

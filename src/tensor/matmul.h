@@ -43,8 +43,11 @@ typedef struct fr_weight {
     int64_t n_out;    /* rows (ne1) */
     size_t row_bytes;
     /* The same matrix repacked for one kernel path (pack.h), or NULL;
-     * borrowed. Products on that path read it instead of data. */
+     * borrowed. Products on that path read it instead of data, from
+     * packed_off bytes in: a view of rows r0.. of a packed matrix (r0 a
+     * multiple of FR_PACK_ROWS) starts r0 * row_bytes into the copy. */
     const struct fr_packed *packed;
+    size_t packed_off;
 } fr_weight;
 
 /* Buffers and kernel choice for the products of one context. Set up with

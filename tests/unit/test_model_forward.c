@@ -942,9 +942,9 @@ static int write_model(const char *arch, const char *path)
 }
 
 /* `test_model_forward --logits MODEL K ID...` prints, as one JSON array,
- * the logits (F32 KV cache, one thread) of the last K positions of the
- * token sequence ID..., for the CLI test that compares them with
- * llama.cpp's. */
+ * the logits (F32 KV cache, one thread, batches of 4) of the last K
+ * positions of the token sequence ID..., for the CLI test that compares
+ * them with llama.cpp's. */
 static int print_logits(const char *path, int k, int n, char **ids)
 {
     fr_err e;
@@ -957,6 +957,7 @@ static int print_logits(const char *path, int k, int n, char **ids)
     cp.n_ctx = 512;
     cp.n_threads = 1;
     cp.kv_type = FR_TYPE_F32; /* as llama.cpp's side of the comparison */
+    cp.n_batch = 4; /* the window layers' cache a ring of window + 3 positions */
     fr_context *c;
     int32_t *tok = calloc((size_t)n, sizeof *tok);
     bool *want = calloc((size_t)n, sizeof *want);
@@ -1023,6 +1024,10 @@ int main(int argc, char **argv)
     c = mk("llama", 1, 64, 2, 1, 0, 64, 40, FR_TYPE_F16), run_case(&c, 1e-4, 1);
     c = mk("gemma3", 3, 256, 4, 2, 64, 256, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
     c = mk("phi3", 2, 64, 4, 2, 0, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
+    /* fused qkv repacked in groups of 8 rows: Q's and K's views read the
+     * packed copy, V's rows (from 96 + 12) start inside a group, so its
+     * view reads the original */
+    c = mk("phi3", 2, 64, 8, 1, 12, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
     c = mk("qwen3moe", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q4_K);
 #if defined(__aarch64__)
     /* KNOWN FAILURE, open in issue 20: on the NEON, dotprod and i8mm paths

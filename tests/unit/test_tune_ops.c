@@ -553,7 +553,7 @@ static void test_embed(void)
     fr_err e;
     for (int64_t r = 0; r < V; r++)
         CHECK(fr_quantize(FR_TYPE_Q8_0, tab + r * d, q + (size_t)r * rb, d, &e) == FR_OK);
-    fr_weight w = {FR_TYPE_Q8_0, q, d, V, rb, NULL};
+    fr_weight w = {FR_TYPE_Q8_0, q, d, V, rb, NULL, 0};
     int32_t tok[3] = {4, 0, 4};
     float *x = fzero(3 * d), *row = fzero(d);
     fr_embed_forward(x, &w, tok, 3);
@@ -619,7 +619,7 @@ static void test_linear(fr_type type, int64_t n_in, int64_t n_out, int nth)
     float *wdq = fzero(n_in * n_out);
     for (int64_t o = 0; o < n_out; o++)
         CHECK(fr_dequantize(type, wq + (size_t)o * rb, wdq + o * n_in, n_in, &e) == FR_OK);
-    fr_weight w = {type, wq, n_in, n_out, rb, NULL};
+    fr_weight w = {type, wq, n_in, n_out, rb, NULL, 0};
     fr_tune_exec ex;
     CHECK(fr_tune_exec_init(&ex, nth, n_in, n, &e) == FR_OK);
     ex.exact = true; /* float products, compared with a double reference */
@@ -693,7 +693,7 @@ static void test_linear_big(fr_type type, int64_t n_in, int64_t n_out)
             CHECK(fr_quantize(type, wf + o * n_in, wq + (size_t)o * rb, n_in, &e) == FR_OK);
         CHECK(fr_dequantize(type, wq + (size_t)o * rb, wdq + o * n_in, n_in, &e) == FR_OK);
     }
-    fr_weight w = {type, wq, n_in, n_out, rb, NULL};
+    fr_weight w = {type, wq, n_in, n_out, rb, NULL, 0};
     float *c = frand(n * n_out, 1);
     float *dx[3];
     for (int t = 0; t < 3; t++) {

@@ -11,8 +11,10 @@
  * the generic path, exactly run.c's order; tiled with an online softmax on
  * the SIMD paths) and the GLU come from the kernel set.
  *
- * KV cache: every sequence has its own contiguous cache of n_ctx positions
- * per layer; K and V rows are [n_head_kv * head_dim] of kv_type.
+ * KV cache: every sequence has its own contiguous cache, layer after layer,
+ * of kv_len[l] positions each: n_ctx, or on a sliding-window layer a ring
+ * of its last positions (position p at slot p % kv_len[l]; ops.h); K and V
+ * rows are [n_head_kv * head_dim] of kv_type.
  */
 #include "model/cpu/rows.h"
 #include "model/lora_impl.h"
@@ -22,7 +24,6 @@
 
 #include <frugal/tensor.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,10 @@ struct fr_be {
     uint32_t n_layer, n_ctx, n_seq, n_head, n_head_kv, head_dim;
     fr_type kv_type;
     size_t kv_row; /* values per cached K or V row: n_head_kv * head_dim */
-    void *kcache;  /* [n_seq][n_layer][n_ctx][kv_row] of kv_type */
+    uint32_t *kv_len; /* [n_layer] positions each layer's cache holds */
+    size_t *kv_off;   /* [n_layer] its first slot in a sequence's cache */
+    size_t seq_slots; /* slots per sequence: the sum of kv_len */
+    void *kcache;  /* [n_seq][seq_slots][kv_row] of kv_type */
     void *vcache;
     float **att_scratch; /* per thread: fr_attn_scratch_bytes (tensor/attn.h) */
     uint32_t *attn_blocks; /* [n_batch + 1] attention's token blocks */
@@ -61,6 +65,8 @@ static void cpu_free(fr_be *be)
     fr_pool_free(be->pool);
     free(be->kcache);
     free(be->vcache);
+    free(be->kv_len);
+    free(be->kv_off);
     free(be);
 }
 
@@ -92,8 +98,18 @@ static fr_status cpu_create(const fr_be_params *p, fr_be **out, fr_err *err)
         cpu_free(be);
         return st;
     }
-    size_t kv_bytes =
-        (size_t)p->n_seq * hp->n_layer * p->n_ctx * be->kv_row * fr_kv_elem(p->kv_type);
+    be->kv_len = malloc(hp->n_layer * sizeof *be->kv_len);
+    be->kv_off = malloc(hp->n_layer * sizeof *be->kv_off);
+    if (!be->kv_len || !be->kv_off) {
+        cpu_free(be);
+        return fr_err_set(err, FR_E_NOMEM, "out of memory");
+    }
+    for (uint32_t l = 0; l < hp->n_layer; l++) {
+        be->kv_len[l] = p->kv_len && p->kv_len[l] < p->n_ctx ? p->kv_len[l] : p->n_ctx;
+        be->kv_off[l] = be->seq_slots;
+        be->seq_slots += be->kv_len[l];
+    }
+    size_t kv_bytes = (size_t)p->n_seq * be->seq_slots * be->kv_row * fr_kv_elem(p->kv_type);
     be->kcache = calloc(1, kv_bytes ? kv_bytes : 1);
     be->vcache = calloc(1, kv_bytes ? kv_bytes : 1);
     be->n_att = nth;
@@ -222,7 +238,7 @@ static void cpu_glu(fr_be *be, float *g, const float *u, int64_t n, fr_ffn_act a
 
 static inline size_t fr_kv_index(const fr_be *be, uint32_t s, uint32_t l, uint32_t p)
 {
-    return (((size_t)s * be->n_layer + l) * be->n_ctx + p) * be->kv_row;
+    return ((size_t)s * be->seq_slots + be->kv_off[l] + p % be->kv_len[l]) * be->kv_row;
 }
 
 static void fr_kv_put(const fr_be *be, void *cache, size_t idx, const float *src)
@@ -246,95 +262,11 @@ static void cpu_kv_store(fr_be *be, uint32_t layer, const int32_t *seq, const in
     }
 }
 
-typedef struct fr_attn_job {
-    fr_be *be;
-    const fr_attn_args *a;
-    atomic_int next; /* next (token, head) unit to take */
-} fr_attn_job;
-
-/* Attention with a sliding window or sinks (gemma3, phi3, gpt-oss): the
- * tiled kernel of tensor/attn.h does not have them yet, so these layers run
- * row by row here. Units are (token, query head) pairs handed out one at a time, so a
- * descheduled worker costs only the unit it holds. Consecutive units share a
- * KV head (grouped-query attention), which keeps its keys in cache. Per
- * unit: scores of the query against every cached key of its sequence up to
- * its position (or the last `window` of them), a two-pass softmax over that
- * row (in the thread's scratch; a head's sink logit joins its maximum and
- * its sum), then the weighted sum of the values. The row operations come from the
- * kernel set: left to right in the generic path (llama2.c's order), in SIMD
- * lanes otherwise. */
-static void fr_attn_worker(void *arg, int ith, int nth)
-{
-    (void)nth;
-    fr_attn_job *j = arg;
-    fr_be *be = j->be;
-    const fr_attn_args *a = j->a;
-    const fr_kernel_set *ks = be->mm.ks;
-    uint32_t hd = be->head_dim, n_head = be->n_head, grp = be->n_head / be->n_head_kv;
-    size_t q_dim = (size_t)n_head * hd;
-    float *att = be->att_scratch[ith];
-    float scale = a->kq_div;
-    bool f32 = be->kv_type == FR_TYPE_F32;
-    int64_t n_units = (int64_t)a->n_tok * n_head;
-    for (;;) {
-        int64_t w = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (w >= n_units)
-            break;
-        uint32_t t = (uint32_t)(w / n_head), h = (uint32_t)(w % n_head);
-        uint32_t kvh = h / grp, s = (uint32_t)a->seq[t];
-        int32_t pos = a->pos[t];
-        const float *q = a->q + (size_t)t * q_dim + (size_t)h * hd;
-        float *out = a->out + (size_t)t * q_dim + (size_t)h * hd;
-        /* keys p0..pos: all of them, or the last `window` */
-        int32_t p0 = a->window && pos >= (int32_t)a->window ? pos - (int32_t)a->window + 1 : 0;
-        size_t base = fr_kv_index(be, s, a->layer, (uint32_t)p0) + (size_t)kvh * hd;
-        if (f32) {
-            const float *k = (const float *)be->kcache + base;
-            for (int32_t p = p0; p <= pos; p++, k += be->kv_row)
-                att[p] = ks->dot_f32(q, k, hd) / scale;
-        } else {
-            const uint16_t *k = (const uint16_t *)be->kcache + base;
-            for (int32_t p = p0; p <= pos; p++, k += be->kv_row)
-                att[p] = ks->dot_f16(q, k, hd) / scale;
-        }
-        float mx = att[p0];
-        for (int32_t p = p0 + 1; p <= pos; p++)
-            if (att[p] > mx)
-                mx = att[p];
-        if (a->sinks && a->sinks[h] > mx)
-            mx = a->sinks[h];
-        float sum = 0.0f;
-        for (int32_t p = p0; p <= pos; p++) {
-            att[p] = expf(att[p] - mx);
-            sum += att[p];
-        }
-        if (a->sinks)
-            sum += expf(a->sinks[h] - mx);
-        for (int32_t p = p0; p <= pos; p++)
-            att[p] /= sum;
-        memset(out, 0, hd * sizeof(float));
-        if (f32) {
-            const float *v = (const float *)be->vcache + base;
-            for (int32_t p = p0; p <= pos; p++, v += be->kv_row)
-                ks->axpy_f32(out, att[p], v, hd);
-        } else {
-            const uint16_t *v = (const uint16_t *)be->vcache + base;
-            for (int32_t p = p0; p <= pos; p++, v += be->kv_row)
-                ks->axpy_f16(out, att[p], v, hd);
-        }
-    }
-}
-
 /* tensor/attn.h: row by row on the generic path (run.c's order), tiled
- * with an online softmax on the SIMD paths */
+ * with an online softmax on the SIMD paths; both take the sliding window,
+ * the sinks and a window layer's ring */
 static void cpu_attention(fr_be *be, const fr_attn_args *a)
 {
-    if (a->window || a->sinks) {
-        fr_attn_job j = {be, a, 0};
-        atomic_init(&j.next, 0);
-        fr_pool_run_dynamic(be->pool, fr_attn_worker, &j);
-        return;
-    }
     size_t base = fr_kv_index(be, 0, a->layer, 0) * fr_kv_elem(be->kv_type);
     fr_attn_desc d = {
         .q = a->q,
@@ -344,7 +276,7 @@ static void cpu_attention(fr_be *be, const fr_attn_args *a)
         .seq = a->seq,
         .k = (const char *)be->kcache + base,
         .v = (const char *)be->vcache + base,
-        .seq_ld = (size_t)be->n_layer * be->n_ctx * be->kv_row,
+        .seq_ld = be->seq_slots * be->kv_row,
         .kv_ld = be->kv_row,
         .kv_type = be->kv_type,
         .n_head = be->n_head,
@@ -352,6 +284,9 @@ static void cpu_attention(fr_be *be, const fr_attn_args *a)
         .head_dim = be->head_dim,
         .kq_div = a->kq_div,
         .blocks = be->attn_blocks,
+        .window = a->window,
+        .sinks = a->sinks,
+        .ring = be->kv_len[a->layer] < be->n_ctx ? be->kv_len[a->layer] : 0,
     };
     fr_attention(be->pool, be->mm.ks, &d, (void *const *)be->att_scratch);
 }

@@ -123,19 +123,23 @@ void fr_swiglu_avx2(float *g, const float *u, int64_t n)
 
 /* ---- tiled attention (attn.h) ---------------------------------------------
  *
- * One unit: M = n_tok * grp query rows against the positions 0 .. max lim
- * of one kv head, FR_ATTN_BLOCK positions at a time. Per block the keys
- * are converted to float and transposed (kt[d][k], 8 x 8 transposes) and
- * the values converted (vb[k][d]; F32 values are read in place), once for
- * all rows. Per row: the scores of the block (q[d] broadcast times a row
- * of kt: 8 keys per FMA, no horizontal sums), masked past the row's own
- * position, then the running maximum, sum and output are updated (online
- * softmax: a new maximum rescales the sum and output by e^(old - new)),
- * and the block's probabilities times the values are added to the output.
- * At the end each output row is divided by its sum. Positions past a row's
- * own add exact zeros, so a row's result does not depend on the other
- * rows of its unit (a token decoded alone gets the bits it gets in a
- * prompt). */
+ * One unit: M = n_tok * grp query rows against the positions of one kv
+ * head from the block of the first that any row's window reaches (0
+ * without a window) to the last row's, FR_ATTN_BLOCK positions at a time
+ * (blocks start at multiples of FR_ATTN_BLOCK). Per block the keys are
+ * converted to float and transposed (kt[d][k], 8 x 8 transposes) and the
+ * values converted (vb[k][d]; F32 values are read in place unless the
+ * cache is a window layer's ring), once for all rows. Per row, on the blocks that hold some of its positions: the scores
+ * of the block (q[d] broadcast times a row of kt: 8 keys per FMA, no
+ * horizontal sums), masked outside the row's positions (before its window,
+ * past its own), then the running maximum, sum and output are updated
+ * (online softmax: a new maximum rescales the sum and output by
+ * e^(old - new)), and the block's probabilities times the values are added
+ * to the output. At the end each output row is divided by its sum (with
+ * the head's sink logit in it, attn.h fr_attn_finish). A row reads the
+ * same blocks and adds nothing for positions outside its own, so its
+ * result does not depend on the other rows of its unit (a token decoded
+ * alone gets the bits it gets in a prompt). */
 
 #define FR_UNROLL8 _Pragma("GCC unroll 8")
 
@@ -166,12 +170,40 @@ static inline __m256 fr_ld8(const void *base, size_t idx, bool f16)
     return _mm256_loadu_ps((const float *)base + idx);
 }
 
+/* lanes lo <= idx < hi */
+static inline __m256 fr_keep8(__m256i idx, __m256i lo, __m256i hi)
+{
+    return _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lo, idx)),
+                            _mm256_castsi256_ps(_mm256_cmpgt_epi32(hi, idx)));
+}
+
 static inline float fr_hmax256(__m256 v)
 {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
+}
+
+/* kt[d][0..7] = the 8 keys kr[i] (NULL: zeros; full: none is NULL),
+ * transposed 8 x 8; f16 a constant where it is called */
+static inline __attribute__((always_inline)) void fr_keys_tr(float *kt, const uint8_t *const kr[8],
+                                                           bool full, int hd, bool f16)
+{
+    enum { B = FR_ATTN_BLOCK };
+    for (int d0 = 0; d0 < hd; d0 += 8) {
+        __m256 r[8];
+        if (full) {
+            for (int i = 0; i < 8; i++)
+                r[i] = fr_ld8(kr[i], (size_t)d0, f16);
+        } else {
+            for (int i = 0; i < 8; i++)
+                r[i] = kr[i] ? fr_ld8(kr[i], (size_t)d0, f16) : _mm256_setzero_ps();
+        }
+        fr_tr8(r);
+        for (int i = 0; i < 8; i++)
+            _mm256_store_ps(kt + (size_t)(d0 + i) * B, r[i]);
+    }
 }
 
 void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
@@ -183,9 +215,13 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
     float *S = vb + (size_t)B * hd;                                    /* [MR][B] */
     float *O = S + (size_t)MR * B;                                     /* [MR][hd] */
     float *mx = O + (size_t)MR * hd, *ls = mx + MR;
-    int32_t maxlim = 0;
-    for (int t = 0; t < u->n_tok; t++)
+    /* positions maxlim and from the first block any row's window reaches */
+    int32_t maxlim = 0, minfirst = INT32_MAX;
+    for (int t = 0; t < u->n_tok; t++) {
         maxlim = u->lim[t] > maxlim ? u->lim[t] : maxlim;
+        int32_t f = fr_attn_p0(u->lim[t], u->window);
+        minfirst = f < minfirst ? f : minfirst;
+    }
     memset(O, 0, (size_t)M * hd * sizeof(float));
     for (int m = 0; m < M; m++) {
         mx[m] = -INFINITY;
@@ -194,37 +230,50 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
     const __m256 vscale = _mm256_set1_ps(u->scale);
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int32_t kb = 0; kb <= maxlim; kb += B) {
+    for (int32_t kb = minfirst / B * B; kb <= maxlim; kb += B) {
         int nk = maxlim + 1 - kb < B ? maxlim + 1 - kb : B;
-        /* keys, transposed 8 x 8 (positions past nk: zeros) */
-        for (int k0 = 0; k0 < B; k0 += 8) {
-            for (int d0 = 0; d0 < hd; d0 += 8) {
-                __m256 r[8];
-                for (int i = 0; i < 8; i++)
-                    r[i] = k0 + i < nk ? fr_ld8(u->k, (size_t)(kb + k0 + i) * u->kv_ld + (size_t)d0, u->f16)
-                                       : _mm256_setzero_ps();
-                fr_tr8(r);
-                for (int i = 0; i < 8; i++)
-                    _mm256_store_ps(kt + (size_t)(d0 + i) * B + k0, r[i]);
-            }
+        /* positions kb + k0 .. kb + nk - 1 of the block are read (before
+         * minfirst no row's window reaches), each at its slot */
+        int k0 = minfirst > kb ? minfirst - kb : 0;
+        size_t esz = u->f16 ? 2 : 4;
+        /* keys, transposed 8 x 8 (positions outside k0 .. nk - 1: zeros) */
+        for (int c0 = 0; c0 < B; c0 += 8) {
+            const uint8_t *kr[8];
+            for (int i = 0; i < 8; i++)
+                kr[i] = c0 + i >= k0 && c0 + i < nk
+                            ? (const uint8_t *)u->k + fr_attn_slot(u, kb + c0 + i) * u->kv_ld * esz
+                            : NULL;
+            bool full = c0 >= k0 && c0 + 8 <= nk;
+            if (u->f16)
+                fr_keys_tr(kt + c0, kr, full, hd, true);
+            else
+                fr_keys_tr(kt + c0, kr, full, hd, false);
         }
+        /* values: F32 ones of a plain cache in place, the others converted
+         * (or copied out of the ring) to vb */
         const float *vrow = NULL;
         size_t vld = (size_t)hd;
-        if (u->f16) {
-            for (int k = 0; k < nk; k++)
+        if (u->f16 || u->ring) {
+            for (int k = k0; k < nk; k++) {
+                size_t sl = fr_attn_slot(u, kb + k);
                 for (int d0 = 0; d0 < hd; d0 += 8)
                     _mm256_store_ps(vb + (size_t)k * hd + d0,
-                                    fr_ld8(u->v, (size_t)(kb + k) * u->kv_ld + (size_t)d0, true));
+                                    fr_ld8(u->v, sl * u->kv_ld + (size_t)d0, u->f16));
+            }
             vrow = vb;
         } else {
             vrow = (const float *)u->v + (size_t)kb * u->kv_ld;
             vld = u->kv_ld;
         }
         for (int m = 0; m < M; m++) {
-            int32_t lim = u->lim[m / u->grp];
-            if (lim < kb)
+            int t = m / u->grp;
+            /* the row's positions in this block: lo .. hi - 1 */
+            int32_t lo = fr_attn_p0(u->lim[t], u->window) - kb, hi = u->lim[t] - kb + 1;
+            lo = lo > 0 ? lo : 0;
+            hi = hi < nk ? hi : nk;
+            if (hi <= lo)
                 continue;
-            const float *q = u->q + (m / u->grp) * u->q_ld + (size_t)(m % u->grp) * hd;
+            const float *q = u->q + t * u->q_ld + (size_t)(m % u->grp) * hd;
             __m256 s[B / 8];
             FR_UNROLL8
             for (int c = 0; c < B / 8; c++)
@@ -236,14 +285,13 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
                 for (int c = 0; c < B / 8; c++)
                     s[c] = _mm256_fmadd_ps(qd, _mm256_load_ps(kr + 8 * c), s[c]);
             }
-            /* scale, mask past the row's position, block maximum */
-            int valid = lim - kb + 1 < nk ? lim - kb + 1 : nk;
-            __m256i vlim = _mm256_set1_epi32(valid);
+            /* scale, mask outside the row's positions, block maximum */
+            __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi);
             __m256 bm = ninf;
             FR_UNROLL8
             for (int c = 0; c < B / 8; c++) {
                 __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * c));
-                __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(vlim, idx));
+                __m256 keep = fr_keep8(idx, vlo, vhi);
                 s[c] = _mm256_blendv_ps(ninf, _mm256_mul_ps(s[c], vscale), keep);
                 bm = _mm256_max_ps(bm, s[c]);
             }
@@ -256,8 +304,7 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
             FR_UNROLL8
             for (int c = 0; c < B / 8; c++) {
                 __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * c));
-                __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(vlim, idx));
-                __m256 p = _mm256_and_ps(fr_exp256(_mm256_sub_ps(s[c], vm)), keep);
+                __m256 p = _mm256_and_ps(fr_exp256(_mm256_sub_ps(s[c], vm)), fr_keep8(idx, vlo, vhi));
                 sum = _mm256_add_ps(sum, p);
                 _mm256_store_ps(prow + 8 * c, p);
             }
@@ -273,7 +320,7 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
                     FR_UNROLL8
                     for (int i = 0; i < 8; i++)
                         acc[i] = _mm256_mul_ps(_mm256_loadu_ps(o + d0 + 8 * i), vc);
-                    for (int k = 0; k < valid; k++) {
+                    for (int k = lo; k < hi; k++) {
                         __m256 p = _mm256_broadcast_ss(prow + k);
                         const float *vr = vrow + (size_t)k * vld + d0;
                         FR_UNROLL8
@@ -287,7 +334,7 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
                 }
                 for (int i = 0; i < nd; i++) {
                     __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(o + d0 + 8 * i), vc);
-                    for (int k = 0; k < valid; k++)
+                    for (int k = lo; k < hi; k++)
                         acc = _mm256_fmadd_ps(_mm256_broadcast_ss(prow + k),
                                               _mm256_loadu_ps(vrow + (size_t)k * vld + d0 + 8 * i), acc);
                     _mm256_storeu_ps(o + d0 + 8 * i, acc);
@@ -297,7 +344,7 @@ void fr_attn_tile_avx2(const fr_attn_unit *u, void *scratch)
     }
     for (int m = 0; m < M; m++) {
         float *out = u->out + (m / u->grp) * u->q_ld + (size_t)(m % u->grp) * hd;
-        __m256 inv = _mm256_set1_ps(1.0f / ls[m]);
+        __m256 inv = _mm256_set1_ps(fr_attn_finish(u, m % u->grp, mx[m], ls[m]));
         for (int d = 0; d < hd; d += 8)
             _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_loadu_ps(O + (size_t)m * hd + d), inv));
     }

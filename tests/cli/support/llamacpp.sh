@@ -6,7 +6,9 @@
 #   agree LABEL MODEL [--lora FILE:S] [--logits]   frugal's N greedy tokens
 #       after $PROMPT, checked step by step by llama.cpp (argmax, or a near-tie
 #       where kernels may round either way); --logits also compares the
-#       logits of the first 4 steps (1e-3). Sets LAST_IDS.
+#       logits of the first 4 steps (1e-3). Sets LAST_IDS. $RUN_BATCH, when
+#       set, is frugal run's --batch (a small one makes the sliding-window
+#       layers' cache a ring shorter than the generation).
 B=${FR_BUILD:?FR_BUILD must name the build directory}
 command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node and npm are needed"; exit 77; }
 [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || { echo "SKIP: node-llama-cpp needs node >= 20"; exit 77; }
@@ -32,7 +34,8 @@ agree() {
   done
   run_ok "$FRUGAL" tokenize -m "$model" --ids "$PROMPT"
   local prompt="[${OUT// /,}]" prompt_ids=$OUT
-  run_ok "$FRUGAL" run -t 1 --ctx 512 --kv-type f32 -m "$model" -p "$PROMPT" -n "$N" --temp 0 --json "${lora[@]}"
+  run_ok "$FRUGAL" run -t 1 --ctx 512 --batch "${RUN_BATCH:-512}" --kv-type f32 -m "$model" \
+    -p "$PROMPT" -n "$N" --temp 0 --json "${lora[@]}"
   local ids
   ids=$(node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
                  process.stdout.write(JSON.stringify(j.token_ids))' <<<"$OUT") ||
