@@ -6,6 +6,10 @@
 #                                pp128 pp512 tg64, one repetition
 #   BENCH_SKIP="serve tune"      skip sections (speed profile tok quant gguf sampler lora rag rag-pg verifier verifier-cv serve tune mpi grammar)
 #   BENCH_MODELS, BENCH_TYPES, BENCH_THREADS, BENCH_REPS   override the speed rows
+#   BENCH_ROWS="MODEL:TYPE:THREADS ..."   the speed rows, listed
+#   BENCH_LONG_ROWS="..."        rows of the long-prompt table (pp2048 and
+#                                decode at depth 2048; "" skips it)
+#   BENCH_PP=128,512             prompt lengths of the main table
 #   FRUGAL_PEERS=DIR             where the peer engines are built (default ~/.cache/frugal-peers)
 #
 # The speed section measures frugal, ik_llama.cpp and llama.cpp side by side
@@ -30,11 +34,16 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 skip() { case " ${BENCH_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 QUICK=${BENCH_QUICK:-0}
+# The main table: every row at pp128 and pp512 and tg64. The long-prompt
+# table (pp2048, and 64 tokens decoded after 2048 in the cache) runs on a
+# few rows: on a 2-core machine each of its rows takes ~5-12 minutes for the
+# three engines, so all rows at every length would take hours.
 if [ "$QUICK" = 1 ]; then
-  REPS=${BENCH_REPS:-1}; PP=128,512; DEPTH=""
+  REPS=${BENCH_REPS:-1}
   ROWS_DEFAULT="qwen2.5-0.5b:q4_0:2 qwen2.5-0.5b:q8_0:2 qwen2.5-0.5b:q4_k_m:2"
+  LONG_DEFAULT=""
 else
-  REPS=${BENCH_REPS:-3}; PP=128,512,2048; DEPTH=2048
+  REPS=${BENCH_REPS:-3}
   ROWS_DEFAULT=""
   for m in qwen2.5-0.5b llama-3.2-1b; do
     for th in 2 1; do
@@ -42,8 +51,11 @@ else
     done
   done
   ROWS_DEFAULT="$ROWS_DEFAULT llama-3.1-8b:q4_k_m:2"
+  LONG_DEFAULT="qwen2.5-0.5b:q4_0:2 llama-3.2-1b:q4_k_m:2"
 fi
-ROWS=$ROWS_DEFAULT
+PP=${BENCH_PP:-128,512}
+LONG_ROWS=${BENCH_LONG_ROWS-$LONG_DEFAULT}
+ROWS=${BENCH_ROWS:-$ROWS_DEFAULT}
 if [ -n "${BENCH_MODELS:-}${BENCH_TYPES:-}${BENCH_THREADS:-}" ]; then
   ROWS=""
   for m in ${BENCH_MODELS:-qwen2.5-0.5b llama-3.2-1b}; do
@@ -108,24 +120,18 @@ model_file() { # model type -> path on stdout
   echo "$out"
 }
 
-if ! skip speed; then
-  if [ -x "$SHARED/peers/build-peers.sh" ] && [ "${BENCH_NO_PEER_BUILD:-0}" != 1 ]; then
-    echo "bench: peer engines (built once into $PEERS; ~20 min the first time)" >&2
-    "$SHARED/peers/build-peers.sh" "$PEERS" >&2 || echo "bench: a peer engine could not be built (logs in $PEERS)" >&2
-  fi
-  LLAMA=$(peer_bin llama.cpp); IK=$(peer_bin ik_llama.cpp)
-  for b in "$LLAMA" "$IK"; do
-    if [ -n "$b" ] && [ -x "$b/llama-quantize" ] && [ -z "$QUANTIZER" ]; then QUANTIZER=$b/llama-quantize; fi
-  done
-  mkdir -p "$TMP/raw"
-  i=0
-  for row in $ROWS; do
+# One speed table: ROWS at prompt lengths PP (and decode at DEPTH), raw
+# results in DIR, the table (heading TITLE) appended to BENCHMARKS.md.
+speed_table() { # dir "rows" pp depth title
+  local raw=$1 rows=$2 PP=$3 DEPTH=$4 title=$5 i=0 row m q th f base
+  mkdir -p "$raw"
+  for row in $rows; do
     IFS=: read -r m q th <<< "$row"
     f=$(model_file "$m" "$q") || { echo "bench: no model file for $m $q" >&2; continue; }
-    base="$TMP/raw/$m:$q:$th"
+    base="$raw/$m:$q:$th"
     echo "$f" > "$base.path"
     run_frugal() {
-      "$FRUGAL" bench -m "$f" -p "$PP" -n 64 ${DEPTH:+-d 0,$DEPTH} -t "$th" -r "$REPS" --json \
+      "$FRUGAL" bench -m "$f" ${PP:+-p "$PP"} -n 64 ${DEPTH:+-d 0,$DEPTH} -t "$th" -r "$REPS" --json \
         > "$base.frugal.json" 2> "$TMP/err" || { tail -3 "$TMP/err" >&2; rm -f "$base.frugal.json"; }
     }
     run_ik() {
@@ -142,7 +148,7 @@ if ! skip speed; then
           > "$base.llama-d.json" 2> "$TMP/err" || { tail -3 "$TMP/err" >&2; rm -f "$base.llama-d.json"; }
       fi
     }
-    echo "bench: $m $q, $th thread(s)" >&2
+    echo "bench: $m $q, $th thread(s)${DEPTH:+, prompt $PP, depth $DEPTH}" >&2
     case $((i % 3)) in
       0) run_frugal; run_ik; run_llama ;;
       1) run_ik; run_llama; run_frugal ;;
@@ -150,8 +156,24 @@ if ! skip speed; then
     esac
     i=$((i + 1))
   done
-  node "$(dirname "$0")/bench_table.js" "$TMP/raw" "$ROWS" "$PP" "$DEPTH" "${QUANTIZER:-frugal quantize}" >> "$OUT"
-  if [ -n "${BENCH_RAW:-}" ]; then mkdir -p "$BENCH_RAW" && cp "$TMP/raw"/* "$BENCH_RAW/"; fi
+  node "$(dirname "$0")/bench_table.js" "$raw" "$rows" "$PP" "$DEPTH" "${QUANTIZER:-frugal quantize}" "$title" >> "$OUT"
+}
+
+if ! skip speed; then
+  if [ -x "$SHARED/peers/build-peers.sh" ] && [ "${BENCH_NO_PEER_BUILD:-0}" != 1 ]; then
+    echo "bench: peer engines (built once into $PEERS; ~20 min the first time)" >&2
+    "$SHARED/peers/build-peers.sh" "$PEERS" >&2 || echo "bench: a peer engine could not be built (logs in $PEERS)" >&2
+  fi
+  LLAMA=$(peer_bin llama.cpp); IK=$(peer_bin ik_llama.cpp)
+  for b in "$LLAMA" "$IK"; do
+    if [ -n "$b" ] && [ -x "$b/llama-quantize" ] && [ -z "$QUANTIZER" ]; then QUANTIZER=$b/llama-quantize; fi
+  done
+  speed_table "$TMP/raw" "$ROWS" "$PP" "" "Prefill and decode speed (tok/s): frugal, ik_llama.cpp and llama.cpp in one run"
+  if [ -n "$LONG_ROWS" ]; then
+    speed_table "$TMP/raw-long" "$LONG_ROWS" 2048 2048 "Long prompts (tok/s): pp2048 and decode after 2048 tokens, the same three engines in the same run"
+    cat "$TMP/raw-long/misses" >> "$TMP/raw/misses" 2>/dev/null || true
+  fi
+  if [ -n "${BENCH_RAW:-}" ]; then mkdir -p "$BENCH_RAW" && cp -r "$TMP/raw" "$TMP"/raw-long "$BENCH_RAW/" 2>/dev/null || true; fi
 fi
 
 # Rows that miss a target get a profile: where frugal's time goes (perf,
@@ -159,15 +181,16 @@ fi
 if ! skip speed && ! skip profile && command -v perf >/dev/null 2>&1 && [ -s "$TMP/raw/misses" ]; then
   { echo "## Where frugal's decode time goes in the rows that miss"; echo
     echo "\`perf record -e cpu-clock\` over \`frugal bench -m FILE -p 0 -n 256 -r 2 -t N\`; the top symbols by share of samples (the read-bandwidth measurement bench starts with is sampled too: fr_read_sum, page clearing)."; echo; } >> "$OUT"
+  awk '!seen[$1 " " $2 " " $3]++' "$TMP/raw/misses" > "$TMP/misses1"
   while read -r m q th why; do
-    f=$(cat "$TMP/raw/$m:$q:$th.path")
+    f=$(cat "$TMP/raw/$m:$q:$th.path" 2>/dev/null || cat "$TMP/raw-long/$m:$q:$th.path")
     perf record -q -e cpu-clock -o "$TMP/perf.data" "$FRUGAL" bench -m "$f" -p 0 -n 256 -r 2 -t "$th" >/dev/null 2>&1 || continue
     # awk reads to the end: head would close the pipe and, under pipefail, fail the script
     perf report -q -i "$TMP/perf.data" --no-children --sort symbol --stdio 2>/dev/null | awk 'NF && n++ < 12' > "$TMP/top"
     { echo "**$m $q, $th thread(s): $why**"; echo; echo '```'
       cat "$TMP/top"
       echo '```'; echo; } >> "$OUT"
-  done < "$TMP/raw/misses"
+  done < "$TMP/misses1"
 fi
 
 run_section() { # name title command...

@@ -4,11 +4,11 @@
 // and whether each of issue 15's targets is met. Also writes DIR/misses:
 // the rows whose decode misses, for the profile section.
 //
-//   node bench_table.js DIR "MODEL:TYPE:THREADS ..." PP_LIST DEPTH QUANTIZER
+//   node bench_table.js DIR "MODEL:TYPE:THREADS ..." PP_LIST DEPTH QUANTIZER [TITLE]
 "use strict";
 const fs = require("fs");
 const path = require("path");
-const [dir, rowsArg, ppArg, depthArg, quantizer] = process.argv.slice(2);
+const [dir, rowsArg, ppArg, depthArg, quantizer, titleArg] = process.argv.slice(2);
 const rows = rowsArg.split(/\s+/).filter(Boolean).map((r) => {
   const [model, type, threads] = r.split(":");
   return { model, type, threads: +threads, key: r };
@@ -84,7 +84,7 @@ const mib = (b) => (b / 1048576).toFixed(0) + " MiB";
 const d0 = data.find((d) => d.fj);
 const ikv = (data.find((d) => d.ikv) || {}).ikv;
 const llv = (data.find((d) => d.llv) || {}).llv;
-console.log("## Prefill and decode speed (tok/s): frugal, ik_llama.cpp and llama.cpp in one run\n");
+console.log(`## ${titleArg || "Prefill and decode speed (tok/s): frugal, ik_llama.cpp and llama.cpp in one run"}\n`);
 console.log(
   `Method: for each row, the three engines run one after the other on the same GGUF file ` +
   `(random weights with the model's exact shapes and its real tokenizer, written as F16 by ` +
