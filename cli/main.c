@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 #include "commands.h"
+#include "tensor/cpu.h"
+#include "tensor/threadpool.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -77,7 +79,16 @@ int main(int argc, char **argv)
         return cmd_help();
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-        printf("frugal %s (commit %s)\n", fr_version(), fr_commit());
+        /* and the machine as `frugal bench` names it: the CPU (on ARM the
+         * core from its MIDR), how many, the kernel path it would use */
+        char cpu[256], feats[256];
+        fr_cpu_model_name(cpu, sizeof cpu);
+        fr_cpu_describe(feats, sizeof feats);
+        fr_isa isa = FR_ISA_GENERIC;
+        bool isa_ok = fr_isa_select(&isa, NULL) == FR_OK;
+        printf("frugal %s (commit %s)\ncpu: %s; %d CPUs; features %s; kernels %s\n",
+               fr_version(), fr_commit(), cpu, fr_cpu_count(), feats,
+               isa_ok ? fr_isa_name(isa) : "none (FRUGAL_ISA names no path this CPU runs)");
         return FR_EXIT_OK;
     }
     size_t n;

@@ -65,17 +65,24 @@ if [ -n "${BENCH_MODELS:-}${BENCH_TYPES:-}${BENCH_THREADS:-}" ]; then
   done
 fi
 
+# x86: /proc/cpuinfo's model name and family / model / stepping; elsewhere
+# (ARM Linux has no "model name", macOS no /proc) the CPU as frugal names it
+# (`frugal --version`: the core from the MIDR implementer / part, cpu.c's table)
 cpu_line() {
-  node -e '
-    const f = require("fs").readFileSync("/proc/cpuinfo", "utf8");
-    const g = (k) => ((f.match(new RegExp("^" + k + "\\s*: (.*)$", "m")) || [])[1] || "?");
-    console.log(`${g("model name")} (${g("vendor_id")} family ${g("cpu family")} model ${g("model")} stepping ${g("stepping")})`);' 2>/dev/null || echo unknown
+  if grep -q '^model name' /proc/cpuinfo 2>/dev/null; then
+    node -e '
+      const f = require("fs").readFileSync("/proc/cpuinfo", "utf8");
+      const g = (k) => ((f.match(new RegExp("^" + k + "\\s*: (.*)$", "m")) || [])[1] || "?");
+      console.log(`${g("model name")} (${g("vendor_id")} family ${g("cpu family")} model ${g("model")} stepping ${g("stepping")})`);' 2>/dev/null || echo unknown
+  else
+    "$FRUGAL" --version | sed -n 's/^cpu: \([^;]*\);.*; kernels \(.*\)$/\1, kernels \2/p' | grep . || echo unknown
+  fi
 }
 
 {
   echo "# frugal benchmarks"
   echo
-  echo "Written by \`make bench\`$([ "$QUICK" = 1 ] && echo " with BENCH_QUICK=1 (a quick run: fewer rows, one repetition)") ($(date -u +%Y-%m-%dT%H:%MZ)). Machine: $(cpu_line), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). frugal $("$FRUGAL" --version | awk '{print $2, $3, $4}')."
+  echo "Written by \`make bench\`$([ "$QUICK" = 1 ] && echo " with BENCH_QUICK=1 (a quick run: fewer rows, one repetition)") ($(date -u +%Y-%m-%dT%H:%MZ)). Machine: $(cpu_line), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo). frugal $("$FRUGAL" --version | awk 'NR == 1 {print $2, $3, $4}')."
   echo "These machines may be shared and noisy: compare rows measured in one run."
   echo "ARM (neon / dotprod / i8mm kernel paths): speed is measured only on a real ARM machine (\`make bench\` runs there unchanged, peers built by \`../shared/peers/build-peers.sh\`); the qemu runs of \`make test-aarch64\` check correctness, and emulated timings say nothing about ARM hardware, so none are reported."
   echo

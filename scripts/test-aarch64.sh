@@ -10,9 +10,11 @@
 #   max         i8mm     (every extension qemu knows: Graviton 3, Apple M2 class)
 # test_tensor_matmul checks every path the CPU has against the generic one
 # whatever FRUGAL_ISA says. FR_SANITIZED=1 picks the tests' small sizes
-# (qemu runs about 10-30x slower than the host). test_tune_ops (the training
-# GEMM, GCC vector extensions, no ARM-specific code) is built but not run
-# here: it alone would take longer than all of the rest under qemu.
+# (qemu runs about 10-30x slower than the host). test_tune_ops runs as
+# test_tune_ops_products: the training products (the NEON sgemm entries,
+# every path against double products, 1 vs 3 threads bit-identical) and the
+# frozen-base layers; its gradient checks by central differences would take
+# minutes under qemu and have no ARM-specific code.
 # Usage: scripts/test-aarch64.sh [build dir] [jobs]
 set -euo pipefail
 dir=${1:-build-aarch64}
@@ -28,8 +30,8 @@ run() {
   echo "== qemu-aarch64 -cpu $cpu, FRUGAL_ISA=$isa: $regex"
   QEMU_CPU=$cpu FRUGAL_ISA=$isa ctest --output-on-failure -j "$jobs" -R "$regex"
 }
-kernels='unit/test_(tensor_isa_env|tensor_matmul|model_forward|model_greedy)$'
+kernels='unit/test_(tensor_isa_env|tensor_matmul|model_forward|model_greedy|tune_ops_products)$'
 run cortex-a53 neon "$kernels"
 run cortex-a76 dotprod "$kernels"
-run max i8mm 'unit/test_(tensor_|model_)'
+run max i8mm 'unit/test_(tensor_|model_|tune_ops_products$)'
 run max generic 'unit/test_model_greedy$'

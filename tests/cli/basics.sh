@@ -6,6 +6,10 @@ set -u
 
 run_ok "$FRUGAL" --version
 expect_contains "$OUT" "frugal 0."
+expect_contains "$OUT" "CPUs; features "
+# the path FRUGAL_ISA forces is the one named (generic runs everywhere)
+FRUGAL_ISA=generic run_ok "$FRUGAL" --version
+expect_contains "$OUT" "; kernels generic"
 run_ok "$FRUGAL" --help
 expect_contains "$OUT" "inspect"
 run_status 2 "$FRUGAL"

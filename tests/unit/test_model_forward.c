@@ -8,8 +8,10 @@
  * head counts, qwen3's head_dim != n_embd / n_head) are written with the
  * project's own writer; logits of every prompt position must agree to a
  * relative error below 1e-4 with F32 weights, and quantized models are
- * compared against the reference run on their dequantized weights. Prefill
- * and token-by-token decoding must agree too.
+ * compared against the reference run on their dequantized weights (with
+ * its activations quantized as the engine's are; see ref_ties for the one
+ * ambiguity that brings). Prefill and token-by-token decoding must agree
+ * too.
  */
 #include "test.h"
 
@@ -21,6 +23,29 @@
 #include <unistd.h>
 
 /* ---- the naive reference ------------------------------------------------ */
+
+/* Quantizing an activation is a step function: a value whose x / d lies
+ * within float rounding of a half-integer may be rounded one way by this
+ * double-precision reference and the other way by the engine's float
+ * arithmetic (or by two kernel sets whose sums differ in the last bit), and
+ * that one step moves the logits by 1e-3 to 1e-2, far past the tolerance.
+ * Seen: qwen3moe Q4_K on the ARM SIMD paths, an attention output at x / d =
+ * -73.49999 here, -73.49998 in the generic set's left-to-right sums, and
+ * exactly -73.5 (so -74) in the NEON lanes' - every value within 2e-7 of
+ * the generic one. So the reference records the near-ties it meets
+ * (|x / d - (k + 1/2)| < REF_TIE_EPS steps), and an engine that misses the
+ * nominal reference is compared again with each of the closest of them
+ * rounded the other way, one at a time (every quantization of that value:
+ * the same h feeds Q, K and V, or the router and the experts). A bug would
+ * have to land within the tolerance of one of these single-step variants. */
+#define REF_TIE_EPS 1e-3
+#define REF_TIES_MAX 16
+typedef struct ref_ties {
+    int n;
+    double r[REF_TIES_MAX];   /* x / d of the closest near-ties seen, closest first */
+    double gap[REF_TIES_MAX]; /* |x / d - (k + 1/2)| */
+    double flip;              /* the value to round the other way; NAN: none (and record) */
+} ref_ties;
 
 /* Everything the reference needs to know, from the spec the test wrote (not
  * from the engine's hyper-parameters). */
@@ -47,6 +72,7 @@ typedef struct ref_model {
     bool softmax_after_topk; /* gpt-oss: weights = softmax of the chosen logits */
     bool pan_is_ffn_norm;    /* gpt-oss names its pre-FFN norm post_attention_norm */
     int *sel_log;            /* when set: [layer][token][n_used] experts chosen */
+    ref_ties *ties;          /* when set: near-ties recorded / the one flipped */
 } ref_model;
 
 /* Whole tensor as doubles (malloc'd), or NULL when absent. */
@@ -86,8 +112,29 @@ static double *ref_layer_tensor(const fr_gguf *g, int l, const char *suffix)
  * blocks of 32 for Q4_0..Q8_0, 256 for the K types), so that quantized
  * models are compared with a tight tolerance instead of one wide enough to
  * hide bugs. */
-static void ref_mv(const double *W, const double *x, double *y, int n_in, int n_out, int blk)
+static void ref_tie_note(ref_ties *t, double r)
 {
+    double gap = fabs(r - floor(r) - 0.5);
+    if (!t || !isnan(t->flip) || gap >= REF_TIE_EPS)
+        return;
+    for (int i = 0; i < t->n; i++)
+        if (t->r[i] == r)
+            return; /* the same value quantized for another product */
+    if (t->n == REF_TIES_MAX && gap >= t->gap[REF_TIES_MAX - 1])
+        return; /* farther than all the closest kept */
+    int at = t->n < REF_TIES_MAX ? t->n++ : REF_TIES_MAX - 1;
+    for (; at > 0 && t->gap[at - 1] > gap; at--) {
+        t->r[at] = t->r[at - 1];
+        t->gap[at] = t->gap[at - 1];
+    }
+    t->r[at] = r;
+    t->gap[at] = gap;
+}
+
+static void ref_mv(const ref_model *m, const double *W, const double *x, double *y, int n_in,
+                   int n_out)
+{
+    int blk = m->ACT;
     double *xq = malloc(sizeof(double) * (size_t)n_in);
     for (int i = 0; i < n_in; i++)
         xq[i] = x[i];
@@ -96,8 +143,17 @@ static void ref_mv(const double *W, const double *x, double *y, int n_in, int n_
         for (int i = b0; i < b0 + blk; i++)
             amax = fabs(x[i]) > amax ? fabs(x[i]) : amax;
         double d = amax / 127;
-        for (int i = b0; i < b0 + blk; i++)
-            xq[i] = d > 0 ? nearbyint(x[i] / d) * d : 0;
+        for (int i = b0; i < b0 + blk; i++) {
+            if (!(d > 0)) {
+                xq[i] = 0;
+                continue;
+            }
+            double r = x[i] / d, q = nearbyint(r);
+            ref_tie_note(m->ties, r);
+            if (m->ties && r == m->ties->flip) /* round the other way */
+                q = q > r ? floor(r) : ceil(r);
+            xq[i] = q * d;
+        }
     }
     for (int o = 0; o < n_out; o++) {
         double s = 0;
@@ -175,13 +231,13 @@ static void ref_ffn(const ref_model *m, const double *wg, const double *bg, cons
                     double *out)
 {
     double *g = malloc(sizeof(double) * (size_t)F), *u = malloc(sizeof(double) * (size_t)F);
-    ref_mv(wg, h, g, m->E, F, m->ACT);
-    ref_mv(wu, h, u, m->E, F, m->ACT);
+    ref_mv(m, wg, h, g, m->E, F);
+    ref_mv(m, wu, h, u, m->E, F);
     ref_add(g, bg, F);
     ref_add(u, bu, F);
     for (int i = 0; i < F; i++)
         g[i] = ref_act(g[i], u[i], m->act);
-    ref_mv(wd, g, out, F, m->E, m->ACT);
+    ref_mv(m, wd, g, out, F, m->E);
     ref_add(out, bd, m->E);
     free(g), free(u);
 }
@@ -250,8 +306,8 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
             ref_rmsnorm(h, x + (size_t)t * E, an, E, m->eps);
             memcpy(xn + (size_t)t * E, h, sizeof(double) * (size_t)E);
             double *kt = K + (size_t)t * KD, *vt = Vc + (size_t)t * KD;
-            ref_mv(wk, h, kt, E, KD, m->ACT);
-            ref_mv(wv, h, vt, E, KD, m->ACT);
+            ref_mv(m, wk, h, kt, E, KD);
+            ref_mv(m, wv, h, vt, E, KD);
             ref_add(kt, bk, KD);
             ref_add(vt, bv, KD);
             for (int hh = 0; hh < m->KV; hh++) {
@@ -261,7 +317,7 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
             }
         }
         for (int t = 0; t < n; t++) {
-            ref_mv(wq, xn + (size_t)t * E, q, E, QD, m->ACT);
+            ref_mv(m, wq, xn + (size_t)t * E, q, E, QD);
             ref_add(q, bq, QD);
             int p0 = swa && t >= m->n_swa ? t - m->n_swa + 1 : 0;
             for (int hh = 0; hh < m->H; hh++) {
@@ -291,7 +347,7 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
                     att[hh * m->HD + i] = a;
                 }
             }
-            ref_mv(wo, att, o, QD, E, m->ACT);
+            ref_mv(m, wo, att, o, QD, E);
             ref_add(o, bo, E);
             if (pan && !m->pan_is_ffn_norm)
                 ref_rmsnorm(o, o, pan, E, m->eps);
@@ -308,7 +364,7 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
                 double *lg = malloc(sizeof(double) * (size_t)m->n_exp);
                 double *w = malloc(sizeof(double) * (size_t)m->n_exp);
                 int *sel = malloc(sizeof(int) * (size_t)m->n_used);
-                ref_mv(wr, h, lg, E, m->n_exp, m->ACT);
+                ref_mv(m, wr, h, lg, E, m->n_exp);
                 ref_add(lg, br, m->n_exp);
                 double lmx = -1e300, zz = 0;
                 for (int e = 0; e < m->n_exp; e++)
@@ -370,7 +426,7 @@ static void ref_forward(const ref_model *m, const int *tokens, int n, double *ou
     for (int t = 0; t < n; t++) {
         ref_rmsnorm(h, x + (size_t)t * E, on, E, m->eps);
         double *lt = out + (size_t)t * m->V;
-        ref_mv(wout, h, lt, E, m->V, m->ACT);
+        ref_mv(m, wout, h, lt, E, m->V);
         for (int i = 0; m->softcap > 0 && i < m->V; i++)
             lt[i] = m->softcap * tanh(lt[i] / m->softcap);
     }
@@ -395,6 +451,31 @@ static double max_rel_err(const float *a, const double *b, size_t n)
             mx = fabs(b[i]);
     }
     return md / (mx > 0 ? mx : 1);
+}
+
+/* When logits got[n][V] miss ref by tol or more (*err): the reference
+ * again with each near-tie it recorded rounded the other way (ref_ties); ref
+ * becomes the first variant within tol, noted on stderr, *err its error. */
+static void ref_retry_ties(const ref_model *m, const int *toks, int n, const float *got,
+                           double *ref, double *err, double tol)
+{
+    size_t cnt = (size_t)n * (size_t)m->V;
+    double *alt = malloc(sizeof(double) * cnt);
+    for (int i = 0; i < m->ties->n && *err >= tol; i++) {
+        m->ties->flip = m->ties->r[i];
+        ref_forward(m, toks, n, alt);
+        double e = max_rel_err(got, alt, cnt);
+        if (e < tol) {
+            fprintf(stderr,
+                    "note: %s matches the reference with one activation at a rounding tie "
+                    "(x / d = %.9g) rounded the other way: rel err %.3g, %.3g nominally\n",
+                    m->arch, m->ties->r[i], e, *err);
+            memcpy(ref, alt, sizeof(double) * cnt);
+            *err = e;
+        }
+    }
+    m->ties->flip = NAN;
+    free(alt);
 }
 
 /* The spec of a small random model of arch (the features each arch has,
@@ -531,6 +612,8 @@ static void run_case(const fr_synth_spec *sp, double tol, int n_threads)
     for (int i = 0; i < N; i++)
         toks32[i] = toks[i];
     double *ref = malloc(sizeof(double) * N * (size_t)V);
+    ref_ties ties = {.flip = NAN};
+    r.ties = &ties;
     ref_forward(&r, toks, N, ref);
 
     fr_context_params cp = fr_context_default_params();
@@ -551,6 +634,8 @@ static void run_case(const fr_synth_spec *sp, double tol, int n_threads)
     for (int t = 0; t < N; t++)
         memcpy(prefill + (size_t)t * V, fr_context_logits(c, (uint32_t)t), sizeof(float) * (size_t)V);
     double err_p = max_rel_err(prefill, ref, (size_t)N * V);
+    if (err_p >= tol)
+        ref_retry_ties(&r, toks, N, prefill, ref, &err_p, tol);
     CHECK_MSG(err_p < tol, "%s L%d E%d H%d/%d hd%d %s: prefill rel err %.3g", arch, L, E, H, KV,
               HD, fr_type_name(wt), err_p);
     if (getenv("FR_TEST_VERBOSE"))
@@ -1028,18 +1113,7 @@ int main(int argc, char **argv)
      * packed copy, V's rows (from 96 + 12) start inside a group, so its
      * view reads the original */
     c = mk("phi3", 2, 64, 8, 1, 12, 96, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);
-    c = mk("qwen3moe", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q4_K);
-#if defined(__aarch64__)
-    /* KNOWN FAILURE, open in issue 20: on the NEON, dotprod and i8mm paths
-     * this case is 9.3e-3 off the reference (generic on aarch64, and every
-     * x86 path, pass); found when the MoE block and the ARM sets met on
-     * main. Skipped there, loudly, until it is found. */
-    const char *isa_env = getenv("FRUGAL_ISA");
-    if (!isa_env || strcmp(isa_env, "generic") != 0)
-        fprintf(stderr, "KNOWN FAILURE skipped: qwen3moe Q4_K on an ARM SIMD path (issue 20)\n");
-    else
-#endif
-        run_case(&c, 1e-4, 2);
+    c = mk("qwen3moe", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
     c = mk("gpt-oss", 2, 64, 4, 2, 16, 128, 40, FR_TYPE_MXFP4), run_case(&c, 1e-4, 2);
     c = mk("gpt-oss", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q4_K), run_case(&c, 1e-4, 2);
     c = mk("gpt-oss", 2, 256, 4, 2, 64, 512, 40, FR_TYPE_Q8_0), run_case(&c, 1e-4, 2);

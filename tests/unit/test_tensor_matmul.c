@@ -76,6 +76,32 @@ static void naive_q8(const float *x, int len, int8_t *q, float *d)
     }
 }
 
+/* Exact ties: max 127 makes d = 1 and x / d = k + 1/2 exactly; every path
+ * rounds half to even, as the naive scheme does. (A SIMD attention sum
+ * landing exactly on -73.5 where the portable one gives -73.49998 is how
+ * the qwen3moe exactness case once failed on ARM: rounding, not a kernel
+ * fault; test_model_forward.c's ref_ties.) */
+static void check_quant_ties(const fr_kernel_set *ks)
+{
+    float xt[256];
+    int8_t qt[256];
+    float dt[8], st[8];
+    int16_t bt[16];
+    for (int i = 0; i < 256; i++)
+        xt[i] = (float)(i % 254 - 127) + (i % 254 == 0 ? 0.0f : i % 2 ? 0.5f : -0.5f);
+    xt[0] = 127.0f; /* d = 1 in every block of 32 and of 256 */
+    for (int b = 1; b < 8; b++)
+        xt[32 * b] = -127.0f;
+    ks->quant_q8b(xt, 256, qt, dt, st);
+    bool ties_ok = true;
+    for (int i = 0; i < 256; i++)
+        ties_ok &= dt[i / 32] == 1.0f && qt[i] == (int8_t)nearbyint((double)xt[i]);
+    ks->quant_q8k(xt, 256, qt, dt, bt);
+    for (int i = 0; i < 256; i++)
+        ties_ok &= dt[0] == 1.0f && qt[i] == (int8_t)nearbyint((double)xt[i]);
+    CHECK_MSG(ties_ok, "%s: quantizing exact half steps is not round-half-even", ks->name);
+}
+
 static void test_act_quant(void)
 {
     enum { N = 4096 };
@@ -124,6 +150,10 @@ static void test_act_quant(void)
         }
     }
     CHECK_MSG(ok, "q8k differs from the naive scheme");
+
+    for (int isa = 0; isa < FR_ISA_COUNT_; isa++)
+        if (fr_kernel_set_get((fr_isa)isa))
+            check_quant_ties(fr_kernel_set_get((fr_isa)isa));
 
     /* every path gives the generic bytes */
     for (int isa = 1; isa < FR_ISA_COUNT_; isa++) {
@@ -542,6 +572,18 @@ static void test_isa_errors(void)
             continue;
         CHECK(fr_kernel_set_get((fr_isa)i) == NULL);
         CHECK(fr_matmul_scratch_set_isa(&scratch, (fr_isa)i, &e) == FR_E_UNSUPPORTED);
+    }
+    /* every set has its own product for every weight type (a missing one
+     * would fall back to the generic kernel unseen: MXFP4 on the ARM sets
+     * once did), and every row operation */
+    for (int i = 0; i < FR_ISA_COUNT_; i++) {
+        const fr_kernel_set *ks = fr_kernel_set_get((fr_isa)i);
+        for (int ti = 0; ks && ti < N_TYPES; ti++)
+            CHECK_MSG(ks->mm[all_types[ti]].act != FR_ACT_NONE && ks->mm[all_types[ti]].gemm,
+                      "%s has no %s product", ks->name, fr_type_name(all_types[ti]));
+        CHECK(!ks || (ks->quant_q8b && ks->quant_q8k && ks->dot_f32 && ks->dot_f16 &&
+                      ks->axpy_f32 && ks->axpy_f16 && ks->swiglu && ks->read_sum &&
+                      ks->sgemm_nn && ks->sgemm_nt && ks->sgemm_tn));
     }
     char feats[256];
     fr_cpu_describe(feats, sizeof feats);

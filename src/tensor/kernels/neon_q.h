@@ -6,7 +6,7 @@
  *
  * A weight row is unpacked into the canonical integer form (kernels.h:
  * int8 quants, per-block scales) in this thread's scratch - the quants with
- * NEON for Q4_0, Q8_0, Q4_K, Q5_K and Q6_K, through the generic unpacker for
+ * NEON for Q4_0, Q8_0, MXFP4, Q4_K, Q5_K and Q6_K, through the generic unpacker for
  * Q4_1, Q5_0, Q5_1, Q2_K and Q3_K - and then
  * multiplied with every token: per 32-block (or 16-group of a super-block)
  * an exact integer dot (SMULL/SADALP, or SDOT), then the float steps of
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "tensor/kernels/bytes.h"
+#include "tensor/kernels/generic.h"
 #include "tensor/kernels/neon_util.h"
 
 static inline size_t fr_nq_al64(size_t n)
@@ -75,7 +76,8 @@ static inline fr_nq_rowk fr_nq_rowk_at(void *scratch, int64_t n, int k)
     return r;
 }
 
-/* Unpacks a 32-family row: NEON for Q4_0 and Q8_0, else the generic way. */
+/* Unpacks a 32-family row: NEON for Q4_0, Q8_0 and MXFP4, else the
+ * generic way. */
 static inline void fr_nq_unpack32(fr_type t, const uint8_t *b, int64_t n, fr_nq_row32 r)
 {
     int64_t nb = n / 32;
@@ -88,6 +90,16 @@ static inline void fr_nq_unpack32(fr_type t, const uint8_t *b, int64_t n, fr_nq_
             uint8x16_t v = vld1q_u8(b + 2);
             vst1q_s8(r.q + 32 * i, vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, lo)), eight));
             vst1q_s8(r.q + 32 * i + 16, vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight));
+        }
+    } else if (t == FR_TYPE_MXFP4) { /* e, qs[16]: levels[q] * 2^(e - 128), a table lookup */
+        const int8x16_t levels = vld1q_s8(fr_mxfp4_levels);
+        const uint8x16_t lo = vdupq_n_u8(15);
+        for (int64_t i = 0; i < nb; i++, b += 17) {
+            r.d[i] = fr_e8m0_half(b[0]);
+            r.m[i] = 0.0f;
+            uint8x16_t v = vld1q_u8(b + 1);
+            vst1q_s8(r.q + 32 * i, vqtbl1q_s8(levels, vandq_u8(v, lo)));
+            vst1q_s8(r.q + 32 * i + 16, vqtbl1q_s8(levels, vshrq_n_u8(v, 4)));
         }
     } else if (t == FR_TYPE_Q8_0) {
         for (int64_t i = 0; i < nb; i++, b += 34) {

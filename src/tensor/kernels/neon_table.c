@@ -1,8 +1,8 @@
 /*
  * neon_table.c - the three ARM kernel sets (kernels.h, neon_util.h): neon,
  * dotprod and i8mm. They share the float products, quantizers, attention
- * rows and SwiGLU, and differ in the quantized products. Compiled for
- * baseline armv8-a: it only holds pointers.
+ * rows, SwiGLU and training products, and differ in the quantized
+ * products. Compiled for baseline armv8-a: it only holds pointers.
  */
 #include "tensor/kernels/neon_util.h"
 
@@ -20,6 +20,7 @@
                 [FR_TYPE_Q5_0] = {FR_ACT_Q8B, Q32},                                                \
                 [FR_TYPE_Q5_1] = {FR_ACT_Q8B, Q32},                                                \
                 [FR_TYPE_Q8_0] = {FR_ACT_Q8B, Q32},                                                \
+                [FR_TYPE_MXFP4] = {FR_ACT_Q8B, Q32},                                               \
                 [FR_TYPE_Q2_K] = {FR_ACT_Q8K, QK},                                                 \
                 [FR_TYPE_Q3_K] = {FR_ACT_Q8K, QK},                                                 \
                 [FR_TYPE_Q4_K] = {FR_ACT_Q8K, QK},                                                 \
@@ -29,9 +30,8 @@
         .quant_q8b = fr_quant_q8b_neon, .quant_q8k = fr_quant_q8k_neon,                            \
         .read_sum = fr_read_sum_generic, .dot_f32 = fr_dot_f32_neon, .dot_f16 = fr_dot_f16_neon,   \
         .axpy_f32 = fr_axpy_f32_neon, .axpy_f16 = fr_axpy_f16_neon, .swiglu = fr_swiglu_neon,      \
-        /* training products: the portable blocks (GCC vectors become NEON) */                  \
-        .sgemm_nn = fr_gemm_nn_block_generic, .sgemm_nt = fr_gemm_nt_block_generic,              \
-        .sgemm_tn = fr_gemm_tn_block_generic,                                                    \
+        .sgemm_nn = fr_gemm_nn_block_neon, .sgemm_nt = fr_gemm_nt_block_neon,                      \
+        .sgemm_tn = fr_gemm_tn_block_neon,                                                         \
     }
 
 const fr_kernel_set fr_kernels_neon =

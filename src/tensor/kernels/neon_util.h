@@ -5,9 +5,9 @@
  *   dotprod  the quantized products with SDOT (neon_dot_q.c, armv8.2-a)
  *   i8mm     the batched quantized products with SMMLA (neon_i8mm_q.c,
  *            armv8.6-a), SDOT for one token
- * The float products, activation quantizers, attention rows and SwiGLU do
- * not use either extension and are shared by the three sets (neon_float.c,
- * neon_act.c).
+ * The float products, activation quantizers, attention rows, SwiGLU and the
+ * training products do not use either extension and are shared by the
+ * three sets (neon_float.c, neon_act.c, neon_gemm.c).
  */
 #ifndef FR_TENSOR_KERNELS_NEON_UTIL_H
 #define FR_TENSOR_KERNELS_NEON_UTIL_H
@@ -25,6 +25,16 @@ float fr_dot_f16_neon(const float *q, const uint16_t *k, int64_t n);
 void fr_axpy_f32_neon(float *y, float a, const float *v, int64_t n);
 void fr_axpy_f16_neon(float *y, float a, const uint16_t *v, int64_t n);
 void fr_swiglu_neon(float *g, const float *u, int64_t n);
+/* training products (neon_gemm.c: FMLA) */
+void fr_gemm_nn_block_neon(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                           int64_t ldc);
+void fr_gemm_nt_block_neon(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                           int64_t ldc);
+void fr_gemm_tn_block_neon(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, bool acc, float *C,
+                           int64_t ldc);
 /* quantized products: plain NEON, SDOT, SMMLA */
 void fr_gemm_q32_neon(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
 void fr_gemm_qk_neon(const fr_mm_args *a, int64_t r0, int64_t r1, void *scratch);
