@@ -135,6 +135,26 @@ void fr_mapping_release(const fr_mapping *m, const void *p, size_t len)
         (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* private read-only: refilled from the file */
 }
 
+void fr_mapping_release_around(const fr_mapping *m, const void *p, size_t len, size_t window)
+{
+    if (!m || !m->owned || len == 0)
+        return;
+    uintptr_t lo = (uintptr_t)p, hi = lo + len, base = (uintptr_t)m->data;
+    if (lo < base || hi > base + m->size)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t win = window > page ? (uintptr_t)window : page;
+    lo &= ~(win - 1);
+    hi = (hi + win - 1) & ~(win - 1);
+    /* the mapping starts on a page; its last partial page stays */
+    if (lo < base)
+        lo = base;
+    if (hi > ((base + m->size) & ~(page - 1)))
+        hi = (base + m->size) & ~(page - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* private read-only: refilled from the file */
+}
+
 void fr_mapping_free(fr_mapping *m)
 {
     if (!m)

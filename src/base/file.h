@@ -42,6 +42,10 @@ void fr_mapping_free(fr_mapping *m);
  * next access. For data copied elsewhere (repacked weights), so resident
  * memory does not hold it twice. No-op for memory-wrapped mappings. */
 void fr_mapping_release(const fr_mapping *m, const void *p, size_t len);
+/* The same for the pages of the aligned window-byte blocks that [p, p +
+ * len) touches (window: a power of two, at least a page), clipped to the
+ * mapping: what a read fault there may have mapped in around it. */
+void fr_mapping_release_around(const fr_mapping *m, const void *p, size_t len, size_t window);
 
 /* ---- whole-file reads --------------------------------------------------- */
 

@@ -492,3 +492,9 @@ void fr_gguf_release(const fr_gguf *g, const void *p, size_t len)
     if (g)
         fr_mapping_release(g->map, p, len);
 }
+
+void fr_gguf_release_read(const fr_gguf *g, const void *p, size_t len)
+{
+    if (g)
+        fr_mapping_release_around(g->map, p, len, (size_t)64 << 10);
+}

@@ -15,4 +15,10 @@
  * and the range lies in it; otherwise does nothing. */
 void fr_gguf_release(const fr_gguf *g, const void *p, size_t len);
 
+/* Releases what reading [p, p + len) may have made resident: the kernel
+ * maps the aligned 64 KiB around a read fault of a file mapping
+ * (fault-around), so a lookup of one embedding row leaves 16 pages of the
+ * table in RSS. For data read a little at a time from a large tensor. */
+void fr_gguf_release_read(const fr_gguf *g, const void *p, size_t len);
+
 #endif

@@ -24,6 +24,7 @@
  * position (fr_context_seq_truncate).
  */
 #include "model/blocks.h"
+#include "gguf/pages.h"
 
 #include <frugal/tensor.h>
 #include <math.h>
@@ -272,6 +273,15 @@ static void fr_forward_chunk(fr_context *c, const int32_t *tokens, uint32_t n_to
     f->lora = c->lora;
 
     ops->get_rows(be, &m->tok_embd, tokens, n_tok, f->x);
+    /* Each row read from the mapped table faulted in the 64 KiB around it;
+     * over a long prompt or a server's life that puts the whole table in
+     * RSS, a second time when it is also the (repacked) output head. The
+     * rows are in x now: give the pages back (refilled on the next read). */
+    for (uint32_t i = 0; i < n_tok; i++)
+        if (tokens[i] >= 0 && (uint32_t)tokens[i] < m->hp.n_vocab)
+            fr_gguf_release_read(m->gguf,
+                                 (const uint8_t *)m->tok_embd.data + (size_t)tokens[i] * m->tok_embd.row_bytes,
+                                 m->tok_embd.row_bytes);
     if (hp->embd_scale != 1.0f)
         ops->scale(be, f->x, hp->embd_scale, n_tok * E);
     for (int v = 0; v < 1 + c->rope_two; v++)
