@@ -241,8 +241,8 @@ int main(void)
             check_o(6, 3, 32, kv, n64, at1000, 1, (aopts){70, 133, snk});   /* odd ring */
             check_o(4, 2, 64, kv, prompt, at0, 1, (aopts){128, 128 + 149, snk});
             check_o(3, 1, 20, kv, mix_w, mix_w_at, 3, (aopts){9, 48, snk}); /* hd the tiles skip */
-            check_o(8, 8, 128, kv, one, at1000, 1, (aopts){0, 0, snk});     /* sinks, no window */
         }
+        check_o(8, 8, 128, kv, one, at1000, 1, (aopts){0, 0, true}); /* sinks, no window */
     }
     for (int i = 0; i < 3; i++)
         free(scr[i]);
